@@ -1,0 +1,40 @@
+# Task runner. Every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: install demo test test-fast lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q -e ".[dev,ml-cpu]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job on the default local store (./tracking): train the example, print the leaderboard.
+demo: $(STAMP)
+	$(BIN)/python -m examples.nyc_taxi
+
+## The whole test suite, lint and type checks included.
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check tracker tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Performance figures quoted in the README (add MLflow's with `pip install -e ".[bench]"`).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) tracking site .pytest_cache .mypy_cache .ruff_cache

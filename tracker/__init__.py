@@ -1,0 +1,118 @@
+"""tracker: experiment tracking with no server.
+
+``import tracker as mlflow`` runs MLflow tracking code: runs, params, metrics, tags, artifacts
+and datasets go into a folder of Parquet files that DuckDB queries and ``tracker build`` turns
+into a static site. Importing this package loads only the standard library; pyarrow is loaded
+at the first flush, DuckDB and pandas at the first query.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tracker.api import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_experiment,
+    delete_run,
+    delete_tag,
+    end_run,
+    flush,
+    get_artifact_uri,
+    get_experiment,
+    get_experiment_by_name,
+    get_run,
+    get_tracking_uri,
+    last_active_run,
+    list_artifacts,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_input,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_experiments,
+    search_runs,
+    set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+    set_registry_uri,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    sql,
+    start_run,
+)
+from tracker.client import MlflowClient, TrackerClient
+from tracker.entities import RunStatus, ViewType
+from tracker.exceptions import MlflowException, TrackerError
+
+if TYPE_CHECKING:
+    from tracker import data, entities, exceptions, tracking
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "MlflowClient",
+    "MlflowException",
+    "RunStatus",
+    "TrackerClient",
+    "TrackerError",
+    "ViewType",
+    "active_run",
+    "create_experiment",
+    "data",
+    "delete_experiment",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "entities",
+    "exceptions",
+    "flush",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "list_artifacts",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_registry_uri",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "sql",
+    "start_run",
+    "tracking",
+]
+
+_SUBMODULES = {"data", "entities", "exceptions", "tracking"}
+
+
+def __getattr__(name: str) -> Any:
+    # Submodules load on first use, so `import tracker` stays fast.
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"tracker.{name}")
+    raise AttributeError(f"module 'tracker' has no attribute {name!r}")

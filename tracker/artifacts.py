@@ -1,0 +1,124 @@
+"""Artifact storage: a run's files under its ``artifact_uri``, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import TYPE_CHECKING
+
+from tracker.entities import FileInfo
+from tracker.exceptions import InvalidArgumentError, NotFoundError
+from tracker.store.fs import LocalFS, StoreFS
+from tracker.validation import validate_artifact_path
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+def open_location(uri: str) -> StoreFS:
+    """The filesystem rooted at an artifact URI (a folder path or ``file:`` URI)."""
+    from tracker.uri import resolve_local_path
+
+    if uri.lower().startswith("s3://"):
+        raise InvalidArgumentError(
+            f"Artifact location {uri!r}: S3 artifact locations are not supported yet in this "
+            "version; use a folder."
+        )
+    return LocalFS(resolve_local_path(uri, notice=False))
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ArtifactRepo:
+    """The artifacts of one run.
+
+    Args:
+        artifact_uri: the run's artifact root (``<experiment location>/<run_id>/artifacts``).
+    """
+
+    def __init__(self, artifact_uri: str) -> None:
+        self.artifact_uri = artifact_uri
+        self.fs = open_location(artifact_uri)
+
+    def log_file(self, local_path: str, artifact_path: str | None = None) -> tuple[str, int, str]:
+        """Copy one local file in; return (relative path, size, sha256)."""
+        if not isinstance(local_path, (str, os.PathLike)):
+            raise InvalidArgumentError(f"local_path must be a path, got {local_path!r}.")
+        local = os.fspath(local_path)
+        if not os.path.isfile(local):
+            raise InvalidArgumentError(
+                f"Cannot log artifact {local!r}: no such file (use log_artifacts for a folder)."
+                if not os.path.isdir(local)
+                else f"{local!r} is a folder; use log_artifacts to log a folder."
+            )
+        folder = validate_artifact_path(artifact_path)
+        rel = f"{folder}/{os.path.basename(local)}" if folder else os.path.basename(local)
+        self.fs.upload(local, rel)
+        return rel, os.path.getsize(local), sha256_file(local)
+
+    def log_dir(self, local_dir: str, artifact_path: str | None = None) -> list[tuple[str, int, str]]:
+        local = os.fspath(local_dir)
+        if not os.path.isdir(local):
+            raise InvalidArgumentError(f"Cannot log artifacts from {local!r}: not a folder.")
+        base = validate_artifact_path(artifact_path)
+        out = []
+        for root, dirs, files in os.walk(local):
+            dirs.sort()
+            rel_root = os.path.relpath(root, local).replace(os.sep, "/")
+            target = "/".join(p for p in (base, "" if rel_root == "." else rel_root) if p)
+            for name in sorted(files):
+                out.append(self.log_file(os.path.join(root, name), target or None))
+        return out
+
+    def list(self, path: str | None = None) -> list[FileInfo]:
+        """Direct children of ``path`` (files with sizes, folders), like MLflow's list_artifacts."""
+        rel = validate_artifact_path(path)
+        full = self.fs.full_path(rel)
+        if rel and os.path.isfile(full):
+            return []
+        out = []
+        for name in self.fs.list_dir(rel):
+            if name.startswith(".tmp-"):
+                continue
+            child = f"{rel}/{name}" if rel else name
+            child_full = self.fs.full_path(child)
+            if os.path.isdir(child_full):
+                out.append(FileInfo(child, True, None))
+            else:
+                out.append(FileInfo(child, False, os.path.getsize(child_full)))
+        return out
+
+    def walk(self) -> Iterator[tuple[str, int]]:
+        for entry in self.fs.list_files(""):
+            yield entry.path, entry.size
+
+    def download(self, path: str, dst_path: str) -> str:
+        """Copy the artifact file or folder ``path`` into ``dst_path``; return the local path."""
+        rel = validate_artifact_path(path)
+        full = self.fs.full_path(rel)
+        name = rel.rsplit("/", 1)[-1] if rel else "artifacts"
+        target = os.path.join(os.path.abspath(dst_path), name)
+        if os.path.isfile(full):
+            self.fs.download(rel, target)
+            return target
+        entries = self.fs.list_files(rel)
+        if not entries and not os.path.isdir(full):
+            raise NotFoundError(
+                f"Artifact {rel!r} not found under {self.artifact_uri}; list_artifacts() shows "
+                "what the run has."
+            )
+        for entry in entries:
+            sub = entry.path[len(rel) + 1 :] if rel else entry.path
+            self.fs.download(entry.path, os.path.join(target, *sub.split("/")))
+        os.makedirs(target, exist_ok=True)
+        return target
+
+    def local_path(self, path: str = "") -> str | None:
+        """The local filesystem path of an artifact, if the location is local."""
+        return self.fs.full_path(validate_artifact_path(path))

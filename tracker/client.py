@@ -1,0 +1,698 @@
+"""``TrackerClient``: the explicit API over one store (``MlflowClient`` is an alias).
+
+Writes go through per-run buffers (``RunLog``) shared by every client of the same store in this
+process, so fluent calls and client calls on one run interleave correctly. Every read first
+publishes this process's pending records of that store, so a process always reads its own writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from tracker import context
+from tracker.entities import (
+    Experiment,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from tracker.exceptions import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from tracker.runlog import RunLog, flush_all
+from tracker.validation import (
+    validate_experiment_name,
+    validate_key,
+    validate_run_id,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tracker.artifacts import ArtifactRepo
+    from tracker.query import StoreQuery
+    from tracker.store.store import Store
+
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+_stores: dict[str, Store] = {}
+_live: dict[tuple[str, str], RunLog] = {}
+_live_lock = threading.RLock()
+
+
+def get_store(uri: str) -> Store:
+    """One ``Store`` object per URI per process (it caches footers and known-bad files)."""
+    from tracker.uri import open_store
+
+    store = _stores.get(uri)
+    if store is None:
+        store = open_store(uri)
+        _stores[uri] = store
+    return store
+
+
+def experiment_id_for(name: str, salt: int = 0) -> str:
+    """Deterministic id for an experiment name, so two machines creating it agree (git merges)."""
+    text = name if salt == 0 else f"{name}\x00{salt}"
+    return str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16))
+
+
+_ADJECTIVES = (
+    "amber bold brave bright calm clever crisp eager fast gentle grand happy keen "
+    "lively lucid merry mighty nimble noble proud quick quiet rapid sharp shiny silent "
+    "smart steady sunny swift tidy vivid warm wise"
+).split()
+_NOUNS = (
+    "ant bat bear bee bird cat crow deer dove duck eel elk fox frog goat hawk hen "
+    "horse lark lion lynx mole moth newt owl ox panda rat ram seal shark sheep slug "
+    "snail swan toad trout whale wolf wren yak"
+).split()
+
+
+def random_run_name() -> str:
+    rng = random.SystemRandom()
+    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(1, 999)}"
+
+
+class TrackerClient:
+    """Read and write experiments, runs and artifacts of one store.
+
+    Args:
+        tracking_uri: the store (a folder path, ``file:`` or ``sqlite:///`` URI); defaults to
+            ``TRACKER_TRACKING_URI``/``MLFLOW_TRACKING_URI`` or ``./tracking``.
+        registry_uri: accepted for MLflow compatibility; the registry lives in the same store.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
+        from tracker.uri import default_uri
+
+        self.tracking_uri = tracking_uri if tracking_uri is not None else default_uri()
+        self.store = get_store(self.tracking_uri)
+        self._query: StoreQuery | None = None
+        self._experiments: dict[str, Experiment] | None = None
+        self._experiments_key: tuple[Any, ...] | None = None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    @property
+    def query(self) -> StoreQuery:
+        """The query layer over this store (tables are refreshed on each read)."""
+        if self._query is None:
+            from tracker.query import StoreQuery
+
+            self._query = _shared_query(self.store)
+        self.flush()
+        return self._query
+
+    def flush(self) -> None:
+        """Publish every buffered record of this store now."""
+        with _live_lock:
+            runs = [r for (root, _), r in _live.items() if root == self.store.fs.root]
+        for run in runs:
+            if run.pending():
+                run.flush()
+
+    def _runlog(self, run_id: str) -> RunLog:
+        validate_run_id(run_id)
+        key = (self.store.fs.root, run_id)
+        with _live_lock:
+            live = _live.get(key)
+            if live is not None and not live.ended:
+                return live
+        row = self._run_row(run_id)
+        params = {p.key: p.value for p in self._params_of(run_id)}
+        run = RunLog(self.store, row["experiment_id"], run_id, params=params, is_new=False)
+        run.artifact_uri = row["artifact_uri"]
+        with _live_lock:
+            _live[key] = run
+        return run
+
+    def _run_row(self, run_id: str) -> dict[str, Any]:
+        from tracker.query.reads import run_exists
+
+        row = run_exists(self.query, run_id)
+        if row is None:
+            raise NotFoundError(
+                f"Run {run_id!r} not found in the store at {self.store.uri}. "
+                "Check the id, or the tracking URI."
+            )
+        return row
+
+    def _params_of(self, run_id: str) -> list[Param]:
+        rows = self.query.rows(
+            "SELECT key, value FROM params WHERE run_id = $id ORDER BY key", {"id": run_id}
+        )
+        return [Param(r["key"], r["value"]) for r in rows]
+
+    # -- experiments -------------------------------------------------------------------------
+
+    def _experiment_map(self) -> dict[str, Experiment]:
+        """Experiments folded from their record files with pyarrow alone (no DuckDB)."""
+        files = self.store.list_record_files(("experiments",))
+        key = tuple((f.path, f.size) for f in files)
+        if key == self._experiments_key and self._experiments is not None:
+            return self._experiments
+        records: dict[str, list[dict[str, Any]]] = {}
+        for eid in {f.folder.split("=", 1)[1] for f in files}:
+            from tracker.store.store import experiment_dir
+
+            records[eid] = self.store.read_folder_records(experiment_dir(eid))
+        self._experiments = {eid: _fold_experiment(eid, rows) for eid, rows in records.items()}
+        self._experiments_key = key
+        return self._experiments
+
+    def _write_experiment(self, experiment_id: str, rows: list[tuple[Any, ...]]) -> None:
+        from tracker.store.store import experiment_dir
+
+        self.store.write_records(experiment_dir(experiment_id), experiment_id, None, rows)
+        self._experiments_key = None
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> str:
+        """Create an experiment and return its id; an existing name is an error."""
+        validate_experiment_name(name)
+        existing = self.get_experiment_by_name(name, include_deleted=True)
+        if existing is not None:
+            state = " (deleted; restore it or pick another name)" if (
+                existing.lifecycle_stage == LifecycleStage.DELETED
+            ) else ""
+            raise AlreadyExistsError(
+                f"Experiment {name!r} already exists with id {existing.experiment_id}{state}."
+            )
+        if name == DEFAULT_EXPERIMENT_NAME:
+            experiment_id = DEFAULT_EXPERIMENT_ID
+        else:
+            salt = 0
+            experiment_id = experiment_id_for(name)
+            while experiment_id in self._experiment_map():
+                salt += 1
+                experiment_id = experiment_id_for(name, salt)
+        return self._create_experiment_with_id(experiment_id, name, artifact_location, tags)
+
+    def _create_experiment_with_id(
+        self,
+        experiment_id: str,
+        name: str,
+        artifact_location: str | None,
+        tags: dict[str, Any] | None,
+    ) -> str:
+        if artifact_location is not None:
+            if not isinstance(artifact_location, str) or not artifact_location.strip():
+                raise InvalidArgumentError(
+                    f"artifact_location must be a non-empty path or URI, got {artifact_location!r}."
+                )
+            from tracker.artifacts import open_location
+
+            location = open_location(artifact_location).uri()
+        else:
+            location = self.store.default_artifact_location(experiment_id)
+        now = int(time.time() * 1000)
+        seq = time.time_ns()
+        rows: list[tuple[Any, ...]] = [
+            ("experiment", "name", name, None, None, now, seq),
+            ("experiment", "artifact_location", location, None, None, now, seq),
+            ("experiment", "lifecycle_stage", LifecycleStage.ACTIVE, None, None, now, seq),
+        ]
+        for key, value in (tags or {}).items():
+            validate_key(key, "Tag")
+            rows.append(("experiment_tag", key, str(value), None, None, now, seq))
+        self._write_experiment(experiment_id, rows)
+        return experiment_id
+
+    def _ensure_default_experiment(self) -> None:
+        if DEFAULT_EXPERIMENT_ID not in self._experiment_map():
+            self._create_experiment_with_id(
+                DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, None
+            )
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        experiment_id = str(experiment_id)
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            self._ensure_default_experiment()
+        found = self._experiment_map().get(experiment_id)
+        if found is None:
+            raise NotFoundError(
+                f"No experiment with id {experiment_id!r} in the store at {self.store.uri}."
+            )
+        return found
+
+    def get_experiment_by_name(self, name: str, include_deleted: bool = False) -> Experiment | None:
+        """The experiment called ``name``, or None (deleted ones only with ``include_deleted``)."""
+        validate_experiment_name(name)
+        if name == DEFAULT_EXPERIMENT_NAME:
+            self._ensure_default_experiment()
+        matches = [e for e in self._experiment_map().values() if e.name == name]
+        matches.sort(key=lambda e: (e.lifecycle_stage != LifecycleStage.ACTIVE, e.experiment_id))
+        for exp in matches:
+            if include_deleted or exp.lifecycle_stage == LifecycleStage.ACTIVE:
+                return exp
+        return None
+
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+    ) -> list[Experiment]:
+        """Experiments, filtered by view type and an optional ``name``/``tags.`` filter."""
+        view = ViewType.from_any(view_type)
+        exps = [
+            e
+            for e in self._experiment_map().values()
+            if view == ViewType.ALL
+            or (view == ViewType.ACTIVE_ONLY) == (e.lifecycle_stage == LifecycleStage.ACTIVE)
+        ]
+        if filter_string:
+            from tracker.query.experiment_filter import matches_experiment
+
+            exps = [e for e in exps if matches_experiment(filter_string, e)]
+        exps.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
+        if order_by:
+            from tracker.query.experiment_filter import sort_experiments
+
+            exps = sort_experiments(exps, order_by)
+        return exps[:max_results] if max_results is not None else exps
+
+    def _set_experiment_attr(self, experiment_id: str, key: str, value: str) -> None:
+        self.get_experiment(experiment_id)
+        now = int(time.time() * 1000)
+        self._write_experiment(
+            str(experiment_id), [("experiment", key, value, None, None, now, time.time_ns())]
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft-delete an experiment (its runs stay; restore_experiment undoes it)."""
+        self._set_experiment_attr(experiment_id, "lifecycle_stage", LifecycleStage.DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_attr(experiment_id, "lifecycle_stage", LifecycleStage.ACTIVE)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        validate_experiment_name(new_name)
+        other = self.get_experiment_by_name(new_name, include_deleted=True)
+        if other is not None and other.experiment_id != str(experiment_id):
+            raise AlreadyExistsError(f"Experiment {new_name!r} already exists.")
+        self._set_experiment_attr(experiment_id, "name", new_name)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        validate_key(key, "Tag")
+        self.get_experiment(experiment_id)
+        now = int(time.time() * 1000)
+        self._write_experiment(
+            str(experiment_id),
+            [("experiment_tag", key, str(value), None, None, now, time.time_ns())],
+        )
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+        *,
+        parent_run_id: str | None = None,
+        description: str | None = None,
+    ) -> Run:
+        """Start a new RUNNING run in ``experiment_id`` and return it."""
+        experiment = self.get_experiment(str(experiment_id))
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidArgumentError(
+                f"Experiment {experiment.name!r} ({experiment.experiment_id}) is deleted; restore "
+                "it or use another experiment."
+            )
+        tags = dict(tags or {})
+        if run_name is None:
+            run_name = str(tags.get(context.RUN_NAME) or random_run_name())
+        elif not isinstance(run_name, str):
+            raise InvalidArgumentError(f"run_name must be a string, got {run_name!r}.")
+        run_id = uuid.uuid4().hex
+        artifact_uri = f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts"
+        start = int(time.time() * 1000) if start_time is None else int(start_time)
+        from tracker.store.store import local_owner
+
+        host, pid = local_owner()
+        run = RunLog(self.store, experiment.experiment_id, run_id, is_new=True)
+        run.artifact_uri = artifact_uri
+        for key, value in (
+            ("run_name", run_name),
+            ("status", RunStatus.RUNNING),
+            ("start_time", str(start)),
+            ("user_id", str(tags.get(context.USER) or context.current_user())),
+            ("artifact_uri", artifact_uri),
+            ("lifecycle_stage", LifecycleStage.ACTIVE),
+            ("host", host),
+            ("pid", str(pid)),
+        ):
+            run.set_attribute(key, value, start)
+        all_tags = {**context.system_tags(), **tags, context.RUN_NAME: run_name}
+        if parent_run_id:
+            all_tags[context.PARENT_RUN_ID] = parent_run_id
+        if description is not None:
+            all_tags[context.NOTE] = description
+        for key, value in all_tags.items():
+            run.set_tag(key, value)
+        with _live_lock:
+            _live[(self.store.fs.root, run_id)] = run
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=experiment.experiment_id,
+            run_name=run_name,
+            user_id=all_tags[context.USER],
+            status=RunStatus.RUNNING,
+            start_time=start,
+            end_time=None,
+            artifact_uri=artifact_uri,
+        )
+        return Run(info, RunData(tags={k: str(v) for k, v in all_tags.items()}))
+
+    def resume_run(self, run_id: str) -> Run:
+        """Mark an existing run RUNNING again in this process (``start_run(run_id=…)``)."""
+        run = self._runlog(run_id)
+        if run.ended:
+            run = self._fresh_runlog(run_id)
+        run.set_attribute("status", RunStatus.RUNNING)
+        run.set_attribute("end_time", None)
+        from tracker.store.store import local_owner
+
+        host, pid = local_owner()
+        run.set_attribute("host", host)
+        run.set_attribute("pid", str(pid))
+        return self.get_run(run_id)
+
+    def _fresh_runlog(self, run_id: str) -> RunLog:
+        with _live_lock:
+            _live.pop((self.store.fs.root, run_id), None)
+        return self._runlog(run_id)
+
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None
+    ) -> None:
+        """End a run: record its status and publish all it logged."""
+        RunStatus.from_string(status)
+        run = self._runlog(run_id)
+        run.end(status, end_time)
+        with _live_lock:
+            _live.pop((self.store.fs.root, run_id), None)
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        run = self._runlog(run_id)
+        if status is not None:
+            run.set_attribute("status", RunStatus.from_string(status))
+        if name is not None:
+            run.set_attribute("run_name", name)
+            run.set_tag(context.RUN_NAME, name)
+
+    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
+        self._runlog(run_id).log_param(key, value)
+        if synchronous:
+            self._runlog(run_id).flush()
+        return value
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: Any,
+        timestamp: int | None = None,
+        step: int | None = None,
+        synchronous: bool | None = None,
+    ) -> None:
+        run = self._runlog(run_id)
+        run.log_metric(key, value, step or 0, timestamp)
+        if synchronous:
+            run.flush()
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: list[Metric] | tuple[Metric, ...] = (),
+        params: list[Param] | tuple[Param, ...] = (),
+        tags: list[RunTag] | tuple[RunTag, ...] = (),
+        synchronous: bool | None = None,
+    ) -> None:
+        """Log many metrics, params and tags in one call (entities or (key, value) pairs)."""
+        run = self._runlog(run_id)
+        for p in params:
+            run.log_param(*_pair(p, "param"))
+        for t in tags:
+            run.set_tag(*_pair(t, "tag"))
+        for m in metrics:
+            if not isinstance(m, Metric):
+                raise InvalidArgumentError(f"log_batch metrics must be Metric objects, got {m!r}.")
+            run.log_metric(m.key, m.value, m.step, m.timestamp)
+        if synchronous:
+            run.flush()
+
+    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
+        self._runlog(run_id).set_tag(key, value)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        run = self.get_run(run_id)
+        if key not in run.data.tags:
+            raise NotFoundError(f"Run {run_id} has no tag {key!r}; it has {sorted(run.data.tags)}.")
+        self._runlog(run_id).delete_tag(key)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its latest metrics, params, tags and inputs."""
+        from tracker.query.reads import get_run
+
+        validate_run_id(run_id)
+        return get_run(self.query, run_id)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        from tracker.query.reads import metric_history
+
+        self._run_row(validate_run_id(run_id))
+        return metric_history(self.query, run_id, key)
+
+    def search_runs(
+        self,
+        experiment_ids: list[str] | str | None = None,
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> list[Run]:
+        """Runs matching an MLflow filter string, as ``Run`` entities."""
+        from tracker.query.reads import runs_by_id, search_runs
+
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else experiment_ids
+        offset = _page_offset(page_token)
+        run_ids = search_runs(
+            self.query, ids, filter_string, run_view_type,
+            None if max_results is None else max_results + offset, order_by,
+        )
+        return runs_by_id(self.query, run_ids[offset:])
+
+    def search_runs_frame(
+        self,
+        experiment_ids: list[str] | None,
+        filter_string: str | None = None,
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        order_by: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Like ``search_runs`` but MLflow's DataFrame (``metrics.*``, ``params.*``, ``tags.*``)."""
+        from tracker.query.reads import runs_dataframe, search_runs
+
+        run_ids = search_runs(
+            self.query, experiment_ids, filter_string, run_view_type, max_results, order_by
+        )
+        return runs_dataframe(self.query, run_ids)
+
+    def delete_run(self, run_id: str) -> None:
+        """Soft-delete a run (hidden from searches by default; ``restore_run`` undoes it)."""
+        self._runlog(run_id).set_attribute("lifecycle_stage", LifecycleStage.DELETED)
+        self._runlog(run_id).flush()
+
+    def restore_run(self, run_id: str) -> None:
+        self._runlog(run_id).set_attribute("lifecycle_stage", LifecycleStage.ACTIVE)
+        self._runlog(run_id).flush()
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def log_inputs(self, run_id: str, datasets: list[Any]) -> None:
+        """Record dataset inputs: ``tracker.data`` datasets or ``DatasetInput`` entities."""
+        run = self._runlog(run_id)
+        for item in datasets:
+            from tracker.data import input_record
+
+            key, value = input_record(item)
+            run.add_record("input", key, value)
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def _repo(self, run_id: str) -> ArtifactRepo:
+        from tracker.artifacts import ArtifactRepo
+
+        return ArtifactRepo(self._artifact_uri(run_id))
+
+    def _artifact_uri(self, run_id: str) -> str:
+        key = (self.store.fs.root, validate_run_id(run_id))
+        with _live_lock:
+            live = _live.get(key)
+        if live is not None and live.artifact_uri:
+            return live.artifact_uri
+        return str(self._run_row(run_id)["artifact_uri"])
+
+    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
+        """Copy a local file into the run's artifacts (under ``artifact_path``)."""
+        repo = self._repo(run_id)
+        rel, size, digest = repo.log_file(local_path, artifact_path)
+        self._runlog(run_id).add_record("artifact", rel, json.dumps({"sha256": digest}), size)
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
+        """Copy every file of a local folder into the run's artifacts."""
+        repo = self._repo(run_id)
+        run = self._runlog(run_id)
+        for rel, size, digest in repo.log_dir(local_dir, artifact_path):
+            run.add_record("artifact", rel, json.dumps({"sha256": digest}), size)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"log_text needs a str, got {type(text).__name__}.")
+        self._log_bytes(run_id, text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        """Save a dict as JSON (or YAML for ``.yaml``/``.yml`` names) in the run's artifacts."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError:
+                raise InvalidArgumentError(
+                    f"log_dict to {artifact_file!r} needs PyYAML; install it or use a .json name."
+                ) from None
+            data = yaml.safe_dump(dictionary, sort_keys=False).encode()
+        else:
+            try:
+                data = json.dumps(dictionary, indent=2, default=_json_default).encode()
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(f"log_dict: the value is not JSON-serializable: {exc}") from exc
+        self._log_bytes(run_id, data, artifact_file)
+
+    def log_figure(
+        self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
+    ) -> None:
+        """Save a matplotlib or plotly figure (plotly: ``.html`` self-contained or ``.json``)."""
+        from tracker.figures import figure_bytes
+
+        self._log_bytes(run_id, figure_bytes(figure, artifact_file, save_kwargs), artifact_file)
+
+    def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
+        from tracker.validation import validate_artifact_path
+
+        rel = validate_artifact_path(artifact_file)
+        if not rel:
+            raise InvalidArgumentError(f"artifact_file must name a file, got {artifact_file!r}.")
+        folder, _, name = rel.rpartition("/")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as fh:
+                fh.write(data)
+            self.log_artifact(run_id, path, folder or None)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self._repo(run_id).list(path)
+
+    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+        """Copy an artifact file or folder to ``dst_path`` (a new temp folder by default)."""
+        dst = dst_path or tempfile.mkdtemp(prefix="tracker-artifacts-")
+        return self._repo(run_id).download(path, dst)
+
+    # -- SQL --------------------------------------------------------------------------------
+
+    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
+        """Run SQL over the store's tables (see ``tracker.query``) and return a DataFrame."""
+        return self.query.sql(query, params)
+
+
+def _shared_query(store: Store) -> StoreQuery:
+    from tracker.query import StoreQuery
+
+    cached = getattr(store, "_shared_query", None)
+    if cached is None:
+        cached = StoreQuery(store)
+        store._shared_query = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _fold_experiment(experiment_id: str, rows: list[dict[str, Any]]) -> Experiment:
+    rows = sorted(rows, key=lambda r: r["seq"] or 0)
+    attrs: dict[str, Any] = {}
+    first: dict[str, Any] = {}
+    tags: dict[str, str | None] = {}
+    times = [r["timestamp"] for r in rows if r["timestamp"] is not None]
+    for r in rows:
+        if r["kind"] == "experiment":
+            attrs[r["key"]] = r["value"]
+            first.setdefault(r["key"], r["value"])
+        elif r["kind"] == "experiment_tag":
+            tags[r["key"]] = r["value"]
+    return Experiment(
+        experiment_id=experiment_id,
+        name=attrs.get("name") or "",
+        artifact_location=first.get("artifact_location") or "",
+        lifecycle_stage=attrs.get("lifecycle_stage") or LifecycleStage.ACTIVE,
+        tags={k: v for k, v in tags.items() if v is not None},
+        creation_time=min(times) if times else None,
+        last_update_time=max(times) if times else None,
+    )
+
+
+def _pair(item: Any, what: str) -> tuple[str, Any]:
+    if hasattr(item, "key") and hasattr(item, "value"):
+        return item.key, item.value
+    if isinstance(item, tuple) and len(item) == 2:
+        return item[0], item[1]
+    raise InvalidArgumentError(f"log_batch {what}s must be entities or (key, value) pairs, got {item!r}.")
+
+
+def _page_offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(token)
+    except ValueError:
+        raise InvalidArgumentError(f"Invalid page_token {token!r}.") from None
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def flush() -> None:
+    """Publish every buffered record of this process, in every store."""
+    flush_all()
+
+
+MlflowClient = TrackerClient

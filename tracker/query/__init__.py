@@ -1,0 +1,208 @@
+"""The query layer: DuckDB tables over a store's records, and typed reads on top.
+
+Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``params``,
+``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, and the raw
+``records``. ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tracker.exceptions import CorruptFileError, InvalidArgumentError, StoreError
+from tracker.query import views
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+    from tracker.store.store import ReadPlan, Store
+
+log = logging.getLogger("tracker.query")
+
+DEAD_AFTER_MS = 300_000
+
+__all__ = ["StoreQuery", "connect"]
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that never tries to download extensions (there is no network)."""
+    import duckdb
+
+    return duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+
+
+class StoreQuery:
+    """DuckDB over one store. Reloads only the files that changed since the last call.
+
+    Args:
+        store: the store to read.
+        tracer: called with every SQL string run (``tracer=print`` to see them).
+    """
+
+    def __init__(self, store: Store, tracer: Callable[[str], Any] | None = None) -> None:
+        self.store = store
+        self.tracer = tracer
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._loaded: dict[str, str] = {}  # full path -> store path
+        self._exclude: dict[str, frozenset[str]] = {}
+        self._plan_key: tuple[Any, ...] | None = None
+        self.warnings: list[str] = []
+
+    # -- connection and refresh --------------------------------------------------------------
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = connect()
+            self._execute(views.EMPTY_RECORDS)
+            self._rebuild()
+        return self._con
+
+    def _execute(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+        if self.tracer is not None:
+            self.tracer(sql.strip())
+        con = self._con if self._con is not None else self.con
+        return con.execute(sql, params) if params is not None else con.execute(sql)
+
+    def refresh(self) -> StoreQuery:
+        """Bring the tables up to date with the store's files."""
+        con = self.con
+        for _attempt in range(5):
+            plan = self.store.plan()
+            try:
+                self._apply(plan)
+                break
+            except FileNotFoundError:
+                continue  # a compactor removed a file between listing and reading: plan again
+        else:
+            raise StoreError(f"The store at {self.store.uri} kept changing while being read.")
+        self._mark_dead(con)
+        return self
+
+    def _apply(self, plan: ReadPlan) -> None:
+        import duckdb
+
+        fs = self.store.fs
+        key = (plan.files, tuple(sorted(plan.exclude.items())))
+        if key == self._plan_key:
+            return
+        wanted = {fs.full_path(p): p for p in plan.files}
+        exclude = {fs.full_path(p): segs for p, segs in plan.exclude.items()}
+        if exclude != self._exclude:
+            self._loaded = {}
+            self._execute(views.EMPTY_RECORDS)
+        removed = [f for f in self._loaded if f not in wanted]
+        added = [f for f in wanted if f not in self._loaded]
+        if removed:
+            self._execute(views.DELETE_FILES, {"files": removed})
+        while added:
+            try:
+                self._execute(views.INSERT_RECORDS, {"files": added})
+                break
+            except duckdb.IOException as exc:
+                if "No files found" in str(exc) or "No such file" in str(exc):
+                    raise FileNotFoundError(str(exc)) from exc
+                added = self._drop_bad(added, wanted, exc)
+            except (duckdb.InvalidInputException, duckdb.Error) as exc:
+                added = self._drop_bad(added, wanted, exc)
+        for full, segs in exclude.items():
+            self._execute(views.DELETE_SEGS, {"file": full, "segs": sorted(segs)})
+        self._loaded = {f: p for f, p in wanted.items() if f in added or f in self._loaded}
+        self._exclude = exclude
+        self._plan_key = key
+        self._rebuild()
+
+    def _drop_bad(self, added: list[str], wanted: dict[str, str], exc: Exception) -> list[str]:
+        """Find the unreadable files among ``added``, warn once for each, return the rest."""
+        import pyarrow.parquet as pq
+
+        good = []
+        for full in added:
+            try:
+                pq.read_metadata(full)
+            except FileNotFoundError:
+                raise
+            except Exception as bad:  # noqa: BLE001 - any reason a file cannot be read
+                path = wanted[full]
+                size = os.path.getsize(full) if os.path.exists(full) else -1
+                message = f"{self.store.fs.uri(path)}: {bad}"
+                self.warnings.append(message)
+                self.store.mark_bad(path, size, str(bad))
+                continue
+            good.append(full)
+        if len(good) == len(added):
+            raise CorruptFileError(f"Reading the store at {self.store.uri} failed: {exc}") from exc
+        return good
+
+    def _rebuild(self) -> None:
+        for sql in views.DERIVED.values():
+            self._execute(sql)
+        for sql in views.VIEWS.values():
+            self._execute(sql)
+        self._execute("ALTER TABLE runs ADD COLUMN dead BOOLEAN DEFAULT false")
+
+    def _mark_dead(self, con: duckdb.DuckDBPyConnection) -> None:
+        from tracker.store.store import local_owner
+
+        host, _ = local_owner()
+        now = int(time.time() * 1000)
+        rows = con.execute(
+            "SELECT run_id, host, pid, last_seen, dead FROM runs WHERE status = 'RUNNING'"
+        ).fetchall()
+        changes = []
+        for run_id, run_host, pid, last_seen, was_dead in rows:
+            dead = (last_seen is not None and now - last_seen > DEAD_AFTER_MS) or (
+                run_host == host and pid is not None and not _pid_alive(int(pid))
+            )
+            if dead != was_dead:
+                changes.append((dead, run_id))
+        if changes:
+            con.executemany("UPDATE runs SET dead = ? WHERE run_id = ?", changes)
+
+    # -- user-facing SQL -------------------------------------------------------------------
+
+    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
+        """Run a SQL query over the store's tables and return a DataFrame."""
+        import duckdb
+
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidArgumentError(f"sql() needs a query string, got {query!r}.")
+        self.refresh()
+        try:
+            return self._execute(query, params).df()
+        except duckdb.Error as exc:
+            raise InvalidArgumentError(
+                f"SQL error: {exc}. Tables: {', '.join(views.PUBLIC_TABLES)}."
+            ) from exc
+
+    def rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
+        """Run an internal query and return its rows as dicts (tables must be fresh)."""
+        cur = self._execute(query, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    # A zombie (exited, not yet reaped) counts as dead.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,247 @@
+"""Typed reads over a ``StoreQuery``: experiments, runs, metric histories, MLflow-shaped searches."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from tracker.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    InputTag,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    ViewType,
+)
+from tracker.exceptions import InvalidArgumentError, NotFoundError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tracker.query import StoreQuery
+
+RUN_COLUMNS = (
+    "run_id, experiment_id, run_name, status, start_time, end_time, user_id, artifact_uri, "
+    "lifecycle_stage, parent_run_id, dead"
+)
+
+_STAGE_FILTER = {
+    ViewType.ACTIVE_ONLY: "lifecycle_stage = 'active'",
+    ViewType.DELETED_ONLY: "lifecycle_stage = 'deleted'",
+    ViewType.ALL: "TRUE",
+}
+
+
+def experiments(q: StoreQuery, view_type: int = ViewType.ACTIVE_ONLY) -> list[Experiment]:
+    """All experiments of the store, sorted by name."""
+    q.refresh()
+    stage = _STAGE_FILTER[ViewType.from_any(view_type)]
+    tags: dict[str, dict[str, str]] = {}
+    for row in q.rows("SELECT experiment_id, key, value FROM experiment_tags ORDER BY key"):
+        tags.setdefault(row["experiment_id"], {})[row["key"]] = row["value"]
+    out = []
+    for row in q.rows(
+        f"SELECT * FROM experiments WHERE name IS NOT NULL AND {stage} ORDER BY name, experiment_id"
+    ):
+        out.append(_experiment(row, tags.get(row["experiment_id"], {})))
+    return out
+
+
+def _experiment(row: dict[str, Any], tags: dict[str, str]) -> Experiment:
+    return Experiment(
+        experiment_id=row["experiment_id"],
+        name=row["name"],
+        artifact_location=row["artifact_location"] or "",
+        lifecycle_stage=row["lifecycle_stage"],
+        tags=tags,
+        creation_time=row["creation_time"],
+        last_update_time=row["last_update_time"],
+    )
+
+
+def run_info(row: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        run_id=row["run_id"],
+        experiment_id=row["experiment_id"],
+        run_name=row["run_name"],
+        user_id=row["user_id"],
+        status=row["status"],
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        artifact_uri=row["artifact_uri"],
+        lifecycle_stage=row["lifecycle_stage"],
+    )
+
+
+def runs_by_id(q: StoreQuery, run_ids: list[str]) -> list[Run]:
+    """Full ``Run`` entities for ``run_ids`` in that order (tables must be fresh)."""
+    if not run_ids:
+        return []
+    ids = {"ids": list(run_ids)}
+    infos = {
+        r["run_id"]: r
+        for r in q.rows(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN (SELECT unnest($ids))", ids
+        )
+    }
+    metrics: dict[str, dict[str, float]] = {}
+    for r in q.rows(
+        "SELECT run_id, key, value FROM latest_metrics WHERE run_id IN (SELECT unnest($ids)) "
+        "ORDER BY key",
+        ids,
+    ):
+        metrics.setdefault(r["run_id"], {})[r["key"]] = r["value"]
+    params: dict[str, dict[str, str]] = {}
+    for r in q.rows(
+        "SELECT run_id, key, value FROM params WHERE run_id IN (SELECT unnest($ids)) ORDER BY key",
+        ids,
+    ):
+        params.setdefault(r["run_id"], {})[r["key"]] = r["value"]
+    tags: dict[str, dict[str, str]] = {}
+    for r in q.rows(
+        "SELECT run_id, key, value FROM tags WHERE run_id IN (SELECT unnest($ids)) ORDER BY key",
+        ids,
+    ):
+        tags.setdefault(r["run_id"], {})[r["key"]] = r["value"]
+    inputs: dict[str, list[DatasetInput]] = {}
+    for r in q.rows(
+        "SELECT * FROM inputs WHERE run_id IN (SELECT unnest($ids)) ORDER BY \"timestamp\", name",
+        ids,
+    ):
+        dataset = Dataset(
+            name=r["name"] or "",
+            digest=r["digest"] or "",
+            source_type=r["source_type"] or "",
+            source=r["source"] or "",
+            schema=r["schema"],
+            profile=r["profile"],
+        )
+        input_tags = [InputTag("mlflow.data.context", r["context"])] if r["context"] else []
+        inputs.setdefault(r["run_id"], []).append(DatasetInput(dataset, input_tags))
+    out = []
+    for run_id in run_ids:
+        info = infos.get(run_id)
+        if info is None:
+            continue
+        out.append(
+            Run(
+                info=run_info(info),
+                data=RunData(
+                    metrics=metrics.get(run_id, {}),
+                    params=params.get(run_id, {}),
+                    tags=tags.get(run_id, {}),
+                ),
+                inputs=RunInputs(inputs.get(run_id, [])),
+            )
+        )
+    return out
+
+
+def get_run(q: StoreQuery, run_id: str) -> Run:
+    q.refresh()
+    found = runs_by_id(q, [run_id])
+    if not found:
+        raise NotFoundError(f"Run {run_id!r} not found in the store at {q.store.uri}.")
+    return found[0]
+
+
+def run_exists(q: StoreQuery, run_id: str) -> dict[str, Any] | None:
+    q.refresh()
+    rows = q.rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $id", {"id": run_id})
+    return rows[0] if rows else None
+
+
+def metric_history(q: StoreQuery, run_id: str, key: str) -> list[Metric]:
+    q.refresh()
+    rows = q.rows(
+        'SELECT key, value, "timestamp", step FROM metrics WHERE run_id = $id AND key = $key '
+        'ORDER BY step, "timestamp"',
+        {"id": run_id, "key": key},
+    )
+    return [Metric(r["key"], r["value"], r["timestamp"], r["step"]) for r in rows]
+
+
+def artifacts(q: StoreQuery, run_id: str) -> list[dict[str, Any]]:
+    q.refresh()
+    rows = q.rows(
+        "SELECT path, file_size, info FROM artifacts WHERE run_id = $id ORDER BY path",
+        {"id": run_id},
+    )
+    for r in rows:
+        r["info"] = json.loads(r["info"]) if r["info"] else {}
+    return rows
+
+
+def search_runs(
+    q: StoreQuery,
+    experiment_ids: list[str] | None,
+    filter_string: str | None = None,
+    run_view_type: Any = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    order_by: list[str] | None = None,
+) -> list[str]:
+    """Run ids matching an MLflow filter, in ``order_by`` order (default: newest first)."""
+    from tracker.query.filter import compile_filter, compile_order_by
+
+    if max_results is not None and (
+        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
+    ):
+        raise InvalidArgumentError(
+            f"max_results must be a non-negative integer, got {max_results!r}."
+        )
+    where_sql, where_params = compile_filter(filter_string)
+    order_sql, order_params = compile_order_by(order_by)
+    stage = _STAGE_FILTER[ViewType.from_any(run_view_type)]
+    q.refresh()
+    sql = f"SELECT r.run_id FROM runs r WHERE r.{stage} AND ({where_sql})"
+    params: list[Any] = list(where_params)
+    if experiment_ids is not None:
+        sql += " AND r.experiment_id IN (SELECT unnest(?))"
+        params.append([str(e) for e in experiment_ids])
+    sql += f" ORDER BY {', '.join([*order_sql, 'r.start_time DESC', 'r.run_id'])}"
+    params.extend(order_params)
+    if max_results is not None:
+        sql += f" LIMIT {int(max_results)}"
+    return [row[0] for row in q._execute(sql, params).fetchall()]
+
+
+def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
+    """MLflow's ``search_runs`` DataFrame for ``run_ids`` in that order."""
+    import pandas as pd
+
+    base_cols = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
+    if not run_ids:
+        return pd.DataFrame(columns=base_cols)
+    ids = {"ids": list(run_ids)}
+    base = q._execute(
+        "SELECT s.ord, r.run_id, r.experiment_id, r.status, r.artifact_uri, r.start_time, "
+        "r.end_time FROM (SELECT unnest($ids) AS run_id, generate_subscripts($ids, 1) AS ord) s "
+        "JOIN runs r USING (run_id) ORDER BY s.ord",
+        ids,
+    ).df()
+    frame = base.drop(columns=["ord"]).set_index("run_id", drop=False)
+    for col in ("start_time", "end_time"):
+        frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
+    for table, prefix in (("latest_metrics", "metrics."), ("params", "params."), ("tags", "tags.")):
+        wide = _pivot(q, table, prefix, ids)
+        if wide is not None:
+            frame = frame.join(wide)
+    return frame.reset_index(drop=True)
+
+
+def _pivot(q: StoreQuery, table: str, prefix: str, ids: dict[str, Any]) -> pd.DataFrame | None:
+    long = q._execute(
+        f"SELECT run_id, key, value FROM {table} WHERE run_id IN (SELECT unnest($ids))", ids
+    ).df()
+    if long.empty:
+        return None
+    wide = long.pivot(index="run_id", columns="key", values="value")
+    wide = wide.reindex(sorted(wide.columns), axis=1)
+    wide.columns = [prefix + str(c) for c in wide.columns]
+    if prefix != "metrics.":
+        wide = wide.astype(object).where(wide.notna(), None)
+    return wide

@@ -1,0 +1,157 @@
+"""SQL of the tables and views the query layer builds over the store's records.
+
+``records`` is loaded from the files the store's read plan names; everything else is a fold of
+it. Tables are rebuilt only when the store's files change.
+"""
+
+from __future__ import annotations
+
+LOAD_RECORDS = """
+CREATE OR REPLACE TABLE records AS
+SELECT experiment_id, run_id, seg, kind, key, value, num, step, "timestamp", seq, filename
+FROM read_parquet($files, union_by_name = true, filename = true)
+"""
+
+INSERT_RECORDS = """
+INSERT INTO records
+SELECT experiment_id, run_id, seg, kind, key, value, num, step, "timestamp", seq, filename
+FROM read_parquet($files, union_by_name = true, filename = true)
+"""
+
+EMPTY_RECORDS = """
+CREATE OR REPLACE TABLE records (
+    experiment_id VARCHAR, run_id VARCHAR, seg VARCHAR, kind VARCHAR, key VARCHAR,
+    value VARCHAR, num DOUBLE, step BIGINT, "timestamp" BIGINT, seq BIGINT, filename VARCHAR
+)
+"""
+
+DELETE_FILES = "DELETE FROM records WHERE filename IN (SELECT unnest($files))"
+
+DELETE_SEGS = "DELETE FROM records WHERE filename = $file AND seg IN (SELECT unnest($segs))"
+
+# Derived tables, rebuilt in this order after the records change.
+DERIVED: dict[str, str] = {
+    "experiments": """
+CREATE OR REPLACE TABLE experiments AS
+SELECT
+    experiment_id,
+    arg_max(value, seq) FILTER (WHERE key = 'name') AS name,
+    arg_min(value, seq) FILTER (WHERE key = 'artifact_location') AS artifact_location,
+    coalesce(arg_max(value, seq) FILTER (WHERE key = 'lifecycle_stage'), 'active')
+        AS lifecycle_stage,
+    min("timestamp") AS creation_time,
+    max("timestamp") AS last_update_time
+FROM records
+WHERE kind = 'experiment'
+GROUP BY experiment_id
+""",
+    "experiment_tags": """
+CREATE OR REPLACE TABLE experiment_tags AS
+SELECT experiment_id, key, value FROM (
+    SELECT experiment_id, key, arg_max_null(value, seq) AS value
+    FROM records WHERE kind = 'experiment_tag' GROUP BY experiment_id, key
+) WHERE value IS NOT NULL
+""",
+    "tags": """
+CREATE OR REPLACE TABLE tags AS
+SELECT run_id, key, value FROM (
+    SELECT run_id, key, arg_max_null(value, seq) AS value
+    FROM records WHERE kind = 'tag' GROUP BY run_id, key
+) WHERE value IS NOT NULL
+""",
+    "runs": """
+CREATE OR REPLACE TABLE runs AS
+WITH attrs AS (
+    SELECT
+        run_id,
+        arg_min(experiment_id, seq) AS experiment_id,
+        arg_max(value, seq) FILTER (WHERE key = 'run_name') AS run_name,
+        arg_max(value, seq) FILTER (WHERE key = 'status') AS status,
+        min(TRY_CAST(value AS BIGINT)) FILTER (WHERE key = 'start_time') AS start_time,
+        TRY_CAST(arg_max_null(value, seq) FILTER (WHERE key = 'end_time') AS BIGINT) AS end_time,
+        arg_min(value, seq) FILTER (WHERE key = 'user_id') AS user_id,
+        arg_min(value, seq) FILTER (WHERE key = 'artifact_uri') AS artifact_uri,
+        coalesce(arg_max(value, seq) FILTER (WHERE key = 'lifecycle_stage'), 'active')
+            AS lifecycle_stage,
+        arg_max(value, seq) FILTER (WHERE key = 'host') AS host,
+        TRY_CAST(arg_max(value, seq) FILTER (WHERE key = 'pid') AS BIGINT) AS pid,
+        max("timestamp") AS last_seen
+    FROM records
+    WHERE kind = 'run'
+    GROUP BY run_id
+)
+SELECT
+    a.run_id,
+    a.experiment_id,
+    coalesce(a.run_name, t.value, '') AS run_name,
+    coalesce(a.status, 'RUNNING') AS status,
+    a.start_time,
+    a.end_time,
+    coalesce(a.user_id, '') AS user_id,
+    coalesce(a.artifact_uri, '') AS artifact_uri,
+    a.lifecycle_stage,
+    p.value AS parent_run_id,
+    a.host,
+    a.pid,
+    a.last_seen
+FROM attrs a
+LEFT JOIN tags t ON t.run_id = a.run_id AND t.key = 'mlflow.runName'
+LEFT JOIN tags p ON p.run_id = a.run_id AND p.key = 'mlflow.parentRunId'
+""",
+    "params": """
+CREATE OR REPLACE TABLE params AS
+SELECT run_id, key, arg_min(value, seq) AS value
+FROM records WHERE kind = 'param'
+GROUP BY run_id, key
+""",
+    "latest_metrics": """
+CREATE OR REPLACE TABLE latest_metrics AS
+SELECT run_id, key, num AS value, step, "timestamp",
+       count(*) OVER (PARTITION BY run_id, key) AS points
+FROM records WHERE kind = 'metric'
+QUALIFY row_number() OVER (
+    PARTITION BY run_id, key ORDER BY step DESC, "timestamp" DESC, num DESC
+) = 1
+""",
+    "artifacts": """
+CREATE OR REPLACE TABLE artifacts AS
+SELECT run_id, key AS path, arg_max(num, seq)::BIGINT AS file_size,
+       arg_max(value, seq) AS info, max("timestamp") AS "timestamp"
+FROM records WHERE kind = 'artifact'
+GROUP BY run_id, key
+""",
+    "inputs": """
+CREATE OR REPLACE TABLE inputs AS
+SELECT run_id,
+       json_extract_string(value, '$.name') AS name,
+       json_extract_string(value, '$.digest') AS digest,
+       json_extract_string(value, '$.context') AS context,
+       json_extract_string(value, '$.source_type') AS source_type,
+       json_extract_string(value, '$.source') AS source,
+       json_extract_string(value, '$.schema') AS schema,
+       json_extract_string(value, '$.profile') AS profile,
+       min("timestamp") AS "timestamp"
+FROM records WHERE kind = 'input'
+GROUP BY ALL
+""",
+}
+
+VIEWS: dict[str, str] = {
+    "metrics": """
+CREATE OR REPLACE VIEW metrics AS
+SELECT run_id, experiment_id, key, num AS value, step, "timestamp"
+FROM records WHERE kind = 'metric'
+""",
+}
+
+PUBLIC_TABLES = (
+    "experiments",
+    "experiment_tags",
+    "runs",
+    "params",
+    "metrics",
+    "latest_metrics",
+    "tags",
+    "artifacts",
+    "inputs",
+)

@@ -1,0 +1,285 @@
+"""The write side of a run: an in-memory buffer of records flushed as immutable segment files.
+
+``log_metric`` appends a tuple under a lock and returns; a process-wide flusher thread publishes
+buffers older than the flush interval (default 5 s, ``TRACKER_FLUSH_INTERVAL``), a buffer that
+reaches ``TRACKER_FLUSH_ROWS`` rows is flushed by the logging call itself, and ``end`` publishes
+the rest as the run's final file. Nothing here imports pyarrow until the first flush.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from tracker.exceptions import ImmutableParamError, StoreError, TrackerError
+from tracker.validation import (
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    _valid_keys,
+    metric_step,
+    metric_value,
+    stringify,
+    timestamp_ms,
+    validate_key,
+)
+
+if TYPE_CHECKING:
+    from tracker.store.store import Store
+
+log = logging.getLogger("tracker")
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise TrackerError(f"Environment variable {name}={raw!r} must be a number.") from None
+    if value <= 0:
+        raise TrackerError(f"Environment variable {name}={raw!r} must be greater than 0.")
+    return value
+
+
+FLUSH_INTERVAL = _env_float("TRACKER_FLUSH_INTERVAL", 5.0)
+FLUSH_ROWS = int(_env_float("TRACKER_FLUSH_ROWS", 100_000))
+HEARTBEAT_INTERVAL = _env_float("TRACKER_HEARTBEAT_INTERVAL", 60.0)
+
+_time = time.time
+_time_ns = time.time_ns
+_monotonic = time.monotonic
+
+
+class RunLog:
+    """Buffers one run's records and publishes them to the store.
+
+    Args:
+        store: the store to write to.
+        experiment_id: the run's experiment.
+        run_id: the run.
+        params: params the run already has in the store (for the immutability check).
+        is_new: True when this process created the run (no files of it exist yet).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        experiment_id: str,
+        run_id: str,
+        *,
+        params: dict[str, str] | None = None,
+        is_new: bool = True,
+    ) -> None:
+        from tracker.store.store import run_dir
+
+        self.store = store
+        self.experiment_id = experiment_id
+        self.run_id = run_id
+        self.folder = run_dir(experiment_id, run_id)
+        self._rows: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._first_unflushed: float | None = None
+        self._last_write = _monotonic()
+        self._params: dict[str, str] = dict(params or {})
+        self._wrote_files = not is_new
+        self.artifact_uri: str | None = None
+        self.ended = False
+        _FLUSHER.register(self)
+
+    # -- logging (hot path) ----------------------------------------------------------------
+
+    def log_metric(
+        self, key: str, value: Any, step: Any = 0, timestamp: Any = None
+    ) -> None:
+        if key not in _valid_keys:
+            validate_key(key, "Metric")
+        if type(value) is not float:
+            value = metric_value(key, value)
+        if type(step) is not int:
+            step = metric_step(key, step)
+        ts = int(_time() * 1000) if timestamp is None else timestamp_ms("Metric timestamp", timestamp)
+        row = ("metric", key, None, value, step, ts, 0)
+        with self._lock:
+            rows = self._rows
+            if not rows:
+                self._first_unflushed = _monotonic()
+            rows.append(row)
+            full = len(rows) >= FLUSH_ROWS
+        if full:
+            self.flush()
+
+    def log_metrics(self, metrics: dict[str, Any], step: Any = 0, timestamp: Any = None) -> None:
+        for key, value in metrics.items():
+            self.log_metric(key, value, step, timestamp)
+
+    def log_param(self, key: str, value: Any) -> None:
+        validate_key(key, "Param")
+        text = stringify(value, "Param", key, MAX_PARAM_VALUE_LENGTH)
+        with self._lock:
+            old = self._params.get(key)
+            if old is not None:
+                if old == text:
+                    return
+                raise ImmutableParamError(
+                    f"Param {key!r} of run {self.run_id} is already {old!r}; it cannot be changed "
+                    f"to {text!r}. Params are immutable: log a new key, or start a new run."
+                )
+            self._params[key] = text
+        self._append(("param", key, text, None, None, int(_time() * 1000), _time_ns()))
+
+    def set_tag(self, key: str, value: Any) -> None:
+        validate_key(key, "Tag")
+        text = stringify(value, "Tag", key, MAX_TAG_VALUE_LENGTH)
+        self._append(("tag", key, text, None, None, int(_time() * 1000), _time_ns()))
+
+    def delete_tag(self, key: str) -> None:
+        validate_key(key, "Tag")
+        self._append(("tag", key, None, None, None, int(_time() * 1000), _time_ns()))
+
+    def set_attribute(self, key: str, value: str | None, timestamp: int | None = None) -> None:
+        """Record a run attribute (status, run_name, start_time, …): the latest one wins."""
+        ts = int(_time() * 1000) if timestamp is None else timestamp
+        self._append(("run", key, value, None, None, ts, _time_ns()))
+
+    def add_record(self, kind: str, key: str, value: str | None, num: float | None = None) -> None:
+        """Record an input or artifact entry."""
+        self._append((kind, key, value, num, None, int(_time() * 1000), _time_ns()))
+
+    def _append(self, row: tuple[Any, ...]) -> None:
+        with self._lock:
+            if not self._rows:
+                self._first_unflushed = _monotonic()
+            self._rows.append(row)
+            full = len(self._rows) >= FLUSH_ROWS
+        if full:
+            self.flush()
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def due(self, now: float) -> bool:
+        first = self._first_unflushed
+        if first is not None and now - first >= FLUSH_INTERVAL:
+            return True
+        return not self.ended and now - self._last_write >= HEARTBEAT_INTERVAL
+
+    def flush(self, *, final: bool = False) -> None:
+        """Publish buffered records as one new file; keep them in memory if the write fails."""
+        with self._flush_lock:
+            with self._lock:
+                rows = self._rows
+                self._rows = []
+                self._first_unflushed = None
+            now_ms = int(_time() * 1000)
+            if not final:
+                rows.append(("run", "heartbeat", None, None, None, now_ms, _time_ns()))
+            prefix = "final" if final and not self._wrote_files else "seg"
+            try:
+                from tracker.store.store import new_seg_id
+
+                seg = new_seg_id()
+                covers = [seg] if prefix == "final" else None
+                self.store.write_records(
+                    self.folder, self.experiment_id, self.run_id, rows,
+                    prefix=prefix, seg=seg, covers=covers,
+                )
+            except Exception:
+                with self._lock:
+                    if not final:
+                        rows.pop()  # the heartbeat
+                    self._rows[:0] = rows
+                    if self._first_unflushed is None:
+                        self._first_unflushed = _monotonic()
+                raise
+            self._last_write = _monotonic()
+            if final and self._wrote_files:
+                from tracker.store.compact import consolidate_run
+
+                try:
+                    consolidate_run(self.store, self.folder)
+                except (StoreError, OSError) as exc:
+                    # The segments stay valid on their own; compaction can merge them later.
+                    log.warning("Could not consolidate run %s: %s", self.run_id, exc)
+            self._wrote_files = True
+
+    def end(self, status: str, end_time: int | None = None) -> None:
+        """Record the terminal status and publish everything left as the run's final file."""
+        ts = int(_time() * 1000) if end_time is None else end_time
+        self.set_attribute("status", status, ts)
+        self.set_attribute("end_time", str(ts), ts)
+        self.ended = True
+        try:
+            self.flush(final=True)
+        finally:
+            _FLUSHER.unregister(self)
+
+    def pending(self) -> int:
+        return len(self._rows)
+
+
+class _Flusher:
+    """One daemon thread per process that publishes buffers older than the flush interval."""
+
+    def __init__(self) -> None:
+        self._runs: weakref.WeakSet[RunLog] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._atexit_registered = False
+
+    def register(self, run: RunLog) -> None:
+        with self._lock:
+            self._runs.add(run)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="tracker-flusher", daemon=True
+                )
+                self._thread.start()
+            if not self._atexit_registered:
+                atexit.register(self.flush_all)
+                self._atexit_registered = True
+
+    def unregister(self, run: RunLog) -> None:
+        with self._lock:
+            self._runs.discard(run)
+
+    def live(self) -> list[RunLog]:
+        with self._lock:
+            return list(self._runs)
+
+    def _loop(self) -> None:
+        tick = min(1.0, FLUSH_INTERVAL / 5)
+        while True:
+            self._wake.wait(tick)
+            now = _monotonic()
+            for run in self.live():
+                if run.due(now):
+                    try:
+                        run.flush()
+                    except Exception as exc:  # noqa: BLE001 - keep the thread alive
+                        log.warning("tracker: flushing run %s failed, will retry: %s", run.run_id, exc)
+
+    def flush_all(self) -> None:
+        for run in self.live():
+            if run.pending():
+                try:
+                    run.flush()
+                except Exception as exc:  # noqa: BLE001 - at exit, report and go on
+                    log.error(
+                        "tracker: %d records of run %s could not be written at exit: %s",
+                        run.pending(), run.run_id, exc,
+                    )
+
+
+_FLUSHER = _Flusher()
+
+
+def flush_all() -> None:
+    """Publish every buffered record of this process now."""
+    _FLUSHER.flush_all()

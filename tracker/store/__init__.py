@@ -1,0 +1,39 @@
+"""The store: immutable Parquet record files in Hive-style folders (format version 1).
+
+Layout of a store rooted at ``<root>`` (a folder, later an ``s3://bucket/prefix``)::
+
+    <root>/tracker-store.json                         {"format": "tracker-store", "format_version": 1}
+    <root>/experiments/experiment_id=<eid>/seg-<id>.parquet       experiment events
+    <root>/runs/experiment_id=<eid>/run_id=<rid>/seg-<id>.parquet flush segments of a run
+    <root>/runs/experiment_id=<eid>/run_id=<rid>/final-<id>.parquet   the run's consolidated file
+    <root>/parts/experiment_id=<eid>/part-<id>.parquet            compacted finished runs
+    <root>/artifacts/<eid>/<rid>/artifacts/…                       default artifact location
+    <root>/.locks/                                                  advisory compaction lock
+
+Every ``.parquet`` file has the record schema of ``tracker.store.schema`` and key-value
+metadata ``tracker.format_version``. Ids are time-ordered (16 hex digits of nanoseconds, 8
+random) so names never collide. Files are written to ``.tmp-*`` names and renamed into place,
+never modified afterwards, and deleted only by compaction once a consolidated file that covers
+them (footer key ``tracker.covers``: the JSON list of ids it supersedes) is published.
+
+Readers (``Store.plan``) read each segment exactly once: a file whose id is covered by a
+consolidated file is skipped; overlapping consolidated files are resolved by level (part over
+final over segment), then by name. Unreadable files are skipped with a warning naming them.
+"""
+
+from __future__ import annotations
+
+from tracker.store.fs import ArrowFS, FileEntry, LocalFS, StoreFS
+from tracker.store.schema import SCHEMA_VERSION
+from tracker.store.store import ReadPlan, Store, StoreFile
+
+__all__ = [
+    "ArrowFS",
+    "FileEntry",
+    "LocalFS",
+    "ReadPlan",
+    "SCHEMA_VERSION",
+    "Store",
+    "StoreFile",
+    "StoreFS",
+]

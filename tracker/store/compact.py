@@ -1,0 +1,207 @@
+"""Compaction: merge many small record files into few large ones, safely under concurrency.
+
+Readers never need a lock: a consolidated file lists in its footer every id it covers, so from
+the moment it is published readers skip the files it replaces (``Store.plan``), and deleting
+those files afterwards changes nothing they see. Two compactors at once are harmless too (the
+plan drops the rows one already holds from the other); a lock file just avoids wasted work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tracker.exceptions import CorruptFileError
+from tracker.store.store import (
+    LEVEL_FINAL,
+    LEVEL_PART,
+    LEVEL_SEGMENT,
+    LOCKS,
+    RUNS,
+    Store,
+    StoreFile,
+    parts_dir,
+    read_table,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+log = logging.getLogger("tracker.store")
+
+PART_TARGET_ROWS = 2_000_000
+LOCK_STALE_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    """What one compaction did."""
+
+    runs: int
+    files_read: int
+    files_written: int
+    files_deleted: int
+    seconds: float
+
+
+def _load(store: Store, files: Sequence[StoreFile]) -> tuple[list[Any], set[str], list[StoreFile]]:
+    """Read the planned files among ``files``; return tables, covered ids, consumed files."""
+    import pyarrow.compute as pc
+
+    plan = store.plan(files)
+    tables, covers, consumed = [], set(), []
+    planned = set(plan.files)
+    for f in files:
+        if f.path in plan.skipped:
+            continue
+        consumed.append(f)
+        covers.add(f.file_id)
+        if f.level > LEVEL_SEGMENT:
+            covers |= store.covers(f)
+        if f.path not in planned:
+            continue
+        table = read_table(store.fs, f.path)
+        excluded = plan.exclude.get(f.path)
+        if excluded:
+            mask = pc.invert(pc.is_in(table["seg"], value_set=_pa_array(sorted(excluded))))
+            table = table.filter(mask)
+        tables.append(table.replace_schema_metadata(None))
+    return tables, covers, consumed
+
+
+def _pa_array(values: list[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, pa.string())
+
+
+def _concat(tables: list[Any]) -> Any:
+    import pyarrow as pa
+
+    from tracker.store.schema import arrow_schema
+
+    if not tables:
+        return arrow_schema().empty_table()
+    table = pa.concat_tables(tables, promote_options="default")
+    return table.select(list(arrow_schema().names)).cast(arrow_schema())
+
+
+def consolidate_run(store: Store, folder: str) -> bool:
+    """Merge a finished run's files into one ``final`` file; True when something was merged."""
+    files = store.list_record_files_in(folder)
+    if len(files) <= 1:
+        return False
+    tables, covers, consumed = _load(store, files)
+    run = files[0]
+    table = _concat(tables).sort_by([("kind", "ascending"), ("key", "ascending"), ("step", "ascending")])
+    store.write_table(run.folder, "final", table, covers)
+    for f in consumed:
+        store.fs.delete(f.path)
+    return True
+
+
+def _finished_run_folders(files: Sequence[StoreFile]) -> dict[str, list[StoreFile]]:
+    """Run folders that hold a final file (the run ended), with all their files."""
+    folders: dict[str, list[StoreFile]] = {}
+    for f in files:
+        if f.path.startswith(RUNS + "/"):
+            folders.setdefault(f.folder, []).append(f)
+    return {k: v for k, v in folders.items() if any(f.level == LEVEL_FINAL for f in v)}
+
+
+def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> CompactionResult:
+    """Merge the files of finished runs (and small parts) into one part per experiment.
+
+    Args:
+        store: the store to compact.
+        min_runs: do nothing for an experiment with fewer finished, uncompacted runs.
+        wait_lock: wait for another compactor instead of returning at once.
+    """
+    started = time.perf_counter()
+    totals = [0, 0, 0, 0]
+    lock = _Lock(store, "compact")
+    if not lock.acquire(wait=wait_lock):
+        return CompactionResult(0, 0, 0, 0, time.perf_counter() - started)
+    try:
+        files = store.list_record_files((RUNS, "parts"))
+        by_experiment: dict[str, list[StoreFile]] = {}
+        for folder, run_files in _finished_run_folders(files).items():
+            eid = folder.split("/")[1].split("=", 1)[1]
+            by_experiment.setdefault(eid, []).extend(run_files)
+        for eid, run_files in sorted(by_experiment.items()):
+            runs = len({f.folder for f in run_files})
+            if runs < min_runs:
+                continue
+            small_parts = [
+                f for f in files
+                if f.level == LEVEL_PART and f.folder == parts_dir(eid)
+                and f.size < 64 * 1024 * 1024
+            ]
+            wrote, read, deleted = _compact_experiment(store, eid, run_files + small_parts)
+            totals[0] += runs
+            totals[1] += read
+            totals[2] += wrote
+            totals[3] += deleted
+    finally:
+        lock.release()
+    return CompactionResult(*totals, seconds=time.perf_counter() - started)
+
+
+def _compact_experiment(store: Store, eid: str, files: list[StoreFile]) -> tuple[int, int, int]:
+    try:
+        tables, covers, consumed = _load(store, files)
+    except CorruptFileError as exc:
+        log.warning("Not compacting experiment %s: %s", eid, exc)
+        return 0, 0, 0
+    table = _concat(tables).sort_by(
+        [("run_id", "ascending"), ("kind", "ascending"), ("key", "ascending"), ("step", "ascending")]
+    )
+    store.write_table(parts_dir(eid), "part", table, covers)
+    for f in consumed:
+        store.fs.delete(f.path)
+    for folder in sorted({f.folder for f in consumed if f.path.startswith(RUNS + "/")}):
+        store.fs.remove_empty_dirs(folder)
+    return 1, len(tables), len(consumed)
+
+
+class _Lock:
+    """A create-if-absent lock file with a staleness timeout (a crashed holder loses it)."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.store = store
+        self.path = f"{LOCKS}/{name}.lock"
+        self.held = False
+
+    def acquire(self, *, wait: bool) -> bool:
+        from tracker.store.store import local_owner
+
+        host, pid = local_owner()
+        body = json.dumps({"host": host, "pid": pid, "time": time.time()}).encode()
+        deadline = time.monotonic() + (LOCK_STALE_SECONDS if wait else 0)
+        while True:
+            if self.store.fs.create_exclusive(self.path, body):
+                self.held = True
+                return True
+            if self._stale():
+                self.store.fs.delete(self.path)
+                continue
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+    def _stale(self) -> bool:
+        try:
+            info = json.loads(self.store.fs.read_bytes(self.path))
+            return bool(time.time() - float(info["time"]) > LOCK_STALE_SECONDS)
+        except FileNotFoundError:
+            return False
+        except (ValueError, KeyError, TypeError):
+            return True
+
+    def release(self) -> None:
+        if self.held:
+            self.store.fs.delete(self.path)
+            self.held = False

@@ -1,0 +1,339 @@
+"""The one filesystem adapter: every byte tracker reads or writes in a store goes through here.
+
+Two implementations share one interface:
+
+* ``LocalFS`` for a folder on this machine. It uses ``os`` directly because the logging path must
+  not pay for importing pyarrow before the first flush, and because atomic create-if-absent needs
+  ``os.link``/``O_EXCL``, which ``pyarrow.fs`` does not offer.
+* ``ArrowFS`` for anything ``pyarrow.fs`` can reach (S3 later). Conditional create is supplied by
+  a subclass that knows the object store's own primitive.
+
+Paths given to the adapter are always relative to the store root and use ``/``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tracker.exceptions import StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file found by ``list_files``: its store-relative path and size in bytes."""
+
+    path: str
+    size: int
+
+
+class StoreFS:
+    """Interface of a store filesystem. Paths are relative to the store root, ``/``-separated."""
+
+    root: str
+
+    def full_path(self, path: str) -> str:
+        """The absolute location of ``path`` (a local path or ``bucket/key``)."""
+        raise NotImplementedError
+
+    def uri(self, path: str = "") -> str:
+        """A URI for ``path`` that users can read (``file:///…`` or ``s3://…``)."""
+        raise NotImplementedError
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Publish ``data`` at ``path`` so readers see all of it or nothing."""
+        raise NotImplementedError
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Publish ``data`` at ``path`` only if nothing is there; True when this call created it."""
+        raise NotImplementedError
+
+    def read_bytes(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def exists(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def list_files(self, prefix: str) -> list[FileEntry]:
+        """Every file under ``prefix`` (recursively), temporary files excluded, sorted by path."""
+        raise NotImplementedError
+
+    def list_dir(self, path: str) -> list[str]:
+        """Names of the direct children of ``path`` (files and folders); [] when it is missing."""
+        raise NotImplementedError
+
+    def delete(self, path: str) -> None:
+        """Delete a file; a file that is already gone is not an error."""
+        raise NotImplementedError
+
+    def remove_empty_dirs(self, path: str) -> None:
+        """Remove ``path`` and its parents up to the root while they are empty (no-op on S3)."""
+
+    def upload(self, local_path: str, path: str) -> None:
+        """Copy a local file into the store atomically."""
+        raise NotImplementedError
+
+    def download(self, path: str, local_path: str) -> None:
+        """Copy a store file to a local path."""
+        raise NotImplementedError
+
+    def arrow(self) -> tuple[Any, str]:
+        """The ``pyarrow.fs`` filesystem and the prefix to put before store paths."""
+        raise NotImplementedError
+
+
+class LocalFS(StoreFS):
+    """A store in a local folder."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(os.path.expanduser(root))
+
+    def full_path(self, path: str) -> str:
+        return os.path.join(self.root, *path.split("/")) if path else self.root
+
+    def uri(self, path: str = "") -> str:
+        from pathlib import Path
+
+        return Path(self.full_path(path)).as_uri()
+
+    def _temp_for(self, full: str) -> str:
+        folder, name = os.path.split(full)
+        return os.path.join(folder, f"{TMP_PREFIX}{uuid.uuid4().hex}-{name}")
+
+    def _write_temp(self, full: str, data: bytes) -> str:
+        folder = os.path.dirname(full)
+        for _attempt in range(5):
+            # A compactor may remove an emptied run folder between our makedirs and our open.
+            os.makedirs(folder, exist_ok=True)
+            tmp = self._temp_for(full)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileNotFoundError:
+                continue
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            except BaseException:
+                os.close(fd)
+                _unlink_quietly(tmp)
+                raise
+            os.close(fd)
+            return tmp
+        raise StoreError(f"Cannot create a file in {folder!r}: the folder keeps disappearing.")
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        full = self.full_path(path)
+        try:
+            tmp = self._write_temp(full, data)
+            os.replace(tmp, full)
+        except OSError as exc:
+            raise _store_error(exc, full) from exc
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        full = self.full_path(path)
+        try:
+            tmp = self._write_temp(full, data)
+        except OSError as exc:
+            raise _store_error(exc, full) from exc
+        try:
+            # link() publishes the complete file under the final name, or fails if the name exists.
+            os.link(tmp, full)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                raise _store_error(exc, full) from exc
+            # Filesystems without hard links: O_EXCL then write (readers skip short files).
+            try:
+                fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return True
+        finally:
+            _unlink_quietly(tmp)
+
+    def read_bytes(self, path: str) -> bytes:
+        full = self.full_path(path)
+        try:
+            with open(full, "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise _store_error(exc, full) from exc
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(self.full_path(path))
+
+    def list_files(self, prefix: str) -> list[FileEntry]:
+        base = self.full_path(prefix)
+        out: list[FileEntry] = []
+        root_len = len(self.root) + 1
+        for full, size in _walk(base):
+            out.append(FileEntry(full[root_len:].replace(os.sep, "/"), size))
+        out.sort(key=lambda e: e.path)
+        return out
+
+    def list_dir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self.full_path(path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def delete(self, path: str) -> None:
+        _unlink_quietly(self.full_path(path))
+
+    def remove_empty_dirs(self, path: str) -> None:
+        full = self.full_path(path)
+        while full.startswith(self.root + os.sep):
+            try:
+                os.rmdir(full)
+            except OSError:
+                return
+            full = os.path.dirname(full)
+
+    def upload(self, local_path: str, path: str) -> None:
+        full = self.full_path(path)
+        folder = os.path.dirname(full)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            tmp = self._temp_for(full)
+            try:
+                shutil.copyfile(local_path, tmp)
+                os.replace(tmp, full)
+            except BaseException:
+                _unlink_quietly(tmp)
+                raise
+        except OSError as exc:
+            raise _store_error(exc, full) from exc
+
+    def download(self, path: str, local_path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
+        shutil.copyfile(self.full_path(path), local_path)
+
+    def arrow(self) -> tuple[Any, str]:
+        import pyarrow.fs as pafs
+
+        return pafs.LocalFileSystem(), self.root
+
+
+class ArrowFS(StoreFS):
+    """A store on any ``pyarrow.fs`` filesystem, rooted at ``base`` (e.g. ``bucket/prefix``)."""
+
+    scheme = "file"
+
+    def __init__(self, filesystem: Any, base: str) -> None:
+        self.fs = filesystem
+        self.root = base.rstrip("/")
+
+    def full_path(self, path: str) -> str:
+        return f"{self.root}/{path}" if path else self.root
+
+    def uri(self, path: str = "") -> str:
+        return f"{self.scheme}://{self.full_path(path)}"
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        # One PUT on an object store is atomic; on local disks pyarrow writes in place, so stage it.
+        full = self.full_path(path)
+        try:
+            with self.fs.open_output_stream(full) as out:
+                out.write(data)
+        except OSError as exc:
+            raise _store_error(exc, full) from exc
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        raise StoreError(
+            f"The filesystem {type(self.fs).__name__} offers no atomic create-if-absent; "
+            "registry version claims need it."
+        )
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.fs.open_input_stream(self.full_path(path)) as fh:
+            return bytes(fh.read())
+
+    def exists(self, path: str) -> bool:
+        import pyarrow.fs as pafs
+
+        return bool(self.fs.get_file_info(self.full_path(path)).type != pafs.FileType.NotFound)
+
+    def list_files(self, prefix: str) -> list[FileEntry]:
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(self.full_path(prefix), recursive=True, allow_not_found=True)
+        out = []
+        cut = len(self.root) + 1
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File or info.base_name.startswith(TMP_PREFIX):
+                continue
+            out.append(FileEntry(info.path[cut:], int(info.size or 0)))
+        out.sort(key=lambda e: e.path)
+        return out
+
+    def list_dir(self, path: str) -> list[str]:
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(self.full_path(path), recursive=False, allow_not_found=True)
+        return sorted(info.base_name for info in self.fs.get_file_info(selector))
+
+    def delete(self, path: str) -> None:
+        try:
+            self.fs.delete_file(self.full_path(path))
+        except FileNotFoundError:
+            pass
+
+    def upload(self, local_path: str, path: str) -> None:
+        with open(local_path, "rb") as src, self.fs.open_output_stream(self.full_path(path)) as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+    def download(self, path: str, local_path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
+        with self.fs.open_input_stream(self.full_path(path)) as src, open(local_path, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+    def arrow(self) -> tuple[Any, str]:
+        return self.fs, self.root
+
+
+def _walk(base: str) -> Iterator[tuple[str, int]]:
+    try:
+        entries = list(os.scandir(base))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.name.startswith(TMP_PREFIX):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path)
+            elif entry.is_file():
+                yield entry.path, entry.stat().st_size
+        except FileNotFoundError:  # deleted by a compactor while we looked
+            continue
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _store_error(exc: OSError, path: str) -> StoreError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(f"No space left on the device while writing {path!r}; nothing was lost, "
+                          "the data stays in memory and is written at the next flush.")
+    return StoreError(f"Cannot write {path!r}: {exc.strerror or exc}.")

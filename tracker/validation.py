@@ -1,0 +1,134 @@
+"""Input rules shared by the API and the client, with MLflow's limits and clearer messages."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from tracker.exceptions import InvalidArgumentError
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+
+_KEY_RE = re.compile(r"^[\w\-. /:]+$")
+_valid_keys: set[str] = set()
+
+
+def validate_key(key: Any, what: str) -> str:
+    """Return ``key`` if it is a valid param/metric/tag name; raise naming the rule otherwise."""
+    if key in _valid_keys:
+        return key  # type: ignore[no-any-return]
+    if not isinstance(key, str):
+        raise InvalidArgumentError(f"{what} name must be a string, got {type(key).__name__} {key!r}.")
+    if not key:
+        raise InvalidArgumentError(f"{what} name must not be empty.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidArgumentError(
+            f"{what} name {key[:40]!r}… is {len(key)} characters long; at most {MAX_KEY_LENGTH} are allowed."
+        )
+    if not _KEY_RE.match(key):
+        raise InvalidArgumentError(
+            f"Invalid {what.lower()} name {key!r}: names may contain only letters, digits, "
+            "underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)."
+        )
+    if key.startswith("/") or any(part in ("..", ".") for part in key.split("/")):
+        raise InvalidArgumentError(
+            f"Invalid {what.lower()} name {key!r}: it must not start with '/' or contain '.' "
+            "or '..' path components."
+        )
+    if len(_valid_keys) < 100_000:
+        _valid_keys.add(key)
+    return key
+
+
+def metric_value(key: str, value: Any) -> float:
+    """The metric value as a float; strings, None and other non-numbers are refused."""
+    if type(value) is float:
+        return value
+    if not isinstance(value, (str, bytes)) and value is not None:
+        try:
+            return float(value)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise InvalidArgumentError(
+        f"Metric {key!r} got value {value!r} of type {type(value).__name__}; metric values must "
+        "be numbers (int, float, numpy scalars). Log text with set_tag or log_param instead."
+    )
+
+
+def metric_step(key: str, step: Any) -> int:
+    if step is None:
+        return 0
+    if isinstance(step, bool) or not isinstance(step, int):
+        try:
+            import operator
+
+            return operator.index(step)
+        except TypeError:
+            raise InvalidArgumentError(
+                f"Metric {key!r} got step {step!r}; a step must be an integer."
+            ) from None
+    return step
+
+
+def timestamp_ms(what: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        raise InvalidArgumentError(
+            f"{what} {value!r} is not a timestamp; pass milliseconds since the epoch as an int."
+        )
+    return int(value)
+
+
+def stringify(value: Any, what: str, key: str, limit: int) -> str:
+    """Params and tags are stored as strings, as MLflow does (``str(value)``)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        raise InvalidArgumentError(
+            f"{what} {key!r} has a value of {len(text)} characters; at most {limit} are allowed."
+        )
+    return text
+
+
+def validate_experiment_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgumentError(
+            f"Experiment name must be a non-empty string, got {name!r}."
+        )
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidArgumentError(
+            f"Experiment name {name[:40]!r}… is longer than {MAX_EXPERIMENT_NAME_LENGTH} characters."
+        )
+    return name
+
+
+_RUN_ID_RE = re.compile(r"^[0-9a-zA-Z_\-]{1,64}$")
+
+
+def validate_run_id(run_id: Any) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise InvalidArgumentError(
+            f"Invalid run id {run_id!r}: run ids are 1-64 letters, digits, '-' or '_' "
+            "(tracker makes 32 hex digits)."
+        )
+    return run_id
+
+
+def validate_artifact_path(path: Any) -> str:
+    """A relative, '/'-separated artifact path with no '..' components ('' for the root)."""
+    if path is None:
+        return ""
+    if not isinstance(path, str):
+        raise InvalidArgumentError(f"artifact_path must be a string, got {path!r}.")
+    cleaned = path.replace("\\", "/").strip("/")
+    parts = [p for p in cleaned.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise InvalidArgumentError(
+            f"Invalid artifact_path {path!r}: it must stay inside the run's artifact folder "
+            "(no '..' components)."
+        )
+    return "/".join(parts)
