@@ -42,6 +42,7 @@ class ActiveRun:
     def __init__(self, run: Run, client: TrackerClient) -> None:
         self._run = run
         self._client = client
+        self._log = client._runlog(run.info.run_id)
 
     @property
     def info(self) -> Any:
@@ -238,10 +239,12 @@ def start_run(
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
     """End the active run (FINISHED unless ``status`` says otherwise); no-op without one."""
+    global _last_run_id
     stack = _state.stack
     if not stack:
         return
     run = stack[-1]
+    _last_run_id = run.info.run_id
     try:
         run._client.set_terminated(run.info.run_id, status)
     finally:
@@ -300,15 +303,16 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-    **_ignored: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
     """Log a metric value (buffered; published within the flush interval, default 5 s)."""
     stack = _state.stack
     if run_id is None and stack:
-        run = stack[-1]._client._runlog(stack[-1].info.run_id)
+        run = stack[-1]._log
     else:
         run = _runlog(run_id)
-    run.log_metric(key, value, step if step is not None else 0, timestamp)
+    run.log_metric(key, value, 0 if step is None else step, timestamp)
     if synchronous:
         run.flush()
 

@@ -176,6 +176,12 @@ class TrackerClient:
 
             records[eid] = self.store.read_folder_records(experiment_dir(eid))
         self._experiments = {eid: _fold_experiment(eid, rows) for eid, rows in records.items()}
+        if DEFAULT_EXPERIMENT_ID not in self._experiments:
+            # MLflow always has "Default"; it is written to the store when a run first uses it.
+            self._experiments[DEFAULT_EXPERIMENT_ID] = Experiment(
+                DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
+                self.store.default_artifact_location(DEFAULT_EXPERIMENT_ID),
+            )
         self._experiments_key = key
         return self._experiments
 
@@ -242,15 +248,15 @@ class TrackerClient:
         return experiment_id
 
     def _ensure_default_experiment(self) -> None:
-        if DEFAULT_EXPERIMENT_ID not in self._experiment_map():
+        from tracker.store.store import experiment_dir
+
+        if not self.store.list_record_files_in(experiment_dir(DEFAULT_EXPERIMENT_ID)):
             self._create_experiment_with_id(
                 DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, None
             )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         experiment_id = str(experiment_id)
-        if experiment_id == DEFAULT_EXPERIMENT_ID:
-            self._ensure_default_experiment()
         found = self._experiment_map().get(experiment_id)
         if found is None:
             raise NotFoundError(
@@ -261,8 +267,6 @@ class TrackerClient:
     def get_experiment_by_name(self, name: str, include_deleted: bool = False) -> Experiment | None:
         """The experiment called ``name``, or None (deleted ones only with ``include_deleted``)."""
         validate_experiment_name(name)
-        if name == DEFAULT_EXPERIMENT_NAME:
-            self._ensure_default_experiment()
         matches = [e for e in self._experiment_map().values() if e.name == name]
         matches.sort(key=lambda e: (e.lifecycle_stage != LifecycleStage.ACTIVE, e.experiment_id))
         for exp in matches:
@@ -298,6 +302,8 @@ class TrackerClient:
 
     def _set_experiment_attr(self, experiment_id: str, key: str, value: str) -> None:
         self.get_experiment(experiment_id)
+        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            self._ensure_default_experiment()
         now = int(time.time() * 1000)
         self._write_experiment(
             str(experiment_id), [("experiment", key, value, None, None, now, time.time_ns())]
@@ -320,6 +326,8 @@ class TrackerClient:
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         validate_key(key, "Tag")
         self.get_experiment(experiment_id)
+        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
+            self._ensure_default_experiment()
         now = int(time.time() * 1000)
         self._write_experiment(
             str(experiment_id),
@@ -340,6 +348,8 @@ class TrackerClient:
     ) -> Run:
         """Start a new RUNNING run in ``experiment_id`` and return it."""
         experiment = self.get_experiment(str(experiment_id))
+        if experiment.experiment_id == DEFAULT_EXPERIMENT_ID:
+            self._ensure_default_experiment()
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidArgumentError(
                 f"Experiment {experiment.name!r} ({experiment.experiment_id}) is deleted; restore "

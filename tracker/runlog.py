@@ -14,6 +14,7 @@ import os
 import threading
 import time
 import weakref
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import ImmutableParamError, StoreError, TrackerError
@@ -82,10 +83,10 @@ class RunLog:
         self.experiment_id = experiment_id
         self.run_id = run_id
         self.folder = run_dir(experiment_id, run_id)
-        self._rows: list[tuple[Any, ...]] = []
+        # deque.append and popleft are atomic, so the hot path takes no lock.
+        self._rows: deque[tuple[Any, ...]] = deque()
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._first_unflushed: float | None = None
         self._last_write = _monotonic()
         self._params: dict[str, str] = dict(params or {})
         self._wrote_files = not is_new
@@ -104,15 +105,10 @@ class RunLog:
             value = metric_value(key, value)
         if type(step) is not int:
             step = metric_step(key, step)
-        ts = int(_time() * 1000) if timestamp is None else timestamp_ms("Metric timestamp", timestamp)
-        row = ("metric", key, None, value, step, ts, 0)
-        with self._lock:
-            rows = self._rows
-            if not rows:
-                self._first_unflushed = _monotonic()
-            rows.append(row)
-            full = len(rows) >= FLUSH_ROWS
-        if full:
+        ts = _time_ns() // 1_000_000 if timestamp is None else timestamp_ms("Metric timestamp", timestamp)
+        rows = self._rows
+        rows.append(("metric", key, None, value, step, ts, 0))
+        if len(rows) >= FLUSH_ROWS:
             self.flush()
 
     def log_metrics(self, metrics: dict[str, Any], step: Any = 0, timestamp: Any = None) -> None:
@@ -153,29 +149,24 @@ class RunLog:
         self._append((kind, key, value, num, None, int(_time() * 1000), _time_ns()))
 
     def _append(self, row: tuple[Any, ...]) -> None:
-        with self._lock:
-            if not self._rows:
-                self._first_unflushed = _monotonic()
-            self._rows.append(row)
-            full = len(self._rows) >= FLUSH_ROWS
-        if full:
+        self._rows.append(row)
+        if len(self._rows) >= FLUSH_ROWS:
             self.flush()
 
     # -- publishing --------------------------------------------------------------------------
 
-    def due(self, now: float) -> bool:
-        first = self._first_unflushed
-        if first is not None and now - first >= FLUSH_INTERVAL:
+    def due(self, now: float, tick: float) -> bool:
+        """True when buffered rows could otherwise wait longer than the flush interval."""
+        idle = now - self._last_write
+        if self._rows and idle >= FLUSH_INTERVAL - tick:
             return True
-        return not self.ended and now - self._last_write >= HEARTBEAT_INTERVAL
+        return not self.ended and idle >= HEARTBEAT_INTERVAL
 
     def flush(self, *, final: bool = False) -> None:
         """Publish buffered records as one new file; keep them in memory if the write fails."""
         with self._flush_lock:
-            with self._lock:
-                rows = self._rows
-                self._rows = []
-                self._first_unflushed = None
+            buffer = self._rows
+            rows = [buffer.popleft() for _ in range(len(buffer))]
             now_ms = int(_time() * 1000)
             if not final:
                 rows.append(("run", "heartbeat", None, None, None, now_ms, _time_ns()))
@@ -190,12 +181,9 @@ class RunLog:
                     prefix=prefix, seg=seg, covers=covers,
                 )
             except Exception:
-                with self._lock:
-                    if not final:
-                        rows.pop()  # the heartbeat
-                    self._rows[:0] = rows
-                    if self._first_unflushed is None:
-                        self._first_unflushed = _monotonic()
+                if not final:
+                    rows.pop()  # the heartbeat
+                buffer.extendleft(reversed(rows))
                 raise
             self._last_write = _monotonic()
             if final and self._wrote_files:
@@ -254,12 +242,12 @@ class _Flusher:
             return list(self._runs)
 
     def _loop(self) -> None:
-        tick = min(1.0, FLUSH_INTERVAL / 5)
+        tick = min(0.25, FLUSH_INTERVAL / 5)
         while True:
             self._wake.wait(tick)
             now = _monotonic()
             for run in self.live():
-                if run.due(now):
+                if run.due(now, tick):
                     try:
                         run.flush()
                     except Exception as exc:  # noqa: BLE001 - keep the thread alive

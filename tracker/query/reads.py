@@ -32,7 +32,7 @@ RUN_COLUMNS = (
 _STAGE_FILTER = {
     ViewType.ACTIVE_ONLY: "lifecycle_stage = 'active'",
     ViewType.DELETED_ONLY: "lifecycle_stage = 'deleted'",
-    ViewType.ALL: "TRUE",
+    ViewType.ALL: "lifecycle_stage IS NOT NULL",
 }
 
 

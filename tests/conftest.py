@@ -1,0 +1,65 @@
+"""Shared fixtures: isolated fluent state, seeded stores, files on the fly."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tracker
+import tracker.api
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fluent_state(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every test starts with no tracking URI, no active experiment and no active run."""
+    monkeypatch.delenv("TRACKER_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracker.api._tracking_uri = None
+    tracker.api._experiment_id = None
+    yield
+    while tracker.active_run() is not None:
+        tracker.end_run()
+    tracker.api._tracking_uri = None
+    tracker.api._experiment_id = None
+
+
+@pytest.fixture
+def store_uri(tmp_path: Path) -> str:
+    """An empty store folder, set as the fluent API's tracking URI."""
+    uri = str(tmp_path / "store")
+    tracker.set_tracking_uri(uri)
+    return uri
+
+
+@pytest.fixture
+def tmp_store(store_uri: str) -> str:
+    """A store with two experiments of seeded runs (``random.Random(42)``)."""
+    rng = random.Random(42)
+    for experiment in ("alpha", "beta"):
+        tracker.set_experiment(experiment)
+        for i in range(6):
+            with tracker.start_run(run_name=f"{experiment}-{i}"):
+                tracker.log_params({"lr": rng.choice([0.1, 0.01, 0.001]), "depth": i})
+                tracker.set_tag("model", rng.choice(["xgboost", "lasso"]))
+                for step in range(3):
+                    tracker.log_metric("rmse", rng.uniform(1, 10), step=step)
+                tracker.log_metric("r2", rng.uniform(0, 1))
+    return store_uri
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Create ``files`` (relative path -> content) under ``root``."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
