@@ -75,16 +75,8 @@ def experiment_id_for(name: str, salt: int = 0) -> str:
     return str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16))
 
 
-_ADJECTIVES = (
-    "amber bold brave bright calm clever crisp eager fast gentle grand happy keen "
-    "lively lucid merry mighty nimble noble proud quick quiet rapid sharp shiny silent "
-    "smart steady sunny swift tidy vivid warm wise"
-).split()
-_NOUNS = (
-    "ant bat bear bee bird cat crow deer dove duck eel elk fox frog goat hawk hen "
-    "horse lark lion lynx mole moth newt owl ox panda rat ram seal shark sheep slug "
-    "snail swan toad trout whale wolf wren yak"
-).split()
+_ADJECTIVES = ["amber", "bold", "brave", "bright", "calm", "clever", "crisp", "eager", "fast", "gentle", "grand", "happy", "keen", "lively", "lucid", "merry", "mighty", "nimble", "noble", "proud", "quick", "quiet", "rapid", "sharp", "shiny", "silent", "smart", "steady", "sunny", "swift", "tidy", "vivid", "warm", "wise"]
+_NOUNS = ["ant", "bat", "bear", "bee", "bird", "cat", "crow", "deer", "dove", "duck", "eel", "elk", "fox", "frog", "goat", "hawk", "hen", "horse", "lark", "lion", "lynx", "mole", "moth", "newt", "owl", "ox", "panda", "rat", "ram", "seal", "shark", "sheep", "slug", "snail", "swan", "toad", "trout", "whale", "wolf", "wren", "yak"]
 
 
 def random_run_name() -> str:
@@ -116,7 +108,6 @@ class TrackerClient:
     def query(self) -> StoreQuery:
         """The query layer over this store (tables are refreshed on each read)."""
         if self._query is None:
-            from tracker.query import StoreQuery
 
             self._query = _shared_query(self.store)
         self.flush()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from tracker.exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from tracker.store import Store
 
 DEFAULT_URI = "./tracking"
 ENV_VARS = ("TRACKER_TRACKING_URI", "MLFLOW_TRACKING_URI")
@@ -71,7 +75,7 @@ def resolve_local_path(uri: str, *, notice: bool = True) -> str:
     )
 
 
-def open_store(uri: str):  # type: ignore[no-untyped-def]
+def open_store(uri: str) -> Store:
     """Open the store a tracking URI names."""
     from tracker.store import LocalFS, Store
 

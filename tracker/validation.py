@@ -20,7 +20,7 @@ _valid_keys: set[str] = set()
 def validate_key(key: Any, what: str) -> str:
     """Return ``key`` if it is a valid param/metric/tag name; raise naming the rule otherwise."""
     if key in _valid_keys:
-        return key  # type: ignore[no-any-return]
+        return str(key)
     if not isinstance(key, str):
         raise InvalidArgumentError(f"{what} name must be a string, got {type(key).__name__} {key!r}.")
     if not key:

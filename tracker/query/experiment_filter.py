@@ -75,5 +75,12 @@ def sort_experiments(experiments: list[Experiment], order_by: list[str]) -> list
                 f"Invalid order_by {item!r}: use name, experiment_id, creation_time or "
                 "last_update_time, optionally followed by ASC or DESC."
             )
-        out.sort(key=lambda e, f=field: getattr(e, f) or 0 if f != "name" else e.name, reverse=desc)
+        out.sort(key=lambda e: _sort_value(e, field), reverse=desc)
     return out
+
+
+def _sort_value(experiment: Experiment, field: str) -> str | int:
+    value = getattr(experiment, field)
+    if field in ("name", "experiment_id"):
+        return str(value)
+    return int(value or 0)

@@ -124,7 +124,7 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
     totals = [0, 0, 0, 0]
     lock = _Lock(store, "compact")
     if not lock.acquire(wait=wait_lock):
-        return CompactionResult(0, 0, 0, 0, time.perf_counter() - started)
+        return CompactionResult(0, 0, 0, 0, seconds=time.perf_counter() - started)
     try:
         files = store.list_record_files((RUNS, "parts"))
         by_experiment: dict[str, list[StoreFile]] = {}
@@ -147,7 +147,8 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
             totals[3] += deleted
     finally:
         lock.release()
-    return CompactionResult(*totals, seconds=time.perf_counter() - started)
+    runs, read, written, deleted = totals
+    return CompactionResult(runs, read, written, deleted, seconds=time.perf_counter() - started)
 
 
 def _compact_experiment(store: Store, eid: str, files: list[StoreFile]) -> tuple[int, int, int]:
