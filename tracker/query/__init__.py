@@ -53,7 +53,11 @@ class StoreQuery:
         self._loaded: dict[str, str] = {}  # full path -> store path
         self._exclude: dict[str, frozenset[str]] = {}
         self._plan_key: tuple[Any, ...] | None = None
-        self.warnings: list[str] = []
+
+    @property
+    def warnings(self) -> list[str]:
+        """One message per unreadable store file skipped so far, naming the file."""
+        return self.store.warnings
 
     # -- connection and refresh --------------------------------------------------------------
 
@@ -132,8 +136,6 @@ class StoreQuery:
             except Exception as bad:  # noqa: BLE001 - any reason a file cannot be read
                 path = wanted[full]
                 size = os.path.getsize(full) if os.path.exists(full) else -1
-                message = f"{self.store.fs.uri(path)}: {bad}"
-                self.warnings.append(message)
                 self.store.mark_bad(path, size, str(bad))
                 continue
             good.append(full)

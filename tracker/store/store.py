@@ -101,6 +101,7 @@ class Store:
         self.uri = uri or fs.uri()
         self._covers_cache: dict[tuple[str, int], frozenset[str]] = {}
         self._bad_files: dict[tuple[str, int], str] = {}
+        self.warnings: list[str] = []
         self._initialized = False
         self._lock = threading.Lock()
 
@@ -229,7 +230,9 @@ class Store:
         """Remember that a file cannot be read, so later plans skip it (until its size changes)."""
         if (path, size) not in self._bad_files:
             self._bad_files[(path, size)] = reason
-            log.warning("Skipping unreadable store file %s: %s", self.fs.uri(path), reason)
+            message = f"Skipping unreadable store file {self.fs.uri(path)}: {reason}"
+            self.warnings.append(message)
+            log.warning("%s", message)
 
     def _warn_bad(self, f: StoreFile, reason: str) -> None:
         self.mark_bad(f.path, f.size, reason)

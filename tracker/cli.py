@@ -1,0 +1,694 @@
+"""The ``tracker`` command line: list, inspect and maintain a store without writing Python.
+
+One click group. Each command parses its options, calls the library (``TrackerClient``, the
+query layer, ``compact``) and prints the result: data on stdout, notices on stderr. Library
+errors (``TrackerError``) become one-line ``Error: …`` messages with exit code 1. DuckDB and
+pandas are imported inside command bodies, so ``tracker --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import math
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from tracker.client import TrackerClient
+from tracker.entities import RunStatus, ViewType
+from tracker.exceptions import TrackerError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tracker.entities import Run
+
+__all__ = ["cli"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("table", "json", "csv")
+ENV_VARS = ["TRACKER_TRACKING_URI", "MLFLOW_TRACKING_URI"]
+DEFAULT_STORE = "./tracking"
+DEAD = "DEAD"
+
+# Run counts and last activity per experiment: the query layer has no typed read for this yet.
+_EXPERIMENT_STATS_SQL = (
+    "SELECT experiment_id, count(*) FILTER (WHERE lifecycle_stage = 'active') AS runs, "
+    "max(last_seen) AS last_seen FROM runs GROUP BY experiment_id"
+)
+# ``search_runs_frame`` has no ``dead`` column: the ids of crashed RUNNING runs.
+_DEAD_RUNS_SQL = "SELECT run_id FROM runs WHERE status = 'RUNNING' AND dead"
+
+
+# -- the group and its error boundary ---------------------------------------------------------
+
+
+class _Group(click.Group):
+    """A click group that turns library errors into one-line ``click.ClickException``s."""
+
+    group_class = type  # sub-groups are _Group too
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            raise click.ClickException(_one_line(str(exc))) from exc
+
+
+def _one_line(message: str) -> str:
+    """A multi-line message (DuckDB's caret diagrams) folded into one line."""
+    parts = [re.sub(r"^\^+", "", line.strip()).strip() for line in message.splitlines()]
+    text = " ".join(p for p in parts if p)
+    return re.sub(r"\s+([.,;:])(?=\s|$)", r"\1", text)
+
+
+class _Context:
+    """What the group passes to its commands: the store URI and a client opened on demand."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._client: TrackerClient | None = None
+
+    def client(self, *, must_exist: bool = False) -> TrackerClient:
+        """The client of the store; a missing store folder is a notice (an error if must_exist)."""
+        if self._client is None:
+            self._client = TrackerClient(self.uri)
+            if not self._client.store.fs.exists(""):
+                where = self._client.store.fs.root
+                if must_exist:
+                    raise click.ClickException(
+                        f"No store at {where} (from {self.uri!r}); check --store or "
+                        "TRACKER_TRACKING_URI."
+                    )
+                _notice(f"no store at {where} yet; check --store or TRACKER_TRACKING_URI.")
+        return self._client
+
+
+pass_context = click.make_pass_decorator(_Context)
+
+
+def _notice(message: str) -> None:
+    click.echo(f"tracker: {message}", err=True)
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--store",
+    "--tracking-uri",
+    "--backend-store-uri",
+    "store",
+    envvar=ENV_VARS,
+    default=DEFAULT_STORE,
+    show_default=True,
+    show_envvar=True,
+    metavar="URI",
+    help="The store: a folder, file:///abs/path, or sqlite:///x.db (mapped to a folder).",
+)
+@click.version_option(package_name="tracker", prog_name="tracker")
+@click.pass_context
+def cli(ctx: click.Context, store: str) -> None:
+    """Experiment tracking with no server: inspect and maintain a tracker store.
+
+    A store is a folder of immutable Parquet files written by `import tracker as mlflow`.
+    These commands list experiments and runs, show one run, run SQL over the store's tables
+    and compact finished runs. List commands print an aligned table, or JSON or CSV with
+    --format.
+
+    \b
+    Example:
+        tracker --store ./tracking runs list --order-by "metrics.rmse ASC"
+    """
+    ctx.obj = _Context(store)
+
+
+# -- shared options ---------------------------------------------------------------------------
+
+
+def output_options(func: F) -> F:
+    """``--format table|json|csv`` plus the shortcuts ``--table``, ``--json`` and ``--csv``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        chosen = {name for name in FORMATS if kwargs.pop(f"{name}_flag")}
+        given = kwargs.pop("fmt")
+        if len(chosen) > 1 or (chosen and given is not None and {given} != chosen):
+            shown = sorted(chosen | ({given} if given else set()))
+            raise click.UsageError(f"Choose one output format, got {', '.join(shown)}.")
+        kwargs["fmt"] = given or (chosen.pop() if chosen else "table")
+        return func(*args, **kwargs)
+
+    for name in reversed(FORMATS):
+        wrapper = click.option(
+            f"--{name}", f"{name}_flag", is_flag=True, help=f"Same as --format {name}."
+        )(wrapper)
+    wrapper = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="Output format [default: table]: aligned columns, a JSON array, or CSV with header.",
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def view_options(func: F) -> F:
+    """``--all`` / ``--deleted``: which lifecycle stages to list (active only by default)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        show_all, deleted = kwargs.pop("show_all"), kwargs.pop("deleted")
+        if show_all and deleted:
+            raise click.UsageError("Use --all or --deleted, not both.")
+        kwargs["view"] = (
+            ViewType.ALL if show_all else ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
+        )
+        return func(*args, **kwargs)
+
+    wrapper = click.option("--deleted", is_flag=True, help="Only deleted ones.")(wrapper)
+    wrapper = click.option(
+        "--all", "show_all", is_flag=True, help="Active and deleted ones."
+    )(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+class _Duration(float):
+    """Seconds: a number in JSON and CSV, ``1h 02m 03s`` in tables."""
+
+    def human(self) -> str:
+        seconds = float(self)
+        if seconds < 60:
+            return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+        minutes, secs = divmod(int(round(seconds)), 60)
+        if minutes < 60:
+            return f"{minutes}m {secs:02d}s"
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready Python value: no NaN/NaT/NA, no numpy scalars, no Decimals."""
+    if value is None or isinstance(value, (bool, str, _Duration)):
+        return value
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (int, datetime, date, time)):
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _plain(value.tolist())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _text(value: Any, *, table: bool) -> str:
+    """One cell as text, for a table or a CSV file."""
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, _Duration):
+        return value.human() if table else repr(float(value))
+    if isinstance(value, float):
+        return f"{value:.6g}" if table else repr(value)
+    if isinstance(value, datetime):
+        if table:
+            return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    text = str(value)
+    return text.replace("\r", "\\r").replace("\n", "\\n") if table else text
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat(timespec="milliseconds") if isinstance(value, datetime) else (
+            value.isoformat()
+        )
+    return str(value)
+
+
+def render(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> str:
+    """Rows as an aligned text table, a JSON array of objects, or CSV with a header line."""
+    rows = list(rows)
+    if fmt == "json":
+        objects = [{c: _plain(v) for c, v in zip(columns, row)} for row in rows]
+        return json.dumps(objects, indent=2, default=_json_default)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_text(v, table=False) for v in row] for row in rows)
+        return out.getvalue().rstrip("\n")
+    cells = [[_text(v, table=True) for v in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    numeric = [
+        bool(rows) and all(_is_number(row[i]) for row in rows) for i in range(len(columns))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        padded = (
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)
+        )
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def _is_number(value: Any) -> bool:
+    value = _plain(value)
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _emit(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, what: str) -> None:
+    if not rows and fmt == "table":
+        _notice(f"no {what}.")
+        return
+    click.echo(render(columns, rows, fmt))
+
+
+def _frame_rows(frame: pd.DataFrame) -> tuple[list[str], list[tuple[Any, ...]]]:
+    return [str(c) for c in frame.columns], list(frame.itertuples(index=False, name=None))
+
+
+def _utc(ms: Any) -> datetime | None:
+    ms = _plain(ms)
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def _duration(start_ms: Any, end_ms: Any) -> _Duration | None:
+    start, end = _plain(start_ms), _plain(end_ms)
+    if start is None or end is None:
+        return None
+    if isinstance(start, datetime):
+        return _Duration((end - start).total_seconds())
+    return _Duration((end - start) / 1000)
+
+
+# -- experiments ------------------------------------------------------------------------------
+
+
+@cli.group()
+def experiments() -> None:
+    """Experiments of the store.
+
+    \b
+    Example:
+        tracker experiments list --all
+    """
+
+
+@experiments.command("list")
+@view_options
+@output_options
+@pass_context
+def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
+    """List experiments: id, name, artifact location, stage, run count and last activity.
+
+    Active experiments by default; --all adds deleted ones, --deleted shows only those.
+    "runs" counts the experiment's runs that are not deleted; "last_activity" is the latest
+    time anything was recorded for the experiment or one of its runs (UTC).
+
+    \b
+    Example:
+        tracker experiments list --format json
+    """
+    client = obj.client()
+    found = client.search_experiments(view_type=view)
+    stats: dict[str, tuple[int, Any]] = {}
+    if found:
+        frame = client.sql(_EXPERIMENT_STATS_SQL)
+        for eid, runs, last_seen in frame.itertuples(index=False, name=None):
+            stats[str(eid)] = (int(runs), _plain(last_seen))
+    columns = [
+        "experiment_id", "name", "artifact_location", "lifecycle_stage", "runs", "last_activity"
+    ]
+    rows = []
+    for exp in sorted(found, key=lambda e: (e.name, e.experiment_id)):
+        runs, last_seen = stats.get(exp.experiment_id, (0, None))
+        times = [t for t in (exp.last_update_time, last_seen) if t is not None]
+        rows.append((
+            exp.experiment_id, exp.name, exp.artifact_location, exp.lifecycle_stage, runs,
+            _utc(max(times)) if times else None,
+        ))
+    _emit(columns, rows, fmt, "experiments")
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+@cli.group()
+def runs() -> None:
+    """Runs of the store: list, show, delete and restore.
+
+    \b
+    Example:
+        tracker runs list --experiment nyc-taxi --max-results 10
+    """
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    """Repeated and comma-separated option values, flattened."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _experiment_ids(client: TrackerClient, wanted: Sequence[str]) -> list[str] | None:
+    """Experiment ids for --experiment values (an id or a name); None means all experiments."""
+    if not wanted:
+        return None
+    known = client.search_experiments(view_type=ViewType.ALL)
+    by_id = {e.experiment_id: e.experiment_id for e in known}
+    by_name = {e.name: e.experiment_id for e in known}
+    ids = []
+    for value in wanted:
+        found = by_id.get(value) or by_name.get(value)
+        if found is None:
+            names = ", ".join(sorted(repr(e.name) for e in known)) or "none"
+            raise click.BadParameter(
+                f"no experiment with id or name {value!r} in {client.store.uri} "
+                f"(experiments: {names}).",
+                param_hint="'--experiment'",
+            )
+        ids.append(found)
+    return ids
+
+
+_DATA_PREFIXES = ("metrics.", "params.", "tags.")
+
+
+def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
+    """The metric/param/tag columns to show: all metrics and params, or --columns."""
+    present = [str(c) for c in frame.columns]
+    if not requested:
+        return [c for c in present if c.startswith(("metrics.", "params."))]
+    for name in requested:
+        if not name.startswith(_DATA_PREFIXES):
+            raise click.BadParameter(
+                f"{name!r} is not a column; name one as metrics.{name}, params.{name} or "
+                f"tags.{name}.",
+                param_hint="'--columns'",
+            )
+        if len(frame) and name not in present:
+            _notice(f"no listed run has {name}; its column is empty.")
+    return list(requested)
+
+
+@runs.command("list")
+@click.option(
+    "--experiment",
+    "experiment",
+    multiple=True,
+    metavar="NAME_OR_ID",
+    help="Only runs of this experiment (repeatable); all experiments by default.",
+)
+@click.option(
+    "--filter", "filter_string", default=None,
+    help="MLflow search filter, e.g. \"metrics.rmse < 5 and params.model = 'xgb'\".",
+)
+@click.option(
+    "--order-by", "order_by", multiple=True,
+    help='Sort key, e.g. "metrics.rmse ASC" (repeatable); newest first by default.',
+)
+@click.option(
+    "--max-results", type=click.IntRange(min=0), default=None, help="At most N runs."
+)
+@click.option(
+    "--columns", "columns", multiple=True, metavar="COLUMNS",
+    help="Show only these metrics./params./tags. columns (comma-separated or repeated).",
+)
+@view_options
+@output_options
+@pass_context
+def runs_list_command(
+    obj: _Context,
+    experiment: tuple[str, ...],
+    filter_string: str | None,
+    order_by: tuple[str, ...],
+    max_results: int | None,
+    columns: tuple[str, ...],
+    view: int,
+    fmt: str,
+) -> None:
+    """List runs: id, name, experiment, status, start, duration, metrics and params.
+
+    Filters and sort keys use MLflow's search syntax. A RUNNING run whose process is gone
+    (it crashed or was killed) shows as DEAD. Start times are UTC; duration is in seconds
+    in JSON and CSV.
+
+    \b
+    Example:
+        tracker runs list --experiment nyc-taxi --filter "metrics.rmse < 5" --order-by "metrics.rmse ASC"
+    """
+    client = obj.client()
+    ids = _experiment_ids(client, experiment)
+    frame = client.search_runs_frame(
+        ids, filter_string or None, view, max_results, list(order_by) or None
+    )
+    data_columns = _data_columns(frame, _split(columns))
+    dead: set[str] = set()
+    if (frame["status"] == RunStatus.RUNNING).any():
+        dead = set(client.sql(_DEAD_RUNS_SQL)["run_id"])
+    names = {e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ALL)}
+    header = ["run_id", "run_name", "experiment", "status", "start_time", "duration"]
+    rows = []
+    for rec in frame.to_dict("records"):
+        run_id = str(rec["run_id"])
+        status = DEAD if run_id in dead else rec["status"]
+        rows.append([
+            run_id, rec.get("tags.mlflow.runName"),
+            names.get(str(rec["experiment_id"]), rec["experiment_id"]), status,
+            _plain(rec["start_time"]), _duration(rec["start_time"], rec["end_time"]),
+            *(rec.get(c) for c in data_columns),
+        ])
+    _emit(header + data_columns, rows, fmt, "runs")
+
+
+def _run_sections(client: TrackerClient, run: Run) -> dict[str, Any]:
+    """One run as plain sections: info, params, metrics, tags, inputs, artifacts."""
+    from tracker.query.reads import artifacts, run_exists
+
+    info = run.info
+    status = info.status
+    if status == RunStatus.RUNNING:
+        row = run_exists(client.query, info.run_id)
+        status = DEAD if row and row["dead"] else status
+    names = {e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ALL)}
+    return {
+        "info": {
+            "run_id": info.run_id,
+            "run_name": info.run_name,
+            "experiment_id": info.experiment_id,
+            "experiment": names.get(info.experiment_id),
+            "status": status,
+            "start_time": _utc(info.start_time),
+            "end_time": _utc(info.end_time),
+            "duration": _duration(info.start_time, info.end_time),
+            "user_id": info.user_id,
+            "lifecycle_stage": info.lifecycle_stage,
+            "artifact_uri": info.artifact_uri,
+        },
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": dict(run.data.tags),
+        "inputs": [
+            {
+                "name": d.dataset.name,
+                "digest": d.dataset.digest,
+                "context": d.context,
+                "source_type": d.dataset.source_type,
+                "source": d.dataset.source,
+                "schema": _maybe_json(d.dataset.schema),
+                "profile": _maybe_json(d.dataset.profile),
+            }
+            for d in run.inputs.dataset_inputs
+        ],
+        "artifacts": [
+            {"path": a["path"], "file_size": a["file_size"]}
+            for a in artifacts(client.query, info.run_id)
+        ],
+    }
+
+
+def _maybe_json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _show_table(sections: dict[str, Any]) -> str:
+    info = sections["info"]
+    width = max(len(k) for k in info)
+    out = [f"Run {info['run_id']}"]
+    out += [f"  {k.ljust(width)}  {_text(v, table=True)}".rstrip() for k, v in info.items()]
+    for title in ("params", "metrics", "tags"):
+        values = sections[title]
+        out += ["", f"{title.capitalize()} ({len(values)})"]
+        if values:
+            key_width = max(len(k) for k in values)
+            out += [f"  {k.ljust(key_width)}  {_text(v, table=True)}" for k, v in values.items()]
+    for title, keys in (
+        ("inputs", ["name", "digest", "context", "source"]),
+        ("artifacts", ["path", "file_size"]),
+    ):
+        items = sections[title]
+        out += ["", f"{title.capitalize()} ({len(items)})"]
+        if items:
+            table = render(keys, [[item[k] for k in keys] for item in items], "table")
+            out += ["  " + line for line in table.splitlines()]
+    return "\n".join(out)
+
+
+def _show_csv(sections: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, Any]] = [("info", k, v) for k, v in sections["info"].items()]
+    for title, kind in (("params", "param"), ("metrics", "metric"), ("tags", "tag")):
+        rows += [(kind, k, v) for k, v in sections[title].items()]
+    for item in sections["inputs"]:
+        rest = {k: v for k, v in item.items() if k != "name"}
+        rows.append(("input", item["name"], json.dumps(_plain(rest), default=str)))
+    rows += [("artifact", a["path"], a["file_size"]) for a in sections["artifacts"]]
+    return render(["section", "key", "value"], rows, "csv")
+
+
+@runs.command("show")
+@click.argument("run_id")
+@output_options
+@pass_context
+def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
+    """Show one run: info, params, latest metrics, tags, dataset inputs and artifacts.
+
+    --format json prints one JSON object with the keys info, params, metrics, tags, inputs
+    and artifacts; --format csv prints section,key,value rows.
+
+    \b
+    Example:
+        tracker runs show 3f2a9c0d5e6b4a718293a4b5c6d7e8f9 --format json
+    """
+    client = obj.client()
+    sections = _run_sections(client, client.get_run(run_id))
+    if fmt == "json":
+        click.echo(json.dumps(_plain(sections), indent=2, default=_json_default))
+    elif fmt == "csv":
+        click.echo(_show_csv(sections))
+    else:
+        click.echo(_show_table(sections))
+
+
+@runs.command("delete")
+@click.argument("run_id")
+@pass_context
+def runs_delete_command(obj: _Context, run_id: str) -> None:
+    """Soft-delete a run: searches hide it; its files stay and `runs restore` brings it back.
+
+    \b
+    Example:
+        tracker runs delete 3f2a9c0d5e6b4a718293a4b5c6d7e8f9
+    """
+    obj.client().delete_run(run_id)
+    _notice(f"deleted run {run_id}; undo with: tracker runs restore {run_id}")
+
+
+@runs.command("restore")
+@click.argument("run_id")
+@pass_context
+def runs_restore_command(obj: _Context, run_id: str) -> None:
+    """Restore a deleted run, so searches show it again (`runs list --deleted` lists them).
+
+    \b
+    Example:
+        tracker runs restore 3f2a9c0d5e6b4a718293a4b5c6d7e8f9
+    """
+    obj.client().restore_run(run_id)
+    _notice(f"restored run {run_id}")
+
+
+# -- SQL and maintenance ----------------------------------------------------------------------
+
+
+@cli.command("sql")
+@click.argument("query")
+@output_options
+@pass_context
+def sql_command(obj: _Context, query: str, fmt: str) -> None:
+    """Run a SQL query (DuckDB dialect) over the store's tables and print the result.
+
+    Tables: experiments, experiment_tags, runs, params, metrics (every point),
+    latest_metrics, tags, artifacts, inputs. Times are milliseconds since the epoch.
+    Give - as QUERY to read it from stdin.
+
+    \b
+    Example:
+        tracker sql "SELECT run_id, value FROM latest_metrics WHERE key = 'rmse' ORDER BY value"
+    """
+    if query == "-":
+        query = sys.stdin.read()
+    columns, rows = _frame_rows(obj.client().sql(query))
+    _emit(columns, rows, fmt, "rows")
+
+
+@cli.command("compact")
+@click.option(
+    "--min-runs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Skip experiments with fewer finished, uncompacted runs than this.",
+)
+@pass_context
+def compact_command(obj: _Context, min_runs: int) -> None:
+    """Merge the files of finished runs into one Parquet part per experiment.
+
+    Queries over many small files are slow; compaction makes them fast again. It is safe
+    while other processes log and read. If another compaction holds the lock, this one
+    waits for it.
+
+    \b
+    Example:
+        tracker compact --min-runs 10
+    """
+    from tracker.store.compact import compact
+
+    result = compact(obj.client(must_exist=True).store, wait_lock=True, min_runs=min_runs)
+    if not result.runs:
+        click.echo(
+            f"Nothing to compact: no experiment has {min_runs} or more finished runs outside "
+            f"part files ({result.seconds:.2f} s)."
+        )
+        return
+    click.echo(
+        f"Compacted {result.runs} runs: read {result.files_read} files, "
+        f"wrote {result.files_written}, deleted {result.files_deleted} "
+        f"in {result.seconds:.2f} s."
+    )
+
+
+def main() -> None:
+    """Entry point of ``python -m tracker``."""
+    cli(prog_name="tracker")
