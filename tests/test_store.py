@@ -131,3 +131,19 @@ def test_temp_files_and_foreign_files_are_ignored(tmp_store: str) -> None:
     (run_dir / ".tmp-1234-seg-x.parquet").write_bytes(b"partial")
     (run_dir / "notes.txt").write_text("hello")
     assert tracker.TrackerClient(tmp_store).sql("select count(*) as n from runs")["n"][0] == 12
+
+
+def test_automatic_compaction_after_many_runs(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracker.store.compact as compaction
+
+    monkeypatch.setattr(compaction, "AUTO_COMPACT_RUNS", 20)
+    tracker.set_experiment("auto")
+    for i in range(20):
+        with tracker.start_run():
+            tracker.log_metric("i", i)
+    assert compaction._auto_thread is not None
+    compaction._auto_thread.join(timeout=30)
+    assert len(_files(store_uri, "parts/*/part-*.parquet")) == 1
+    assert len(_files(store_uri, "runs/*/*/*.parquet")) == 0
+    df = tracker.search_runs(order_by=["metrics.i"])
+    assert list(df["metrics.i"]) == [float(i) for i in range(20)]

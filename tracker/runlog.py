@@ -206,6 +206,9 @@ class RunLog:
             self.flush(final=True)
         finally:
             _FLUSHER.unregister(self)
+        from tracker.store.compact import maybe_compact
+
+        maybe_compact(self.store, self.experiment_id)
 
     def pending(self) -> int:
         return len(self._rows)

@@ -8,8 +8,11 @@ plan drops the rows one already holds from the other); a lock file just avoids w
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -206,3 +209,56 @@ class _Lock:
         if self.held:
             self.store.fs.delete(self.path)
             self.held = False
+
+
+# -- automatic compaction --------------------------------------------------------------------
+
+AUTO_COMPACT_RUNS = int(os.environ.get("TRACKER_AUTO_COMPACT", "1000") or 0)
+_auto_counts: dict[str, int] = {}
+_auto_thread: threading.Thread | None = None
+_auto_lock = threading.Lock()
+
+
+def maybe_compact(store: Store, experiment_id: str) -> bool:
+    """After a run ends: compact in the background once an experiment has many loose runs.
+
+    Cheap by design: one directory listing every ``AUTO_COMPACT_RUNS // 10`` ended runs.
+    ``TRACKER_AUTO_COMPACT=0`` turns it off; the number sets the threshold (default 1000).
+    """
+    global _auto_thread
+    if AUTO_COMPACT_RUNS <= 0:
+        return False
+    key = store.fs.root
+    with _auto_lock:
+        _auto_counts[key] = count = _auto_counts.get(key, 0) + 1
+        if count % max(1, AUTO_COMPACT_RUNS // 10):
+            return False
+        if _auto_thread is not None and _auto_thread.is_alive():
+            return False
+    loose = len(store.fs.list_dir(f"{RUNS}/experiment_id={experiment_id}"))
+    if loose < AUTO_COMPACT_RUNS:
+        return False
+    with _auto_lock:
+        _auto_thread = threading.Thread(
+            target=_compact_quietly, args=(store,), name="tracker-compact", daemon=True
+        )
+        _auto_thread.start()
+    return True
+
+
+def _compact_quietly(store: Store) -> None:
+    try:
+        result = compact(store, min_runs=max(1, AUTO_COMPACT_RUNS // 2))
+        if result.runs:
+            log.info("tracker: compacted %d runs in %.2f s", result.runs, result.seconds)
+    except Exception as exc:  # noqa: BLE001 - background work must never break training
+        log.warning("tracker: automatic compaction failed (the store is intact): %s", exc)
+
+
+def _join_at_exit() -> None:
+    thread = _auto_thread
+    if thread is not None and thread.is_alive():
+        thread.join(timeout=60)
+
+
+atexit.register(_join_at_exit)
