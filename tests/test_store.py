@@ -147,3 +147,17 @@ def test_automatic_compaction_after_many_runs(store_uri: str, monkeypatch: pytes
     assert len(_files(store_uri, "runs/*/*/*.parquet")) == 0
     df = tracker.search_runs(order_by=["metrics.i"])
     assert list(df["metrics.i"]) == [float(i) for i in range(20)]
+
+
+def test_readme_plain_duckdb_query_works(tmp_store: str) -> None:
+    compact(tracker.TrackerClient(tmp_store).store)
+    tracker.set_experiment("alpha")
+    with tracker.start_run():
+        tracker.log_metric("rmse", 1.0)
+    con = duckdb.connect(config={"autoload_known_extensions": False})
+    rows = con.execute(
+        "select run_id, arg_max(num, step) as rmse from read_parquet(?, union_by_name = true) "
+        "where kind = 'metric' and key = 'rmse' group by run_id",
+        [[f"{tmp_store}/runs/*/*/*.parquet", f"{tmp_store}/parts/*/*.parquet"]],
+    ).fetchall()
+    assert len(rows) == 13
