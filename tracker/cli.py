@@ -95,6 +95,22 @@ class _Context:
 
 pass_context = click.make_pass_decorator(_Context)
 
+_STORE_NAMES = ("--store", "--tracking-uri", "--backend-store-uri")
+_STORE_HELP = "The store: a folder, file:///abs/path, or sqlite:///x.db (mapped to a folder)."
+
+
+def store_option(func: F) -> F:
+    """``--store`` on a command too (``tracker runs list --store DIR``); it wins over the group's."""
+
+    def use(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(_Context).uri = value
+
+    return click.option(
+        *_STORE_NAMES, metavar="URI", expose_value=False, callback=use,
+        help=_STORE_HELP + " Overrides the one given before the command.",
+    )(func)
+
 
 def _notice(message: str) -> None:
     click.echo(f"tracker: {message}", err=True)
@@ -102,16 +118,8 @@ def _notice(message: str) -> None:
 
 @click.group(cls=_Group)
 @click.option(
-    "--store",
-    "--tracking-uri",
-    "--backend-store-uri",
-    "store",
-    envvar=ENV_VARS,
-    default=DEFAULT_STORE,
-    show_default=True,
-    show_envvar=True,
-    metavar="URI",
-    help="The store: a folder, file:///abs/path, or sqlite:///x.db (mapped to a folder).",
+    *_STORE_NAMES, "store", envvar=ENV_VARS, default=DEFAULT_STORE, show_default=True,
+    show_envvar=True, metavar="URI", help=_STORE_HELP,
 )
 @click.version_option(package_name="tracker", prog_name="tracker")
 @click.pass_context
@@ -189,7 +197,7 @@ class _Duration(float):
     def human(self) -> str:
         seconds = float(self)
         if seconds < 60:
-            return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+            return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
         minutes, secs = divmod(int(round(seconds)), 60)
         if minutes < 60:
             return f"{minutes}m {secs:02d}s"
@@ -235,7 +243,8 @@ def _text(value: Any, *, table: bool) -> str:
         return f"{value:.6g}" if table else repr(value)
     if isinstance(value, datetime):
         if table:
-            return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            utc = value.astimezone(timezone.utc) if value.tzinfo else value
+            return utc.strftime("%Y-%m-%d %H:%M:%S")
         return value.isoformat(timespec="milliseconds")
     if isinstance(value, (date, time)):
         return value.isoformat()
@@ -326,6 +335,7 @@ def experiments() -> None:
 @experiments.command("list")
 @view_options
 @output_options
+@store_option
 @pass_context
 def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
     """List experiments: id, name, artifact location, stage, run count and last activity.
@@ -389,10 +399,9 @@ def _experiment_ids(client: TrackerClient, wanted: Sequence[str]) -> list[str] |
         found = by_id.get(value) or by_name.get(value)
         if found is None:
             names = ", ".join(sorted(repr(e.name) for e in known)) or "none"
-            raise click.BadParameter(
-                f"no experiment with id or name {value!r} in {client.store.uri} "
-                f"(experiments: {names}).",
-                param_hint="'--experiment'",
+            raise click.ClickException(
+                f"No experiment with id or name {value!r} in the store at {client.store.uri}; "
+                f"its experiments: {names}."
             )
         ids.append(found)
     return ids
@@ -408,10 +417,9 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
         return [c for c in present if c.startswith(("metrics.", "params."))]
     for name in requested:
         if not name.startswith(_DATA_PREFIXES):
-            raise click.BadParameter(
-                f"{name!r} is not a column; name one as metrics.{name}, params.{name} or "
-                f"tags.{name}.",
-                param_hint="'--columns'",
+            raise click.ClickException(
+                f"--columns {name!r}: name a logged column, e.g. metrics.{name}, "
+                f"params.{name} or tags.{name}."
             )
         if len(frame) and name not in present:
             _notice(f"no listed run has {name}; its column is empty.")
@@ -443,6 +451,7 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
 )
 @view_options
 @output_options
+@store_option
 @pass_context
 def runs_list_command(
     obj: _Context,
@@ -580,6 +589,7 @@ def _show_csv(sections: dict[str, Any]) -> str:
 @runs.command("show")
 @click.argument("run_id")
 @output_options
+@store_option
 @pass_context
 def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
     """Show one run: info, params, latest metrics, tags, dataset inputs and artifacts.
@@ -603,6 +613,7 @@ def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
 
 @runs.command("delete")
 @click.argument("run_id")
+@store_option
 @pass_context
 def runs_delete_command(obj: _Context, run_id: str) -> None:
     """Soft-delete a run: searches hide it; its files stay and `runs restore` brings it back.
@@ -617,6 +628,7 @@ def runs_delete_command(obj: _Context, run_id: str) -> None:
 
 @runs.command("restore")
 @click.argument("run_id")
+@store_option
 @pass_context
 def runs_restore_command(obj: _Context, run_id: str) -> None:
     """Restore a deleted run, so searches show it again (`runs list --deleted` lists them).
@@ -635,6 +647,7 @@ def runs_restore_command(obj: _Context, run_id: str) -> None:
 @cli.command("sql")
 @click.argument("query")
 @output_options
+@store_option
 @pass_context
 def sql_command(obj: _Context, query: str, fmt: str) -> None:
     """Run a SQL query (DuckDB dialect) over the store's tables and print the result.
@@ -661,6 +674,7 @@ def sql_command(obj: _Context, query: str, fmt: str) -> None:
     show_default=True,
     help="Skip experiments with fewer finished, uncompacted runs than this.",
 )
+@store_option
 @pass_context
 def compact_command(obj: _Context, min_runs: int) -> None:
     """Merge the files of finished runs into one Parquet part per experiment.
