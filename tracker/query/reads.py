@@ -210,38 +210,49 @@ def search_runs(
 
 
 def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
-    """MLflow's ``search_runs`` DataFrame for ``run_ids`` in that order."""
+    """MLflow's ``search_runs`` DataFrame for ``run_ids`` in that order, built in one query."""
     import pandas as pd
 
     base_cols = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
     if not run_ids:
         return pd.DataFrame(columns=base_cols)
-    ids = {"ids": list(run_ids)}
-    base = q._execute(
-        "SELECT s.ord, r.run_id, r.experiment_id, r.status, r.artifact_uri, r.start_time, "
-        "r.end_time FROM (SELECT unnest($ids) AS run_id, generate_subscripts($ids, 1) AS ord) s "
-        "JOIN runs r USING (run_id) ORDER BY s.ord",
-        ids,
+    q._execute(
+        "CREATE OR REPLACE TEMP TABLE _selected AS "
+        "SELECT unnest($ids) AS run_id, generate_subscripts($ids, 1) AS ord",
+        {"ids": list(run_ids)},
+    )
+    keys = q._execute(
+        "SELECT DISTINCT 'metrics' AS t, key FROM latest_metrics SEMI JOIN _selected USING (run_id) "
+        "UNION ALL SELECT DISTINCT 'params', key FROM params SEMI JOIN _selected USING (run_id) "
+        "UNION ALL SELECT DISTINCT 'tags', key FROM tags SEMI JOIN _selected USING (run_id) "
+        "ORDER BY 1, 2"
+    ).fetchall()
+    params: list[Any] = []
+    joins = []
+    selected = ["r.run_id", "r.experiment_id", "r.status", "r.artifact_uri",
+                "r.start_time", "r.end_time"]
+    for table, source in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags")):
+        table_keys = [k for t, k in keys if t == table]
+        if not table_keys:
+            continue
+        cols = ", ".join(
+            f"first(value) FILTER (WHERE key = ?) AS {_quote(table + '.' + k)}" for k in table_keys
+        )
+        params.extend(table_keys)
+        joins.append(
+            f"LEFT JOIN (SELECT run_id, {cols} FROM {source} SEMI JOIN _selected USING (run_id) "
+            f"GROUP BY run_id) AS {table} USING (run_id)"
+        )
+        selected.append(f"{table}.* EXCLUDE (run_id)")
+    frame = q._execute(
+        f"SELECT {', '.join(selected)} FROM _selected s JOIN runs r USING (run_id) "
+        f"{' '.join(joins)} ORDER BY s.ord",
+        params,
     ).df()
-    frame = base.drop(columns=["ord"]).set_index("run_id", drop=False)
     for col in ("start_time", "end_time"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
-    for table, prefix in (("latest_metrics", "metrics."), ("params", "params."), ("tags", "tags.")):
-        wide = _pivot(q, table, prefix, ids)
-        if wide is not None:
-            frame = frame.join(wide)
-    return frame.reset_index(drop=True)
+    return frame
 
 
-def _pivot(q: StoreQuery, table: str, prefix: str, ids: dict[str, Any]) -> pd.DataFrame | None:
-    long = q._execute(
-        f"SELECT run_id, key, value FROM {table} WHERE run_id IN (SELECT unnest($ids))", ids
-    ).df()
-    if long.empty:
-        return None
-    wide = long.pivot(index="run_id", columns="key", values="value")
-    wide = wide.reindex(sorted(wide.columns), axis=1)
-    wide.columns = [prefix + str(c) for c in wide.columns]
-    if prefix != "metrics.":
-        wide = wide.astype(object).where(wide.notna(), None)
-    return wide
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
