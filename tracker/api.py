@@ -455,6 +455,36 @@ def flush() -> None:
     flush_all()
 
 
+# -- model registry ---------------------------------------------------------------------------
+
+
+def register_model(
+    model_uri: str,
+    name: str,
+    await_registration_for: int | None = None,
+    *,
+    tags: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> Any:
+    """Register the model at ``model_uri`` (e.g. ``runs:/<id>/model``) as a new version of ``name``."""
+    from tracker.models.uri import parse_runs_uri
+
+    client = _client()
+    if not isinstance(model_uri, str) or not model_uri:
+        raise InvalidArgumentError(f"model_uri must be a URI string, got {model_uri!r}.")
+    run_id = parse_runs_uri(model_uri)[0] if model_uri.startswith("runs:/") else None
+    if run_id is not None:
+        client.get_run(run_id)
+    return client.create_model_version(name, model_uri, run_id=run_id, tags=tags, reason=reason)
+
+
+def lineage(name: str, version: Any) -> Any:
+    """The chain data → run → model files → version → stages/aliases and history."""
+    from tracker.lineage import lineage as build
+
+    return build(_client(), name, version)
+
+
 # -- process exit -----------------------------------------------------------------------------
 
 _hooks_installed = False

@@ -36,6 +36,7 @@ from tracker.exceptions import (
     InvalidArgumentError,
     NotFoundError,
 )
+from tracker.registry_client import RegistryClientMixin
 from tracker.runlog import RunLog, flush_all
 from tracker.validation import (
     validate_experiment_name,
@@ -84,8 +85,8 @@ def random_run_name() -> str:
     return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(1, 999)}"
 
 
-class TrackerClient:
-    """Read and write experiments, runs and artifacts of one store.
+class TrackerClient(RegistryClientMixin):
+    """Read and write experiments, runs, artifacts and the model registry of one store.
 
     Args:
         tracking_uri: the store (a folder path, ``file:`` or ``sqlite:///`` URI); defaults to

@@ -1,0 +1,682 @@
+"""The model registry: an append-only event log per registered model, folded into current state.
+
+Layout inside the store::
+
+    registry/model_id=<mid>/seg-<id>.parquet          one file per change (one or more events)
+    registry/model_id=<mid>/part-<id>.parquet         compacted events (footer lists what it covers)
+    registry/model_id=<mid>/versions/v-<00000001>.json   version claims, created if absent
+
+A version number is claimed by creating its claim file exclusively, so concurrent registrations
+never share a number, and a number is never reused (claims are never deleted). Every event
+records when, who and an optional free-text reason; the state of a model (name, description,
+tags, aliases, versions with stage, description and tags) is the fold of its events in time order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tracker import context
+from tracker.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from tracker.store.store import new_seg_id, read_table
+from tracker.validation import validate_key
+
+if TYPE_CHECKING:
+    from tracker.store.store import Store, StoreFile
+
+REGISTRY = "registry"
+STAGES = ("None", "Staging", "Production", "Archived")
+COMPACT_AFTER_FILES = 64
+
+EVENT_COLUMNS = ("model_id", "seg", "event", "version", "key", "value", "user", "reason",
+                 "timestamp", "seq")
+
+
+def canonical_stage(stage: Any) -> str:
+    """``staging`` → ``Staging``; anything but the four MLflow stages is an error."""
+    if isinstance(stage, str):
+        for known in STAGES:
+            if stage.strip().lower() == known.lower():
+                return known
+    raise InvalidArgumentError(f"Invalid stage {stage!r}; allowed: {', '.join(STAGES)}.")
+
+
+def version_number(version: Any) -> int:
+    try:
+        number = int(str(version).strip())
+    except ValueError:
+        number = 0
+    if number < 1 or isinstance(version, bool):
+        raise InvalidArgumentError(f"Model version must be a positive integer, got {version!r}.")
+    return number
+
+
+def validate_model_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgumentError(f"Registered model name must be a non-empty string, got {name!r}.")
+    if len(name) > 256 or "/" in name or "@" in name or ":" in name:
+        raise InvalidArgumentError(
+            f"Invalid registered model name {name!r}: at most 256 characters, without '/', '@' "
+            "or ':' (they separate the parts of models:/ URIs)."
+        )
+    return name
+
+
+def validate_alias(alias: Any) -> str:
+    if not isinstance(alias, str) or not alias or len(alias) > 255:
+        raise InvalidArgumentError(f"Invalid alias {alias!r}: a non-empty string of ≤ 255 chars.")
+    lowered = alias.lower()
+    if lowered == "latest" or (lowered.startswith("v") and lowered[1:].isdigit()):
+        raise InvalidArgumentError(
+            f"Invalid alias {alias!r}: 'latest' and 'v<number>' are reserved for versions."
+        )
+    validate_key(alias, "Alias")
+    return alias
+
+
+# -- entities ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a registered model, as MLflow's entity."""
+
+    name: str
+    version: int
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str
+    user_id: str
+    current_stage: str
+    source: str
+    run_id: str | None
+    status: str = "READY"
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    run_link: str | None = None
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registered model with its latest version per stage, tags and aliases."""
+
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str
+    latest_versions: list[ModelVersion]
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    """One change in a model's history: what, when, who, why."""
+
+    model: str
+    event: str
+    version: int | None
+    key: str | None
+    value: str | None
+    user: str
+    reason: str | None
+    timestamp: int
+
+
+# -- folding ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Version:
+    number: int
+    created: int
+    updated: int
+    user: str
+    source: str
+    run_id: str | None
+    description: str = ""
+    stage: str = "None"
+    tags: dict[str, str] = field(default_factory=dict)
+    deleted: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Model:
+    model_id: str
+    name: str = ""
+    created: int = 0
+    updated: int = 0
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    versions: dict[int, _Version] = field(default_factory=dict)
+    deleted: bool = False
+    history: list[RegistryEvent] = field(default_factory=list)
+
+    def apply(self, row: dict[str, Any]) -> None:
+        event, version, ts = row["event"], row["version"], row["timestamp"]
+        self.updated = max(self.updated, ts)
+        mv = self.versions.get(version) if version is not None else None
+        if event == "model_created":
+            if not self.name:
+                self.name, self.created = row["value"], ts
+            self.deleted = False
+        elif event == "model_renamed":
+            self.name = row["value"]
+        elif event == "model_deleted":
+            self.deleted = True
+        elif event == "model_description":
+            self.description = row["value"] or ""
+        elif event == "model_tag":
+            _set_or_delete(self.tags, row["key"], row["value"])
+        elif event == "alias_set" and version is not None:
+            self.aliases[row["key"]] = version
+        elif event == "alias_deleted":
+            self.aliases.pop(row["key"], None)
+        elif event == "version_created" and version is not None:
+            info = json.loads(row["value"] or "{}")
+            self.versions[version] = _Version(
+                version, ts, ts, row["user"], info.get("source", ""), info.get("run_id"),
+                info.get("description") or "", "None", dict(info.get("tags") or {}), False, info,
+            )
+        elif mv is not None:
+            mv.updated = ts
+            self._apply_version(mv, row)
+        self.history.append(
+            RegistryEvent(self.name, event, version, row["key"], row["value"], row["user"],
+                          row["reason"], ts)
+        )
+
+    def _apply_version(self, mv: _Version, row: dict[str, Any]) -> None:
+        event = row["event"]
+        if event == "version_stage":
+            stage = row["value"]
+            if row["key"] == "archive_existing" and stage in ("Staging", "Production"):
+                for other in self.versions.values():
+                    if other is not mv and other.stage == stage and not other.deleted:
+                        other.stage = "Archived"
+                        other.updated = row["timestamp"]
+                        self.history.append(RegistryEvent(
+                            self.name, "version_stage", other.number, "archived_by", "Archived",
+                            row["user"], f"archived when version {mv.number} moved to {stage}",
+                            row["timestamp"],
+                        ))
+            mv.stage = stage
+        elif event == "version_description":
+            mv.description = row["value"] or ""
+        elif event == "version_tag":
+            _set_or_delete(mv.tags, row["key"], row["value"])
+        elif event == "version_deleted":
+            mv.deleted = True
+            self.aliases = {a: v for a, v in self.aliases.items() if v != mv.number}
+
+    def version_entity(self, mv: _Version) -> ModelVersion:
+        aliases = sorted(a for a, v in self.aliases.items() if v == mv.number)
+        return ModelVersion(
+            name=self.name, version=mv.number, creation_timestamp=mv.created,
+            last_updated_timestamp=mv.updated, description=mv.description, user_id=mv.user,
+            current_stage=mv.stage, source=mv.source, run_id=mv.run_id, tags=dict(mv.tags),
+            aliases=aliases,
+        )
+
+    def live_versions(self) -> list[_Version]:
+        return [v for _, v in sorted(self.versions.items()) if not v.deleted]
+
+    def entity(self) -> RegisteredModel:
+        latest: dict[str, _Version] = {}
+        for mv in self.live_versions():
+            latest[mv.stage] = mv
+        return RegisteredModel(
+            name=self.name, creation_timestamp=self.created, last_updated_timestamp=self.updated,
+            description=self.description,
+            latest_versions=[self.version_entity(v) for v in sorted(latest.values(), key=lambda v: v.number)],
+            tags=dict(self.tags), aliases=dict(sorted(self.aliases.items())),
+        )
+
+
+def _set_or_delete(target: dict[str, str], key: str, value: str | None) -> None:
+    if value is None:
+        target.pop(key, None)
+    else:
+        target[key] = value
+
+
+def model_id_for(name: str, salt: int = 0) -> str:
+    text = name if salt == 0 else f"{name}\x00{salt}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# -- the registry object ---------------------------------------------------------------------
+
+
+class Registry:
+    """Registered models and versions of one store.
+
+    Args:
+        store: the store holding the registry.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[tuple[Any, ...], _Model]] = {}
+        self._lock = threading.RLock()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _model_ids(self) -> list[str]:
+        return sorted(
+            n.split("=", 1)[1] for n in self.store.fs.list_dir(REGISTRY) if n.startswith("model_id=")
+        )
+
+    def _load(self, model_id: str) -> _Model:
+        folder = f"{REGISTRY}/model_id={model_id}"
+        files = self.store.list_record_files_in(folder)
+        key = tuple((f.path, f.size) for f in files)
+        with self._lock:
+            cached = self._cache.get(model_id)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        rows = self._read(files)
+        rows.sort(key=lambda r: (r["seq"], r["seg"], r["event"] != "version_created"))
+        model = _Model(model_id)
+        for row in rows:
+            model.apply(row)
+        with self._lock:
+            self._cache[model_id] = (key, model)
+        return model
+
+    def _read(self, files: list[StoreFile]) -> list[dict[str, Any]]:
+        from tracker.exceptions import CorruptFileError
+
+        plan = self.store.plan(files)
+        rows: list[dict[str, Any]] = []
+        for path in plan.files:
+            try:
+                table = read_table(self.store.fs, path)
+            except FileNotFoundError:
+                continue
+            except CorruptFileError as exc:
+                self.store.mark_bad(path, next(f.size for f in files if f.path == path), str(exc))
+                continue
+            excluded = plan.exclude.get(path, frozenset())
+            rows.extend(r for r in table.to_pylist() if r["seg"] not in excluded)
+        return rows
+
+    def _all(self, include_deleted: bool = False) -> list[_Model]:
+        models = [self._load(mid) for mid in self._model_ids()]
+        return [m for m in models if m.name and (include_deleted or not m.deleted)]
+
+    def _find(self, name: str) -> _Model:
+        validate_model_name(name)
+        for model in self._all():
+            if model.name == name:
+                return model
+        names = sorted(m.name for m in self._all())
+        raise NotFoundError(
+            f"Registered model {name!r} not found; registered models: "
+            f"{', '.join(repr(n) for n in names) if names else 'none yet'}."
+        )
+
+    def _version(self, name: str, version: Any) -> tuple[_Model, _Version]:
+        model = self._find(name)
+        number = version_number(version)
+        mv = model.versions.get(number)
+        if mv is None or mv.deleted:
+            existing = [v.number for v in model.live_versions()]
+            raise NotFoundError(
+                f"Model {name!r} has no version {number}; versions: "
+                f"{', '.join(map(str, existing)) if existing else 'none'}."
+            )
+        return model, mv
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _write(self, model_id: str, events: list[tuple[Any, ...]], reason: str | None) -> None:
+        """Publish events (event, version, key, value) for one model as one file (atomic)."""
+        import pyarrow as pa
+
+        from tracker.store.store import encode_table
+
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidArgumentError(f"reason must be a string, got {reason!r}.")
+        self.store.ensure_initialized()
+        seg = new_seg_id()
+        now = int(time.time() * 1000)
+        seq = time.time_ns()
+        user = context.current_user()
+        n = len(events)
+        columns = {
+            "model_id": [model_id] * n,
+            "seg": [seg] * n,
+            "event": [e[0] for e in events],
+            "version": [e[1] for e in events],
+            "key": [e[2] for e in events],
+            "value": [e[3] for e in events],
+            "user": [user] * n,
+            "reason": [reason] * n,
+            "timestamp": [now] * n,
+            "seq": [seq + i for i in range(n)],
+        }
+        table = pa.table(columns, schema=_event_schema())
+        folder = f"{REGISTRY}/model_id={model_id}"
+        self.store.fs.write_atomic(f"{folder}/seg-{seg}.parquet", encode_table(table, None, small=True))
+        if len(self.store.list_record_files_in(folder)) > COMPACT_AFTER_FILES:
+            self.compact_model(model_id)
+
+    def compact_model(self, model_id: str) -> None:
+        """Merge a model's event files into one part (safe under concurrent readers/writers)."""
+        import pyarrow as pa
+
+        from tracker.store.store import encode_table
+
+        folder = f"{REGISTRY}/model_id={model_id}"
+        files = self.store.list_record_files_in(folder)
+        rows = self._read(files)
+        covers: set[str] = set()
+        for f in files:
+            covers.add(f.file_id)
+            if f.level > 0:
+                covers |= self.store.covers(f)
+        table = pa.Table.from_pylist(rows, schema=_event_schema())
+        self.store.fs.write_atomic(f"{folder}/part-{new_seg_id()}.parquet", encode_table(table, covers))
+        for f in files:
+            self.store.fs.delete(f.path)
+
+    def _claim_version(self, model_id: str, body: dict[str, Any]) -> int:
+        folder = f"{REGISTRY}/model_id={model_id}/versions"
+        taken = [int(n[2:10]) for n in self.store.fs.list_dir(folder) if n.startswith("v-")]
+        number = max(taken, default=0) + 1
+        data = json.dumps(body, sort_keys=True).encode()
+        while not self.store.fs.create_exclusive(f"{folder}/v-{number:08d}.json", data):
+            number += 1
+        return number
+
+    # -- models --------------------------------------------------------------------------------
+
+    def create_registered_model(
+        self,
+        name: str,
+        tags: dict[str, Any] | None = None,
+        description: str | None = None,
+        *,
+        reason: str | None = None,
+    ) -> RegisteredModel:
+        validate_model_name(name)
+        if any(m.name == name for m in self._all()):
+            raise AlreadyExistsError(f"Registered model {name!r} already exists.")
+        taken = set(self._model_ids())
+        salt = 0
+        model_id = model_id_for(name)
+        while model_id in taken:  # a deleted or renamed model keeps its id and its versions
+            salt += 1
+            model_id = model_id_for(name, salt)
+        events: list[tuple[Any, ...]] = [("model_created", None, None, name)]
+        if description:
+            events.append(("model_description", None, None, str(description)))
+        for key, value in (tags or {}).items():
+            validate_key(key, "Tag")
+            events.append(("model_tag", None, key, str(value)))
+        self._write(model_id, events, reason)
+        return self._load(model_id).entity()
+
+    def _ensure_model(self, name: str) -> _Model:
+        try:
+            return self._find(name)
+        except NotFoundError:
+            self.create_registered_model(name)
+            return self._find(name)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self._find(name).entity()
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: list[str] | None = None,
+    ) -> list[RegisteredModel]:
+        from tracker.query.simple_filter import compile_simple
+
+        check = compile_simple(filter_string, {"name": "str"}, "registered model")
+        models = [m.entity() for m in self._all()]
+        found = [m for m in models if check({"name": m.name, "tags": m.tags})]
+        found = _order(found, order_by, {"name", "creation_timestamp", "last_updated_timestamp"})
+        return found[:max_results] if max_results is not None else found
+
+    def update_registered_model(
+        self, name: str, description: str | None = None, *, reason: str | None = None
+    ) -> RegisteredModel:
+        model = self._find(name)
+        self._write(model.model_id, [("model_description", None, None, description or "")], reason)
+        return self._load(model.model_id).entity()
+
+    def rename_registered_model(
+        self, name: str, new_name: str, *, reason: str | None = None
+    ) -> RegisteredModel:
+        model = self._find(name)
+        validate_model_name(new_name)
+        if any(m.name == new_name for m in self._all()):
+            raise AlreadyExistsError(f"Registered model {new_name!r} already exists.")
+        self._write(model.model_id, [("model_renamed", None, None, new_name)], reason)
+        return self._load(model.model_id).entity()
+
+    def delete_registered_model(self, name: str, *, reason: str | None = None) -> None:
+        model = self._find(name)
+        self._write(model.model_id, [("model_deleted", None, None, None)], reason)
+
+    def set_registered_model_tag(
+        self, name: str, key: str, value: Any, *, reason: str | None = None
+    ) -> None:
+        validate_key(key, "Tag")
+        model = self._find(name)
+        self._write(model.model_id, [("model_tag", None, key, str(value))], reason)
+
+    def delete_registered_model_tag(self, name: str, key: str, *, reason: str | None = None) -> None:
+        model = self._find(name)
+        if key not in model.tags:
+            raise NotFoundError(f"Registered model {name!r} has no tag {key!r}.")
+        self._write(model.model_id, [("model_tag", None, key, None)], reason)
+
+    # -- versions ------------------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        description: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        """Register ``source`` as the next version of ``name`` (the model is created if new)."""
+        if not isinstance(source, str) or not source:
+            raise InvalidArgumentError(f"Model source must be a URI or path, got {source!r}.")
+        model = self._ensure_model(name)
+        for key in tags or {}:
+            validate_key(key, "Tag")
+        body = {
+            "source": source,
+            "run_id": run_id,
+            "tags": {k: str(v) for k, v in (tags or {}).items()},
+            "description": description or "",
+            **(extra or {}),
+        }
+        number = self._claim_version(model.model_id, {"name": name, **body})
+        self._write(model.model_id, [("version_created", number, None, json.dumps(body))], reason)
+        _, mv = self._version(name, number)
+        return self._load(model.model_id).version_entity(mv)
+
+    def get_model_version(self, name: str, version: Any) -> ModelVersion:
+        model, mv = self._version(name, version)
+        return model.version_entity(mv)
+
+    def version_info(self, name: str, version: Any) -> dict[str, Any]:
+        """The registration record of a version (source, run, checksums recorded at the time)."""
+        _, mv = self._version(name, version)
+        return dict(mv.info)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: list[str] | None = None,
+    ) -> list[ModelVersion]:
+        from tracker.query.simple_filter import compile_simple
+
+        fields = {"name": "str", "run_id": "str", "source": "str", "source_path": "str",
+                  "version_number": "num", "current_stage": "str", "user_id": "str"}
+        check = compile_simple(filter_string, fields, "model version")
+        found = []
+        for model in self._all():
+            for mv in model.live_versions():
+                entity = model.version_entity(mv)
+                record = {"name": model.name, "run_id": mv.run_id, "source": mv.source,
+                          "source_path": mv.source, "version_number": mv.number,
+                          "current_stage": mv.stage, "user_id": mv.user, "tags": mv.tags}
+                if check(record):
+                    found.append(entity)
+        found.sort(key=lambda v: (v.name, -v.version))
+        found = _order(found, order_by, {"name", "version", "creation_timestamp",
+                                          "last_updated_timestamp"})
+        return found[:max_results] if max_results is not None else found
+
+    def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
+        """The highest version in each stage (all stages when ``stages`` is None)."""
+        model = self._find(name)
+        wanted = [canonical_stage(s) for s in stages] if stages else None
+        latest: dict[str, _Version] = {}
+        for mv in model.live_versions():
+            if wanted is None or mv.stage in wanted:
+                latest[mv.stage] = mv
+        return [model.version_entity(v) for v in sorted(latest.values(), key=lambda v: v.number)]
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: Any,
+        stage: str,
+        archive_existing_versions: bool = False,
+        *,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        stage = canonical_stage(stage)
+        if archive_existing_versions and stage not in ("Staging", "Production"):
+            raise InvalidArgumentError(
+                "archive_existing_versions=True is only allowed for the Staging and Production "
+                f"stages, not {stage!r}."
+            )
+        model, mv = self._version(name, version)
+        key = "archive_existing" if archive_existing_versions else None
+        self._write(model.model_id, [("version_stage", mv.number, key, stage)], reason)
+        return self.get_model_version(name, mv.number)
+
+    def update_model_version(
+        self, name: str, version: Any, description: str | None = None, *, reason: str | None = None
+    ) -> ModelVersion:
+        model, mv = self._version(name, version)
+        self._write(model.model_id, [("version_description", mv.number, None, description or "")],
+                    reason)
+        return self.get_model_version(name, mv.number)
+
+    def set_model_version_tag(
+        self, name: str, version: Any, key: str, value: Any, *, reason: str | None = None
+    ) -> None:
+        validate_key(key, "Tag")
+        model, mv = self._version(name, version)
+        self._write(model.model_id, [("version_tag", mv.number, key, str(value))], reason)
+
+    def delete_model_version_tag(
+        self, name: str, version: Any, key: str, *, reason: str | None = None
+    ) -> None:
+        model, mv = self._version(name, version)
+        if key not in mv.tags:
+            raise NotFoundError(f"Version {mv.number} of {name!r} has no tag {key!r}.")
+        self._write(model.model_id, [("version_tag", mv.number, key, None)], reason)
+
+    def delete_model_version(self, name: str, version: Any, *, reason: str | None = None) -> None:
+        model, mv = self._version(name, version)
+        self._write(model.model_id, [("version_deleted", mv.number, None, None)], reason)
+
+    # -- aliases ---------------------------------------------------------------------------------
+
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: Any, *, reason: str | None = None
+    ) -> None:
+        validate_alias(alias)
+        model, mv = self._version(name, version)
+        self._write(model.model_id, [("alias_set", mv.number, alias, None)], reason)
+
+    def delete_registered_model_alias(self, name: str, alias: str, *, reason: str | None = None) -> None:
+        model = self._find(name)
+        if alias not in model.aliases:
+            raise NotFoundError(
+                f"Model {name!r} has no alias {alias!r}; aliases: {sorted(model.aliases) or 'none'}."
+            )
+        self._write(model.model_id, [("alias_deleted", None, alias, None)], reason)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        model = self._find(name)
+        number = model.aliases.get(alias)
+        if number is None:
+            raise NotFoundError(
+                f"Model {name!r} has no alias {alias!r}; aliases: "
+                f"{', '.join(sorted(model.aliases)) if model.aliases else 'none'}."
+            )
+        return self.get_model_version(name, number)
+
+    # -- history ---------------------------------------------------------------------------------
+
+    def history(self, name: str, version: Any | None = None) -> list[RegistryEvent]:
+        """Every change of a model (or of one of its versions), oldest first."""
+        model = self._find(name)
+        if version is None:
+            return list(model.history)
+        number = version_number(version)
+        return [e for e in model.history if e.version == number]
+
+
+def _order(items: list[Any], order_by: list[str] | None, allowed: set[str]) -> list[Any]:
+    from tracker.exceptions import FilterSyntaxError
+
+    out = list(items)
+    for item in reversed(order_by or []):
+        parts = item.split()
+        field_name = parts[0]
+        if field_name not in allowed or len(parts) > 2 or (
+            len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC")
+        ):
+            raise FilterSyntaxError(
+                f"Invalid order_by {item!r}: use one of {', '.join(sorted(allowed))}, "
+                "optionally followed by ASC or DESC."
+            )
+        desc = len(parts) == 2 and parts[1].upper() == "DESC"
+        out.sort(key=lambda x: getattr(x, field_name), reverse=desc)
+    return out
+
+
+_EVENT_SCHEMA: Any = None
+
+
+def _event_schema() -> Any:
+    global _EVENT_SCHEMA
+    if _EVENT_SCHEMA is None:
+        import pyarrow as pa
+
+        _EVENT_SCHEMA = pa.schema(
+            [
+                ("model_id", pa.string()), ("seg", pa.string()), ("event", pa.string()),
+                ("version", pa.int64()), ("key", pa.string()), ("value", pa.string()),
+                ("user", pa.string()), ("reason", pa.string()), ("timestamp", pa.int64()),
+                ("seq", pa.int64()),
+            ]
+        )
+    return _EVENT_SCHEMA
