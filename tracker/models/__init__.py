@@ -1,0 +1,3 @@
+"""Logged models: the model folder format, flavors and model URIs."""
+
+from __future__ import annotations
