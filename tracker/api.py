@@ -480,7 +480,7 @@ def register_model(
 
 def lineage(name: str, version: Any) -> Any:
     """The chain data → run → model files → version → stages/aliases and history."""
-    from tracker.lineage import lineage as build
+    from tracker.provenance import lineage as build
 
     return build(_client(), name, version)
 

@@ -100,7 +100,7 @@ _STORE_HELP = "The store: a folder, file:///abs/path, or sqlite:///x.db (mapped 
 
 
 def store_option(func: F) -> F:
-    """``--store`` on a command too (``tracker runs list --store DIR``); it wins over the group's."""
+    """``--store`` after the command too (``tracker runs list --store DIR``); this one wins."""
 
     def use(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
         if value is not None:
@@ -155,17 +155,12 @@ def output_options(func: F) -> F:
         return func(*args, **kwargs)
 
     for name in reversed(FORMATS):
-        wrapper = click.option(
-            f"--{name}", f"{name}_flag", is_flag=True, help=f"Same as --format {name}."
-        )(wrapper)
-    wrapper = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMATS),
-        default=None,
+        help_text = f"Same as --format {name}."
+        wrapper = click.option(f"--{name}", f"{name}_flag", is_flag=True, help=help_text)(wrapper)
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default=None,
         help="Output format [default: table]: aligned columns, a JSON array, or CSV with header.",
-    )(wrapper)
-    return wrapper  # type: ignore[return-value]
+    )(wrapper)  # type: ignore[return-value]
 
 
 def view_options(func: F) -> F:
@@ -182,10 +177,9 @@ def view_options(func: F) -> F:
         return func(*args, **kwargs)
 
     wrapper = click.option("--deleted", is_flag=True, help="Only deleted ones.")(wrapper)
-    wrapper = click.option(
+    return click.option(
         "--all", "show_all", is_flag=True, help="Active and deleted ones."
-    )(wrapper)
-    return wrapper  # type: ignore[return-value]
+    )(wrapper)  # type: ignore[return-value]
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -212,17 +206,13 @@ def _plain(value: Any) -> Any:
     if type(value).__name__ in ("NAType", "NaTType"):
         return None
     if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return value if math.isfinite(value) else str(value)
+        return None if math.isnan(value) else value if math.isfinite(value) else str(value)
     if isinstance(value, (int, datetime, date, time)):
         return value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, bytes):
-        return value.hex()
+    if isinstance(value, (timedelta, bytes)):
+        return value.total_seconds() if isinstance(value, timedelta) else value.hex()
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if hasattr(value, "tolist"):  # numpy scalars and arrays
@@ -241,10 +231,10 @@ def _text(value: Any, *, table: bool) -> str:
         return value.human() if table else repr(float(value))
     if isinstance(value, float):
         return f"{value:.6g}" if table else repr(value)
+    if isinstance(value, datetime) and table:
+        utc = value.astimezone(timezone.utc) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, datetime):
-        if table:
-            utc = value.astimezone(timezone.utc) if value.tzinfo else value
-            return utc.strftime("%Y-%m-%d %H:%M:%S")
         return value.isoformat(timespec="milliseconds")
     if isinstance(value, (date, time)):
         return value.isoformat()
@@ -255,11 +245,8 @@ def _text(value: Any, *, table: bool) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date, time)):
-        return value.isoformat(timespec="milliseconds") if isinstance(value, datetime) else (
-            value.isoformat()
-        )
-    return str(value)
+    """Dates and times for ``json.dumps`` (everything else went through ``_plain``)."""
+    return _text(value, table=False)
 
 
 def render(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> str:
@@ -276,14 +263,10 @@ def render(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> s
         return out.getvalue().rstrip("\n")
     cells = [[_text(v, table=True) for v in row] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    numeric = [
-        bool(rows) and all(_is_number(row[i]) for row in rows) for i in range(len(columns))
-    ]
+    numeric = [bool(rows) and all(_is_number(r[i]) for r in rows) for i in range(len(columns))]
 
     def line(values: Sequence[str]) -> str:
-        padded = (
-            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)
-        )
+        padded = (v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric))
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
@@ -353,20 +336,18 @@ def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
     stats: dict[str, tuple[int, Any]] = {}
     if found:
         frame = client.sql(_EXPERIMENT_STATS_SQL)
-        for eid, runs, last_seen in frame.itertuples(index=False, name=None):
-            stats[str(eid)] = (int(runs), _plain(last_seen))
-    columns = [
-        "experiment_id", "name", "artifact_location", "lifecycle_stage", "runs", "last_activity"
-    ]
+        for eid, count, last_seen in frame.itertuples(index=False, name=None):
+            stats[str(eid)] = (int(count), _plain(last_seen))
     rows = []
     for exp in sorted(found, key=lambda e: (e.name, e.experiment_id)):
-        runs, last_seen = stats.get(exp.experiment_id, (0, None))
+        count, last_seen = stats.get(exp.experiment_id, (0, None))
         times = [t for t in (exp.last_update_time, last_seen) if t is not None]
         rows.append((
-            exp.experiment_id, exp.name, exp.artifact_location, exp.lifecycle_stage, runs,
+            exp.experiment_id, exp.name, exp.artifact_location, exp.lifecycle_stage, count,
             _utc(max(times)) if times else None,
         ))
-    _emit(columns, rows, fmt, "experiments")
+    columns = ["experiment_id", "name", "artifact_location", "lifecycle_stage", "runs"]
+    _emit([*columns, "last_activity"], rows, fmt, "experiments")
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -428,10 +409,7 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
 
 @runs.command("list")
 @click.option(
-    "--experiment",
-    "experiment",
-    multiple=True,
-    metavar="NAME_OR_ID",
+    "--experiment", multiple=True, metavar="NAME_OR_ID",
     help="Only runs of this experiment (repeatable); all experiments by default.",
 )
 @click.option(
@@ -442,11 +420,9 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
     "--order-by", "order_by", multiple=True,
     help='Sort key, e.g. "metrics.rmse ASC" (repeatable); newest first by default.',
 )
+@click.option("--max-results", type=click.IntRange(min=0), default=None, help="At most N runs.")
 @click.option(
-    "--max-results", type=click.IntRange(min=0), default=None, help="At most N runs."
-)
-@click.option(
-    "--columns", "columns", multiple=True, metavar="COLUMNS",
+    "--columns", multiple=True, metavar="COLUMNS",
     help="Show only these metrics./params./tags. columns (comma-separated or repeated).",
 )
 @view_options
@@ -454,13 +430,8 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
 @store_option
 @pass_context
 def runs_list_command(
-    obj: _Context,
-    experiment: tuple[str, ...],
-    filter_string: str | None,
-    order_by: tuple[str, ...],
-    max_results: int | None,
-    columns: tuple[str, ...],
-    view: int,
+    obj: _Context, experiment: tuple[str, ...], filter_string: str | None,
+    order_by: tuple[str, ...], max_results: int | None, columns: tuple[str, ...], view: int,
     fmt: str,
 ) -> None:
     """List runs: id, name, experiment, status, start, duration, metrics and params.
@@ -471,7 +442,7 @@ def runs_list_command(
 
     \b
     Example:
-        tracker runs list --experiment nyc-taxi --filter "metrics.rmse < 5" --order-by "metrics.rmse ASC"
+        tracker runs list --experiment nyc-taxi --filter "metrics.rmse < 5" --order-by metrics.rmse
     """
     client = obj.client()
     ids = _experiment_ids(client, experiment)
@@ -509,30 +480,20 @@ def _run_sections(client: TrackerClient, run: Run) -> dict[str, Any]:
     names = {e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ALL)}
     return {
         "info": {
-            "run_id": info.run_id,
-            "run_name": info.run_name,
-            "experiment_id": info.experiment_id,
-            "experiment": names.get(info.experiment_id),
-            "status": status,
-            "start_time": _utc(info.start_time),
-            "end_time": _utc(info.end_time),
-            "duration": _duration(info.start_time, info.end_time),
-            "user_id": info.user_id,
-            "lifecycle_stage": info.lifecycle_stage,
-            "artifact_uri": info.artifact_uri,
+            "run_id": info.run_id, "run_name": info.run_name,
+            "experiment_id": info.experiment_id, "experiment": names.get(info.experiment_id),
+            "status": status, "start_time": _utc(info.start_time), "end_time": _utc(info.end_time),
+            "duration": _duration(info.start_time, info.end_time), "user_id": info.user_id,
+            "lifecycle_stage": info.lifecycle_stage, "artifact_uri": info.artifact_uri,
         },
         "params": dict(run.data.params),
         "metrics": dict(run.data.metrics),
         "tags": dict(run.data.tags),
         "inputs": [
             {
-                "name": d.dataset.name,
-                "digest": d.dataset.digest,
-                "context": d.context,
-                "source_type": d.dataset.source_type,
-                "source": d.dataset.source,
-                "schema": _maybe_json(d.dataset.schema),
-                "profile": _maybe_json(d.dataset.profile),
+                "name": d.dataset.name, "digest": d.dataset.digest, "context": d.context,
+                "source_type": d.dataset.source_type, "source": d.dataset.source,
+                "schema": _maybe_json(d.dataset.schema), "profile": _maybe_json(d.dataset.profile),
             }
             for d in run.inputs.dataset_inputs
         ],
@@ -668,10 +629,7 @@ def sql_command(obj: _Context, query: str, fmt: str) -> None:
 
 @cli.command("compact")
 @click.option(
-    "--min-runs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
+    "--min-runs", type=click.IntRange(min=1), default=1, show_default=True,
     help="Skip experiments with fewer finished, uncompacted runs than this.",
 )
 @store_option
@@ -690,10 +648,10 @@ def compact_command(obj: _Context, min_runs: int) -> None:
     from tracker.store.compact import compact
 
     result = compact(obj.client(must_exist=True).store, wait_lock=True, min_runs=min_runs)
-    if not result.runs:
+    if not result.files_written:
         click.echo(
-            f"Nothing to compact: no experiment has {min_runs} or more finished runs outside "
-            f"part files ({result.seconds:.2f} s)."
+            f"Nothing compacted in {result.seconds:.2f} s: no experiment had {min_runs} or more "
+            "finished runs outside part files that could be read."
         )
         return
     click.echo(

@@ -90,14 +90,16 @@ class TrackerClient(RegistryClientMixin):
 
     Args:
         tracking_uri: the store (a folder path, ``file:`` or ``sqlite:///`` URI); defaults to
-            ``TRACKER_TRACKING_URI``/``MLFLOW_TRACKING_URI`` or ``./tracking``.
+            the fluent API's URI (``set_tracking_uri``, ``TRACKER_TRACKING_URI``, ``./tracking``).
         registry_uri: accepted for MLflow compatibility; the registry lives in the same store.
     """
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
-        from tracker.uri import default_uri
+        if tracking_uri is None:
+            from tracker.api import get_tracking_uri  # the fluent API's URI, as in MLflow
 
-        self.tracking_uri = tracking_uri if tracking_uri is not None else default_uri()
+            tracking_uri = get_tracking_uri()
+        self.tracking_uri = tracking_uri
         self.store = get_store(self.tracking_uri)
         self._query: StoreQuery | None = None
         self._experiments: dict[str, Experiment] | None = None

@@ -21,10 +21,9 @@ __all__ = ["Dataset", "from_pandas", "from_numpy", "source_type_of"]
 def source_type_of(source: str | None) -> str:
     if not source:
         return "code"
-    lowered = source.lower()
-    for scheme in ("s3", "gs", "http", "https", "hf", "dbfs"):
-        if lowered.startswith(scheme + "://"):
-            return scheme
+    scheme, sep, _ = source.partition("://")
+    if sep and scheme.isidentifier():
+        return "local" if scheme.lower() == "file" else scheme.lower()
     return "local"
 
 

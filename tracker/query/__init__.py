@@ -7,9 +7,11 @@ Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``par
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -29,13 +31,30 @@ DEAD_AFTER_MS = 300_000
 __all__ = ["StoreQuery", "connect"]
 
 
+_connections: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def connect() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that never tries to download extensions (there is no network)."""
     import duckdb
 
-    return duckdb.connect(
+    con = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
+    if not _connections:
+        atexit.register(_close_all)
+    _connections.add(con)
+    return con
+
+
+def _close_all() -> None:
+    # Closing before interpreter teardown avoids an intermittent abort ("terminate called
+    # without an active exception") when DuckDB and pyarrow objects are destroyed late.
+    for con in list(_connections):
+        try:
+            con.close()
+        except Exception:  # noqa: BLE001 - at exit, nothing to report to
+            pass
 
 
 class StoreQuery:

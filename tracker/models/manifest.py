@@ -1,0 +1,306 @@
+"""The model folder: its ``MLmodel`` manifest (JSON, which is also valid YAML), input example,
+requirements, and the checksums that are verified before a model file is loaded.
+
+Layout written by ``tracker.<flavor>.save_model`` / ``log_model``::
+
+    model/
+      MLmodel              manifest: flavors, signature, files {path: sha256}, versions, ids
+      model.ubj | model.pkl  the model itself (the flavor decides the name and format)
+      input_example.json   when an input example was given
+      requirements.txt     pinned versions of the libraries the model needs
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from tracker import exceptions as _exceptions
+from tracker.artifacts import sha256_file
+from tracker.exceptions import InvalidArgumentError, NotFoundError, TrackerError
+
+MANIFEST = "MLmodel"
+INPUT_EXAMPLE = "input_example.json"
+REQUIREMENTS = "requirements.txt"
+
+# Distribution names used in requirements.txt for the modules a model may need.
+_PIP_NAMES = {"sklearn": "scikit-learn"}
+
+
+class _ModelIntegrityError(TrackerError):
+    """A model file does not match the checksum recorded when it was saved; it was not loaded."""
+
+    error_code = "INVALID_STATE"
+
+
+# ``tracker.exceptions.ModelIntegrityError`` once it exists there; this module's class until then.
+ModelIntegrityError: type[TrackerError] = getattr(
+    _exceptions, "ModelIntegrityError", _ModelIntegrityError
+)
+
+
+def now_utc() -> str:
+    """The creation time as MLflow writes it (``2024-01-31 12:00:00.123456``, UTC)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def library_versions(*modules: str) -> dict[str, str]:
+    """The installed versions of ``modules`` (import names, e.g. ``sklearn``), skipping missing ones.
+
+    Args:
+        modules: import names.
+    """
+    from importlib import metadata
+
+    out: dict[str, str] = {}
+    for name in modules:
+        loaded = sys.modules.get(name)
+        version = getattr(loaded, "__version__", None) if loaded is not None else None
+        if version is None:
+            try:
+                version = metadata.version(_PIP_NAMES.get(name, name))
+            except metadata.PackageNotFoundError:
+                continue
+        out[name] = str(version)
+    return out
+
+
+def build_manifest(
+    *,
+    flavors: dict[str, Any],
+    signature: dict[str, Any] | None,
+    example_info: dict[str, Any] | None,
+    files: dict[str, str],
+    libraries: dict[str, str],
+    run_id: str | None = None,
+    artifact_path: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest dict for a model folder (see the module docstring for the fields).
+
+    Args:
+        flavors: ``{"python_function": {...}, "<flavor>": {...}}``.
+        signature: ``ModelSignature.to_dict()`` or None.
+        example_info: what ``write_input_example`` returned, or None.
+        files: ``{relative path: sha256}`` of every file but the manifest.
+        libraries: ``{module: version}``.
+        run_id: the run the model is logged to (None for ``save_model``).
+        artifact_path: where in the run's artifacts (None for ``save_model``).
+        metadata: free-form user metadata (MLflow's ``metadata=``).
+    """
+    from tracker import __version__
+
+    manifest: dict[str, Any] = {
+        "artifact_path": artifact_path,
+        "run_id": run_id,
+        "model_uuid": uuid.uuid4().hex,
+        "utc_time_created": now_utc(),
+        "flavors": flavors,
+        "signature": signature,
+        "saved_input_example_info": example_info,
+        "files": files,
+        "python_version": platform.python_version(),
+        "library_versions": libraries,
+        "tracker_version": __version__,
+    }
+    if metadata:
+        manifest["metadata"] = metadata
+    return manifest
+
+
+def folder_checksums(folder: str) -> dict[str, str]:
+    """``{relative path: sha256}`` of every file under ``folder`` except the manifest.
+
+    Args:
+        folder: the model folder.
+    """
+    out: dict[str, str] = {}
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            full = os.path.join(root, name)
+            rel = os.path.relpath(full, folder).replace(os.sep, "/")
+            if rel != MANIFEST:
+                out[rel] = sha256_file(full)
+    return out
+
+
+def write_manifest(folder: str, manifest: dict[str, Any]) -> None:
+    """Write ``MLmodel`` (indented JSON) into ``folder``.
+
+    Args:
+        folder: the model folder.
+        manifest: what ``build_manifest`` returned.
+    """
+    with open(os.path.join(folder, MANIFEST), "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+
+
+def read_manifest(folder: str) -> dict[str, Any]:
+    """The ``MLmodel`` manifest of a model folder (JSON; YAML as written by MLflow also read).
+
+    Args:
+        folder: the model folder.
+    """
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.isfile(path):
+        listing = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        raise NotFoundError(
+            f"No {MANIFEST} manifest in {folder!r}, so it is not a logged model (it holds: "
+            f"{listing or 'nothing'}). Log models with tracker.<flavor>.log_model."
+        )
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    try:
+        manifest = json.loads(text)
+    except ValueError:
+        manifest = _read_yaml(path, text)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("flavors"), dict):
+        raise InvalidArgumentError(f"{path} is not a model manifest: it has no 'flavors' mapping.")
+    return manifest
+
+
+def _read_yaml(path: str, text: str) -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise InvalidArgumentError(f"{path} is not JSON (YAML manifests need PyYAML).") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidArgumentError(f"{path} is neither JSON nor YAML: {exc}") from None
+
+
+def verify_file(folder: str, manifest: dict[str, Any], rel: str) -> str:
+    """The full path of ``rel`` after checking its sha256 against the manifest's ``files``.
+
+    Nothing is read from the file beyond its bytes for hashing; a missing checksum, a missing
+    file or a mismatch raises ``ModelIntegrityError`` naming the file and both checksums.
+
+    Args:
+        folder: the model folder.
+        manifest: its manifest.
+        rel: the file's path relative to the folder, as listed in ``files``.
+    """
+    recorded = (manifest.get("files") or {}).get(rel)
+    full = os.path.join(folder, *rel.split("/"))
+    if not recorded:
+        raise ModelIntegrityError(
+            f"Model file {rel!r} in {folder} has no checksum in the {MANIFEST} manifest, so it "
+            "cannot be verified; refusing to load it."
+        )
+    if not os.path.isfile(full):
+        raise ModelIntegrityError(f"Model file {rel!r} is missing from {folder}.")
+    actual = sha256_file(full)
+    if actual != recorded:
+        raise ModelIntegrityError(
+            f"Model file {rel!r} in {folder} was modified after the model was saved: its sha256 "
+            f"is {actual} but the {MANIFEST} manifest records {recorded}. Refusing to load it "
+            "(nothing was deserialized)."
+        )
+    return full
+
+
+def check_registered_files(manifest: dict[str, Any], registered: dict[str, Any] | None) -> None:
+    """Compare the manifest's checksums with those the registry recorded at registration.
+
+    Args:
+        manifest: the manifest read from the model folder.
+        registered: the registry's ``files`` record for the version (None: nothing recorded).
+    """
+    if not registered:
+        return
+    current = manifest.get("files") or {}
+    changed = sorted(k for k in set(registered) | set(current) if registered.get(k) != current.get(k))
+    if changed:
+        raise ModelIntegrityError(
+            f"The model folder's {MANIFEST} lists checksums that differ from those recorded when "
+            f"the version was registered, for {changed}; the model was changed after registration."
+        )
+
+
+# -- input examples ------------------------------------------------------------------------------
+
+
+def write_input_example(folder: str, example: Any) -> dict[str, Any] | None:
+    """Save ``example`` as ``input_example.json``; return the manifest's description of it.
+
+    DataFrames, dicts and lists of records use pandas' ``split`` orient
+    (``{"columns": [...], "data": [[...]]}``); numpy arrays and plain lists are saved as lists.
+
+    Args:
+        folder: the model folder.
+        example: the input example, or None.
+    """
+    import numpy as np
+
+    from tracker.models.signature import as_frame
+
+    if example is None:
+        return None
+    frame = as_frame(example)
+    if frame is not None:
+        split = frame.to_dict(orient="split", index=False)
+        payload: Any = {"columns": [str(c) for c in split["columns"]], "data": split["data"]}
+        info: dict[str, Any] = {"type": "dataframe", "pandas_orient": "split"}
+    else:
+        array = np.asarray(example)
+        if array.dtype.kind == "O":
+            raise InvalidArgumentError(
+                f"input_example of type {type(example).__name__} cannot be saved; pass a "
+                "DataFrame, a numpy array, a dict of columns or a list of records."
+            )
+        payload = array.tolist()
+        info = {"type": "ndarray", "dtype": array.dtype.name}
+    with open(os.path.join(folder, INPUT_EXAMPLE), "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, default=_json_default)
+    return {"artifact_path": INPUT_EXAMPLE, **info}
+
+
+def load_input_example(folder: str, manifest: dict[str, Any]) -> Any:
+    """The saved input example (a DataFrame or numpy array), or None when there is none.
+
+    Args:
+        folder: the model folder.
+        manifest: its manifest.
+    """
+    info = manifest.get("saved_input_example_info")
+    if not info:
+        return None
+    with open(os.path.join(folder, info.get("artifact_path", INPUT_EXAMPLE)), encoding="utf-8") as fh:
+        payload = json.load(fh)
+    if info.get("type") == "dataframe":
+        import pandas as pd
+
+        return pd.DataFrame(payload["data"], columns=payload["columns"])
+    import numpy as np
+
+    return np.asarray(payload, dtype=info.get("dtype"))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("latin-1")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def write_requirements(folder: str, libraries: dict[str, str]) -> None:
+    """Write ``requirements.txt`` pinning ``libraries`` (import names mapped to pip names).
+
+    Args:
+        folder: the model folder.
+        libraries: ``{module: version}``.
+    """
+    lines = [f"{_PIP_NAMES.get(name, name)}=={version}" for name, version in libraries.items()]
+    with open(os.path.join(folder, REQUIREMENTS), "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")

@@ -1,0 +1,241 @@
+"""The scikit-learn flavor: ``tracker.sklearn.log_model`` / ``save_model`` / ``load_model``.
+
+Any fitted estimator with ``predict`` is accepted — pipelines included, such as the course's
+``make_pipeline(DictVectorizer(), LinearRegression())`` that takes a list of dicts. The model is
+pickled (cloudpickle by default, as MLflow does); unpickling runs code, so ``load_model`` first
+checks the pickle's sha256 against the manifest and refuses a modified file without reading it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import TYPE_CHECKING, Any
+
+from tracker.exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from tracker.models.flavors import ModelInfo, SavedFlavor
+
+__all__ = ["FLAVOR_NAME", "SERIALIZATION_FORMATS", "load_model", "log_model", "save_model"]
+
+FLAVOR_NAME = "sklearn"
+SERIALIZATION_FORMATS = ("cloudpickle", "pickle")
+_DATA = "model.pkl"
+
+
+def _check_model(sk_model: Any, where: str) -> None:
+    """Refuse objects without ``predict`` and unfitted scikit-learn estimators."""
+    if isinstance(sk_model, (str, bytes, os.PathLike)) or not callable(
+        getattr(sk_model, "predict", None)
+    ):
+        raise InvalidArgumentError(
+            f"{where} expects a fitted scikit-learn estimator or pipeline (an object with a "
+            f"predict method), got {type(sk_model).__module__}.{type(sk_model).__qualname__} "
+            f"{_short_repr(sk_model)}."
+        )
+    try:
+        from sklearn.base import BaseEstimator
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+    except ImportError:
+        return
+    if isinstance(sk_model, BaseEstimator):
+        try:
+            check_is_fitted(sk_model)
+        except NotFittedError:
+            raise InvalidArgumentError(
+                f"{where}: the {type(sk_model).__name__} is not fitted; call fit() first."
+            ) from None
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_format(serialization_format: str) -> str:
+    if serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidArgumentError(
+            f"serialization_format must be one of {SERIALIZATION_FORMATS}, got "
+            f"{serialization_format!r}."
+        )
+    return serialization_format
+
+
+def _saver(sk_model: Any, serialization_format: str) -> Any:
+    """The flavor writer ``tracker.models.flavors.save_folder`` calls with the folder."""
+
+    def save(folder: str) -> SavedFlavor:
+        from tracker.models.flavors import SavedFlavor
+        from tracker.models.manifest import library_versions
+
+        dump = pickle.dump
+        if serialization_format == "cloudpickle":
+            import cloudpickle
+
+            dump = cloudpickle.dump
+        with open(os.path.join(folder, _DATA), "wb") as fh:
+            dump(sk_model, fh, protocol=pickle.DEFAULT_PROTOCOL)
+        cls = type(sk_model)
+        libraries = library_versions("sklearn", "numpy", "scipy", "pandas", serialization_format)
+        libraries.pop("pickle", None)
+        conf = {
+            "sklearn_version": libraries.get("sklearn"),
+            "pickled_model": _DATA,
+            "serialization_format": serialization_format,
+            "model_class": f"{cls.__module__}.{cls.__qualname__}",
+            "code": None,
+        }
+        return SavedFlavor(FLAVOR_NAME, conf, _DATA, __name__, libraries)
+
+    return save
+
+
+def save_model(
+    sk_model: Any,
+    path: str | os.PathLike[str],
+    *,
+    input_example: Any = None,
+    signature: Any = None,
+    serialization_format: str = "cloudpickle",
+    **kwargs: Any,
+) -> None:
+    """Save a scikit-learn model as a model folder at ``path`` (which must not exist or be empty).
+
+    Args:
+        sk_model: a fitted estimator or pipeline (anything with ``predict``).
+        path: the folder to create.
+        input_example: optional example input; saved, and used to infer the signature.
+        signature: a ``ModelSignature`` or dict; inferred from ``input_example`` when omitted.
+        serialization_format: ``cloudpickle`` (default) or ``pickle``.
+        **kwargs: MLflow's other arguments (``conda_env``, ``metadata``, …), accepted.
+    """
+    from tracker.models.flavors import check_kwargs, save_folder
+
+    _check_model(sk_model, "tracker.sklearn.save_model")
+    metadata = check_kwargs(kwargs, "tracker.sklearn.save_model")
+    save_folder(
+        os.fspath(path), _saver(sk_model, _check_format(serialization_format)),
+        lambda data: _predict(sk_model, data),
+        input_example=input_example, signature=signature, metadata=metadata,
+    )
+
+
+def log_model(
+    sk_model: Any,
+    artifact_path: str | None = None,
+    *,
+    name: str | None = None,
+    input_example: Any = None,
+    signature: Any = None,
+    registered_model_name: str | None = None,
+    serialization_format: str = "cloudpickle",
+    **kwargs: Any,
+) -> ModelInfo:
+    """Log a scikit-learn model to the active run (one is started if none is active).
+
+    Args:
+        sk_model: a fitted estimator or pipeline (anything with ``predict``).
+        artifact_path: where in the run's artifacts (MLflow 2 spelling), e.g. ``"model"``.
+        name: the same, MLflow 3 spelling; give exactly one of the two.
+        input_example: optional example input; saved, and used to infer the signature.
+        signature: a ``ModelSignature`` or dict; inferred from ``input_example`` when omitted.
+        registered_model_name: also register the logged model under this name.
+        serialization_format: ``cloudpickle`` (default) or ``pickle``.
+        **kwargs: MLflow's other arguments (``conda_env``, ``metadata``, …), accepted.
+    """
+    from tracker.models.flavors import check_kwargs, log_to_run, target_path
+
+    where = "tracker.sklearn.log_model"
+    _check_model(sk_model, where)
+    path = target_path(artifact_path, name, where)
+    metadata = check_kwargs(kwargs, where)
+    return log_to_run(
+        path, _saver(sk_model, _check_format(serialization_format)),
+        lambda data: _predict(sk_model, data),
+        input_example=input_example, signature=signature,
+        registered_model_name=registered_model_name, metadata=metadata,
+    )
+
+
+def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -> Any:
+    """Load a logged scikit-learn model, after verifying the pickle's checksum.
+
+    Args:
+        model_uri: ``runs:/<run_id>/model``, ``models:/<name>/<version|stage|latest>``,
+            ``models:/<name>@<alias>``, a folder path or ``file://`` URI.
+        dst_path: accepted for MLflow compatibility (local models are read in place).
+    """
+    from tracker.models.flavors import open_model
+
+    opened = open_model(model_uri, FLAVOR_NAME)
+    return _load(opened.local_path, opened.manifest)
+
+
+def _load(folder: str, manifest: dict[str, Any]) -> Any:
+    """Unpickle the model of a folder — only once its sha256 matches the manifest."""
+    from tracker.models.manifest import verify_file
+
+    conf = manifest["flavors"][FLAVOR_NAME]
+    path = verify_file(folder, manifest, str(conf.get("pickled_model", _DATA)))
+    with open(path, "rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - the file's checksum was verified just above
+
+
+def takes_dicts(model: Any) -> bool:
+    """True when the model's first step is a ``DictVectorizer`` (its input is a list of dicts).
+
+    Args:
+        model: an estimator or pipeline.
+    """
+    try:
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.pipeline import Pipeline
+    except ImportError:
+        return False
+    while isinstance(model, Pipeline) and model.steps:
+        model = model.steps[0][1]
+    return isinstance(model, DictVectorizer)
+
+
+def _predict(model: Any, data: Any) -> Any:
+    """Predict, converting the input to what the model takes (records for a DictVectorizer)."""
+    import pandas as pd
+
+    from tracker.models.flavors import model_input
+
+    if takes_dicts(model):
+        return model.predict(_records(data))
+    data = model_input(data)
+    if isinstance(data, pd.DataFrame) and not hasattr(model, "feature_names_in_"):
+        data = data.to_numpy()  # fitted on an array: avoid sklearn's feature-name warning
+    return model.predict(data)
+
+
+def _records(data: Any) -> list[dict[str, Any]]:
+    """A list of dicts from a DataFrame, a dict (columns or one record) or records.
+
+    Missing values (NaN/None) are left out of each record, as a record lacking the key would be.
+    """
+    import pandas as pd
+
+    from tracker.models.signature import as_frame
+
+    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+        return data
+    frame = as_frame(data)
+    if frame is None:
+        raise InvalidArgumentError(
+            "This model starts with a DictVectorizer: pass a DataFrame, a dict or a list of "
+            f"dicts, not a {type(data).__name__}."
+        )
+    rows = frame.to_dict(orient="records")
+    return [{str(k): v for k, v in row.items() if not _missing(v, pd)} for row in rows]
+
+
+def _missing(value: Any, pd: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,330 @@
+"""The XGBoost flavor: ``tracker.xgboost.log_model`` / ``save_model`` / ``load_model`` / ``autolog``.
+
+Models are saved with XGBoost's own ``save_model`` in UBJ (default) or JSON — never pickled — and
+the class is recorded so ``load_model`` returns what was logged: a ``Booster`` for a ``Booster``,
+an ``XGBRegressor`` for an ``XGBRegressor``. The file's sha256 is checked before it is read.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from tracker.exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from tracker.models.flavors import ModelInfo, SavedFlavor
+
+__all__ = ["FLAVOR_NAME", "autolog", "load_model", "log_model", "save_model"]
+
+FLAVOR_NAME = "xgboost"
+MODEL_FORMATS = ("ubj", "json")
+
+
+def _xgboost() -> Any:
+    try:
+        import xgboost
+    except ImportError:
+        raise InvalidArgumentError(
+            "tracker.xgboost needs the xgboost package: pip install xgboost (or xgboost-cpu)."
+        ) from None
+    return xgboost
+
+
+def _check_model(xgb_model: Any, where: str) -> None:
+    """Refuse anything but a ``Booster`` or a fitted XGBoost scikit-learn wrapper."""
+    xgb = _xgboost()
+    if isinstance(xgb_model, xgb.Booster):
+        return
+    if isinstance(xgb_model, xgb.XGBModel):
+        try:
+            xgb_model.get_booster()
+        except Exception:  # noqa: BLE001 - sklearn's NotFittedError
+            raise InvalidArgumentError(
+                f"{where}: the {type(xgb_model).__name__} is not fitted; call fit() first."
+            ) from None
+        return
+    hint = ""
+    if isinstance(xgb_model, (str, os.PathLike)):
+        hint = (
+            f" The first argument is the trained model, not a name or path: write "
+            f"{where}(booster, artifact_path={os.fspath(xgb_model)!r})."
+        )
+    raise InvalidArgumentError(
+        f"{where} expects an xgboost.Booster (from xgboost.train) or a fitted XGBoost "
+        f"scikit-learn model (XGBRegressor, XGBClassifier, XGBRanker, XGBRF*), got "
+        f"{type(xgb_model).__module__}.{type(xgb_model).__qualname__} "
+        f"{_short_repr(xgb_model)}.{hint}"
+    )
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_format(model_format: str) -> str:
+    if model_format not in MODEL_FORMATS:
+        raise InvalidArgumentError(
+            f"model_format must be one of {MODEL_FORMATS} (XGBoost's own formats), got "
+            f"{model_format!r}."
+        )
+    return model_format
+
+
+def _saver(xgb_model: Any, model_format: str) -> Any:
+    """The flavor writer ``tracker.models.flavors.save_folder`` calls with the folder."""
+
+    def save(folder: str) -> SavedFlavor:
+        from tracker.models.flavors import SavedFlavor
+        from tracker.models.manifest import library_versions
+
+        xgb = _xgboost()
+        data = f"model.{model_format}"
+        xgb_model.save_model(os.path.join(folder, data))
+        cls = type(xgb_model)
+        conf = {
+            "xgb_version": xgb.__version__,
+            "data": data,
+            "model_class": f"{cls.__module__}.{cls.__qualname__}",
+            "model_format": model_format,
+            "code": None,
+        }
+        modules = ["xgboost", "numpy", "scipy", "pandas"]
+        if not isinstance(xgb_model, xgb.Booster):
+            modules.append("sklearn")
+        return SavedFlavor(FLAVOR_NAME, conf, data, __name__, library_versions(*modules))
+
+    return save
+
+
+def save_model(
+    xgb_model: Any,
+    path: str | os.PathLike[str],
+    *,
+    input_example: Any = None,
+    signature: Any = None,
+    model_format: str = "ubj",
+    **kwargs: Any,
+) -> None:
+    """Save an XGBoost model as a model folder at ``path`` (which must not exist or be empty).
+
+    Args:
+        xgb_model: an ``xgboost.Booster`` or a fitted ``XGBRegressor``/``XGBClassifier``/….
+        path: the folder to create.
+        input_example: optional example input; saved, and used to infer the signature.
+        signature: a ``ModelSignature`` or dict; inferred from ``input_example`` when omitted.
+        model_format: ``ubj`` (default, binary) or ``json``.
+        **kwargs: MLflow's other arguments (``conda_env``, ``metadata``, …), accepted.
+    """
+    from tracker.models.flavors import check_kwargs, save_folder
+
+    _check_model(xgb_model, "tracker.xgboost.save_model")
+    metadata = check_kwargs(kwargs, "tracker.xgboost.save_model")
+    save_folder(
+        os.fspath(path), _saver(xgb_model, _check_format(model_format)),
+        lambda data: _predict(xgb_model, data),
+        input_example=input_example, signature=signature, metadata=metadata,
+    )
+
+
+def log_model(
+    xgb_model: Any,
+    artifact_path: str | None = None,
+    *,
+    name: str | None = None,
+    input_example: Any = None,
+    signature: Any = None,
+    registered_model_name: str | None = None,
+    model_format: str = "ubj",
+    **kwargs: Any,
+) -> ModelInfo:
+    """Log an XGBoost model to the active run (one is started if none is active).
+
+    Args:
+        xgb_model: an ``xgboost.Booster`` or a fitted ``XGBRegressor``/``XGBClassifier``/….
+        artifact_path: where in the run's artifacts (MLflow 2 spelling), e.g. ``"model"``.
+        name: the same, MLflow 3 spelling; give exactly one of the two.
+        input_example: optional example input; saved, and used to infer the signature.
+        signature: a ``ModelSignature`` or dict; inferred from ``input_example`` when omitted.
+        registered_model_name: also register the logged model under this name.
+        model_format: ``ubj`` (default, binary) or ``json``.
+        **kwargs: MLflow's other arguments (``conda_env``, ``metadata``, …), accepted.
+    """
+    from tracker.models.flavors import check_kwargs, log_to_run, target_path
+
+    where = "tracker.xgboost.log_model"
+    _check_model(xgb_model, where)
+    path = target_path(artifact_path, name, where)
+    metadata = check_kwargs(kwargs, where)
+    return log_to_run(
+        path, _saver(xgb_model, _check_format(model_format)),
+        lambda data: _predict(xgb_model, data),
+        input_example=input_example, signature=signature,
+        registered_model_name=registered_model_name, metadata=metadata,
+    )
+
+
+def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -> Any:
+    """Load a logged XGBoost model as the class it was logged as (``Booster``, ``XGBRegressor``…).
+
+    Args:
+        model_uri: ``runs:/<run_id>/model``, ``models:/<name>/<version|stage|latest>``,
+            ``models:/<name>@<alias>``, a folder path or ``file://`` URI.
+        dst_path: accepted for MLflow compatibility (local models are read in place).
+    """
+    from tracker.models.flavors import open_model
+
+    opened = open_model(model_uri, FLAVOR_NAME)
+    return _load(opened.local_path, opened.manifest)
+
+
+def _load(folder: str, manifest: dict[str, Any]) -> Any:
+    """Read the model file of a verified folder (the checksum is checked first)."""
+    from tracker.models.manifest import verify_file
+
+    conf = manifest["flavors"][FLAVOR_NAME]
+    cls = _model_class(str(conf.get("model_class", "xgboost.core.Booster")))
+    path = verify_file(folder, manifest, str(conf["data"]))
+    model = cls()
+    model.load_model(path)
+    return model
+
+
+def _model_class(qualified: str) -> Any:
+    """The recorded class, only if it is XGBoost's ``Booster`` or one of its sklearn models."""
+    import importlib
+
+    xgb = _xgboost()
+    module_name, _, class_name = qualified.rpartition(".")
+    cls = None
+    if module_name == "xgboost" or module_name.startswith("xgboost."):
+        cls = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, (xgb.Booster, xgb.XGBModel))):
+        raise InvalidArgumentError(
+            f"The manifest's model_class {qualified!r} is not an XGBoost model class "
+            "(xgboost.Booster or an xgboost.XGBModel subclass)."
+        )
+    return cls
+
+
+def _predict(model: Any, data: Any) -> Any:
+    """Predict with a ``Booster`` (through a DMatrix) or an XGBoost sklearn model."""
+    from tracker.models.flavors import model_input
+
+    xgb = _xgboost()
+    data = model_input(data)
+    if not isinstance(model, xgb.Booster):
+        return model.predict(data)
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        names = model.feature_names
+        if names and set(names) <= {str(c) for c in data.columns}:
+            data = data[names]
+        return model.predict(xgb.DMatrix(data, enable_categorical=True))
+    return model.predict(xgb.DMatrix(data))
+
+
+# -- autologging ----------------------------------------------------------------------------------
+
+_original_train: Any = None
+_autolog_options: dict[str, Any] = {}
+
+
+def autolog(
+    log_models: bool = True,
+    disable: bool = False,
+    silent: bool = False,
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    registered_model_name: str | None = None,
+    model_format: str = "ubj",
+    **kwargs: Any,
+) -> None:
+    """Log params, per-round eval metrics and the model of every ``xgboost.train`` call.
+
+    Metrics are named ``<eval name>-<metric>`` per boosting round (``validation-rmse``); with
+    early stopping, ``best_iteration`` and ``stopped_iteration`` too. The model is logged at
+    ``model`` (``runs:/<run_id>/model``). Without an active run, one is started and ended.
+
+    Args:
+        log_models: log the trained booster as a model at ``model``.
+        disable: undo ``autolog()``: ``xgboost.train`` is restored.
+        silent: accepted for MLflow compatibility.
+        log_input_examples: accepted for MLflow compatibility (no example is taken).
+        log_model_signatures: accepted for MLflow compatibility.
+        registered_model_name: register each logged model under this name.
+        model_format: ``ubj`` (default) or ``json``.
+        **kwargs: MLflow's other options (``importance_types``, …), accepted.
+    """
+    global _original_train
+    xgb = _xgboost()
+    if disable:
+        if _original_train is not None:
+            xgb.train = _original_train
+            _original_train = None
+        return
+    _autolog_options.update(log_models=log_models, registered_model_name=registered_model_name,
+                            model_format=_check_format(model_format))
+    if _original_train is None:
+        _original_train = xgb.train
+        xgb.train = _autologged_train
+
+
+def _autologged_train(params: dict[str, Any], dtrain: Any, *args: Any, **kwargs: Any) -> Any:
+    from tracker import api
+
+    started = api.active_run() is None
+    run = api.active_run() or api.start_run()
+    try:
+        booster = _train_logging(run, params, dtrain, args, kwargs)
+    except BaseException:
+        if started:
+            api.end_run("FAILED")
+        raise
+    if started:
+        api.end_run()
+    return booster
+
+
+def _train_logging(run: Any, params: dict[str, Any], dtrain: Any, args: Any, kwargs: Any) -> Any:
+    from tracker import api
+
+    xgb = _xgboost()
+    logged = {k: v for k, v in (params or {}).items() if not callable(v)}
+    logged["num_boost_round"] = args[0] if args else kwargs.get("num_boost_round", 10)
+    for key in ("early_stopping_rounds", "maximize", "verbose_eval"):
+        if kwargs.get(key) is not None:
+            logged[key] = kwargs[key]
+    api.log_params(logged, run_id=str(run.info.run_id))
+    callbacks = [*(kwargs.get("callbacks") or []), _metrics_callback(xgb, str(run.info.run_id))]
+    booster = _original_train(params, dtrain, *args, **{**kwargs, "callbacks": callbacks})
+    if kwargs.get("early_stopping_rounds") is not None:
+        api.log_metrics(
+            {"best_iteration": booster.best_iteration,
+             "stopped_iteration": booster.num_boosted_rounds() - 1},
+            run_id=str(run.info.run_id),
+        )
+    if _autolog_options.get("log_models", True):
+        log_model(booster, artifact_path="model",
+                  registered_model_name=_autolog_options.get("registered_model_name"),
+                  model_format=_autolog_options.get("model_format", "ubj"))
+    return booster
+
+
+def _metrics_callback(xgb: Any, run_id: str) -> Any:
+    from tracker import api
+
+    class _LogMetrics(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            values = {}
+            for data_name, metrics in evals_log.items():
+                for metric, history in metrics.items():
+                    last = history[-1]
+                    values[f"{data_name}-{metric}"] = float(last[0] if isinstance(last, tuple) else last)
+            if values:
+                api.log_metrics(values, step=epoch, run_id=run_id)
+            return False
+
+    return _LogMetrics()
