@@ -79,19 +79,18 @@ class ArtifactRepo:
     def list(self, path: str | None = None) -> list[FileInfo]:
         """Direct children of ``path`` (files with sizes, folders), like MLflow's list_artifacts."""
         rel = validate_artifact_path(path)
-        full = self.fs.full_path(rel)
-        if rel and os.path.isfile(full):
+        if rel and self.fs.stat(rel)[0] == "file":
             return []
         out = []
         for name in self.fs.list_dir(rel):
             if name.startswith(".tmp-"):
                 continue
             child = f"{rel}/{name}" if rel else name
-            child_full = self.fs.full_path(child)
-            if os.path.isdir(child_full):
+            kind, size = self.fs.stat(child)
+            if kind == "dir":
                 out.append(FileInfo(child, True, None))
-            else:
-                out.append(FileInfo(child, False, os.path.getsize(child_full)))
+            elif kind == "file":
+                out.append(FileInfo(child, False, size))
         return out
 
     def walk(self) -> Iterator[tuple[str, int]]:
@@ -101,14 +100,14 @@ class ArtifactRepo:
     def download(self, path: str, dst_path: str) -> str:
         """Copy the artifact file or folder ``path`` into ``dst_path``; return the local path."""
         rel = validate_artifact_path(path)
-        full = self.fs.full_path(rel)
         name = rel.rsplit("/", 1)[-1] if rel else "artifacts"
         target = os.path.join(os.path.abspath(dst_path), name)
-        if os.path.isfile(full):
+        kind, _ = self.fs.stat(rel)
+        if kind == "file":
             self.fs.download(rel, target)
             return target
         entries = self.fs.list_files(rel)
-        if not entries and not os.path.isdir(full):
+        if kind is None:
             raise NotFoundError(
                 f"Artifact {rel!r} not found under {self.artifact_uri}; list_artifacts() shows "
                 "what the run has."

@@ -154,8 +154,7 @@ class StoreQuery:
                 raise
             except Exception as bad:  # noqa: BLE001 - any reason a file cannot be read
                 path = wanted[full]
-                size = os.path.getsize(full) if os.path.exists(full) else -1
-                self.store.mark_bad(path, size, str(bad))
+                self.store.mark_bad(path, self.store.fs.stat(path)[1], str(bad))
                 continue
             good.append(full)
         if len(good) == len(added):

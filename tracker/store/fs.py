@@ -67,6 +67,10 @@ class StoreFS:
         """Every file under ``prefix`` (recursively), temporary files excluded, sorted by path."""
         raise NotImplementedError
 
+    def stat(self, path: str) -> tuple[str | None, int]:
+        """(``"file"``, size), (``"dir"``, 0), or (None, -1) when nothing is at ``path``."""
+        raise NotImplementedError
+
     def list_dir(self, path: str) -> list[str]:
         """Names of the direct children of ``path`` (files and folders); [] when it is missing."""
         raise NotImplementedError
@@ -179,6 +183,15 @@ class LocalFS(StoreFS):
     def exists(self, path: str) -> bool:
         return os.path.exists(self.full_path(path))
 
+    def stat(self, path: str) -> tuple[str | None, int]:
+        try:
+            st = os.stat(self.full_path(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None, -1
+        if os.path.isdir(self.full_path(path)):
+            return "dir", 0
+        return "file", st.st_size
+
     def list_files(self, prefix: str) -> list[FileEntry]:
         base = self.full_path(prefix)
         out: list[FileEntry] = []
@@ -247,7 +260,7 @@ class ArrowFS(StoreFS):
         return f"{self.scheme}://{self.full_path(path)}"
 
     def write_atomic(self, path: str, data: bytes) -> None:
-        # One PUT on an object store is atomic; on local disks pyarrow writes in place, so stage it.
+        # One PUT on an object store is atomic (local folders use LocalFS, which renames).
         full = self.full_path(path)
         try:
             with self.fs.open_output_stream(full) as out:
@@ -269,6 +282,16 @@ class ArrowFS(StoreFS):
         import pyarrow.fs as pafs
 
         return bool(self.fs.get_file_info(self.full_path(path)).type != pafs.FileType.NotFound)
+
+    def stat(self, path: str) -> tuple[str | None, int]:
+        import pyarrow.fs as pafs
+
+        info = self.fs.get_file_info(self.full_path(path))
+        if info.type == pafs.FileType.File:
+            return "file", int(info.size or 0)
+        if info.type == pafs.FileType.Directory:
+            return "dir", 0
+        return None, -1
 
     def list_files(self, prefix: str) -> list[FileEntry]:
         import pyarrow.fs as pafs
