@@ -55,7 +55,7 @@ from tracker.entities import RunStatus, ViewType
 from tracker.exceptions import MlflowException, TrackerError
 
 if TYPE_CHECKING:
-    from tracker import data, entities, exceptions, tracking
+    from tracker import data, entities, exceptions, models, pyfunc, sklearn, tracking, xgboost
 
 __version__ = "0.1.0"
 
@@ -95,6 +95,8 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "models",
+    "pyfunc",
     "register_model",
     "search_experiments",
     "search_runs",
@@ -106,11 +108,15 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "sql",
+    "sklearn",
     "start_run",
     "tracking",
+    "xgboost",
 ]
 
-_SUBMODULES = {"data", "entities", "exceptions", "tracking"}
+_SUBMODULES = {
+    "data", "entities", "exceptions", "models", "pyfunc", "sklearn", "tracking", "xgboost",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -57,6 +57,7 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 _stores: dict[str, Store] = {}
 _live: dict[tuple[str, str], RunLog] = {}
 _live_lock = threading.RLock()
+_artifact_uris: dict[tuple[str, str], str] = {}  # a run's artifact URI never changes
 
 
 def get_store(uri: str) -> Store:
@@ -563,7 +564,10 @@ class TrackerClient(RegistryClientMixin):
             live = _live.get(key)
         if live is not None and live.artifact_uri:
             return live.artifact_uri
-        return str(self._run_row(run_id)["artifact_uri"])
+        cached = _artifact_uris.get(key)
+        if cached is None:
+            cached = _artifact_uris[key] = str(self._run_row(run_id)["artifact_uri"])
+        return cached
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Copy a local file into the run's artifacts (under ``artifact_path``)."""

@@ -12,6 +12,7 @@ __all__ = [
     "CorruptFileError",
     "FilterSyntaxError",
     "NoActiveRunError",
+    "ModelIntegrityError",
     "MlflowException",
 ]
 
@@ -58,6 +59,12 @@ class FilterSyntaxError(InvalidArgumentError):
 
 class NoActiveRunError(TrackerError):
     """A fluent call needs an active run and none was started."""
+
+
+class ModelIntegrityError(TrackerError):
+    """A model file does not match the checksum recorded when it was saved; it was not loaded."""
+
+    error_code = "INVALID_STATE"
 
 
 # MLflow code catches ``mlflow.exceptions.MlflowException``; ours is the same tree.

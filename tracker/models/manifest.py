@@ -20,9 +20,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from tracker import exceptions as _exceptions
 from tracker.artifacts import sha256_file
-from tracker.exceptions import InvalidArgumentError, NotFoundError, TrackerError
+from tracker.exceptions import InvalidArgumentError, ModelIntegrityError, NotFoundError
 
 MANIFEST = "MLmodel"
 INPUT_EXAMPLE = "input_example.json"
@@ -30,18 +29,6 @@ REQUIREMENTS = "requirements.txt"
 
 # Distribution names used in requirements.txt for the modules a model may need.
 _PIP_NAMES = {"sklearn": "scikit-learn"}
-
-
-class _ModelIntegrityError(TrackerError):
-    """A model file does not match the checksum recorded when it was saved; it was not loaded."""
-
-    error_code = "INVALID_STATE"
-
-
-# ``tracker.exceptions.ModelIntegrityError`` once it exists there; this module's class until then.
-ModelIntegrityError: type[TrackerError] = getattr(
-    _exceptions, "ModelIntegrityError", _ModelIntegrityError
-)
 
 
 def now_utc() -> str:

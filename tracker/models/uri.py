@@ -87,15 +87,14 @@ def resolve(client: TrackerClient, uri: str) -> ResolvedModel:
     uri = os.fspath(uri)
     if uri.startswith("runs:/"):
         run_id, path = parse_runs_uri(uri)
-        run = client.get_run(run_id)
-        repo = client._repo(run_id)
+        repo = client._repo(run_id)  # raises "Run … not found" for an unknown run
         local = repo.local_path(path)
         if local is None or not os.path.exists(local):
             listing = [f.path for f in client.list_artifacts(run_id)]
             raise NotFoundError(
                 f"Run {run_id} has no artifact {path!r}; its artifacts: {listing or 'none'}."
             )
-        return ResolvedModel(uri, local, run.info.run_id, path)
+        return ResolvedModel(uri, local, run_id, path)
     if uri.startswith("models:/"):
         version = model_version_for(client, uri)
         inner = resolve(client, version.source)
