@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tracker.client import DEFAULT_EXPERIMENT_ID, TrackerClient
 from tracker.entities import Experiment, Run, RunStatus, ViewType
-from tracker.exceptions import InvalidArgumentError, NoActiveRunError, NotFoundError, TrackerError
+from tracker.exceptions import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NoActiveRunError,
+    NotFoundError,
+    TrackerError,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,9 +135,13 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     if experiment_name is not None:
         exp = client.get_experiment_by_name(experiment_name, include_deleted=True)
         if exp is None:
-            client.create_experiment(experiment_name)
-            exp = client.get_experiment_by_name(experiment_name)
-            assert exp is not None
+            try:
+                client.create_experiment(experiment_name)
+            except AlreadyExistsError:
+                pass  # another process created it between our lookup and our create
+            exp = client.get_experiment_by_name(experiment_name, include_deleted=True)
+            if exp is None:
+                raise NotFoundError(f"Experiment {experiment_name!r} could not be created.")
     else:
         exp = client.get_experiment(str(experiment_id))
     if exp.lifecycle_stage != "active":
@@ -452,7 +462,7 @@ def flush() -> None:
     """Publish every buffered record now (normally done within 5 s, at end_run and at exit)."""
     from tracker.runlog import flush_all
 
-    flush_all()
+    flush_all(raise_errors=True)
 
 
 # -- model registry ---------------------------------------------------------------------------

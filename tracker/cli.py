@@ -324,8 +324,8 @@ def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
     """List experiments: id, name, artifact location, stage, run count and last activity.
 
     Active experiments by default; --all adds deleted ones, --deleted shows only those.
-    "runs" counts the experiment's runs that are not deleted; "last_activity" is the latest
-    time anything was recorded for the experiment or one of its runs (UTC).
+    "runs" counts the experiment's runs that are not deleted; "last_activity" is the last
+    time the experiment or one of its runs wrote to the store (UTC).
 
     \b
     Example:

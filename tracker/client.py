@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import random
 import tempfile
@@ -35,6 +36,7 @@ from tracker.exceptions import (
     AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
+    StoreError,
 )
 from tracker.registry_client import RegistryClientMixin
 from tracker.runlog import RunLog, flush_all
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from tracker.artifacts import ArtifactRepo
     from tracker.query import StoreQuery
     from tracker.store.store import Store
+
+log = logging.getLogger("tracker")
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -114,16 +118,22 @@ class TrackerClient(RegistryClientMixin):
         if self._query is None:
 
             self._query = _shared_query(self.store)
-        self.flush()
+        self.flush(raise_errors=False)
         return self._query
 
-    def flush(self) -> None:
+    def flush(self, *, raise_errors: bool = True) -> None:
         """Publish every buffered record of this store now."""
         with _live_lock:
             runs = [r for (root, _), r in _live.items() if root == self.store.fs.root]
         for run in runs:
             if run.pending():
-                run.flush()
+                try:
+                    run.flush()
+                except StoreError as exc:
+                    if raise_errors:
+                        raise
+                    # Reads go on without these records; they stay in memory for the next flush.
+                    log.warning("tracker: reading without unpublished records: %s", exc)
 
     def _runlog(self, run_id: str) -> RunLog:
         validate_run_id(run_id)
@@ -134,7 +144,9 @@ class TrackerClient(RegistryClientMixin):
                 return live
         row = self._run_row(run_id)
         params = {p.key: p.value for p in self._params_of(run_id)}
-        run = RunLog(self.store, row["experiment_id"], run_id, params=params, is_new=False)
+        run = RunLog(
+            self.store, row["experiment_id"], run_id, params=params, is_new=False, owner=False
+        )
         run.artifact_uri = row["artifact_uri"]
         with _live_lock:
             _live[key] = run
@@ -207,7 +219,11 @@ class TrackerClient(RegistryClientMixin):
         else:
             salt = 0
             experiment_id = experiment_id_for(name)
-            while experiment_id in self._experiment_map():
+            while (other := self._experiment_map().get(experiment_id)) is not None:
+                if other.name == name:  # another process created it a moment ago
+                    raise AlreadyExistsError(
+                        f"Experiment {name!r} already exists with id {experiment_id}."
+                    )
                 salt += 1
                 experiment_id = experiment_id_for(name, salt)
         return self._create_experiment_with_id(experiment_id, name, artifact_location, tags)
@@ -400,6 +416,7 @@ class TrackerClient(RegistryClientMixin):
         run = self._runlog(run_id)
         if run.ended:
             run = self._fresh_runlog(run_id)
+        run.owner = True
         run.set_attribute("status", RunStatus.RUNNING)
         run.set_attribute("end_time", None)
         from tracker.store.store import local_owner

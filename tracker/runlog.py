@@ -66,6 +66,8 @@ class RunLog:
         run_id: the run.
         params: params the run already has in the store (for the immutability check).
         is_new: True when this process created the run (no files of it exist yet).
+        owner: True when this process runs the run (created or resumed it): only an owner
+            writes heartbeats, so a finished run touched later (a tag, a delete) stays quiet.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class RunLog:
         *,
         params: dict[str, str] | None = None,
         is_new: bool = True,
+        owner: bool | None = None,
     ) -> None:
         from tracker.store.store import run_dir
 
@@ -90,6 +93,7 @@ class RunLog:
         self._last_write = _monotonic()
         self._params: dict[str, str] = dict(params or {})
         self._wrote_files = not is_new
+        self.owner = is_new if owner is None else owner
         self.artifact_uri: str | None = None
         self.ended = False
         _FLUSHER.register(self)
@@ -160,16 +164,25 @@ class RunLog:
         idle = now - self._last_write
         if self._rows and idle >= FLUSH_INTERVAL - tick:
             return True
-        return not self.ended and idle >= HEARTBEAT_INTERVAL
+        return self.owner and not self.ended and idle >= HEARTBEAT_INTERVAL
 
-    def flush(self, *, final: bool = False) -> None:
-        """Publish buffered records as one new file; keep them in memory if the write fails."""
+    def flush(self, *, final: bool | None = None) -> None:
+        """Publish buffered records as one new file; keep them in memory if the write fails.
+
+        Args:
+            final: publish as the run's final file (default: once the run has ended), so a
+                final flush that failed is retried as final by the next flush.
+        """
+        if final is None:
+            final = self.ended
         with self._flush_lock:
             buffer = self._rows
             rows = [buffer.popleft() for _ in range(len(buffer))]
-            now_ms = int(_time() * 1000)
-            if not final:
-                rows.append(("run", "heartbeat", None, None, None, now_ms, _time_ns()))
+            heartbeat = self.owner and not final
+            if heartbeat:
+                rows.append(("run", "heartbeat", None, None, None, int(_time() * 1000), _time_ns()))
+            if not rows:
+                return
             prefix = "final" if final and not self._wrote_files else "seg"
             try:
                 from tracker.store.store import new_seg_id
@@ -181,8 +194,8 @@ class RunLog:
                     prefix=prefix, seg=seg, covers=covers,
                 )
             except Exception:
-                if not final:
-                    rows.pop()  # the heartbeat
+                if heartbeat:
+                    rows.pop()
                 buffer.extendleft(reversed(rows))
                 raise
             self._last_write = _monotonic()
@@ -195,17 +208,20 @@ class RunLog:
                     # The segments stay valid on their own; compaction can merge them later.
                     log.warning("Could not consolidate run %s: %s", self.run_id, exc)
             self._wrote_files = True
+            if final and not self._rows:
+                _FLUSHER.unregister(self)
 
     def end(self, status: str, end_time: int | None = None) -> None:
-        """Record the terminal status and publish everything left as the run's final file."""
+        """Record the terminal status and publish everything left as the run's final file.
+
+        If the write fails (e.g. a full disk) the error propagates and the records stay in
+        memory; the flusher retries them as the final file until it succeeds.
+        """
         ts = int(_time() * 1000) if end_time is None else end_time
         self.set_attribute("status", status, ts)
         self.set_attribute("end_time", str(ts), ts)
         self.ended = True
-        try:
-            self.flush(final=True)
-        finally:
-            _FLUSHER.unregister(self)
+        self.flush(final=True)
         from tracker.store.compact import maybe_compact
 
         maybe_compact(self.store, self.experiment_id)
@@ -256,21 +272,26 @@ class _Flusher:
                     except Exception as exc:  # noqa: BLE001 - keep the thread alive
                         log.warning("tracker: flushing run %s failed, will retry: %s", run.run_id, exc)
 
-    def flush_all(self) -> None:
+    def flush_all(self, *, raise_errors: bool = False) -> None:
+        """Flush every live run; report failures (raise the first one when asked)."""
+        errors: list[Exception] = []
         for run in self.live():
-            if run.pending():
+            if run.pending() or run.ended:
                 try:
                     run.flush()
-                except Exception as exc:  # noqa: BLE001 - at exit, report and go on
+                except Exception as exc:  # noqa: BLE001 - try every run, then report
+                    errors.append(exc)
                     log.error(
-                        "tracker: %d records of run %s could not be written at exit: %s",
+                        "tracker: %d records of run %s are still in memory, not written: %s",
                         run.pending(), run.run_id, exc,
                     )
+        if errors and raise_errors:
+            raise errors[0]
 
 
 _FLUSHER = _Flusher()
 
 
-def flush_all() -> None:
-    """Publish every buffered record of this process now."""
-    _FLUSHER.flush_all()
+def flush_all(*, raise_errors: bool = True) -> None:
+    """Publish every buffered record of this process now; raise if a write fails."""
+    _FLUSHER.flush_all(raise_errors=raise_errors)

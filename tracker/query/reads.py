@@ -229,14 +229,22 @@ def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
     ).fetchall()
     params: list[Any] = []
     joins = []
+    # DuckDB column names are case-insensitive, so keys differing only in case ("loss",
+    # "Loss") get positional aliases here and their real names in pandas.
+    names: dict[str, str] = {}
     selected = ["r.run_id", "r.experiment_id", "r.status", "r.artifact_uri",
                 "r.start_time", "r.end_time"]
     for table, source in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags")):
         table_keys = [k for t, k in keys if t == table]
         if not table_keys:
             continue
+        aliases = []
+        for k in table_keys:
+            alias = f"c{len(names)}"
+            names[alias] = f"{table}.{k}"
+            aliases.append(alias)
         cols = ", ".join(
-            f"first(value) FILTER (WHERE key = ?) AS {_quote(table + '.' + k)}" for k in table_keys
+            f"first(value) FILTER (WHERE key = ?) AS {alias}" for alias in aliases
         )
         params.extend(table_keys)
         joins.append(
@@ -249,10 +257,8 @@ def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
         f"{' '.join(joins)} ORDER BY s.ord",
         params,
     ).df()
+    frame = frame.rename(columns=names)
     for col in ("start_time", "end_time"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
     return frame
 
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'

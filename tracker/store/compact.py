@@ -59,14 +59,19 @@ def _load(store: Store, files: Sequence[StoreFile]) -> tuple[list[Any], set[str]
     planned = set(plan.files)
     for f in files:
         if f.path in plan.skipped:
-            continue
+            continue  # unreadable: left in place, never deleted, skipped by readers
+        if f.path in planned:
+            try:
+                table = read_table(store.fs, f.path)
+            except CorruptFileError as exc:
+                store.mark_bad(f.path, f.size, str(exc))
+                continue
         consumed.append(f)
         covers.add(f.file_id)
         if f.level > LEVEL_SEGMENT:
             covers |= store.covers(f)
         if f.path not in planned:
             continue
-        table = read_table(store.fs, f.path)
         excluded = plan.exclude.get(f.path)
         if excluded:
             mask = pc.invert(pc.is_in(table["seg"], value_set=_pa_array(sorted(excluded))))
@@ -143,7 +148,7 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
                 if f.level == LEVEL_PART and f.folder == parts_dir(eid)
                 and f.size < 64 * 1024 * 1024
             ]
-            wrote, read, deleted = _compact_experiment(store, eid, run_files + small_parts)
+            wrote, read, deleted, runs = _compact_experiment(store, eid, run_files + small_parts)
             totals[0] += runs
             totals[1] += read
             totals[2] += wrote
@@ -154,12 +159,14 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
     return CompactionResult(runs, read, written, deleted, seconds=time.perf_counter() - started)
 
 
-def _compact_experiment(store: Store, eid: str, files: list[StoreFile]) -> tuple[int, int, int]:
-    try:
-        tables, covers, consumed = _load(store, files)
-    except CorruptFileError as exc:
-        log.warning("Not compacting experiment %s: %s", eid, exc)
-        return 0, 0, 0
+def _compact_experiment(
+    store: Store, eid: str, files: list[StoreFile]
+) -> tuple[int, int, int, int]:
+    """Write one part from ``files``; return (files written, read, deleted, runs compacted)."""
+    tables, covers, consumed = _load(store, files)
+    runs = len({f.folder for f in consumed if f.path.startswith(RUNS + "/")})
+    if not consumed:
+        return 0, 0, 0, 0
     table = _concat(tables).sort_by(
         [("run_id", "ascending"), ("kind", "ascending"), ("key", "ascending"), ("step", "ascending")]
     )
@@ -168,7 +175,7 @@ def _compact_experiment(store: Store, eid: str, files: list[StoreFile]) -> tuple
         store.fs.delete(f.path)
     for folder in sorted({f.folder for f in consumed if f.path.startswith(RUNS + "/")}):
         store.fs.remove_empty_dirs(folder)
-    return 1, len(tables), len(consumed)
+    return 1, len(tables), len(consumed), runs
 
 
 class _Lock:

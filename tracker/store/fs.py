@@ -60,6 +60,10 @@ class StoreFS:
     def read_bytes(self, path: str) -> bytes:
         raise NotImplementedError
 
+    def open_input(self, path: str) -> Any:
+        """A pyarrow random-access file, so a Parquet footer can be read without the whole file."""
+        raise NotImplementedError
+
     def exists(self, path: str) -> bool:
         raise NotImplementedError
 
@@ -180,6 +184,11 @@ class LocalFS(StoreFS):
         except OSError as exc:
             raise _store_error(exc, full) from exc
 
+    def open_input(self, path: str) -> Any:
+        import pyarrow as pa
+
+        return pa.OSFile(self.full_path(path), "rb")
+
     def exists(self, path: str) -> bool:
         return os.path.exists(self.full_path(path))
 
@@ -277,6 +286,9 @@ class ArrowFS(StoreFS):
     def read_bytes(self, path: str) -> bytes:
         with self.fs.open_input_stream(self.full_path(path)) as fh:
             return bytes(fh.read())
+
+    def open_input(self, path: str) -> Any:
+        return self.fs.open_input_file(self.full_path(path))
 
     def exists(self, path: str) -> bool:
         import pyarrow.fs as pafs

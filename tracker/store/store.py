@@ -220,7 +220,8 @@ class Store:
         for f in files:
             if f.level == LEVEL_SEGMENT and f.file_id not in covered:
                 chosen.append(f.path)
-        bad = [p for p in chosen if (p, _size(files, p)) in self._bad_files]
+        sizes = {f.path: f.size for f in files}
+        bad = [p for p in chosen if (p, sizes[p]) in self._bad_files] if self._bad_files else []
         if bad:
             chosen = [p for p in chosen if p not in bad]
             skipped.extend(bad)
@@ -230,7 +231,7 @@ class Store:
         """Remember that a file cannot be read, so later plans skip it (until its size changes)."""
         if (path, size) not in self._bad_files:
             self._bad_files[(path, size)] = reason
-            message = f"Skipping unreadable store file {self.fs.uri(path)}: {reason}"
+            message = f"Skipping unreadable store file {self.fs.full_path(path)}: {reason}"
             self.warnings.append(message)
             log.warning("%s", message)
 
@@ -250,7 +251,7 @@ class Store:
             except FileNotFoundError:
                 continue
             except CorruptFileError as exc:
-                self.mark_bad(path, _size(files, path), str(exc))
+                self.mark_bad(path, next(f.size for f in files if f.path == path), str(exc))
                 continue
             excluded = plan.exclude.get(path, frozenset())
             for row in table.to_pylist():
@@ -285,13 +286,6 @@ class Store:
 
 def _ids_from_dirs(names: Iterable[str], prefix: str) -> list[str]:
     return sorted(n[len(prefix):] for n in names if n.startswith(prefix))
-
-
-def _size(files: Sequence[StoreFile], path: str) -> int:
-    for f in files:
-        if f.path == path:
-            return f.size
-    return -1
 
 
 # -- encoding ------------------------------------------------------------------------------
@@ -364,7 +358,7 @@ def read_table(fs: StoreFS, path: str) -> Any:
     try:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise CorruptFileError(f"{fs.uri(path)} is not a readable Parquet file ({exc})") from exc
+        raise CorruptFileError(f"{fs.full_path(path)} is not a readable Parquet file ({exc})") from exc
     return table
 
 
@@ -373,12 +367,12 @@ def read_covers(fs: StoreFS, path: str) -> frozenset[str]:
     import pyarrow.parquet as pq
 
     try:
-        data = fs.read_bytes(path)
-        meta = pq.read_metadata(pa.BufferReader(data)).metadata or {}
+        with fs.open_input(path) as source:
+            meta = pq.read_metadata(source).metadata or {}
     except FileNotFoundError:
         return frozenset()
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise CorruptFileError(f"{fs.uri(path)} is not a readable Parquet file ({exc})") from exc
+        raise CorruptFileError(f"{fs.full_path(path)} is not a readable Parquet file ({exc})") from exc
     raw = meta.get(schema.META_COVERS)
     if raw is None:
         return frozenset()
