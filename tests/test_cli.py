@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 import tracker
 import tracker.api
 from tracker.cli import cli
+from tracker.client import TrackerClient
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC
@@ -634,7 +635,8 @@ def test_the_expected_commands_exist() -> None:
     assert set(COMMANDS) == {
         "tracker", "tracker experiments", "tracker experiments list", "tracker runs",
         "tracker runs list", "tracker runs show", "tracker runs delete", "tracker runs restore",
-        "tracker sql", "tracker compact",
+        "tracker sql", "tracker compact", "tracker models", "tracker models list",
+        "tracker models show", "tracker models promote", "tracker models alias",
     }
 
 
@@ -703,3 +705,57 @@ def test_python_dash_m_tracker_error_exit_code() -> None:
     assert out.stdout == ""
     assert out.stderr.startswith("Error: Tracking URI 'http://localhost:5000'")
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+# -- model registry commands -------------------------------------------------------------------
+
+
+@pytest.fixture
+def registry_store(tmp_path: Path) -> str:
+    uri = str(tmp_path / "reg")
+    client = TrackerClient(uri)
+    run = client.create_run(client.create_experiment("e"))
+    client.log_text(run.info.run_id, "weights", "model/model.bin")
+    client.set_terminated(run.info.run_id)
+    for _ in range(2):
+        client.create_model_version("taxi", f"runs:/{run.info.run_id}/model",
+                                    run_id=run.info.run_id)
+    return uri
+
+
+def test_models_list_show_promote_alias(registry_store: str) -> None:
+    runner = CliRunner()
+    base = ["--store", registry_store, "models"]
+    out = runner.invoke(cli, [*base, "promote", "taxi", "1", "--stage", "production",
+                              "--reason", "best rmse"])
+    assert out.exit_code == 0, out.output
+    assert "taxi version 1 is now in Production" in out.output
+    out = runner.invoke(cli, [*base, "promote", "taxi", "2", "--stage", "Production",
+                              "--archive-existing"])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(cli, [*base, "alias", "taxi", "2", "champion"])
+    assert out.exit_code == 0 and "taxi@champion -> version 2" in out.output
+    listed = json.loads(runner.invoke(cli, [*base, "list", "--format", "json"]).output)
+    assert listed[0]["name"] == "taxi" and listed[0]["versions"] == 2
+    assert listed[0]["production"] == 2 and listed[0]["aliases"] == "champion=v2"
+    shown = json.loads(runner.invoke(cli, [*base, "show", "taxi", "--format", "json"]).output)
+    assert [(v["version"], v["stage"]) for v in shown] == [(1, "Archived"), (2, "Production")]
+    history = json.loads(
+        runner.invoke(cli, [*base, "show", "taxi", "--history", "--format", "json"]).output
+    )
+    promoted = [e for e in history if e["event"] == "version_stage" and e["version"] == 1]
+    assert promoted[0]["reason"] == "best rmse"
+    out = runner.invoke(cli, [*base, "alias", "taxi", "0", "champion", "--delete"])
+    assert out.exit_code == 0
+
+
+def test_models_errors_are_one_line(registry_store: str) -> None:
+    runner = CliRunner()
+    base = ["--store", registry_store, "models"]
+    out = runner.invoke(cli, [*base, "show", "nope"])
+    assert out.exit_code == 1 and "registered models: 'taxi'" in out.output
+    out = runner.invoke(cli, [*base, "promote", "taxi", "9", "--stage", "Production"])
+    assert out.exit_code == 1 and "versions: 1, 2" in out.output
+    out = runner.invoke(cli, [*base, "promote", "taxi", "1", "--stage", "Prod"])
+    assert out.exit_code == 1 and "Invalid stage 'Prod'" in out.output
+    assert "Traceback" not in out.output

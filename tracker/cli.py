@@ -8,16 +8,11 @@ pandas are imported inside command bodies, so ``tracker --help`` stays fast.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
-import math
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -25,6 +20,7 @@ import click
 from tracker.client import TrackerClient
 from tracker.entities import RunStatus, ViewType
 from tracker.exceptions import TrackerError
+from tracker.output import duration, frame_rows, json_default, plain, render, text, utc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,15 +35,6 @@ FORMATS = ("table", "json", "csv")
 ENV_VARS = ["TRACKER_TRACKING_URI", "MLFLOW_TRACKING_URI"]
 DEFAULT_STORE = "./tracking"
 DEAD = "DEAD"
-
-# Run counts and last activity per experiment: the query layer has no typed read for this yet.
-_EXPERIMENT_STATS_SQL = (
-    "SELECT experiment_id, count(*) FILTER (WHERE lifecycle_stage = 'active') AS runs, "
-    "max(last_seen) AS last_seen FROM runs GROUP BY experiment_id"
-)
-# ``search_runs_frame`` has no ``dead`` column: the ids of crashed RUNNING runs.
-_DEAD_RUNS_SQL = "SELECT run_id FROM runs WHERE status = 'RUNNING' AND dead"
-
 
 # -- the group and its error boundary ---------------------------------------------------------
 
@@ -182,124 +169,12 @@ def view_options(func: F) -> F:
     )(wrapper)  # type: ignore[return-value]
 
 
-# -- output -----------------------------------------------------------------------------------
-
-
-class _Duration(float):
-    """Seconds: a number in JSON and CSV, ``1h 02m 03s`` in tables."""
-
-    def human(self) -> str:
-        seconds = float(self)
-        if seconds < 60:
-            return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
-        minutes, secs = divmod(int(round(seconds)), 60)
-        if minutes < 60:
-            return f"{minutes}m {secs:02d}s"
-        hours, minutes = divmod(minutes, 60)
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready Python value: no NaN/NaT/NA, no numpy scalars, no Decimals."""
-    if value is None or isinstance(value, (bool, str, _Duration)):
-        return value
-    if type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    if isinstance(value, float):
-        return None if math.isnan(value) else value if math.isfinite(value) else str(value)
-    if isinstance(value, (int, datetime, date, time)):
-        return value
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (timedelta, bytes)):
-        return value.total_seconds() if isinstance(value, timedelta) else value.hex()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _plain(value.tolist())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    return str(value)
-
-
-def _text(value: Any, *, table: bool) -> str:
-    """One cell as text, for a table or a CSV file."""
-    value = _plain(value)
-    if value is None:
-        return ""
-    if isinstance(value, _Duration):
-        return value.human() if table else repr(float(value))
-    if isinstance(value, float):
-        return f"{value:.6g}" if table else repr(value)
-    if isinstance(value, datetime) and table:
-        utc = value.astimezone(timezone.utc) if value.tzinfo else value
-        return utc.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="milliseconds")
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, default=str)
-    text = str(value)
-    return text.replace("\r", "\\r").replace("\n", "\\n") if table else text
-
-
-def _json_default(value: Any) -> Any:
-    """Dates and times for ``json.dumps`` (everything else went through ``_plain``)."""
-    return _text(value, table=False)
-
-
-def render(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> str:
-    """Rows as an aligned text table, a JSON array of objects, or CSV with a header line."""
-    rows = list(rows)
-    if fmt == "json":
-        objects = [{c: _plain(v) for c, v in zip(columns, row)} for row in rows]
-        return json.dumps(objects, indent=2, default=_json_default)
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([_text(v, table=False) for v in row] for row in rows)
-        return out.getvalue().rstrip("\n")
-    cells = [[_text(v, table=True) for v in row] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    numeric = [bool(rows) and all(_is_number(r[i]) for r in rows) for i in range(len(columns))]
-
-    def line(values: Sequence[str]) -> str:
-        padded = (v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric))
-        return "  ".join(padded).rstrip()
-
-    return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
-
-
-def _is_number(value: Any) -> bool:
-    value = _plain(value)
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-
 def _emit(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, what: str) -> None:
     if not rows and fmt == "table":
         _notice(f"no {what}.")
         return
     click.echo(render(columns, rows, fmt))
 
-
-def _frame_rows(frame: pd.DataFrame) -> tuple[list[str], list[tuple[Any, ...]]]:
-    return [str(c) for c in frame.columns], list(frame.itertuples(index=False, name=None))
-
-
-def _utc(ms: Any) -> datetime | None:
-    ms = _plain(ms)
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-
-def _duration(start_ms: Any, end_ms: Any) -> _Duration | None:
-    start, end = _plain(start_ms), _plain(end_ms)
-    if start is None or end is None:
-        return None
-    if isinstance(start, datetime):
-        return _Duration((end - start).total_seconds())
-    return _Duration((end - start) / 1000)
 
 
 # -- experiments ------------------------------------------------------------------------------
@@ -335,16 +210,14 @@ def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
     found = client.search_experiments(view_type=view)
     stats: dict[str, tuple[int, Any]] = {}
     if found:
-        frame = client.sql(_EXPERIMENT_STATS_SQL)
-        for eid, count, last_seen in frame.itertuples(index=False, name=None):
-            stats[str(eid)] = (int(count), _plain(last_seen))
+        stats = client.experiment_stats()
     rows = []
     for exp in sorted(found, key=lambda e: (e.name, e.experiment_id)):
         count, last_seen = stats.get(exp.experiment_id, (0, None))
         times = [t for t in (exp.last_update_time, last_seen) if t is not None]
         rows.append((
             exp.experiment_id, exp.name, exp.artifact_location, exp.lifecycle_stage, count,
-            _utc(max(times)) if times else None,
+            utc(max(times)) if times else None,
         ))
     columns = ["experiment_id", "name", "artifact_location", "lifecycle_stage", "runs"]
     _emit([*columns, "last_activity"], rows, fmt, "experiments")
@@ -452,7 +325,7 @@ def runs_list_command(
     data_columns = _data_columns(frame, _split(columns))
     dead: set[str] = set()
     if (frame["status"] == RunStatus.RUNNING).any():
-        dead = set(client.sql(_DEAD_RUNS_SQL)["run_id"])
+        dead = client.dead_run_ids()
     names = {e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ALL)}
     header = ["run_id", "run_name", "experiment", "status", "start_time", "duration"]
     rows = []
@@ -462,7 +335,7 @@ def runs_list_command(
         rows.append([
             run_id, rec.get("tags.mlflow.runName"),
             names.get(str(rec["experiment_id"]), rec["experiment_id"]), status,
-            _plain(rec["start_time"]), _duration(rec["start_time"], rec["end_time"]),
+            plain(rec["start_time"]), duration(rec["start_time"], rec["end_time"]),
             *(rec.get(c) for c in data_columns),
         ])
     _emit(header + data_columns, rows, fmt, "runs")
@@ -482,8 +355,8 @@ def _run_sections(client: TrackerClient, run: Run) -> dict[str, Any]:
         "info": {
             "run_id": info.run_id, "run_name": info.run_name,
             "experiment_id": info.experiment_id, "experiment": names.get(info.experiment_id),
-            "status": status, "start_time": _utc(info.start_time), "end_time": _utc(info.end_time),
-            "duration": _duration(info.start_time, info.end_time), "user_id": info.user_id,
+            "status": status, "start_time": utc(info.start_time), "end_time": utc(info.end_time),
+            "duration": duration(info.start_time, info.end_time), "user_id": info.user_id,
             "lifecycle_stage": info.lifecycle_stage, "artifact_uri": info.artifact_uri,
         },
         "params": dict(run.data.params),
@@ -517,13 +390,13 @@ def _show_table(sections: dict[str, Any]) -> str:
     info = sections["info"]
     width = max(len(k) for k in info)
     out = [f"Run {info['run_id']}"]
-    out += [f"  {k.ljust(width)}  {_text(v, table=True)}".rstrip() for k, v in info.items()]
+    out += [f"  {k.ljust(width)}  {text(v, table=True)}".rstrip() for k, v in info.items()]
     for title in ("params", "metrics", "tags"):
         values = sections[title]
         out += ["", f"{title.capitalize()} ({len(values)})"]
         if values:
             key_width = max(len(k) for k in values)
-            out += [f"  {k.ljust(key_width)}  {_text(v, table=True)}" for k, v in values.items()]
+            out += [f"  {k.ljust(key_width)}  {text(v, table=True)}" for k, v in values.items()]
     for title, keys in (
         ("inputs", ["name", "digest", "context", "source"]),
         ("artifacts", ["path", "file_size"]),
@@ -542,7 +415,7 @@ def _show_csv(sections: dict[str, Any]) -> str:
         rows += [(kind, k, v) for k, v in sections[title].items()]
     for item in sections["inputs"]:
         rest = {k: v for k, v in item.items() if k != "name"}
-        rows.append(("input", item["name"], json.dumps(_plain(rest), default=str)))
+        rows.append(("input", item["name"], json.dumps(plain(rest), default=str)))
     rows += [("artifact", a["path"], a["file_size"]) for a in sections["artifacts"]]
     return render(["section", "key", "value"], rows, "csv")
 
@@ -565,7 +438,7 @@ def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
     client = obj.client()
     sections = _run_sections(client, client.get_run(run_id))
     if fmt == "json":
-        click.echo(json.dumps(_plain(sections), indent=2, default=_json_default))
+        click.echo(json.dumps(plain(sections), indent=2, default=json_default))
     elif fmt == "csv":
         click.echo(_show_csv(sections))
     else:
@@ -605,6 +478,136 @@ def runs_restore_command(obj: _Context, run_id: str) -> None:
 # -- SQL and maintenance ----------------------------------------------------------------------
 
 
+# -- model registry ---------------------------------------------------------------------------
+
+
+@cli.group()
+def models() -> None:
+    """Registered models: list, show, promote and alias versions (for CI).
+
+    \b
+    Example:
+        tracker models promote nyc-taxi-duration 3 --stage Production --archive-existing
+    """
+
+
+def _aliases_text(aliases: dict[str, int] | list[str]) -> str:
+    if isinstance(aliases, dict):
+        return ", ".join(f"{a}=v{v}" for a, v in sorted(aliases.items()))
+    return ", ".join(aliases)
+
+
+@models.command("list")
+@output_options
+@store_option
+@pass_context
+def models_list_command(obj: _Context, fmt: str) -> None:
+    """List registered models with their versions in Production and Staging and their aliases.
+
+    \b
+    Example:
+        tracker models list --format json
+    """
+    client = obj.client()
+    rows = []
+    for model in client.search_registered_models(order_by=["name"]):
+        versions = client.search_model_versions(f"name = '{_quote(model.name)}'")
+        by_stage = {v.current_stage: v.version for v in model.latest_versions}
+        rows.append((
+            model.name, len(versions), max((v.version for v in versions), default=None),
+            by_stage.get("Production"), by_stage.get("Staging"), _aliases_text(model.aliases),
+            utc(model.last_updated_timestamp), model.description,
+        ))
+    columns = ["name", "versions", "latest", "production", "staging", "aliases", "updated",
+               "description"]
+    _emit(columns, rows, fmt, "registered models")
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+@models.command("show")
+@click.argument("name")
+@click.option("--history", is_flag=True, help="List every registry event instead of versions.")
+@output_options
+@store_option
+@pass_context
+def models_show_command(obj: _Context, name: str, history: bool, fmt: str) -> None:
+    """Show a model's versions (stage, aliases, run, description) or its full history.
+
+    \b
+    Example:
+        tracker models show nyc-taxi-duration --history
+    """
+    client = obj.client()
+    if history:
+        events = client.get_model_history(name)
+        history_rows = [(utc(e.timestamp), e.user, e.event, e.version, e.key, e.value, e.reason)
+                        for e in events]
+        columns = ["time", "user", "event", "version", "key", "value", "reason"]
+        _emit(columns, history_rows, fmt, "events")
+        return
+    client.get_registered_model(name)  # a clear error for an unknown name
+    versions = client.search_model_versions(f"name = '{_quote(name)}'", order_by=["version"])
+    rows = [(v.version, v.current_stage, _aliases_text(v.aliases), v.run_id,
+             utc(v.creation_timestamp), v.user_id, v.description, v.source) for v in versions]
+    columns = ["version", "stage", "aliases", "run_id", "created", "user", "description",
+               "source"]
+    _emit(columns, rows, fmt, "versions")
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version")
+@click.option("--stage", required=True, help="Staging, Production, Archived or None.")
+@click.option("--archive-existing", is_flag=True,
+              help="Archive the versions now in that stage (Staging/Production only).")
+@click.option("--reason", default=None, help="Why: kept in the model's history.")
+@store_option
+@pass_context
+def models_promote_command(
+    obj: _Context, name: str, version: str, stage: str, archive_existing: bool,
+    reason: str | None,
+) -> None:
+    """Move a model version to a stage.
+
+    \b
+    Example:
+        tracker models promote nyc-taxi-duration 3 --stage Production --archive-existing
+    """
+    mv = obj.client().transition_model_version_stage(
+        name, version, stage, archive_existing_versions=archive_existing, reason=reason
+    )
+    click.echo(f"{mv.name} version {mv.version} is now in {mv.current_stage}")
+
+
+@models.command("alias")
+@click.argument("name")
+@click.argument("version")
+@click.argument("alias")
+@click.option("--delete", is_flag=True, help="Remove the alias instead (VERSION is ignored).")
+@click.option("--reason", default=None, help="Why: kept in the model's history.")
+@store_option
+@pass_context
+def models_alias_command(
+    obj: _Context, name: str, version: str, alias: str, delete: bool, reason: str | None
+) -> None:
+    """Point an alias (e.g. champion) at a model version, or remove it with --delete.
+
+    \b
+    Example:
+        tracker models alias nyc-taxi-duration 3 champion
+    """
+    client = obj.client()
+    if delete:
+        client.delete_registered_model_alias(name, alias, reason=reason)
+        click.echo(f"removed alias {alias!r} of {name}")
+        return
+    client.set_registered_model_alias(name, alias, version, reason=reason)
+    click.echo(f"{name}@{alias} -> version {client.get_model_version_by_alias(name, alias).version}")
+
+
 @cli.command("sql")
 @click.argument("query")
 @output_options
@@ -623,7 +626,7 @@ def sql_command(obj: _Context, query: str, fmt: str) -> None:
     """
     if query == "-":
         query = sys.stdin.read()
-    columns, rows = _frame_rows(obj.client().sql(query))
+    columns, rows = frame_rows(obj.client().sql(query))
     _emit(columns, rows, fmt, "rows")
 
 

@@ -59,6 +59,7 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 _stores: dict[str, Store] = {}
+_noticed: set[str] = set()  # sqlite:/// URIs whose folder mapping was announced
 _live: dict[tuple[str, str], RunLog] = {}
 _live_lock = threading.RLock()
 _artifact_uris: dict[tuple[str, str], str] = {}  # a run's artifact URI never changes
@@ -66,12 +67,16 @@ _artifact_uris: dict[tuple[str, str], str] = {}  # a run's artifact URI never ch
 
 def get_store(uri: str) -> Store:
     """One ``Store`` object per URI per process (it caches footers and known-bad files)."""
-    from tracker.uri import open_store
+    from tracker.uri import open_store, resolve_local_path
 
-    store = _stores.get(uri)
+    # Key by the folder, not the text: "./tracking" names another store after a chdir.
+    notice = uri not in _noticed
+    _noticed.add(uri)
+    key = uri if uri.lower().startswith("s3://") else resolve_local_path(uri, notice=notice)
+    store = _stores.get(key)
     if store is None:
         store = open_store(uri)
-        _stores[uri] = store
+        _stores[key] = store
     return store
 
 
@@ -547,6 +552,18 @@ class TrackerClient(RegistryClientMixin):
             self.query, experiment_ids, filter_string, run_view_type, max_results, order_by
         )
         return runs_dataframe(self.query, run_ids)
+
+    def experiment_stats(self) -> dict[str, tuple[int, int | None]]:
+        """Per experiment id: (runs not deleted, last activity in ms or None)."""
+        from tracker.query.reads import experiment_stats
+
+        return experiment_stats(self.query)
+
+    def dead_run_ids(self) -> set[str]:
+        """Ids of runs whose process died while they were RUNNING."""
+        from tracker.query.reads import dead_run_ids
+
+        return dead_run_ids(self.query)
 
     def delete_run(self, run_id: str) -> None:
         """Soft-delete a run (hidden from searches by default; ``restore_run`` undoes it)."""

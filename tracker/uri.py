@@ -84,5 +84,5 @@ def open_store(uri: str) -> Store:
             f"Tracking URI {uri!r}: S3 stores are not supported yet in this version; "
             "use a local folder or a shared disk."
         )
-    path = resolve_local_path(uri)
+    path = resolve_local_path(uri, notice=False)
     return Store(LocalFS(path), uri)

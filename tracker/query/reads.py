@@ -141,6 +141,23 @@ def runs_by_id(q: StoreQuery, run_ids: list[str]) -> list[Run]:
     return out
 
 
+def experiment_stats(q: StoreQuery) -> dict[str, tuple[int, int | None]]:
+    """Per experiment: the number of runs not deleted and the last time any run wrote (ms)."""
+    q.refresh()
+    rows = q._execute(
+        "SELECT experiment_id, count(*) FILTER (WHERE lifecycle_stage = 'active'), "
+        "max(last_seen) FROM runs GROUP BY experiment_id"
+    ).fetchall()
+    return {str(eid): (int(n), last) for eid, n, last in rows}
+
+
+def dead_run_ids(q: StoreQuery) -> set[str]:
+    """Runs still marked RUNNING whose process is gone (crashed, killed, machine lost)."""
+    q.refresh()
+    rows = q._execute("SELECT run_id FROM runs WHERE status = 'RUNNING' AND dead").fetchall()
+    return {row[0] for row in rows}
+
+
 def get_run(q: StoreQuery, run_id: str) -> Run:
     q.refresh()
     found = runs_by_id(q, [run_id])
