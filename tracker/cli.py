@@ -608,6 +608,55 @@ def models_alias_command(
     click.echo(f"{name}@{alias} -> version {client.get_model_version_by_alias(name, alias).version}")
 
 
+# -- the site ---------------------------------------------------------------------------------
+
+
+@cli.command("build")
+@click.option("--out", "-o", default="site", show_default=True, help="Output folder.")
+@click.option("--reports", default=None, help="Folder of Markdown reports (default: ./reports if present).")
+@click.option("--templates", default=None,
+              help="Folder of templates overriding the default theme (default: ./site_templates if present).")
+@click.option("--strict", is_flag=True, help="Fail on any warning (for CI).")
+@click.option("--base-url", default="", help="URL the site is published at (links stay relative).")
+@click.option("--title", default="Experiments", show_default=True, help="Site title.")
+@store_option
+@pass_context
+def build_command(
+    obj: _Context, out: str, reports: str | None, templates: str | None, strict: bool,
+    base_url: str, title: str,
+) -> None:
+    """Build the static site of the store into a folder (open index.html, or publish it).
+
+    \b
+    Example:
+        tracker build --out site --strict
+    """
+    import os
+
+    from tracker.site.build import build
+
+    reports = reports if reports is not None else ("reports" if os.path.isdir("reports") else None)
+    if templates is None and os.path.isdir("site_templates") and os.path.isfile(
+        os.path.join("site_templates", "base.html")
+    ):
+        templates = None  # a checkout's own default theme; nothing to override
+    obj.client(must_exist=True)
+
+    def progress(done: int, total: int) -> None:
+        if total >= 500:
+            click.echo(f"rendered {done}/{total} pages", err=True)
+
+    result = build(obj.uri, out, reports=reports, templates=templates, strict=strict,
+                   base_url=base_url, site_title=title, progress=progress)
+    for warning in result.warnings:
+        _notice(f"warning: {warning}")
+    click.echo(
+        f"Built {result.pages} pages into {result.out} in {result.seconds:.1f} s "
+        f"({len(result.written)} files written, {result.unchanged} unchanged, "
+        f"{len(result.removed)} removed)."
+    )
+
+
 @cli.command("sql")
 @click.argument("query")
 @output_options

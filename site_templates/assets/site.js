@@ -1,0 +1,32 @@
+/* tracker site script: draws the charts embedded as JSON. Loaded with defer on every page. */
+(function () {
+  "use strict";
+
+  function drawCharts() {
+    if (typeof window.Plotly === "undefined") return;
+    document.querySelectorAll("figure.chart").forEach(function (figure) {
+      var source = figure.querySelector("script.chart-data");
+      if (!source || figure.dataset.drawn) return;
+      var spec = JSON.parse(source.textContent);
+      var target = document.createElement("div");
+      target.className = "chart-target";
+      figure.appendChild(target);
+      window.Plotly.newPlot(target, spec.data, spec.layout, { responsive: true, displaylogo: false });
+      figure.dataset.drawn = "1";
+      target.on && target.on("plotly_click", function (event) {
+        var point = event.points && event.points[0];
+        if (point && typeof point.customdata === "string" && point.customdata.slice(-5) === ".html") {
+          window.location.href = (document.body.dataset.root || "") + point.customdata;
+        }
+      });
+    });
+  }
+
+  window.tracker = window.tracker || {};
+  window.tracker.drawCharts = drawCharts;
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawCharts);
+  } else {
+    drawCharts();
+  }
+})();

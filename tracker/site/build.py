@@ -1,0 +1,226 @@
+"""``tracker build``: store → page models → HTML and data files in the output folder."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracker.exceptions import TrackerError
+from tracker.site.pages import Page, SiteFile
+
+log = logging.getLogger("tracker.site")
+
+# Page modules under tracker.site.pages, in build order; each has collect(site).
+COLLECTORS = ("home", "leaderboard")
+
+
+class BuildError(TrackerError):
+    """The site could not be built, or ``--strict`` found warnings."""
+
+
+@dataclass
+class BuildResult:
+    """What a build produced."""
+
+    out: str
+    pages: int
+    files: int
+    written: list[str]
+    unchanged: int
+    removed: list[str]
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _WarningCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def build(
+    store_uri: str,
+    out: str | os.PathLike[str] = "site",
+    *,
+    reports: str | os.PathLike[str] | None = None,
+    templates: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    base_url: str = "",
+    site_title: str = "Experiments",
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildResult:
+    """Build the static site of a store.
+
+    Args:
+        store_uri: the store to read.
+        out: the output folder.
+        reports: a folder of Markdown reports (``reports/*.md``) to render too.
+        templates: a folder whose templates override the default theme by name.
+        strict: fail (``BuildError``) when the build logs any warning.
+        base_url: the absolute URL the site is published at (links stay relative).
+        site_title: shown in every page header.
+        progress: called with (pages done, pages total) during rendering.
+    """
+    from tracker.client import TrackerClient
+    from tracker.registry import Registry
+    from tracker.site import render
+    from tracker.site.data import SiteData
+    from tracker.site.writer import SiteWriter
+
+    started = time.perf_counter()
+    counter = _WarningCounter()
+    watched = [logging.getLogger(n) for n in ("tracker.site", "tracker.store", "tracker.query")]
+    for logger in watched:
+        logger.addHandler(counter)
+    try:
+        client = TrackerClient(store_uri)
+        if not client.store.fs.exists(""):
+            raise BuildError(f"No store at {client.store.fs.root} (from {store_uri!r}).")
+        site = SiteData(
+            client.query, Registry(client.store),
+            reports_dir=os.fspath(reports) if reports is not None else None,
+        )
+        items = _collect(site)
+        env = render.environment(templates)
+        base = _base_context(site, site_title, base_url)
+        writer = SiteWriter(out)
+        theme = _theme_hash(templates)
+        pages = [i for i in items if isinstance(i, Page)]
+        for done, page in enumerate(pages, 1):
+            _write_page(writer, env, page, base, theme)
+            if progress is not None and (done % 200 == 0 or done == len(pages)):
+                progress(done, len(pages))
+        for item in items:
+            if isinstance(item, SiteFile):
+                writer.write(item.path, item.content)
+        _write_assets(writer, templates)
+        stats = writer.finish()
+    finally:
+        for logger in watched:
+            logger.removeHandler(counter)
+    result = BuildResult(
+        out=writer.out, pages=len(pages), files=len(writer.files), written=stats.written,
+        unchanged=stats.unchanged, removed=stats.removed, warnings=counter.messages,
+        seconds=time.perf_counter() - started,
+    )
+    if strict and counter.messages:
+        raise BuildError(
+            f"--strict: the build logged {len(counter.messages)} warning(s): "
+            + "; ".join(counter.messages[:5])
+        )
+    return result
+
+
+def _collect(site: Any) -> list[Page | SiteFile]:
+    items: list[Page | SiteFile] = []
+    for name in COLLECTORS:
+        module = importlib.import_module(f"tracker.site.pages.{name}")
+        items.extend(module.collect(site))
+    seen: set[str] = set()
+    for item in items:
+        if item.path in seen:
+            raise BuildError(f"Two pages want the same path {item.path!r}.")
+        seen.add(item.path)
+    return items
+
+
+def _base_context(site: Any, site_title: str, base_url: str) -> dict[str, Any]:
+    from tracker.site import render
+
+    urls = site.urls
+    nav = [("Experiments", urls.home), ("Models", urls.registry)]
+    stamp = render.build_time()
+    if "SOURCE_DATE_EPOCH" not in os.environ:
+        # Deterministic by default: the time of the newest data, not the wall clock.
+        newest = max((r["last_seen"] or 0 for r in site.runs), default=0)
+        if newest:
+            from datetime import datetime, timezone
+
+            stamp = datetime.fromtimestamp(newest / 1000, tz=timezone.utc).replace(microsecond=0)
+    return {
+        "plotly_js": plotly_asset_name(),
+        "site_title": site_title,
+        "build_time": stamp.isoformat(),
+        "base_url": base_url.rstrip("/"),
+        "nav": nav,
+    }
+
+
+def _page_input_hash(page: Page, base: dict[str, Any], theme: str) -> str:
+    h = hashlib.sha256(theme.encode())
+    h.update(repr(sorted(base.items())).encode())
+    h.update(page.template.encode())
+    h.update(repr(page).encode())
+    return h.hexdigest()
+
+
+def _write_page(writer: Any, env: Any, page: Page, base: dict[str, Any], theme: str) -> None:
+    from tracker.site import render
+
+    input_hash = _page_input_hash(page, base, theme)
+    if writer.unchanged_input(page.path, input_hash):
+        return
+    html = render.render_page(env, page, base)
+    writer.write(page.path, html.encode("utf-8"), input_hash)
+
+
+def _theme_files(templates: str | os.PathLike[str] | None) -> Iterable[Path]:
+    from tracker.site.render import default_theme
+
+    roots = [default_theme()] + ([Path(templates)] if templates is not None else [])
+    for root in roots:
+        if root.is_dir():
+            yield from sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def _theme_hash(templates: str | os.PathLike[str] | None) -> str:
+    h = hashlib.sha256()
+    for path in _theme_files(templates):
+        h.update(str(path.name).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _plotly_source() -> Path:
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def plotly_asset_name() -> str:
+    """``assets/vendor/plotly-<version>.min.js``: the version is read from the file's header."""
+    with open(_plotly_source(), "rb") as fh:
+        head = fh.read(200).decode("ascii", "replace")
+    version = head.split("plotly.js v", 1)[1].split()[0] if "plotly.js v" in head else "bundled"
+    return f"assets/vendor/plotly-{version}.min.js"
+
+
+def plotly_asset() -> tuple[str, bytes]:
+    """plotly.js from the plotly package (shipped once with the site, never from a CDN)."""
+    return plotly_asset_name(), _plotly_source().read_bytes()
+
+
+def _write_assets(writer: Any, templates: str | os.PathLike[str] | None) -> None:
+    from tracker.site.render import default_theme
+
+    roots = [default_theme() / "assets"]
+    if templates is not None and (Path(templates) / "assets").is_dir():
+        roots.append(Path(templates) / "assets")
+    assets: dict[str, bytes] = {}
+    for root in roots:  # a user's asset replaces the default one of the same name
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            assets["assets/" + file.relative_to(root).as_posix()] = file.read_bytes()
+    plotly_name, plotly_data = plotly_asset()
+    assets[plotly_name] = plotly_data
+    for name, content in sorted(assets.items()):
+        writer.write(name, content)

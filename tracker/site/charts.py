@@ -1,0 +1,91 @@
+"""Plotly figure dicts built directly (no ``go.Figure``; ~80× faster). No I/O here.
+
+Templates embed a figure as ``<script type="application/json" class="chart">`` and the site's
+script draws it with the bundled plotly.js.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+           "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+def finite(value: Any) -> float | None:
+    """A JSON-safe number: NaN and ±inf become None (a gap in the chart)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "title": {"text": title, "font": {"size": 14}},
+        "xaxis": {"title": {"text": x_title}, "automargin": True},
+        "yaxis": {"title": {"text": y_title}, "automargin": True},
+        "margin": {"l": 50, "r": 20, "t": 40, "b": 40},
+        "height": 320,
+        "legend": {"orientation": "h", "y": -0.25},
+        "hovermode": "closest",
+    }
+    base.update(extra)
+    return base
+
+
+def running_best(values: list[float | None], direction: str) -> list[float | None]:
+    """The best value so far at each position (None until the first value)."""
+    best: float | None = None
+    out: list[float | None] = []
+    for value in values:
+        if value is not None and (
+            best is None or (value < best if direction == "min" else value > best)
+        ):
+            best = value
+        out.append(best)
+    return out
+
+
+def trend_figure(
+    metric: str,
+    direction: str,
+    points: list[tuple[str, float, str, str]],
+    commits: list[tuple[str, float, bool]],
+) -> dict[str, Any]:
+    """Best value of a metric over time (runs by start time) and by git commit.
+
+    Args:
+        metric: the metric name.
+        direction: ``"min"`` or ``"max"``.
+        points: (ISO start time, value, run label, run path) in time order.
+        commits: (short commit, best value of that commit, regressed?) in commit order.
+    """
+    times = [p[0] for p in points]
+    values = [finite(p[1]) for p in points]
+    traces: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "markers", "name": "runs", "x": times, "y": values,
+         "text": [p[2] for p in points], "customdata": [p[3] for p in points],
+         "marker": {"color": "#9aa5b1", "size": 6}, "hovertemplate": "%{text}: %{y}<extra></extra>"},
+        {"type": "scatter", "mode": "lines", "name": f"best so far ({direction})", "x": times,
+         "y": running_best(values, direction), "line": {"color": PALETTE[0], "shape": "hv"}},
+    ]
+    if commits:
+        traces.append({
+            "type": "scatter", "mode": "lines+markers", "name": "best per commit",
+            "x": [c[0] for c in commits], "y": [finite(c[1]) for c in commits],
+            "xaxis": "x2", "yaxis": "y2", "line": {"color": PALETTE[2]},
+            "marker": {"color": [PALETTE[1] if c[2] else PALETTE[2] for c in commits],
+                       "size": [11 if c[2] else 7 for c in commits],
+                       "symbol": ["x" if c[2] else "circle" for c in commits]},
+            "hovertemplate": "commit %{x}: %{y}<extra></extra>",
+        })
+    extra: dict[str, Any] = {"grid": {"rows": 1, "columns": 2 if commits else 1,
+                                      "pattern": "independent"}}
+    if commits:
+        extra["xaxis2"] = {"title": {"text": "git commit (red × = regression)"},
+                           "type": "category", "automargin": True}
+        extra["yaxis2"] = {"title": {"text": metric}, "automargin": True}
+    return {"data": traces, "layout": layout(f"{metric}: best over time and by commit",
+                                             "run start (UTC)", metric, **extra)}

@@ -1,0 +1,178 @@
+"""Everything the pages are built from, read once per build through the query layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from tracker.query import bulk
+from tracker.site.urls import Urls
+
+if TYPE_CHECKING:
+    from tracker.query import StoreQuery
+    from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
+
+# Metric names where smaller is better; anything else is "higher is better" only when it looks
+# like a score. ``direction`` falls back to "min" (losses are the common case).
+_MIN_WORDS = ("loss", "rmse", "mse", "mae", "error", "err", "mape", "perplexity", "time",
+              "latency", "duration", "regret", "cost")
+_MAX_WORDS = ("acc", "accuracy", "auc", "score", "f1", "precision", "recall", "r2", "iou",
+              "map", "ndcg", "bleu", "rouge", "reward", "return", "correlation", "best_iteration")
+
+
+def metric_direction(key: str, overrides: dict[str, str] | None = None) -> str:
+    """``"min"`` or ``"max"``: which value of this metric is best (configurable by key)."""
+    if overrides and key in overrides:
+        return overrides[key]
+    lowered = key.lower()
+    words = [w for w in _split_words(lowered) if w]
+    if any(w in _MIN_WORDS for w in words):
+        return "min"
+    if any(w in _MAX_WORDS for w in words):
+        return "max"
+    return "min"
+
+
+def _split_words(text: str) -> list[str]:
+    import re
+
+    return re.split(r"[^a-z0-9]+", text) + [text]
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A registered model with its versions and history, for the registry pages."""
+
+    model: RegisteredModel
+    versions: list[ModelVersion]
+    history: list[RegistryEvent]
+
+
+class SiteData:
+    """The store as the site sees it: experiments, runs, their data, and the registry.
+
+    Args:
+        query: the query layer over the store.
+        registry: the store's model registry.
+        metric_directions: overrides of ``metric_direction`` by metric key.
+        reports_dir: the folder of Markdown reports, if any.
+    """
+
+    def __init__(
+        self,
+        query: StoreQuery,
+        registry: Registry,
+        metric_directions: dict[str, str] | None = None,
+        reports_dir: str | None = None,
+    ) -> None:
+        self.query = query
+        self.registry = registry
+        self.metric_directions = metric_directions or {}
+        self.reports_dir = reports_dir
+
+    @cached_property
+    def experiments(self) -> list[dict[str, Any]]:
+        return bulk.experiments(self.query)
+
+    @cached_property
+    def runs(self) -> list[dict[str, Any]]:
+        known = {e["experiment_id"] for e in self.experiments}
+        return [r for r in bulk.runs(self.query) if r["experiment_id"] in known]
+
+    @cached_property
+    def runs_by_id(self) -> dict[str, dict[str, Any]]:
+        return {r["run_id"]: r for r in self.runs}
+
+    @cached_property
+    def runs_by_experiment(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {e["experiment_id"]: [] for e in self.experiments}
+        for run in self.runs:
+            out[run["experiment_id"]].append(run)
+        return out
+
+    @cached_property
+    def children(self) -> dict[str, list[str]]:
+        """Parent run id → child run ids (oldest first)."""
+        out: dict[str, list[str]] = {}
+        for run in reversed(self.runs):
+            parent = run["parent_run_id"]
+            if parent and parent in self.runs_by_id:
+                out.setdefault(parent, []).append(run["run_id"])
+        return out
+
+    @cached_property
+    def params(self) -> dict[str, dict[str, str]]:
+        return bulk.params(self.query)
+
+    @cached_property
+    def tags(self) -> dict[str, dict[str, str]]:
+        return bulk.tags(self.query)
+
+    @cached_property
+    def metrics(self) -> dict[str, dict[str, float]]:
+        return bulk.latest_metrics(self.query)
+
+    @cached_property
+    def metric_points(self) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
+        return bulk.metric_points(self.query)
+
+    @cached_property
+    def artifacts(self) -> dict[str, list[dict[str, Any]]]:
+        return bulk.artifacts(self.query)
+
+    @cached_property
+    def inputs(self) -> dict[str, list[dict[str, Any]]]:
+        return bulk.inputs(self.query)
+
+    @cached_property
+    def models(self) -> list[ModelState]:
+        out = []
+        for model in self.registry.search_registered_models(order_by=["name"]):
+            versions = self.registry.search_model_versions(
+                f"name = '{_quote(model.name)}'", order_by=["version"]
+            )
+            out.append(ModelState(model, versions, self.registry.history(model.name)))
+        return out
+
+    @cached_property
+    def versions_by_run(self) -> dict[str, list[ModelVersion]]:
+        out: dict[str, list[ModelVersion]] = {}
+        for state in self.models:
+            for version in state.versions:
+                if version.run_id:
+                    out.setdefault(version.run_id, []).append(version)
+        return out
+
+    @cached_property
+    def urls(self) -> Urls:
+        return Urls(
+            {e["experiment_id"]: e["name"] for e in self.experiments},
+            [m.model.name for m in self.models],
+        )
+
+    def primary_metrics(self, runs: list[dict[str, Any]], limit: int = 3) -> list[str]:
+        """The metrics most runs have (ties: losses/rmse first, then by name)."""
+        counts: dict[str, int] = {}
+        for run in runs:
+            for key in self.metrics.get(run["run_id"], {}):
+                counts[key] = counts.get(key, 0) + 1
+        preferred = ("rmse", "loss", "val_loss", "validation-rmse", "accuracy", "auc")
+
+        def rank(key: str) -> tuple[int, int, str]:
+            return (-counts[key], preferred.index(key) if key in preferred else 99, key)
+
+        return sorted(counts, key=rank)[:limit]
+
+    def direction(self, key: str) -> str:
+        return metric_direction(key, self.metric_directions)
+
+    def experiment_name(self, experiment_id: str) -> str:
+        for exp in self.experiments:
+            if exp["experiment_id"] == experiment_id:
+                return str(exp["name"])
+        return experiment_id
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,0 +1,46 @@
+"""Page models: one frozen dataclass per page type, each field documented with ``help``.
+
+A page module exposes ``collect(site: SiteData) -> Iterable[Page | SiteFile]``; ``build``
+renders every ``Page`` with its ``template`` and writes every ``SiteFile`` as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+def doc(text: str, default: Any = ..., factory: Any = None) -> Any:
+    """A dataclass field with ``help`` metadata (every page-model field is documented)."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"help": text})
+    if default is ...:
+        return field(metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to another page: its label and site-root path (made relative when rendered)."""
+
+    label: str = doc("Text of the link (escaped when rendered).")
+    href: str = doc("Site-root-relative path of the target page or file.")
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every page has: where it is written, its title and its breadcrumb trail."""
+
+    template: ClassVar[str] = "base.html"
+
+    path: str = doc("Site-root-relative output path, e.g. runs/<id>.html.")
+    title: str = doc("Page title (escaped when rendered).")
+    breadcrumbs: tuple[Link, ...] = doc("Links from the home page down to this page.")
+
+
+@dataclass(frozen=True)
+class SiteFile:
+    """A non-HTML file of the site: chart data, CSV downloads, copied artifacts."""
+
+    path: str = doc("Site-root-relative output path.")
+    content: bytes = doc("The bytes to write.")

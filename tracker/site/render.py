@@ -1,0 +1,217 @@
+"""Jinja environment, filters and globals of the site (every filter is unit-tested).
+
+Templates get one page model as ``page`` plus ``TEMPLATE_BASE_CONTEXT``. Autoescaping is on and
+undefined names are errors. A user's template folder overrides any default template by name,
+and ``{% extends "default:base.html" %}`` reaches the default one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from tracker.site.urls import relative
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from tracker.site.pages import Page
+
+# Names every template may use besides ``page`` (written down in one place).
+TEMPLATE_BASE_CONTEXT = {
+    "site_title": "Site title from the build options.",
+    "build_time": "ISO time of the build (SOURCE_DATE_EPOCH when set).",
+    "base_url": "Absolute URL the site is published at, or '' (links stay relative).",
+    "nav": "Top navigation links: (label, site path) pairs.",
+    "page_path": "Site-root path of the page being rendered (for relative links).",
+    "plotly_js": "Site path of the bundled plotly.js (load it only on pages with charts).",
+}
+
+
+def default_theme() -> Path:
+    """The default theme: ``site_templates/`` of a checkout, or the copy inside the wheel."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "_theme", package.parent / "site_templates"):
+        if (candidate / "base.html").is_file():
+            return candidate
+    raise FileNotFoundError("The default site theme (site_templates/) is missing.")
+
+
+def environment(user_templates: str | os.PathLike[str] | None = None) -> jinja2.Environment:
+    """The Jinja environment: user templates first, then the default theme."""
+    import jinja2
+
+    default = jinja2.FileSystemLoader(str(default_theme()))
+    loaders: list[jinja2.BaseLoader] = []
+    if user_templates is not None:
+        loaders.append(jinja2.FileSystemLoader(os.fspath(user_templates)))
+    loaders.append(default)
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [jinja2.PrefixLoader({"default": default}, delimiter=":"), *loaders]
+        ),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        rel=rel,
+        metric=format_metric,
+        utc=format_time,
+        duration=format_duration,
+        filesize=format_size,
+        json_data=json_data,
+        markdown=markdown_html,
+        short=short_id,
+    )
+    return env
+
+
+def render_page(env: jinja2.Environment, page: Page, base: dict[str, Any]) -> str:
+    """HTML of one page."""
+    template = env.get_template(page.template)
+    return template.render(page=page, page_path=page.path, **base)
+
+
+# -- filters --------------------------------------------------------------------------------
+
+
+def _pass_context(func: Any) -> Any:
+    import jinja2
+
+    return jinja2.pass_context(func)
+
+
+@_pass_context
+def rel(context: Any, target: str) -> str:
+    """A site-root path as a link relative to the page being rendered."""
+    return relative(context["page_path"], target)
+
+
+def format_metric(value: Any) -> str:
+    """A metric value for people: 4 significant digits, NaN and ±inf spelled out."""
+    if value is None:
+        return ""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "∞" if number > 0 else "-∞"
+    if number != 0 and (abs(number) >= 1e6 or abs(number) < 1e-3):
+        return f"{number:.4g}"
+    if number == int(number) and abs(number) < 1e6:
+        return str(int(number))
+    return f"{number:.4g}" if abs(number) < 1 else f"{number:,.4f}".rstrip("0").rstrip(".")
+
+
+def format_time(ms: Any) -> str:
+    """Milliseconds since the epoch as ``2026-11-27 07:03 UTC``."""
+    if ms is None:
+        return ""
+    moment = datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_duration(seconds: Any) -> str:
+    """Seconds as ``4m 05s``, ``2h 01m``, ``850 ms``."""
+    if seconds is None:
+        return ""
+    s = float(seconds)
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    if s < 60:
+        return f"{s:.1f} s"
+    minutes, secs = divmod(int(round(s)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def format_size(size: Any) -> str:
+    """Bytes as ``1.2 MB``."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+def json_data(value: Any) -> Markup:
+    """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` in it."""
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False,
+                      default=_json_default)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def short_id(value: Any, length: int = 8) -> str:
+    return str(value)[:length]
+
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
+    "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre",
+    "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "th", "thead", "tr",
+    "ul",
+}
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"align"},
+    "th": {"align"},
+    "code": {"class"},
+    "span": {"class"},
+    "div": {"class"},
+}
+
+
+def sanitize_html(html: str) -> str:
+    """Allow-list HTML cleaning: no scripts, no event handlers, only http(s)/mailto/relative URLs."""
+    import nh3
+
+    return str(nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    ))
+
+
+def markdown_html(text: Any) -> Markup:
+    """Markdown (descriptions, notes) rendered and sanitized."""
+    import markdown
+
+    if not text:
+        return Markup("")
+    html = markdown.markdown(str(text), extensions=["fenced_code", "tables"])
+    return Markup(sanitize_html(html))
+
+
+def build_time() -> datetime:
+    """The build's timestamp: ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)

@@ -1,0 +1,106 @@
+"""Where every page and file of the site lives, and relative links between them.
+
+All paths are site-root-relative POSIX paths of real files (``runs/<id>.html``, never a folder),
+so links work from ``file://`` and under a GitHub Pages sub-path. ``relative(from_page, target)``
+turns a target into the link written into ``from_page``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import unicodedata
+from collections.abc import Iterable
+
+_UNSAFE = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str, fallback: str = "item") -> str:
+    """A readable ASCII file name part: ``"NYC Taxi (v2)"`` → ``nyc-taxi-v2``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = _UNSAFE.sub("-", ascii_text.lower()).strip("-")[:60].strip("-")
+    return slug or fallback
+
+
+def unique_slugs(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Slugs for (key, name) pairs, made unique deterministically by appending the key."""
+    pairs = sorted(items)
+    counts: dict[str, int] = {}
+    for _, name in pairs:
+        slug = slugify(name)
+        counts[slug] = counts.get(slug, 0) + 1
+    out = {}
+    for key, name in pairs:
+        slug = slugify(name)
+        out[key] = slug if counts[slug] == 1 else f"{slug}-{slugify(key)[:12]}"
+    return out
+
+
+def relative(from_page: str, target: str) -> str:
+    """The relative link from the page at ``from_page`` to ``target`` (both site-root paths)."""
+    if "://" in target or target.startswith(("#", "mailto:")):
+        return target
+    path, _, fragment = target.partition("#")
+    start = posixpath.dirname(from_page) or "."
+    link = posixpath.relpath(path, start) if path else ""
+    return f"{link}#{fragment}" if fragment else link
+
+
+class Urls:
+    """The URL scheme of one build.
+
+    Args:
+        experiments: experiment id → name.
+        models: registered model names.
+        reports: report slugs.
+    """
+
+    def __init__(self, experiments: dict[str, str], models: Iterable[str] = ()) -> None:
+        self._experiments = unique_slugs(experiments.items())
+        self._models = unique_slugs((m, m) for m in models)
+
+    home = "index.html"
+    registry = "models/index.html"
+    search_index = "assets/search-index.js"
+
+    def experiment(self, experiment_id: str) -> str:
+        return f"experiments/{self._experiments[experiment_id]}.html"
+
+    def experiment_data(self, experiment_id: str) -> str:
+        """Compact JSON (as a script) of an experiment's runs, for client-side compare."""
+        return f"experiments/{self._experiments[experiment_id]}.data.js"
+
+    def compare(self, experiment_id: str) -> str:
+        return f"experiments/{self._experiments[experiment_id]}-compare.html"
+
+    def run(self, run_id: str) -> str:
+        return f"runs/{run_id}.html"
+
+    def run_metric_csv(self, run_id: str, key: str) -> str:
+        return f"runs/{run_id}/metrics/{slugify(key, 'metric')}-{_short_hash(key)}.csv"
+
+    def run_artifact(self, run_id: str, path: str) -> str:
+        return f"runs/{run_id}/artifacts/{path}"
+
+    def sweep(self, run_id: str) -> str:
+        return f"sweeps/{run_id}.html"
+
+    def model(self, name: str) -> str:
+        return f"models/{self._models[name]}.html"
+
+    def lineage(self, name: str, version: int) -> str:
+        return f"models/{self._models[name]}/v{int(version)}.html"
+
+    @staticmethod
+    def report(slug: str) -> str:
+        return f"reports/{slug}.html"
+
+    @staticmethod
+    def asset(name: str) -> str:
+        return f"assets/{name}"
+
+
+def _short_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()[:8]

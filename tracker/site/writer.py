@@ -1,0 +1,114 @@
+"""Writing the site: only files whose content changed are rewritten; stale files are removed.
+
+A manifest (``.tracker-build.json`` in the output folder) maps each file to the hash of its
+content, and each page to the hash of its page model, so an unchanged page is neither rendered
+nor written on the next build. File times play no part (CI checkouts have none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+MANIFEST = ".tracker-build.json"
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class WriteStats:
+    """What a build did to the output folder."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    skipped_renders: int = 0
+
+
+class SiteWriter:
+    """Writes files into ``out`` and remembers what it wrote.
+
+    Args:
+        out: the output folder (created if missing).
+    """
+
+    def __init__(self, out: str | os.PathLike[str]) -> None:
+        self.out = os.path.abspath(os.fspath(out))
+        os.makedirs(self.out, exist_ok=True)
+        self.previous = self._load_manifest()
+        self.files: dict[str, str] = {}
+        self.inputs: dict[str, str] = {}
+        self.stats = WriteStats()
+
+    def _load_manifest(self) -> dict[str, dict[str, str]]:
+        try:
+            with open(os.path.join(self.out, MANIFEST), encoding="utf-8") as fh:
+                data = json.load(fh)
+            return {"files": dict(data.get("files", {})), "inputs": dict(data.get("inputs", {}))}
+        except (OSError, ValueError):
+            return {"files": {}, "inputs": {}}
+
+    def unchanged_input(self, path: str, input_hash: str) -> bool:
+        """True when ``path`` was built from the same input before and is still on disk: keep it."""
+        if self.previous["inputs"].get(path) != input_hash:
+            return False
+        old = self.previous["files"].get(path)
+        if old is None or not os.path.isfile(self._full(path)):
+            return False
+        self.inputs[path] = input_hash
+        self.files[path] = old
+        self.stats.unchanged += 1
+        self.stats.skipped_renders += 1
+        return True
+
+    def write(self, path: str, data: bytes, input_hash: str | None = None) -> None:
+        """Write ``data`` at ``path`` unless the file already holds exactly these bytes."""
+        digest = content_hash(data)
+        if path in self.files:
+            raise ValueError(f"Two site files want the same path {path!r}.")
+        self.files[path] = digest
+        if input_hash is not None:
+            self.inputs[path] = input_hash
+        full = self._full(path)
+        if self.previous["files"].get(path) == digest and os.path.isfile(full):
+            self.stats.unchanged += 1
+            return
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        tmp = f"{full}.tmp-{os.getpid()}"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, full)
+        self.stats.written.append(path)
+
+    def finish(self) -> WriteStats:
+        """Remove files of the previous build that this build did not produce; save the manifest."""
+        for path in sorted(set(self.previous["files"]) - set(self.files)):
+            full = self._full(path)
+            if os.path.isfile(full):
+                os.unlink(full)
+                self.stats.removed.append(path)
+                _remove_empty_parents(os.path.dirname(full), self.out)
+        manifest = {"files": dict(sorted(self.files.items())),
+                    "inputs": dict(sorted(self.inputs.items()))}
+        with open(self._full(MANIFEST), "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=0, sort_keys=True)
+        return self.stats
+
+    def _full(self, path: str) -> str:
+        full = os.path.normpath(os.path.join(self.out, *path.split("/")))
+        if not full.startswith(self.out + os.sep) and full != self.out:
+            raise ValueError(f"Site path {path!r} escapes the output folder.")
+        return full
+
+
+def _remove_empty_parents(folder: str, stop: str) -> None:
+    while folder.startswith(stop + os.sep):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        folder = os.path.dirname(folder)
