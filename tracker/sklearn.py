@@ -239,3 +239,71 @@ def _missing(value: Any, pd: Any) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+# -- autologging ----------------------------------------------------------------------------------
+
+
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    max_tuning_runs: int | None = 5,
+    log_post_training_metrics: bool = True,
+    serialization_format: str = "cloudpickle",
+    registered_model_name: str | None = None,
+    extra_tags: dict[str, Any] | None = None,
+) -> None:
+    """Log the outermost ``fit`` of every scikit-learn estimator, pipeline and parameter search.
+
+    Per fit: ``get_params(deep=True)``, the ``estimator_name``/``estimator_class`` tags, training
+    metrics (``training_score``; regressors ``training_mean_squared_error``,
+    ``training_root_mean_squared_error``, ``training_mean_absolute_error``,
+    ``training_r2_score``; classifiers ``training_accuracy_score``, ``training_precision_score``,
+    ``training_recall_score``, ``training_f1_score``, ``training_log_loss``,
+    ``training_roc_auc``), the training data as a ``training`` input, ``estimator.html`` and the
+    model at ``model``. Searches also get ``best_<param>`` params, ``best_cv_score``,
+    ``cv_results.csv``, the best estimator at ``best_estimator`` and child runs. Logs into the
+    active run, or starts and ends one. See ``docs/autolog.md``.
+
+    Args:
+        log_input_examples: save the first 5 training rows with the model.
+        log_model_signatures: infer the model signature from those rows.
+        log_models: log the model at ``model`` (and a search's best estimator).
+        log_datasets: log the training data as a ``training`` input.
+        disable: undo ``autolog()``: every patched ``fit`` is restored.
+        exclusive: do not log into runs the user started.
+        disable_for_unsupported_versions: stay off for scikit-learn older than 1.0.
+        silent: no warnings from autologging (debug log records instead).
+        max_tuning_runs: child runs per parameter search, best first (None: all).
+        log_post_training_metrics: accepted for MLflow compatibility (not implemented).
+        serialization_format: ``cloudpickle`` (default) or ``pickle``.
+        registered_model_name: register every logged model under this name.
+        extra_tags: tags for the runs autologging starts.
+    """
+    if disable:
+        import sys
+
+        if "tracker.autologging.sklearn" not in sys.modules:
+            return  # never turned on
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise InvalidArgumentError(
+            "tracker.sklearn.autolog needs the scikit-learn package: pip install scikit-learn."
+        ) from None
+    from tracker.autologging import sklearn as integration
+
+    integration.autolog(
+        log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
+        log_models=log_models, log_datasets=log_datasets, disable=disable, exclusive=exclusive,
+        disable_for_unsupported_versions=disable_for_unsupported_versions, silent=silent,
+        max_tuning_runs=max_tuning_runs, log_post_training_metrics=log_post_training_metrics,
+        serialization_format=serialization_format,
+        registered_model_name=registered_model_name, extra_tags=extra_tags,
+    )

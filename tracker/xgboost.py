@@ -228,103 +228,57 @@ def _predict(model: Any, data: Any) -> Any:
 
 # -- autologging ----------------------------------------------------------------------------------
 
-_original_train: Any = None
-_autolog_options: dict[str, Any] = {}
-
 
 def autolog(
-    log_models: bool = True,
-    disable: bool = False,
-    silent: bool = False,
     log_input_examples: bool = False,
     log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
     registered_model_name: str | None = None,
     model_format: str = "ubj",
-    **kwargs: Any,
+    extra_tags: dict[str, Any] | None = None,
+    importance_types: list[str] | None = None,
 ) -> None:
-    """Log params, per-round eval metrics and the model of every ``xgboost.train`` call.
+    """Log every ``xgboost.train`` and ``XGBRegressor``/``XGBClassifier``/… ``fit`` call.
 
-    Metrics are named ``<eval name>-<metric>`` per boosting round (``validation-rmse``); with
-    early stopping, ``best_iteration`` and ``stopped_iteration`` too. The model is logged at
-    ``model`` (``runs:/<run_id>/model``). Without an active run, one is started and ended.
+    Per training: params (the params dict plus ``num_boost_round``, ``early_stopping_rounds``,
+    ``maximize``, ``verbose_eval``; for the wrappers ``get_params()``), one metric per eval set
+    and round (``validation-rmse`` at step = round), with early stopping ``best_iteration``,
+    ``stopped_iteration`` and the best round's metrics again at step ``stopped_iteration + 1``,
+    ``feature_importance_<type>.json`` and ``feature_importance.json``, the training data as a
+    ``training`` input and the model at ``model``. Logs into the active run, or starts and ends
+    one. See ``docs/autolog.md``.
 
     Args:
-        log_models: log the trained booster as a model at ``model``.
-        disable: undo ``autolog()``: ``xgboost.train`` is restored.
-        silent: accepted for MLflow compatibility.
-        log_input_examples: accepted for MLflow compatibility (no example is taken).
-        log_model_signatures: accepted for MLflow compatibility.
-        registered_model_name: register each logged model under this name.
+        log_input_examples: save the first 5 training rows with the model.
+        log_model_signatures: infer the model signature from those rows.
+        log_models: log the model at ``model``.
+        log_datasets: log the training (``training``) and eval (``eval``) data as inputs.
+        disable: undo ``autolog()``: the original functions are restored.
+        exclusive: do not log into runs the user started.
+        disable_for_unsupported_versions: stay off for XGBoost older than 1.7.
+        silent: no warnings from autologging (debug log records instead).
+        registered_model_name: register every logged model under this name.
         model_format: ``ubj`` (default) or ``json``.
-        **kwargs: MLflow's other options (``importance_types``, …), accepted.
+        extra_tags: tags for the runs autologging starts.
+        importance_types: feature importance types to log (default: all five).
     """
-    global _original_train
-    xgb = _xgboost()
     if disable:
-        if _original_train is not None:
-            xgb.train = _original_train
-            _original_train = None
-        return
-    _autolog_options.update(log_models=log_models, registered_model_name=registered_model_name,
-                            model_format=_check_format(model_format))
-    if _original_train is None:
-        _original_train = xgb.train
-        xgb.train = _autologged_train
+        import sys
 
+        if "tracker.autologging.xgboost" not in sys.modules:
+            return  # never turned on
+    _xgboost()  # a clear error when XGBoost is missing
+    from tracker.autologging import xgboost as integration
 
-def _autologged_train(params: dict[str, Any], dtrain: Any, *args: Any, **kwargs: Any) -> Any:
-    from tracker import api
-
-    started = api.active_run() is None
-    run = api.active_run() or api.start_run()
-    try:
-        booster = _train_logging(run, params, dtrain, args, kwargs)
-    except BaseException:
-        if started:
-            api.end_run("FAILED")
-        raise
-    if started:
-        api.end_run()
-    return booster
-
-
-def _train_logging(run: Any, params: dict[str, Any], dtrain: Any, args: Any, kwargs: Any) -> Any:
-    from tracker import api
-
-    xgb = _xgboost()
-    logged = {k: v for k, v in (params or {}).items() if not callable(v)}
-    logged["num_boost_round"] = args[0] if args else kwargs.get("num_boost_round", 10)
-    for key in ("early_stopping_rounds", "maximize", "verbose_eval"):
-        if kwargs.get(key) is not None:
-            logged[key] = kwargs[key]
-    api.log_params(logged, run_id=str(run.info.run_id))
-    callbacks = [*(kwargs.get("callbacks") or []), _metrics_callback(xgb, str(run.info.run_id))]
-    booster = _original_train(params, dtrain, *args, **{**kwargs, "callbacks": callbacks})
-    if kwargs.get("early_stopping_rounds") is not None:
-        api.log_metrics(
-            {"best_iteration": booster.best_iteration,
-             "stopped_iteration": booster.num_boosted_rounds() - 1},
-            run_id=str(run.info.run_id),
-        )
-    if _autolog_options.get("log_models", True):
-        log_model(booster, artifact_path="model",
-                  registered_model_name=_autolog_options.get("registered_model_name"),
-                  model_format=_autolog_options.get("model_format", "ubj"))
-    return booster
-
-
-def _metrics_callback(xgb: Any, run_id: str) -> Any:
-    from tracker import api
-
-    class _LogMetrics(xgb.callback.TrainingCallback):
-        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            values = {}
-            for data_name, metrics in evals_log.items():
-                for metric, history in metrics.items():
-                    last = history[-1]
-                    values[f"{data_name}-{metric}"] = float(last[0] if isinstance(last, tuple) else last)
-            if values:
-                api.log_metrics(values, step=epoch, run_id=run_id)
-            return False
-
-    return _LogMetrics()
+    integration.autolog(
+        log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
+        log_models=log_models, log_datasets=log_datasets, disable=disable, exclusive=exclusive,
+        disable_for_unsupported_versions=disable_for_unsupported_versions, silent=silent,
+        registered_model_name=registered_model_name, model_format=model_format,
+        extra_tags=extra_tags, importance_types=importance_types,
+    )

@@ -1,4 +1,9 @@
-"""``python -m examples.nyc_taxi``: train the course's models into a store, print the leaderboard."""
+"""``python -m examples.nyc_taxi``: the course's workflow into a store, then what it produced.
+
+Trains the Lasso baseline and a hyperopt sweep of XGBoost, retrains the best params with
+autologging, registers and promotes that model, predicts through its alias, and prints the
+sweep, the predictions, the leaderboard and the registry.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import sys
 import time
 from dataclasses import replace
 
-from examples.nyc_taxi.train import EXPERIMENT_NAME, Outcome, Settings
+from examples.nyc_taxi.train import EXPERIMENT_NAME, Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,8 +20,10 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = Settings()
     parser = argparse.ArgumentParser(
         prog="python -m examples.nyc_taxi",
-        description="NYC green-taxi trip duration: a Lasso baseline and a hyperopt sweep of "
-        "XGBoost, tracked with `import tracker as mlflow`, then a leaderboard.",
+        description="NYC green-taxi trip duration, tracked with `import tracker as mlflow`: a "
+        "Lasso baseline, a hyperopt sweep of XGBoost, the best params retrained with autologging, "
+        "registered as 'nyc-taxi-duration' and promoted to Production with the alias 'champion', "
+        "a prediction through that alias, then the leaderboard and the registry.",
     )
     parser.add_argument("--store", metavar="URI",
                         help="tracking store (default: the default tracking URI, ./tracking)")
@@ -63,35 +70,16 @@ def settings_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def report(outcome: Outcome, seconds: float) -> str:
-    """The text printed at the end: the leaderboard and where the store is."""
-    from examples.nyc_taxi.train import format_leaderboard
-
-    board = outcome.leaderboard
-    assert board is not None
-    trials = len(outcome.xgboost_run_ids)
-    lines = [
-        "",
-        f"Leaderboard of {EXPERIMENT_NAME!r} (best {len(board)} runs by validation rmse):",
-        "",
-        format_leaderboard(board),
-        "",
-        f"This session: 1 Lasso run (rmse {outcome.lasso_rmse:.4f}) and {trials} XGBoost "
-        f"run{'' if trials == 1 else 's'} in {seconds:.1f} s.",
-        f"Store: {outcome.store_path}  (experiment id {outcome.experiment_id})",
-    ]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, train, print the leaderboard; the exit code."""
     parser = build_parser()
     settings = settings_from_args(parser.parse_args(argv), parser)
+    from examples.nyc_taxi.report import report
     from examples.nyc_taxi.train import run
 
     started = time.perf_counter()
     outcome = run(settings)
-    print(report(outcome, time.perf_counter() - started))
+    print(report(outcome, time.perf_counter() - started, EXPERIMENT_NAME))
     return 0
 
 

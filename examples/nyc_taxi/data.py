@@ -3,13 +3,17 @@
 ``load_month(path)`` reads a ``green_tripdata_YYYY-MM.parquet`` file as published by the NYC Taxi
 & Limousine Commission. ``generate_month(year, month, n_rows, seed)`` makes a realistic month with
 the same columns and dtypes (those of the 2021 files), deterministically from ``seed``, so the
-example runs offline. ``prepare`` and ``vectorize`` are the course's feature engineering.
+example runs offline; its dataset source, ``synthetic_source(...)`` (e.g.
+``synthetic://green/2021-01?rows=10000&seed=42``), names the generator's arguments, and
+``generate_from_source`` makes the same month again from it. ``prepare`` and ``vectorize`` are
+the course's feature engineering.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -28,6 +32,7 @@ __all__ = [
     "NUMERICAL",
     "TARGET",
     "TLC_COLUMNS",
+    "generate_from_source",
     "generate_month",
     "load_month",
     "prepare",
@@ -65,6 +70,7 @@ NUMERICAL = ["trip_distance"]
 FEATURES = ["PU_DO", "trip_distance"]
 TARGET = "duration"
 
+_SYNTHETIC = "synthetic://green/"
 N_ZONES = 265  # TLC taxi zones 1..265 (264 and 265 are "unknown" / "outside of NYC")
 _CITY_SEED = 20210101  # the city's layout is fixed: only the trips depend on ``seed``
 
@@ -116,9 +122,28 @@ def load_month(path: str) -> pd.DataFrame:
     return df
 
 
-def synthetic_source(year: int, month: int) -> str:
-    """The dataset source recorded for a generated month."""
-    return f"synthetic://green/{year:04d}-{month:02d}"
+def synthetic_source(year: int, month: int, n_rows: int, seed: int) -> str:
+    """The dataset source recorded for a generated month: enough to generate it again.
+
+    ``synthetic://green/2021-01?rows=10000&seed=42``; ``generate_from_source`` reads it back.
+    """
+    return f"{_SYNTHETIC}{year:04d}-{month:02d}?rows={n_rows}&seed={seed}"
+
+
+def generate_from_source(source: str) -> pd.DataFrame:
+    """The month a ``synthetic_source`` URI describes, generated again (identical data)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(source)
+    query = parse_qs(parts.query)
+    match = re.fullmatch(r"/?(\d{4})-(\d{2})", parts.path)
+    if not source.startswith(_SYNTHETIC) or match is None or not {"rows", "seed"} <= set(query):
+        raise ValueError(
+            f"{source!r} is not a synthetic month source; expected e.g. "
+            f"{synthetic_source(2021, 1, 10_000, 42)!r}."
+        )
+    year, month = int(match.group(1)), int(match.group(2))
+    return generate_month(year, month, int(query["rows"][0]), seed=int(query["seed"][0]))
 
 
 # --------------------------------------------------------------------------- the city

@@ -1,12 +1,19 @@
-"""The course's training workflow, tracked with ``import tracker as mlflow``.
+"""The course's whole workflow, tracked with ``import tracker as mlflow``.
 
-A Lasso baseline run (params, dataset inputs, rmse, pickled preprocessor and model as artifacts),
-then a hyperopt sweep of XGBoost with one run per trial, then a leaderboard of the experiment.
+1. A Lasso baseline run (params, dataset inputs, rmse, pickled preprocessor and model).
+2. A hyperopt sweep of XGBoost through ``tracker.hyperopt.fmin``: a parent run ``sweep-tpe``
+   with one nested run per trial, made by the course's objective unchanged.
+3. The best params trained again in a run with ``mlflow.xgboost.autolog()``.
+4. That model registered as ``nyc-taxi-duration``, promoted Staging → Production, described and
+   given the alias ``champion`` (``registry.py``).
+5. A prediction through ``models:/nyc-taxi-duration@champion``; then the leaderboard and the
+   registry (``report.py``).
 """
 
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import pickle
 import tempfile
@@ -22,12 +29,13 @@ if TYPE_CHECKING:
     import pandas as pd
     import xgboost as xgb
 
+    from examples.nyc_taxi.registry import RegistrySummary
+    from tracker.entities import Run
+
 EXPERIMENT_NAME = "nyc-taxi-experiment"
 TRAIN_MONTH = (2021, 1)
 VALID_MONTH = (2021, 2)
-LEADERBOARD_PARAMS = [
-    "alpha", "max_depth", "learning_rate", "min_child_weight", "reg_alpha", "reg_lambda",
-]
+BEST_RUN_NAME = "xgboost-best"
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,14 @@ class Outcome:
     lasso_rmse: float
     xgboost_run_ids: list[str] = field(default_factory=list)
     best_params: dict[str, Any] = field(default_factory=dict)
+    sweep_run: Run | None = None
+    best_run_id: str = ""
+    best_rmse: float = math.nan
+    booster: xgb.Booster | None = None
+    model_version: str = ""
+    predictions: pd.DataFrame | None = None
     leaderboard: pd.DataFrame | None = None
+    registry: RegistrySummary | None = None
 
 
 # --------------------------------------------------------------------------- data
@@ -91,7 +106,7 @@ def load(path: str | None, month: tuple[int, int], rows: int, seed: int) -> Mont
         return Month(data.prepare(raw), path, name)
     year, mon = month
     raw = data.generate_month(year, mon, rows, seed=seed)
-    return Month(data.prepare(raw), data.synthetic_source(year, mon),
+    return Month(data.prepare(raw), data.synthetic_source(year, mon, rows, seed),
                  f"green_tripdata_{year:04d}-{mon:02d}")
 
 
@@ -177,6 +192,15 @@ def search_space(seed: int) -> dict[str, Any]:
     }
 
 
+def dmatrices(features: data.Features) -> tuple[xgb.DMatrix, xgb.DMatrix]:
+    """The course's ``train`` and ``valid`` DMatrix (built single-threaded)."""
+    import xgboost as xgb
+
+    train = xgb.DMatrix(features.X_train, label=features.y_train, nthread=1)
+    valid = xgb.DMatrix(features.X_val, label=features.y_val, nthread=1)
+    return train, valid
+
+
 def make_objective(train: xgb.DMatrix, valid: xgb.DMatrix, y_val: np.ndarray,
                    settings: Settings, run_ids: list[str]) -> Any:
     """The course's objective: one tracked run per hyperopt trial (ids appended to ``run_ids``)."""
@@ -204,73 +228,68 @@ def make_objective(train: xgb.DMatrix, valid: xgb.DMatrix, y_val: np.ndarray,
     return objective
 
 
-def sweep(features: data.Features, settings: Settings) -> tuple[list[str], dict[str, Any]]:
-    """Run ``max_evals`` TPE trials; returns their run ids and the best point hyperopt found."""
-    import xgboost as xgb
-    from hyperopt import Trials, fmin, tpe
+def sweep(train: xgb.DMatrix, valid: xgb.DMatrix, y_val: np.ndarray,
+          settings: Settings) -> tuple[list[str], Run, dict[str, Any]]:
+    """``max_evals`` TPE trials through ``tracker.hyperopt.fmin``.
 
-    train = xgb.DMatrix(features.X_train, label=features.y_train, nthread=1)
-    valid = xgb.DMatrix(features.X_val, label=features.y_val, nthread=1)
+    The sweep is a parent run (``sweep-tpe``) and each trial the run the objective starts,
+    nested under it. Returns the trial run ids, the parent run and the best params, decoded
+    with ``space_eval`` (``max_depth`` an int) as ``xgboost.train`` takes them.
+    """
+    from hyperopt import Trials, space_eval, tpe
+
+    from tracker.hyperopt import fmin
+
     run_ids: list[str] = []
+    space = search_space(settings.seed)
     best_result = fmin(
-        fn=make_objective(train, valid, features.y_val, settings, run_ids),
-        space=search_space(settings.seed),
+        fn=make_objective(train, valid, y_val, settings, run_ids),
+        space=space,
         algo=tpe.suggest,
         max_evals=settings.max_evals,
         trials=Trials(),
         rstate=np.random.default_rng(settings.seed),
     )
-    return run_ids, dict(best_result or {})
+    parent = mlflow.last_active_run()  # the sweep's parent run ended last
+    assert parent is not None
+    return run_ids, parent, dict(space_eval(space, best_result))
 
 
-# --------------------------------------------------------------------------- leaderboard
+# --------------------------------------------------------------------------- the best model
 
 
-def leaderboard(max_results: int = 10) -> pd.DataFrame:
-    """The experiment's best runs by validation rmse."""
-    runs = mlflow.search_runs(
-        experiment_names=[EXPERIMENT_NAME], order_by=["metrics.rmse ASC"], max_results=max_results
-    )
-    assert not isinstance(runs, list)
-    return runs
+def retrain(params: dict[str, Any], train: xgb.DMatrix, valid: xgb.DMatrix,
+            features: data.Features, settings: Settings,
+            artifacts_dir: str) -> tuple[str, float, xgb.Booster]:
+    """The course's "Register models" step: train ``params`` again with ``autolog()``.
 
-
-def _cell(value: Any) -> str:
-    """A param value for the table: numbers to 3 significant digits, missing as '-'."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    return f"{number:.3g}"
-
-
-def format_leaderboard(runs: pd.DataFrame) -> str:
-    """An aligned text table: rank, run name, model tag, rmse and the swept params.
-
-    A run without rmse (it failed, or is still running) shows its status instead.
+    Autologging records the params, ``validation-rmse`` per round, ``best_iteration`` and the
+    model at ``model``; the run adds tag ``model``, metric ``rmse`` and the preprocessor that
+    turns trips into the model's input. Returns the run id, its rmse and the booster.
     """
-    header = ["#", "run name", "model", "rmse", *LEADERBOARD_PARAMS]
-    rows = [header]
-    for rank, (_, run) in enumerate(runs.iterrows(), start=1):
-        metric = run.get("metrics.rmse")
-        rows.append([
-            str(rank),
-            str(run.get("tags.mlflow.runName") or run["run_id"][:8]),
-            _cell(run.get("tags.model")),
-            run["status"] if metric is None or np.isnan(metric) else f"{metric:.4f}",
-            *(_cell(run.get(f"params.{key}")) for key in LEADERBOARD_PARAMS),
-        ])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    left = {1, 2}  # text columns; numbers are right-aligned
-    lines = [
-        "  ".join(cell.ljust(w) if i in left else cell.rjust(w)
-                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    import xgboost
+
+    with mlflow.start_run(run_name=BEST_RUN_NAME) as run:
+        mlflow.xgboost.autolog()
+        try:
+            mlflow.set_tag("model", "xgboost")
+            booster = xgboost.train(
+                params=params,
+                dtrain=train,
+                num_boost_round=settings.num_boost_round,
+                evals=[(valid, "validation")],
+                early_stopping_rounds=settings.early_stopping_rounds,
+                verbose_eval=False,
+            )
+        finally:
+            mlflow.xgboost.autolog(disable=True)  # only this training is autologged
+        score = rmse(features.y_val, booster.predict(valid))
+        mlflow.log_metric("rmse", score)
+        preprocessor = os.path.join(artifacts_dir, "preprocessor.b")
+        with open(preprocessor, "wb") as f_out:
+            pickle.dump(features.dv, f_out)
+        mlflow.log_artifact(preprocessor, artifact_path="preprocessor")
+    return run.info.run_id, score, booster
 
 
 def store_path() -> str:
@@ -284,21 +303,36 @@ def store_path() -> str:
 
 
 def run(settings: Settings) -> Outcome:
-    """Train the baseline and the sweep into the store, and read back the leaderboard."""
+    """The whole workflow into the store, then the leaderboard and the registry read back."""
+    from examples.nyc_taxi import registry, report
+
     mlflow.set_tracking_uri(settings.store or mlflow.get_tracking_uri())
     experiment = mlflow.set_experiment(EXPERIMENT_NAME)
-
     train, valid = load_months(settings)
     features = data.vectorize(train.df, valid.df)
+    dtrain, dvalid = dmatrices(features)
     with tempfile.TemporaryDirectory(prefix="nyc-taxi-") as artifacts_dir:
+        # 1. the baseline, 2. the sweep, 3. the best params again, autologged
         lasso_id, lasso_rmse = train_lasso(train, valid, features, settings.alpha, artifacts_dir)
-    xgb_ids, best = sweep(features, settings)
+        trial_ids, sweep_run, best = sweep(dtrain, dvalid, features.y_val, settings)
+        best_id, best_rmse, booster = retrain(best, dtrain, dvalid, features, settings,
+                                              artifacts_dir)
+    # 4. register, Staging -> Production, description, alias; 5. predict through the alias
+    version = registry.register_and_promote(best_id, best_rmse)
+    predictions = registry.predict_with_champion(valid.df)
     return Outcome(
         store_path=store_path(),
         experiment_id=experiment.experiment_id,
         lasso_run_id=lasso_id,
         lasso_rmse=lasso_rmse,
-        xgboost_run_ids=xgb_ids,
+        xgboost_run_ids=trial_ids,
         best_params=best,
-        leaderboard=leaderboard(),
+        sweep_run=sweep_run,
+        best_run_id=best_id,
+        best_rmse=best_rmse,
+        booster=booster,
+        model_version=version,
+        predictions=predictions,
+        leaderboard=report.leaderboard(EXPERIMENT_NAME),
+        registry=registry.registry_summary(),
     )

@@ -18,7 +18,11 @@ from tracker.site.pages import Page, SiteFile
 log = logging.getLogger("tracker.site")
 
 # Page modules under tracker.site.pages, in build order; each has collect(site).
-COLLECTORS = ("home", "leaderboard")
+# (One name per line: several people add pages at once.)
+COLLECTORS = (
+    "home",
+    "leaderboard",
+)
 
 
 class BuildError(TrackerError):
