@@ -8,9 +8,8 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,8 +17,9 @@ import pytest
 
 import tracker
 import tracker.api
-from examples.nyc_taxi import data, train
+from examples.nyc_taxi import data, registry, report, train
 from examples.nyc_taxi.__main__ import build_parser, settings_from_args
+from tracker.entities import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -29,6 +29,8 @@ SMALL_FLAGS = ["--rows", "2000", "--max-evals", "2", "--num-boost-round", "10",
                "--early-stopping-rounds", "3", "--seed", str(SEED)]
 XGB_PARAMS = {"max_depth", "learning_rate", "reg_alpha", "reg_lambda", "min_child_weight",
               "objective", "seed", "nthread"}
+SWEPT = ["max_depth", "learning_rate", "reg_alpha", "reg_lambda", "min_child_weight"]
+PARENT = "mlflow.parentRunId"
 
 
 def _reset_fluent_state() -> None:
@@ -36,6 +38,7 @@ def _reset_fluent_state() -> None:
         tracker.end_run()
     tracker.api._tracking_uri = None
     tracker.api._experiment_id = None
+    tracker.xgboost.autolog(disable=True)
 
 
 @pytest.fixture(autouse=True)
@@ -56,16 +59,32 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> train.Outcome:
         _reset_fluent_state()
 
 
-def _runs(store: str) -> tuple[tracker.TrackerClient, list[Any], list[Any]]:
-    """The client of ``store`` and its example runs: ([lasso runs], [xgboost runs])."""
+@dataclass
+class Runs:
+    """The example's runs in a store, by role."""
+
+    client: tracker.TrackerClient
+    lasso: list[Run]
+    sweeps: list[Run]
+    trials: list[Run]
+    best: list[Run]
+
+
+def _runs(store: str) -> Runs:
     client = tracker.TrackerClient(store)
     exp = client.get_experiment_by_name(train.EXPERIMENT_NAME)
     assert exp is not None
-    runs = client.search_runs([exp.experiment_id])
-    lasso = [r for r in runs if "model" not in r.data.tags]
-    xgb = [r for r in runs if r.data.tags.get("model") == "xgboost"]
-    assert len(lasso) + len(xgb) == len(runs)
-    return client, lasso, xgb
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+    found = Runs(
+        client,
+        lasso=[r for r in runs if "alpha" in r.data.params],
+        sweeps=[r for r in runs if r.data.tags.get("sweep") == "hyperopt"],
+        trials=[r for r in runs if "trial_number" in r.data.tags],
+        best=[r for r in runs if r.info.run_name == train.BEST_RUN_NAME],
+    )
+    roles = len(found.lasso) + len(found.sweeps) + len(found.trials) + len(found.best)
+    assert roles == len(runs)
+    return found
 
 
 def _expected_month(month: int, seed: int, rows: int = 2000) -> pd.DataFrame:
@@ -75,50 +94,144 @@ def _expected_month(month: int, seed: int, rows: int = 2000) -> pd.DataFrame:
 # --------------------------------------------------------------------------- the session
 
 
-def test_experiment_has_one_lasso_and_one_run_per_trial(session: train.Outcome) -> None:
-    _, lasso, xgb = _runs(session.store_path)
-    assert len(lasso) == 1 and len(xgb) == SMALL.max_evals
-    assert lasso[0].info.run_id == session.lasso_run_id
-    assert sorted(r.info.run_id for r in xgb) == sorted(session.xgboost_run_ids)
-    for run in lasso + xgb:
+def test_experiment_has_the_baseline_the_sweep_and_the_best_model(session: train.Outcome) -> None:
+    runs = _runs(session.store_path)
+    assert len(runs.lasso) == len(runs.sweeps) == len(runs.best) == 1
+    assert len(runs.trials) == SMALL.max_evals
+    assert runs.lasso[0].info.run_id == session.lasso_run_id
+    assert [r.info.run_id for r in runs.trials] == session.xgboost_run_ids
+    assert runs.best[0].info.run_id == session.best_run_id
+    for run in runs.lasso + runs.sweeps + runs.trials + runs.best:
         assert run.info.status == "FINISHED"
         assert run.info.experiment_id == session.experiment_id
+    for run in runs.lasso + runs.trials + runs.best:
         assert np.isfinite(run.data.metrics["rmse"]) and run.data.metrics["rmse"] > 0
-    assert lasso[0].data.metrics["rmse"] == pytest.approx(session.lasso_rmse)
+    assert runs.lasso[0].data.metrics["rmse"] == pytest.approx(session.lasso_rmse)
+    assert runs.best[0].data.metrics["rmse"] == pytest.approx(session.best_rmse)
 
 
 def test_params_and_tags_are_logged_as_in_the_course(session: train.Outcome) -> None:
-    _, (lasso,), xgb = _runs(session.store_path)
-    assert lasso.data.params == {
-        "train_data_path": "synthetic://green/2021-01",
-        "valid_data_path": "synthetic://green/2021-02",
+    runs = _runs(session.store_path)
+    assert runs.lasso[0].data.params == {
+        "train_data_path": f"synthetic://green/2021-01?rows=2000&seed={SEED}",
+        "valid_data_path": f"synthetic://green/2021-02?rows=2000&seed={SEED + 1}",
         "alpha": "0.01",
     }
-    assert lasso.data.tags["developer"]
-    for run in xgb:
+    assert runs.lasso[0].data.tags["developer"]
+    for run in runs.trials:
         params = run.data.params
         assert set(params) == XGB_PARAMS
         assert params["objective"] == "reg:squarederror"
         assert params["nthread"] == "1" and params["seed"] == str(SEED)
         assert 4 <= int(params["max_depth"]) <= 100
         assert np.exp(-3) <= float(params["learning_rate"]) <= 1
+        assert run.data.tags["model"] == "xgboost"
+
+
+def test_the_sweep_is_a_parent_run_with_its_trials(session: train.Outcome) -> None:
+    runs = _runs(session.store_path)
+    (parent,) = runs.sweeps
+    assert session.sweep_run is not None and session.sweep_run.info.run_id == parent.info.run_id
+    assert parent.info.run_name == "sweep-tpe"
+    assert parent.data.tags["algo"] == "tpe" and parent.data.params["algo"] == "tpe"
+    assert parent.data.params["max_evals"] == str(SMALL.max_evals)
+    assert parent.data.metrics["n_trials"] == SMALL.max_evals
+    assert parent.data.metrics["n_failed"] == 0
+
+    trials = sorted(runs.trials, key=lambda r: int(r.data.tags["trial_number"]))
+    assert [t.data.tags["trial_number"] for t in trials] == [str(i) for i in range(len(trials))]
+    for trial in trials:
+        assert trial.data.tags[PARENT] == parent.info.run_id
+        assert trial.data.tags["trial_status"] == "ok"
+        assert trial.data.metrics["loss"] == trial.data.metrics["rmse"]  # the objective's return
+    winner = min(trials, key=lambda t: t.data.metrics["rmse"])
+    assert parent.data.tags["best_trial_run_id"] == winner.info.run_id
+    assert parent.data.metrics["best_loss"] == winner.data.metrics["rmse"]
+    for key in SWEPT:
+        assert parent.data.params[f"best_{key}"] == winner.data.params[key]
+        assert str(session.best_params[key]) == winner.data.params[key]
+
+    path = runs.client.download_artifacts(parent.info.run_id, "search_space.json")
+    space = json.loads(Path(path).read_text())
+    assert space["space"]["max_depth"] == "scope.int(hp.quniform('max_depth', 4, 100, 1))"
+    assert space["space"]["objective"] == "reg:squarederror"
+    assert sorted(space["hyperparameters"]) == sorted(SWEPT)
+
+
+def test_the_best_params_are_retrained_with_autologging(session: train.Outcome) -> None:
+    runs = _runs(session.store_path)
+    (best,) = runs.best
+    assert best.data.tags["model"] == "xgboost"
+    for key in SWEPT:  # autologged from the params dict
+        assert float(best.data.params[key]) == pytest.approx(float(session.best_params[key]))
+    assert best.data.params["num_boost_round"] == str(SMALL.num_boost_round)
+    history = runs.client.get_metric_history(best.info.run_id, "validation-rmse")
+    rounds = sorted({m.step for m in history})
+    assert rounds[:3] == [0, 1, 2] and len(rounds) >= 3
+    paths = {f.path for f in runs.client.list_artifacts(best.info.run_id)}
+    assert {"model", "preprocessor"} <= paths
+
+
+def test_registry_has_the_model_in_production_with_the_champion_alias(
+    session: train.Outcome,
+) -> None:
+    client = tracker.MlflowClient(session.store_path)
+    version = client.get_model_version(registry.MODEL_NAME, 1)
+    assert session.model_version == "1"
+    assert version.current_stage == "Production"
+    assert version.source == f"runs:/{session.best_run_id}/model"
+    assert version.run_id == session.best_run_id
+    assert version.description.startswith(
+        "Model 'nyc-taxi-duration' version 1 transitioned to 'Production'")
+    assert f"{session.best_rmse:.4f}" in version.description
+    assert client.get_model_version_by_alias(registry.MODEL_NAME, "champion").version == 1
+    assert client.get_latest_versions(registry.MODEL_NAME, stages=["Staging"]) == []
+    stages = [e.value for e in client.get_model_history(registry.MODEL_NAME, 1)
+              if e.event == "version_stage"]
+    assert stages == ["Staging", "Production"]
+
+    summary = session.registry
+    assert summary is not None and summary.aliases == {"champion": 1}
+    assert summary.production is not None and summary.production.version == 1
+    text = report.format_registry(summary)
+    assert "Production: version 1 - Model 'nyc-taxi-duration' version 1" in text
+    assert "Aliases: champion -> version 1" in text
+
+
+def test_the_champion_predicts_as_the_trained_booster(session: train.Outcome) -> None:
+    import xgboost as xgb
+
+    predictions = session.predictions
+    assert predictions is not None and len(predictions) == 5
+    valid = _expected_month(2, SEED + 1)
+    assert list(predictions["PU_DO"]) == list(valid["PU_DO"].head(5))
+    assert list(predictions["duration"]) == list(valid["duration"].head(5))
+    features = data.vectorize(_expected_month(1, SEED), valid)
+    rows = features.X_val[:5]
+    assert session.booster is not None
+    expected = session.booster.predict(xgb.DMatrix(rows))
+    np.testing.assert_allclose(predictions["predicted"], expected, rtol=1e-6)
 
 
 def test_lasso_run_records_training_and_validation_datasets(session: train.Outcome) -> None:
-    _, (lasso,), _ = _runs(session.store_path)
+    (lasso,) = _runs(session.store_path).lasso
     inputs = {i.context: i.dataset for i in lasso.inputs.dataset_inputs}
     assert set(inputs) == {"training", "validation"}
     for context, month, seed in (("training", 1, SEED), ("validation", 2, SEED + 1)):
         dataset, expected = inputs[context], _expected_month(month, seed)
         assert dataset.name == f"green_tripdata_2021-0{month}"
-        assert dataset.source == f"synthetic://green/2021-0{month}"
+        assert dataset.source == f"synthetic://green/2021-0{month}?rows=2000&seed={seed}"
         assert json.loads(dataset.profile or "{}")["num_rows"] == len(expected)
         assert 0.9 * 2000 < len(expected) < 2000  # the 1..60 min filter removed a few
         assert dataset.digest == tracker.data.from_pandas(expected, targets="duration").digest
+        # the source is enough to make the same data again
+        again = data.prepare(data.generate_from_source(dataset.source))
+        assert tracker.data.from_pandas(again, targets="duration").digest == dataset.digest
 
 
 def test_pickled_preprocessor_and_model_work(session: train.Outcome, tmp_path: Path) -> None:
-    client, (lasso,), _ = _runs(session.store_path)
+    runs = _runs(session.store_path)
+    client, (lasso,) = runs.client, runs.lasso
     run_id = lasso.info.run_id
     assert [f.path for f in client.list_artifacts(run_id, "preprocessor")] == [
         "preprocessor/preprocessor.b"
@@ -142,9 +255,11 @@ def test_pickled_preprocessor_and_model_work(session: train.Outcome, tmp_path: P
 
 def test_leaderboard_is_sorted_by_rmse(session: train.Outcome) -> None:
     board = session.leaderboard
-    assert board is not None and len(board) == 1 + SMALL.max_evals
+    assert board is not None and len(board) == 1 + SMALL.max_evals + 1  # no sweep parent
     assert list(board["metrics.rmse"]) == sorted(board["metrics.rmse"])
-    text = train.format_leaderboard(board).splitlines()
+    assert session.sweep_run is not None
+    assert session.sweep_run.info.run_id not in set(board["run_id"])
+    text = report.format_leaderboard(board).splitlines()
     assert text[0].split()[:4] == ["#", "run", "name", "model"]
     assert text[2].split()[1] == board["tags.mlflow.runName"].iloc[0]
     assert f"{board['metrics.rmse'].iloc[0]:.4f}" in text[2]
@@ -153,7 +268,7 @@ def test_leaderboard_is_sorted_by_rmse(session: train.Outcome) -> None:
 # --------------------------------------------------------------------------- the command line
 
 
-def test_command_line_prints_leaderboard_and_is_deterministic(
+def test_command_line_prints_the_session_and_is_deterministic(
     session: train.Outcome, tmp_path: Path
 ) -> None:
     store = tmp_path / "cli-store"
@@ -165,15 +280,18 @@ def test_command_line_prints_leaderboard_and_is_deterministic(
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Leaderboard of 'nyc-taxi-experiment'" in proc.stdout
-    assert f"Store: {store}" in proc.stdout
+    for line in ("Sweep 'sweep-tpe'", "Predictions of models:/nyc-taxi-duration@champion",
+                 "Leaderboard of 'nyc-taxi-experiment'", "Model registry: 'nyc-taxi-duration'",
+                 "Aliases: champion -> version 1", f"Store: {store}"):
+        assert line in proc.stdout
 
     # Same seed, same sizes: same data, same sampled params, same scores as in-process.
     def summary(path: str) -> list[tuple[str, ...]]:
-        _, (lasso,), xgb = _runs(path)
+        runs = _runs(path)
+        (lasso,) = runs.lasso
         digests = sorted(i.dataset.digest for i in lasso.inputs.dataset_inputs)
         rows = [(*digests, f"{lasso.data.metrics['rmse']:.9f}")]
-        for run in xgb:
+        for run in runs.trials + runs.best:
             rows.append((json.dumps(run.data.params, sort_keys=True),
                          f"{run.data.metrics['rmse']:.6f}"))
         return sorted(rows)
@@ -200,7 +318,7 @@ def test_command_line_options() -> None:
         parse("--rows", "0")
 
 
-def test_real_files_are_read_and_recorded_by_path(tmp_path: Path) -> None:
+def test_real_files_and_a_second_session_in_the_same_store(tmp_path: Path) -> None:
     paths = []
     for month in (1, 2):
         path = tmp_path / f"green_tripdata_2021-0{month}.parquet"
@@ -209,15 +327,23 @@ def test_real_files_are_read_and_recorded_by_path(tmp_path: Path) -> None:
     settings = train.Settings(store=str(tmp_path / "store"), train_path=paths[0],
                               valid_path=paths[1], max_evals=1, num_boost_round=5,
                               early_stopping_rounds=2)
+    train.run(settings)
     outcome = train.run(settings)
 
-    _, (lasso,), xgb = _runs(outcome.store_path)
-    assert len(xgb) == 1
+    runs = _runs(outcome.store_path)
+    assert len(runs.trials) == len(runs.sweeps) == 2
+    lasso = runs.lasso[-1]
     assert lasso.data.params["train_data_path"] == paths[0]
     assert lasso.data.params["valid_data_path"] == paths[1]
     sources = {i.context: (i.dataset.source, i.dataset.name) for i in lasso.inputs.dataset_inputs}
     assert sources == {"training": (paths[0], "green_tripdata_2021-01"),
                        "validation": (paths[1], "green_tripdata_2021-02")}
+
+    # the second session's model took over Production and the alias
+    assert outcome.model_version == "2" and outcome.registry is not None
+    stages = {int(v.version): v.current_stage for v in outcome.registry.versions}
+    assert stages == {1: "Archived", 2: "Production"}
+    assert outcome.registry.aliases == {"champion": 2}
 
 
 # --------------------------------------------------------------------------- the data

@@ -55,7 +55,17 @@ from tracker.entities import RunStatus, ViewType
 from tracker.exceptions import MlflowException, TrackerError
 
 if TYPE_CHECKING:
-    from tracker import data, entities, exceptions, models, pyfunc, sklearn, tracking, xgboost
+    from tracker import (
+        data,
+        entities,
+        exceptions,
+        hyperopt,
+        models,
+        pyfunc,
+        sklearn,
+        tracking,
+        xgboost,
+    )
 
 __version__ = "0.1.0"
 
@@ -82,6 +92,7 @@ __all__ = [
     "get_experiment_by_name",
     "get_run",
     "get_tracking_uri",
+    "hyperopt",
     "last_active_run",
     "lineage",
     "list_artifacts",
@@ -115,7 +126,8 @@ __all__ = [
 ]
 
 _SUBMODULES = {
-    "data", "entities", "exceptions", "models", "pyfunc", "sklearn", "tracking", "xgboost",
+    "data", "entities", "exceptions", "hyperopt", "models", "pyfunc", "sklearn", "tracking",
+    "xgboost",
 }
 
 
