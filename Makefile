@@ -27,7 +27,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check tracker tests benchmarks examples
+	$(BIN)/ruff check $(wildcard tracker tests benchmarks examples)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -657,6 +657,78 @@ def build_command(
     )
 
 
+def serve_options(func: F) -> F:
+    """Options of ``tracker serve`` / ``tracker ui`` (MLflow's ``ui`` spellings included)."""
+    options: list[Callable[[Any], Any]] = [
+        click.option("--out", "-o", default="site", show_default=True,
+                     help="Folder the site is built into and served from."),
+        click.option("--host", "-h", default="127.0.0.1", show_default=True,
+                     help="Address to listen on (keep 127.0.0.1 unless you mean to share)."),
+        click.option("--port", "-p", type=click.IntRange(0, 65535), default=8000,
+                     show_default=True, help="Port to listen on (0: any free port)."),
+        click.option("--reports", default=None,
+                     help="Folder of Markdown reports, watched (default: ./reports if present)."),
+        click.option("--templates", default=None,
+                     help="Folder of templates overriding the default theme, watched."),
+        click.option("--title", default="Experiments", show_default=True, help="Site title."),
+        click.option("--default-artifact-root", "artifact_root", default=None, metavar="URI",
+                     help="Accepted for MLflow compatibility and ignored: artifacts stay where "
+                          "the runs logged them."),
+        store_option,
+        pass_context,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
+           templates: str | None, title: str, artifact_root: str | None) -> None:
+    """What ``serve`` and ``ui`` do: build, serve, rebuild on changes until Ctrl-C."""
+    import os
+
+    from tracker.site.serve import serve
+
+    if artifact_root is not None:
+        _notice("--default-artifact-root is ignored: artifacts are served from where the runs "
+                "logged them.")
+    reports = reports if reports is not None else ("reports" if os.path.isdir("reports") else None)
+    obj.client(must_exist=True)
+
+    def echo(line: str) -> None:
+        click.echo(line, err=line.startswith(("warning:", "error:")))
+
+    serve(obj.uri, out, host=host, port=port, reports=reports, templates=templates,
+          site_title=title, echo=echo)
+
+
+@cli.command("serve")
+@serve_options
+def serve_command(obj: _Context, **options: Any) -> None:
+    """Build the site, serve it on http://127.0.0.1:8000/ and rebuild it when runs are logged.
+
+    The store, the reports and the templates are checked once a second; a change rebuilds
+    only the pages it affects (refresh the browser to see it). Ctrl-C stops.
+
+    \b
+    Example:
+        tracker serve --store ./tracking --port 8000
+    """
+    _serve(obj, **options)
+
+
+@cli.command("ui")
+@serve_options
+def ui_command(obj: _Context, **options: Any) -> None:
+    """The same as `tracker serve`, under MLflow's name (`mlflow ui` options accepted).
+
+    \b
+    Example:
+        tracker ui --backend-store-uri ./tracking -p 5000
+    """
+    _serve(obj, **options)
+
+
 @cli.command("sql")
 @click.argument("query")
 @output_options

@@ -261,15 +261,9 @@ def autolog(
 ) -> None:
     """Log the outermost ``fit`` of every scikit-learn estimator, pipeline and parameter search.
 
-    Per fit: ``get_params(deep=True)``, the ``estimator_name``/``estimator_class`` tags, training
-    metrics (``training_score``; regressors ``training_mean_squared_error``,
-    ``training_root_mean_squared_error``, ``training_mean_absolute_error``,
-    ``training_r2_score``; classifiers ``training_accuracy_score``, ``training_precision_score``,
-    ``training_recall_score``, ``training_f1_score``, ``training_log_loss``,
-    ``training_roc_auc``), the training data as a ``training`` input, ``estimator.html`` and the
-    model at ``model``. Searches also get ``best_<param>`` params, ``best_cv_score``,
-    ``cv_results.csv``, the best estimator at ``best_estimator`` and child runs. Logs into the
-    active run, or starts and ends one. See ``docs/autolog.md``.
+    Params, estimator tags, ``training_*`` metrics, the training data and the model; searches
+    also get ``best_*`` params, ``best_cv_score``, ``cv_results.csv`` and child runs. Into the
+    active run, or a run started and ended around the fit; ``docs/autolog.md`` has every name.
 
     Args:
         log_input_examples: save the first 5 training rows with the model.
@@ -286,24 +280,13 @@ def autolog(
         registered_model_name: register every logged model under this name.
         extra_tags: tags for the runs autologging starts.
     """
-    if disable:
-        import sys
+    options = dict(locals())
+    import importlib.util
 
-        if "tracker.autologging.sklearn" not in sys.modules:
-            return  # never turned on
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
+    if not disable and importlib.util.find_spec("sklearn") is None:
         raise InvalidArgumentError(
             "tracker.sklearn.autolog needs the scikit-learn package: pip install scikit-learn."
-        ) from None
-    from tracker.autologging import sklearn as integration
+        )
+    from tracker.autologging import sklearn as integration  # imports no scikit-learn module
 
-    integration.autolog(
-        log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
-        log_models=log_models, log_datasets=log_datasets, disable=disable, exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions, silent=silent,
-        max_tuning_runs=max_tuning_runs, log_post_training_metrics=log_post_training_metrics,
-        serialization_format=serialization_format,
-        registered_model_name=registered_model_name, extra_tags=extra_tags,
-    )
+    integration.autolog(**options)

@@ -245,13 +245,9 @@ def autolog(
 ) -> None:
     """Log every ``xgboost.train`` and ``XGBRegressor``/``XGBClassifier``/… ``fit`` call.
 
-    Per training: params (the params dict plus ``num_boost_round``, ``early_stopping_rounds``,
-    ``maximize``, ``verbose_eval``; for the wrappers ``get_params()``), one metric per eval set
-    and round (``validation-rmse`` at step = round), with early stopping ``best_iteration``,
-    ``stopped_iteration`` and the best round's metrics again at step ``stopped_iteration + 1``,
-    ``feature_importance_<type>.json`` and ``feature_importance.json``, the training data as a
-    ``training`` input and the model at ``model``. Logs into the active run, or starts and ends
-    one. See ``docs/autolog.md``.
+    Params, ``<eval>-<metric>`` per round, early-stopping figures, feature importance JSON, the
+    training data and the model; into the active run, or a run started and ended around the
+    training. ``docs/autolog.md`` lists every name.
 
     Args:
         log_input_examples: save the first 5 training rows with the model.
@@ -267,18 +263,12 @@ def autolog(
         extra_tags: tags for the runs autologging starts.
         importance_types: feature importance types to log (default: all five).
     """
-    if disable:
-        import sys
+    options = dict(locals())
+    import sys
 
-        if "tracker.autologging.xgboost" not in sys.modules:
-            return  # never turned on
+    if disable and "tracker.autologging.xgboost" not in sys.modules:
+        return  # never turned on: nothing to restore
     _xgboost()  # a clear error when XGBoost is missing
     from tracker.autologging import xgboost as integration
 
-    integration.autolog(
-        log_input_examples=log_input_examples, log_model_signatures=log_model_signatures,
-        log_models=log_models, log_datasets=log_datasets, disable=disable, exclusive=exclusive,
-        disable_for_unsupported_versions=disable_for_unsupported_versions, silent=silent,
-        registered_model_name=registered_model_name, model_format=model_format,
-        extra_tags=extra_tags, importance_types=importance_types,
-    )
+    integration.autolog(**options)

@@ -22,6 +22,13 @@ log = logging.getLogger("tracker.site")
 COLLECTORS = (
     "home",
     "leaderboard",
+    "compare",
+    "sweep",
+    "run",
+    "registry",
+    "lineage",
+    "reports",
+    "search",
 )
 
 
@@ -139,10 +146,10 @@ def _collect(site: Any) -> list[Page | SiteFile]:
 
 
 def _base_context(site: Any, site_title: str, base_url: str) -> dict[str, Any]:
-    from tracker.site import render
+    from tracker.site import render, reports
 
     urls = site.urls
-    nav = [("Experiments", urls.home), ("Models", urls.registry)]
+    nav = [("Experiments", urls.home), ("Models", urls.registry), *reports.nav_entries(site)]
     stamp = render.build_time()
     if "SOURCE_DATE_EPOCH" not in os.environ:
         # Deterministic by default: the time of the newest data, not the wall clock.

@@ -89,3 +89,62 @@ def trend_figure(
         extra["yaxis2"] = {"title": {"text": metric}, "automargin": True}
     return {"data": traces, "layout": layout(f"{metric}: best over time and by commit",
                                              "run start (UTC)", metric, **extra)}
+
+
+# -- run page: metric histories and logged figures -------------------------------------------
+
+
+def plotly_text(text: str) -> str:
+    """Text for a Plotly label, shown literally (Plotly reads a little HTML in titles and names)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def rounded(value: float, digits: int = 6) -> float:
+    """``value`` to ``digits`` significant digits: compact JSON, no visible change in a chart."""
+    return float(f"{value:.{digits}g}")
+
+
+def metric_history_figure(
+    key: str, steps: list[int], offsets: list[int], values: list[float], start: int
+) -> dict[str, Any]:
+    """One metric's history on the run page: the (downsampled) points as one raw trace.
+
+    ``site_templates/assets/run.js`` draws it: it adds the EMA-smoothed trace, switches the
+    x-axis between step, wall time (``start + offset`` ms) and hours since ``start``, and holds
+    the layout defaults shared by every chart (so each page carries only the data).
+
+    Args:
+        key: the metric name.
+        steps: the step of each point.
+        offsets: each point's timestamp minus ``start``, in milliseconds.
+        values: finite values, one per point.
+        start: the run's start time (or first timestamp), ms since the epoch.
+    """
+    label = plotly_text(key)
+    return {
+        "data": [{
+            "type": "scatter", "mode": "lines" if len(steps) > 30 else "lines+markers",
+            "name": label, "x": steps, "y": [rounded(v) for v in values],
+        }],
+        "layout": {"xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": label}}},
+        "time": {"start": start, "offsets": offsets},
+    }
+
+
+_TRACE_KEYS = ("type", "x", "y", "z", "values", "lat", "r", "a", "dimensions")
+
+
+def logged_figure(obj: Any) -> dict[str, Any] | None:
+    """The figure of a ``log_figure`` Plotly JSON artifact (only its data and layout), else None.
+
+    Args:
+        obj: the parsed JSON (parse NaN/±inf as None: the page embeds strict JSON).
+    """
+    if not isinstance(obj, dict):
+        return None
+    data, fig_layout = obj.get("data"), obj.get("layout", {})
+    if not isinstance(data, list) or not data or not isinstance(fig_layout, dict):
+        return None
+    if not all(isinstance(t, dict) and any(k in t for k in _TRACE_KEYS) for t in data):
+        return None
+    return {"data": data, "layout": fig_layout}

@@ -62,6 +62,7 @@ class Urls:
     home = "index.html"
     registry = "models/index.html"
     search_index = "assets/search-index.js"
+    reports_index = "reports/index.html"
 
     def experiment(self, experiment_id: str) -> str:
         return f"experiments/{self._experiments[experiment_id]}.html"

@@ -1,7 +1,8 @@
 """The experiment leaderboard: every run as a row, best values marked, trends above.
 
-The table is complete HTML (it works without JavaScript); the site script adds sorting,
-filtering, a column chooser and URL state on top, from the ``data-*`` attributes.
+The table is complete HTML (it works without JavaScript); ``assets/leaderboard.js`` adds
+sorting, filtering, a column chooser, parent/child collapsing, row selection for the compare
+page and URL state on top, from the ``data-*`` attributes.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ class Row:
     link: Link = doc("Run name and run page.")
     status: str = doc("Run status.")
     dead: bool = doc("True when a RUNNING run's process died.")
-    parent_id: str = doc("Parent run id ('' for top-level runs).")
-    depth: int = doc("0 for a top-level run, 1 for a child shown under its parent.")
+    parent_id: str = doc("Parent run id when the parent is on this leaderboard, else ''.")
+    depth: int = doc("Nesting level: 0 for a top-level run, 1 for its children, and so on.")
     cells: tuple[Cell, ...] = doc("One cell per column, in column order.")
+    sweep: Link | None = doc("The sweep page when this run has child runs.", None)
 
 
 @dataclass(frozen=True)
@@ -66,18 +68,21 @@ class LeaderboardPage(Page):
     experiment_id: str = doc("Experiment id.", "")
     columns: tuple[Column, ...] = doc("Columns in display order.", factory=tuple)
     rows: tuple[Row, ...] = doc("Runs: parents then their children, best first.", factory=tuple)
-    trends: tuple[dict[str, Any], ...] = doc("Trend figures (one per primary metric).", factory=tuple)
+    trends: tuple[dict[str, Any], ...] = doc(
+        "Trend figures (one per primary metric).", factory=tuple
+    )
     primary_metric: str = doc("The metric rows are ranked by ('' when none).", "")
     compare: Link | None = doc("The compare page of this experiment.", None)
     data_script: str = doc("Site path of the experiment's compact JSON (as a script).", "")
 
 
-def _number_text(value: float | None) -> tuple[str, str]:
-    from tracker.site.render import format_metric
-
-    if value is None:
-        return "", ""
-    return format_metric(value), repr(float(value)) if math.isfinite(value) else ("" if math.isnan(value) else repr(value))
+def sort_text(value: float | None) -> str:
+    """A number as a sort key the page script parses: '' for missing and NaN, ±Infinity."""
+    if value is None or math.isnan(value):
+        return ""
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(float(value))
 
 
 def _iso(ms: Any) -> str:
@@ -107,13 +112,15 @@ def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> 
 def _all_numeric(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
     values = [site.params.get(r["run_id"], {}).get(key) for r in runs]
     try:
-        [float(v) for v in values if v is not None]
+        [float(v) for v in values if v is not None and v != ""]
     except ValueError:
         return False
     return True
 
 
-def _best_values(site: SiteData, runs: list[dict[str, Any]], columns: list[Column]) -> dict[str, float]:
+def _best_values(
+    site: SiteData, runs: list[dict[str, Any]], columns: list[Column]
+) -> dict[str, float]:
     best = {}
     for col in columns:
         if col.kind != "metric":
@@ -126,89 +133,127 @@ def _best_values(site: SiteData, runs: list[dict[str, Any]], columns: list[Colum
     return best
 
 
-def _cells(site: SiteData, run: dict[str, Any], columns: list[Column], best: dict[str, float]) -> tuple[Cell, ...]:
-    tags = site.tags.get(run["run_id"], {})
+def _attr_cell(site: SiteData, run: dict[str, Any], key: str) -> Cell:
+    from tracker.site.render import format_duration
+
+    if key == "attr.status":
+        status = "DEAD" if run["dead"] else run["status"]
+        return Cell(status, status, False)
+    if key == "attr.start":
+        return Cell(_iso(run["start_time"]), str(run["start_time"] or ""), False)
+    if key == "attr.duration":
+        start, end = run["start_time"], run["end_time"]
+        seconds = (end - start) / 1000 if end and start else None
+        return Cell(format_duration(seconds), "" if seconds is None else repr(seconds), False)
+    if key == "attr.user":
+        return Cell(run["user_id"] or "", run["user_id"] or "", False)
+    commit = site.tags.get(run["run_id"], {}).get("mlflow.source.git.commit", "")
+    return Cell(commit[:8], commit, False)
+
+
+def _cells(
+    site: SiteData, run: dict[str, Any], columns: list[Column], best: dict[str, float]
+) -> tuple[Cell, ...]:
+    from tracker.site.render import format_metric
+
     params = site.params.get(run["run_id"], {})
     metrics = site.metrics.get(run["run_id"], {})
     cells = []
     for col in columns:
-        if col.key == "attr.status":
-            status = "DEAD" if run["dead"] else run["status"]
-            cells.append(Cell(status, status, False))
-        elif col.key == "attr.start":
-            cells.append(Cell(_iso(run["start_time"]), str(run["start_time"] or ""), False))
-        elif col.key == "attr.duration":
-            seconds = (run["end_time"] - run["start_time"]) / 1000 if run["end_time"] and run["start_time"] else None
-            from tracker.site.render import format_duration
-
-            cells.append(Cell(format_duration(seconds), "" if seconds is None else repr(seconds), False))
-        elif col.key == "attr.user":
-            cells.append(Cell(run["user_id"] or "", run["user_id"] or "", False))
-        elif col.key == "attr.commit":
-            commit = tags.get("mlflow.source.git.commit", "")
-            cells.append(Cell(commit[:8], commit, False))
+        if col.kind == "attr":
+            cells.append(_attr_cell(site, run, col.key))
         elif col.kind == "metric":
             value = metrics.get(col.key[len("metrics."):])
-            text, sort = _number_text(value)
-            cells.append(Cell(text, sort, value is not None and best.get(col.key) == value))
+            text = format_metric(value) if value is not None else ""
+            is_best = value is not None and best.get(col.key) == value
+            cells.append(Cell(text, sort_text(value), is_best))
         else:
             param = params.get(col.key[len("params."):]) or ""
             cells.append(Cell(param, param, False))
     return tuple(cells)
 
 
-def _ordered(site: SiteData, runs: list[dict[str, Any]], primary: str) -> list[tuple[dict[str, Any], int]]:
-    """Top-level runs ranked by the primary metric (best first), each followed by its children."""
+def ordered_runs(
+    site: SiteData, runs: list[dict[str, Any]], primary: str
+) -> list[tuple[dict[str, Any], int]]:
+    """(run, depth) pairs: top-level runs ranked by ``primary`` (best first), each followed by
+    its descendants (ranked the same way among siblings), at any nesting depth."""
     ids = {r["run_id"] for r in runs}
     direction = site.direction(primary) if primary else "min"
 
-    def score(run: dict[str, Any]) -> tuple[int, float, int]:
+    def score(run: dict[str, Any]) -> tuple[int, float, int, str]:
         value = site.metrics.get(run["run_id"], {}).get(primary) if primary else None
+        newest = -(run["start_time"] or 0)
         if value is None or math.isnan(value):
-            return (1, 0.0, -(run["start_time"] or 0))
-        return (0, value if direction == "min" else -value, -(run["start_time"] or 0))
+            return (1, 0.0, newest, run["run_id"])
+        return (0, value if direction == "min" else -value, newest, run["run_id"])
 
-    tops = sorted((r for r in runs if r["parent_run_id"] not in ids), key=score)
     out: list[tuple[dict[str, Any], int]] = []
-    for run in tops:
-        out.append((run, 0))
+    seen: set[str] = set()
+
+    def visit(run: dict[str, Any], depth: int) -> None:
+        if run["run_id"] in seen:  # a cycle of parent ids: show each run once
+            return
+        seen.add(run["run_id"])
+        out.append((run, depth))
         kids = [site.runs_by_id[c] for c in site.children.get(run["run_id"], []) if c in ids]
-        out.extend((kid, 1) for kid in sorted(kids, key=score))
+        for kid in sorted(kids, key=score):
+            visit(kid, depth + 1)
+
+    for run in sorted((r for r in runs if r["parent_run_id"] not in ids), key=score):
+        visit(run, 0)
+    for run in sorted((r for r in runs if r["run_id"] not in seen), key=score):
+        visit(run, 0)  # only runs caught in a parent cycle are left
     return out
 
 
-def _trends(site: SiteData, runs: list[dict[str, Any]], metrics: list[str]) -> tuple[dict[str, Any], ...]:
-    figures = []
-    timed = sorted((r for r in runs if r["start_time"]), key=lambda r: (r["start_time"], r["run_id"]))
-    for key in metrics:
-        direction = site.direction(key)
-        points = []
-        per_commit: dict[str, float] = {}
-        order: list[str] = []
-        for run in timed:
-            value = site.metrics.get(run["run_id"], {}).get(key)
-            if value is None or not math.isfinite(value):
-                continue
-            points.append((_iso(run["start_time"]), value, run_label(run), site.urls.run(run["run_id"])))
-            commit = site.tags.get(run["run_id"], {}).get("mlflow.source.git.commit")
-            if commit:
-                short = commit[:8]
-                if short not in per_commit:
-                    order.append(short)
-                    per_commit[short] = value
-                else:
-                    better = value < per_commit[short] if direction == "min" else value > per_commit[short]
-                    per_commit[short] = value if better else per_commit[short]
-        commits = []
-        previous: float | None = None
-        for short in order:
-            value = per_commit[short]
-            regressed = previous is not None and (value > previous if direction == "min" else value < previous)
-            commits.append((short, value, regressed))
-            previous = value
-        if points:
-            figures.append(charts.trend_figure(key, direction, points, commits))
-    return tuple(figures)
+def _trend(site: SiteData, timed: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    direction = site.direction(key)
+    points = []
+    per_commit: dict[str, float] = {}
+    for run in timed:
+        value = site.metrics.get(run["run_id"], {}).get(key)
+        if value is None or not math.isfinite(value):
+            continue
+        href = site.urls.run(run["run_id"])
+        points.append((_iso(run["start_time"]), value, run_label(run), href))
+        commit = site.tags.get(run["run_id"], {}).get("mlflow.source.git.commit")
+        if commit:
+            short = commit[:8]
+            old = per_commit.get(short)
+            if old is None or (value < old if direction == "min" else value > old):
+                per_commit[short] = value  # dicts keep first-seen order: commit order
+    commits = []
+    previous: float | None = None
+    for short, value in per_commit.items():
+        regressed = previous is not None and (
+            value > previous if direction == "min" else value < previous
+        )
+        commits.append((short, value, regressed))
+        previous = value
+    return charts.trend_figure(key, direction, points, commits) if points else None
+
+
+def _trends(
+    site: SiteData, runs: list[dict[str, Any]], metrics: list[str]
+) -> tuple[dict[str, Any], ...]:
+    timed = sorted((r for r in runs if r["start_time"]),
+                   key=lambda r: (r["start_time"], r["run_id"]))
+    figures = [_trend(site, timed, key) for key in metrics]
+    return tuple(f for f in figures if f is not None)
+
+
+def _row(
+    site: SiteData, run: dict[str, Any], depth: int, columns: list[Column], best: dict[str, float]
+) -> Row:
+    urls = site.urls
+    run_id = run["run_id"]
+    return Row(
+        run_id, Link(run_label(run), urls.run(run_id)), run["status"], bool(run["dead"]),
+        (run["parent_run_id"] or "") if depth else "", depth,
+        _cells(site, run, columns, best),
+        Link("sweep", urls.sweep(run_id)) if site.children.get(run_id) else None,
+    )
 
 
 def collect(site: SiteData) -> Iterable[Page | SiteFile]:
@@ -219,11 +264,8 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         primary = site.primary_metrics(runs, 3)
         columns = _columns(site, runs, primary)
         best = _best_values(site, runs, columns)
-        rows = tuple(
-            Row(run["run_id"], Link(run_label(run), urls.run(run["run_id"])), run["status"],
-                bool(run["dead"]), run["parent_run_id"] or "", depth, _cells(site, run, columns, best))
-            for run, depth in _ordered(site, runs, primary[0] if primary else "")
-        )
+        rows = tuple(_row(site, run, depth, columns, best)
+                     for run, depth in ordered_runs(site, runs, primary[0] if primary else ""))
         yield LeaderboardPage(
             path=urls.experiment(eid),
             title=exp["name"],
@@ -233,6 +275,6 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
             rows=rows,
             trends=_trends(site, runs, primary),
             primary_metric=primary[0] if primary else "",
-            compare=None,
-            data_script="",
+            compare=Link("Compare runs", urls.compare(eid)) if runs else None,
+            data_script=urls.experiment_data(eid) if runs else "",
         )
