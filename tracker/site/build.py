@@ -22,13 +22,7 @@ log = logging.getLogger("tracker.site")
 COLLECTORS = (
     "home",
     "leaderboard",
-    "compare",
-    "sweep",
     "run",
-    "registry",
-    "lineage",
-    "reports",
-    "search",
 )
 
 

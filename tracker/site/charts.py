@@ -105,7 +105,8 @@ def rounded(value: float, digits: int = 6) -> float:
 
 
 def metric_history_figure(
-    key: str, steps: list[int], offsets: list[int], values: list[float], start: int
+    key: str, steps: list[int], offsets: list[int], values: list[float], start: int,
+    *, stepless: bool = False,
 ) -> dict[str, Any]:
     """One metric's history on the run page: the (downsampled) points as one raw trace.
 
@@ -119,15 +120,23 @@ def metric_history_figure(
         offsets: each point's timestamp minus ``start``, in milliseconds.
         values: finite values, one per point.
         start: the run's start time (or first timestamp), ms since the epoch.
+        stepless: every point has the same step (logged without one): run.js plots such a
+            series against hours since start when the page shows steps.
     """
     label = plotly_text(key)
+    time: dict[str, Any] = {"start": start, "offsets": offsets}
+    if stepless:
+        time["stepless"] = True
     return {
         "data": [{
             "type": "scatter", "mode": "lines" if len(steps) > 30 else "lines+markers",
             "name": label, "x": steps, "y": [rounded(v) for v in values],
         }],
-        "layout": {"xaxis": {"title": {"text": "step"}}, "yaxis": {"title": {"text": label}}},
-        "time": {"start": start, "offsets": offsets},
+        "layout": {
+            "xaxis": {"title": {"text": "hours since start" if stepless else "step"}},
+            "yaxis": {"title": {"text": label}},
+        },
+        "time": time,
     }
 
 

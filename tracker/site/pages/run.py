@@ -1,0 +1,574 @@
+"""The run page: info, description, params, metrics with history charts, code version, tags,
+datasets, artifacts with previews, parent and child runs, and the model versions it produced.
+
+Besides ``runs/<id>.html`` a run gets one CSV file per charted metric (the full history; the
+page embeds at most ``MAX_POINTS`` points per series) and a copy of each artifact of at most
+``COPY_LIMIT`` bytes that is readable locally, so the page can link and preview it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from tracker import context as ctx
+from tracker.exceptions import TrackerError
+from tracker.site import charts, timeseries
+from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.pages.home import run_label
+
+if TYPE_CHECKING:
+    from tracker.artifacts import ArtifactRepo
+    from tracker.site.data import SiteData
+
+log = logging.getLogger("tracker.site")
+
+MAX_POINTS = 1000  # per displayed series; the CSV download has every point
+COPY_LIMIT = 5 * 1024 * 1024  # larger artifacts are listed without a copy in the site
+PREVIEW_BYTES = 20 * 1024  # text previews show the start of the file
+FIGURE_LIMIT = 1024 * 1024  # bigger Plotly JSON artifacts are previewed as text, not drawn
+CSV_ROWS = 50
+
+IMAGE_TYPES = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
+# Types a browser runs script in when a link to the copy is followed (at the site's origin and
+# without the pages' CSP): copied with ".txt" appended, so they are served as plain text.
+ACTIVE_TYPES = frozenset({"html", "htm", "xhtml", "xht", "shtml", "svg", "svgz", "xml", "xsl",
+                          "xslt", "mht", "mhtml"})
+# Extension (or whole name, lower case) → preview kind. SVG is absent on purpose: it can carry
+# script, so it is only ever offered as a download.
+TEXT_TYPES = {
+    "json": "json", "csv": "csv", "tsv": "csv", "md": "markdown", "markdown": "markdown",
+    "html": "html", "htm": "html", "txt": "text", "log": "text", "yaml": "text", "yml": "text",
+    "toml": "text", "ini": "text", "cfg": "text", "xml": "text", "py": "text", "sql": "text",
+    "sh": "text", "mlmodel": "text",
+}
+
+# Tags shown elsewhere on the page (title, parent link, description, the code table).
+SYSTEM_TAGS = frozenset({
+    ctx.SOURCE_NAME, ctx.SOURCE_TYPE, ctx.GIT_COMMIT, ctx.GIT_BRANCH, ctx.GIT_REPO_URL,
+    ctx.GIT_DIRTY, ctx.USER, ctx.RUN_NAME, ctx.PARENT_RUN_ID, ctx.NOTE,
+})
+_FORGES = {
+    "github.com": "{repo}/commit/{sha}",
+    "gitlab.com": "{repo}/-/commit/{sha}",
+    "bitbucket.org": "{repo}/commits/{sha}",
+}
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_SCP_REMOTE = re.compile(r"^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!//)(.+)$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """A labelled value: a param, a tag or a row of the code table."""
+
+    label: str = doc("Name (escaped when rendered).")
+    text: str = doc("Value (escaped when rendered).")
+    href: str = doc("Link target: a site path or an https web page; '' for no link.", "")
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """A metric's latest value in the metrics table."""
+
+    key: str = doc("Metric name.")
+    value: float = doc("Latest value (highest step, then latest time).")
+    step: int = doc("Step of the latest value.")
+    points: int = doc("Number of logged values.")
+    best: float | None = doc("Best finite value over the history (by direction), if any.")
+    direction: str = doc("'min' or 'max': which value is best.")
+    csv: str = doc("Site path of the full history as CSV ('' when it has one point).")
+
+
+@dataclass(frozen=True)
+class MetricChart:
+    """A metric-history chart (drawn by run.js) and its CSV download."""
+
+    key: str = doc("Metric name.")
+    figure: dict[str, Any] = doc("Figure dict from charts.metric_history_figure.")
+    csv: str = doc("Site path of the full history as CSV (step,timestamp,value).")
+    points: int = doc("Number of logged values.")
+    shown: int = doc("Number of points drawn (at most MAX_POINTS, after LTTB).")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the page shows of an artifact's content."""
+
+    kind: str = doc("'image', 'figure', 'json', 'csv', 'markdown', 'html' or 'text'.")
+    text: str = doc("Text shown escaped (or Markdown, rendered and sanitized).", "")
+    rows: tuple[tuple[str, ...], ...] = doc("CSV rows, header first (escaped).", factory=tuple)
+    figure: dict[str, Any] | None = doc("A logged Plotly figure (data and layout only).", None)
+    truncated: bool = doc("True when only the start of the file is shown.", False)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An artifact file of the run."""
+
+    path: str = doc("Path inside the run's artifacts (escaped when rendered).")
+    size: int | None = doc("Size in bytes.")
+    href: str = doc("Site path of the copy in the site; '' when not copied.")
+    note: str = doc("Why there is no copy, or how the copy differs ('' for a plain copy).")
+    preview: Preview | None = doc("Preview of the content, if any.")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset the run used (``log_input``)."""
+
+    name: str = doc("Dataset name.")
+    context: str = doc("How it was used: training, validation, eval…")
+    digest: str = doc("Digest of its content.")
+    source: str = doc("Where it came from (path or URI), as text.")
+    source_type: str = doc("Kind of source.")
+    rows: int | None = doc("Number of rows, from its profile.")
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """A child run (e.g. a sweep trial) with its primary metrics."""
+
+    link: Link = doc("Name and run page.")
+    status: str = doc("Run status.")
+    dead: bool = doc("True when a RUNNING run's process died.")
+    values: tuple[float | None, ...] = doc("Latest value of each of RunPage.child_metrics.")
+
+
+@dataclass(frozen=True)
+class VersionLink:
+    """A registered model version produced by the run."""
+
+    link: Link = doc("'name vN' and the version's lineage page.")
+    stage: str = doc("Stage (None, Staging, Production, Archived).")
+    aliases: tuple[str, ...] = doc("Aliases pointing at this version.")
+
+
+@dataclass(frozen=True)
+class RunPage(Page):
+    """Everything about one run."""
+
+    template = "run.html"
+
+    run_id: str = doc("Run id.", "")
+    experiment: Link = doc("The run's experiment.", Link("", ""))
+    status: str = doc("RUNNING, FINISHED, FAILED or KILLED.", "")
+    dead: bool = doc("True when the run is RUNNING but its process died.", False)
+    start_time: int | None = doc("Start, ms since the epoch.", None)
+    end_time: int | None = doc("End, ms since the epoch.", None)
+    duration: float | None = doc("Seconds from start to end (None while running).", None)
+    user: str = doc("Who ran it.", "")
+    parent: Field | None = doc("The parent run (href '' when it is not in the site).", None)
+    description: str = doc("Markdown description (mlflow.note.content).", "")
+    params: tuple[Field, ...] = doc("Parameters, by name.", factory=tuple)
+    metrics: tuple[MetricRow, ...] = doc("Latest metric values, by name.", factory=tuple)
+    charts: tuple[MetricChart, ...] = doc("History charts of metrics with 2+ points.", factory=tuple)
+    code: tuple[Field, ...] = doc("Source, commit, repository, branch, dirty, user.", factory=tuple)
+    tags: tuple[Field, ...] = doc("The other tags, by name.", factory=tuple)
+    inputs: tuple[Dataset, ...] = doc("Datasets used.", factory=tuple)
+    artifacts: tuple[Artifact, ...] = doc("Artifact files, by path.", factory=tuple)
+    children: tuple[ChildRun, ...] = doc("Child runs, oldest first.", factory=tuple)
+    child_metrics: tuple[str, ...] = doc("Metric columns of the children table.", factory=tuple)
+    versions: tuple[VersionLink, ...] = doc("Model versions registered from this run.", factory=tuple)
+
+
+# -- code version ---------------------------------------------------------------------------
+
+
+def repo_web_url(remote: str) -> str:
+    """The https page of a GitHub, GitLab or Bitbucket remote (https, ssh or git@ form), or ''.
+
+    Args:
+        remote: the ``mlflow.source.git.repoURL`` tag.
+    """
+    remote = remote.strip()
+    scp = _SCP_REMOTE.match(remote)
+    if scp:
+        host, path = scp.group(1), scp.group(2)
+    else:
+        parts = urlsplit(remote)
+        if parts.scheme not in ("https", "http", "ssh", "git", "git+ssh"):
+            return ""
+        host, path = parts.hostname or "", parts.path
+    host = host.lower().removeprefix("www.")
+    path = path.strip("/").removesuffix(".git")
+    segments = path.split("/")
+    if host not in _FORGES or len(segments) < 2 or not all(_SEGMENT.match(s) for s in segments):
+        return ""
+    if host != "gitlab.com" and len(segments) != 2:  # only GitLab has subgroups
+        return ""
+    return f"https://{host}/{path}"
+
+
+def commit_url(remote: str, sha: str) -> str:
+    """The web page of commit ``sha`` when ``remote`` is a known forge, else ''."""
+    repo = repo_web_url(remote)
+    if not repo or not _SHA.match(sha):
+        return ""
+    host = urlsplit(repo).hostname or ""
+    return _FORGES[host].format(repo=repo, sha=sha.lower())
+
+
+def _redacted(remote: str) -> str:
+    """A remote URL without its user:password part (tokens end up there)."""
+    parts = urlsplit(remote)
+    if parts.scheme and "@" in parts.netloc:
+        return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+    return remote
+
+
+def _code_rows(tags: dict[str, str]) -> tuple[Field, ...]:
+    rows = []
+    if tags.get(ctx.SOURCE_NAME):
+        kind = tags.get(ctx.SOURCE_TYPE)
+        rows.append(Field("source", tags[ctx.SOURCE_NAME] + (f" ({kind})" if kind else "")))
+    remote = tags.get(ctx.GIT_REPO_URL, "")
+    if tags.get(ctx.GIT_COMMIT):
+        sha = tags[ctx.GIT_COMMIT]
+        rows.append(Field("commit", sha, commit_url(remote, sha)))
+    if remote:
+        rows.append(Field("repository", _redacted(remote), repo_web_url(remote)))
+    if tags.get(ctx.GIT_BRANCH):
+        rows.append(Field("branch", tags[ctx.GIT_BRANCH]))
+    if ctx.GIT_DIRTY in tags:
+        dirty = tags[ctx.GIT_DIRTY].lower() == "true"
+        rows.append(Field("dirty", "yes: uncommitted changes when the run started" if dirty
+                          else "no"))
+    if tags.get(ctx.USER):
+        rows.append(Field("user", tags[ctx.USER]))
+    return tuple(rows)
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _history_csv(points: list[tuple[int, int, float]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("step", "timestamp", "value"))
+    writer.writerows((step, ts, repr(_number(value))) for step, ts, value in points)
+    return buf.getvalue().encode("utf-8")
+
+
+def _metrics(
+    site: SiteData, run: dict[str, Any], files: list[SiteFile]
+) -> tuple[tuple[MetricRow, ...], tuple[MetricChart, ...]]:
+    """The metrics table and the history charts; CSV files of the histories go to ``files``."""
+    run_id = run["run_id"]
+    latest = site.metrics.get(run_id, {})
+    history = site.metric_points.get(run_id, {})
+    rows, figures = [], []
+    for key in sorted(set(latest) | set(history)):
+        points = history.get(key, [])
+        values = [_number(p[2]) for p in points]
+        finite = [v for v in values if math.isfinite(v)]
+        direction = site.direction(key)
+        csv_path = site.urls.run_metric_csv(run_id, key) if len(points) > 1 else ""
+        if csv_path:
+            files.append(SiteFile(csv_path, _history_csv(points)))
+            chart = _chart(run, key, points, values, csv_path)
+            if chart is not None:
+                figures.append(chart)
+        rows.append(MetricRow(
+            key=key,
+            value=_number(latest.get(key, values[-1] if values else None)),
+            step=points[-1][0] if points else 0,
+            points=len(points),
+            best=(min if direction == "min" else max)(finite) if finite else None,
+            direction=direction,
+            csv=csv_path,
+        ))
+    return tuple(rows), tuple(figures)
+
+
+def _chart(
+    run: dict[str, Any], key: str, points: list[tuple[int, int, float]], values: list[float],
+    csv_path: str,
+) -> MetricChart | None:
+    steps = [int(p[0]) for p in points]
+    times = [int(p[1]) for p in points]
+    # Logged without steps (all 0): time is the only x-axis that spreads the points out.
+    stepless = steps[0] == steps[-1]
+    keep = timeseries.downsample(times if stepless else steps, values, MAX_POINTS)
+    if len(keep) < 2:
+        return None
+    start = int(run["start_time"] or min(times))
+    figure = charts.metric_history_figure(
+        key,
+        [steps[i] for i in keep],
+        [times[i] - start for i in keep],
+        [values[i] for i in keep],
+        start,
+        stepless=stepless,
+    )
+    return MetricChart(key, figure, csv_path, len(points), len(keep))
+
+
+# -- artifacts ------------------------------------------------------------------------------
+
+
+def _extension(path: str) -> str:
+    """Lower-case extension of a path, or the whole file name when it has none (``MLmodel``)."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return name.rsplit(".", 1)[-1] if "." in name else name
+
+
+def _kind(path: str) -> str | None:
+    ext = _extension(path)
+    return "image" if ext in IMAGE_TYPES else TEXT_TYPES.get(ext)
+
+
+def _strict_json(text: str) -> Any:
+    """Parsed JSON with NaN/±inf as None (the page embeds strict JSON)."""
+
+    def number(literal: str) -> float | None:
+        value = float(literal)
+        return value if math.isfinite(value) else None
+
+    return json.loads(text, parse_constant=lambda _: None, parse_float=number)
+
+
+def _head(data: bytes, complete: bool) -> tuple[str, bool]:
+    """The start of a text file (at most PREVIEW_BYTES, cut at a line end) and if it was cut."""
+    if complete and len(data) <= PREVIEW_BYTES:
+        return data.decode("utf-8", errors="replace"), False
+    text = data[:PREVIEW_BYTES].decode("utf-8", errors="ignore")
+    cut = text.rfind("\n")
+    return (text[: cut + 1] if cut > len(text) // 2 else text), True
+
+
+def _json_preview(data: bytes, complete: bool) -> Preview:
+    if complete and len(data) <= FIGURE_LIMIT:
+        try:
+            text = data.decode("utf-8")
+            figure = charts.logged_figure(_strict_json(text))
+            if figure is not None:
+                return Preview("figure", figure=figure)
+            pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            head, cut = _head(pretty.encode("utf-8"), True)
+            return Preview("json", text=head, truncated=cut)
+    head, cut = _head(data, complete)
+    return Preview("text", text=head, truncated=cut)
+
+
+def _csv_preview(data: bytes, complete: bool, delimiter: str) -> Preview:
+    head, cut = _head(data, complete)
+    try:
+        rows = [tuple(r) for _, r in zip(range(CSV_ROWS + 2), csv.reader(io.StringIO(head),
+                                                                       delimiter=delimiter))]
+    except csv.Error:
+        return Preview("text", text=head, truncated=cut)
+    more = len(rows) > CSV_ROWS + 1
+    return Preview("csv", rows=tuple(rows[: CSV_ROWS + 1]), truncated=cut or more)
+
+
+def _preview(path: str, data: bytes, complete: bool, copied: bool) -> Preview | None:
+    """A preview of ``data`` (the whole file when ``complete``, else its start)."""
+    kind = _kind(path)
+    if kind == "image":
+        return Preview("image") if copied else None
+    if kind is None or b"\x00" in data[:PREVIEW_BYTES]:
+        return None
+    if kind == "json":
+        return _json_preview(data, complete)
+    if kind == "csv":
+        return _csv_preview(data, complete, "\t" if path.lower().endswith(".tsv") else ",")
+    head, cut = _head(data, complete)
+    return Preview(kind, text=head, truncated=cut)
+
+
+def _repo(run: dict[str, Any]) -> tuple[ArtifactRepo | None, str]:
+    """The run's artifact repository when it is a local folder, else (None, why not)."""
+    from tracker.artifacts import ArtifactRepo
+
+    if not run["artifact_uri"]:
+        return None, "the run has no artifact location"
+    try:
+        repo = ArtifactRepo(run["artifact_uri"])
+    except TrackerError:
+        return None, "not readable locally: the artifact location is not a local folder"
+    if repo.local_path() is None:
+        return None, "not readable locally: the artifact location is not a local folder"
+    return repo, ""
+
+
+def _local_file(repo: ArtifactRepo, run_id: str, path: str) -> tuple[str | None, str, str]:
+    """(local file, normalized path, '') or (None, '', why there is no file)."""
+    from tracker.validation import validate_artifact_path
+
+    try:
+        clean = validate_artifact_path(path)
+        full = repo.local_path(clean)
+        root = repo.local_path()
+    except TrackerError:
+        return None, "", "unsafe path: not copied"
+    if not clean or full is None or root is None:
+        return None, "", "unsafe path: not copied"
+    real, real_root = os.path.realpath(full), os.path.realpath(root)
+    if not real.startswith(real_root + os.sep):
+        return None, "", "points outside the run's artifact folder: not copied"
+    if not os.path.isfile(real):
+        log.warning("Run %s: artifact %r is listed but its file %s is missing; the run page "
+                    "lists it without a link.", run_id, path, full)
+        return None, "", "file missing"
+    return real, clean, ""
+
+
+def _artifact(
+    site: SiteData, run_id: str, row: dict[str, Any], repo: ArtifactRepo | None, why: str
+) -> tuple[Artifact, SiteFile | None]:
+    """An artifact of the list, and its copy for the site when it gets one."""
+    path, size = str(row["path"]), row["file_size"]
+    local, clean, problem = _local_file(repo, run_id, path) if repo else (None, "", why)
+    if local is None:
+        return Artifact(path, size, "", problem, None), None
+    from tracker.site.render import format_size
+
+    actual = os.path.getsize(local)
+    if actual > COPY_LIMIT:
+        with open(local, "rb") as fh:
+            head = fh.read(PREVIEW_BYTES + 1)
+        note = f"{format_size(actual)}: larger than {format_size(COPY_LIMIT)}, not copied"
+        return Artifact(path, size, "", note, _preview(path, head, False, False)), None
+    with open(local, "rb") as fh:
+        data = fh.read()
+    target, note = site.urls.run_artifact(run_id, clean), ""
+    if _extension(clean) in ACTIVE_TYPES:
+        target, note = target + ".txt", "copied as plain text: it could run script in the site"
+    preview = _preview(path, data, True, True)
+    artifact = Artifact(path, actual if size is None else size, target, note, preview)
+    return artifact, SiteFile(target, data)
+
+
+def _artifacts(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> tuple[Artifact, ...]:
+    rows = site.artifacts.get(run["run_id"], [])
+    if not rows:
+        return ()
+    repo, why = _repo(run)
+    out, copied = [], set()
+    for row in rows:
+        artifact, copy = _artifact(site, run["run_id"], row, repo, why)
+        if copy is not None and copy.path in copied:  # two spellings of one path ("a//b", "a/b")
+            artifact, copy = Artifact(artifact.path, artifact.size, "", "duplicate path", None), None
+        if copy is not None:
+            copied.add(copy.path)
+            files.append(copy)
+        out.append(artifact)
+    return tuple(out)
+
+
+# -- the rest -------------------------------------------------------------------------------
+
+
+def _datasets(rows: list[dict[str, Any]]) -> tuple[Dataset, ...]:
+    out = []
+    for row in rows:
+        try:
+            profile = json.loads(row.get("profile") or "{}")
+        except ValueError:
+            profile = {}
+        count = profile.get("num_rows") if isinstance(profile, dict) else None
+        out.append(Dataset(
+            name=row.get("name") or "", context=row.get("context") or "",
+            digest=row.get("digest") or "", source=row.get("source") or "",
+            source_type=row.get("source_type") or "",
+            rows=count if isinstance(count, int) and not isinstance(count, bool) else None,
+        ))
+    return tuple(out)
+
+
+def _children(site: SiteData, run_id: str) -> tuple[tuple[ChildRun, ...], tuple[str, ...]]:
+    kids = [site.runs_by_id[c] for c in site.children.get(run_id, [])]
+    keys = tuple(site.primary_metrics(kids, 3))
+    return tuple(
+        ChildRun(
+            link=Link(run_label(kid), site.urls.run(kid["run_id"])),
+            status=kid["status"],
+            dead=bool(kid["dead"]),
+            values=tuple(site.metrics.get(kid["run_id"], {}).get(k) for k in keys),
+        )
+        for kid in kids
+    ), keys
+
+
+def _versions(site: SiteData, run_id: str) -> tuple[VersionLink, ...]:
+    versions = sorted(site.versions_by_run.get(run_id, []), key=lambda v: (v.name, v.version))
+    return tuple(
+        VersionLink(Link(f"{v.name} v{v.version}", site.urls.lineage(v.name, v.version)),
+                    v.current_stage, tuple(sorted(v.aliases)))
+        for v in versions
+    )
+
+
+def _parent(site: SiteData, run: dict[str, Any]) -> Field | None:
+    parent_id = run["parent_run_id"]
+    if not parent_id:
+        return None
+    parent = site.runs_by_id.get(parent_id)
+    if parent is None:
+        return Field("parent", parent_id)
+    return Field("parent", run_label(parent), site.urls.run(parent_id))
+
+
+def run_page(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> RunPage:
+    """The page of ``run``; the CSV histories and artifact copies it links are added to ``files``.
+
+    Args:
+        site: the build's data.
+        run: a row of ``site.runs``.
+        files: collects the run's ``SiteFile``s.
+    """
+    urls, run_id, eid = site.urls, run["run_id"], run["experiment_id"]
+    tags = site.tags.get(run_id, {})
+    metrics, figures = _metrics(site, run, files)
+    children, child_metrics = _children(site, run_id)
+    start, end = run["start_time"], run["end_time"]
+    experiment = Link(site.experiment_name(eid), urls.experiment(eid))
+    return RunPage(
+        path=urls.run(run_id),
+        title=run_label(run),
+        breadcrumbs=(Link("Home", urls.home), experiment, Link(run_label(run), urls.run(run_id))),
+        run_id=run_id,
+        experiment=experiment,
+        status=run["status"],
+        dead=bool(run["dead"]),
+        start_time=start,
+        end_time=end,
+        duration=(end - start) / 1000 if start and end else None,
+        user=run["user_id"] or tags.get(ctx.USER, ""),
+        parent=_parent(site, run),
+        description=tags.get(ctx.NOTE, ""),
+        params=tuple(Field(k, v) for k, v in sorted(site.params.get(run_id, {}).items())),
+        metrics=metrics,
+        charts=figures,
+        code=_code_rows(tags),
+        tags=tuple(Field(k, v) for k, v in sorted(tags.items()) if k not in SYSTEM_TAGS),
+        inputs=_datasets(site.inputs.get(run_id, [])),
+        artifacts=_artifacts(site, run, files),
+        children=children,
+        child_metrics=child_metrics,
+        versions=_versions(site, run_id),
+    )
+
+
+def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+    for run in site.runs:
+        files: list[SiteFile] = []
+        yield run_page(site, run, files)
+        yield from files
