@@ -89,7 +89,7 @@ def from_pandas(
     if digest is None:
         h = hashlib.sha256()
         h.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
-        h.update(pd.util.hash_pandas_object(df, index=False).values.tobytes())
+        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
         digest = h.hexdigest()[:16]
     src = _source_text(source)
     schema = {"columns": [{"name": str(c), "type": str(t)} for c, t in df.dtypes.items()]}
