@@ -50,12 +50,14 @@ from tracker.api import (
     sql,
     start_run,
 )
+from tracker.autologging import autolog
 from tracker.client import MlflowClient, TrackerClient
 from tracker.entities import RunStatus, ViewType
 from tracker.exceptions import MlflowException, TrackerError
 
 if TYPE_CHECKING:
     from tracker import (
+        autologging,
         data,
         entities,
         exceptions,
@@ -78,6 +80,8 @@ __all__ = [
     "TrackerError",
     "ViewType",
     "active_run",
+    "autolog",
+    "autologging",
     "create_experiment",
     "data",
     "delete_experiment",
@@ -126,7 +130,7 @@ __all__ = [
 ]
 
 _SUBMODULES = {
-    "data", "entities", "exceptions", "hyperopt", "models", "pyfunc", "sklearn", "tracking",
+    "autologging", "data", "entities", "exceptions", "hyperopt", "models", "pyfunc", "sklearn", "tracking",
     "xgboost",
 }
 

@@ -17,7 +17,9 @@ from tracker.exceptions import InvalidArgumentError
 if TYPE_CHECKING:
     from tracker.models.flavors import ModelInfo, SavedFlavor
 
-__all__ = ["FLAVOR_NAME", "SERIALIZATION_FORMATS", "load_model", "log_model", "save_model"]
+__all__ = [
+    "FLAVOR_NAME", "SERIALIZATION_FORMATS", "autolog", "load_model", "log_model", "save_model",
+]
 
 FLAVOR_NAME = "sklearn"
 SERIALIZATION_FORMATS = ("cloudpickle", "pickle")

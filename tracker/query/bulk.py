@@ -33,6 +33,7 @@ def runs(q: StoreQuery) -> list[dict[str, Any]]:
 
 
 def _grouped(q: StoreQuery, sql: str) -> dict[str, dict[str, Any]]:
+    q.refresh()
     out: dict[str, dict[str, Any]] = defaultdict(dict)
     for run_id, key, value in q._execute(sql).fetchall():
         out[run_id][key] = value
@@ -54,6 +55,7 @@ def latest_metrics(q: StoreQuery) -> dict[str, dict[str, float]]:
 def metric_points(q: StoreQuery) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
     """run id → metric key → [(step, timestamp, value)] sorted by step then time."""
     out: dict[str, dict[str, list[tuple[int, int, float]]]] = defaultdict(lambda: defaultdict(list))
+    q.refresh()
     cur = q._execute(
         'SELECT run_id, key, step, "timestamp", value FROM metrics '
         'ORDER BY run_id, key, step, "timestamp"'
@@ -66,6 +68,7 @@ def metric_points(q: StoreQuery) -> dict[str, dict[str, list[tuple[int, int, flo
 
 def artifacts(q: StoreQuery) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    q.refresh()
     for row in q.rows("SELECT run_id, path, file_size, info FROM artifacts ORDER BY run_id, path"):
         out[row["run_id"]].append(row)
     return dict(out)
@@ -73,6 +76,7 @@ def artifacts(q: StoreQuery) -> dict[str, list[dict[str, Any]]]:
 
 def inputs(q: StoreQuery) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    q.refresh()
     for row in q.rows('SELECT * FROM inputs ORDER BY run_id, "timestamp", name'):
         out[row["run_id"]].append(row)
     return dict(out)

@@ -22,6 +22,9 @@ def slugify(text: str, fallback: str = "item") -> str:
     return slug or fallback
 
 
+RESERVED = frozenset({"index"})  # index.html files are the section pages
+
+
 def unique_slugs(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Slugs for (key, name) pairs, made unique deterministically by appending the key."""
     pairs = sorted(items)
@@ -32,7 +35,8 @@ def unique_slugs(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     out = {}
     for key, name in pairs:
         slug = slugify(name)
-        out[key] = slug if counts[slug] == 1 else f"{slug}-{slugify(key)[:12]}"
+        unique = counts[slug] == 1 and slug not in RESERVED
+        out[key] = slug if unique else f"{slug}-{slugify(key)[:12]}"
     return out
 
 
