@@ -635,7 +635,8 @@ def test_the_expected_commands_exist() -> None:
     assert set(COMMANDS) == {
         "tracker", "tracker experiments", "tracker experiments list", "tracker runs",
         "tracker runs list", "tracker runs show", "tracker runs delete", "tracker runs restore",
-        "tracker sql", "tracker compact", "tracker models", "tracker models list",
+        "tracker sql", "tracker compact", "tracker build", "tracker serve", "tracker ui",
+        "tracker models", "tracker models list",
         "tracker models show", "tracker models promote", "tracker models alias",
     }
 

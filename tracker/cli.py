@@ -669,7 +669,8 @@ def serve_options(func: F) -> F:
         click.option("--reports", default=None,
                      help="Folder of Markdown reports, watched (default: ./reports if present)."),
         click.option("--templates", default=None,
-                     help="Folder of templates overriding the default theme, watched."),
+                     help="Folder of templates overriding the default theme, watched "
+                          "(default: ./site_templates if present)."),
         click.option("--title", default="Experiments", show_default=True, help="Site title."),
         click.option("--default-artifact-root", "artifact_root", default=None, metavar="URI",
                      help="Accepted for MLflow compatibility and ignored: artifacts stay where "
@@ -687,12 +688,17 @@ def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
     """What ``serve`` and ``ui`` do: build, serve, rebuild on changes until Ctrl-C."""
     import os
 
+    from tracker.site.render import default_theme
     from tracker.site.serve import serve
 
     if artifact_root is not None:
         _notice("--default-artifact-root is ignored: artifacts are served from where the runs "
                 "logged them.")
     reports = reports if reports is not None else ("reports" if os.path.isdir("reports") else None)
+    if templates is None and os.path.isdir("site_templates") and (
+        os.path.realpath("site_templates") != os.path.realpath(default_theme())
+    ):
+        templates = "site_templates"  # a project's own overrides (not a checkout's default theme)
     obj.client(must_exist=True)
 
     def echo(line: str) -> None:

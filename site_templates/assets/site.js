@@ -2,6 +2,19 @@
 (function () {
   "use strict";
 
+  // WebGL charts (parallel coordinates) can fail on a browser's first WebGL use, and Plotly
+  // then shows a grey "WebGL is not supported" box: draw again after a short wait.
+  function plotWithRetry(target, spec, delays) {
+    var config = { responsive: true, displaylogo: false };
+    window.Plotly.newPlot(target, spec.data, spec.layout, config);
+    if (delays.length && target.querySelector(".no-webgl")) {
+      window.setTimeout(function () {
+        window.Plotly.purge(target);
+        plotWithRetry(target, spec, delays.slice(1));
+      }, delays[0]);
+    }
+  }
+
   function drawCharts() {
     if (typeof window.Plotly === "undefined") return;
     document.querySelectorAll("figure.chart").forEach(function (figure) {
@@ -11,7 +24,7 @@
       var target = document.createElement("div");
       target.className = "chart-target";
       figure.appendChild(target);
-      window.Plotly.newPlot(target, spec.data, spec.layout, { responsive: true, displaylogo: false });
+      plotWithRetry(target, spec, [400, 800]);
       figure.dataset.drawn = "1";
       target.on && target.on("plotly_click", function (event) {
         var point = event.points && event.points[0];

@@ -22,7 +22,13 @@ log = logging.getLogger("tracker.site")
 COLLECTORS = (
     "home",
     "leaderboard",
+    "compare",
+    "sweep",
     "run",
+    "registry",
+    "lineage",
+    "reports",
+    "search",
 )
 
 
@@ -140,22 +146,13 @@ def _collect(site: Any) -> list[Page | SiteFile]:
 
 
 def _base_context(site: Any, site_title: str, base_url: str) -> dict[str, Any]:
-    from tracker.site import render, reports
+    from tracker.site import reports
 
     urls = site.urls
     nav = [("Experiments", urls.home), ("Models", urls.registry), *reports.nav_entries(site)]
-    stamp = render.build_time()
-    if "SOURCE_DATE_EPOCH" not in os.environ:
-        # Deterministic by default: the time of the newest data, not the wall clock.
-        newest = max((r["last_seen"] or 0 for r in site.runs), default=0)
-        if newest:
-            from datetime import datetime, timezone
-
-            stamp = datetime.fromtimestamp(newest / 1000, tz=timezone.utc).replace(microsecond=0)
     return {
         "plotly_js": plotly_asset_name(),
         "site_title": site_title,
-        "build_time": stamp.isoformat(),
         "base_url": base_url.rstrip("/"),
         "nav": nav,
     }

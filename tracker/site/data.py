@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -163,6 +164,25 @@ class SiteData:
             return (-counts[key], preferred.index(key) if key in preferred else 99, key)
 
         return sorted(counts, key=rank)[:limit]
+
+    @cached_property
+    def data_as_of(self) -> str:
+        """ISO time the site describes: ``SOURCE_DATE_EPOCH`` when set, else the newest data.
+
+        Never the wall clock, so two builds of one store are identical. Only the home page
+        shows it: were it on every page, each new run would change every page.
+        """
+        from datetime import datetime, timezone
+
+        from tracker.site.render import build_time
+
+        if "SOURCE_DATE_EPOCH" in os.environ:
+            return build_time().isoformat()
+        newest = max((r["last_seen"] or 0 for r in self.runs), default=0)
+        if not newest:
+            return ""
+        moment = datetime.fromtimestamp(newest / 1000, tz=timezone.utc).replace(microsecond=0)
+        return moment.isoformat()
 
     def direction(self, key: str) -> str:
         return metric_direction(key, self.metric_directions)

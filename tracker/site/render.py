@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 # Names every template may use besides ``page`` (written down in one place).
 TEMPLATE_BASE_CONTEXT = {
     "site_title": "Site title from the build options.",
-    "build_time": "ISO time of the build (SOURCE_DATE_EPOCH when set).",
     "base_url": "Absolute URL the site is published at, or '' (links stay relative).",
     "nav": "Top navigation links: (label, site path) pairs.",
     "page_path": "Site-root path of the page being rendered (for relative links).",

@@ -66,6 +66,7 @@ class HomePage(Page):
     experiments: tuple[ExperimentCard, ...] = doc("Experiments, by name.", factory=tuple)
     recent_runs: tuple[RunSummary, ...] = doc("The newest runs of all experiments.", factory=tuple)
     models: tuple[ModelSummary, ...] = doc("Registered models, by name.", factory=tuple)
+    data_as_of: str = doc("ISO time of the newest data (or SOURCE_DATE_EPOCH); '' if none.", "")
 
 
 def run_label(run: dict[str, Any]) -> str:
@@ -132,4 +133,5 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         experiments=tuple(cards),
         recent_runs=tuple(run_summary(site, r) for r in site.runs[:RECENT_RUNS]),
         models=tuple(models),
+        data_as_of=site.data_as_of,
     )

@@ -178,6 +178,7 @@ class RunPage(Page):
     artifacts: tuple[Artifact, ...] = doc("Artifact files, by path.", factory=tuple)
     children: tuple[ChildRun, ...] = doc("Child runs, oldest first.", factory=tuple)
     child_metrics: tuple[str, ...] = doc("Metric columns of the children table.", factory=tuple)
+    sweep: Link | None = doc("The sweep page of this run's children, when it has any.", None)
     versions: tuple[VersionLink, ...] = doc("Model versions registered from this run.", factory=tuple)
 
 
@@ -562,6 +563,7 @@ def run_page(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> RunP
         inputs=_datasets(site.inputs.get(run_id, [])),
         artifacts=_artifacts(site, run, files),
         children=children,
+        sweep=Link(f"Sweep of {len(children)} trials", site.urls.sweep(run_id)) if children else None,
         child_metrics=child_metrics,
         versions=_versions(site, run_id),
     )

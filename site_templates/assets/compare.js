@@ -1,0 +1,615 @@
+/* Compare page: reads the selected run ids from the URL hash (#runs=id1,id2; default: the
+ * leaderboard's best) and the experiment's data script (window.TRACKER_DATA[<experiment id>]),
+ * then draws metric histories, a params diff table, a metrics table, parallel coordinates and
+ * a param-vs-metric scatter. Plain ES2017; the DOM is built with createElement/textContent only.
+ */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22"];
+  var MISSING = "(none)";
+  var MAX_DIMENSIONS = 12;
+  var PLOT_CONFIG = { responsive: true, displaylogo: false };
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function formatNumber(value) {
+    if (value === null || value === undefined) return "";
+    if (typeof value !== "number") return String(value);
+    if (value !== 0 && (Math.abs(value) >= 1e6 || Math.abs(value) < 1e-3)) return value.toPrecision(4);
+    if (Number.isInteger(value)) return String(value);
+    return String(Number(value.toPrecision(6)));
+  }
+
+  function asNumber(value) {
+    if (value === null || value === undefined || value === "") return null;
+    var number = Number(value);
+    return isFinite(number) ? number : null;
+  }
+
+  /** Distinct values: numbers by value, then text, then the missing marker. */
+  function categoryOrder(values) {
+    var seen = {};
+    var distinct = [];
+    values.forEach(function (v) {
+      if (!Object.prototype.hasOwnProperty.call(seen, v)) {
+        seen[v] = true;
+        distinct.push(v);
+      }
+    });
+    return distinct.sort(function (a, b) {
+      var rank = function (v) { return v === MISSING ? 2 : asNumber(v) === null ? 1 : 0; };
+      var ra = rank(a);
+      var rb = rank(b);
+      if (ra !== rb) return ra - rb;
+      if (ra === 0) return asNumber(a) - asNumber(b);
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
+  }
+
+  /** A parcoords dimension: numbers as they are, anything else as category indices. */
+  function dimension(label, values) {
+    var numbers = values.map(asNumber);
+    if (values.length && numbers.every(function (n) { return n !== null; })) {
+      return { label: label, values: numbers };
+    }
+    var texts = values.map(function (v) { return v === null || v === undefined || v === "" ? MISSING : String(v); });
+    var categories = categoryOrder(texts);
+    var index = {};
+    categories.forEach(function (c, i) { index[c] = i; });
+    return {
+      label: label,
+      values: texts.map(function (t) { return index[t]; }),
+      tickvals: categories.map(function (c, i) { return i; }),
+      ticktext: categories,
+      range: [0, Math.max(categories.length - 1, 1)]
+    };
+  }
+
+  function layout(title, xTitle, yTitle, extra) {
+    var base = {
+      title: { text: title, font: { size: 14 } },
+      xaxis: { title: { text: xTitle }, automargin: true },
+      yaxis: { title: { text: yTitle }, automargin: true },
+      margin: { l: 50, r: 20, t: 40, b: 40 },
+      height: 320,
+      legend: { orientation: "h", y: -0.25 },
+      hovermode: "closest"
+    };
+    Object.keys(extra || {}).forEach(function (k) { base[k] = extra[k]; });
+    return base;
+  }
+
+  /* ---------------------------------------------------------------- the page */
+
+  function Compare(app, data) {
+    this.app = app;
+    this.data = data;
+    this.byId = {};
+    for (var i = 0; i < data.runs.length; i++) this.byId[data.runs[i].i] = data.runs[i];
+    this.root = document.body.getAttribute("data-root") || "";
+    this.selection = [];
+    this.message = app.querySelector(".compare-message");
+  }
+
+  Compare.prototype.say = function (text) {
+    if (this.message) this.message.textContent = text || "";
+  };
+
+  Compare.prototype.defaultSelection = function () {
+    var top = (this.data.top || []).filter(function (id) { return this.byId[id]; }, this);
+    if (!top.length) top = this.data.runs.slice(0, 5).map(function (r) { return r.i; });
+    return top;
+  };
+
+  /** Run ids from the hash (#runs=a,b); unknown ids are reported and dropped. */
+  Compare.prototype.readHash = function () {
+    var hash = window.location.hash.replace(/^#/, "");
+    var ids = null;
+    hash.split("&").forEach(function (part) {
+      if (part.indexOf("runs=") === 0) {
+        ids = part.slice(5).split(",").filter(Boolean).map(function (id) {
+          try { return decodeURIComponent(id); } catch (e) { return id; }
+        });
+      }
+    });
+    if (ids === null || !ids.length) {
+      this.say("");
+      return this.defaultSelection();
+    }
+    var known = [];
+    var unknown = 0;
+    ids.forEach(function (id) {
+      if (!this.byId[id]) unknown += 1;
+      else if (known.indexOf(id) < 0) known.push(id);
+    }, this);
+    this.say(unknown ? unknown + " run id" + (unknown === 1 ? " in the address is" : "s in the address are") + " not in this experiment." : "");
+    return known.length ? known : this.defaultSelection();
+  };
+
+  Compare.prototype.writeHash = function () {
+    var hash = "runs=" + this.selection.map(encodeURIComponent).join(",");
+    var url = window.location.pathname + window.location.search + "#" + hash;
+    try {
+      window.history.replaceState(window.history.state, "", url);
+    } catch (e) {
+      window.location.hash = hash;
+    }
+  };
+
+  Compare.prototype.setSelection = function (ids) {
+    this.selection = ids;
+    this.writeHash();
+    this.render();
+  };
+
+  Compare.prototype.runs = function () {
+    return this.selection.map(function (id) { return this.byId[id]; }, this);
+  };
+
+  Compare.prototype.color = function (index) {
+    return PALETTE[index % PALETTE.length];
+  };
+
+  Compare.prototype.runLink = function (run) {
+    var a = el("a", "", run.n);
+    a.href = this.root + run.u;
+    return a;
+  };
+
+  /* ---------------------------------------------------------------- selection UI */
+
+  Compare.prototype.renderRunList = function () {
+    var self = this;
+    var list = this.app.querySelector(".compare-runs");
+    list.textContent = "";
+    this.runs().forEach(function (run, index) {
+      var item = el("li");
+      var swatch = el("span", "swatch");
+      swatch.style.backgroundColor = self.color(index);
+      item.appendChild(swatch);
+      item.appendChild(self.runLink(run));
+      var remove = el("button", "compare-remove", "×");
+      remove.type = "button";
+      remove.setAttribute("aria-label", "Remove " + run.n);
+      remove.addEventListener("click", function () {
+        self.setSelection(self.selection.filter(function (id) { return id !== run.i; }));
+      });
+      item.appendChild(remove);
+      list.appendChild(item);
+    });
+    var picker = this.app.querySelector(".compare-picker");
+    if (!picker) return;
+    picker.textContent = "";
+    var primary = this.data.primary;
+    this.data.runs.forEach(function (run) {
+      if (self.selection.indexOf(run.i) >= 0) return;
+      var value = primary && run.m ? run.m[primary] : null;
+      var text = run.n + (value !== null && value !== undefined ? " (" + primary + " " + formatNumber(value) + ")" : "");
+      var option = el("option", "", text);
+      option.value = run.i;
+      picker.appendChild(option);
+    });
+    this.app.querySelector(".compare-add").hidden = false;
+  };
+
+  Compare.prototype.wireSelection = function () {
+    var self = this;
+    var add = this.app.querySelector(".compare-add-button");
+    var picker = this.app.querySelector(".compare-picker");
+    if (add && picker) {
+      add.addEventListener("click", function () {
+        if (picker.value && self.selection.indexOf(picker.value) < 0) {
+          self.setSelection(self.selection.concat([picker.value]));
+        }
+      });
+    }
+    var reset = this.app.querySelector(".compare-reset");
+    if (reset) reset.addEventListener("click", function () { self.setSelection(self.defaultSelection()); });
+    var only = this.app.querySelector(".only-diff");
+    if (only) {
+      only.addEventListener("change", function () {
+        self.app.querySelectorAll("table.diff").forEach(function (t) { t.classList.toggle("only-diff", only.checked); });
+      });
+    }
+  };
+
+  /* ---------------------------------------------------------------- charts */
+
+  /** Draw with plotly.js: its promise, or null when plotly.js did not load. */
+  Compare.prototype.plot = function (target, traces, chartLayout) {
+    if (typeof window.Plotly === "undefined") return null;
+    var self = this;
+    var drawn = window.Plotly.newPlot(target, traces, chartLayout, PLOT_CONFIG);
+    if (target.on) {
+      target.on("plotly_click", function (event) {
+        var point = event.points && event.points[0];
+        var url = point && point.customdata;
+        if (typeof url === "string" && self.byId && url.slice(-5) === ".html") window.location.href = self.root + url;
+      });
+    }
+    return drawn;
+  };
+
+  Compare.prototype.clear = function (container) {
+    if (typeof window.Plotly !== "undefined") {
+      container.querySelectorAll(".js-plotly-plot").forEach(function (gd) { window.Plotly.purge(gd); });
+    }
+    container.textContent = "";
+  };
+
+  Compare.prototype.metricKeys = function () {
+    var keys = (this.data.mkeys || []).slice();
+    var primary = this.data.primary;
+    if (primary && keys.indexOf(primary) > 0) {
+      keys.splice(keys.indexOf(primary), 1);
+      keys.unshift(primary);
+    }
+    return keys;
+  };
+
+  Compare.prototype.renderHistories = function () {
+    var self = this;
+    var container = this.app.querySelector(".metric-charts");
+    this.clear(container);
+    var runs = this.runs();
+    var drawn = 0;
+    this.metricKeys().forEach(function (key) {
+      var traces = [];
+      runs.forEach(function (run, index) {
+        var series = run.h && run.h[key];
+        if (!series) return;
+        traces.push({
+          type: "scatter", mode: series[0].length > 60 ? "lines" : "lines+markers", name: run.n,
+          x: series[0], y: series[1], line: { color: self.color(index) },
+          marker: { size: 4 }, customdata: series[0].map(function () { return run.u; }),
+          hovertemplate: run.n + " · step %{x}: %{y}<extra></extra>"
+        });
+      });
+      if (!traces.length) return;
+      var figure = el("figure", "chart metric-chart");
+      figure.setAttribute("data-metric", key);
+      figure.setAttribute("role", "img");
+      figure.setAttribute("aria-label", key + " by step, one line per run");
+      var target = el("div", "chart-target");
+      figure.appendChild(target);
+      container.appendChild(figure);
+      var direction = self.data.dir && self.data.dir[key] === "max" ? "higher is better" : "lower is better";
+      if (self.plot(target, traces, layout(key + " (" + direction + ")", "step", key)) !== null) drawn += 1;
+    });
+    if (!drawn) {
+      container.appendChild(el("p", "empty", typeof window.Plotly === "undefined"
+        ? "Charts need plotly.js, which did not load."
+        : "No metric of the selected runs has more than one step; see the latest values below."));
+    }
+  };
+
+  /** Params that differ among the selected runs (all when none differ), for the axes. */
+  Compare.prototype.varyingParams = function (runs) {
+    var keys = this.unionKeys(runs, "pa");
+    var moving = keys.filter(function (key) {
+      var first = runs[0].pa ? runs[0].pa[key] : undefined;
+      return runs.some(function (run) { return (run.pa ? run.pa[key] : undefined) !== first; });
+    });
+    return (moving.length ? moving : keys).slice(0, MAX_DIMENSIONS);
+  };
+
+  Compare.prototype.renderParcoords = function () {
+    var container = this.app.querySelector(".parcoords-chart");
+    this.parcoordsToken = null;
+    container.removeAttribute("data-drawn");
+    this.clear(container);
+    var primary = this.data.primary;
+    var runs = this.runs().filter(function (run) {
+      return !primary || (run.m && typeof run.m[primary] === "number");
+    });
+    if (!runs.length) {
+      container.appendChild(el("p", "empty", "None of the selected runs has " + (primary || "a metric") + "."));
+      return;
+    }
+    var dims = this.varyingParams(runs).map(function (key) {
+      return dimension(key, runs.map(function (run) { return run.pa ? run.pa[key] : null; }));
+    });
+    var trace = { type: "parcoords", dimensions: dims };
+    if (primary) {
+      var values = runs.map(function (run) { return run.m[primary]; });
+      dims.push({ label: primary, values: values });
+      trace.line = {
+        color: values, colorscale: "Viridis", showscale: true,
+        reversescale: (this.data.dir || {})[primary] !== "max",
+        colorbar: { title: { text: primary } }
+      };
+    }
+    if (!dims.length) {
+      container.appendChild(el("p", "empty", "The selected runs have no params to compare."));
+      return;
+    }
+    var title = "Params → " + (primary || "runs") + " (" + runs.length + " runs)";
+    this.parcoordsToken = {};
+    this.drawParcoords(container, { trace: trace, dims: dims, runs: runs, title: title }, 0, this.parcoordsToken);
+  };
+
+  /** plotly's parcoords needs WebGL. The first WebGL context of a page can be lost while a
+   * software GL starts (headless or GPU-less Chromium): try again twice, then draw SVG lines. */
+  Compare.prototype.drawParcoords = function (container, spec, attempt, token) {
+    var self = this;
+    if (token !== this.parcoordsToken) return; // the selection changed meanwhile
+    this.clear(container);
+    var target = el("div", "chart-target");
+    container.appendChild(target);
+    if (attempt > 2) {
+      var lines = this.parallelLines(spec.dims, spec.runs);
+      this.plot(target, lines.traces, layout(spec.title + " · drawn without WebGL", "", "", lines.extra));
+      container.setAttribute("data-drawn", "lines");
+      return;
+    }
+    var chartLayout = layout(spec.title, "", "", { margin: { l: 60, r: 60, t: 70, b: 30 }, height: 380 });
+    var drawn = this.plot(target, [spec.trace], chartLayout);
+    if (drawn === null) return;
+    drawn.then(function () {
+      if (!target.querySelector(".no-webgl")) {
+        container.setAttribute("data-drawn", "parcoords");
+        return;
+      }
+      window.setTimeout(function () { self.drawParcoords(container, spec, attempt + 1, token); }, 400 * (attempt + 1));
+    });
+  };
+
+  /** Parallel coordinates as plain SVG lines (plotly's parcoords needs WebGL): each axis
+   * scaled to 0–1, one line per run in its selection colour, axis values as annotations. */
+  Compare.prototype.parallelLines = function (dims, runs) {
+    var self = this;
+    var annotations = [];
+    var scaled = dims.map(function (dim, d) {
+      var low = Math.min.apply(null, dim.values);
+      var high = Math.max.apply(null, dim.values);
+      var scale = function (v) { return high > low ? (v - low) / (high - low) : 0.5; };
+      var ticks = dim.ticktext
+        ? dim.tickvals.map(function (v, i) { return [scale(v), dim.ticktext[i]]; })
+        : [[0, formatNumber(low)], [1, formatNumber(high)]].slice(high > low ? 0 : 1);
+      ticks.forEach(function (tick) {
+        annotations.push({ x: d, y: high > low || dim.ticktext ? tick[0] : 0.5, text: tick[1],
+          showarrow: false, xanchor: "right", xshift: -4, bgcolor: "rgba(255,255,255,0.85)",
+          font: { size: 10, color: "#57606a" } });
+      });
+      return dim.values.map(scale);
+    });
+    var traces = runs.map(function (run, r) {
+      return {
+        type: "scatter", mode: "lines+markers", name: run.n,
+        x: dims.map(function (dim, d) { return d; }),
+        y: scaled.map(function (values) { return values[r]; }),
+        text: dims.map(function (dim) {
+          var v = dim.values[r];
+          return dim.label + ": " + (dim.ticktext ? dim.ticktext[v] : formatNumber(v));
+        }),
+        line: { color: self.color(self.selection.indexOf(run.i)) },
+        hovertemplate: run.n + " · %{text}<extra></extra>"
+      };
+    });
+    var axis = { tickvals: dims.map(function (dim, d) { return d; }), ticktext: dims.map(function (dim) { return dim.label; }),
+      showgrid: true, gridcolor: "#9aa5b1", zeroline: false, range: [-0.5, dims.length - 0.5] };
+    return { traces: traces, extra: { xaxis: axis, yaxis: { visible: false, range: [-0.08, 1.08] },
+      annotations: annotations, height: 380, margin: { l: 30, r: 20, t: 40, b: 40 } } };
+  };
+
+  Compare.prototype.fillSelect = function (select, keys, preferred) {
+    var current = select.value;
+    select.textContent = "";
+    keys.forEach(function (key) {
+      var option = el("option", "", key);
+      option.value = key;
+      select.appendChild(option);
+    });
+    if (keys.indexOf(current) >= 0) select.value = current;
+    else if (preferred && keys.indexOf(preferred) >= 0) select.value = preferred;
+  };
+
+  Compare.prototype.renderScatter = function () {
+    var paramSelect = this.app.querySelector(".scatter-param");
+    var metricSelect = this.app.querySelector(".scatter-metric");
+    var container = this.app.querySelector(".scatter-chart");
+    this.clear(container);
+    var runs = this.runs();
+    var pkeys = this.data.pkeys || [];
+    if (!pkeys.length || !(this.data.mkeys || []).length) {
+      container.appendChild(el("p", "empty", "This experiment needs both params and metrics for a scatter plot."));
+      return;
+    }
+    this.fillSelect(paramSelect, pkeys, this.scatterParam(runs, pkeys));
+    this.fillSelect(metricSelect, this.metricKeys(), this.data.primary);
+    this.app.querySelector(".scatter-controls").hidden = false;
+    this.drawScatter(paramSelect.value, metricSelect.value);
+  };
+
+  /** The default x axis: the param most selected runs have, preferring one that varies. */
+  Compare.prototype.scatterParam = function (runs, pkeys) {
+    var best = pkeys[0];
+    var bestScore = -1;
+    pkeys.forEach(function (key) {
+      var values = runs.filter(function (r) { return r.pa && r.pa[key] !== undefined; }).map(function (r) { return r.pa[key]; });
+      var varies = values.some(function (v) { return v !== values[0]; });
+      var score = values.length * 2 + (varies ? 1 : 0);
+      if (score > bestScore) {
+        best = key;
+        bestScore = score;
+      }
+    });
+    return best;
+  };
+
+  Compare.prototype.drawScatter = function (param, metric) {
+    var self = this;
+    var container = this.app.querySelector(".scatter-chart");
+    this.clear(container);
+    var points = function (runs) {
+      var kept = runs.filter(function (run) {
+        return run.pa && run.pa[param] !== undefined && run.m && typeof run.m[metric] === "number";
+      });
+      return kept;
+    };
+    var all = points(this.data.runs);
+    var numeric = all.every(function (run) { return asNumber(run.pa[param]) !== null; });
+    var x = function (run) { return numeric ? asNumber(run.pa[param]) : String(run.pa[param]); };
+    var chosen = points(this.runs());
+    var colors = chosen.map(function (run) { return self.color(self.selection.indexOf(run.i)); });
+    var traces = [
+      { type: "scatter", mode: "markers", name: "all runs", x: all.map(x), y: all.map(function (r) { return r.m[metric]; }),
+        text: all.map(function (r) { return r.n; }), customdata: all.map(function (r) { return r.u; }),
+        marker: { color: "#9aa5b1", size: 6 }, hovertemplate: "%{text}: %{x} → %{y}<extra></extra>" },
+      { type: "scatter", mode: "markers", name: "selected", x: chosen.map(x), y: chosen.map(function (r) { return r.m[metric]; }),
+        text: chosen.map(function (r) { return r.n; }), customdata: chosen.map(function (r) { return r.u; }),
+        marker: { color: colors, size: 11, line: { color: "#ffffff", width: 1 } },
+        hovertemplate: "%{text}: %{x} → %{y}<extra></extra>" }
+    ];
+    if (!all.length) {
+      container.appendChild(el("p", "empty", "No run has both " + param + " and " + metric + "."));
+      return;
+    }
+    var target = el("div", "chart-target");
+    container.appendChild(target);
+    var extra = numeric ? {} : { xaxis: { title: { text: param }, type: "category", automargin: true } };
+    this.plot(target, traces, layout(metric + " vs " + param, param, metric, extra));
+  };
+
+  /* ---------------------------------------------------------------- tables */
+
+  Compare.prototype.unionKeys = function (runs, field) {
+    var seen = {};
+    runs.forEach(function (run) {
+      Object.keys(run[field] || {}).forEach(function (key) { seen[key] = true; });
+    });
+    return Object.keys(seen).sort();
+  };
+
+  Compare.prototype.tableHead = function (table, first, runs) {
+    var self = this;
+    var head = table.createTHead();
+    var row = head.insertRow();
+    var corner = el("th", "", first);
+    corner.scope = "col";
+    row.appendChild(corner);
+    runs.forEach(function (run, index) {
+      var th = el("th");
+      th.scope = "col";
+      var swatch = el("span", "swatch");
+      swatch.style.display = "inline-block";
+      swatch.style.width = ".7em";
+      swatch.style.height = ".7em";
+      swatch.style.marginRight = ".3em";
+      swatch.style.backgroundColor = self.color(index);
+      th.appendChild(swatch);
+      th.appendChild(self.runLink(run));
+      row.appendChild(th);
+    });
+  };
+
+  /** One row per key; rows whose values differ get class "differs", the others "same". */
+  Compare.prototype.diffTable = function (table, field, first, runs, best) {
+    table.textContent = "";
+    var keys = this.unionKeys(runs, field);
+    if (!keys.length) return 0;
+    this.tableHead(table, first, runs);
+    var body = table.createTBody();
+    var differing = 0;
+    keys.forEach(function (key) {
+      var values = runs.map(function (run) { return run[field] && key in run[field] ? run[field][key] : undefined; });
+      var differs = values.some(function (v) { return v !== values[0]; });
+      differing += differs ? 1 : 0;
+      var tr = body.insertRow();
+      tr.className = differs ? "differs" : "same";
+      tr.setAttribute("data-key", key);
+      var th = el("th", "", key);
+      th.scope = "row";
+      tr.appendChild(th);
+      var bestValue = best ? best(key, values) : undefined;
+      values.forEach(function (value) {
+        var td = el("td", typeof value === "number" ? "num" : "");
+        if (value === undefined || value === null) {
+          td.appendChild(el("span", "muted", "—"));
+        } else {
+          td.textContent = typeof value === "number" ? formatNumber(value) : String(value);
+          if (bestValue !== undefined && value === bestValue) td.classList.add("best");
+        }
+        tr.appendChild(td);
+      });
+    });
+    return differing;
+  };
+
+  Compare.prototype.renderTables = function () {
+    var runs = this.runs();
+    var dir = this.data.dir || {};
+    var params = this.app.querySelector(".params-diff");
+    var count = this.diffTable(params, "pa", "param", runs, null);
+    var toggle = this.app.querySelector(".only-diff-toggle");
+    if (toggle) toggle.hidden = !params.rows.length;
+    var only = this.app.querySelector(".only-diff");
+    if (only) params.classList.toggle("only-diff", only.checked);
+    if (!params.rows.length) params.appendChild(el("caption", "empty", "The selected runs have no params."));
+    else params.setAttribute("data-differing", String(count));
+    var metrics = this.app.querySelector(".metrics-diff");
+    this.diffTable(metrics, "m", "metric", runs, function (key, values) {
+      var numbers = values.filter(function (v) { return typeof v === "number"; });
+      if (numbers.length < 2) return undefined;
+      return dir[key] === "max" ? Math.max.apply(null, numbers) : Math.min.apply(null, numbers);
+    });
+    if (only) metrics.classList.toggle("only-diff", only.checked);
+    if (!metrics.rows.length) metrics.appendChild(el("caption", "empty", "The selected runs have no metrics."));
+  };
+
+  /* ---------------------------------------------------------------- wiring */
+
+  Compare.prototype.render = function () {
+    this.renderRunList();
+    if (!this.selection.length) {
+      this.say("No runs selected: add one above, or pick runs on the leaderboard.");
+    }
+    this.renderTables();
+    this.renderHistories();
+    this.renderParcoords();
+    this.renderScatter();
+  };
+
+  Compare.prototype.init = function () {
+    var self = this;
+    this.wireSelection();
+    var param = this.app.querySelector(".scatter-param");
+    var metric = this.app.querySelector(".scatter-metric");
+    var redraw = function () { self.drawScatter(param.value, metric.value); };
+    if (param) param.addEventListener("change", redraw);
+    if (metric) metric.addEventListener("change", redraw);
+    this.selection = this.readHash();
+    this.render();
+    window.addEventListener("hashchange", function () {
+      self.selection = self.readHash();
+      self.render();
+    });
+  };
+
+  function start() {
+    var app = document.querySelector(".compare-app");
+    if (!app) return;
+    var id = app.getAttribute("data-experiment");
+    var store = window.TRACKER_DATA || {};
+    var data = Object.prototype.hasOwnProperty.call(store, id) ? store[id] : null;
+    if (!data || !data.runs) {
+      var message = app.querySelector(".compare-message");
+      if (message) message.textContent = "The data of this experiment did not load (its .data.js file is missing): rebuild the site.";
+      return;
+    }
+    var page = new Compare(app, data);
+    page.init();
+    window.tracker = window.tracker || {};
+    window.tracker.compare = page;
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,165 @@
+"""The compare page of an experiment, and the experiment's compact data script it reads.
+
+The page is a static shell: ``assets/compare.js`` reads the selected run ids from the URL hash
+(``#runs=id1,id2``; default: the top of the leaderboard) and draws from the data script
+``experiments/<slug>.data.js``. That is a script, not JSON, because pages opened from
+``file://`` cannot fetch files: it assigns ``window.TRACKER_DATA["<experiment id>"]``.
+
+Data script format (short keys keep it small): ``{"id", "name", "primary", "dir": {metric:
+"min"|"max"}, "mkeys", "pkeys", "top": [run ids], "runs": [{"i": id, "n": name, "s": status,
+"p": parent id, "t": start ms, "u": run page path, "pa": {param: value}, "m": {metric: latest},
+"h": {metric: [[steps], [values]]}}]}``, runs in leaderboard order. Numbers keep 6 significant
+digits; NaN and ±inf become null in ``m`` and are left out of ``h``; histories of more than one
+finite point only, downsampled with LTTB to at most ``MAX_POINTS`` points per series.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.pages.home import run_label
+from tracker.site.pages.leaderboard import ordered_runs
+
+if TYPE_CHECKING:
+    from tracker.site.data import SiteData
+
+MAX_POINTS = 200
+DEFAULT_SELECTION = 5
+DATA_GLOBAL = "TRACKER_DATA"
+
+
+@dataclass(frozen=True)
+class ComparePage(Page):
+    """Side-by-side comparison of an experiment's runs, drawn in the browser."""
+
+    template = "compare.html"
+
+    experiment_id: str = doc("Experiment id (the key into window.TRACKER_DATA).", "")
+    leaderboard: Link | None = doc("The experiment's leaderboard.", None)
+    data_script: str = doc("Site path of the experiment's data script.", "")
+    primary_metric: str = doc("The metric runs are ranked by ('' when none).", "")
+    run_count: int = doc("Number of runs in the experiment.", 0)
+    default_runs: tuple[Link, ...] = doc(
+        "The runs compared when the URL names none (the leaderboard's best).", factory=tuple
+    )
+
+
+def compact(value: Any) -> float | int | None:
+    """A number with 6 significant digits (integers stay integers); None for NaN and ±inf."""
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    rounded = float(f"{number:.6g}")
+    return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
+
+
+def history(points: list[tuple[int, int, float]]) -> list[list[Any]]:
+    """[[steps], [values]] of one metric series: finite points only, at most ``MAX_POINTS``
+    of them (LTTB plus the extremes, ``timeseries.downsample``)."""
+    from tracker.site.timeseries import downsample
+
+    keep = downsample([p[0] for p in points], [p[2] for p in points], MAX_POINTS)
+    return [[points[i][0] for i in keep], [compact(points[i][2]) for i in keep]]
+
+
+def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
+    run_id = run["run_id"]
+    record: dict[str, Any] = {
+        "i": run_id, "n": run_label(run), "s": "DEAD" if run["dead"] else run["status"],
+        "t": run["start_time"], "u": site.urls.run(run_id),
+        "pa": dict(sorted(site.params.get(run_id, {}).items())),
+        "m": {k: compact(v) for k, v in sorted(site.metrics.get(run_id, {}).items())},
+    }
+    if run["parent_run_id"]:
+        record["p"] = run["parent_run_id"]
+    series = site.metric_points.get(run_id, {})
+    histories = {k: h for k, v in sorted(series.items()) if len(v) > 1
+                 and len((h := history(v))[0]) > 1}
+    if histories:
+        record["h"] = histories
+    return record
+
+
+def _top(site: SiteData, runs: list[dict[str, Any]], primary: str) -> list[str]:
+    """The best runs by the primary metric (any depth), else the first rows."""
+    if not primary:
+        return [r["run_id"] for r, _ in ordered_runs(site, runs, "")][:DEFAULT_SELECTION]
+    direction = site.direction(primary)
+    scored = []
+    for run in runs:
+        value = site.metrics.get(run["run_id"], {}).get(primary)
+        if value is not None and not math.isnan(value):
+            scored.append((value if direction == "min" else -value, run["run_id"]))
+    return [run_id for _, run_id in sorted(scored)[:DEFAULT_SELECTION]]
+
+
+def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
+    """The compact data of one experiment (see the module docstring)."""
+    eid = experiment["experiment_id"]
+    runs = site.runs_by_experiment[eid]
+    primary = site.primary_metrics(runs, 1)
+    metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
+    return {
+        "id": eid,
+        "name": experiment["name"],
+        "primary": primary[0] if primary else "",
+        "dir": {k: site.direction(k) for k in metric_keys},
+        "mkeys": metric_keys,
+        "pkeys": sorted({k for r in runs for k in site.params.get(r["run_id"], {})}),
+        "top": _top(site, runs, primary[0] if primary else ""),
+        "runs": [_run_record(site, run) for run, _ in ordered_runs(
+            site, runs, primary[0] if primary else "")],
+    }
+
+
+def data_script(experiment_id: str, data: dict[str, Any]) -> bytes:
+    """The data as a script assigning ``window.TRACKER_DATA[<experiment id>]``."""
+    from tracker.site.render import json_data
+
+    key = str(json_data(experiment_id))
+    return (
+        f"window.{DATA_GLOBAL} = window.{DATA_GLOBAL} || {{}};\n"
+        f"window.{DATA_GLOBAL}[{key}] = {json_data(data)};\n"
+    ).encode()
+
+
+def parse_data_script(content: bytes | str) -> tuple[str, dict[str, Any]]:
+    """(experiment id, data) back from a data script (for tests and tools)."""
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    line = text.strip().splitlines()[-1]
+    prefix = f"window.{DATA_GLOBAL}["
+    head, _, body = line.partition("] = ")
+    if not head.startswith(prefix) or not body.endswith(";"):
+        raise ValueError("Not a tracker data script: expected window.TRACKER_DATA[...] = {...};")
+    return json.loads(head[len(prefix):]), json.loads(body[:-1])
+
+
+def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+    urls = site.urls
+    for exp in site.experiments:
+        eid = exp["experiment_id"]
+        runs = site.runs_by_experiment[eid]
+        if not runs:
+            continue
+        data = payload(site, exp)
+        yield SiteFile(urls.experiment_data(eid), data_script(eid, data))
+        leaderboard = Link(exp["name"], urls.experiment(eid))
+        yield ComparePage(
+            path=urls.compare(eid),
+            title=f"Compare runs · {exp['name']}",
+            breadcrumbs=(Link("Home", urls.home), leaderboard, Link("compare", urls.compare(eid))),
+            experiment_id=eid,
+            leaderboard=leaderboard,
+            data_script=urls.experiment_data(eid),
+            primary_metric=data["primary"],
+            run_count=len(runs),
+            default_runs=tuple(Link(run_label(site.runs_by_id[i]), urls.run(i))
+                               for i in data["top"]),
+        )

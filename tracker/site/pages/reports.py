@@ -1,0 +1,169 @@
+"""Markdown reports (``reports/*.md``) as pages, plus the reports index (``reports/index.html``).
+
+Parsing and block execution live in ``tracker.site.reports``; this module turns a report into a
+page model: sanitized HTML pieces, result tables and charts, and error boxes for blocks that
+failed (each also logged as a build warning naming the file and line).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from tracker.site import reports
+from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.urls import unique_slugs
+
+if TYPE_CHECKING:
+    from tracker.site.data import SiteData
+
+log = logging.getLogger("tracker.site")
+
+
+@dataclass(frozen=True)
+class TableCell:
+    """One cell of a query result."""
+
+    text: str = doc("Displayed text (escaped when rendered).")
+    href: str = doc("Site path the cell links to (run_id columns), '' for none.", "")
+    title: str = doc("Full value shown on hover when the text is shortened, else ''.", "")
+    numeric: bool = doc("Right-aligned number.", False)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A piece of a report, in document order."""
+
+    kind: str = doc("'html', 'table', 'chart' or 'error'.")
+    html: Markup = doc("Sanitized HTML of Markdown text (kind 'html').", Markup(""))
+    columns: tuple[str, ...] = doc("Result column names (kind 'table').", factory=tuple)
+    rows: tuple[tuple[TableCell, ...], ...] = doc("Result rows, at most MAX_ROWS (kind 'table').",
+                                                  factory=tuple)
+    total_rows: int = doc("How many rows the query returned (kind 'table').", 0)
+    figure: dict[str, Any] | None = doc("Plotly figure dict (kind 'chart').", None)
+    title: str = doc("Chart title, for its accessible label (kind 'chart').", "")
+    sql: str = doc("The block's SQL (tables, charts, errors).", "")
+    line: int = doc("Line of the block in the report file (0 for Markdown text).", 0)
+    error: str = doc("What went wrong (kind 'error').", "")
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    """A report in the reports index."""
+
+    link: Link = doc("Report title and page.")
+    description: str = doc("Its front-matter description ('' when none).")
+
+
+@dataclass(frozen=True)
+class ReportPage(Page):
+    """A Markdown report, or (with ``reports`` set and no sections) the index of reports."""
+
+    template = "report.html"
+
+    description: str = doc("Front-matter description ('' when none).", "")
+    source: str = doc("The report's file name ('' for the index).", "")
+    sections: tuple[Section, ...] = doc("The report's content, in order.", factory=tuple)
+    has_charts: bool = doc("True when a section is a chart (the page loads plotly.js).", False)
+    reports: tuple[ReportEntry, ...] = doc("Every report, in order (the index page only).",
+                                           factory=tuple)
+
+
+def _cell(site: SiteData, column: str, value: Any) -> TableCell:
+    from tracker.site.render import format_metric
+
+    if value is None:
+        return TableCell("")
+    if column.lower() == "run_id" and isinstance(value, str) and value in site.runs_by_id:
+        return TableCell(value[:8], site.urls.run(value), value)
+    if isinstance(value, bool):
+        return TableCell(str(value).lower())
+    if isinstance(value, (int, Decimal)):
+        return TableCell(str(value), numeric=True)
+    if isinstance(value, float):
+        text = format_metric(value)
+        return TableCell(text, numeric=True, title=repr(value) if text != repr(value) else "")
+    if hasattr(value, "isoformat"):
+        return TableCell(value.isoformat())
+    return TableCell(str(value))
+
+
+def _table(site: SiteData, block: reports.Block) -> Section:
+    columns, rows = reports.run_sql(site.query, block.text)
+    shown = tuple(
+        tuple(_cell(site, column, value) for column, value in zip(columns, row))
+        for row in rows[:reports.MAX_ROWS]
+    )
+    return Section("table", columns=tuple(columns), rows=shown, total_rows=len(rows),
+                   sql=block.text.strip(), line=block.line)
+
+
+def _chart(site: SiteData, block: reports.Block) -> Section:
+    spec = reports.parse_chart_spec(block.text)
+    columns, rows = reports.run_sql(site.query, spec.sql)
+    figure = reports.chart_figure(spec, columns, rows)
+    return Section("chart", figure=figure, title=str(figure["layout"]["title"]["text"]),
+                   sql=spec.sql, line=block.line)
+
+
+def _block(site: SiteData, source: reports.ReportSource, block: reports.Block) -> Section:
+    try:
+        return _table(site, block) if block.kind == "sql" else _chart(site, block)
+    except reports.ReportError as exc:
+        log.warning("%s:%d: %s block: %s", source.file, block.line, block.kind, exc)
+        return Section("error", sql=block.text.strip(), line=block.line, error=str(exc))
+
+
+def report_page(site: SiteData, source: reports.ReportSource, index: Link) -> ReportPage:
+    """The page of one report (its blocks are run now)."""
+    sections = []
+    for piece in reports.render_markdown(source):
+        if isinstance(piece, str):
+            sections.append(Section("html", html=Markup(piece)))
+        else:
+            sections.append(_block(site, source, source.blocks[piece]))
+    path = site.urls.report(source.slug)
+    return ReportPage(
+        path=path,
+        title=source.title,
+        breadcrumbs=(Link("Home", site.urls.home), index, Link(source.title, path)),
+        description=source.description,
+        source=os.path.basename(source.file),
+        sections=tuple(sections),
+        has_charts=any(s.kind == "chart" for s in sections),
+    )
+
+
+def report_sources(site: SiteData) -> list[reports.ReportSource]:
+    """Every report of the build, in order (front-matter ``order``, then title)."""
+    files = reports.report_files(site.reports_dir)
+    stems = unique_slugs((path, os.path.splitext(os.path.basename(path))[0]) for path in files)
+    sources = []
+    for path in files:
+        slug = stems[path] if stems[path] != "index" else "index-report"
+        try:
+            sources.append(reports.load_report(path, slug))
+        except (OSError, UnicodeDecodeError) as exc:
+            log.warning("%s: the report could not be read (%s); it was skipped.", path, exc)
+    return sorted(sources, key=lambda s: (s.order, s.title.lower(), s.slug))
+
+
+def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+    if not reports.report_files(site.reports_dir):
+        return  # no reports: no index page and no "Reports" in the nav
+    sources = report_sources(site)
+    home = Link("Home", site.urls.home)
+    index = Link("Reports", site.urls.reports_index)
+    entries = []
+    for source in sources:
+        page = report_page(site, source, index)
+        entries.append(ReportEntry(Link(page.title, page.path), page.description))
+        yield page
+    yield ReportPage(path=index.href, title="Reports", breadcrumbs=(home, index),
+                     reports=tuple(entries))

@@ -1,0 +1,96 @@
+"""The client-side search index: ``window.TRACKER_SEARCH = [[kind, label, extra, path], …]``.
+
+``assets/search.js`` filters it as the user types in the header's search box. Entries cover
+experiments, runs (name, id, experiment and a few tag values; not every param, so 10,000 runs
+stay around 2 MB), param and tag keys (one entry per key and experiment), registered models,
+their versions and aliases, and reports. Paths are site-root paths; the script makes them
+relative to the page it runs on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from tracker.site.pages import Page, SiteFile
+from tracker.site.pages.home import run_label
+
+if TYPE_CHECKING:
+    from tracker.site.data import SiteData
+
+Entry = tuple[str, str, str, str]
+
+RUN_TAG_VALUES = 3  # tag values per run in the index (user tags only)
+MAX_VALUE = 40  # characters of one tag value
+SYSTEM_TAG_PREFIXES = ("mlflow.", "tracker.")
+
+
+def _run_entries(site: SiteData) -> list[Entry]:
+    out: list[Entry] = []
+    for run in site.runs:
+        run_id = run["run_id"]
+        tags = site.tags.get(run_id, {})
+        values = [str(v)[:MAX_VALUE] for k, v in sorted(tags.items())
+                  if not k.startswith(SYSTEM_TAG_PREFIXES) and v][:RUN_TAG_VALUES]
+        extra = " ".join([run_id, site.experiment_name(run["experiment_id"]), *values])
+        out.append(("run", run_label(run), extra, site.urls.run(run_id)))
+    return out
+
+
+def _key_entries(site: SiteData) -> list[Entry]:
+    """One entry per (param or tag key, experiment): the key leads to that leaderboard."""
+    out: list[Entry] = []
+    for exp in site.experiments:
+        ids = [r["run_id"] for r in site.runs_by_experiment[exp["experiment_id"]]]
+        path = site.urls.experiment(exp["experiment_id"])
+        for kind, table in (("param", site.params), ("tag", site.tags)):
+            keys = sorted({k for run_id in ids for k in table.get(run_id, {})})
+            out.extend((kind, key, f"{kind} in {exp['name']}", path) for key in keys)
+    return out
+
+
+def _model_entries(site: SiteData) -> list[Entry]:
+    urls = site.urls
+    out: list[Entry] = []
+    for state in site.models:
+        name = state.model.name
+        aliases = " ".join(f"@{a}" for a in sorted(state.model.aliases))
+        count = len(state.versions)
+        plural = "" if count == 1 else "s"
+        out.append(("model", name, f"{count} version{plural} {aliases}".strip(), urls.model(name)))
+        for version in state.versions:
+            extra = " ".join([version.current_stage, *(f"@{a}" for a in sorted(version.aliases)),
+                              f"run {version.run_id}" if version.run_id else ""]).strip()
+            out.append(("version", f"{name} v{version.version}", extra,
+                        urls.lineage(name, version.version)))
+        for alias, number in sorted(state.model.aliases.items()):
+            out.append(("alias", f"{name}@{alias}", f"→ v{number}", urls.lineage(name, number)))
+    return out
+
+
+def _report_entries(site: SiteData) -> list[Entry]:
+    from tracker.site.pages.reports import report_sources
+
+    return [("report", s.title, s.description, site.urls.report(s.slug))
+            for s in report_sources(site)]
+
+
+def entries(site: SiteData) -> list[Entry]:
+    """Every search entry: experiments, models, versions, aliases, reports, runs, keys."""
+    out: list[Entry] = [("experiment", str(e["name"]),
+                         f"{len(site.runs_by_experiment[e['experiment_id']])} runs",
+                         site.urls.experiment(e["experiment_id"])) for e in site.experiments]
+    out += _model_entries(site) + _report_entries(site) + _run_entries(site) + _key_entries(site)
+    return out
+
+
+def index_script(items: list[Entry]) -> bytes:
+    """The index as a script (JSON is valid JavaScript; U+2028/9 escaped for old parsers)."""
+    text = json.dumps([list(item) for item in items], ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f"window.TRACKER_SEARCH = {text};\n".encode()
+
+
+def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+    yield SiteFile(site.urls.search_index, index_script(entries(site)))

@@ -1,0 +1,198 @@
+"""``tracker serve`` (alias ``tracker ui``): build the site, serve it over HTTP on localhost, and
+rebuild it when the store, the reports or the templates change.
+
+Change detection polls a cheap fingerprint once a second: the paths, sizes and modification
+times of the files under the watched folders (for a remote store, its file listing: store files
+are immutable, so a path and a size identify one). A rebuild is the ordinary incremental
+``tracker.site.build.build`` into the same folder, so only changed pages are rewritten; files
+are replaced atomically, so a page being served is never half written. The server is the
+standard library's ``http.server`` in a thread, with request logging turned off.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tracker.exceptions import TrackerError
+
+log = logging.getLogger("tracker.site")
+
+class ServeError(TrackerError):
+    """The site could not be served (e.g. the port is taken)."""
+
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+# Temporary names of in-flight writes (store: ``.tmp-<uuid>-<name>``; site: ``<name>.tmp-<pid>``).
+_TEMP_MARK = ".tmp-"
+
+
+def folder_fingerprint(folder: str | os.PathLike[str]) -> Fingerprint:
+    """(relative path, size, mtime in ns) of every file under ``folder``, sorted; () if missing.
+
+    Args:
+        folder: the folder to scan (recursively; symlinked folders are not followed).
+    """
+    root = os.fspath(folder)
+    out: list[tuple[str, int, int]] = []
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for entry in entries:
+            if _TEMP_MARK in entry.name:
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file():
+                    st = entry.stat()
+                    out.append((os.path.relpath(entry.path, root), st.st_size, st.st_mtime_ns))
+            except FileNotFoundError:  # removed (e.g. by a compactor) while we looked
+                continue
+    out.sort()
+    return tuple(out)
+
+
+class Watcher:
+    """Fingerprints the inputs of a build: the store plus optional local folders.
+
+    Args:
+        store_uri: the store (a local folder is scanned; a remote one is listed).
+        folders: more local folders to watch (reports, templates); missing ones are fine.
+    """
+
+    def __init__(self, store_uri: str, folders: Iterable[str | os.PathLike[str] | None] = ()) -> None:
+        from tracker.client import TrackerClient
+        from tracker.store.fs import LocalFS
+
+        self.fs = TrackerClient(store_uri).store.fs
+        self.local_root = self.fs.root if isinstance(self.fs, LocalFS) else None
+        self.folders = [os.fspath(f) for f in folders if f is not None]
+        self.last = self.fingerprint()
+
+    def fingerprint(self) -> tuple[Fingerprint, ...]:
+        """The current fingerprint of every watched place."""
+        if self.local_root is not None:
+            store = folder_fingerprint(self.local_root)
+        else:
+            store = tuple((e.path, e.size, 0) for e in self.fs.list_files(""))
+        return (store, *(folder_fingerprint(f) for f in self.folders))
+
+    def changed(self) -> bool:
+        """True (once) when anything changed since the previous call."""
+        now = self.fingerprint()
+        if now == self.last:
+            return False
+        self.last = now
+        return True
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site folder without logging every request, and without browser caching."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+
+def make_server(out: str | os.PathLike[str], host: str = "127.0.0.1",
+                port: int = 8000) -> http.server.ThreadingHTTPServer:
+    """An HTTP server of the folder ``out`` (not started); port 0 picks a free port.
+
+    Args:
+        out: the folder to serve.
+        host: the address to listen on.
+        port: the port (0: any free port; read it from ``server.server_address``).
+    """
+    handler = functools.partial(_QuietHandler, directory=os.fspath(out))
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def serve(
+    store_uri: str,
+    out: str | os.PathLike[str] = "site",
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    reports: str | os.PathLike[str] | None = None,
+    templates: str | os.PathLike[str] | None = None,
+    interval: float = 1.0,
+    echo: Callable[[str], None] = print,
+    stop: threading.Event | None = None,
+    **build_options: Any,
+) -> None:
+    """Build the site, serve it, and rebuild on changes until Ctrl-C (or ``stop`` is set).
+
+    Args:
+        store_uri: the store to read.
+        out: the output folder (built into, then served).
+        host: the address to listen on.
+        port: the port (0: any free port).
+        reports: the folder of Markdown reports, also watched.
+        templates: the folder of template overrides, also watched (as is the default theme).
+        interval: seconds between two change checks.
+        echo: where progress lines go.
+        stop: an event that ends serving when set (tests, embedding).
+        build_options: passed on to ``build`` (``site_title``, ``base_url``, ``strict``).
+    """
+    from tracker.site.build import build
+    from tracker.site.render import default_theme
+
+    def rebuild() -> None:
+        result = build(store_uri, out, reports=reports, templates=templates, **build_options)
+        for warning in result.warnings:
+            echo(f"warning: {warning}")
+        echo(f"Built {result.pages} pages in {result.seconds:.1f} s ({len(result.written)} files "
+             f"written, {len(result.removed)} removed).")
+
+    # The default theme is watched too: editing it in a checkout rebuilds like a user template.
+    watcher = Watcher(store_uri, [reports, templates, default_theme()])
+    rebuild()
+    try:
+        server = make_server(out, host, port)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise ServeError(
+            f"Cannot serve on {host}:{port}: {exc.strerror or exc}; choose another port "
+            "(--port 0 picks a free one)."
+        ) from exc
+    thread = threading.Thread(target=server.serve_forever, name="tracker-serve", daemon=True)
+    thread.start()
+    shown_host = f"[{host}]" if ":" in host else host
+    echo(f"Serving {os.path.abspath(out)} at http://{shown_host}:{server.server_address[1]}/ "
+         "(rebuilt on changes; Ctrl-C stops).")
+    stop = stop or threading.Event()
+    try:
+        while not stop.wait(interval):
+            if watcher.changed():
+                _rebuild_safely(rebuild, echo)
+    except KeyboardInterrupt:
+        echo("Stopped.")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _rebuild_safely(rebuild: Callable[[], None], echo: Callable[[str], None]) -> None:
+    """A failed rebuild (e.g. a template error while editing) keeps the old site served."""
+    try:
+        rebuild()
+    except (TrackerError, OSError, ValueError) as exc:
+        echo(f"error: rebuild failed, still serving the previous build: {exc}")
+    except Exception as exc:  # a Jinja syntax error while editing must not stop the server
+        echo(f"error: rebuild failed ({type(exc).__name__}), still serving the previous build: "
+             f"{exc}")
