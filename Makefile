@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job on the default local store (./tracking): train the example, print the leaderboard.
+## The main job on the default local store (./tracking): train the example, build the site.
 demo: $(STAMP)
 	$(BIN)/python -m examples.nyc_taxi
+	$(BIN)/tracker build --out site --strict
 
 ## The whole test suite, lint and type checks included.
 test: $(STAMP) lint typecheck
