@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo test test-fast lint typecheck bench clean
+.PHONY: install demo test test-fast lint typecheck bench bench-env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,9 +33,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## Performance figures quoted in the README (add MLflow's with `pip install -e ".[bench]"`).
+## Performance figures quoted in the README (MLflow's too after `make bench-env`).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.registry_state
+	$(BIN)/python -m benchmarks.autolog_overhead
+	$(BIN)/python -m benchmarks.site
+
+## MLflow for `make bench`, in its own venv (mlflow 3.x pins pyarrow<26).
+bench-env:
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q -U pip "mlflow>=2.10"
 
 clean:
-	rm -rf $(VENV) tracking site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench tracking site .pytest_cache .mypy_cache .ruff_cache

@@ -356,7 +356,9 @@ def read_table(fs: StoreFS, path: str) -> Any:
 
     data = fs.read_bytes(path)
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        # One thread: pyarrow's reader threads sometimes abort the process at exit
+        # ("terminate called without an active exception"); these files are small anyway.
+        table = pq.read_table(pa.BufferReader(data), use_threads=False)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptFileError(f"{fs.full_path(path)} is not a readable Parquet file ({exc})") from exc
     return table
