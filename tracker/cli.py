@@ -791,6 +791,9 @@ def compact_command(obj: _Context, min_runs: int) -> None:
     )
 
 
+# Commands that live in their own modules (tracker/commands/*.py) are added here, one line each.
+
+
 def main() -> None:
     """Entry point of ``python -m tracker``."""
     cli(prog_name="tracker")
