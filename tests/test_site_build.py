@@ -282,7 +282,7 @@ def test_two_builds_of_one_store_are_byte_identical(
     assert [name for name in a if a[name] != b[name]] == []
     assert first.pages == second.pages > 0
     assert sorted(first.written) == sorted(second.written) == sorted(
-        name for name in a if name != ".tracker-build.json")
+        name for name in a if not name.startswith(".tracker-"))  # not the manifest and cache
 
 
 def test_without_source_date_epoch_the_footer_shows_the_newest_data(
@@ -378,7 +378,8 @@ def test_a_second_build_writes_nothing(
     second = build(own_store[0], out, reports=reports_dir)
     assert first.written and first.removed == []
     assert second.written == [] and second.removed == []
-    assert second.unchanged == len(before) - 1  # every file but the manifest
+    # every file but the manifest and the build cache
+    assert second.unchanged == len([f for f in before if not f.startswith(".tracker-")])
     assert site_files(out) == before
 
 
@@ -436,6 +437,78 @@ def test_a_deleted_run_disappears_and_its_pages_are_removed(
     assert all(not (out / name).exists() for name in before)
     assert f'data-run="{victim}"' not in (out / experiment_page).read_text(encoding="utf-8")
     assert experiment_page in result.written and "index.html" in result.written
+
+
+def _mutations(client: TrackerClient, ids: dict[str, str]) -> Iterator[str]:
+    """Changes a run's page depends on, one at a time (each yields what it changed)."""
+    client.set_tag(ids["lasso"], "team", "forecasting")
+    yield "a tag"
+    client.log_metric(ids["trial-1"], "rmse", 3.7, timestamp=T0 + 2 * HOUR, step=2)
+    yield "a new metric point"
+    _log_run(client, ids["nyc-taxi"], "trial-3", T0 + HOUR + 4 * 60_000,
+             {"rmse": [4.0, 3.8]}, {"model": "xgboost"}, parent=ids["xgb-sweep"])
+    yield "a new child of the sweep"
+    client.set_tag(ids["trial-0"], "mlflow.runName", "trial-zero")
+    yield "a renamed child"
+    client.create_model_version("taxi-duration", f"runs:/{ids['trial-1']}/model",
+                                run_id=ids["trial-1"])
+    yield "a model version from a run"
+    client.transition_model_version_stage("taxi-duration", 3, "Staging")
+    yield "a stage change"
+    client.log_text(ids["beta-0"], "hello", "notes.txt")
+    yield "an artifact"
+
+
+def test_an_incremental_rebuild_equals_a_fresh_build_after_each_kind_of_change(
+    own_store: tuple[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    uri, ids = own_store
+    out = tmp_path / "site"
+    first = build(uri, out)
+    runs = first.reused_groups + len(TrackerClient(uri).search_runs(
+        [ids["nyc-taxi"], ids["beta"]], max_results=1000))
+    client = TrackerClient(uri)
+    for number, change in enumerate(_mutations(client, ids)):
+        client.flush()
+        result = build(uri, out)
+        fresh = tmp_path / f"fresh-{number}"
+        build(uri, fresh)
+        assert site_files(out) == site_files(fresh), change
+        # Only the runs the change touched were collected again; the rest were kept.
+        assert 0 < result.reused_groups < runs + number, change
+        runs += change == "a new child of the sweep"
+
+
+def test_a_damaged_build_cache_only_costs_time(
+    own_store: tuple[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    uri, ids = own_store
+    out = tmp_path / "site"
+    build(uri, out)
+    caches = sorted((out / ".tracker-cache").glob("*.json"))
+    assert caches, "the first build leaves its cache"
+    for cache in caches:
+        cache.write_text('{"not": "a cache entry"', encoding="utf-8")
+    client = TrackerClient(uri)
+    client.log_metric(ids["trial-2"], "rmse", 4.1, timestamp=T0 + 2 * HOUR, step=2)
+    client.flush()
+    build(uri, out)
+    build(uri, tmp_path / "fresh")
+    assert site_files(out) == site_files(tmp_path / "fresh")
+
+
+def test_a_deleted_site_file_is_made_again(
+    own_store: tuple[str, dict[str, str]], tmp_path: Path,
+) -> None:
+    uri, ids = own_store
+    out = tmp_path / "site"
+    build(uri, out)
+    (page,) = [p for p in out.rglob("*.html") if ids["lasso"] in p.name]
+    page.unlink()
+    result = build(uri, out)
+    assert page.is_file() and page.relative_to(out).as_posix() in result.written
 
 
 def _experiment_page(out: Path, name: str) -> str:

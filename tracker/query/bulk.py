@@ -52,18 +52,37 @@ def latest_metrics(q: StoreQuery) -> dict[str, dict[str, float]]:
     return _grouped(q, "SELECT run_id, key, value FROM latest_metrics ORDER BY run_id, key")
 
 
-def metric_points(q: StoreQuery) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
-    """run id → metric key → [(step, timestamp, value)] sorted by step then time."""
+def metric_points(
+    q: StoreQuery, run_ids: list[str] | None = None
+) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
+    """run id → metric key → [(step, timestamp, value)] sorted by step then time.
+
+    Args:
+        q: the query layer.
+        run_ids: only these runs (default: every run).
+    """
     out: dict[str, dict[str, list[tuple[int, int, float]]]] = defaultdict(lambda: defaultdict(list))
     q.refresh()
+    where, params = ("", []) if run_ids is None else (
+        "WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ", [list(run_ids)])
     cur = q._execute(
-        'SELECT run_id, key, step, "timestamp", value FROM metrics '
-        'ORDER BY run_id, key, step, "timestamp"'
+        f'SELECT run_id, key, step, "timestamp", value FROM metrics {where}'
+        'ORDER BY run_id, key, step, "timestamp"', params
     )
     while batch := cur.fetchmany(100_000):
         for run_id, key, step, ts, value in batch:
             out[run_id][key].append((step, ts, value))
     return {run: dict(keys) for run, keys in out.items()}
+
+
+def metric_digests(q: StoreQuery) -> dict[str, str]:
+    """run id → a digest of all its metric points (any added or changed point changes it)."""
+    q.refresh()
+    rows = q._execute(
+        'SELECT run_id, count(*), sum(hash(key, step, "timestamp", value)) FROM metrics '
+        "GROUP BY run_id"
+    ).fetchall()
+    return {run_id: f"{count}:{total}" for run_id, count, total in rows}
 
 
 def artifacts(q: StoreQuery) -> dict[str, list[dict[str, Any]]]:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from tracker.exceptions import TrackerError
-from tracker.site.pages import Page, SiteFile
+from tracker.site.cache import BuildCache
+from tracker.site.pages import Group, Page, SiteFile
 
 log = logging.getLogger("tracker.site")
 
@@ -47,6 +48,7 @@ class BuildResult:
     unchanged: int
     removed: list[str]
     warnings: list[str] = field(default_factory=list)
+    reused_groups: int = 0  # run pages (with their CSVs and artifacts) kept without collecting
     seconds: float = 0.0
 
 
@@ -97,15 +99,18 @@ def build(
         client = TrackerClient(store_uri)
         if not client.store.fs.exists(""):
             raise BuildError(f"No store at {client.store.fs.root} (from {store_uri!r}).")
+        writer = SiteWriter(out)
+        cache = BuildCache(writer.out)
         site = SiteData(
             client.query, Registry(client.store),
             reports_dir=os.fspath(reports) if reports is not None else None,
+            cache=cache, reusable=writer.reusable,
         )
-        items = _collect(site)
         env = render.environment(templates)
         base = _base_context(site, site_title, base_url)
-        writer = SiteWriter(out)
         theme = _theme_hash(templates)
+        site.build_key = _page_input_hash(Page("", "", ()), base, theme)
+        items, kept_pages = _collect(site, writer)
         pages = [i for i in items if isinstance(i, Page)]
         for done, page in enumerate(pages, 1):
             _write_page(writer, env, page, base, theme)
@@ -116,12 +121,15 @@ def build(
                 writer.write(item.path, item.content)
         _write_assets(writer, templates)
         stats = writer.finish()
+        cache.save()
     finally:
         for logger in watched:
             logger.removeHandler(counter)
     result = BuildResult(
-        out=writer.out, pages=len(pages), files=len(writer.files), written=stats.written,
+        out=writer.out, pages=len(pages) + kept_pages, files=len(writer.files),
+        written=stats.written,
         unchanged=stats.unchanged, removed=stats.removed, warnings=counter.messages,
+        reused_groups=stats.reused_groups,
         seconds=time.perf_counter() - started,
     )
     if strict and counter.messages:
@@ -132,17 +140,27 @@ def build(
     return result
 
 
-def _collect(site: Any) -> list[Page | SiteFile]:
+def _collect(site: Any, writer: Any) -> tuple[list[Page | SiteFile], int]:
+    """Every page and file to write, and how many pages of reused groups stay as they are."""
     items: list[Page | SiteFile] = []
+    kept: list[str] = []
     for name in COLLECTORS:
         module = importlib.import_module(f"tracker.site.pages.{name}")
-        items.extend(module.collect(site))
-    seen: set[str] = set()
+        for item in module.collect(site):
+            if not isinstance(item, Group):
+                items.append(item)
+            elif writer.reusable(item.key, item.fingerprint):
+                kept.extend(writer.keep_group(item.key, item.fingerprint))
+            else:
+                made = list(item.make())
+                writer.record_group(item.key, item.fingerprint, [m.path for m in made])
+                items.extend(made)
+    seen: set[str] = set(kept)
     for item in items:
         if item.path in seen:
             raise BuildError(f"Two pages want the same path {item.path!r}.")
         seen.add(item.path)
-    return items
+    return items, sum(1 for path in kept if path in writer.previous["inputs"])
 
 
 def _base_context(site: Any, site_title: str, base_url: str) -> dict[str, Any]:

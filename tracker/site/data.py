@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from tracker.query import bulk
+from tracker.site.cache import BuildCache
 from tracker.site.urls import Urls
 
 if TYPE_CHECKING:
@@ -58,6 +60,12 @@ class SiteData:
         registry: the store's model registry.
         metric_directions: overrides of ``metric_direction`` by metric key.
         reports_dir: the folder of Markdown reports, if any.
+        cache: derived data kept from the previous build (see ``tracker.site.cache``).
+        reusable: ``(group key, fingerprint) -> bool``: whether the previous build's files of a
+            group can stay (the build's ``SiteWriter.reusable``); runs whose page group is
+            reusable are never loaded in full.
+        build_key: a hash of everything outside the store that pages depend on (theme, page
+            header, settings); part of every fingerprint.
     """
 
     def __init__(
@@ -66,11 +74,21 @@ class SiteData:
         registry: Registry,
         metric_directions: dict[str, str] | None = None,
         reports_dir: str | None = None,
+        *,
+        cache: BuildCache | None = None,
+        reusable: Callable[[str, str], bool] | None = None,
+        build_key: str = "",
     ) -> None:
         self.query = query
         self.registry = registry
         self.metric_directions = metric_directions or {}
         self.reports_dir = reports_dir
+        self.cache = cache if cache is not None else BuildCache(None)
+        self.reusable = reusable if reusable is not None else (lambda key, fingerprint: False)
+        self.build_key = build_key
+        self._points: dict[str, dict[str, list[tuple[int, int, float]]]] = {}
+        self._points_loaded: set[str] | None = set()  # None: every run's points are loaded
+        self._fingerprints: dict[str, str] = {}
 
     @cached_property
     def experiments(self) -> list[dict[str, Any]]:
@@ -115,8 +133,61 @@ class SiteData:
         return bulk.latest_metrics(self.query)
 
     @cached_property
-    def metric_points(self) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
-        return bulk.metric_points(self.query)
+    def metric_digests(self) -> dict[str, str]:
+        """Run id → a digest of its whole metric history (changes with any point)."""
+        return bulk.metric_digests(self.query)
+
+    def history(self, run_id: str) -> dict[str, list[tuple[int, int, float]]]:
+        """Metric key → [(step, timestamp, value)] of one run, sorted by step then time.
+
+        Histories are read in bulk: the first call reads those of every run whose page must be
+        rebuilt (``dirty_runs``), or of every run when that is most of them.
+        """
+        loaded = self._points_loaded
+        if loaded is not None and run_id not in loaded:
+            dirty = self.dirty_runs
+            if run_id in dirty and not dirty <= loaded and len(dirty) * 2 < len(self.runs):
+                wanted = sorted(dirty - loaded)
+                self._points.update(bulk.metric_points(self.query, wanted))
+                loaded.update(wanted)
+                loaded.add(run_id)
+            else:
+                self._points = bulk.metric_points(self.query)
+                self._points_loaded = None
+        return self._points.get(run_id, {})
+
+    def run_fingerprint(self, run: dict[str, Any]) -> str:
+        """A hash of everything a run's page, CSV histories and artifact copies are made from."""
+        run_id = run["run_id"]
+        if run_id in self._fingerprints:
+            return self._fingerprints[run_id]
+        import hashlib
+
+        eid = run["experiment_id"]
+        kids = [self.runs_by_id[c] for c in self.children.get(run_id, [])]
+        parent = self.runs_by_id.get(run["parent_run_id"] or "")
+        versions = sorted((v.name, v.version, v.current_stage, sorted(v.aliases),
+                           self.urls.lineage(v.name, v.version))
+                          for v in self.versions_by_run.get(run_id, []))
+        parts = (
+            self.build_key, sorted(run.items()), self.experiment_name(eid),
+            self.urls.experiment(eid), self.tags.get(run_id), self.params.get(run_id),
+            self.metrics.get(run_id), self.metric_digests.get(run_id),
+            self.artifacts.get(run_id), self.inputs.get(run_id),
+            [(k["run_id"], k["run_name"], k["status"], k["dead"], self.metrics.get(k["run_id"]))
+             for k in kids],
+            parent["run_name"] if parent else None, versions,
+            sorted(self.metric_directions.items()),
+        )
+        digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
+        self._fingerprints[run_id] = digest
+        return digest
+
+    @cached_property
+    def dirty_runs(self) -> set[str]:
+        """Runs whose page group the previous build cannot provide (see ``reusable``)."""
+        return {run["run_id"] for run in self.runs
+                if not self.reusable(f"run:{run['run_id']}", self.run_fingerprint(run))}
 
     @cached_property
     def artifacts(self) -> dict[str, list[dict[str, Any]]]:

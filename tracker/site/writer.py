@@ -1,8 +1,10 @@
 """Writing the site: only files whose content changed are rewritten; stale files are removed.
 
 A manifest (``.tracker-build.json`` in the output folder) maps each file to the hash of its
-content, and each page to the hash of its page model, so an unchanged page is neither rendered
-nor written on the next build. File times play no part (CI checkouts have none).
+content, each page to the hash of its page model, and each group of files (a run's page, its CSV
+histories and artifact copies) to the fingerprint of the data it was made from. An unchanged page
+is neither rendered nor written on the next build; an unchanged group is not even collected.
+File times play no part (CI checkouts have none).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 MANIFEST = ".tracker-build.json"
 
@@ -27,6 +30,7 @@ class WriteStats:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     skipped_renders: int = 0
+    reused_groups: int = 0
 
 
 class SiteWriter:
@@ -42,15 +46,45 @@ class SiteWriter:
         self.previous = self._load_manifest()
         self.files: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
         self.stats = WriteStats()
 
-    def _load_manifest(self) -> dict[str, dict[str, str]]:
+    def _load_manifest(self) -> dict[str, dict[str, Any]]:
         try:
             with open(os.path.join(self.out, MANIFEST), encoding="utf-8") as fh:
                 data = json.load(fh)
-            return {"files": dict(data.get("files", {})), "inputs": dict(data.get("inputs", {}))}
-        except (OSError, ValueError):
-            return {"files": {}, "inputs": {}}
+            return {"files": dict(data.get("files", {})), "inputs": dict(data.get("inputs", {})),
+                    "groups": dict(data.get("groups", {}))}
+        except (OSError, ValueError, AttributeError):
+            return {"files": {}, "inputs": {}, "groups": {}}
+
+    def reusable(self, key: str, fingerprint: str) -> bool:
+        """True when group ``key`` was made from ``fingerprint`` last time and its files are intact."""
+        old = self.previous["groups"].get(key)
+        if not isinstance(old, dict) or old.get("fp") != fingerprint:
+            return False
+        files = old.get("files")
+        if not isinstance(files, list):
+            return False
+        return all(p in self.previous["files"] and os.path.isfile(self._full(p)) for p in files)
+
+    def keep_group(self, key: str, fingerprint: str) -> list[str]:
+        """Keep a reusable group's files as they are (see ``reusable``); returns their paths."""
+        paths = list(self.previous["groups"][key]["files"])
+        for path in paths:
+            if path in self.files:
+                raise ValueError(f"Two site files want the same path {path!r}.")
+            self.files[path] = self.previous["files"][path]
+            if path in self.previous["inputs"]:
+                self.inputs[path] = self.previous["inputs"][path]
+        self.stats.unchanged += len(paths)
+        self.stats.reused_groups += 1
+        self.groups[key] = {"fp": fingerprint, "files": paths}
+        return paths
+
+    def record_group(self, key: str, fingerprint: str, paths: list[str]) -> None:
+        """Remember that the files at ``paths`` were made from ``fingerprint``."""
+        self.groups[key] = {"fp": fingerprint, "files": sorted(paths)}
 
     def unchanged_input(self, path: str, input_hash: str) -> bool:
         """True when ``path`` was built from the same input before and is still on disk: keep it."""
@@ -93,7 +127,8 @@ class SiteWriter:
                 self.stats.removed.append(path)
                 _remove_empty_parents(os.path.dirname(full), self.out)
         manifest = {"files": dict(sorted(self.files.items())),
-                    "inputs": dict(sorted(self.inputs.items()))}
+                    "inputs": dict(sorted(self.inputs.items())),
+                    "groups": dict(sorted(self.groups.items()))}
         with open(self._full(MANIFEST), "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=0, sort_keys=True)
         return self.stats

@@ -6,6 +6,7 @@ renders every ``Page`` with its ``template`` and writes every ``SiteFile`` as is
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -44,3 +45,16 @@ class SiteFile:
 
     path: str = doc("Site-root-relative output path.")
     content: bytes = doc("The bytes to write.")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Pages and files made only from the data ``fingerprint`` summarises.
+
+    When the previous build made group ``key`` from the same fingerprint and its files are
+    still there, ``make`` is not called and the files stay as they are.
+    """
+
+    key: str = doc("Stable name of the group, e.g. run:<run id>.")
+    fingerprint: str = doc("Hash of everything the group's pages and files are made from.")
+    make: Callable[[], Iterable[Page | SiteFile]] = doc("Collects the group's pages and files.")

@@ -79,9 +79,13 @@ def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
     }
     if run["parent_run_id"]:
         record["p"] = run["parent_run_id"]
-    series = site.metric_points.get(run_id, {})
-    histories = {k: h for k, v in sorted(series.items()) if len(v) > 1
-                 and len((h := history(v))[0]) > 1}
+    digest = f"{MAX_POINTS}:{site.metric_digests.get(run_id, '')}"
+    histories = site.cache.get("compare-histories", run_id, digest)
+    if histories is None:
+        series = site.history(run_id)
+        histories = {k: h for k, v in sorted(series.items()) if len(v) > 1
+                     and len((h := history(v))[0]) > 1}
+        site.cache.put("compare-histories", run_id, digest, histories)
     if histories:
         record["h"] = histories
     return record

@@ -17,13 +17,14 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tracker import context as ctx
 from tracker.exceptions import TrackerError
 from tracker.site import charts, timeseries
-from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.pages import Group, Link, Page, SiteFile, doc
 from tracker.site.pages.home import run_label
 
 if TYPE_CHECKING:
@@ -270,7 +271,7 @@ def _metrics(
     """The metrics table and the history charts; CSV files of the histories go to ``files``."""
     run_id = run["run_id"]
     latest = site.metrics.get(run_id, {})
-    history = site.metric_points.get(run_id, {})
+    history = site.history(run_id)
     rows, figures = [], []
     for key in sorted(set(latest) | set(history)):
         points = history.get(key, [])
@@ -569,8 +570,13 @@ def run_page(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> RunP
     )
 
 
-def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+def _run_items(site: SiteData, run: dict[str, Any]) -> list[Page | SiteFile]:
+    files: list[SiteFile] = []
+    return [run_page(site, run, files), *files]
+
+
+def collect(site: SiteData) -> Iterable[Group]:
+    """One group per run: its page, CSV histories and artifact copies, redone when it changes."""
     for run in site.runs:
-        files: list[SiteFile] = []
-        yield run_page(site, run, files)
-        yield from files
+        yield Group(f"run:{run['run_id']}", site.run_fingerprint(run),
+                    partial(_run_items, site, run))

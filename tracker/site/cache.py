@@ -1,0 +1,73 @@
+"""Derived data kept between builds, so a rebuild redoes only what its inputs changed.
+
+The cache lives in the output folder (``.tracker-cache/<namespace>.json``). Each entry is stored
+with the fingerprint of what it was derived from and is used only when that fingerprint matches;
+a missing, stale or unreadable cache costs time, never correctness. Each save keeps only the
+entries this build used, so the cache does not grow with deleted runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+CACHE_DIR = ".tracker-cache"
+
+
+class BuildCache:
+    """Fingerprinted values by namespace and key.
+
+    Args:
+        out: the site's output folder, or None for a cache that keeps nothing.
+    """
+
+    def __init__(self, out: str | None) -> None:
+        self.folder = os.path.join(out, CACHE_DIR) if out is not None else None
+        self._old: dict[str, dict[str, list[Any]]] = {}
+        self._new: dict[str, dict[str, list[Any]]] = {}
+        self._changed: set[str] = set()
+
+    def get(self, namespace: str, key: str, fingerprint: str) -> Any | None:
+        """The value stored for ``key`` when it was made from ``fingerprint``, else None."""
+        entry = self._namespace(namespace).get(key)
+        if not isinstance(entry, list) or len(entry) != 2 or entry[0] != fingerprint:
+            return None
+        self._new.setdefault(namespace, {})[key] = entry
+        return entry[1]
+
+    def put(self, namespace: str, key: str, fingerprint: str, value: Any) -> None:
+        """Remember ``value`` (JSON-serialisable) as made from ``fingerprint``."""
+        self._new.setdefault(namespace, {})[key] = [fingerprint, value]
+        self._changed.add(namespace)
+
+    def save(self) -> None:
+        """Write the entries this build used or made (atomically, one file per namespace)."""
+        if self.folder is None:
+            return
+        os.makedirs(self.folder, exist_ok=True)
+        for namespace, entries in sorted(self._new.items()):
+            if namespace not in self._changed and entries.keys() == self._old[namespace].keys():
+                continue  # every entry came from the file as it is
+            path = os.path.join(self.folder, f"{namespace}.json")
+            tmp = f"{path}.tmp-{os.getpid()}"
+            # json.dumps, not json.dump: only the former uses the C encoder.
+            text = json.dumps(entries, sort_keys=True, separators=(",", ":"), allow_nan=False)
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+
+    def _namespace(self, namespace: str) -> dict[str, list[Any]]:
+        if namespace not in self._old:
+            self._old[namespace] = self._load(namespace)
+        return self._old[namespace]
+
+    def _load(self, namespace: str) -> dict[str, list[Any]]:
+        if self.folder is None:
+            return {}
+        try:
+            with open(os.path.join(self.folder, f"{namespace}.json"), encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
