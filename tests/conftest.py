@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import tracker
 import tracker.api
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Query snapshots (tracker.query.snapshot) of test stores go to a folder of this session.
+os.environ.setdefault("TRACKER_CACHE_DIR", tempfile.mkdtemp(prefix="tracker-test-cache-"))
 
 
 @pytest.fixture(autouse=True)

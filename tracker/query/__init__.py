@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import CorruptFileError, InvalidArgumentError, StoreError
-from tracker.query import views
+from tracker.query import snapshot, views
 
 if TYPE_CHECKING:
     import duckdb
@@ -72,6 +72,7 @@ class StoreQuery:
         self._loaded: dict[str, str] = {}  # full path -> store path
         self._exclude: dict[str, frozenset[str]] = {}
         self._plan_key: tuple[Any, ...] | None = None
+        self._restored = False  # tables came from a snapshot and no file has been applied yet
 
     @property
     def warnings(self) -> list[str]:
@@ -116,8 +117,20 @@ class StoreQuery:
         key = (plan.files, tuple(sorted(plan.exclude.items())))
         if key == self._plan_key:
             return
+        if self._plan_key is None and not self._loaded and snapshot.enabled():
+            self._restore_snapshot()
+        started = time.perf_counter()
         wanted = {fs.full_path(p): p for p in plan.files}
         exclude = {fs.full_path(p): segs for p, segs in plan.exclude.items()}
+        if self._restored:
+            if exclude == self._exclude and wanted.keys() == self._loaded.keys():
+                self._plan_key = key
+                return  # the snapshot holds exactly these files
+            same_base = exclude == self._exclude
+            snapshot.detach(self.con, keep_records=same_base)
+            self._restored = False
+            if not same_base:
+                self._loaded = {}
         if exclude != self._exclude:
             self._loaded = {}
             self._execute(views.EMPTY_RECORDS)
@@ -141,6 +154,22 @@ class StoreQuery:
         self._exclude = exclude
         self._plan_key = key
         self._rebuild()
+        if snapshot.enabled() and time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS:
+            snapshot.save(self.con, self._snapshot_path(), self.store.fs.uri(), self._loaded,
+                          self._exclude)
+
+    def _snapshot_path(self) -> str:
+        return snapshot.path_for(self.store.fs.uri())
+
+    def _restore_snapshot(self) -> None:
+        """Start from the tables a previous process saved for this store, if any."""
+        restored = snapshot.restore(self.con, self._snapshot_path(), self.store.fs.uri())
+        if restored is None:
+            return
+        self._loaded, self._exclude = restored
+        for sql in views.VIEWS.values():
+            self._execute(sql)
+        self._restored = True
 
     def _drop_bad(self, added: list[str], wanted: dict[str, str], exc: Exception) -> list[str]:
         """Find the unreadable files among ``added``, warn once for each, return the rest."""

@@ -1,0 +1,161 @@
+"""Query snapshots (#2): a process's first query restores the tables a previous process saved,
+then reads only the files added since — and always returns what a fresh load returns."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tracker.client import TrackerClient
+from tracker.query import StoreQuery, snapshot, views
+from tracker.store.compact import compact
+
+
+@pytest.fixture
+def always_snapshot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Snapshots in a folder of this test, saved after every load however cheap."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(folder))
+    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
+    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
+    return folder
+
+
+def _log(uri: str, names: list[str], *, finish: bool = True) -> list[str]:
+    client = TrackerClient(uri)
+    eid = client.create_experiment("snap") if client.get_experiment_by_name("snap") is None \
+        else client.get_experiment_by_name("snap").experiment_id
+    ids = []
+    for i, name in enumerate(names):
+        run_id = client.create_run(eid, run_name=name, start_time=1_000 + i).info.run_id
+        client.log_param(run_id, "alpha", str(i))
+        for step in range(3):
+            client.log_metric(run_id, "loss", 1.0 / (step + 1 + i), timestamp=2_000 + step, step=step)
+        client.set_tag(run_id, "team", "a" if i % 2 else "b")
+        if finish:
+            client.set_terminated(run_id, end_time=5_000 + i)
+        ids.append(run_id)
+    client.flush()
+    return ids
+
+
+def _tables(query: StoreQuery) -> dict[str, pd.DataFrame]:
+    """Every public table, sorted, so two loads can be compared."""
+    query.refresh()
+    out = {}
+    for table in views.PUBLIC_TABLES:
+        frame = query.sql(f"SELECT * FROM {table}")
+        out[table] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+    return out
+
+
+def _fresh(uri: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, pd.DataFrame]:
+    with monkeypatch.context() as m:
+        m.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+        return _tables(StoreQuery(TrackerClient(uri).store))
+
+
+def _assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    assert a.keys() == b.keys()
+    for table in a:
+        pd.testing.assert_frame_equal(a[table], b[table], obj=table)
+
+
+def test_a_second_process_restores_the_snapshot_and_reads_only_new_files(
+    tmp_path: Path, always_snapshot: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uri = str(tmp_path / "store")
+    _log(uri, ["a", "b", "c"])
+    first = StoreQuery(TrackerClient(uri).store)
+    _tables(first)
+    (saved,) = always_snapshot.glob("query/*.duckdb")
+
+    restored = StoreQuery(TrackerClient(uri).store)
+    traced: list[str] = []
+    restored.tracer = traced.append
+    _assert_same(_tables(restored), _fresh(uri, monkeypatch))
+    assert not any("read_parquet" in sql for sql in traced), "nothing was read from the store"
+
+    _log(uri, ["d"])
+    later = StoreQuery(TrackerClient(uri).store)
+    traced.clear()
+    later.tracer = traced.append
+    tables = _tables(later)
+    _assert_same(tables, _fresh(uri, monkeypatch))
+    assert sorted(tables["runs"]["run_name"]) == ["a", "b", "c", "d"]
+    inserts = [sql for sql in traced if "INSERT INTO records" in sql]
+    assert len(inserts) == 1 and saved.exists()
+
+
+def test_compaction_and_deletes_after_a_snapshot_read_like_a_fresh_load(
+    tmp_path: Path, always_snapshot: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uri = str(tmp_path / "store")
+    ids = _log(uri, [f"r{i}" for i in range(6)])
+    _tables(StoreQuery(TrackerClient(uri).store))
+    client = TrackerClient(uri)
+    client.delete_run(ids[0])
+    compact(client.store, min_runs=1)
+    _log(uri, ["late"], finish=False)
+    tables = _tables(StoreQuery(TrackerClient(uri).store))
+    _assert_same(tables, _fresh(uri, monkeypatch))
+    deleted = tables["runs"].set_index("run_id").loc[ids[0], "lifecycle_stage"]
+    assert deleted == "deleted"
+
+
+def test_a_damaged_or_foreign_snapshot_is_ignored(
+    tmp_path: Path, always_snapshot: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uri = str(tmp_path / "store")
+    _log(uri, ["a", "b"])
+    _tables(StoreQuery(TrackerClient(uri).store))
+    (saved,) = always_snapshot.glob("query/*.duckdb")
+    saved.write_bytes(os.urandom(4096))
+    _assert_same(_tables(StoreQuery(TrackerClient(uri).store)), _fresh(uri, monkeypatch))
+
+    # Another store's snapshot at this store's path (a hash collision, a copied cache): ignored.
+    other = str(tmp_path / "other")
+    _log(other, ["x", "y", "z"])
+    _tables(StoreQuery(TrackerClient(other).store))
+    (other_saved,) = [p for p in always_snapshot.glob("query/*.duckdb") if p != saved]
+    os.replace(other_saved, saved)
+    tables = _tables(StoreQuery(TrackerClient(uri).store))
+    assert sorted(tables["runs"]["run_name"]) == ["a", "b"]
+
+
+def test_snapshots_can_be_turned_off(
+    tmp_path: Path, always_snapshot: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uri = str(tmp_path / "store")
+    _log(uri, ["a"])
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+    _tables(StoreQuery(TrackerClient(uri).store))
+    assert list(always_snapshot.glob("query/*")) == []
+
+
+def test_search_runs_in_a_new_process_starts_from_the_snapshot(
+    tmp_path: Path, always_snapshot: Path,
+) -> None:
+    uri = str(tmp_path / "store")
+    _log(uri, ["a", "b", "c"])
+    _tables(StoreQuery(TrackerClient(uri).store))
+    (saved,) = always_snapshot.glob("query/*.duckdb")
+    _log(uri, ["d"])  # the new process restores three runs and reads the fourth
+    code = (
+        "import sys, tracker\n"
+        "tracker.set_tracking_uri(sys.argv[1])\n"
+        "frame = tracker.search_runs(experiment_names=['snap'], order_by=['metrics.loss', 'attributes.run_name'])\n"
+        "print(','.join(frame['tags.mlflow.runName']))\n"
+    )
+    env = {**os.environ, "TRACKER_CACHE_DIR": str(always_snapshot)}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+                                         env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", code, uri], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "c,b,a,d"  # a and d tie at loss 1/3
+    assert saved.exists()

@@ -1,0 +1,161 @@
+"""Query snapshots: the query layer's tables saved on local disk between processes.
+
+Loading a big store into DuckDB (reading every record, then folding them into the ``runs``,
+``params``, ``tags``… tables) is most of the cost of a process's first query. After an expensive
+load, ``save`` writes the tables and the list of store files they came from into one DuckDB file
+in the user's cache folder. The next process restores them (``restore``) and then reads only the
+store files added since, exactly as a long-lived process would.
+
+A snapshot is only a cache: it names the store files it holds, and those are immutable (every
+store file has a unique name), so a restored snapshot plus the files added since equals a fresh
+load. A missing, stale, foreign or unreadable snapshot is ignored. Set ``TRACKER_CACHE_DIR`` to
+move the cache, or ``TRACKER_QUERY_SNAPSHOTS=0`` to turn snapshots off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from tracker.query import views
+from tracker.store.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger("tracker.query")
+
+# A load that took less than this is not worth a snapshot.
+MIN_LOAD_SECONDS = 0.25
+TABLES = ("records", *views.DERIVED)
+
+
+def _format() -> str:
+    """Changes whenever the tables' SQL or the record schema does: older snapshots are ignored."""
+    h = hashlib.sha256(str(SCHEMA_VERSION).encode())
+    for sql in (views.EMPTY_RECORDS, *views.DERIVED.values()):
+        h.update(sql.encode())
+    return h.hexdigest()[:16]
+
+
+def enabled() -> bool:
+    return os.environ.get("TRACKER_QUERY_SNAPSHOTS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def path_for(store_uri: str) -> str:
+    """The snapshot file of the store at ``store_uri`` (one per store and user)."""
+    root = os.environ.get("TRACKER_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "tracker",
+    )
+    name = hashlib.sha256(store_uri.encode("utf-8")).hexdigest()[:24]
+    return os.path.join(root, "query", f"{name}.duckdb")
+
+
+ALIAS = "tracker_snapshot"
+
+
+def restore(
+    con: duckdb.DuckDBPyConnection, path: str, store_uri: str
+) -> tuple[dict[str, str], dict[str, frozenset[str]]] | None:
+    """Serve the tables saved at ``path`` in ``con``.
+
+    ``runs`` is copied (dead-run marking updates it); every other table becomes a view over the
+    attached snapshot, read only when queried, until ``detach`` copies ``records`` and drops
+    the views. Returns the files the snapshot holds (full path → store path) and the segments
+    excluded from some of them, or None when there is no usable snapshot (``con`` unchanged).
+    """
+    if not os.path.isfile(path):
+        return None
+    try:
+        con.execute(f"ATTACH '{_sql_string(path)}' AS {ALIAS} (READ_ONLY)")
+    except Exception as exc:  # noqa: BLE001 - a damaged cache file is only a miss
+        log.debug("ignoring unreadable query snapshot %s: %s", path, exc)
+        return None
+    try:
+        (meta,) = con.execute(f"SELECT meta FROM {ALIAS}.snapshot_meta").fetchone() or ("{}",)
+        info = json.loads(meta)
+        if info.get("format") != _format() or info.get("store") != store_uri:
+            raise ValueError("made for another store or format")
+        loaded = {str(k): str(v) for k, v in info["files"].items()}
+        exclude = {str(k): frozenset(v) for k, v in info["exclude"].items()}
+        con.execute(f"CREATE OR REPLACE TABLE runs AS FROM {ALIAS}.runs")
+        for table in TABLES:
+            if table != "runs":
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+                con.execute(f"CREATE VIEW {table} AS FROM {ALIAS}.{table}")
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign snapshot is only a miss
+        log.debug("ignoring query snapshot %s: %s", path, exc)
+        detach(con, keep_records=False)
+        return None
+    return loaded, exclude
+
+
+def detach(con: duckdb.DuckDBPyConnection, *, keep_records: bool) -> None:
+    """Stop serving tables from the snapshot.
+
+    ``records`` becomes a table of its own (a copy when ``keep_records``, else empty); the other
+    views are dropped (the caller rebuilds those tables) and the snapshot file is detached.
+    """
+    views_now = {row[0] for row in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main'").fetchall()}
+    if keep_records and "records" in views_now:
+        con.execute(f"CREATE OR REPLACE TABLE records_copy AS FROM {ALIAS}.records")
+    for table in TABLES:
+        if table in views_now:
+            con.execute(f"DROP VIEW {table}")
+    if keep_records and "records" in views_now:
+        con.execute("ALTER TABLE records_copy RENAME TO records")
+    else:
+        con.execute(views.EMPTY_RECORDS)
+    attached = {row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()")
+                .fetchall()}
+    if ALIAS in attached:
+        con.execute(f"DETACH {ALIAS}")
+
+
+def save(
+    con: duckdb.DuckDBPyConnection, path: str, store_uri: str, loaded: dict[str, str],
+    exclude: dict[str, frozenset[str]],
+) -> bool:
+    """Write the tables of ``con`` to ``path`` (atomically); False when that was not possible."""
+    meta = json.dumps({
+        "format": _format(), "store": store_uri, "files": loaded,
+        "exclude": {k: sorted(v) for k, v in exclude.items()},
+    })
+    tmp = f"{path}.tmp-{os.getpid()}"
+    alias = "tracker_snapshot_out"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _unlink(tmp)
+        con.execute(f"ATTACH '{_sql_string(tmp)}' AS {alias}")
+        try:
+            con.execute(f"CREATE TABLE {alias}.snapshot_meta (meta VARCHAR)")
+            con.execute(f"INSERT INTO {alias}.snapshot_meta VALUES (?)", [meta])
+            for table in TABLES:
+                con.execute(f"CREATE TABLE {alias}.{table} AS FROM main.{table}")
+        finally:
+            con.execute(f"DETACH {alias}")
+        os.replace(tmp, path)
+        return True
+    except Exception as exc:  # noqa: BLE001 - a cache that cannot be written costs time only
+        log.debug("could not save a query snapshot at %s: %s", path, exc)
+        _unlink(tmp)
+        _unlink(f"{tmp}.wal")
+        return False
+
+
+def _sql_string(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
