@@ -77,6 +77,12 @@ def commit_all(repo: Path, message: str) -> None:
     git(repo, "commit", "-q", "-m", message)
 
 
+@pytest.fixture(autouse=True)
+def _no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In GitHub Actions this is set: the tests must not write into the real job summary."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repo whose ``main`` has a store with two finished runs of ``taxi`` and one of
@@ -216,6 +222,15 @@ def test_an_empty_folder_baseline_lists_every_run_as_new(repo: Path, tmp_path: P
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("3 new or changed runs in 2 experiments since the snapshot")
     assert "no baseline" in _row(result.stdout.splitlines(), "rmse")
+
+
+def test_a_folder_that_is_not_a_store_is_refused(repo: Path) -> None:
+    result = summary_cli(repo, "--baseline", str(repo))
+    assert result.exit_code == 1
+    assert (
+        f"Baseline folder '{repo}' is not a store snapshot: it has no tracker-store.json."
+        in result.stderr
+    )
 
 
 def test_runs_gone_since_the_baseline_are_listed(repo: Path, tmp_path: Path) -> None:

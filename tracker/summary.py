@@ -185,6 +185,7 @@ def baseline_store(baseline: str, store_uri: str) -> Iterator[tuple[str, str]]:
             f"Baseline {baseline!r}: give a git ref (e.g. main) or the folder of a store snapshot."
         )
     if os.path.isdir(baseline):
+        _check_snapshot(baseline)
         yield baseline, f"the snapshot {baseline}"
         return
     top, rel = _repository_of(store_uri, baseline)
@@ -192,6 +193,18 @@ def baseline_store(baseline: str, store_uri: str) -> Iterator[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="tracker-baseline-") as tmp:
         _extract(top, commit, rel, baseline, tmp)
         yield os.path.join(tmp, rel), f"{baseline} ({commit[:8]})"
+
+
+def _check_snapshot(folder: str) -> None:
+    """A snapshot folder is a store (it has the store marker) or empty (no runs at all)."""
+    from tracker.store.store import MARKER
+
+    entries = os.listdir(folder)
+    if entries and MARKER not in entries:
+        raise InvalidArgumentError(
+            f"Baseline folder {folder!r} is not a store snapshot: it has no {MARKER}. Give a "
+            "copy of a store folder, an empty folder (every run is new), or a git ref."
+        )
 
 
 def _git(cwd: str, *args: str) -> subprocess.CompletedProcess[bytes]:
