@@ -16,18 +16,14 @@ shown.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import re
-import subprocess
-import tarfile
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from tracker.exceptions import InvalidArgumentError, NotFoundError, StoreError
+from tracker.exceptions import InvalidArgumentError
 
 __all__ = [
     "ExperimentSummary",
@@ -188,11 +184,10 @@ def baseline_store(baseline: str, store_uri: str) -> Iterator[tuple[str, str]]:
         _check_snapshot(baseline)
         yield baseline, f"the snapshot {baseline}"
         return
-    top, rel = _repository_of(store_uri, baseline)
-    commit = _resolve_ref(top, baseline)
-    with tempfile.TemporaryDirectory(prefix="tracker-baseline-") as tmp:
-        _extract(top, commit, rel, baseline, tmp)
-        yield os.path.join(tmp, rel), f"{baseline} ({commit[:8]})"
+    from tracker.gitstore import store_at_ref
+
+    with store_at_ref(store_uri, baseline) as (path, commit):
+        yield path, f"{baseline} ({commit[:8]})"
 
 
 def _check_snapshot(folder: str) -> None:
@@ -205,75 +200,6 @@ def _check_snapshot(folder: str) -> None:
             f"Baseline folder {folder!r} is not a store snapshot: it has no {MARKER}. Give a "
             "copy of a store folder, an empty folder (every run is new), or a git ref."
         )
-
-
-def _git(cwd: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    except FileNotFoundError as exc:
-        raise StoreError(
-            "A git baseline needs git, which is not installed; install it, or give --baseline "
-            "the folder of a store snapshot."
-        ) from exc
-
-
-def _repository_of(store_uri: str, baseline: str) -> tuple[str, str]:
-    """(repository top folder, store path relative to it, POSIX) for a git baseline."""
-    from tracker.uri import resolve_local_path
-
-    if store_uri.lower().startswith("s3://"):
-        raise InvalidArgumentError(
-            f"Baseline {baseline!r} is not a folder, and a git ref only works for a store in a git "
-            f"checkout, not {store_uri!r}; give --baseline the folder of a store snapshot."
-        )
-    store = os.path.realpath(resolve_local_path(store_uri, notice=False))
-    probe = store
-    while not os.path.isdir(probe):
-        probe = os.path.dirname(probe)
-    found = _git(probe, "rev-parse", "--show-toplevel")
-    if found.returncode != 0:
-        raise InvalidArgumentError(
-            f"Baseline {baseline!r} is not a folder, and the store {store} is not in a git "
-            "repository, so it cannot be a git ref; give --baseline the folder of a store snapshot."
-        )
-    top = os.path.realpath(found.stdout.decode().strip())
-    rel = os.path.relpath(store, top)
-    return top, rel.replace(os.sep, "/")
-
-
-def _resolve_ref(top: str, ref: str) -> str:
-    """The commit id a ref names, or a NotFoundError that says how to get the ref."""
-    if ref.startswith("-"):
-        raise InvalidArgumentError(f"Baseline {ref!r}: a git ref cannot start with '-'.")
-    found = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if found.returncode != 0:
-        raise NotFoundError(
-            f"Baseline {ref!r} is neither a folder nor a git ref of the repository at {top}. "
-            "Give a branch, tag or commit (e.g. main, origin/main, HEAD~1; in CI, check out "
-            "with fetch-depth: 0 so the base branch is there) or a store snapshot folder."
-        )
-    return found.stdout.decode().strip()
-
-
-def _extract(top: str, commit: str, rel: str, ref: str, dest: str) -> None:
-    """Extract the folder ``rel`` of ``commit`` into ``dest`` (``dest/rel``)."""
-    listed = _git(top, "ls-tree", "-d", "--name-only", commit, "--", rel)
-    if rel != "." and not listed.stdout.strip():
-        raise NotFoundError(
-            f"The store folder {rel!r} does not exist at {ref} ({commit[:8]}) in {top}: nothing "
-            "was committed there yet. Compare with another ref, or with an empty folder to "
-            "list every run as new."
-        )
-    archive = _git(top, "archive", "--format=tar", commit, "--", rel)
-    if archive.returncode != 0:
-        message = archive.stderr.decode(errors="replace").strip()
-        raise StoreError(f"git archive of {rel!r} at {ref} failed: {message}")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
-        else:  # Python < 3.10.12 has no extraction filters; git archive holds no links out
-            tar.extractall(dest)
-    os.makedirs(os.path.join(dest, rel), exist_ok=True)
 
 
 # -- comparing ----------------------------------------------------------------------------------
