@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check $(wildcard tracker tests benchmarks examples)
+	$(BIN)/ruff check $(wildcard tracker tests benchmarks examples scripts)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -792,6 +792,9 @@ def compact_command(obj: _Context, min_runs: int) -> None:
 
 
 # Commands that live in their own modules (tracker/commands/*.py) are added here, one line each.
+from tracker.commands.summary import summary_command  # noqa: E402
+
+cli.add_command(summary_command)
 
 
 def main() -> None:

@@ -1,0 +1,96 @@
+"""``tracker summary``: the new and changed runs since a baseline, for a terminal or a PR."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+# ``import tracker.cli as cli`` (not ``from tracker.cli import …``) lets mypy check this module
+# before cli.py in their import cycle; ``click.pass_obj`` hands over the group's ``_Context``.
+import tracker.cli as cli
+
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+
+
+@click.command("summary")
+@click.option(
+    "--baseline",
+    default="main",
+    show_default=True,
+    metavar="REF_OR_PATH",
+    help="A git ref of the repository the store is in (its store as of that commit), or the "
+    "folder of a store snapshot (an existing folder wins over a ref of that name).",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="KEY",
+    help="Compare only this metric (repeatable); all metrics by default.",
+)
+@click.option("--markdown", is_flag=True, help="GitHub-flavoured Markdown instead of plain text.")
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=f"Write the report to this file instead of stdout; without it, ${STEP_SUMMARY} (when "
+    "set, as in GitHub Actions) also gets the Markdown report appended.",
+)
+@click.option(
+    "--site-url",
+    default=None,
+    metavar="URL",
+    help="The published site: names link to their experiment and run pages.",
+)
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit with code 3 when a metric's best is worse than the baseline's best.",
+)
+@cli.store_option
+@click.pass_obj
+def summary_command(
+    obj: cli._Context,
+    baseline: str,
+    metrics: tuple[str, ...],
+    markdown: bool,
+    output: str | None,
+    site_url: str | None,
+    fail_on_regression: bool,
+) -> None:
+    """Summarize the runs that are new or changed since a baseline, per experiment.
+
+    Each metric's best among the new FINISHED runs is compared with the baseline's best
+    (lower is better for losses and errors, higher for accuracies and scores): a new best
+    is an improvement, a worse best a regression. Params and run names are shown as logged.
+
+    \b
+    Example:
+        tracker summary --baseline origin/main --markdown --site-url https://me.github.io/proj/
+    """
+    from tracker.summary import exit_code, summary, to_markdown, to_text
+
+    obj.client(must_exist=True)
+    result = summary(obj.uri, baseline, metrics=metrics)
+    for warning in result.warnings:
+        click.echo(f"tracker: warning: {warning}", err=True)
+    report = (to_markdown if markdown else to_text)(result, site_url=site_url)
+    if output is not None:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(report)
+    else:
+        click.echo(report, nl=False)
+        step_summary = os.environ.get(STEP_SUMMARY)
+        if step_summary:
+            text = report if markdown else to_markdown(result, site_url=site_url)
+            with open(step_summary, "a", encoding="utf-8") as f:
+                f.write(text)
+    code = exit_code(result, fail_on_regression)
+    if code:
+        click.echo(
+            f"tracker: {len(result.regressions)} regression(s) since {result.baseline}.", err=True
+        )
+        click.get_current_context().exit(code)
