@@ -41,8 +41,10 @@ class VersionConflict:
         runs = [_run_of(e) for e in ((self.kept,) if self.kept else ()) + self.others]
         parts = []
         if len(runs) > 1:
-            parts.append(f"version {self.number} of model {self.model!r} is registered "
-                         f"{len(runs)} times (runs {', '.join(runs)})")
+            parts.append(
+                f"version {self.number} of model {self.model!r} is registered "
+                f"{len(runs)} times (runs {', '.join(runs)})"
+            )
         if self.claim_conflicted:
             parts.append(f"its claim file {self.claim_path} has git conflict markers")
         return "; ".join(parts) or f"version {self.number} of model {self.model!r} conflicts"
@@ -77,9 +79,11 @@ def resolve_conflicts(registry: Registry) -> list[Resolution]:
         kept = conflict.kept
         if kept is not None:
             for other in conflict.others:
-                moved.append(registry.renumber_version(
-                    conflict.model_id, conflict.number, kept["seg"], other
-                ))
+                moved.append(
+                    registry.renumber_version(
+                        conflict.model_id, conflict.number, kept["seg"], other
+                    )
+                )
             if conflict.claim_conflicted:
                 body = {"name": conflict.model, **json.loads(kept["value"] or "{}")}
                 data = json.dumps(body, sort_keys=True).encode()
