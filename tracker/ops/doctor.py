@@ -76,8 +76,9 @@ def fix(client: TrackerClient) -> list[str]:
 
     store = client.store
     done = []
-    if not store.fs.exists(MARKER) and _has_records(store):
-        store.ensure_initialized()
+    marker = {"format": schema.FORMAT_NAME, "format_version": schema.SCHEMA_VERSION}
+    data = json.dumps(marker, indent=2).encode() + b"\n"
+    if _has_records(store) and store.fs.create_exclusive(MARKER, data):
         done.append(f"wrote {MARKER} (format version {schema.SCHEMA_VERSION})")
     for resolution in resolve_conflicts(client.registry):
         c = resolution.conflict

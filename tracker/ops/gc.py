@@ -244,13 +244,19 @@ def _segs(
 def _empty_folders(
     store: Store, entries: list[_Entry], garbage: list[Garbage], cutoff: float
 ) -> list[Garbage]:
-    """Folders that hold nothing but garbage and empty folders (local stores only)."""
+    """Folders that hold nothing but garbage and empty folders (local stores only).
+
+    A folder younger than ``cutoff`` stays (a writer may be about to put a file in it) unless
+    it held garbage: then it is emptied by us, as compaction removes the folders it empties.
+    """
     if not isinstance(store.fs.arrow()[0], _local_type()):
         return []
     gone = {g.path for g in garbage}
+    emptied = {p for g in garbage for p in _parents(g.path, include_self=False)}
     keeps: set[str] = set()
     for e in entries:
-        if (not e.is_dir and e.path not in gone) or (e.is_dir and e.mtime >= cutoff):
+        young = e.is_dir and e.mtime >= cutoff and e.path not in emptied
+        if (not e.is_dir and e.path not in gone) or young:
             keeps.update(_parents(e.path, include_self=e.is_dir))
     return [
         Garbage(e.path, 0, "folder", "empty folder")
