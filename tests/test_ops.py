@@ -392,7 +392,8 @@ def test_doctor_detects_and_fixes_a_registry_version_conflict(tmp_path: Path) ->
         "ERROR [registry] taxi v2: version 2 of model 'taxi' is registered 2 times "
         f"(runs {run_a}, {run_b}); its claim file "
     ) in result.stdout
-    assert "git conflict markers" in result.stdout and "tracker doctor --fix" in result.stdout
+    assert f"has git conflict markers (HEAD: run {run_a}, b: run {run_b})" in result.stdout
+    assert "git checkout --theirs" in result.stdout and "tracker doctor --fix" in result.stdout
 
     fixed = doctor(store, "--fix")
     assert fixed.exit_code == 0, fixed.output

@@ -35,6 +35,7 @@ class VersionConflict:
     claim_conflicted: bool
     kept: dict[str, Any] | None
     others: tuple[dict[str, Any], ...]
+    sides: tuple[tuple[str, str], ...] = ()  # (git's label, run) per side of a conflicted claim
 
     def describe(self) -> str:
         """The conflict in one sentence, naming the runs involved."""
@@ -46,7 +47,12 @@ class VersionConflict:
                 f"{len(runs)} times (runs {', '.join(runs)})"
             )
         if self.claim_conflicted:
-            parts.append(f"its claim file {self.claim_path} has git conflict markers")
+            shown = ", ".join(f"{label}: run {run}" for label, run in self.sides)
+            parts.append(
+                f"its claim file {self.claim_path} has git conflict markers ({shown})"
+                if shown
+                else f"its claim file {self.claim_path} has git conflict markers"
+            )
         return "; ".join(parts) or f"version {self.number} of model {self.model!r} conflicts"
 
 
@@ -116,8 +122,9 @@ def _model_conflicts(registry: Registry, model_id: str) -> list[VersionConflict]
         others = tuple(e for e in registrations if e is not kept)
         if number in resolved:
             others = ()
+        sides = _claim_sides(claim) if conflicted and claim is not None else ()
         conflicts.append(
-            VersionConflict(model_id, name, number, claim_path, conflicted, kept, others)
+            VersionConflict(model_id, name, number, claim_path, conflicted, kept, others, sides)
         )
     return conflicts
 
@@ -161,13 +168,27 @@ def _kept(registrations: list[dict[str, Any]], claim: bytes | None) -> dict[str,
 def _claimed_identity(claim: bytes) -> tuple[Any, Any] | None:
     """(source, run) of a claim file; of git's "ours" side when it holds conflict markers."""
     text = claim.decode("utf-8", "replace")
-    if CONFLICT_MARKER.decode() in text:
-        ours = text.split("\n=======", 1)[0].split("\n", 1)
-        text = ours[1] if len(ours) > 1 else ""
+    if CONFLICT_MARKER in claim:
+        text = _split_sides(text)[0][1]
     body = _body(text)
     if not body:
         return None
     return body.get("source"), body.get("run_id")
+
+
+def _split_sides(text: str) -> list[tuple[str, str]]:
+    """(label, text) of each side of a git conflict: ours (e.g. ``HEAD``), then theirs."""
+    head, _, rest = text.partition("<<<<<<< ")
+    ours_label, _, rest = rest.partition("\n")
+    ours, _, rest = rest.partition("=======\n")
+    theirs, _, rest = rest.partition(">>>>>>> ")
+    theirs_label = rest.split("\n", 1)[0]
+    return [(ours_label.strip(), ours), (theirs_label.strip(), theirs)]
+
+
+def _claim_sides(claim: bytes) -> tuple[tuple[str, str], ...]:
+    sides = _split_sides(claim.decode("utf-8", "replace"))
+    return tuple((label, str(_body(text).get("run_id") or "?")) for label, text in sides)
 
 
 def _body(text: Any) -> dict[str, Any]:

@@ -260,8 +260,10 @@ def _registry(registry: Registry) -> list[Finding]:
             "registry",
             f"{c.model} v{c.number}",
             c.describe(),
-            "run tracker doctor --fix: it keeps the number for the registration in the claim "
-            "file (the side of the branch merged into) and registers the other one as the "
+            "keep the default branch's registration: in the claim file take its side (git "
+            "checkout --theirs <claim file> after git pull or merging the default branch into "
+            "yours; --ours when merging into the default branch), then run tracker doctor --fix "
+            "(with the markers left it keeps the HEAD side): the other registration becomes the "
             "next free version; then git add and commit",
         )
         for c in find_conflicts(registry)
