@@ -425,3 +425,18 @@ def test_the_claim_file_decides_which_registration_keeps_the_number(tmp_path: Pa
     assert doctor(store, "--fix").exit_code == 0
     versions = {v.version: v.run_id for v in TrackerClient(store).search_model_versions()}
     assert versions == {1: "base", 2: run_b, 3: run_a}
+
+
+def test_a_claim_file_merged_by_a_union_driver_is_a_conflict_too(tmp_path: Path) -> None:
+    store, claim, run_a, run_b = _branch_registration(tmp_path)
+    sides = Path(claim).read_text().split("\n")
+    Path(claim).write_text(f"{sides[1]}\n{sides[4]}\n")  # what merge=union leaves: both claims
+    result = doctor(store)
+    assert result.exit_code == 1
+    assert "is not one JSON object (merged by a merge=union driver, or damaged)" in result.stdout
+    fixed = doctor(store, "--fix")
+    assert (fixed.exit_code, fixed.stdout) == (0, "No problems found.\n")
+    assert "as one claim (git add it)" in fixed.stderr
+    assert json.loads(Path(claim).read_text())["run_id"] == run_a  # the older registration
+    versions = {v.version: v.run_id for v in TrackerClient(store).search_model_versions()}
+    assert versions == {1: "base", 2: run_a, 3: run_b}

@@ -32,7 +32,7 @@ class VersionConflict:
     model: str
     number: int
     claim_path: str
-    claim_conflicted: bool
+    claim_conflicted: bool  # git conflict markers in the claim file, or not one JSON object
     kept: dict[str, Any] | None
     others: tuple[dict[str, Any], ...]
     sides: tuple[tuple[str, str], ...] = ()  # (git's label, run) per side of a conflicted claim
@@ -46,12 +46,13 @@ class VersionConflict:
                 f"version {self.number} of model {self.model!r} is registered "
                 f"{len(runs)} times (runs {', '.join(runs)})"
             )
-        if self.claim_conflicted:
+        if self.claim_conflicted and self.sides:
             shown = ", ".join(f"{label}: run {run}" for label, run in self.sides)
+            parts.append(f"its claim file {self.claim_path} has git conflict markers ({shown})")
+        elif self.claim_conflicted:
             parts.append(
-                f"its claim file {self.claim_path} has git conflict markers ({shown})"
-                if shown
-                else f"its claim file {self.claim_path} has git conflict markers"
+                f"its claim file {self.claim_path} is not one JSON object (merged by a "
+                "merge=union driver, or damaged)"
             )
         return "; ".join(parts) or f"version {self.number} of model {self.model!r} conflicts"
 
@@ -115,14 +116,14 @@ def _model_conflicts(registry: Registry, model_id: str) -> list[VersionConflict]
         claim_path = f"{folder}/v-{number:08d}.json"
         registrations = _distinct(by_number.get(number, []))
         claim = _read_claim(registry, claim_path)
-        conflicted = claim is not None and CONFLICT_MARKER in claim
+        conflicted = claim is not None and (CONFLICT_MARKER in claim or not _body(claim))
         if not conflicted and (len(registrations) < 2 or number in resolved):
             continue
         kept = _kept(registrations, claim)
         others = tuple(e for e in registrations if e is not kept)
         if number in resolved:
             others = ()
-        sides = _claim_sides(claim) if conflicted and claim is not None else ()
+        sides = _claim_sides(claim) if claim is not None and CONFLICT_MARKER in claim else ()
         conflicts.append(
             VersionConflict(model_id, name, number, claim_path, conflicted, kept, others, sides)
         )

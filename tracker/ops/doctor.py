@@ -89,7 +89,7 @@ def fix(client: TrackerClient) -> list[str]:
         if moved:
             line += f", registered the other registration again as {moved}"
         if c.claim_conflicted:
-            line += f"; rewrote {c.claim_path} without conflict markers (git add it)"
+            line += f"; rewrote {c.claim_path} as one claim (git add it)"
         done.append(line)
     return done
 
