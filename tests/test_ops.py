@@ -77,11 +77,11 @@ def test_gc_removes_only_old_temporary_files(tmp_store: str) -> None:
     assert dry.exit_code == 0
     rel = old.relative_to(tmp_store).as_posix()
     assert dry.stdout.splitlines()[2].split() == ["temp", "10", rel]
-    assert dry.stdout.splitlines()[-1] == "Would delete 1 paths, 10 bytes."
+    assert dry.stdout.splitlines()[-1] == "Would delete 1 path, 10 bytes."
     assert old.exists()
 
     real = run("--store", tmp_store, "gc")
-    assert real.stdout.splitlines()[-1] == "Deleted 1 paths, 10 bytes."
+    assert real.stdout.splitlines()[-1] == "Deleted 1 path, 10 bytes."
     assert not old.exists() and young.exists() and artifact.exists()
     # A shorter minimum age takes the young one too.
     assert run("--store", tmp_store, "gc", "--min-age", "0s").exit_code == 0
@@ -358,7 +358,7 @@ def test_doctor_points_to_gc_for_garbage(tmp_store: str) -> None:
     _age(temp)
     found = [(f["severity"], f["subject"], f["message"], f["fix"]) for f in _findings(tmp_store)]
     assert [f[:2] for f in found] == [("info", "folder"), ("info", "superseded"), ("info", "temp")]
-    assert found[2][2] == "1 temporary files left by interrupted writes (5 bytes)"
+    assert found[2][2] == "temporary files left by interrupted writes: 1 (5 bytes)"
     assert found[0][3] == "run tracker gc (tracker gc --dry-run lists them)"
     assert doctor(tmp_store).exit_code == 0
     run("--store", tmp_store, "gc")

@@ -42,4 +42,5 @@ def gc_command(obj: _Context, dry_run: bool, min_age: str) -> None:
     rows = [(item.kind, item.size, item.path) for item in result.items]
     click.echo(render(["kind", "bytes", "path"], rows, "table"))
     verb = "Would delete" if dry_run else "Deleted"
-    click.echo(f"{verb} {len(result.items)} paths, {result.total_bytes} bytes.")
+    count = len(result.items)
+    click.echo(f"{verb} {count} path{'' if count == 1 else 's'}, {result.total_bytes} bytes.")

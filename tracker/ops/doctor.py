@@ -244,7 +244,7 @@ def _garbage(store: Store) -> list[Finding]:
             "info",
             "garbage",
             kind,
-            f"{len(sizes)} {texts[kind]} ({sum(sizes)} bytes)",
+            f"{texts[kind]}: {len(sizes)} ({sum(sizes)} bytes)",
             "run tracker gc (tracker gc --dry-run lists them)",
         )
         for kind, sizes in sorted(counts.items())

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import CorruptFileError, InvalidArgumentError
+from tracker.query import _pid_alive  # the dead-run check's test, shared
 from tracker.registry import REGISTRY
 from tracker.store.compact import LOCK_STALE_SECONDS, compaction_lock
 from tracker.store.fs import TMP_PREFIX
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from tracker.store.store import Store
 
 DEFAULT_MIN_AGE = 3600.0
-KINDS = ("temp", "superseded", "lock", "folder")
 # Temporary names the filesystem adapter makes: .tmp-<uuid4 hex>-<final name>.
 _TEMP_NAME = re.compile(rf"^{re.escape(TMP_PREFIX)}[0-9a-f]{{32}}-")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -169,13 +169,15 @@ def _stale_locks(store: Store, entries: list[_Entry], now: float, min_age: float
     for e in entries:
         if e.is_dir or not e.path.startswith(LOCKS + "/") or not e.path.endswith(".lock"):
             continue
-        reason = lock_staleness(store, e.path, now, min_age, e.mtime)
+        reason = _lock_staleness(store, e.path, now, min_age, e.mtime)
         if reason is not None:
             found.append(Garbage(e.path, e.size, "lock", reason))
     return found
 
 
-def lock_staleness(store: Store, path: str, now: float, min_age: float, mtime: float) -> str | None:
+def _lock_staleness(
+    store: Store, path: str, now: float, min_age: float, mtime: float
+) -> str | None:
     """Why the lock file at ``path`` is stale, or None while its holder may be alive."""
     try:
         info = json.loads(store.fs.read_bytes(path))
@@ -190,12 +192,6 @@ def lock_staleness(store: Store, path: str, now: float, min_age: float, mtime: f
     if host == this_host and pid != this_pid and not _pid_alive(pid):
         return f"its process {pid} on {host} is gone"
     return None
-
-
-def _pid_alive(pid: int) -> bool:
-    from tracker.query import _pid_alive as alive
-
-    return alive(pid)
 
 
 def _superseded(store: Store) -> list[Garbage]:
@@ -234,7 +230,7 @@ def _segs(
     """The segment ids whose rows ``f`` holds (None when it cannot be read)."""
     if f.path not in cache:
         try:
-            column = read_column(store.fs, f.path, "seg")
+            column = _read_column(store.fs, f.path, "seg")
             cache[f.path] = frozenset(str(s) for s in column)
         except (CorruptFileError, FileNotFoundError):
             cache[f.path] = None
@@ -284,12 +280,12 @@ def _delete(store: Store, item: Garbage) -> None:
         except OSError:
             pass  # something was written into it meanwhile: it stays
         return
-    if item.kind == "lock" and lock_staleness(store, item.path, time.time(), 0, 0) is None:
+    if item.kind == "lock" and _lock_staleness(store, item.path, time.time(), 0, 0) is None:
         return  # taken again by a live compactor since we looked
     store.fs.delete(item.path)
 
 
-def read_column(fs: Any, path: str, name: str) -> list[Any]:
+def _read_column(fs: Any, path: str, name: str) -> list[Any]:
     """One column of a record file; ``CorruptFileError`` when the file cannot be read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
