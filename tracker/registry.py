@@ -10,6 +10,10 @@ A version number is claimed by creating its claim file exclusively, so concurren
 never share a number, and a number is never reused (claims are never deleted). Every event
 records when, who and an optional free-text reason; the state of a model (name, description,
 tags, aliases, versions with stage, description and tags) is the fold of its events in time order.
+
+Claims are atomic within one store, not across git clones: two branches can both claim a
+number. ``tracker doctor --fix`` (``tracker.ops.conflicts``) then keeps it for one registration
+with a ``version_conflict_resolved`` event and registers the other again under a new number.
 """
 
 from __future__ import annotations
