@@ -235,7 +235,7 @@ def test_gc_and_compaction_while_a_writer_logs_lose_nothing(store_uri: str, tmp_
     script.write_text(WRITER)
     env = {**os.environ, "TRACKER_AUTO_COMPACT": "0"}
     writer = subprocess.Popen(
-        [sys.executable, str(script), store_uri, "40"], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script), store_uri, "20"], env=env, stderr=subprocess.PIPE, text=True
     )
     store = TrackerClient(store_uri).store
     passes = 0
@@ -246,7 +246,7 @@ def test_gc_and_compaction_while_a_writer_logs_lose_nothing(store_uri: str, tmp_
     assert writer.wait() == 0, writer.stderr.read() if writer.stderr else ""
     compact(store)
     gc(store, min_age=3600)
-    expected = sorted((f"w{i}", i + step / 10) for i in range(40) for step in range(3))
+    expected = sorted((f"w{i}", i + step / 10) for i in range(20) for step in range(3))
     frame = TrackerClient(store_uri).sql(
         "SELECT r.run_name, m.value FROM metrics m JOIN runs r USING (run_id)"
     )
