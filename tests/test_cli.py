@@ -639,6 +639,7 @@ def test_the_expected_commands_exist() -> None:
         "tracker models", "tracker models list",
         "tracker models show", "tracker models promote", "tracker models alias",
         "tracker summary",
+        "tracker gc", "tracker doctor",
     }
 
 

@@ -10,6 +10,10 @@ A version number is claimed by creating its claim file exclusively, so concurren
 never share a number, and a number is never reused (claims are never deleted). Every event
 records when, who and an optional free-text reason; the state of a model (name, description,
 tags, aliases, versions with stage, description and tags) is the fold of its events in time order.
+
+Claims are atomic within one store, not across git clones: two branches can both claim a
+number. ``tracker doctor --fix`` (``tracker.ops.conflicts``) then keeps it for one registration
+with a ``version_conflict_resolved`` event and registers the other again under a new number.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
 REGISTRY = "registry"
 STAGES = ("None", "Staging", "Production", "Archived")
 COMPACT_AFTER_FILES = 64
+# After a git merge two registrations can claim one number; this event names the one that keeps it.
+CONFLICT_RESOLVED = "version_conflict_resolved"
 
 EVENT_COLUMNS = ("model_id", "seg", "event", "version", "key", "value", "user", "reason",
                  "timestamp", "seq")
@@ -159,6 +165,8 @@ class _Model:
     versions: dict[int, _Version] = field(default_factory=dict)
     deleted: bool = False
     history: list[RegistryEvent] = field(default_factory=list)
+    # version -> seg of the registration that keeps the number after a git-merge conflict
+    kept: dict[int, str] = field(default_factory=dict)
 
     def apply(self, row: dict[str, Any]) -> None:
         event, version, ts = row["event"], row["version"], row["timestamp"]
@@ -181,6 +189,13 @@ class _Model:
         elif event == "alias_deleted":
             self.aliases.pop(row["key"], None)
         elif event == "version_created" and version is not None:
+            if self.kept.get(version, row["seg"]) != row["seg"]:
+                # The other branch's claim on this number; it was registered again under a new one.
+                self.history.append(RegistryEvent(
+                    self.name, event, version, "superseded", row["value"], row["user"],
+                    row["reason"], ts,
+                ))
+                return
             info = json.loads(row["value"] or "{}")
             self.versions[version] = _Version(
                 version, ts, ts, row["user"], info.get("source", ""), info.get("run_id"),
@@ -285,7 +300,9 @@ class Registry:
                 return cached[1]
         rows = self._read(files)
         rows.sort(key=lambda r: (r["seq"], r["seg"], r["event"] != "version_created"))
-        model = _Model(model_id)
+        model = _Model(model_id, kept={
+            r["version"]: r["key"] for r in rows if r["event"] == CONFLICT_RESOLVED
+        })
         for row in rows:
             model.apply(row)
         with self._lock:
@@ -397,6 +414,39 @@ class Registry:
         while not self.store.fs.create_exclusive(f"{folder}/v-{number:08d}.json", data):
             number += 1
         return number
+
+    def model_ids(self) -> list[str]:
+        """Ids of every model folder, deleted models included."""
+        return self._model_ids()
+
+    def events(self, model_id: str) -> list[dict[str, Any]]:
+        """The raw events of one model, oldest first (what the fold reads)."""
+        folder = f"{REGISTRY}/model_id={model_id}"
+        rows = self._read(self.store.list_record_files_in(folder))
+        rows.sort(key=lambda r: (r["seq"], r["seg"], r["event"] != "version_created"))
+        return rows
+
+    def renumber_version(
+        self, model_id: str, number: int, kept_seg: str, moved: dict[str, Any]
+    ) -> int:
+        """Keep one registration of a doubly claimed ``number``; register ``moved`` anew.
+
+        Args:
+            model_id: the model's id.
+            number: the version number two registrations claim (after a git merge).
+            kept_seg: ``seg`` of the registration event that keeps ``number``.
+            moved: the other ``version_created`` event; it gets the next free number.
+        """
+        model = self._load(model_id)
+        body = {**json.loads(moved["value"] or "{}"), "renumbered_from": number}
+        new_number = self._claim_version(model_id, {"name": model.name, **body})
+        resolved = json.dumps({"moved_seg": moved["seg"], "moved_to": new_number})
+        self._write(model_id, [
+            ("version_created", new_number, None, json.dumps(body)),
+            (CONFLICT_RESOLVED, number, kept_seg, resolved),
+        ], f"version {number} was registered on two branches merged in git; this "
+           f"registration moved to version {new_number}")
+        return new_number
 
     # -- models --------------------------------------------------------------------------------
 

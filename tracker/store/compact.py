@@ -178,6 +178,11 @@ def _compact_experiment(
     return 1, len(tables), len(consumed), runs
 
 
+def compaction_lock(store: Store) -> _Lock:
+    """The lock compactors take; ``tracker gc`` takes it too before deleting superseded files."""
+    return _Lock(store, "compact")
+
+
 class _Lock:
     """A create-if-absent lock file with a staleness timeout (a crashed holder loses it)."""
 
