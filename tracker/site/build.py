@@ -10,10 +10,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import TrackerError
 from tracker.site.pages import Page, SiteFile
+
+if TYPE_CHECKING:
+    from tracker.config import TrackerConfig
 
 log = logging.getLogger("tracker.site")
 
@@ -66,9 +69,10 @@ def build(
     reports: str | os.PathLike[str] | None = None,
     templates: str | os.PathLike[str] | None = None,
     strict: bool = False,
-    base_url: str = "",
-    site_title: str = "Experiments",
+    base_url: str | None = None,
+    site_title: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    config: TrackerConfig | None = None,
 ) -> BuildResult:
     """Build the static site of a store.
 
@@ -78,15 +82,24 @@ def build(
         reports: a folder of Markdown reports (``reports/*.md``) to render too.
         templates: a folder whose templates override the default theme by name.
         strict: fail (``BuildError``) when the build logs any warning.
-        base_url: the absolute URL the site is published at (links stay relative).
-        site_title: shown in every page header.
+        base_url: the absolute URL the site is published at (links stay relative); None:
+            the config's.
+        site_title: shown in every page header; None: the config's.
         progress: called with (pages done, pages total) during rendering.
+        config: the project configuration: title, base URL, which experiments, redaction,
+            artifact rules (None: the defaults, which still redact the usual secrets).
     """
     from tracker.client import TrackerClient
+    from tracker.query import StoreQuery
     from tracker.registry import Registry
     from tracker.site import render
     from tracker.site.data import SiteData
+    from tracker.site.publish import PublishRules
     from tracker.site.writer import SiteWriter
+
+    rules = PublishRules.from_config(config)
+    site_title = site_title if site_title is not None else rules.config.title
+    base_url = base_url if base_url is not None else rules.config.base_url
 
     started = time.perf_counter()
     counter = _WarningCounter()
@@ -98,8 +111,8 @@ def build(
         if not client.store.fs.exists(""):
             raise BuildError(f"No store at {client.store.fs.root} (from {store_uri!r}).")
         site = SiteData(
-            client.query, Registry(client.store),
-            reports_dir=os.fspath(reports) if reports is not None else None,
+            StoreQuery(client.store, publish=rules), Registry(client.store),
+            reports_dir=os.fspath(reports) if reports is not None else None, publish=rules,
         )
         items = _collect(site)
         env = render.environment(templates)

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from tracker.query import bulk
+from tracker.site.publish import PublishRules
 from tracker.site.urls import Urls
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class SiteData:
         registry: the store's model registry.
         metric_directions: overrides of ``metric_direction`` by metric key.
         reports_dir: the folder of Markdown reports, if any.
+        publish: the build's publish rules; ``query`` should apply the same ones (the registry
+            and the artifact files are redacted and filtered here).
     """
 
     def __init__(
@@ -66,11 +69,13 @@ class SiteData:
         registry: Registry,
         metric_directions: dict[str, str] | None = None,
         reports_dir: str | None = None,
+        publish: PublishRules | None = None,
     ) -> None:
         self.query = query
         self.registry = registry
         self.metric_directions = metric_directions or {}
         self.reports_dir = reports_dir
+        self.publish = publish if publish is not None else PublishRules.from_config()
 
     @cached_property
     def experiments(self) -> list[dict[str, Any]]:
@@ -128,12 +133,18 @@ class SiteData:
 
     @cached_property
     def models(self) -> list[ModelState]:
+        """Registered models with their versions and history, redacted by the publish rules."""
+        rules = self.publish
         out = []
         for model in self.registry.search_registered_models(order_by=["name"]):
             versions = self.registry.search_model_versions(
                 f"name = '{_quote(model.name)}'", order_by=["version"]
             )
-            out.append(ModelState(model, versions, self.registry.history(model.name)))
+            out.append(ModelState(
+                rules.redact_model(model),
+                [rules.redact_version(v) for v in versions],
+                [rules.redact_event(e) for e in self.registry.history(model.name)],
+            ))
         return out
 
     @cached_property
