@@ -55,8 +55,15 @@ __all__ = [
 CONFIG_FILES = ("tracker.toml", "pyproject.toml")
 DEFAULT_TITLE = "Experiments"
 DEFAULT_MAX_SIZE = 5 * 1024 * 1024
-SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3,
-              "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+SIZE_UNITS = {
+    "b": 1,
+    "kb": 1024,
+    "mb": 1024**2,
+    "gb": 1024**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -204,8 +211,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> TrackerConfig:
             raise ConfigError(f"The config path must be a file path, got {path!r}.")
         file = Path(path)
         if not file.is_file():
-            raise ConfigError(
-                f"No config file at {file}: give a tracker.toml or a pyproject.toml.")
+            raise ConfigError(f"No config file at {file}: give a tracker.toml or a pyproject.toml.")
     data = _read_toml(file)
     if file.name == "pyproject.toml":
         data = data.get("tool", {}).get("tracker", {})
@@ -319,7 +325,8 @@ def _globs(data: dict[str, Any], dotted: str, where: _Where) -> tuple[str, ...]:
         problem = glob_problem(pattern)
         if problem:
             raise where.error(
-                dotted, f"bad glob {pattern!r}: {problem}; use *, ? and [abc] (e.g. \"nyc-*\").")
+                dotted, f'bad glob {pattern!r}: {problem}; use *, ? and [abc] (e.g. "nyc-*").'
+            )
     return patterns
 
 
@@ -330,8 +337,8 @@ def glob_problem(pattern: str) -> str:
     i = pattern.find("[")
     while i != -1:
         j = i + 1
-        j += pattern[j:j + 1] == "!"
-        j += pattern[j:j + 1] == "]"  # a ']' right after '[' or '[!' is a member of the set
+        j += pattern[j : j + 1] == "!"
+        j += pattern[j : j + 1] == "]"  # a ']' right after '[' or '[!' is a member of the set
         end = pattern.find("]", j)
         if end == -1:
             return f"the '[' at position {i} is never closed by ']'"

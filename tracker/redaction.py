@@ -72,8 +72,11 @@ def looks_random(token: str) -> bool:
     """
     if len(token) < MIN_RANDOM_LENGTH or _HEX.match(token):
         return False
-    if not (any(c.isupper() for c in token) and any(c.islower() for c in token)
-            and any(c.isdigit() for c in token)):
+    if not (
+        any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+        and any(c.isdigit() for c in token)
+    ):
         return False
     counts = Counter(token)
     entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
@@ -121,7 +124,8 @@ class Redactor:
             rules = config
         else:
             raise InvalidArgumentError(
-                f"Redactor.from_config needs a TrackerConfig or RedactRules, got {config!r}.")
+                f"Redactor.from_config needs a TrackerConfig or RedactRules, got {config!r}."
+            )
         builtin = tuple(DETECTORS.values()) if rules.default_values else ()
         return cls(
             keys=(DEFAULT_KEYS if rules.default_keys else ()) + rules.keys,
@@ -138,7 +142,8 @@ class Redactor:
         """
         _check_text("key", key)
         return matches(key, self.keys, ignore_case=True) and not matches(
-            key, self.allow, ignore_case=True)
+            key, self.allow, ignore_case=True
+        )
 
     def redact_value(self, key: str, value: str) -> str:
         """What to show of ``value`` logged under ``key``.
@@ -162,7 +167,8 @@ class Redactor:
             text = pattern.sub(MARKER, text)
         if self.heuristics:
             text = _RANDOM_CANDIDATE.sub(
-                lambda m: MARKER if looks_random(m.group(0)) else m.group(0), text)
+                lambda m: MARKER if looks_random(m.group(0)) else m.group(0), text
+            )
         return text
 
     def _userinfo(self, match: re.Match[str]) -> str:
@@ -175,15 +181,19 @@ class Redactor:
 
     def redact_mapping(self, mapping: Mapping[str, str]) -> dict[str, str]:
         """A copy of a key → value dict (tags, params) with each value redacted by its key."""
-        return {k: self.redact_value(k, v) if isinstance(v, str) else v
-                for k, v in mapping.items()}
+        return {k: self.redact_value(k, v) if isinstance(v, str) else v for k, v in mapping.items()}
 
     def redact_structure(self, value: Any) -> Any:
         """A copy of parsed JSON: dict values redacted by their keys, all strings scanned."""
         if isinstance(value, dict):
-            return {k: MARKER if isinstance(k, str) and self.is_redacted_key(k)
-                    and isinstance(v, (str, int, float)) else self.redact_structure(v)
-                    for k, v in value.items()}
+            return {
+                k: MARKER
+                if isinstance(k, str)
+                and self.is_redacted_key(k)
+                and isinstance(v, (str, int, float))
+                else self.redact_structure(v)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [self.redact_structure(v) for v in value]
         return self.redact_text(value) if isinstance(value, str) else value

@@ -52,7 +52,8 @@ class PublishRules:
         a metric is a number, and ``tokens_per_second`` is no secret)."""
         rules = self.config.redact
         return not matches(key, rules.keys, ignore_case=True) or matches(
-            key, rules.allow, ignore_case=True)
+            key, rules.allow, ignore_case=True
+        )
 
     def scrub(self, kind: str, key: str, value: str) -> str:
         """A record's text value as published: params and tags by key and value, the rest
@@ -66,16 +67,22 @@ class PublishRules:
     def redact_version(self, version: ModelVersion) -> ModelVersion:
         """A model version with its tags, description and source redacted."""
         r = self.redactor
-        return replace(version, tags=r.redact_mapping(version.tags),
-                       description=r.redact_text(version.description or ""),
-                       source=r.redact_text(version.source or ""))
+        return replace(
+            version,
+            tags=r.redact_mapping(version.tags),
+            description=r.redact_text(version.description or ""),
+            source=r.redact_text(version.source or ""),
+        )
 
     def redact_model(self, model: RegisteredModel) -> RegisteredModel:
         """A registered model with its tags, description and latest versions redacted."""
         r = self.redactor
-        return replace(model, tags=r.redact_mapping(model.tags),
-                       description=r.redact_text(model.description or ""),
-                       latest_versions=[self.redact_version(v) for v in model.latest_versions])
+        return replace(
+            model,
+            tags=r.redact_mapping(model.tags),
+            description=r.redact_text(model.description or ""),
+            latest_versions=[self.redact_version(v) for v in model.latest_versions],
+        )
 
     def redact_event(self, event: RegistryEvent) -> RegistryEvent:
         """A history event with its value (tag, description, registration JSON) and reason
@@ -87,8 +94,11 @@ class PublishRules:
                 value = r.redact_value(event.key or "", value)
             else:
                 value = r.redact_json(value)
-        return replace(event, value=value, reason=r.redact_text(event.reason)
-                       if event.reason is not None else None)
+        return replace(
+            event,
+            value=value,
+            reason=r.redact_text(event.reason) if event.reason is not None else None,
+        )
 
     # -- artifacts ------------------------------------------------------------------------------
 
