@@ -40,6 +40,8 @@ URL_PASSWORD = "pa55w0rd-in-url"
 RANDOM = "x9Tq7LmP2vRz8KwYb4NcJ6hF1sDg3QeUa5"
 CORP = "corp-918273"  # matched by the config's own value pattern
 INTERNAL = "internal-only-value"  # under a key matched by the config's own key pattern
+IN_JSON = "json-artifact-pw-77"
+IN_ENV = "env-file-token-88"
 SECRETS = [
     *BY_KEY.values(),
     AWS,
@@ -51,6 +53,8 @@ SECRETS = [
     RANDOM,
     CORP,
     INTERNAL,
+    IN_JSON,
+    IN_ENV,
 ]
 
 CONFIG = """
@@ -141,6 +145,8 @@ def _seed(uri: str, tmp: Path) -> tuple[str, str]:
             context="training",
         )
         tracker.log_text("small and public", "notes/small.txt")
+        tracker.log_dict({"db": {"password": IN_JSON, "host": "db.local"}}, "config.json")
+        tracker.log_text(f"export API_TOKEN={IN_ENV}\nregion: eu\nkey_id: {AWS}\n", "run.env")
         tracker.log_text("x" * 2048, "big.txt")
         tracker.log_text("weights", "model.ckpt")
         main = run.info.run_id
@@ -336,3 +342,19 @@ def test_cli_build_reports_config_errors(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.exit_code == 1
     assert "artifacts.max_size" in result.output and "tracker.toml" in result.output
     assert '"10MB"' in result.output
+
+
+def test_text_artifacts_are_redacted_copies(built: Built) -> None:
+    import json
+
+    run_dir = built.site / "runs" / built.main / "artifacts"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config == {"db": {"password": MARKER, "host": "db.local"}}
+    assert (run_dir / "run.env").read_text() == (
+        f"export API_TOKEN={MARKER}\nregion: eu\nkey_id: {MARKER}\n"
+    )
+    assert (run_dir / "notes" / "small.txt").read_text() == "small and public"
+    page = soup(built, f"runs/{built.main}.html")
+    rows = {tr.th.get_text(strip=True): tr for tr in page.select("table.artifacts tbody tr")}
+    assert "secrets redacted in this copy" in rows["config.json"].get_text()
+    assert "secrets redacted" not in rows["notes/small.txt"].get_text()

@@ -57,6 +57,12 @@ _URL_USERINFO = re.compile(r"(?<=://)([^/\s:@'\"\[\]]+)(?::([^/\s@'\"]*))?@")
 _RANDOM_CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{32,}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"^[0-9a-fA-F_-]+$")
 _WORDISH = re.compile(r"[a-z]{3,}|[A-Z]{4,}|[0-9]{4,}")
+# ``key: value`` / ``key = value`` / ``export KEY=value`` lines of YAML, INI, TOML, .env files.
+_ASSIGNMENT = re.compile(
+    r"^(?P<head>[ \t]*(?:export[ \t]+)?[\"']?(?P<key>[A-Za-z_][\w.-]*)[\"']?[ \t]*[:=][ \t]*)"
+    r"(?P<value>\S[^\n]*)$",
+    re.MULTILINE,
+)
 MIN_RANDOM_LENGTH = 32
 MIN_ENTROPY = 4.0  # bits per character
 MAX_WORDISH = 0.4  # share of characters in lower-case runs, capitals runs or number runs
@@ -178,6 +184,22 @@ class Redactor:
         if password and self.heuristics:
             password = URL_MARKER
         return f"{user}:{password}@" if password is not None else f"{user}@"
+
+    def redact_document(self, text: str) -> str:
+        """A text file (config, log, script) redacted: the value of each ``key: value`` or
+        ``key = value`` line whose key is redacted, then credential-looking parts anywhere.
+
+        Args:
+            text: the file's content.
+        """
+        _check_text("text", text)
+
+        def line(match: re.Match[str]) -> str:
+            if self.is_redacted_key(match["key"]):
+                return match["head"] + MARKER
+            return match.group(0)
+
+        return self.redact_text(_ASSIGNMENT.sub(line, text))
 
     def redact_mapping(self, mapping: Mapping[str, str]) -> dict[str, str]:
         """A copy of a key → value dict (tags, params) with each value redacted by its key."""

@@ -8,6 +8,7 @@ those tables; ``redact_model``, ``redact_version`` and ``redact_event`` cover it
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -112,3 +113,33 @@ class PublishRules:
         if size > rules.max_size:
             return f"{format_size(size)}: larger than {format_size(rules.max_size)}, not copied"
         return ""
+
+    def redact_file(self, path: str, data: bytes) -> bytes:
+        """The bytes of an artifact as copied into the site: a UTF-8 text file redacted (JSON by
+        key and value, other text by ``key: value`` lines and value), anything else as is.
+
+        Args:
+            path: the artifact's path (``.json`` files are parsed).
+            data: the file's content.
+        """
+        if b"\x00" in data:
+            return data
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data
+        redacted = self._redact_json_file(text) if path.lower().endswith(".json") else None
+        if redacted is None:
+            redacted = self.redactor.redact_document(text)
+        return data if redacted == text else redacted.encode("utf-8")
+
+    def _redact_json_file(self, text: str) -> str | None:
+        """Redacted JSON (re-indented only when something was redacted); None: not JSON."""
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return None
+        redacted = self.redactor.redact_structure(parsed)
+        if redacted == parsed:
+            return text
+        return json.dumps(redacted, indent=2, ensure_ascii=False)

@@ -451,10 +451,15 @@ def _artifact(
     if withheld:  # listed, but neither its bytes nor a preview of them go into the site
         return Artifact(path, actual if size is None else size, "", withheld, None), None
     with open(local, "rb") as fh:
-        data = fh.read()
-    target, note = site.urls.run_artifact(run_id, clean), ""
+        original = fh.read()
+    data = site.publish.redact_file(clean, original)
+    target, notes = site.urls.run_artifact(run_id, clean), []
+    if data != original:
+        notes.append("secrets redacted in this copy")
     if _extension(clean) in ACTIVE_TYPES:
-        target, note = target + ".txt", "copied as plain text: it could run script in the site"
+        target = target + ".txt"
+        notes.append("copied as plain text: it could run script in the site")
+    note = "; ".join(notes)
     preview = _preview(path, data)
     artifact = Artifact(path, actual if size is None else size, target, note, preview)
     return artifact, SiteFile(target, data)
