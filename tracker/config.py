@@ -31,10 +31,11 @@ files are never merged. ``load_config(path)`` reads one file and skips discovery
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import os
 import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,17 @@ def matches(name: str, patterns: tuple[str, ...], *, ignore_case: bool = False) 
     Args:
         name: an experiment name, a key or an artifact path.
         patterns: shell-style globs (``*``, ``?``, ``[abc]``).
-        ignore_case: compare lower-cased.
+        ignore_case: compare without regard to case.
     """
-    if ignore_case:
-        name = name.lower()
-        return any(fnmatchcase(name, p.lower()) for p in patterns)
-    return any(fnmatchcase(name, p) for p in patterns)
+    return bool(patterns) and _glob_regex(patterns, ignore_case).match(name) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _glob_regex(patterns: tuple[str, ...], ignore_case: bool) -> re.Pattern[str]:
+    """One compiled regex for a tuple of globs (a build matches thousands of keys)."""
+    return re.compile(
+        "|".join(fnmatch.translate(p) for p in patterns), re.IGNORECASE if ignore_case else 0
+    )
 
 
 @dataclass(frozen=True)

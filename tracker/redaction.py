@@ -39,7 +39,9 @@ DEFAULT_KEYS = ("*password*", "*passwd*", "*secret*", "*token*", "*key*", "*cred
 
 # Credential formats, each replaced as a whole where it occurs (named for the docs and tests).
 DETECTORS: dict[str, str] = {
-    "pem private key": r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|\Z)",
+    "pem private key": (
+        r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|\Z)"
+    ),
     "aws access key id": r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
     "github token": r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})",
     "gitlab token": r"\bglpat-[A-Za-z0-9_-]{20,}",
@@ -49,7 +51,7 @@ DETECTORS: dict[str, str] = {
     "google api key": r"\bAIza[0-9A-Za-z_-]{35}",
     "stripe key": r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}",
     "jwt": r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
-    "bearer token": r"(?i)(?<=bearer )[A-Za-z0-9._~+/-]{16,}=*",
+    "bearer token": r"(?<=[Bb]earer )[A-Za-z0-9._~+/-]{16,}=*",
 }
 # The ``user:password`` of ``scheme://user:password@host`` (the user name stays, unless it is a
 # token itself).
@@ -132,11 +134,14 @@ class Redactor:
             raise InvalidArgumentError(
                 f"Redactor.from_config needs a TrackerConfig or RedactRules, got {config!r}."
             )
-        builtin = tuple(DETECTORS.values()) if rules.default_values else ()
+        # The built-in detectors as one alternation: one scan of each value instead of eleven.
+        builtin = (
+            ("|".join(f"(?:{p})" for p in DETECTORS.values()),) if rules.default_values else ()
+        )
         return cls(
             keys=(DEFAULT_KEYS if rules.default_keys else ()) + rules.keys,
             allow=rules.allow,
-            values=tuple(re.compile(p, re.DOTALL) for p in builtin + rules.values),
+            values=tuple(re.compile(p) for p in builtin + rules.values),
             heuristics=rules.default_values,
         )
 
@@ -168,7 +173,8 @@ class Redactor:
             text: any free text: a value, a description, a URL, a JSON document.
         """
         _check_text("text", text)
-        text = _URL_USERINFO.sub(self._userinfo, text)
+        if "@" in text:
+            text = _URL_USERINFO.sub(self._userinfo, text)
         for pattern in self.values:
             text = pattern.sub(MARKER, text)
         if self.heuristics:
