@@ -113,6 +113,7 @@ def test_mappings_json_and_documents() -> None:
         "users": [MARKER],
     }
     assert DEFAULT.redact_json("not json AKIAIOSFODNN7EXAMPLE") == f"not json {MARKER}"
+    assert DEFAULT.redact_value("config", "lr: 0.1\npassword: x") == f"lr: 0.1\npassword: {MARKER}"
     env = "export SECRET_KEY=abc\nDEBUG=true\n  password: 'x y'\nname = demo\n"
     assert DEFAULT.redact_document(env) == (
         f"export SECRET_KEY={MARKER}\nDEBUG=true\n  password: {MARKER}\nname = demo\n"

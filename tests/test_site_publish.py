@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ CORP = "corp-918273"  # matched by the config's own value pattern
 INTERNAL = "internal-only-value"  # under a key matched by the config's own key pattern
 IN_JSON = "json-artifact-pw-77"
 IN_ENV = "env-file-token-88"
+IN_NOTEBOOK = "notebook-secret-55"
 SECRETS = [
     *BY_KEY.values(),
     AWS,
@@ -55,6 +57,7 @@ SECRETS = [
     INTERNAL,
     IN_JSON,
     IN_ENV,
+    IN_NOTEBOOK,
 ]
 
 CONFIG = """
@@ -146,6 +149,8 @@ def _seed(uri: str, tmp: Path) -> tuple[str, str]:
         )
         tracker.log_text("small and public", "notes/small.txt")
         tracker.log_dict({"db": {"password": IN_JSON, "host": "db.local"}}, "config.json")
+        notebook = {"cells": [{"source": ["import os\n", f"api_key = '{IN_NOTEBOOK}'\n"]}]}
+        tracker.log_text(json.dumps(notebook), "analysis.ipynb")
         tracker.log_text(f"export API_TOKEN={IN_ENV}\nregion: eu\nkey_id: {AWS}\n", "run.env")
         tracker.log_text("x" * 2048, "big.txt")
         tracker.log_text("weights", "model.ckpt")
@@ -345,8 +350,6 @@ def test_cli_build_reports_config_errors(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_text_artifacts_are_redacted_copies(built: Built) -> None:
-    import json
-
     run_dir = built.site / "runs" / built.main / "artifacts"
     config = json.loads((run_dir / "config.json").read_text())
     assert config == {"db": {"password": MARKER, "host": "db.local"}}
@@ -354,6 +357,8 @@ def test_text_artifacts_are_redacted_copies(built: Built) -> None:
         f"export API_TOKEN={MARKER}\nregion: eu\nkey_id: {MARKER}\n"
     )
     assert (run_dir / "notes" / "small.txt").read_text() == "small and public"
+    notebook = json.loads((run_dir / "analysis.ipynb").read_text())  # still valid JSON
+    assert notebook["cells"][0]["source"] == ["import os\n", f"api_key = {MARKER}\n"]
     page = soup(built, f"runs/{built.main}.html")
     rows = {tr.th.get_text(strip=True): tr for tr in page.select("table.artifacts tbody tr")}
     assert "secrets redacted in this copy" in rows["config.json"].get_text()

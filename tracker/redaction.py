@@ -161,10 +161,11 @@ class Redactor:
 
         Args:
             key: the param or tag key.
-            value: the logged value.
+            value: the logged value (scanned like a document when the key is not redacted, so
+                a multi-line ``password: …`` value is caught too).
         """
         _check_text("value", value)
-        return MARKER if self.is_redacted_key(key) else self.redact_text(value)
+        return MARKER if self.is_redacted_key(key) else self.redact_document(value)
 
     def redact_text(self, text: str) -> str:
         """``text`` with every credential-looking part replaced by ``MARKER``.
@@ -205,14 +206,16 @@ class Redactor:
                 return match["head"] + MARKER
             return match.group(0)
 
-        return self.redact_text(_ASSIGNMENT.sub(line, text))
+        if ":" in text or "=" in text:
+            text = _ASSIGNMENT.sub(line, text)
+        return self.redact_text(text)
 
     def redact_mapping(self, mapping: Mapping[str, str]) -> dict[str, str]:
         """A copy of a key → value dict (tags, params) with each value redacted by its key."""
         return {k: self.redact_value(k, v) if isinstance(v, str) else v for k, v in mapping.items()}
 
     def redact_structure(self, value: Any) -> Any:
-        """A copy of parsed JSON: dict values redacted by their keys, all strings scanned."""
+        """A copy of parsed JSON: dict values redacted by their keys, strings like documents."""
         if isinstance(value, dict):
             return {
                 k: MARKER
@@ -224,7 +227,7 @@ class Redactor:
             }
         if isinstance(value, list):
             return [self.redact_structure(v) for v in value]
-        return self.redact_text(value) if isinstance(value, str) else value
+        return self.redact_document(value) if isinstance(value, str) else value
 
     def redact_json(self, text: str) -> str:
         """A JSON document redacted like ``redact_structure`` (not JSON: like ``redact_text``)."""

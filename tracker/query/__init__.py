@@ -140,7 +140,9 @@ class StoreQuery:
             return
         wanted = {fs.full_path(p): p for p in plan.files}
         exclude = {fs.full_path(p): segs for p, segs in plan.exclude.items()}
-        if exclude != self._exclude:
+        # With publish rules, records of hidden experiments are deleted after loading; an
+        # incremental load could then miss them when a rename makes one visible: reload all.
+        if exclude != self._exclude or self.publish is not None:
             self._loaded = {}
             self._execute(views.EMPTY_RECORDS)
         removed = [f for f in self._loaded if f not in wanted]

@@ -119,7 +119,8 @@ class PublishRules:
         key and value, other text by ``key: value`` lines and value), anything else as is.
 
         Args:
-            path: the artifact's path (``.json`` files are parsed).
+            path: the artifact's path (``.json`` files, and text starting with ``{`` or ``[``,
+                are tried as JSON, so notebooks stay valid).
             data: the file's content.
         """
         if b"\x00" in data:
@@ -128,7 +129,8 @@ class PublishRules:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             return data
-        redacted = self._redact_json_file(text) if path.lower().endswith(".json") else None
+        looks_json = path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
+        redacted = self._redact_json_file(text) if looks_json else None
         if redacted is None:
             redacted = self.redactor.redact_document(text)
         return data if redacted == text else redacted.encode("utf-8")
