@@ -276,3 +276,29 @@ def test_missing_config_file(tmp_path: Path) -> None:
         cli, ["--store", str(tmp_path), "build", "--config", str(tmp_path / "nope.toml")]
     )
     assert result.exit_code == 1 and "No config file at" in result.output
+
+
+def test_serve_reads_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracker.site.serve
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(tracker.site.serve, "serve", lambda *a, **k: calls.append(k))
+    _store_with(tmp_path / "store", "e")
+    write_files(
+        tmp_path,
+        {
+            ".git/HEAD": "",
+            "team.toml": 'title = "Given"\nstore = "store"\n[redact]\nkeys = ["x*"]\n',
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["serve", "--config", "team.toml", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    (kwargs,) = calls
+    assert kwargs["site_title"] == "Given"
+    config = kwargs["config"]
+    assert isinstance(config, TrackerConfig) and config.redact.keys == ("x*",)
+    calls.clear()
+    result = CliRunner().invoke(cli, ["ui", "--config", "team.toml", "--title", "Flag"])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["site_title"] == "Flag"

@@ -689,8 +689,11 @@ def build_command(
         if total >= 500:
             click.echo(f"rendered {done}/{total} pages", err=True)
 
+    config = obj.config()
     result = build(obj.uri, out, reports=reports, templates=templates, strict=strict,
-                   base_url=base_url, site_title=title, progress=progress, config=obj.config())
+                   base_url=config.base_url if base_url is None else base_url,
+                   site_title=config.title if title is None else title, progress=progress,
+                   config=config)
     for warning in result.warnings:
         _notice(f"warning: {warning}")
     click.echo(
@@ -748,8 +751,9 @@ def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
     def echo(line: str) -> None:
         click.echo(line, err=line.startswith(("warning:", "error:")))
 
+    config = obj.config()
     serve(obj.uri, out, host=host, port=port, reports=reports, templates=templates,
-          site_title=title, echo=echo, config=obj.config())
+          site_title=config.title if title is None else title, echo=echo, config=config)
 
 
 @cli.command("serve")
