@@ -44,6 +44,7 @@ INTERNAL = "internal-only-value"  # under a key matched by the config's own key 
 IN_JSON = "json-artifact-pw-77"
 IN_ENV = "env-file-token-88"
 IN_NOTEBOOK = "notebook-secret-55"
+IN_TRIAL = "trial-secret-99"
 SECRETS = [
     *BY_KEY.values(),
     AWS,
@@ -58,6 +59,7 @@ SECRETS = [
     IN_JSON,
     IN_ENV,
     IN_NOTEBOOK,
+    IN_TRIAL,
 ]
 
 CONFIG = """
@@ -155,9 +157,10 @@ def _seed(uri: str, tmp: Path) -> tuple[str, str]:
         tracker.log_text("x" * 2048, "big.txt")
         tracker.log_text("weights", "model.ckpt")
         main = run.info.run_id
-    with tracker.start_run(run_name="child", nested=False):
-        tracker.log_param("lr", 0.1)
-        tracker.log_metric("rmse", 4.0)
+        for i in range(2):  # trials: the sweep page and its data
+            with tracker.start_run(run_name=f"trial-{i}", nested=True):
+                tracker.log_params({"lr": 0.1 * (i + 1), "trial_secret": IN_TRIAL})
+                tracker.log_metric("rmse", 4.0 - i)
     tracker.set_experiment("sandbox-qz7")
     with tracker.start_run(run_name="sandbox-run") as run:
         tracker.log_param("sandbox_param", "qz7-value-visible-nowhere")
@@ -208,6 +211,24 @@ def test_no_secret_anywhere_in_the_site(built: Built) -> None:
         data = path.read_bytes()
         for secret in SECRETS:
             assert secret.encode() not in data, f"{secret!r} is in {path}"
+
+
+def test_every_kind_of_page_was_built(built: Built) -> None:
+    for path in (
+        "index.html",
+        "experiments/public-a.html",
+        "experiments/public-a-compare.html",
+        "experiments/public-a.data.js",
+        f"runs/{built.main}.html",
+        f"sweeps/{built.main}.html",
+        "models/taxi.html",
+        "models/taxi/v1.html",
+        "reports/everything.html",
+        "assets/search-index.js",
+    ):
+        assert (built.site / path).is_file(), path
+    index = (built.site / "assets" / "search-index.js").read_text()
+    assert "db_password" in index and "trial_secret" in index  # keys stay searchable
 
 
 def test_marker_and_ordinary_values_are_shown(built: Built) -> None:
