@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from tracker.client import TrackerClient
+from tracker.config import TrackerConfig, load_config
 from tracker.entities import RunStatus, ViewType
 from tracker.exceptions import TrackerError
 from tracker.output import duration, frame_rows, json_default, plain, render, text, utc
@@ -59,11 +60,33 @@ def _one_line(message: str) -> str:
 
 
 class _Context:
-    """What the group passes to its commands: the store URI and a client opened on demand."""
+    """What the group passes to its commands: the store URI and a client opened on demand.
 
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
+    The store is ``--store`` (or the environment) when given, else the config's ``store``, else
+    ``./tracking``. ``config_path`` (``--config`` of build/serve) replaces config discovery.
+    """
+
+    def __init__(self, uri: str | None) -> None:
+        self.given_uri = uri
+        self.config_path: str | None = None
+        self._config: TrackerConfig | None = None
         self._client: TrackerClient | None = None
+
+    @property
+    def uri(self) -> str:
+        if self.given_uri is not None:
+            return self.given_uri
+        return self.config().store or DEFAULT_STORE
+
+    @uri.setter
+    def uri(self, value: str) -> None:
+        self.given_uri = value
+
+    def config(self) -> TrackerConfig:
+        """The project configuration (``--config``, else the nearest one; read once)."""
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
 
     def client(self, *, must_exist: bool = False) -> TrackerClient:
         """The client of the store; a missing store folder is a notice (an error if must_exist)."""
@@ -105,12 +128,12 @@ def _notice(message: str) -> None:
 
 @click.group(cls=_Group)
 @click.option(
-    *_STORE_NAMES, "store", envvar=ENV_VARS, default=DEFAULT_STORE, show_default=True,
-    show_envvar=True, metavar="URI", help=_STORE_HELP,
+    *_STORE_NAMES, "store", envvar=ENV_VARS, default=None, show_envvar=True, metavar="URI",
+    help=_STORE_HELP + f" [default: the config's store, else {DEFAULT_STORE}]",
 )
 @click.version_option(package_name="tracker", prog_name="tracker")
 @click.pass_context
-def cli(ctx: click.Context, store: str) -> None:
+def cli(ctx: click.Context, store: str | None) -> None:
     """Experiment tracking with no server: inspect and maintain a tracker store.
 
     A store is a folder of immutable Parquet files written by `import tracker as mlflow`.
@@ -610,6 +633,21 @@ def models_alias_command(
 
 # -- the site ---------------------------------------------------------------------------------
 
+_TITLE_HELP = "Site title. [default: the config's title, else Experiments]"
+
+
+def config_option(func: F) -> F:
+    """``--config PATH``: this config file instead of the one found from the current folder."""
+
+    def use(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(_Context).config_path = value
+
+    return click.option(
+        "--config", metavar="PATH", expose_value=False, callback=use,
+        help="A tracker.toml or pyproject.toml to read instead of the nearest one.",
+    )(func)
+
 
 @cli.command("build")
 @click.option("--out", "-o", default="site", show_default=True, help="Output folder.")
@@ -617,15 +655,20 @@ def models_alias_command(
 @click.option("--templates", default=None,
               help="Folder of templates overriding the default theme (default: ./site_templates if present).")
 @click.option("--strict", is_flag=True, help="Fail on any warning (for CI).")
-@click.option("--base-url", default="", help="URL the site is published at (links stay relative).")
-@click.option("--title", default="Experiments", show_default=True, help="Site title.")
+@click.option("--base-url", default=None,
+              help="URL the site is published at (links stay relative). [default: the config's]")
+@click.option("--title", default=None, help=_TITLE_HELP)
+@config_option
 @store_option
 @pass_context
 def build_command(
     obj: _Context, out: str, reports: str | None, templates: str | None, strict: bool,
-    base_url: str, title: str,
+    base_url: str | None, title: str | None,
 ) -> None:
     """Build the static site of the store into a folder (open index.html, or publish it).
+
+    The title, base URL, store, published experiments, redaction and artifact rules come from
+    the project's config ([tool.tracker] in pyproject.toml, or tracker.toml); options win.
 
     \b
     Example:
@@ -646,8 +689,11 @@ def build_command(
         if total >= 500:
             click.echo(f"rendered {done}/{total} pages", err=True)
 
+    config = obj.config()
     result = build(obj.uri, out, reports=reports, templates=templates, strict=strict,
-                   base_url=base_url, site_title=title, progress=progress)
+                   base_url=config.base_url if base_url is None else base_url,
+                   site_title=config.title if title is None else title, progress=progress,
+                   config=config)
     for warning in result.warnings:
         _notice(f"warning: {warning}")
     click.echo(
@@ -671,10 +717,11 @@ def serve_options(func: F) -> F:
         click.option("--templates", default=None,
                      help="Folder of templates overriding the default theme, watched "
                           "(default: ./site_templates if present)."),
-        click.option("--title", default="Experiments", show_default=True, help="Site title."),
+        click.option("--title", default=None, help=_TITLE_HELP),
         click.option("--default-artifact-root", "artifact_root", default=None, metavar="URI",
                      help="Accepted for MLflow compatibility and ignored: artifacts stay where "
                           "the runs logged them."),
+        config_option,
         store_option,
         pass_context,
     ]
@@ -684,7 +731,7 @@ def serve_options(func: F) -> F:
 
 
 def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
-           templates: str | None, title: str, artifact_root: str | None) -> None:
+           templates: str | None, title: str | None, artifact_root: str | None) -> None:
     """What ``serve`` and ``ui`` do: build, serve, rebuild on changes until Ctrl-C."""
     import os
 
@@ -704,8 +751,9 @@ def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
     def echo(line: str) -> None:
         click.echo(line, err=line.startswith(("warning:", "error:")))
 
+    config = obj.config()
     serve(obj.uri, out, host=host, port=port, reports=reports, templates=templates,
-          site_title=title, echo=echo)
+          site_title=config.title if title is None else title, echo=echo, config=config)
 
 
 @cli.command("serve")

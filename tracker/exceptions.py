@@ -13,6 +13,7 @@ __all__ = [
     "FilterSyntaxError",
     "NoActiveRunError",
     "ModelIntegrityError",
+    "ConfigError",
     "MlflowException",
 ]
 
@@ -65,6 +66,10 @@ class ModelIntegrityError(TrackerError):
     """A model file does not match the checksum recorded when it was saved; it was not loaded."""
 
     error_code = "INVALID_STATE"
+
+
+class ConfigError(InvalidArgumentError):
+    """A tracker.toml or [tool.tracker] table is unreadable or has a bad key or value."""
 
 
 # MLflow code catches ``mlflow.exceptions.MlflowException``; ours is the same tree.

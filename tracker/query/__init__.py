@@ -13,7 +13,7 @@ import os
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import CorruptFileError, InvalidArgumentError, StoreError
 from tracker.query import snapshot, views
@@ -28,7 +28,23 @@ log = logging.getLogger("tracker.query")
 
 DEAD_AFTER_MS = 300_000
 
-__all__ = ["StoreQuery", "connect"]
+__all__ = ["PublishFilter", "StoreQuery", "connect"]
+
+
+class PublishFilter(Protocol):
+    """What a published view of a store leaves out or rewrites (``tracker.site.publish``)."""
+
+    def keeps_experiment(self, name: str | None) -> bool:
+        """False to drop every record of the experiment called ``name`` (None: no name)."""
+        ...
+
+    def keeps_metric(self, key: str) -> bool:
+        """False to drop every point of the metric ``key``."""
+        ...
+
+    def scrub(self, kind: str, key: str, value: str) -> str:
+        """The value to keep of a text record (``kind``: param, tag, run, input, …)."""
+        ...
 
 
 _connections: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -63,11 +79,17 @@ class StoreQuery:
     Args:
         store: the store to read.
         tracer: called with every SQL string run (``tracer=print`` to see them).
+        publish: applied to the records before the tables are built, so no table or query
+            sees what it drops or rewrites (the site build's redaction and experiment rules).
     """
 
-    def __init__(self, store: Store, tracer: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self, store: Store, tracer: Callable[[str], Any] | None = None,
+        publish: PublishFilter | None = None,
+    ) -> None:
         self.store = store
         self.tracer = tracer
+        self.publish = publish
         self._con: duckdb.DuckDBPyConnection | None = None
         self._loaded: dict[str, str] = {}  # full path -> store path
         self._exclude: dict[str, frozenset[str]] = {}
@@ -117,7 +139,7 @@ class StoreQuery:
         key = (plan.files, tuple(sorted(plan.exclude.items())))
         if key == self._plan_key:
             return
-        if self._plan_key is None and not self._loaded and snapshot.enabled():
+        if self._plan_key is None and not self._loaded and self._snapshots():
             self._restore_snapshot()
         started = time.perf_counter()
         wanted = {fs.full_path(p): p for p in plan.files}
@@ -131,7 +153,9 @@ class StoreQuery:
             self._restored = False
             if not same_base:
                 self._loaded = {}
-        if exclude != self._exclude:
+        # With publish rules, records of hidden experiments are deleted after loading; an
+        # incremental load could then miss them when a rename makes one visible: reload all.
+        if exclude != self._exclude or self.publish is not None:
             self._loaded = {}
             self._execute(views.EMPTY_RECORDS)
         removed = [f for f in self._loaded if f not in wanted]
@@ -153,10 +177,17 @@ class StoreQuery:
         self._loaded = {f: p for f, p in wanted.items() if f in added or f in self._loaded}
         self._exclude = exclude
         self._plan_key = key
+        if self.publish is not None:
+            self._apply_publish(self.publish)
         self._rebuild()
-        if snapshot.enabled() and time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS:
+        if self._snapshots() and time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS:
             snapshot.save(self.con, self._snapshot_path(), self.store.fs.uri(), self._loaded,
                           self._exclude)
+
+    def _snapshots(self) -> bool:
+        """Whether tables are restored from and saved to snapshots: never with publish rules
+        (a snapshot holds the unredacted tables; redacted ones must not replace them)."""
+        return self.publish is None and snapshot.enabled()
 
     def _snapshot_path(self) -> str:
         return snapshot.path_for(self.store.fs.uri())
@@ -189,6 +220,34 @@ class StoreQuery:
         if len(good) == len(added):
             raise CorruptFileError(f"Reading the store at {self.store.uri} failed: {exc}") from exc
         return good
+
+    def _apply_publish(self, publish: PublishFilter) -> None:
+        """Drop hidden experiments and metrics from ``records`` and rewrite text values."""
+        import pyarrow as pa
+
+        names = self._execute(views.EXPERIMENT_NAMES).fetchall()
+        hidden = [eid for eid, name in names if not publish.keeps_experiment(name)]
+        if hidden:
+            self._execute(views.DELETE_EXPERIMENTS, {"ids": hidden})
+        keys = [k for (k,) in self._execute(views.METRIC_KEYS).fetchall()]
+        dropped = [k for k in keys if not publish.keeps_metric(k)]
+        if dropped:
+            self._execute(views.DELETE_METRICS, {"keys": dropped})
+        changed = [
+            (kind, key, value, new)
+            for kind, key, value in self._execute(views.TEXT_VALUES).fetchall()
+            if (new := publish.scrub(kind, key, value)) != value
+        ]
+        if changed:
+            columns = list(zip(*changed))
+            scrubbed = pa.table({name: pa.array(col, pa.string()) for name, col
+                                 in zip(("kind", "key", "old", "new"), columns)})
+            con = self.con
+            con.register("scrubbed", scrubbed)
+            try:
+                self._execute(views.REPLACE_VALUES)
+            finally:
+                con.unregister("scrubbed")
 
     def _rebuild(self) -> None:
         for sql in views.DERIVED.values():

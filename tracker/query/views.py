@@ -155,3 +155,31 @@ PUBLIC_TABLES = (
     "artifacts",
     "inputs",
 )
+
+# Publishing (``StoreQuery(..., publish=…)``, used by ``tracker build``): hidden experiments and
+# metrics are deleted from ``records`` and text values rewritten before the tables are folded,
+# so every table, and every query a report runs, sees only what may be published.
+EXPERIMENT_NAMES = """
+SELECT experiment_id,
+       arg_max(value, seq) FILTER (WHERE kind = 'experiment' AND key = 'name') AS name
+FROM records WHERE experiment_id IS NOT NULL GROUP BY experiment_id ORDER BY experiment_id
+"""
+
+DELETE_EXPERIMENTS = "DELETE FROM records WHERE experiment_id IN (SELECT unnest($ids))"
+
+METRIC_KEYS = "SELECT DISTINCT key FROM records WHERE kind = 'metric' ORDER BY key"
+
+DELETE_METRICS = "DELETE FROM records WHERE kind = 'metric' AND key IN (SELECT unnest($keys))"
+
+# Record kinds whose ``value`` is text a user logged (``run`` holds the run name and user).
+TEXT_VALUES = """
+SELECT DISTINCT kind, key, value FROM records
+WHERE kind IN ('experiment', 'experiment_tag', 'run', 'param', 'tag', 'input')
+  AND value IS NOT NULL
+"""
+
+# ``scrubbed`` (kind, key, old, new) is registered by the caller for this statement only.
+REPLACE_VALUES = """
+UPDATE records SET value = s.new FROM scrubbed s
+WHERE records.kind = s.kind AND records.key = s.key AND records.value = s.old
+"""

@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import TrackerError
 from tracker.site.cache import BuildCache
 from tracker.site.pages import Group, Page, SiteFile
+
+if TYPE_CHECKING:
+    from tracker.config import TrackerConfig
 
 log = logging.getLogger("tracker.site")
 
@@ -68,9 +71,10 @@ def build(
     reports: str | os.PathLike[str] | None = None,
     templates: str | os.PathLike[str] | None = None,
     strict: bool = False,
-    base_url: str = "",
-    site_title: str = "Experiments",
+    base_url: str | None = None,
+    site_title: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    config: TrackerConfig | None = None,
 ) -> BuildResult:
     """Build the static site of a store.
 
@@ -80,15 +84,24 @@ def build(
         reports: a folder of Markdown reports (``reports/*.md``) to render too.
         templates: a folder whose templates override the default theme by name.
         strict: fail (``BuildError``) when the build logs any warning.
-        base_url: the absolute URL the site is published at (links stay relative).
-        site_title: shown in every page header.
+        base_url: the absolute URL the site is published at (links stay relative); None:
+            the config's.
+        site_title: shown in every page header; None: the config's.
         progress: called with (pages done, pages total) during rendering.
+        config: the project configuration: title, base URL, which experiments, redaction,
+            artifact rules (None: the defaults, which still redact the usual secrets).
     """
     from tracker.client import TrackerClient
+    from tracker.query import StoreQuery
     from tracker.registry import Registry
     from tracker.site import render
     from tracker.site.data import SiteData
+    from tracker.site.publish import PublishRules
     from tracker.site.writer import SiteWriter
+
+    rules = PublishRules.from_config(config)
+    site_title = site_title if site_title is not None else rules.config.title
+    base_url = base_url if base_url is not None else rules.config.base_url
 
     started = time.perf_counter()
     counter = _WarningCounter()
@@ -102,14 +115,15 @@ def build(
         writer = SiteWriter(out)
         cache = BuildCache(writer.out)
         site = SiteData(
-            client.query, Registry(client.store),
+            StoreQuery(client.store, publish=rules), Registry(client.store),
             reports_dir=os.fspath(reports) if reports is not None else None,
-            cache=cache, reusable=writer.reusable,
+            cache=cache, reusable=writer.reusable, publish=rules,
         )
         env = render.environment(templates)
         base = _base_context(site, site_title, base_url)
         theme = _theme_hash(templates)
-        site.build_key = _page_input_hash(Page("", "", ()), base, theme)
+        # The publish rules decide what a reused run page may show: a new rule rebuilds them all.
+        site.build_key = _page_input_hash(Page("", "", ()), base, theme + repr(rules.config))
         items, kept_pages = _collect(site, writer)
         pages = [i for i in items if isinstance(i, Page)]
         for done, page in enumerate(pages, 1):

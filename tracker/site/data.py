@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.query import bulk
 from tracker.site.cache import BuildCache
+from tracker.site.publish import PublishRules
 from tracker.site.urls import Urls
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class SiteData:
             reusable are never loaded in full.
         build_key: a hash of everything outside the store that pages depend on (theme, page
             header, settings); part of every fingerprint.
+        publish: the build's publish rules; ``query`` should apply the same ones (the registry
+            and the artifact files are redacted and filtered here).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class SiteData:
         cache: BuildCache | None = None,
         reusable: Callable[[str, str], bool] | None = None,
         build_key: str = "",
+        publish: PublishRules | None = None,
     ) -> None:
         self.query = query
         self.registry = registry
@@ -89,6 +93,7 @@ class SiteData:
         self._points: dict[str, dict[str, list[tuple[int, int, float]]]] = {}
         self._points_loaded: set[str] | None = set()  # None: every run's points are loaded
         self._fingerprints: dict[str, str] = {}
+        self.publish = publish if publish is not None else PublishRules.from_config()
 
     @cached_property
     def experiments(self) -> list[dict[str, Any]]:
@@ -199,12 +204,18 @@ class SiteData:
 
     @cached_property
     def models(self) -> list[ModelState]:
+        """Registered models with their versions and history, redacted by the publish rules."""
+        rules = self.publish
         out = []
         for model in self.registry.search_registered_models(order_by=["name"]):
             versions = self.registry.search_model_versions(
                 f"name = '{_quote(model.name)}'", order_by=["version"]
             )
-            out.append(ModelState(model, versions, self.registry.history(model.name)))
+            out.append(ModelState(
+                rules.redact_model(model),
+                [rules.redact_version(v) for v in versions],
+                [rules.redact_event(e) for e in self.registry.history(model.name)],
+            ))
         return out
 
     @cached_property

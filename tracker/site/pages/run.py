@@ -2,8 +2,10 @@
 datasets, artifacts with previews, parent and child runs, and the model versions it produced.
 
 Besides ``runs/<id>.html`` a run gets one CSV file per charted metric (the full history; the
-page embeds at most ``MAX_POINTS`` points per series) and a copy of each artifact of at most
-``COPY_LIMIT`` bytes that is readable locally, so the page can link and preview it.
+page embeds at most ``MAX_POINTS`` points per series) and a copy of each artifact that is
+readable locally and that the publish rules let through (``artifacts.max_size``, ``include``,
+``exclude``), so the page can link and preview it. Other artifacts are listed with their size
+and the reason, without a link, a preview or a copy.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tracker.site")
 
 MAX_POINTS = 1000  # per displayed series; the CSV download has every point
-COPY_LIMIT = 5 * 1024 * 1024  # larger artifacts are listed without a copy in the site
 PREVIEW_BYTES = 20 * 1024  # text previews show the start of the file
 FIGURE_LIMIT = 1024 * 1024  # bigger Plotly JSON artifacts are previewed as text, not drawn
 CSV_ROWS = 50
@@ -197,10 +198,13 @@ def repo_web_url(remote: str) -> str:
     if scp:
         host, path = scp.group(1), scp.group(2)
     else:
-        parts = urlsplit(remote)
+        try:
+            parts = urlsplit(remote)
+            host, path = parts.hostname or "", parts.path
+        except ValueError:  # e.g. an unclosed "[" in the host: not a forge URL
+            return ""
         if parts.scheme not in ("https", "http", "ssh", "git", "git+ssh"):
             return ""
-        host, path = parts.hostname or "", parts.path
     host = host.lower().removeprefix("www.")
     path = path.strip("/").removesuffix(".git")
     segments = path.split("/")
@@ -222,7 +226,10 @@ def commit_url(remote: str, sha: str) -> str:
 
 def _redacted(remote: str) -> str:
     """A remote URL without its user:password part (tokens end up there)."""
-    parts = urlsplit(remote)
+    try:
+        parts = urlsplit(remote)
+    except ValueError:  # not a URL; the publish rules have already scanned it for secrets
+        return remote
     if parts.scheme and "@" in parts.netloc:
         return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
     return remote
@@ -343,17 +350,17 @@ def _strict_json(text: str) -> Any:
     return json.loads(text, parse_constant=lambda _: None, parse_float=number)
 
 
-def _head(data: bytes, complete: bool) -> tuple[str, bool]:
+def _head(data: bytes) -> tuple[str, bool]:
     """The start of a text file (at most PREVIEW_BYTES, cut at a line end) and if it was cut."""
-    if complete and len(data) <= PREVIEW_BYTES:
+    if len(data) <= PREVIEW_BYTES:
         return data.decode("utf-8", errors="replace"), False
     text = data[:PREVIEW_BYTES].decode("utf-8", errors="ignore")
     cut = text.rfind("\n")
     return (text[: cut + 1] if cut > len(text) // 2 else text), True
 
 
-def _json_preview(data: bytes, complete: bool) -> Preview:
-    if complete and len(data) <= FIGURE_LIMIT:
+def _json_preview(data: bytes) -> Preview:
+    if len(data) <= FIGURE_LIMIT:
         try:
             text = data.decode("utf-8")
             figure = charts.logged_figure(_strict_json(text))
@@ -363,14 +370,14 @@ def _json_preview(data: bytes, complete: bool) -> Preview:
         except (ValueError, RecursionError):
             pass
         else:
-            head, cut = _head(pretty.encode("utf-8"), True)
+            head, cut = _head(pretty.encode("utf-8"))
             return Preview("json", text=head, truncated=cut)
-    head, cut = _head(data, complete)
+    head, cut = _head(data)
     return Preview("text", text=head, truncated=cut)
 
 
-def _csv_preview(data: bytes, complete: bool, delimiter: str) -> Preview:
-    head, cut = _head(data, complete)
+def _csv_preview(data: bytes, delimiter: str) -> Preview:
+    head, cut = _head(data)
     try:
         rows = [tuple(r) for _, r in zip(range(CSV_ROWS + 2), csv.reader(io.StringIO(head),
                                                                        delimiter=delimiter))]
@@ -380,18 +387,18 @@ def _csv_preview(data: bytes, complete: bool, delimiter: str) -> Preview:
     return Preview("csv", rows=tuple(rows[: CSV_ROWS + 1]), truncated=cut or more)
 
 
-def _preview(path: str, data: bytes, complete: bool, copied: bool) -> Preview | None:
-    """A preview of ``data`` (the whole file when ``complete``, else its start)."""
+def _preview(path: str, data: bytes) -> Preview | None:
+    """A preview of the artifact ``path`` copied into the site with content ``data``."""
     kind = _kind(path)
     if kind == "image":
-        return Preview("image") if copied else None
+        return Preview("image")
     if kind is None or b"\x00" in data[:PREVIEW_BYTES]:
         return None
     if kind == "json":
-        return _json_preview(data, complete)
+        return _json_preview(data)
     if kind == "csv":
-        return _csv_preview(data, complete, "\t" if path.lower().endswith(".tsv") else ",")
-    head, cut = _head(data, complete)
+        return _csv_preview(data, "\t" if path.lower().endswith(".tsv") else ",")
+    head, cut = _head(data)
     return Preview(kind, text=head, truncated=cut)
 
 
@@ -440,20 +447,21 @@ def _artifact(
     local, clean, problem = _local_file(repo, run_id, path) if repo else (None, "", why)
     if local is None:
         return Artifact(path, size, "", problem, None), None
-    from tracker.site.render import format_size
-
     actual = os.path.getsize(local)
-    if actual > COPY_LIMIT:
-        with open(local, "rb") as fh:
-            head = fh.read(PREVIEW_BYTES + 1)
-        note = f"{format_size(actual)}: larger than {format_size(COPY_LIMIT)}, not copied"
-        return Artifact(path, size, "", note, _preview(path, head, False, False)), None
+    withheld = site.publish.withheld(clean, actual)
+    if withheld:  # listed, but neither its bytes nor a preview of them go into the site
+        return Artifact(path, actual if size is None else size, "", withheld, None), None
     with open(local, "rb") as fh:
-        data = fh.read()
-    target, note = site.urls.run_artifact(run_id, clean), ""
+        original = fh.read()
+    data = site.publish.redact_file(clean, original)
+    target, notes = site.urls.run_artifact(run_id, clean), []
+    if data != original:
+        notes.append("secrets redacted in this copy")
     if _extension(clean) in ACTIVE_TYPES:
-        target, note = target + ".txt", "copied as plain text: it could run script in the site"
-    preview = _preview(path, data, True, True)
+        target = target + ".txt"
+        notes.append("copied as plain text: it could run script in the site")
+    note = "; ".join(notes)
+    preview = _preview(path, data)
     artifact = Artifact(path, actual if size is None else size, target, note, preview)
     return artifact, SiteFile(target, data)
 
