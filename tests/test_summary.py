@@ -384,3 +384,19 @@ def _row(lines: list[str], first: str) -> str:
     found = [line for line in lines if line.split("  ")[0].strip() == first]
     assert found, f"no row {first!r} in:\n" + "\n".join(lines)
     return found[0]
+
+
+def test_the_cli_redacts_by_the_project_rules(repo: Path) -> None:
+    log_run(
+        repo / "tracking",
+        "taxi",
+        "leaky",
+        {"rmse": 3.0},
+        {"db_password": "pr-secret-77", "note": "AKIAQWERTYUIOPASDFGH", "model": "xgboost"},
+    )
+    for args in ([], ["--markdown"]):
+        result = summary_cli(repo, *args)
+        assert result.exit_code == 0, result.output
+        assert "pr-secret-77" not in result.output and "AKIAQWERTYUIOPASDFGH" not in result.output
+        marker = r"\[redacted\]" if args else "[redacted]"  # Markdown escapes the brackets
+        assert result.output.count(marker) == 2 and "model=xgboost" in result.output

@@ -65,19 +65,22 @@ def summary_command(
 
     Each metric's best among the new FINISHED runs is compared with the baseline's best
     (lower is better for losses and errors, higher for accuracies and scores): a new best
-    is an improvement, a worse best a regression. Params and run names are shown as logged.
+    is an improvement, a worse best a regression. Param values and run names are redacted by
+    the project's rules ([tool.tracker.redact], as on the site).
 
     \b
     Example:
         tracker summary --baseline origin/main --markdown --site-url https://me.github.io/proj/
     """
+    from tracker.redaction import Redactor
     from tracker.summary import exit_code, summary, to_markdown, to_text
 
     obj.client(must_exist=True)
+    redact = Redactor.from_config(obj.config()).redact_value
     result = summary(obj.uri, baseline, metrics=metrics)
     for warning in result.warnings:
         click.echo(f"tracker: warning: {warning}", err=True)
-    report = (to_markdown if markdown else to_text)(result, site_url=site_url)
+    report = (to_markdown if markdown else to_text)(result, site_url=site_url, redact=redact)
     if output is not None:
         with open(output, "w", encoding="utf-8") as f:
             f.write(report)
@@ -85,7 +88,7 @@ def summary_command(
         click.echo(report, nl=False)
         step_summary = os.environ.get(STEP_SUMMARY)
         if step_summary:
-            text = report if markdown else to_markdown(result, site_url=site_url)
+            text = report if markdown else to_markdown(result, site_url=site_url, redact=redact)
             with open(step_summary, "a", encoding="utf-8") as f:
                 f.write(text)
     code = exit_code(result, fail_on_regression)
