@@ -135,7 +135,7 @@ class StoreQuery:
         if exclude != self._exclude:
             self._loaded = {}
             self._execute(views.EMPTY_RECORDS)
-        full = not self._loaded
+        from_scratch = not self._loaded
         removed = [f for f in self._loaded if f not in wanted]
         added = [f for f in wanted if f not in self._loaded]
         touched: set[str] = set()
@@ -152,19 +152,19 @@ class StoreQuery:
                 added = self._drop_bad(added, wanted, exc)
             except (duckdb.InvalidInputException, duckdb.Error) as exc:
                 added = self._drop_bad(added, wanted, exc)
-        for full, segs in exclude.items():
-            self._execute(views.DELETE_SEGS, {"file": full, "segs": sorted(segs)})
+        for path, segs in exclude.items():
+            self._execute(views.DELETE_SEGS, {"file": path, "segs": sorted(segs)})
         self._loaded = {f: p for f, p in wanted.items() if f in added or f in self._loaded}
         self._exclude = exclude
         self._plan_key = key
-        if full:
+        if from_scratch:
             self._rebuild()
         else:
             touched.update(self._runs_in(added))
             self._refold(touched)
         # Save after a full load, or once many files came on top of the snapshot; saving after
         # every small change would cost more than the refold it saves the next process.
-        worth_it = full or len(added) + len(removed) >= snapshot.STALE_FILES
+        worth_it = from_scratch or len(added) + len(removed) >= snapshot.STALE_FILES
         if worth_it and snapshot.enabled() and (
             time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
         ):
