@@ -159,3 +159,42 @@ def test_search_runs_in_a_new_process_starts_from_the_snapshot(
                           text=True, check=True)
     assert done.stdout.strip() == "c,b,a,d"  # a and d tie at loss 1/3
     assert saved.exists()
+
+
+def test_one_process_folding_changes_run_by_run_matches_a_fresh_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After each kind of change, the tables a long-lived process refolded (only the runs in the
+    new files) equal a fresh load of the store."""
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+    uri = str(tmp_path / "store")
+    ids = _log(uri, ["a", "b", "c"])
+    client = TrackerClient(uri)
+    eid = client.get_experiment_by_name("snap").experiment_id
+    live = StoreQuery(TrackerClient(uri).store)
+    _tables(live)
+    changes = [
+        lambda: client.log_metric(ids[0], "loss", 0.01, timestamp=9_000, step=9),
+        lambda: client.set_tag(ids[1], "team", "c"),
+        lambda: client.delete_tag(ids[2], "team"),
+        lambda: client.update_run(ids[0], name="a-renamed"),
+        lambda: client.delete_run(ids[1]),
+        lambda: client.restore_run(ids[1]),
+        lambda: client.log_text(ids[2], "hi", "notes.txt"),
+        lambda: client.set_experiment_tag(eid, "owner", "me"),
+        lambda: client.rename_experiment(eid, "snap-2"),
+        lambda: _log(uri, ["d", "e"], finish=False),
+        lambda: compact(TrackerClient(uri).store, min_runs=1),
+        lambda: client.set_terminated(ids[2], "FAILED"),
+    ]
+    traced: list[str] = []
+    live.tracer = traced.append
+    refolds = 0
+    for change in changes:
+        traced.clear()
+        change()
+        client.flush()
+        _assert_same(_tables(live), _tables(StoreQuery(TrackerClient(uri).store)))
+        refolds += any("touched_records" in sql for sql in traced)
+        assert not any("CREATE OR REPLACE TABLE runs" in sql for sql in traced)
+    assert refolds == len(changes) - 2  # the experiment tag and rename touch no run

@@ -57,6 +57,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
+    con.execute("SET enable_progress_bar = false")  # a library must not draw on the terminal
     if not _connections:
         atexit.register(_close_all)
     _connections.add(con)
@@ -158,9 +159,12 @@ class StoreQuery:
         if exclude != self._exclude or self.publish is not None:
             self._loaded = {}
             self._execute(views.EMPTY_RECORDS)
+        from_scratch = not self._loaded
         removed = [f for f in self._loaded if f not in wanted]
         added = [f for f in wanted if f not in self._loaded]
+        touched: set[str] = set()
         if removed:
+            touched.update(self._runs_in(removed))
             self._execute(views.DELETE_FILES, {"files": removed})
         while added:
             try:
@@ -172,15 +176,24 @@ class StoreQuery:
                 added = self._drop_bad(added, wanted, exc)
             except (duckdb.InvalidInputException, duckdb.Error) as exc:
                 added = self._drop_bad(added, wanted, exc)
-        for full, segs in exclude.items():
-            self._execute(views.DELETE_SEGS, {"file": full, "segs": sorted(segs)})
+        for path, segs in exclude.items():
+            self._execute(views.DELETE_SEGS, {"file": path, "segs": sorted(segs)})
         self._loaded = {f: p for f, p in wanted.items() if f in added or f in self._loaded}
         self._exclude = exclude
         self._plan_key = key
-        if self.publish is not None:
+        if self.publish is not None:  # always from scratch (see above)
             self._apply_publish(self.publish)
-        self._rebuild()
-        if self._snapshots() and time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS:
+        if from_scratch:
+            self._rebuild()
+        else:
+            touched.update(self._runs_in(added))
+            self._refold(touched)
+        # Save after a full load, or once many files came on top of the snapshot; saving after
+        # every small change would cost more than the refold it saves the next process.
+        worth_it = from_scratch or len(added) + len(removed) >= snapshot.STALE_FILES
+        if worth_it and self._snapshots() and (
+            time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
+        ):
             snapshot.save(self.con, self._snapshot_path(), self.store.fs.uri(), self._loaded,
                           self._exclude)
 
@@ -188,6 +201,31 @@ class StoreQuery:
         """Whether tables are restored from and saved to snapshots: never with publish rules
         (a snapshot holds the unredacted tables; redacted ones must not replace them)."""
         return self.publish is None and snapshot.enabled()
+
+    def _runs_in(self, files: list[str]) -> list[str]:
+        if not files:
+            return []
+        rows = self._execute(
+            "SELECT DISTINCT run_id FROM records WHERE filename IN (SELECT unnest($files)) "
+            "AND run_id IS NOT NULL", {"files": files}
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def _refold(self, runs: set[str]) -> None:
+        """Redo the derived tables after a few files changed: only the rows of ``runs``."""
+        for name, sql in views.DERIVED.items():
+            if name not in views.RUN_TABLES:
+                self._execute(sql)  # experiments and their tags: few rows, folded whole
+        if not runs:
+            return
+        self._execute(views.TOUCHED[0], {"runs": sorted(runs)})
+        self._execute(views.TOUCHED[1])
+        for name in views.RUN_TABLES:
+            delete, insert = views.refold(name)
+            self._execute(delete)
+            self._execute(insert)
+        self._execute("DROP TABLE touched_records")
+        self._execute("DROP TABLE touched_runs")
 
     def _snapshot_path(self) -> str:
         return snapshot.path_for(self.store.fs.uri())

@@ -30,6 +30,8 @@ log = logging.getLogger("tracker.query")
 
 # A load that took less than this is not worth a snapshot.
 MIN_LOAD_SECONDS = 0.25
+# After a restore, the snapshot is saved again once this many files were added or removed since.
+STALE_FILES = 200
 TABLES = ("records", *views.DERIVED)
 
 
@@ -83,6 +85,7 @@ def restore(
         loaded = {str(k): str(v) for k, v in info["files"].items()}
         exclude = {str(k): frozenset(v) for k, v in info["exclude"].items()}
         con.execute(f"CREATE OR REPLACE TABLE runs AS FROM {ALIAS}.runs")
+        con.execute("ALTER TABLE runs ALTER COLUMN dead SET DEFAULT false")
         for table in TABLES:
             if table != "runs":
                 con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -95,22 +98,22 @@ def restore(
 
 
 def detach(con: duckdb.DuckDBPyConnection, *, keep_records: bool) -> None:
-    """Stop serving tables from the snapshot.
+    """Stop serving tables from the snapshot, then detach it.
 
-    ``records`` becomes a table of its own (a copy when ``keep_records``, else empty); the other
-    views are dropped (the caller rebuilds those tables) and the snapshot file is detached.
+    With ``keep_records`` every table becomes a copy of its own (the caller then applies the
+    files added since); without, ``records`` is left empty and the other views are dropped
+    (the caller loads and folds everything).
     """
-    views_now = {row[0] for row in con.execute(
+    served = {row[0] for row in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'main'").fetchall()}
-    if keep_records and "records" in views_now:
-        con.execute(f"CREATE OR REPLACE TABLE records_copy AS FROM {ALIAS}.records")
-    for table in TABLES:
-        if table in views_now:
-            con.execute(f"DROP VIEW {table}")
-    if keep_records and "records" in views_now:
-        con.execute("ALTER TABLE records_copy RENAME TO records")
-    else:
+        "AND schema_name = 'main'").fetchall()} & set(TABLES)
+    for table in sorted(served):
+        if keep_records:
+            con.execute(f"CREATE TABLE {table}_copy AS FROM {ALIAS}.{table}")
+        con.execute(f"DROP VIEW {table}")
+        if keep_records:
+            con.execute(f"ALTER TABLE {table}_copy RENAME TO {table}")
+    if not keep_records:
         con.execute(views.EMPTY_RECORDS)
     attached = {row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()")
                 .fetchall()}

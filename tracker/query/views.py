@@ -136,6 +136,31 @@ GROUP BY ALL
 """,
 }
 
+# Derived tables with one row per run (and key): after a few files change, only the rows of
+# the runs in those files are redone (``refold``); the others are folded from all records.
+RUN_TABLES = ("tags", "runs", "params", "latest_metrics", "artifacts", "inputs")
+
+TOUCHED = (
+    "CREATE OR REPLACE TEMP TABLE touched_runs AS SELECT unnest($runs) AS run_id",
+    "CREATE OR REPLACE TEMP TABLE touched_records AS "
+    "SELECT * FROM records SEMI JOIN touched_runs USING (run_id)",
+)
+
+
+def refold(name: str) -> tuple[str, str]:
+    """(DELETE, INSERT) statements that redo table ``name`` for the runs in ``touched_runs``
+    (whose records are in ``touched_records``)."""
+    create = DERIVED[name].strip()
+    prefix = f"CREATE OR REPLACE TABLE {name} AS"
+    if not create.startswith(prefix) or create.count("FROM records") != 1:
+        raise ValueError(f"derived table {name} cannot be refolded run by run")
+    select = create[len(prefix):].replace("FROM records", "FROM touched_records")
+    return (
+        f"DELETE FROM {name} WHERE run_id IN (SELECT run_id FROM touched_runs)",
+        f"INSERT INTO {name} BY NAME {select}",
+    )
+
+
 VIEWS: dict[str, str] = {
     "metrics": """
 CREATE OR REPLACE VIEW metrics AS
