@@ -638,6 +638,7 @@ def test_the_expected_commands_exist() -> None:
         "tracker sql", "tracker compact", "tracker build", "tracker serve", "tracker ui",
         "tracker models", "tracker models list",
         "tracker models show", "tracker models promote", "tracker models alias",
+        "tracker import-mlflow",
     }
 
 

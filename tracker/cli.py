@@ -792,6 +792,7 @@ def compact_command(obj: _Context, min_runs: int) -> None:
 
 
 # Commands that live in their own modules (tracker/commands/*.py) are added here, one line each.
+from tracker.commands.import_mlflow import import_mlflow_command; cli.add_command(import_mlflow_command)  # noqa: E402, E702, I001
 
 
 def main() -> None:

@@ -172,28 +172,25 @@ def local_path(uri: str) -> str | None:
 
 
 def find_local_dir(uri: str, bases: Sequence[str], anchor: str) -> str | None:
-    """The local folder ``uri`` names, or where it is now when its store was moved.
+    """The local folder ``uri`` names, looked for in the store's own folders first.
 
-    MLflow records absolute paths. When the recorded folder is gone, the longest tail of its
-    path that starts at or before the component ``anchor`` (a run id) and exists under one of
-    ``bases`` (the store's folders) is taken, so an ``mlruns`` folder copied from another
-    machine still finds its artifacts. None when nothing is found or the URI is not local
-    (``s3://``, ``mlflow-artifacts:``).
+    MLflow records absolute paths, which go stale when a store is copied or moved. So the
+    longest tail of the recorded path that starts at or before the component ``anchor`` (a run
+    id) and exists under one of ``bases`` (the store's folders) wins; the recorded path itself
+    comes next, for artifacts kept apart from the store. None when nothing is found or the URI
+    is not local (``s3://``, ``mlflow-artifacts:``).
     """
     path = local_path(uri) if uri else None
     if path is None:
         return None
-    if os.path.isdir(path):
-        return path
     parts = [p for p in path.replace("\\", "/").split("/") if p]
-    if anchor not in parts:
-        return None
-    for start in range(1, parts.index(anchor) + 1):
-        for base in bases:
-            candidate = os.path.join(base, *parts[start:])
-            if os.path.isdir(candidate):
-                return candidate
-    return None
+    if anchor in parts:
+        for start in range(parts.index(anchor) + 1):
+            for base in bases:
+                candidate = os.path.join(base, *parts[start:])
+                if os.path.isdir(candidate):
+                    return candidate
+    return path if os.path.isdir(path) else None
 
 
 def status_name(value: object, where: str) -> str:
