@@ -265,6 +265,19 @@ def test_a_second_import_adds_nothing(kind: str, tmp_path: Path) -> None:
     assert store_files(tmp_path / "store") == before
 
 
+def test_two_imports_of_one_store_write_the_same_run_files(tmp_path: Path) -> None:
+    """Imports running at once, or on two git branches, publish a run once, never twice."""
+    uri = copy_store("sqlite", tmp_path)
+    store = tmp_path / "store"
+    import_mlflow(uri, TrackerClient(str(store)))
+    store.rename(tmp_path / "branch")  # the other branch's checkout of the store
+    import_mlflow(uri, TrackerClient(str(store)))
+    assert store_files(tmp_path / "branch" / "runs") == store_files(store / "runs")
+    shutil.copytree(tmp_path / "branch" / "runs", store / "runs", dirs_exist_ok=True)
+    baseline = Fixture("sqlite", uri).run_ids()["baseline"]
+    assert len(TrackerClient(str(store)).get_metric_history(baseline, "rmse")) == 5
+
+
 def test_a_grown_database_imports_only_what_is_new(tmp_path: Path) -> None:
     uri = copy_store("sqlite", tmp_path)
     client = TrackerClient(str(tmp_path / "store"))

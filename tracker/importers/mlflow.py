@@ -21,6 +21,7 @@ import is finished by running it again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -290,12 +291,14 @@ class _Importer:
 
         self.seen_runs.add(run.run_id)
         folder = self.store.find_run_folder(run.run_id)
+        seen: list[str] = []
         if folder is None:
             state = _RunState()
             location = self.known[experiment_id].artifact_location.rstrip("/")
             artifact_uri = f"{location}/{run.run_id}/artifacts"
             folder = run_dir(experiment_id, run.run_id)
         else:
+            seen = sorted(f.path for f in self.store.list_record_files_in(folder))
             state = _RunState.fold(self.store.read_folder_records(folder))
             artifact_uri = state.attrs.get("artifact_uri") or ""
             experiment_id = folder.split("/")[1].split("=", 1)[1]
@@ -311,21 +314,32 @@ class _Importer:
             self.summary.runs_updated += 1
         else:
             self.summary.runs += 1
-        if self.summary.dry_run:
-            return
-        from tracker.store.store import new_seg_id
+        if not self.summary.dry_run:
+            final = not state.attrs and RunStatus.is_terminated(run.status)
+            self._publish(folder, experiment_id, run.run_id, rows, final, seen)
 
-        seg = new_seg_id()
-        final = not state.attrs and RunStatus.is_terminated(run.status)
-        self.store.write_records(
-            folder,
-            experiment_id,
-            run.run_id,
-            rows,
-            prefix="final" if final else "seg",
-            seg=seg,
-            covers=[seg] if final else None,
-        )
+    def _publish(
+        self,
+        folder: str,
+        experiment_id: str,
+        run_id: str,
+        rows: list[tuple[Any, ...]],
+        final: bool,
+        seen: list[str],
+    ) -> None:
+        """Publish a run's rows as one file, created only if absent.
+
+        The file is named by its rows (without ``seq``) and the files they were computed
+        from, so two imports of the same run at once publish it once instead of twice.
+        """
+        from tracker.store.store import encode_rows
+
+        text = json.dumps([run_id, seen, [row[:6] for row in rows]], default=str)
+        seg = "import_" + hashlib.sha256(text.encode()).hexdigest()[:24]
+        prefix = "final" if final else "seg"
+        data = encode_rows(experiment_id, run_id, seg, rows, covers=[seg] if final else None)
+        self.store.ensure_initialized()
+        self.store.fs.create_exclusive(f"{folder}/{prefix}-{seg}.parquet", data)
 
     def _run_rows(
         self, run: MlflowRun, state: _RunState, artifact_uri: str
