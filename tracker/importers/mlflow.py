@@ -138,7 +138,10 @@ def import_mlflow(
 
 
 def _display_uri(uri: str) -> str:
-    return uri if "://" in uri or uri.startswith("sqlite:") else os.path.abspath(uri)
+    """The source URI with an absolute path, so the provenance tags do not depend on the cwd."""
+    if uri.startswith("sqlite:///"):
+        return "sqlite:///" + os.path.abspath(os.path.expanduser(uri[len("sqlite:///") :]))
+    return uri if "://" in uri else os.path.abspath(uri)
 
 
 def _select(found: list[MlflowExperiment], names: Sequence[str] | None) -> list[MlflowExperiment]:
