@@ -640,6 +640,7 @@ def test_the_expected_commands_exist() -> None:
         "tracker models show", "tracker models promote", "tracker models alias",
         "tracker summary",
         "tracker gc", "tracker doctor",
+        "tracker import-mlflow",
     }
 
 

@@ -844,10 +844,12 @@ def compact_command(obj: _Context, min_runs: int) -> None:
 def _add_commands() -> None:
     from tracker.commands.doctor import doctor_command
     from tracker.commands.gc import gc_command
+    from tracker.commands.import_mlflow import import_mlflow_command
     from tracker.commands.summary import summary_command
 
     cli.add_command(doctor_command)
     cli.add_command(gc_command)
+    cli.add_command(import_mlflow_command)
     cli.add_command(summary_command)
 
 

@@ -31,6 +31,8 @@ from tracker.store.store import new_seg_id, read_table
 from tracker.validation import validate_key
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tracker.store.store import Store, StoreFile
 
 REGISTRY = "registry"
@@ -238,7 +240,8 @@ class _Model:
             name=self.name, version=mv.number, creation_timestamp=mv.created,
             last_updated_timestamp=mv.updated, description=mv.description, user_id=mv.user,
             current_stage=mv.stage, source=mv.source, run_id=mv.run_id, tags=dict(mv.tags),
-            aliases=aliases,
+            aliases=aliases, status=str(mv.info.get("status") or "READY"),
+            status_message=mv.info.get("status_message"),
         )
 
     def live_versions(self) -> list[_Version]:
@@ -357,6 +360,12 @@ class Registry:
 
     def _write(self, model_id: str, events: list[tuple[Any, ...]], reason: str | None) -> None:
         """Publish events (event, version, key, value) for one model as one file (atomic)."""
+        now = int(time.time() * 1000)
+        user = context.current_user()
+        self._publish(model_id, [(*e, user, now) for e in events], reason)
+
+    def _publish(self, model_id: str, events: Sequence[tuple[Any, ...]], reason: str | None) -> None:
+        """Publish (event, version, key, value, user, timestamp) events as one file (atomic)."""
         import pyarrow as pa
 
         from tracker.store.store import encode_table
@@ -365,9 +374,7 @@ class Registry:
             raise InvalidArgumentError(f"reason must be a string, got {reason!r}.")
         self.store.ensure_initialized()
         seg = new_seg_id()
-        now = int(time.time() * 1000)
         seq = time.time_ns()
-        user = context.current_user()
         n = len(events)
         columns = {
             "model_id": [model_id] * n,
@@ -376,9 +383,9 @@ class Registry:
             "version": [e[1] for e in events],
             "key": [e[2] for e in events],
             "value": [e[3] for e in events],
-            "user": [user] * n,
+            "user": [e[4] for e in events],
             "reason": [reason] * n,
-            "timestamp": [now] * n,
+            "timestamp": [e[5] for e in events],
             "seq": [seq + i for i in range(n)],
         }
         table = pa.table(columns, schema=_event_schema())
@@ -386,6 +393,52 @@ class Registry:
         self.store.fs.write_atomic(f"{folder}/seg-{seg}.parquet", encode_table(table, None, small=True))
         if len(self.store.list_record_files_in(folder)) > COMPACT_AFTER_FILES:
             self.compact_model(model_id)
+
+    def append_events(
+        self,
+        name: str,
+        events: Sequence[tuple[Any, ...]],
+        *,
+        claims: dict[int, dict[str, Any]] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Append events that carry their own user and time, e.g. another registry's history.
+
+        Args:
+            name: the registered model; a new one needs a ``model_created`` event in ``events``.
+            events: (event, version, key, value, user, timestamp) tuples, in the order they happened.
+            claims: version numbers to claim exactly, with their registration records. A number
+                claimed with another record is an ``AlreadyExistsError``; one claimed with the
+                same record (an interrupted earlier call) is taken as this call's.
+            reason: kept with every event (e.g. where they were imported from).
+        """
+        validate_model_name(name)
+        existing = sorted((m for m in self._all(include_deleted=True) if m.name == name),
+                          key=lambda m: m.deleted)
+        model_id = existing[0].model_id if existing else self._free_model_id(name)
+        folder = f"{REGISTRY}/model_id={model_id}/versions"
+        for number, body in sorted((claims or {}).items()):
+            data = json.dumps({"name": name, **body}, sort_keys=True).encode()
+            path = f"{folder}/v-{version_number(number):08d}.json"
+            if not self.store.fs.create_exclusive(path, data) and (
+                json.loads(self.store.fs.read_bytes(path)) != json.loads(data)
+            ):
+                raise AlreadyExistsError(
+                    f"Version {number} of model {name!r} already exists in the store at "
+                    f"{self.store.uri} with another source; it was not overwritten."
+                )
+        if events:
+            self._publish(model_id, events, reason)
+
+    def _free_model_id(self, name: str) -> str:
+        """An id for a new model: a deleted or renamed model keeps its id and its versions."""
+        taken = set(self._model_ids())
+        salt = 0
+        model_id = model_id_for(name)
+        while model_id in taken:
+            salt += 1
+            model_id = model_id_for(name, salt)
+        return model_id
 
     def compact_model(self, model_id: str) -> None:
         """Merge a model's event files into one part (safe under concurrent readers/writers)."""
@@ -461,12 +514,7 @@ class Registry:
         validate_model_name(name)
         if any(m.name == name for m in self._all()):
             raise AlreadyExistsError(f"Registered model {name!r} already exists.")
-        taken = set(self._model_ids())
-        salt = 0
-        model_id = model_id_for(name)
-        while model_id in taken:  # a deleted or renamed model keeps its id and its versions
-            salt += 1
-            model_id = model_id_for(name, salt)
+        model_id = self._free_model_id(name)
         events: list[tuple[Any, ...]] = [("model_created", None, None, name)]
         if description:
             events.append(("model_description", None, None, str(description)))
