@@ -47,6 +47,7 @@ class SiteWriter:
         self.files: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
         self.groups: dict[str, dict[str, Any]] = {}
+        self._reusable: dict[tuple[str, str], bool] = {}
         self.stats = WriteStats()
 
     def _load_manifest(self) -> dict[str, dict[str, Any]]:
@@ -60,13 +61,18 @@ class SiteWriter:
 
     def reusable(self, key: str, fingerprint: str) -> bool:
         """True when group ``key`` was made from ``fingerprint`` last time and its files are intact."""
-        old = self.previous["groups"].get(key)
-        if not isinstance(old, dict) or old.get("fp") != fingerprint:
-            return False
-        files = old.get("files")
-        if not isinstance(files, list):
-            return False
-        return all(p in self.previous["files"] and os.path.isfile(self._full(p)) for p in files)
+        answer = self._reusable.get((key, fingerprint))
+        if answer is None:
+            old = self.previous["groups"].get(key)
+            old = old if isinstance(old, dict) else {}
+            files = old.get("files")
+            answer = (
+                isinstance(files, list) and old.get("fp") == fingerprint
+                and all(p in self.previous["files"] and os.path.isfile(self._full(p))
+                        for p in files)
+            )
+            self._reusable[(key, fingerprint)] = answer
+        return answer
 
     def keep_group(self, key: str, fingerprint: str) -> list[str]:
         """Keep a reusable group's files as they are (see ``reusable``); returns their paths."""
