@@ -585,6 +585,47 @@ def test_a_user_template_overrides_the_default_by_name(
     assert "leaderboard" in leaderboard  # other pages keep the default templates
 
 
+def test_tracker_build_uses_the_projects_site_templates_folder(
+    site_store: tuple[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_files(tmp_path / "project" / "site_templates", {
+        "home.html": '{% extends "base.html" %}{% block content %}<h1 id="mine">Ours</h1>'
+                     "{% endblock %}",
+    })
+    monkeypatch.chdir(tmp_path / "project")
+    result = CliRunner().invoke(cli, ["build", "--store", site_store[0], "--out", "site"])
+    assert result.exit_code == 0, result.output
+    soup = BeautifulSoup(Path("site/index.html").read_text("utf-8"), "html.parser")
+    assert soup.select_one("h1#mine") is not None
+
+
+def test_a_base_url_gives_a_sitemap_of_every_page(
+    site_store: tuple[str, dict[str, str]], tmp_path: Path,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "site"
+    build(site_store[0], out, base_url="https://org.github.io/repo/")
+    tree = ET.parse(out / "sitemap.xml")
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = [loc.text for loc in tree.getroot().findall("s:url/s:loc", ns)]
+    pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
+    assert "https://org.github.io/repo/" in urls
+    assert len(urls) == len(pages) and all(u.startswith("https://org.github.io/repo/") for u in urls)
+    assert {u.removeprefix("https://org.github.io/repo/") or "index.html" for u in urls} == set(pages)
+    assert not (tmp_path / "plain").exists()
+    build(site_store[0], tmp_path / "plain")
+    assert not (tmp_path / "plain" / "sitemap.xml").exists()
+
+
+@pytest.mark.parametrize("bad", ["org.github.io/repo", "ftp://x/y", "javascript:alert(1)"])
+def test_a_base_url_that_is_not_an_http_url_is_refused(
+    site_store: tuple[str, dict[str, str]], tmp_path: Path, bad: str,
+) -> None:
+    with pytest.raises(BuildError, match="not an absolute http"):
+        build(site_store[0], tmp_path / "site", base_url=bad)
+
+
 def _experiment_page_from(out: Path) -> str:
     return next(p.relative_to(out).as_posix() for p in sorted((out / "experiments").glob("*.html")))
 

@@ -656,7 +656,7 @@ def config_option(func: F) -> F:
               help="Folder of templates overriding the default theme (default: ./site_templates if present).")
 @click.option("--strict", is_flag=True, help="Fail on any warning (for CI).")
 @click.option("--base-url", default=None,
-              help="URL the site is published at (links stay relative). [default: the config's]")
+              help="URL the site is published at: sitemap.xml lists every page under it (links stay relative). [default: the config's]")
 @click.option("--title", default=None, help=_TITLE_HELP)
 @config_option
 @store_option
@@ -679,10 +679,7 @@ def build_command(
     from tracker.site.build import build
 
     reports = reports if reports is not None else ("reports" if os.path.isdir("reports") else None)
-    if templates is None and os.path.isdir("site_templates") and os.path.isfile(
-        os.path.join("site_templates", "base.html")
-    ):
-        templates = None  # a checkout's own default theme; nothing to override
+    templates = _project_templates(templates)
     obj.client(must_exist=True)
 
     def progress(done: int, total: int) -> None:
@@ -701,6 +698,20 @@ def build_command(
         f"({len(result.written)} files written, {result.unchanged} unchanged, "
         f"{len(result.removed)} removed)."
     )
+
+
+def _project_templates(templates: str | None) -> str | None:
+    """``--templates``, else ./site_templates when it is a project's own overrides (and not the
+    default theme of a tracker checkout)."""
+    import os
+
+    from tracker.site.render import default_theme
+
+    if templates is None and os.path.isdir("site_templates") and (
+        os.path.realpath("site_templates") != os.path.realpath(default_theme())
+    ):
+        return "site_templates"
+    return templates
 
 
 def serve_options(func: F) -> F:
@@ -735,17 +746,13 @@ def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
     """What ``serve`` and ``ui`` do: build, serve, rebuild on changes until Ctrl-C."""
     import os
 
-    from tracker.site.render import default_theme
     from tracker.site.serve import serve
 
     if artifact_root is not None:
         _notice("--default-artifact-root is ignored: artifacts are served from where the runs "
                 "logged them.")
     reports = reports if reports is not None else ("reports" if os.path.isdir("reports") else None)
-    if templates is None and os.path.isdir("site_templates") and (
-        os.path.realpath("site_templates") != os.path.realpath(default_theme())
-    ):
-        templates = "site_templates"  # a project's own overrides (not a checkout's default theme)
+    templates = _project_templates(templates)
     obj.client(must_exist=True)
 
     def echo(line: str) -> None:

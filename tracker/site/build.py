@@ -101,7 +101,7 @@ def build(
 
     rules = PublishRules.from_config(config)
     site_title = site_title if site_title is not None else rules.config.title
-    base_url = base_url if base_url is not None else rules.config.base_url
+    base_url = _checked_base_url(base_url if base_url is not None else rules.config.base_url)
 
     started = time.perf_counter()
     counter = _WarningCounter()
@@ -134,6 +134,9 @@ def build(
             if isinstance(item, SiteFile):
                 writer.write(item.path, item.content)
         _write_assets(writer, templates)
+        if base_url:
+            writer.write("sitemap.xml", sitemap(base_url, sorted(
+                path for path in writer.files if path.endswith(".html"))))
         stats = writer.finish()
         cache.save()
     finally:
@@ -175,6 +178,34 @@ def _collect(site: Any, writer: Any) -> tuple[list[Page | SiteFile], int]:
             raise BuildError(f"Two pages want the same path {item.path!r}.")
         seen.add(item.path)
     return items, sum(1 for path in kept if path in writer.previous["inputs"])
+
+
+def _checked_base_url(base_url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    if base_url and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise BuildError(
+            f"Base URL {base_url!r} (--base-url, or base_url in the config) is not an absolute "
+            "http(s) URL; give the address the site "
+            "is published at, e.g. https://org.github.io/repo/ (or nothing)."
+        )
+    return base_url
+
+
+def sitemap(base_url: str, pages: list[str]) -> bytes:
+    """``sitemap.xml``: the absolute URL of every page (written when the base URL is known)."""
+    from urllib.parse import quote
+    from xml.sax.saxutils import escape
+
+    root = base_url.rstrip("/") + "/"
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for page in pages:
+        path = "" if page == "index.html" else quote(page)
+        lines.append(f"<url><loc>{escape(root + path)}</loc></url>")
+    lines.append("</urlset>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _base_context(site: Any, site_title: str, base_url: str) -> dict[str, Any]:
