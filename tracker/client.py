@@ -247,7 +247,7 @@ class TrackerClient(RegistryClientMixin):
                 )
             from tracker.artifacts import open_location
 
-            location = open_location(artifact_location).uri()
+            location = open_location(artifact_location, check=True).uri()
         else:
             location = self.store.default_artifact_location(experiment_id)
         now = int(time.time() * 1000)

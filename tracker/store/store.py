@@ -31,6 +31,7 @@ RUNS = "runs"
 PARTS = "parts"
 ARTIFACTS = "artifacts"
 LOCKS = ".locks"
+READ_THREADS = 16  # concurrent GETs when reading a remote store's files
 
 # level of a file: a consolidated file supersedes the lower-level files it covers.
 LEVEL_SEGMENT, LEVEL_FINAL, LEVEL_PART = 0, 1, 2
@@ -259,6 +260,29 @@ class Store:
                     rows.append(row)
         return rows
 
+    def read_tables(self, paths: Sequence[str]) -> dict[str, Any]:
+        """Arrow tables of record files read in parallel (remote stores pay a round trip each).
+
+        Unreadable files are marked bad and left out; a file that vanished (compacted away
+        since the listing) raises ``FileNotFoundError`` so the caller plans again.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def read(path: str) -> tuple[str, Any]:
+            try:
+                return path, read_table(self.fs, path)
+            except CorruptFileError as exc:
+                return path, exc
+
+        out: dict[str, Any] = {}
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(paths)))) as pool:
+            for path, result in pool.map(read, paths):
+                if isinstance(result, CorruptFileError):
+                    self.mark_bad(path, self.fs.stat(path)[1], str(result))
+                else:
+                    out[path] = result
+        return out
+
     def list_record_files_in(self, folder: str) -> list[StoreFile]:
         out = []
         for entry in self.fs.list_files(folder):
@@ -362,6 +386,28 @@ def read_table(fs: StoreFS, path: str) -> Any:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptFileError(f"{fs.full_path(path)} is not a readable Parquet file ({exc})") from exc
     return table
+
+
+def conform_records(tables: Sequence[tuple[str, Any]]) -> Any:
+    """One Arrow table of records from (file name, table) pairs of any schema version.
+
+    Columns are put in ``schema.arrow_schema()`` order and types (missing ones as nulls, unknown
+    ones dropped, as DuckDB's ``union_by_name`` does) plus a ``filename`` column.
+    """
+    import pyarrow as pa
+
+    target = schema.arrow_schema()
+    parts = []
+    for name, table in tables:
+        n = table.num_rows
+        columns = [
+            table.column(f.name).cast(f.type) if f.name in table.column_names
+            else pa.nulls(n, f.type)
+            for f in target
+        ]
+        columns.append(pa.array([name] * n, pa.string()))
+        parts.append(pa.Table.from_arrays(columns, names=[*target.names, "filename"]))
+    return pa.concat_tables(parts)
 
 
 def read_covers(fs: StoreFS, path: str) -> frozenset[str]:
