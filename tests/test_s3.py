@@ -52,8 +52,13 @@ def _children_env(**extra: str) -> dict[str, str]:
 def _run_children(code: str, args: list[list[str]], timeout: float = 240) -> list[str]:
     """Run ``code`` in one Python process per argument list, all at once; return their stdout."""
     procs = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *a], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=_children_env())
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), *a],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_children_env(),
+        )
         for a in args
     ]
     outputs = [p.communicate(timeout=timeout) for p in procs]
@@ -146,7 +151,10 @@ def test_artifacts_round_trip(s3_bucket: str, tmp_path: Path) -> None:
     run_id = run.info.run_id
     top = client.list_artifacts(run_id)
     assert [(f.path, f.is_dir) for f in top] == [
-        ("config.json", False), ("model.pkl", False), ("notes", True), ("plots", True),
+        ("config.json", False),
+        ("model.pkl", False),
+        ("notes", True),
+        ("plots", True),
     ]
     assert top[1].file_size == 8 and top[2].file_size is None
     assert [f.path for f in client.list_artifacts(run_id, "plots")] == ["plots/a.csv", "plots/sub"]
@@ -162,8 +170,13 @@ def test_artifacts_round_trip(s3_bucket: str, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="nope"):
         client.download_artifacts(run_id, "nope", str(tmp_path / "x"))
     logged = tracker.sql("select path, file_size from artifacts order by path")
-    assert list(logged["path"]) == ["config.json", "model.pkl", "notes/readme.md",
-                                    "plots/a.csv", "plots/sub/b.txt"]
+    assert list(logged["path"]) == [
+        "config.json",
+        "model.pkl",
+        "notes/readme.md",
+        "plots/a.csv",
+        "plots/sub/b.txt",
+    ]
 
 
 def test_artifacts_on_s3_with_metadata_in_a_local_folder(
@@ -197,31 +210,34 @@ def test_models_log_load_register_and_resolve_from_s3(s3_bucket: str) -> None:
     linear = LinearRegression().fit(X, y)
     with tracker.start_run() as run:
         tracker.xgboost.log_model(booster, artifact_path="xgb", input_example=X.head(2))
-        tracker.sklearn.log_model(linear, artifact_path="linear",
-                                  registered_model_name="linear-model")
+        tracker.sklearn.log_model(
+            linear, artifact_path="linear", registered_model_name="linear-model"
+        )
     run_id = run.info.run_id
 
     loaded = tracker.xgboost.load_model(f"runs:/{run_id}/xgb")
     assert np.allclose(loaded.predict(xgb.DMatrix(X)), booster.predict(xgb.DMatrix(X)))
     pyfunc = tracker.pyfunc.load_model(f"runs:/{run_id}/xgb")
     assert np.allclose(pyfunc.predict(X), booster.predict(xgb.DMatrix(X)))
-    assert np.allclose(tracker.sklearn.load_model("models:/linear-model/1").predict(X),
-                       linear.predict(X))
+    assert np.allclose(
+        tracker.sklearn.load_model("models:/linear-model/1").predict(X), linear.predict(X)
+    )
 
     client = tracker.MlflowClient()
     client.transition_model_version_stage("linear-model", 1, "Production")
     client.set_registered_model_alias("linear-model", "champion", 1)
-    assert np.allclose(tracker.pyfunc.load_model("models:/linear-model@champion").predict(X),
-                       linear.predict(X))
-    assert np.allclose(tracker.sklearn.load_model("models:/linear-model/Production").predict(X),
-                       linear.predict(X))
+    assert np.allclose(
+        tracker.pyfunc.load_model("models:/linear-model@champion").predict(X), linear.predict(X)
+    )
+    assert np.allclose(
+        tracker.sklearn.load_model("models:/linear-model/Production").predict(X), linear.predict(X)
+    )
     version = client.get_model_version_by_alias("linear-model", "champion")
     assert version.current_stage == "Production"
     with pytest.raises(NotFoundError, match="its artifacts"):
         tracker.sklearn.load_model(f"runs:/{run_id}/missing")
-    with pytest.raises(tracker.exceptions.AlreadyExistsError):
-        with tracker.start_run(run_id=run_id):
-            tracker.sklearn.log_model(linear, artifact_path="linear")
+    with pytest.raises(tracker.exceptions.AlreadyExistsError), tracker.start_run(run_id=run_id):
+        tracker.sklearn.log_model(linear, artifact_path="linear")
 
 
 # -- concurrency -----------------------------------------------------------------------------------
@@ -272,16 +288,21 @@ def test_six_processes_log_at_once_and_compaction_keeps_every_point(
     _run_children(_LOGGER, [[uri, str(w), str(runs), str(steps)] for w in range(workers)])
     seconds = time.perf_counter() - started
     with capsys.disabled():
-        print(f"\n{workers} processes x {runs} runs into moto: {seconds:.1f} s "
-              f"({workers * runs / seconds:.0f} runs/s, process start-up included)")
+        print(
+            f"\n{workers} processes x {runs} runs into moto: {seconds:.1f} s "
+            f"({workers * runs / seconds:.0f} runs/s, process start-up included)"
+        )
 
     def check(query: StoreQuery) -> None:
         counts = query.sql(
             "select count(distinct r.run_id) as runs, count(*) as points, "
             "count(distinct r.status) as statuses from runs r join metrics m using (run_id)"
         ).to_dict("records")[0]
-        assert counts == {"runs": workers * runs, "points": workers * runs * steps * 2,
-                          "statuses": 1}
+        assert counts == {
+            "runs": workers * runs,
+            "points": workers * runs * steps * 2,
+            "statuses": 1,
+        }
         assert query.warnings == []
 
     check(StoreQuery(open_s3_store(uri)))
@@ -308,13 +329,16 @@ def test_compaction_then_queries_and_cli(s3_bucket: str, moto_endpoint: str) -> 
     result = runner.invoke(cli, ["compact", "--store", uri])
     assert result.exit_code == 0, result.output
     assert not [k for k in _keys(moto_endpoint, s3_bucket, "store/runs/")]
-    df = tracker.MlflowClient(uri).search_runs([eid], "metrics.score >= 3", order_by=["metrics.score DESC"])
+    df = tracker.MlflowClient(uri).search_runs(
+        [eid], "metrics.score >= 3", order_by=["metrics.score DESC"]
+    )
     assert [r.data.params["i"] for r in df] == ["4", "3"]
     listed = runner.invoke(cli, ["runs", "list", "--store", uri, "--json"])
     assert listed.exit_code == 0, listed.output
     assert sorted(r["run_name"] for r in json.loads(listed.output)) == [f"r{i}" for i in range(5)]
-    sql = runner.invoke(cli, ["sql", "--store", uri, "--json",
-                              "select sum(value) as total from metrics"])
+    sql = runner.invoke(
+        cli, ["sql", "--store", uri, "--json", "select sum(value) as total from metrics"]
+    )
     assert sql.exit_code == 0, sql.output
     assert json.loads(sql.output) == [{"total": 10.0}]
 
@@ -378,21 +402,37 @@ def test_polars_and_pyarrow_read_a_local_store_without_tracker(tmp_path: Path) -
 def test_polars_and_pyarrow_read_an_s3_store_without_tracker(
     s3_bucket: str, moto_endpoint: str
 ) -> None:
+    import duckdb
     import polars as pl
     import pyarrow.dataset as ds
     import pyarrow.fs as pafs
 
     eid = _seed_small(f"s3://{s3_bucket}/store")
-    s3 = pafs.S3FileSystem(endpoint_override=moto_endpoint, access_key="testing",
-                           secret_key="testing", region="us-east-1")
-    table = ds.dataset(f"{s3_bucket}/store/runs", filesystem=s3, format="parquet",
-                       partitioning="hive").to_table()
+    s3 = pafs.S3FileSystem(
+        endpoint_override=moto_endpoint,
+        access_key="testing",
+        secret_key="testing",
+        region="us-east-1",
+    )
+    table = ds.dataset(
+        f"{s3_bucket}/store/runs", filesystem=s3, format="parquet", partitioning="hive"
+    ).to_table()
     _check_frame(table.to_pylist(), eid)
-    options = {"aws_endpoint_url": moto_endpoint, "aws_access_key_id": "testing",
-               "aws_secret_access_key": "testing", "aws_region": "us-east-1",
-               "aws_allow_http": "true"}
-    frame = pl.read_parquet(f"s3://{s3_bucket}/store/runs/**/*.parquet", hive_partitioning=True,
-                            storage_options=options)
+    runs = ds.dataset(
+        f"{s3_bucket}/store/runs", filesystem=s3, format="parquet", partitioning="hive"
+    )
+    counts = duckdb.sql("select kind, count(*) as n from runs group by kind").fetchall()
+    assert dict(counts)["metric"] == 3
+    options = {
+        "aws_endpoint_url": moto_endpoint,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "aws_region": "us-east-1",
+        "aws_allow_http": "true",
+    }
+    frame = pl.read_parquet(
+        f"s3://{s3_bucket}/store/runs/**/*.parquet", hive_partitioning=True, storage_options=options
+    )
     _check_frame(frame.to_dicts(), eid)
 
 
@@ -425,9 +465,12 @@ def test_bad_credentials_are_reported(
     import urllib.request
 
     def set_auth(count: str) -> None:
-        request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset-auth",
-                                         data=count.encode(), method="POST",
-                                         headers={"Content-Type": "text/plain"})
+        request = urllib.request.Request(
+            f"{moto_endpoint}/moto-api/reset-auth",
+            data=count.encode(),
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
         urllib.request.urlopen(request, timeout=5).read()
 
     set_auth("0")  # moto checks credentials from now on; "testing" is no known key

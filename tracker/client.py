@@ -99,8 +99,9 @@ class TrackerClient(RegistryClientMixin):
     """Read and write experiments, runs, artifacts and the model registry of one store.
 
     Args:
-        tracking_uri: the store (a folder path, ``file:`` or ``sqlite:///`` URI); defaults to
-            the fluent API's URI (``set_tracking_uri``, ``TRACKER_TRACKING_URI``, ``./tracking``).
+        tracking_uri: the store (a folder path, ``file:``, ``s3://`` or ``sqlite:///`` URI);
+            defaults to the fluent API's URI (``set_tracking_uri``, ``TRACKER_TRACKING_URI``,
+            ``./tracking``).
         registry_uri: accepted for MLflow compatibility; the registry lives in the same store.
     """
 

@@ -36,6 +36,26 @@ __all__ = ["S3FS", "S3Options", "configure", "open_s3_fs", "open_s3_store", "spl
 DEFAULT_REGION = "us-east-1"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 CONFLICT_RETRIES = 5
+# Words in pyarrow's and botocore's error texts (upper-cased) that say what went wrong.
+_UNREACHABLE = (
+    "NETWORK_CONNECTION",
+    "COULD NOT CONNECT",
+    "ENDPOINTCONNECTION",
+    "TIMED OUT",
+    "CONNECT TIMEOUT",
+    "COULD NOT RESOLVE",
+)
+_REFUSED = (
+    "ACCESS_DENIED",
+    "ACCESSDENIED",
+    "INVALIDACCESSKEYID",
+    "INVALID_ACCESS_KEY_ID",
+    "SIGNATURE",
+    "FORBIDDEN",
+    "403",
+    "NOCREDENTIALS",
+    "UNABLE TO LOCATE CREDENTIALS",
+)
 
 
 @dataclass(frozen=True)
@@ -147,9 +167,11 @@ def open_s3_store(uri: str, *, endpoint_url: str | None = None, region: str | No
     """
     from tracker.store.store import Store
 
-    options = replace(_defaults, **{
-        k: v for k, v in (("endpoint_url", endpoint_url), ("region", region)) if v is not None
-    })
+    options = replace(
+        _defaults,
+        endpoint_url=endpoint_url or _defaults.endpoint_url,
+        region=region or _defaults.region,
+    )
     return Store(open_s3_fs(uri, options), uri)
 
 
@@ -232,15 +254,12 @@ def describe_s3_error(detail: str, uri: str, where: str) -> str:
     if "NO_SUCH_BUCKET" in text or "NOSUCHBUCKET" in text:
         bucket = uri[5:].split("/", 1)[0]
         return f"S3 bucket {bucket!r} does not exist at {where} ({uri}); create it or fix the URI."
-    if any(k in text for k in ("NETWORK_CONNECTION", "COULD NOT CONNECT", "ENDPOINTCONNECTION",
-                               "CONNECT TIMEOUT", "TIMED OUT", "COULD NOT RESOLVE")):
+    if any(k in text for k in _UNREACHABLE):
         return (
             f"Cannot reach the S3 endpoint {where} for {uri}: {detail}. Check endpoint_url, "
             "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and that the service is running."
         )
-    if any(k in text for k in ("ACCESS_DENIED", "ACCESSDENIED", "INVALIDACCESSKEYID",
-                               "INVALID_ACCESS_KEY_ID", "SIGNATURE", "FORBIDDEN", "403",
-                               "NOCREDENTIALS", "UNABLE TO LOCATE CREDENTIALS")):
+    if any(k in text for k in _REFUSED):
         return (
             f"S3 refused access to {uri} at {where}: {detail}. Check AWS_ACCESS_KEY_ID, "
             "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket's permissions."
