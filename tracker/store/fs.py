@@ -88,6 +88,11 @@ class StoreFS:
         """Delete a file; a file that is already gone is not an error."""
         raise NotImplementedError
 
+    def delete_many(self, paths: list[str]) -> None:
+        """Delete files (missing ones are fine); object stores batch the requests."""
+        for path in paths:
+            self.delete(path)
+
     def remove_empty_dirs(self, path: str) -> None:
         """Remove ``path`` and its parents up to the root while they are empty (no-op on S3)."""
 

@@ -238,6 +238,26 @@ class S3FS(ArrowFS):
         except Exception as exc:  # noqa: BLE001 - botocore's error classes are dynamic
             raise self._client_error(exc, path) from exc
 
+    def delete_many(self, paths: list[str]) -> None:
+        """Delete objects 1,000 per request (S3's batch limit); missing ones are fine."""
+        client = _boto3_client(self.options)
+        for start in range(0, len(paths), 1000):
+            batch = paths[start : start + 1000]
+            objects = [{"Key": self._key(p)} for p in batch]
+            try:
+                answer = client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+            except Exception as exc:  # noqa: BLE001 - botocore's error classes are dynamic
+                raise self._client_error(exc, batch[0]) from exc
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise StoreError(
+                    f"S3 did not delete {len(errors)} object(s) in {self.uri()}, e.g. "
+                    f"{first.get('Key')!r}: {first.get('Code')} {first.get('Message')}"
+                )
+
     def _where(self) -> str:
         return self.options.endpoint_url or f"AWS ({self.options.region})"
 

@@ -195,6 +195,8 @@ class Store:
         consolidated = sorted(
             (f for f in files if f.level > LEVEL_SEGMENT), key=lambda f: (-f.level, f.path)
         )
+        if not self.fs.is_local:
+            self._prefetch_covers(consolidated, by_folder)
         covered: set[str] = set()
         chosen: list[str] = []
         exclude: dict[str, frozenset[str]] = {}
@@ -227,6 +229,30 @@ class Store:
             chosen = [p for p in chosen if p not in bad]
             skipped.extend(bad)
         return ReadPlan(tuple(sorted(chosen)), exclude, tuple(sorted(skipped)))
+
+    def _prefetch_covers(self, consolidated: Sequence[StoreFile], by_folder: dict[str, int]) -> None:
+        """Read the footers ``plan`` will need in parallel (one round trip each on S3).
+
+        Lone finals need no footer unless a part exists (it might cover them).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        any_part = any(f.level == LEVEL_PART for f in consolidated)
+        wanted = [
+            f for f in consolidated
+            if (f.path, f.size) not in self._covers_cache
+            and (any_part or f.level == LEVEL_PART or by_folder[f.folder] > 1)
+        ]
+
+        def fetch(f: StoreFile) -> None:
+            try:
+                self.covers(f)
+            except CorruptFileError:
+                pass  # plan() reads it again and reports it
+
+        if wanted:
+            with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(wanted))) as pool:
+                list(pool.map(fetch, wanted))
 
     def mark_bad(self, path: str, size: int, reason: str) -> None:
         """Remember that a file cannot be read, so later plans skip it (until its size changes)."""
@@ -275,12 +301,17 @@ class Store:
                 return path, exc
 
         out: dict[str, Any] = {}
-        with ThreadPoolExecutor(max_workers=min(READ_THREADS, max(1, len(paths)))) as pool:
-            for path, result in pool.map(read, paths):
-                if isinstance(result, CorruptFileError):
-                    self.mark_bad(path, self.fs.stat(path)[1], str(result))
-                else:
-                    out[path] = result
+        results: Iterable[tuple[str, Any]]
+        if self.fs.is_local or len(paths) <= 1:
+            results = map(read, paths)  # local reads gain nothing from threads
+        else:
+            with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(paths))) as pool:
+                results = list(pool.map(read, paths))
+        for path, result in results:
+            if isinstance(result, CorruptFileError):
+                self.mark_bad(path, self.fs.stat(path)[1], str(result))
+            else:
+                out[path] = result
         return out
 
     def list_record_files_in(self, folder: str) -> list[StoreFile]:
