@@ -25,6 +25,7 @@ from tracker.store.store import (
     RUNS,
     Store,
     StoreFile,
+    covers_of,
     parts_dir,
 )
 
@@ -65,7 +66,8 @@ def _load(store: Store, files: Sequence[StoreFile]) -> tuple[list[Any], set[str]
         consumed.append(f)
         covers.add(f.file_id)
         if f.level > LEVEL_SEGMENT:
-            covers |= store.covers(f)
+            # The footer came with the table when it was read: no second request for it.
+            covers |= covers_of(read[f.path]) if f.path in read else store.covers(f)
         if f.path not in planned:
             continue
         table = read[f.path]

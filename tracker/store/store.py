@@ -441,6 +441,12 @@ def conform_records(tables: Sequence[tuple[str, Any]]) -> Any:
     return pa.concat_tables(parts)
 
 
+def covers_of(table: Any) -> frozenset[str]:
+    """Ids a consolidated file supersedes, from the metadata of its table as read."""
+    raw = (table.schema.metadata or {}).get(schema.META_COVERS)
+    return frozenset(json.loads(raw)) if raw is not None else frozenset()
+
+
 def read_covers(fs: StoreFS, path: str) -> frozenset[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
