@@ -131,6 +131,49 @@ def test_dead_runs_are_detected_on_s3(s3_bucket: str, tmp_path: Path) -> None:
     assert run_id in client.dead_run_ids()
 
 
+def test_an_outage_keeps_buffered_records_until_s3_is_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL_S3", endpoint),
+    ):
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="outage")
+    uri = "s3://outage/store"
+    tracker.set_tracking_uri(uri)
+    run_id = tracker.start_run().info.run_id
+    for step in range(5):
+        tracker.log_metric("m", float(step), step=step)
+    tracker.flush()
+
+    server.stop()  # the service goes away; moto keeps the bucket's content in this process
+    try:
+        for step in range(5, 10):
+            tracker.log_metric("m", float(step), step=step)
+        started = time.perf_counter()
+        with pytest.raises(StoreError, match=f"Cannot reach the S3 endpoint {endpoint}"):
+            tracker.flush()
+        assert time.perf_counter() - started < 10
+    finally:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+    try:
+        tracker.end_run()
+        history = tracker.MlflowClient().get_metric_history(run_id, "m")
+        assert [m.step for m in history] == list(range(10))
+        fresh = StoreQuery(open_s3_store(uri))
+        assert fresh.sql("select count(*) as n from metrics")["n"][0] == 10
+    finally:
+        server.stop()
+
+
 # -- artifacts and models ------------------------------------------------------------------------
 
 
