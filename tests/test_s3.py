@@ -461,10 +461,12 @@ def test_polars_and_pyarrow_read_an_s3_store_without_tracker(
         f"{s3_bucket}/store/runs", filesystem=s3, format="parquet", partitioning="hive"
     ).to_table()
     _check_frame(table.to_pylist(), eid)
-    runs = ds.dataset(
-        f"{s3_bucket}/store/runs", filesystem=s3, format="parquet", partitioning="hive"
+    con = duckdb.connect()
+    con.register(
+        "runs",
+        ds.dataset(f"{s3_bucket}/store/runs", filesystem=s3, format="parquet", partitioning="hive"),
     )
-    counts = duckdb.sql("select kind, count(*) as n from runs group by kind").fetchall()
+    counts = con.sql("select kind, count(*) as n from runs group by kind").fetchall()
     assert dict(counts)["metric"] == 3
     options = {
         "aws_endpoint_url": moto_endpoint,

@@ -52,7 +52,6 @@ _REFUSED = (
     "INVALID_ACCESS_KEY_ID",
     "SIGNATURE",
     "FORBIDDEN",
-    "403",
     "NOCREDENTIALS",
     "UNABLE TO LOCATE CREDENTIALS",
 )
@@ -201,7 +200,7 @@ class S3FS(ArrowFS):
         try:
             info = self.fs.get_file_info(self.bucket)
         except OSError as exc:
-            raise self._error(exc, self.bucket) from exc
+            raise self._error(exc, self.root) from exc
         if info.type == pafs.FileType.NotFound:
             raise StoreError(
                 f"S3 bucket {self.bucket!r} does not exist at {self._where()}; create it "
@@ -270,6 +269,7 @@ class S3FS(ArrowFS):
 
 def describe_s3_error(detail: str, uri: str, where: str) -> str:
     """A message for an S3 failure that says what went wrong in words, and what to check."""
+    detail = detail.strip().rstrip(".")
     text = detail.upper()
     if "NO_SUCH_BUCKET" in text or "NOSUCHBUCKET" in text:
         bucket = uri[5:].split("/", 1)[0]
@@ -338,6 +338,9 @@ def _boto3_client(options: S3Options) -> Any:
                 connect_timeout=options.connect_timeout,
                 read_timeout=options.request_timeout,
                 retries={"max_attempts": options.max_attempts, "mode": "standard"},
+                # Checksums only where S3 requires them: some S3-compatibles reject the rest.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
             )
             client = boto3.session.Session().client(
                 "s3", endpoint_url=options.endpoint_url, region_name=options.region, config=config
