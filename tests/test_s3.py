@@ -541,6 +541,11 @@ def test_endpoint_and_region_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (explicit.endpoint_url, explicit.region) == ("https://minio.example:9000", "x")
     with pytest.raises(InvalidArgumentError, match="'minio:9000' must be an http:// or https://"):
         S3Options(endpoint_url="minio:9000").resolved()
+    with pytest.raises(InvalidArgumentError, match="'connect_timeout': expected a positive"):
+        configure(connect_timeout=0)
+    with pytest.raises(InvalidArgumentError, match="'max_attempts': expected an integer"):
+        S3Options(max_attempts=0)
+    assert configure().connect_timeout == 5.0  # a refused setting changes nothing
     with pytest.raises(InvalidArgumentError, match="Unknown S3 option.*endpoint"):
         configure(endpont_url="http://x:1")
     with pytest.raises(InvalidArgumentError, match="'Bad_Bucket' is not a valid bucket name"):

@@ -76,6 +76,19 @@ class S3Options:
     request_timeout: float = 30.0
     max_attempts: int = 3
 
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "request_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise InvalidArgumentError(
+                    f"S3 option {name!r}: expected a positive number of seconds, got {value!r}."
+                )
+        attempts = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise InvalidArgumentError(
+                f"S3 option 'max_attempts': expected an integer of at least 1, got {attempts!r}."
+            )
+
     def resolved(self) -> S3Options:
         """These options with the endpoint and region filled in from the environment."""
         endpoint = (
