@@ -277,6 +277,9 @@ def test_models_log_load_register_and_resolve_from_s3(s3_bucket: str) -> None:
     )
     version = client.get_model_version_by_alias("linear-model", "champion")
     assert version.current_stage == "Production"
+    # Registration read the model's manifest from the bucket and recorded its file checksums.
+    recorded = client.registry.version_info("linear-model", 1).get("files") or {}
+    assert recorded and all(len(digest) == 64 for digest in recorded.values())
     with pytest.raises(NotFoundError, match="its artifacts"):
         tracker.sklearn.load_model(f"runs:/{run_id}/missing")
     with pytest.raises(tracker.exceptions.AlreadyExistsError), tracker.start_run(run_id=run_id):
