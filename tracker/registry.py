@@ -415,6 +415,10 @@ class Registry:
         salt = 0
         model_id = model_id_for(name)
         while model_id in taken:  # a deleted or renamed model keeps its id and its versions
+            existing = self._load(model_id)
+            if existing.name == name and not existing.deleted:
+                # Another process created it since the check above: one model, not two.
+                raise AlreadyExistsError(f"Registered model {name!r} already exists.")
             salt += 1
             model_id = model_id_for(name, salt)
         events: list[tuple[Any, ...]] = [("model_created", None, None, name)]
@@ -430,8 +434,12 @@ class Registry:
         try:
             return self._find(name)
         except NotFoundError:
+            pass
+        try:
             self.create_registered_model(name)
-            return self._find(name)
+        except AlreadyExistsError:
+            pass  # created by a concurrent registration: use that one
+        return self._find(name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._find(name).entity()
