@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tracker import context
-from tracker.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from tracker.exceptions import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    StoreError,
+)
 from tracker.store.store import new_seg_id, read_table
 from tracker.validation import validate_key
 
@@ -277,13 +282,20 @@ class Registry:
 
     def _load(self, model_id: str) -> _Model:
         folder = f"{REGISTRY}/model_id={model_id}"
-        files = self.store.list_record_files_in(folder)
-        key = tuple((f.path, f.size) for f in files)
-        with self._lock:
-            cached = self._cache.get(model_id)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-        rows = self._read(files)
+        for _attempt in range(5):
+            files = self.store.list_record_files_in(folder)
+            key = tuple((f.path, f.size) for f in files)
+            with self._lock:
+                cached = self._cache.get(model_id)
+                if cached is not None and cached[0] == key:
+                    return cached[1]
+            try:
+                rows = self._read(files)
+                break
+            except FileNotFoundError:
+                continue  # compacted between listing and reading: its part holds the rows
+        else:
+            raise StoreError(f"The registry folder {folder} kept changing while being read.")
         rows.sort(key=lambda r: (r["seq"], r["seg"], r["event"] != "version_created"))
         model = _Model(model_id)
         for row in rows:
@@ -300,8 +312,6 @@ class Registry:
         for path in plan.files:
             try:
                 table = read_table(self.store.fs, path)
-            except FileNotFoundError:
-                continue
             except CorruptFileError as exc:
                 self.store.mark_bad(path, next(f.size for f in files if f.path == path), str(exc))
                 continue
