@@ -73,7 +73,7 @@ class S3Options:
     endpoint_url: str | None = None
     region: str | None = None
     connect_timeout: float = 5.0
-    request_timeout: float = 30.0
+    request_timeout: float = 10.0
     max_attempts: int = 3
 
     def __post_init__(self) -> None:
