@@ -568,3 +568,46 @@ def test_configure_sets_the_endpoint_for_tracking_uris(
         assert len(tracker.search_runs()) == 1
     finally:
         configure(endpoint_url=previous.endpoint_url)
+
+
+class _ConflictingClient:
+    """Answers PutObject with S3's 409 ConditionalRequestConflict ``conflicts`` times.
+
+    moto never sends that answer (real S3 does while another conditional write of the key is in
+    flight), so this stands in for boto3's client in the one test of how tracker handles it.
+    """
+
+    def __init__(self, conflicts: int) -> None:
+        self.conflicts = conflicts
+        self.calls = 0
+
+    def put_object(self, **kwargs: Any) -> None:
+        self.calls += 1
+        if self.calls <= self.conflicts:
+            error = Exception("ConditionalRequestConflict")
+            error.response = {  # type: ignore[attr-defined]
+                "Error": {"Code": "ConditionalRequestConflict"},
+                "ResponseMetadata": {"HTTPStatusCode": 409},
+            }
+            raise error
+
+
+def test_conditional_create_retries_a_409_then_decides(s3_bucket: str) -> None:
+    import tracker.store.s3 as s3_module
+
+    fs = open_s3_fs(f"s3://{s3_bucket}/store")
+    client = _ConflictingClient(conflicts=2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(s3_module, "_boto3_client", lambda options: client)
+        assert fs.create_exclusive("claim", b"x") is True  # the third try wins
+    assert client.calls == 3
+
+    # Conflicts every time: the object's presence decides (another writer created it) ...
+    assert fs.create_exclusive("taken", b"first") is True
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(s3_module, "_boto3_client", lambda options: _ConflictingClient(99))
+        assert fs.create_exclusive("taken", b"second") is False
+        # ... and with nothing there, it is an error that says to try again.
+        with pytest.raises(StoreError, match="kept conflicting with other writers"):
+            fs.create_exclusive("never", b"x")
+    assert fs.read_bytes("taken") == b"first"
