@@ -27,7 +27,8 @@ def _start_server() -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -93,16 +94,21 @@ def main() -> None:
     args = parser.parse_args()
     server, endpoint = _start_server()
     os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1",
-        AWS_ENDPOINT_URL_S3=endpoint, TRACKER_AUTO_COMPACT="0",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL_S3=endpoint,
+        TRACKER_AUTO_COMPACT="0",
     )
     try:
         figures = measure(endpoint, args.runs)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(f"S3 (moto_server on 127.0.0.1), {args.runs} runs of 1 param + 10 metric points; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"S3 (moto_server on 127.0.0.1), {args.runs} runs of 1 param + 10 metric points; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"  logging:                         {figures['runs_per_s']:.0f} runs/s")
     print(f"  fresh reader, loose runs:        {figures['loose_fresh_s']:.2f} s")
     print(f"  search_runs, loose, warm:        {figures['loose_warm_s']:.2f} s")
