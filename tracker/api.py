@@ -89,7 +89,8 @@ class _Terminated(SystemExit):
 
 
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Use the store at ``uri`` (a folder, ``file:`` URI, or MLflow's ``sqlite:///x.db``)."""
+    """Use the store at ``uri`` (a folder, ``file:`` URI, ``s3://bucket/prefix``, or MLflow's
+    ``sqlite:///x.db``)."""
     global _tracking_uri, _experiment_id
     from tracker.uri import resolve_local_path
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
+import threading
 from typing import TYPE_CHECKING
 
 from tracker.entities import FileInfo
@@ -15,15 +18,20 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
-def open_location(uri: str) -> StoreFS:
-    """The filesystem rooted at an artifact URI (a folder path or ``file:`` URI)."""
+def open_location(uri: str, *, check: bool = False) -> StoreFS:
+    """The filesystem rooted at an artifact URI (a folder path, ``file:`` or ``s3://`` URI).
+
+    Args:
+        uri: the location.
+        check: for S3, look the bucket up now (a missing bucket is an error naming it); off for
+            a run's repo, which is opened often and whose writes report a missing bucket anyway.
+    """
     from tracker.uri import resolve_local_path
 
     if uri.lower().startswith("s3://"):
-        raise InvalidArgumentError(
-            f"Artifact location {uri!r}: S3 artifact locations are not supported yet in this "
-            "version; use a folder."
-        )
+        from tracker.store.s3 import open_s3_fs
+
+        return open_s3_fs(uri, check=check)
     return LocalFS(resolve_local_path(uri, notice=False))
 
 
@@ -79,18 +87,12 @@ class ArtifactRepo:
     def list(self, path: str | None = None) -> list[FileInfo]:
         """Direct children of ``path`` (files with sizes, folders), like MLflow's list_artifacts."""
         rel = validate_artifact_path(path)
-        if rel and self.fs.stat(rel)[0] == "file":
-            return []
         out = []
-        for name in self.fs.list_dir(rel):
+        for name, is_dir, size in self.fs.scan_dir(rel):
             if name.startswith(".tmp-"):
                 continue
             child = f"{rel}/{name}" if rel else name
-            kind, size = self.fs.stat(child)
-            if kind == "dir":
-                out.append(FileInfo(child, True, None))
-            elif kind == "file":
-                out.append(FileInfo(child, False, size))
+            out.append(FileInfo(child, True, None) if is_dir else FileInfo(child, False, size))
         return out
 
     def walk(self) -> Iterator[tuple[str, int]]:
@@ -119,5 +121,48 @@ class ArtifactRepo:
         return target
 
     def local_path(self, path: str = "") -> str | None:
-        """The local filesystem path of an artifact, if the location is local."""
-        return self.fs.full_path(validate_artifact_path(path))
+        """The local filesystem path of an artifact, if the location is local (else None)."""
+        return self.fs.full_path(validate_artifact_path(path)) if self.fs.is_local else None
+
+    def exists(self, path: str) -> bool:
+        """True when ``path`` is an artifact file or a folder holding some."""
+        return self.fs.stat(validate_artifact_path(path))[0] is not None
+
+    def fetch(self, path: str) -> str:
+        """A local path holding the artifact file or folder ``path``.
+
+        Local locations are used in place. Remote ones are downloaded once per process into a
+        temporary cache (artifacts are never overwritten, so a copy cannot go stale).
+        """
+        local = self.local_path(path)
+        if local is not None:
+            return local
+        rel = validate_artifact_path(path)
+        key = hashlib.sha256(f"{self.artifact_uri}\x00{rel}".encode()).hexdigest()[:24]
+        folder = os.path.join(_cache_root(), key)
+        name = rel.rsplit("/", 1)[-1] if rel else "artifacts"
+        with _cache_lock:
+            if not os.path.exists(folder):
+                staging = tempfile.mkdtemp(dir=_cache_root(), prefix=".fetch-")
+                try:
+                    self.download(rel, staging)
+                    os.replace(staging, folder)
+                finally:
+                    shutil.rmtree(staging, ignore_errors=True)
+        return os.path.join(folder, name)
+
+    def read_bytes(self, path: str) -> bytes:
+        """The content of the artifact file ``path``."""
+        return self.fs.read_bytes(validate_artifact_path(path))
+
+
+_cache_dir: tempfile.TemporaryDirectory[str] | None = None
+_cache_lock = threading.Lock()
+
+
+def _cache_root() -> str:
+    """This process's folder of downloaded remote artifacts, removed at exit."""
+    global _cache_dir
+    if _cache_dir is None:
+        _cache_dir = tempfile.TemporaryDirectory(prefix="tracker-artifacts-")
+    return _cache_dir.name

@@ -106,7 +106,10 @@ class _Context:
 pass_context = click.make_pass_decorator(_Context)
 
 _STORE_NAMES = ("--store", "--tracking-uri", "--backend-store-uri")
-_STORE_HELP = "The store: a folder, file:///abs/path, or sqlite:///x.db (mapped to a folder)."
+_STORE_HELP = (
+    "The store: a folder, file:///abs/path, s3://bucket/prefix, or sqlite:///x.db (mapped to a "
+    "folder)."
+)
 
 
 def store_option(func: F) -> F:

@@ -99,8 +99,9 @@ class TrackerClient(RegistryClientMixin):
     """Read and write experiments, runs, artifacts and the model registry of one store.
 
     Args:
-        tracking_uri: the store (a folder path, ``file:`` or ``sqlite:///`` URI); defaults to
-            the fluent API's URI (``set_tracking_uri``, ``TRACKER_TRACKING_URI``, ``./tracking``).
+        tracking_uri: the store (a folder path, ``file:``, ``s3://`` or ``sqlite:///`` URI);
+            defaults to the fluent API's URI (``set_tracking_uri``, ``TRACKER_TRACKING_URI``,
+            ``./tracking``).
         registry_uri: accepted for MLflow compatibility; the registry lives in the same store.
     """
 
@@ -247,7 +248,7 @@ class TrackerClient(RegistryClientMixin):
                 )
             from tracker.artifacts import open_location
 
-            location = open_location(artifact_location).uri()
+            location = open_location(artifact_location, check=True).uri()
         else:
             location = self.store.default_artifact_location(experiment_id)
         now = int(time.time() * 1000)

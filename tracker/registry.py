@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tracker import context
-from tracker.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from tracker.exceptions import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    StoreError,
+)
 from tracker.store.store import new_seg_id, read_table
 from tracker.validation import validate_key
 
@@ -295,13 +300,20 @@ class Registry:
 
     def _load(self, model_id: str) -> _Model:
         folder = f"{REGISTRY}/model_id={model_id}"
-        files = self.store.list_record_files_in(folder)
-        key = tuple((f.path, f.size) for f in files)
-        with self._lock:
-            cached = self._cache.get(model_id)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-        rows = self._read(files)
+        for _attempt in range(5):
+            files = self.store.list_record_files_in(folder)
+            key = tuple((f.path, f.size) for f in files)
+            with self._lock:
+                cached = self._cache.get(model_id)
+                if cached is not None and cached[0] == key:
+                    return cached[1]
+            try:
+                rows = self._read(files)
+                break
+            except FileNotFoundError:
+                continue  # compacted between listing and reading: its part holds the rows
+        else:
+            raise StoreError(f"The registry folder {folder} kept changing while being read.")
         rows.sort(key=lambda r: (r["seq"], r["seg"], r["event"] != "version_created"))
         model = _Model(model_id, kept={
             r["version"]: r["key"] for r in rows if r["event"] == CONFLICT_RESOLVED
@@ -320,8 +332,6 @@ class Registry:
         for path in plan.files:
             try:
                 table = read_table(self.store.fs, path)
-            except FileNotFoundError:
-                continue
             except CorruptFileError as exc:
                 self.store.mark_bad(path, next(f.size for f in files if f.path == path), str(exc))
                 continue
@@ -436,6 +446,10 @@ class Registry:
         salt = 0
         model_id = model_id_for(name)
         while model_id in taken:
+            existing = self._load(model_id)
+            if existing.name == name and not existing.deleted:
+                # Another process created it since the caller looked: one model, not two.
+                raise AlreadyExistsError(f"Registered model {name!r} already exists.")
             salt += 1
             model_id = model_id_for(name, salt)
         return model_id
@@ -528,8 +542,12 @@ class Registry:
         try:
             return self._find(name)
         except NotFoundError:
+            pass
+        try:
             self.create_registered_model(name)
-            return self._find(name)
+        except AlreadyExistsError:
+            pass  # created by a concurrent registration: use that one
+        return self._find(name)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._find(name).entity()

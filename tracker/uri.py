@@ -76,13 +76,12 @@ def resolve_local_path(uri: str, *, notice: bool = True) -> str:
 
 
 def open_store(uri: str) -> Store:
-    """Open the store a tracking URI names."""
+    """Open the store a tracking URI names (a folder, or ``s3://bucket/prefix``)."""
     from tracker.store import LocalFS, Store
 
     if uri.lower().startswith("s3://"):
-        raise InvalidArgumentError(
-            f"Tracking URI {uri!r}: S3 stores are not supported yet in this version; "
-            "use a local folder or a shared disk."
-        )
+        from tracker.store.s3 import open_s3_store
+
+        return open_s3_store(uri)
     path = resolve_local_path(uri, notice=False)
     return Store(LocalFS(path), uri)

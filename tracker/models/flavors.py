@@ -283,8 +283,7 @@ def log_to_run(
     as_signature(signature)  # refuse a bad signature before a run is started
     active = api.active_run() or api.start_run()
     client, run_id = active._client, str(active.info.run_id)
-    existing = client._repo(run_id).local_path(path)
-    if existing is not None and os.path.exists(existing):
+    if client._repo(run_id).exists(path):
         raise AlreadyExistsError(
             f"Run {run_id} already has artifacts at {path!r}; log the model under another "
             "artifact_path (logged models are not overwritten: versions may point at them)."

@@ -1,5 +1,6 @@
 """Model URIs: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
-``models:/<name>@<alias>``, and plain paths or ``file:`` URIs — resolved to a local folder."""
+``models:/<name>@<alias>``, and plain paths or ``file:`` URIs — resolved to a local folder
+(downloaded first when the run's artifacts are in S3)."""
 
 from __future__ import annotations
 
@@ -89,12 +90,14 @@ def resolve(client: TrackerClient, uri: str) -> ResolvedModel:
         run_id, path = parse_runs_uri(uri)
         repo = client._repo(run_id)  # raises "Run … not found" for an unknown run
         local = repo.local_path(path)
-        if local is None or not os.path.exists(local):
+        found = os.path.exists(local) if local is not None else repo.exists(path)
+        if not found:
             listing = [f.path for f in client.list_artifacts(run_id)]
             raise NotFoundError(
                 f"Run {run_id} has no artifact {path!r}; its artifacts: {listing or 'none'}."
             )
-        return ResolvedModel(uri, local, run_id, path)
+        # A remote location (S3) is downloaded once per process into a temporary cache.
+        return ResolvedModel(uri, local or repo.fetch(path), run_id, path)
     if uri.startswith("models:/"):
         version = model_version_for(client, uri)
         inner = resolve(client, version.source)

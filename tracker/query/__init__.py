@@ -166,7 +166,9 @@ class StoreQuery:
         if removed:
             touched.update(self._runs_in(removed))
             self._execute(views.DELETE_FILES, {"files": removed})
-        while added:
+        if added and not fs.is_local:
+            added = self._insert_remote(added, wanted)
+        while added and fs.is_local:
             try:
                 self._execute(views.INSERT_RECORDS, {"files": added})
                 break
@@ -239,6 +241,22 @@ class StoreQuery:
         for sql in views.VIEWS.values():
             self._execute(sql)
         self._restored = True
+
+    def _insert_remote(self, added: list[str], wanted: dict[str, str]) -> list[str]:
+        """Load files of a remote store through its filesystem; return the ones loaded."""
+        from tracker.store.store import conform_records
+
+        tables = self.store.read_tables([wanted[f] for f in added])
+        loaded = [f for f in added if wanted[f] in tables]
+        if loaded:
+            con = self.con
+            incoming = conform_records([(f, tables[wanted[f]]) for f in loaded])
+            con.register("incoming_records", incoming)
+            try:
+                self._execute(views.INSERT_ARROW_RECORDS)
+            finally:
+                con.unregister("incoming_records")
+        return loaded
 
     def _drop_bad(self, added: list[str], wanted: dict[str, str], exc: Exception) -> list[str]:
         """Find the unreadable files among ``added``, warn once for each, return the rest."""

@@ -18,6 +18,14 @@ SELECT experiment_id, run_id, seg, kind, key, value, num, step, "timestamp", seq
 FROM read_parquet($files, union_by_name = true, filename = true)
 """
 
+# Records read through pyarrow (remote stores: DuckDB has no S3 access without httpfs), as the
+# Arrow table registered under this name.
+INSERT_ARROW_RECORDS = """
+INSERT INTO records
+SELECT experiment_id, run_id, seg, kind, key, value, num, step, "timestamp", seq, filename
+FROM incoming_records
+"""
+
 EMPTY_RECORDS = """
 CREATE OR REPLACE TABLE records (
     experiment_id VARCHAR, run_id VARCHAR, seg VARCHAR, kind VARCHAR, key VARCHAR,

@@ -1,6 +1,6 @@
 """The store: immutable Parquet record files in Hive-style folders (format version 1).
 
-Layout of a store rooted at ``<root>`` (a folder, later an ``s3://bucket/prefix``)::
+Layout of a store rooted at ``<root>`` (a folder, or ``s3://bucket/prefix``: ``tracker.store.s3``)::
 
     <root>/tracker-store.json                         {"format": "tracker-store", "format_version": 1}
     <root>/experiments/experiment_id=<eid>/seg-<id>.parquet       experiment events
@@ -12,10 +12,10 @@ Layout of a store rooted at ``<root>`` (a folder, later an ``s3://bucket/prefix`
 
 Every ``.parquet`` file has the record schema of ``tracker.store.schema`` and key-value
 metadata ``tracker.format_version``. Ids are time-ordered (16 hex digits of nanoseconds, 8
-random) so names never collide. Files are written to ``.tmp-*`` names and renamed into place,
-never modified afterwards, and deleted only by compaction (or ``tracker gc``) once a
-consolidated file that covers them (footer key ``tracker.covers``: the JSON list of ids it
-supersedes) is published.
+random) so names never collide. Files are written to ``.tmp-*`` names and renamed into place (on
+S3: one PUT of the final name, which is atomic), never modified afterwards, and deleted only by
+compaction (or ``tracker gc``) once a consolidated file that covers them (footer key
+``tracker.covers``: the JSON list of ids it supersedes) is published.
 
 Readers (``Store.plan``) read each segment exactly once: a file whose id is covered by a
 consolidated file is skipped; overlapping consolidated files are resolved by level (part over

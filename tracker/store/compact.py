@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracker.exceptions import CorruptFileError
 from tracker.store.store import (
     LEVEL_FINAL,
     LEVEL_PART,
@@ -26,8 +25,8 @@ from tracker.store.store import (
     RUNS,
     Store,
     StoreFile,
+    covers_of,
     parts_dir,
-    read_table,
 )
 
 if TYPE_CHECKING:
@@ -57,21 +56,21 @@ def _load(store: Store, files: Sequence[StoreFile]) -> tuple[list[Any], set[str]
     plan = store.plan(files)
     tables, covers, consumed = [], set(), []
     planned = set(plan.files)
+    # Read in parallel: on S3 each file is a round trip. Unreadable ones are marked bad and left out.
+    read = store.read_tables([f.path for f in files if f.path in planned])
     for f in files:
         if f.path in plan.skipped:
             continue  # unreadable: left in place, never deleted, skipped by readers
-        if f.path in planned:
-            try:
-                table = read_table(store.fs, f.path)
-            except CorruptFileError as exc:
-                store.mark_bad(f.path, f.size, str(exc))
-                continue
+        if f.path in planned and f.path not in read:
+            continue
         consumed.append(f)
         covers.add(f.file_id)
         if f.level > LEVEL_SEGMENT:
-            covers |= store.covers(f)
+            # The footer came with the table when it was read: no second request for it.
+            covers |= covers_of(read[f.path]) if f.path in read else store.covers(f)
         if f.path not in planned:
             continue
+        table = read[f.path]
         excluded = plan.exclude.get(f.path)
         if excluded:
             mask = pc.invert(pc.is_in(table["seg"], value_set=_pa_array(sorted(excluded))))
@@ -106,8 +105,7 @@ def consolidate_run(store: Store, folder: str) -> bool:
     run = files[0]
     table = _concat(tables).sort_by([("kind", "ascending"), ("key", "ascending"), ("step", "ascending")])
     store.write_table(run.folder, "final", table, covers)
-    for f in consumed:
-        store.fs.delete(f.path)
+    store.fs.delete_many([f.path for f in consumed])
     return True
 
 
@@ -171,8 +169,7 @@ def _compact_experiment(
         [("run_id", "ascending"), ("kind", "ascending"), ("key", "ascending"), ("step", "ascending")]
     )
     store.write_table(parts_dir(eid), "part", table, covers)
-    for f in consumed:
-        store.fs.delete(f.path)
+    store.fs.delete_many([f.path for f in consumed])
     for folder in sorted({f.folder for f in consumed if f.path.startswith(RUNS + "/")}):
         store.fs.remove_empty_dirs(folder)
     return 1, len(tables), len(consumed), runs

@@ -5,8 +5,8 @@ Two implementations share one interface:
 * ``LocalFS`` for a folder on this machine. It uses ``os`` directly because the logging path must
   not pay for importing pyarrow before the first flush, and because atomic create-if-absent needs
   ``os.link``/``O_EXCL``, which ``pyarrow.fs`` does not offer.
-* ``ArrowFS`` for anything ``pyarrow.fs`` can reach (S3 later). Conditional create is supplied by
-  a subclass that knows the object store's own primitive.
+* ``ArrowFS`` for anything ``pyarrow.fs`` can reach. Conditional create is supplied by a subclass
+  that knows the object store's own primitive (``S3FS`` in ``tracker/store/s3.py``).
 
 Paths given to the adapter are always relative to the store root and use ``/``.
 """
@@ -40,6 +40,7 @@ class StoreFS:
     """Interface of a store filesystem. Paths are relative to the store root, ``/``-separated."""
 
     root: str
+    is_local = False  # True when paths are files on this machine (``full_path`` is openable)
 
     def full_path(self, path: str) -> str:
         """The absolute location of ``path`` (a local path or ``bucket/key``)."""
@@ -79,9 +80,18 @@ class StoreFS:
         """Names of the direct children of ``path`` (files and folders); [] when it is missing."""
         raise NotImplementedError
 
+    def scan_dir(self, path: str) -> list[tuple[str, bool, int]]:
+        """(name, is folder, size) of each direct child of ``path``, from one listing."""
+        raise NotImplementedError
+
     def delete(self, path: str) -> None:
         """Delete a file; a file that is already gone is not an error."""
         raise NotImplementedError
+
+    def delete_many(self, paths: list[str]) -> None:
+        """Delete files (missing ones are fine); object stores batch the requests."""
+        for path in paths:
+            self.delete(path)
 
     def remove_empty_dirs(self, path: str) -> None:
         """Remove ``path`` and its parents up to the root while they are empty (no-op on S3)."""
@@ -101,6 +111,8 @@ class StoreFS:
 
 class LocalFS(StoreFS):
     """A store in a local folder."""
+
+    is_local = True
 
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
@@ -216,6 +228,20 @@ class LocalFS(StoreFS):
         except (FileNotFoundError, NotADirectoryError):
             return []
 
+    def scan_dir(self, path: str) -> list[tuple[str, bool, int]]:
+        out = []
+        try:
+            entries = list(os.scandir(self.full_path(path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+                out.append((entry.name, is_dir, 0 if is_dir else entry.stat().st_size))
+            except FileNotFoundError:
+                continue
+        return sorted(out)
+
     def delete(self, path: str) -> None:
         _unlink_quietly(self.full_path(path))
 
@@ -254,7 +280,11 @@ class LocalFS(StoreFS):
 
 
 class ArrowFS(StoreFS):
-    """A store on any ``pyarrow.fs`` filesystem, rooted at ``base`` (e.g. ``bucket/prefix``)."""
+    """A store on any ``pyarrow.fs`` filesystem, rooted at ``base`` (e.g. ``bucket/prefix``).
+
+    Conditional create is left to subclasses that know the service's own primitive
+    (``tracker.store.s3.S3FS``).
+    """
 
     scheme = "file"
 
@@ -268,6 +298,10 @@ class ArrowFS(StoreFS):
     def uri(self, path: str = "") -> str:
         return f"{self.scheme}://{self.full_path(path)}"
 
+    def _error(self, exc: OSError, full: str) -> StoreError:
+        """The ``StoreError`` for a failed operation on ``full`` (subclasses explain more)."""
+        return _store_error(exc, full)
+
     def write_atomic(self, path: str, data: bytes) -> None:
         # One PUT on an object store is atomic (local folders use LocalFS, which renames).
         full = self.full_path(path)
@@ -275,7 +309,7 @@ class ArrowFS(StoreFS):
             with self.fs.open_output_stream(full) as out:
                 out.write(data)
         except OSError as exc:
-            raise _store_error(exc, full) from exc
+            raise self._error(exc, full) from exc
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
         raise StoreError(
@@ -284,21 +318,38 @@ class ArrowFS(StoreFS):
         )
 
     def read_bytes(self, path: str) -> bytes:
-        with self.fs.open_input_stream(self.full_path(path)) as fh:
-            return bytes(fh.read())
+        full = self.full_path(path)
+        try:
+            with self.fs.open_input_stream(full) as fh:
+                return bytes(fh.read())
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise self._error(exc, full) from exc
 
     def open_input(self, path: str) -> Any:
-        return self.fs.open_input_file(self.full_path(path))
+        full = self.full_path(path)
+        try:
+            return self.fs.open_input_file(full)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise self._error(exc, full) from exc
+
+    def _info(self, target: Any) -> Any:
+        try:
+            return self.fs.get_file_info(target)
+        except OSError as exc:
+            where = target if isinstance(target, str) else target.base_dir
+            raise self._error(exc, where) from exc
 
     def exists(self, path: str) -> bool:
-        import pyarrow.fs as pafs
-
-        return bool(self.fs.get_file_info(self.full_path(path)).type != pafs.FileType.NotFound)
+        return self.stat(path)[0] is not None
 
     def stat(self, path: str) -> tuple[str | None, int]:
         import pyarrow.fs as pafs
 
-        info = self.fs.get_file_info(self.full_path(path))
+        info = self._info(self.full_path(path))
         if info.type == pafs.FileType.File:
             return "file", int(info.size or 0)
         if info.type == pafs.FileType.Directory:
@@ -311,7 +362,7 @@ class ArrowFS(StoreFS):
         selector = pafs.FileSelector(self.full_path(prefix), recursive=True, allow_not_found=True)
         out = []
         cut = len(self.root) + 1
-        for info in self.fs.get_file_info(selector):
+        for info in self._info(selector):
             if info.type != pafs.FileType.File or info.base_name.startswith(TMP_PREFIX):
                 continue
             out.append(FileEntry(info.path[cut:], int(info.size or 0)))
@@ -322,22 +373,44 @@ class ArrowFS(StoreFS):
         import pyarrow.fs as pafs
 
         selector = pafs.FileSelector(self.full_path(path), recursive=False, allow_not_found=True)
-        return sorted(info.base_name for info in self.fs.get_file_info(selector))
+        return sorted(info.base_name for info in self._info(selector))
+
+    def scan_dir(self, path: str) -> list[tuple[str, bool, int]]:
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(self.full_path(path), recursive=False, allow_not_found=True)
+        return sorted(
+            (info.base_name, info.type == pafs.FileType.Directory, int(info.size or 0))
+            for info in self._info(selector)
+        )
 
     def delete(self, path: str) -> None:
+        full = self.full_path(path)
         try:
-            self.fs.delete_file(self.full_path(path))
+            self.fs.delete_file(full)
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            raise self._error(exc, full) from exc
 
     def upload(self, local_path: str, path: str) -> None:
-        with open(local_path, "rb") as src, self.fs.open_output_stream(self.full_path(path)) as out:
-            shutil.copyfileobj(src, out, 1 << 20)
+        full = self.full_path(path)
+        try:
+            with open(local_path, "rb") as src, self.fs.open_output_stream(full) as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except OSError as exc:
+            raise self._error(exc, full) from exc
 
     def download(self, path: str, local_path: str) -> None:
+        full = self.full_path(path)
         os.makedirs(os.path.dirname(os.path.abspath(local_path)), exist_ok=True)
-        with self.fs.open_input_stream(self.full_path(path)) as src, open(local_path, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
+        try:
+            with self.fs.open_input_stream(full) as src, open(local_path, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise self._error(exc, full) from exc
 
     def arrow(self) -> tuple[Any, str]:
         return self.fs, self.root

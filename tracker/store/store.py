@@ -31,6 +31,7 @@ RUNS = "runs"
 PARTS = "parts"
 ARTIFACTS = "artifacts"
 LOCKS = ".locks"
+READ_THREADS = 16  # concurrent GETs when reading a remote store's files
 
 # level of a file: a consolidated file supersedes the lower-level files it covers.
 LEVEL_SEGMENT, LEVEL_FINAL, LEVEL_PART = 0, 1, 2
@@ -194,6 +195,8 @@ class Store:
         consolidated = sorted(
             (f for f in files if f.level > LEVEL_SEGMENT), key=lambda f: (-f.level, f.path)
         )
+        if not self.fs.is_local:
+            self._prefetch_covers(consolidated, by_folder)
         covered: set[str] = set()
         chosen: list[str] = []
         exclude: dict[str, frozenset[str]] = {}
@@ -227,6 +230,30 @@ class Store:
             skipped.extend(bad)
         return ReadPlan(tuple(sorted(chosen)), exclude, tuple(sorted(skipped)))
 
+    def _prefetch_covers(self, consolidated: Sequence[StoreFile], by_folder: dict[str, int]) -> None:
+        """Read the footers ``plan`` will need in parallel (one round trip each on S3).
+
+        Lone finals need no footer unless a part exists (it might cover them).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        any_part = any(f.level == LEVEL_PART for f in consolidated)
+        wanted = [
+            f for f in consolidated
+            if (f.path, f.size) not in self._covers_cache
+            and (any_part or f.level == LEVEL_PART or by_folder[f.folder] > 1)
+        ]
+
+        def fetch(f: StoreFile) -> None:
+            try:
+                self.covers(f)
+            except CorruptFileError:
+                pass  # plan() reads it again and reports it
+
+        if wanted:
+            with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(wanted))) as pool:
+                list(pool.map(fetch, wanted))
+
     def mark_bad(self, path: str, size: int, reason: str) -> None:
         """Remember that a file cannot be read, so later plans skip it (until its size changes)."""
         if (path, size) not in self._bad_files:
@@ -258,6 +285,34 @@ class Store:
                 if row["seg"] not in excluded:
                     rows.append(row)
         return rows
+
+    def read_tables(self, paths: Sequence[str]) -> dict[str, Any]:
+        """Arrow tables of record files read in parallel (remote stores pay a round trip each).
+
+        Unreadable files are marked bad and left out; a file that vanished (compacted away
+        since the listing) raises ``FileNotFoundError`` so the caller plans again.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def read(path: str) -> tuple[str, Any]:
+            try:
+                return path, read_table(self.fs, path)
+            except CorruptFileError as exc:
+                return path, exc
+
+        out: dict[str, Any] = {}
+        results: Iterable[tuple[str, Any]]
+        if self.fs.is_local or len(paths) <= 1:
+            results = map(read, paths)  # local reads gain nothing from threads
+        else:
+            with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(paths))) as pool:
+                results = list(pool.map(read, paths))
+        for path, result in results:
+            if isinstance(result, CorruptFileError):
+                self.mark_bad(path, self.fs.stat(path)[1], str(result))
+            else:
+                out[path] = result
+        return out
 
     def list_record_files_in(self, folder: str) -> list[StoreFile]:
         out = []
@@ -362,6 +417,34 @@ def read_table(fs: StoreFS, path: str) -> Any:
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptFileError(f"{fs.full_path(path)} is not a readable Parquet file ({exc})") from exc
     return table
+
+
+def conform_records(tables: Sequence[tuple[str, Any]]) -> Any:
+    """One Arrow table of records from (file name, table) pairs of any schema version.
+
+    Columns are put in ``schema.arrow_schema()`` order and types (missing ones as nulls, unknown
+    ones dropped, as DuckDB's ``union_by_name`` does) plus a ``filename`` column.
+    """
+    import pyarrow as pa
+
+    target = schema.arrow_schema()
+    parts = []
+    for name, table in tables:
+        n = table.num_rows
+        columns = [
+            table.column(f.name).cast(f.type) if f.name in table.column_names
+            else pa.nulls(n, f.type)
+            for f in target
+        ]
+        columns.append(pa.array([name] * n, pa.string()))
+        parts.append(pa.Table.from_arrays(columns, names=[*target.names, "filename"]))
+    return pa.concat_tables(parts)
+
+
+def covers_of(table: Any) -> frozenset[str]:
+    """Ids a consolidated file supersedes, from the metadata of its table as read."""
+    raw = (table.schema.metadata or {}).get(schema.META_COVERS)
+    return frozenset(json.loads(raw)) if raw is not None else frozenset()
 
 
 def read_covers(fs: StoreFS, path: str) -> frozenset[str]:

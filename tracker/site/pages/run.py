@@ -3,7 +3,7 @@ datasets, artifacts with previews, parent and child runs, and the model versions
 
 Besides ``runs/<id>.html`` a run gets one CSV file per charted metric (the full history; the
 page embeds at most ``MAX_POINTS`` points per series) and a copy of each artifact that is
-readable locally and that the publish rules let through (``artifacts.max_size``, ``include``,
+readable (a folder or S3) and that the publish rules let through (``artifacts.max_size``, ``include``,
 ``exclude``), so the page can link and preview it. Other artifacts are listed with their size
 and the reason, without a link, a preview or a copy.
 """
@@ -403,56 +403,61 @@ def _preview(path: str, data: bytes) -> Preview | None:
 
 
 def _repo(run: dict[str, Any]) -> tuple[ArtifactRepo | None, str]:
-    """The run's artifact repository when it is a local folder, else (None, why not)."""
+    """The run's artifact repository (a folder or an S3 location), else (None, why not)."""
     from tracker.artifacts import ArtifactRepo
 
     if not run["artifact_uri"]:
         return None, "the run has no artifact location"
     try:
-        repo = ArtifactRepo(run["artifact_uri"])
+        return ArtifactRepo(run["artifact_uri"]), ""
     except TrackerError:
-        return None, "not readable locally: the artifact location is not a local folder"
-    if repo.local_path() is None:
-        return None, "not readable locally: the artifact location is not a local folder"
-    return repo, ""
+        return None, "not readable: the artifact location is neither a folder nor s3://"
 
 
-def _local_file(repo: ArtifactRepo, run_id: str, path: str) -> tuple[str | None, str, str]:
-    """(local file, normalized path, '') or (None, '', why there is no file)."""
+def _locate(
+    repo: ArtifactRepo, run_id: str, path: str, sizes: dict[str, int] | None
+) -> tuple[str, int, str]:
+    """(normalized path, size, '') of a listed artifact, or ('', 0, why there is no file).
+
+    ``sizes`` is the remote location's listing (one request per run, not one per file).
+    """
     from tracker.validation import validate_artifact_path
 
     try:
         clean = validate_artifact_path(path)
-        full = repo.local_path(clean)
-        root = repo.local_path()
     except TrackerError:
-        return None, "", "unsafe path: not copied"
-    if not clean or full is None or root is None:
-        return None, "", "unsafe path: not copied"
-    real, real_root = os.path.realpath(full), os.path.realpath(root)
-    if not real.startswith(real_root + os.sep):
-        return None, "", "points outside the run's artifact folder: not copied"
-    if not os.path.isfile(real):
+        return "", 0, "unsafe path: not copied"
+    if not clean:
+        return "", 0, "unsafe path: not copied"
+    full, root = repo.local_path(clean), repo.local_path()
+    if full is not None and root is not None:
+        real, real_root = os.path.realpath(full), os.path.realpath(root)
+        if not real.startswith(real_root + os.sep):
+            return "", 0, "points outside the run's artifact folder: not copied"
+        size = os.path.getsize(real) if os.path.isfile(real) else None
+    else:
+        full = repo.fs.uri(clean)
+        size = (sizes or {}).get(clean)
+    if size is None:
         log.warning("Run %s: artifact %r is listed but its file %s is missing; the run page "
                     "lists it without a link.", run_id, path, full)
-        return None, "", "file missing"
-    return real, clean, ""
+        return "", 0, "file missing"
+    return clean, size, ""
 
 
 def _artifact(
-    site: SiteData, run_id: str, row: dict[str, Any], repo: ArtifactRepo | None, why: str
+    site: SiteData, run_id: str, row: dict[str, Any], repo: ArtifactRepo | None, why: str,
+    sizes: dict[str, int] | None,
 ) -> tuple[Artifact, SiteFile | None]:
     """An artifact of the list, and its copy for the site when it gets one."""
     path, size = str(row["path"]), row["file_size"]
-    local, clean, problem = _local_file(repo, run_id, path) if repo else (None, "", why)
-    if local is None:
+    clean, actual, problem = _locate(repo, run_id, path, sizes) if repo else ("", 0, why)
+    if not clean or repo is None:
         return Artifact(path, size, "", problem, None), None
-    actual = os.path.getsize(local)
     withheld = site.publish.withheld(clean, actual)
     if withheld:  # listed, but neither its bytes nor a preview of them go into the site
         return Artifact(path, actual if size is None else size, "", withheld, None), None
-    with open(local, "rb") as fh:
-        original = fh.read()
+    original = repo.read_bytes(clean)
     data = site.publish.redact_file(clean, original)
     target, notes = site.urls.run_artifact(run_id, clean), []
     if data != original:
@@ -471,9 +476,10 @@ def _artifacts(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> tu
     if not rows:
         return ()
     repo, why = _repo(run)
+    sizes = dict(repo.walk()) if repo is not None and repo.local_path() is None else None
     out, copied = [], set()
     for row in rows:
-        artifact, copy = _artifact(site, run["run_id"], row, repo, why)
+        artifact, copy = _artifact(site, run["run_id"], row, repo, why, sizes)
         if copy is not None and copy.path in copied:  # two spellings of one path ("a//b", "a/b")
             artifact, copy = Artifact(artifact.path, artifact.size, "", "duplicate path", None), None
         if copy is not None:
