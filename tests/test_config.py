@@ -302,3 +302,23 @@ def test_serve_reads_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(cli, ["ui", "--config", "team.toml", "--title", "Flag"])
     assert result.exit_code == 0, result.output
     assert calls[0]["site_title"] == "Flag"
+
+
+def test_the_s3_table_gives_an_endpoint_and_a_region(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.toml"
+    path.write_text('[s3]\nendpoint_url = "http://127.0.0.1:9000"\nregion = "eu-west-1"\n',
+                    encoding="utf-8")
+    config = load_config(path)
+    assert (config.s3.endpoint_url, config.s3.region) == ("http://127.0.0.1:9000", "eu-west-1")
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[s3]\nendpoint_url = "127.0.0.1:9000"\n', "'s3.endpoint_url'.*http"),
+    ('[s3]\nendpont_url = "http://x"\n', "'s3.endpont_url'.*allowed: endpoint_url, region"),
+    ("[s3]\nregion = 3\n", "'s3.region'.*string"),
+])
+def test_a_bad_s3_table_names_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "tracker.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

@@ -611,3 +611,52 @@ def test_conditional_create_retries_a_409_then_decides(s3_bucket: str) -> None:
         with pytest.raises(StoreError, match="kept conflicting with other writers"):
             fs.create_exclusive("never", b"x")
     assert fs.read_bytes("taken") == b"first"
+
+
+def test_the_cli_takes_the_endpoint_from_the_project_config(
+    s3_bucket: str, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    import tracker.store.s3 as s3
+    from tracker.cli import cli
+    from tracker.client import TrackerClient
+
+    client = TrackerClient(f"s3://{s3_bucket}/team")
+    run_id = client.create_run(client.create_experiment("cfg")).info.run_id
+    client.set_terminated(run_id)
+    client.flush()
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")  # only the config knows where the bucket is
+    monkeypatch.setattr(s3, "_defaults", S3Options())
+    (tmp_path / "tracker.toml").write_text(
+        f'store = "s3://{s3_bucket}/team"\n[s3]\nendpoint_url = "{moto_endpoint}"\n',
+        encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["runs", "list", "--experiment", "cfg", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert run_id in result.output
+    assert s3._defaults.endpoint_url == moto_endpoint
+
+
+def test_the_pages_build_script_builds_a_store_in_a_bucket(
+    s3_bucket: str, tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_site_build import link_problems, seed_site_store
+
+    uri = f"s3://{s3_bucket}/tracking"
+    seed_site_store(uri)
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        ["bash", str(root / "scripts" / "ci" / "build-site.sh")], cwd=tmp_path,
+        env={**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(root),
+             "TRACKER_STORE": uri, "SITE_BASE_URL": "https://me.github.io/proj/"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    site = tmp_path / "_site"
+    assert (site / "index.html").is_file() and (site / "sitemap.xml").is_file()
+    assert link_problems(site) == []

@@ -51,20 +51,23 @@ def check_schema(*files: Path) -> subprocess.CompletedProcess[str]:
 # -- the workflow files -------------------------------------------------------------------------
 
 
-def _train_example(tmp_path: Path) -> Path:
-    """The train.yml example of docs/ci.md, as a file."""
+def _documented_examples(tmp_path: Path) -> list[Path]:
+    """The workflow examples of docs/ci.md (train.yml, the bucket's pages.yml), as files."""
     text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
-    assert len(blocks) == 1
-    path = tmp_path / "train.yml"
-    path.write_text(blocks[0], encoding="utf-8")
-    return path
+    assert len(blocks) == 2
+    paths = []
+    for number, block in enumerate(blocks):
+        path = tmp_path / f"example-{number}.yml"
+        path.write_text(block, encoding="utf-8")
+        paths.append(path)
+    return paths
 
 
 def test_every_workflow_and_the_documented_example_match_githubs_schema(tmp_path: Path) -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
     assert [f.name for f in files] == ["pages.yml", "summary.yml", "tests.yml"]
-    result = check_schema(*files, _train_example(tmp_path))
+    result = check_schema(*files, *_documented_examples(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok -- validation done" in result.stdout
 

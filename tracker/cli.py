@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -74,13 +75,32 @@ class _Context:
 
     @property
     def uri(self) -> str:
-        if self.given_uri is not None:
-            return self.given_uri
-        return self.config().store or DEFAULT_STORE
+        uri = self.given_uri if self.given_uri is not None else (
+            self.config().store or DEFAULT_STORE)
+        if uri.lower().startswith("s3://"):
+            self._configure_s3()
+        return uri
 
     @uri.setter
     def uri(self, value: str) -> None:
         self.given_uri = value
+
+    def _configure_s3(self) -> None:
+        """The config's ``[s3]`` endpoint and region, unless the environment names them."""
+        settings = self.config().s3
+        options: dict[str, str] = {}
+        if settings.endpoint_url and not (
+            os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        ):
+            options["endpoint_url"] = settings.endpoint_url
+        if settings.region and not (
+            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        ):
+            options["region"] = settings.region
+        if options:
+            from tracker.store.s3 import configure
+
+            configure(**options)
 
     def config(self) -> TrackerConfig:
         """The project configuration (``--config``, else the nearest one; read once)."""

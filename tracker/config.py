@@ -23,6 +23,10 @@ Both files hold the same keys (in ``tracker.toml`` at the top level)::
     include = ["*"]                     # globs over artifact paths
     exclude = ["*.ckpt"]
 
+    [tool.tracker.s3]                   # for s3:// stores used by the CLI
+    endpoint_url = "http://minio.internal:9000"   # AWS_ENDPOINT_URL(_S3) wins when set
+    region = "eu-west-1"                # AWS_REGION / AWS_DEFAULT_REGION win when set
+
 Discovery walks up from the current folder to the repository root (the first folder holding
 ``.git``; without one, to the file-system root). In each folder ``tracker.toml`` comes first,
 then ``pyproject.toml`` if it has a ``[tool.tracker]`` table; the nearest file found wins and
@@ -51,6 +55,7 @@ __all__ = [
     "ArtifactRules",
     "ExperimentRules",
     "RedactRules",
+    "S3Settings",
     "TrackerConfig",
     "find_config",
     "load_config",
@@ -133,6 +138,19 @@ class RedactRules:
 
 
 @dataclass(frozen=True)
+class S3Settings:
+    """Where ``s3://`` stores named by the CLI live (the environment wins over these).
+
+    Args:
+        endpoint_url: an S3-compatible endpoint (MinIO, Ceph, …); '' for AWS.
+        region: the bucket's region; '' for the default.
+    """
+
+    endpoint_url: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
 class ArtifactRules:
     """Which artifact files are copied into the site.
 
@@ -164,6 +182,7 @@ class TrackerConfig:
         experiments: which experiments the site shows.
         redact: what the site (and CI summaries) redact.
         artifacts: which artifact files are copied into the site.
+        s3: endpoint and region of ``s3://`` stores.
         source: the file this was read from ('' when built in code or no file was found).
     """
 
@@ -173,6 +192,7 @@ class TrackerConfig:
     experiments: ExperimentRules = field(default_factory=ExperimentRules)
     redact: RedactRules = field(default_factory=RedactRules)
     artifacts: ArtifactRules = field(default_factory=ArtifactRules)
+    s3: S3Settings = field(default_factory=S3Settings)
     source: str = ""
 
 
@@ -255,11 +275,12 @@ class _Where:
         return ConfigError(f"Config value '{self.prefix}{key}' in {self.file}: {message}")
 
 
-_TOP_KEYS = ("title", "store", "base_url", "experiments", "redact", "artifacts")
+_TOP_KEYS = ("title", "store", "base_url", "experiments", "redact", "artifacts", "s3")
 _TABLE_KEYS = {
     "experiments": ("include", "exclude"),
     "redact": ("keys", "values", "allow", "default_keys", "default_values"),
     "artifacts": ("max_size", "include", "exclude"),
+    "s3": ("endpoint_url", "region"),
 }
 
 
@@ -288,8 +309,30 @@ def _parse(data: dict[str, Any], where: _Where) -> TrackerConfig:
             include=_globs(arts, "artifacts.include", where),
             exclude=_globs(arts, "artifacts.exclude", where),
         ),
+        s3=S3Settings(
+            endpoint_url=_url(tables["s3"], "s3.endpoint_url", where),
+            region=_table_string(tables["s3"], "s3.region", where),
+        ),
         source=where.file,
     )
+
+
+def _table_string(data: dict[str, Any], dotted: str, where: _Where) -> str:
+    value = data.get(dotted.rsplit(".", 1)[1], "")
+    if not isinstance(value, str):
+        raise where.error(dotted, f"expected a string, got {value!r}.")
+    return value
+
+
+def _url(data: dict[str, Any], dotted: str, where: _Where) -> str:
+    from urllib.parse import urlsplit
+
+    value = _table_string(data, dotted, where)
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise where.error(dotted, f"expected an http(s) URL such as \"http://127.0.0.1:9000\", "
+                                  f"got {value!r}.")
+    return value
 
 
 def _known(data: dict[str, Any], allowed: tuple[str, ...], where: _Where, table: str) -> None:
