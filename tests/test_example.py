@@ -412,3 +412,23 @@ def test_load_month_refuses_other_files(tmp_path: Path) -> None:
     pd.DataFrame({"a": [1]}).to_parquet(path)
     with pytest.raises(ValueError, match="TLC green-taxi"):
         data.load_month(str(path))
+
+
+def test_the_pages_build_script_publishes_the_example_store(
+    session: train.Outcome, tmp_path: Path
+) -> None:
+    """What pages.yml runs, on the store the example (``make demo``) trains into."""
+    from tests.test_site_build import link_problems
+
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ci" / "build-site.sh")], cwd=tmp_path,
+        env={**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT),
+             "TRACKER_STORE": session.store_path, "SITE_BASE_URL": "https://me.github.io/taxi/"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    site = tmp_path / "_site"
+    assert link_problems(site) == []
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "nyc-taxi-experiment" in home and "nyc-taxi-duration" in home
+    assert "https://me.github.io/taxi/" in (site / "sitemap.xml").read_text(encoding="utf-8")
