@@ -13,6 +13,8 @@ from typing import Any
 
 import jinja2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from markupsafe import Markup
 
 from tests.conftest import write_files
@@ -320,3 +322,17 @@ def test_build_time_uses_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
     now = render.build_time()
     assert now.tzinfo is not None and now.microsecond == 0
+
+
+_SEGMENTS = st.sampled_from(["a", "b", "runs", "x.html", ".", "..", "experiments", "index.html"])
+
+
+@given(target=st.lists(_SEGMENTS, min_size=1, max_size=4),
+       start=st.lists(st.sampled_from(["a", "b", "runs", "."]), max_size=3))
+def test_relative_links_match_posixpath_relpath(target: list[str], start: list[str]) -> None:
+    import posixpath
+
+    from tracker.site.urls import _relpath
+
+    path, folder = "/".join(target), "/".join(start) or "."
+    assert _relpath(path, folder) == posixpath.relpath(path, folder)

@@ -46,8 +46,25 @@ def relative(from_page: str, target: str) -> str:
         return target
     path, _, fragment = target.partition("#")
     start = posixpath.dirname(from_page) or "."
-    link = posixpath.relpath(path, start) if path else ""
+    link = _relpath(path, start) if path else ""
     return f"{link}#{fragment}" if fragment else link
+
+
+def _relpath(path: str, start: str) -> str:
+    """``posixpath.relpath`` for site-root paths, without its cwd lookups (a leaderboard of
+    10,000 rows makes 10,000 links: relpath alone took ~1.7 s of a rebuild)."""
+    path, start = posixpath.normpath(path), posixpath.normpath(start)
+    if path.startswith(("/", "..")) or start.startswith(("/", "..")):
+        return posixpath.relpath(path, start)
+    to = [] if path == "." else path.split("/")
+    here = [] if start == "." else start.split("/")
+    common = 0
+    for a, b in zip(to, here):
+        if a != b:
+            break
+        common += 1
+    parts = [".."] * (len(here) - common) + to[common:]
+    return "/".join(parts) if parts else "."
 
 
 class Urls:

@@ -135,8 +135,10 @@ class SiteWriter:
         manifest = {"files": dict(sorted(self.files.items())),
                     "inputs": dict(sorted(self.inputs.items())),
                     "groups": dict(sorted(self.groups.items()))}
+        # json.dumps without indent: the C encoder (json.dump with indent is ~10x slower).
+        text = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
         with open(self._full(MANIFEST), "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=0, sort_keys=True)
+            fh.write(text)
         return self.stats
 
     def _full(self, path: str) -> str:
