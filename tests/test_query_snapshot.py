@@ -198,3 +198,77 @@ def test_one_process_folding_changes_run_by_run_matches_a_fresh_load(
         refolds += any("touched_records" in sql for sql in traced)
         assert not any("CREATE OR REPLACE TABLE runs" in sql for sql in traced)
     assert refolds == len(changes) - 2  # the experiment tag and rename touch no run
+
+
+# -- runs_wide: search_runs' DataFrame from a table pivoted once per change ----------------------
+
+
+def _frames(query: StoreQuery, searches: list[dict[str, object]]) -> list[pd.DataFrame]:
+    """search_runs' DataFrames, as ``tracker.search_runs`` makes them."""
+    from tracker.query import reads
+
+    query.refresh()
+    return [reads.runs_dataframe(query, reads.search_runs(query, **kwargs))  # type: ignore[arg-type]
+            for kwargs in searches]
+
+
+def test_search_frames_from_the_wide_table_equal_the_per_call_pivot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.query import wide
+
+    uri = str(tmp_path / "store")
+    _log(uri, ["a", "b", "c"])
+    client = TrackerClient(uri)
+    other = client.create_experiment("other")
+    run = client.create_run(other, run_name="o").info.run_id
+    client.log_param(run, "only_here", "1")
+    client.log_metric(run, "Loss", 2.0)  # differs from "loss" only in case
+    client.set_terminated(run)
+    client.flush()
+    snap = client.get_experiment_by_name("snap").experiment_id
+    searches: list[dict[str, object]] = [
+        {"experiment_ids": [snap]},
+        {"experiment_ids": [other]},
+        {"experiment_ids": None, "order_by": ["metrics.loss DESC"]},
+        {"experiment_ids": [snap], "filter_string": "params.alpha = '1'"},
+        {"experiment_ids": [snap], "filter_string": "metrics.loss > 100"},
+    ]
+    with_wide = _frames(StoreQuery(TrackerClient(uri).store), searches)
+    monkeypatch.setattr(wide, "MAX_COLUMNS", 0)  # too many keys: pivot per call instead
+    fallback = StoreQuery(TrackerClient(uri).store)
+    per_call = _frames(fallback, searches)
+    assert fallback.wide_table() is None
+    for a, b in zip(with_wide, per_call):
+        pd.testing.assert_frame_equal(a, b)
+    assert "params.only_here" not in with_wide[0].columns
+    assert {"metrics.Loss", "params.only_here"} <= set(with_wide[1].columns)
+    assert with_wide[4].empty
+
+
+def test_the_wide_table_follows_new_keys_and_comes_back_from_a_snapshot(
+    tmp_path: Path, always_snapshot: Path,
+) -> None:
+    uri = str(tmp_path / "store")
+    _log(uri, ["a"])
+    query = StoreQuery(TrackerClient(uri).store)
+    query.refresh()
+    first = query.wide_table()
+    assert first is not None and "params.alpha" in dict(first.columns).values()
+
+    restored = StoreQuery(TrackerClient(uri).store)  # a new process, same store: no pivot
+    traced: list[str] = []
+    restored.tracer = traced.append
+    restored.refresh()
+    assert restored.wide_table() == first
+    assert not any("CREATE OR REPLACE TABLE runs_wide" in sql for sql in traced)
+
+    client = TrackerClient(uri)
+    run = client.create_run(client.get_experiment_by_name("snap").experiment_id).info.run_id
+    client.log_param(run, "beta", "2")
+    client.flush()
+    query.refresh()
+    later = query.wide_table()
+    assert later is not None and "params.beta" in dict(later.columns).values()
+    restored.refresh()  # the snapshot plus the new files: pivoted again
+    assert restored.wide_table() == later

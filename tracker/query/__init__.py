@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from tracker.query.wide import WideTable
     from tracker.store.store import ReadPlan, Store
 
 log = logging.getLogger("tracker.query")
@@ -96,6 +97,9 @@ class StoreQuery:
         self._exclude: dict[str, frozenset[str]] = {}
         self._plan_key: tuple[Any, ...] | None = None
         self._restored = False  # tables came from a snapshot and no file has been applied yet
+        self._version = 0  # bumped whenever the tables change
+        self._wide: WideTable | None = None
+        self._wide_version = -1
 
     @property
     def warnings(self) -> list[str]:
@@ -190,14 +194,26 @@ class StoreQuery:
         else:
             touched.update(self._runs_in(added))
             self._refold(touched)
+        self._version += 1
         # Save after a full load, or once many files came on top of the snapshot; saving after
         # every small change would cost more than the refold it saves the next process.
         worth_it = from_scratch or len(added) + len(removed) >= snapshot.STALE_FILES
         if worth_it and self._snapshots() and (
             time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
         ):
+            wide_table = self.wide_table()  # saved too: a new process's first search needs it
             snapshot.save(self.con, self._snapshot_path(), self.store.fs.uri(), self._loaded,
-                          self._exclude)
+                          self._exclude, wide_table.as_json() if wide_table else None)
+
+    def wide_table(self) -> WideTable | None:
+        """The columns of ``runs_wide`` (see ``tracker.query.wide``), built once per change of
+        the tables; None when the store has too many keys for one table."""
+        if self._wide_version != self._version:
+            from tracker.query import wide
+
+            self._wide = wide.build(self)
+            self._wide_version = self._version
+        return self._wide
 
     def _snapshots(self) -> bool:
         """Whether tables are restored from and saved to snapshots: never with publish rules
@@ -234,13 +250,19 @@ class StoreQuery:
 
     def _restore_snapshot(self) -> None:
         """Start from the tables a previous process saved for this store, if any."""
+        from tracker.query.wide import WideTable
+
         restored = snapshot.restore(self.con, self._snapshot_path(), self.store.fs.uri())
         if restored is None:
             return
-        self._loaded, self._exclude = restored
+        self._loaded, self._exclude, wide_columns = restored
         for sql in views.VIEWS.values():
             self._execute(sql)
         self._restored = True
+        self._version += 1
+        if wide_columns is not None:
+            self._wide = WideTable.from_json(wide_columns)
+            self._wide_version = self._version
 
     def _insert_remote(self, added: list[str], wanted: dict[str, str]) -> list[str]:
         """Load files of a remote store through its filesystem; return the ones loaded."""

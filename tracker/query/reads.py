@@ -239,6 +239,12 @@ def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
         "SELECT unnest($ids) AS run_id, generate_subscripts($ids, 1) AS ord",
         {"ids": list(run_ids)},
     )
+    wide_table = q.wide_table()
+    if wide_table is not None:
+        from tracker.query import wide
+
+        table, present = wide.select(q, wide_table)
+        return _to_frame(table, present)
     keys = q._execute(
         "SELECT DISTINCT 'metrics' AS t, key FROM latest_metrics SEMI JOIN _selected USING (run_id) "
         "UNION ALL SELECT DISTINCT 'params', key FROM params SEMI JOIN _selected USING (run_id) "
@@ -275,12 +281,22 @@ def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
         f"{' '.join(joins)} ORDER BY s.ord",
         params,
     )
-    # Through Arrow: ~3x faster than .df() for wide string columns (100,000 runs: 0.15 vs 0.42 s).
     # DuckDB < 2.0 names it fetch_arrow_table.
     to_arrow = getattr(cursor, "to_arrow_table", None) or cursor.fetch_arrow_table  # type: ignore[attr-defined]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": still faster
-        frame = to_arrow().to_pandas()
+        table = to_arrow()
+    return _to_frame(table, names)
+
+
+def _to_frame(table: Any, names: dict[str, str]) -> pd.DataFrame:
+    """MLflow's DataFrame from the Arrow result: real column names, times as UTC datetimes."""
+    import pandas as pd
+
+    # Through Arrow: ~3x faster than .df() for wide string columns (100,000 runs: 0.15 vs 0.42 s).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": still faster
+        frame = table.to_pandas()
     frame = frame.rename(columns=names)
     for col in ("start_time", "end_time"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracker.query import views
 from tracker.store.schema import SCHEMA_VERSION
@@ -33,6 +33,7 @@ MIN_LOAD_SECONDS = 0.25
 # After a restore, the snapshot is saved again once this many files were added or removed since.
 STALE_FILES = 200
 TABLES = ("records", *views.DERIVED)
+WIDE = "runs_wide"  # tracker.query.wide; saved when it is current
 
 
 def _format() -> str:
@@ -62,13 +63,14 @@ ALIAS = "tracker_snapshot"
 
 def restore(
     con: duckdb.DuckDBPyConnection, path: str, store_uri: str
-) -> tuple[dict[str, str], dict[str, frozenset[str]]] | None:
+) -> tuple[dict[str, str], dict[str, frozenset[str]], Any] | None:
     """Serve the tables saved at ``path`` in ``con``.
 
     ``runs`` is copied (dead-run marking updates it); every other table becomes a view over the
     attached snapshot, read only when queried, until ``detach`` copies ``records`` and drops
     the views. Returns the files the snapshot holds (full path → store path) and the segments
-    excluded from some of them, or None when there is no usable snapshot (``con`` unchanged).
+    excluded from some of them, and the columns of the saved ``runs_wide`` table (None when it
+    was not saved), or None when there is no usable snapshot (``con`` unchanged).
     """
     if not os.path.isfile(path):
         return None
@@ -86,7 +88,8 @@ def restore(
         exclude = {str(k): frozenset(v) for k, v in info["exclude"].items()}
         con.execute(f"CREATE OR REPLACE TABLE runs AS FROM {ALIAS}.runs")
         con.execute("ALTER TABLE runs ALTER COLUMN dead SET DEFAULT false")
-        for table in TABLES:
+        wide = info.get("wide")
+        for table in (*TABLES, WIDE) if wide is not None else TABLES:
             if table != "runs":
                 con.execute(f"DROP TABLE IF EXISTS {table}")
                 con.execute(f"CREATE VIEW {table} AS FROM {ALIAS}.{table}")
@@ -94,7 +97,7 @@ def restore(
         log.debug("ignoring query snapshot %s: %s", path, exc)
         detach(con, keep_records=False)
         return None
-    return loaded, exclude
+    return loaded, exclude, wide
 
 
 def detach(con: duckdb.DuckDBPyConnection, *, keep_records: bool) -> None:
@@ -106,12 +109,12 @@ def detach(con: duckdb.DuckDBPyConnection, *, keep_records: bool) -> None:
     """
     served = {row[0] for row in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'main'").fetchall()} & set(TABLES)
+        "AND schema_name = 'main'").fetchall()} & {*TABLES, WIDE}
     for table in sorted(served):
-        if keep_records:
+        if keep_records and table != WIDE:  # runs_wide is rebuilt when next needed
             con.execute(f"CREATE TABLE {table}_copy AS FROM {ALIAS}.{table}")
         con.execute(f"DROP VIEW {table}")
-        if keep_records:
+        if keep_records and table != WIDE:
             con.execute(f"ALTER TABLE {table}_copy RENAME TO {table}")
     if not keep_records:
         con.execute(views.EMPTY_RECORDS)
@@ -123,12 +126,15 @@ def detach(con: duckdb.DuckDBPyConnection, *, keep_records: bool) -> None:
 
 def save(
     con: duckdb.DuckDBPyConnection, path: str, store_uri: str, loaded: dict[str, str],
-    exclude: dict[str, frozenset[str]],
+    exclude: dict[str, frozenset[str]], wide: Any = None,
 ) -> bool:
-    """Write the tables of ``con`` to ``path`` (atomically); False when that was not possible."""
+    """Write the tables of ``con`` to ``path`` (atomically); False when that was not possible.
+
+    ``wide``: the columns of ``runs_wide`` when that table is current and should be saved too.
+    """
     meta = json.dumps({
         "format": _format(), "store": store_uri, "files": loaded,
-        "exclude": {k: sorted(v) for k, v in exclude.items()},
+        "exclude": {k: sorted(v) for k, v in exclude.items()}, "wide": wide,
     })
     tmp = f"{path}.tmp-{os.getpid()}"
     alias = "tracker_snapshot_out"
@@ -139,7 +145,7 @@ def save(
         try:
             con.execute(f"CREATE TABLE {alias}.snapshot_meta (meta VARCHAR)")
             con.execute(f"INSERT INTO {alias}.snapshot_meta VALUES (?)", [meta])
-            for table in TABLES:
+            for table in (*TABLES, WIDE) if wide is not None else TABLES:
                 con.execute(f"CREATE TABLE {alias}.{table} AS FROM main.{table}")
         finally:
             con.execute(f"DETACH {alias}")
