@@ -180,3 +180,6 @@ def test_a_version_registered_on_two_branches_is_found_and_resolved(
     assert _register(alice, "later")[1] == 4
     built = tracker_cli("--store", str(alice / "tracking"), "build", "--out", "site", "--strict")
     assert built.exit_code == 0, built.output
+    model_pages = list((Path("site") / "models").glob("*.html"))
+    assert any("kept v2 for one of two registrations merged from git branches; the other "
+               "registration became v3" in page.read_text(encoding="utf-8") for page in model_pages)

@@ -383,3 +383,4 @@ def test_lineage_graph_is_visible_and_a_node_click_navigates(
     assert page.url.endswith("/" + model_path(out, MODEL))
     assert page.locator("h1").inner_text().startswith(MODEL)
     assert errors == []
+

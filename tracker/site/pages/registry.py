@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from tracker.registry import CONFLICT_RESOLVED
 from tracker.site.pages import Link, Page, SiteFile, doc
 from tracker.site.pages.home import run_label
 
@@ -150,7 +151,20 @@ def _event_text(event: RegistryEvent) -> str:
         return f"set tag {key} = {value} on {v}"
     if kind == "version_deleted":
         return f"deleted {v}"
+    if kind == CONFLICT_RESOLVED:
+        return _conflict_text(event)
     return f"{kind} {v if event.version is not None else ''}".strip()
+
+
+def _conflict_text(event: RegistryEvent) -> str:
+    """``tracker doctor --fix`` after two git branches both registered one version number."""
+    try:
+        info = json.loads(event.value or "{}")
+    except ValueError:
+        info = {}
+    moved = info.get("moved_to") if isinstance(info, dict) else None
+    other = f"; the other registration became v{moved}" if moved is not None else ""
+    return f"kept v{event.version} for one of two registrations merged from git branches{other}"
 
 
 def _registered_text(event: RegistryEvent) -> str:
