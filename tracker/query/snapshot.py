@@ -37,8 +37,13 @@ WIDE = "runs_wide"  # tracker.query.wide; saved when it is current
 
 
 def _format() -> str:
-    """Changes whenever the tables' SQL or the record schema does: older snapshots are ignored."""
-    h = hashlib.sha256(str(SCHEMA_VERSION).encode())
+    """Changes with the tables' SQL, the record schema, tracker's and DuckDB's versions: other
+    snapshots are ignored."""
+    import duckdb
+
+    from tracker import __version__
+
+    h = hashlib.sha256(f"{SCHEMA_VERSION} {__version__} {duckdb.__version__}".encode())
     for sql in (views.EMPTY_RECORDS, *views.DERIVED.values()):
         h.update(sql.encode())
     return h.hexdigest()[:16]
