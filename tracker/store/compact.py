@@ -96,6 +96,27 @@ def _concat(tables: list[Any]) -> Any:
     return table.select(list(arrow_schema().names)).cast(arrow_schema())
 
 
+def _sorted(table: Any, keys: Sequence[str]) -> Any:
+    """``table`` ordered by ``keys`` (ascending, nulls last, ties in their order), in this thread.
+
+    ``Table.sort_by`` (and, less often, ``pc.rank`` with ``combine_chunks``) start pyarrow's
+    CPU thread pool, and a process that exits while those threads are alive aborts now and then
+    ("terminate called without an active exception": about 1 in 100 processes that ended a
+    run at exit, 0 in 660 with this sort). Python's sort of the column values is fast enough
+    for what compaction handles at once (350,000 rows: ~1 s).
+    """
+    import pyarrow as pa
+
+    if table.num_rows == 0:
+        return table
+    columns = [table.column(key).to_pylist() for key in keys]
+
+    def order(i: int) -> tuple[Any, ...]:
+        return tuple((c[i] is None, c[i] if c[i] is not None else 0) for c in columns)
+
+    return table.take(pa.array(sorted(range(table.num_rows), key=order), pa.int64()))
+
+
 def consolidate_run(store: Store, folder: str) -> bool:
     """Merge a finished run's files into one ``final`` file; True when something was merged."""
     files = store.list_record_files_in(folder)
@@ -103,7 +124,7 @@ def consolidate_run(store: Store, folder: str) -> bool:
         return False
     tables, covers, consumed = _load(store, files)
     run = files[0]
-    table = _concat(tables).sort_by([("kind", "ascending"), ("key", "ascending"), ("step", "ascending")])
+    table = _sorted(_concat(tables), ("kind", "key", "step"))
     store.write_table(run.folder, "final", table, covers)
     store.fs.delete_many([f.path for f in consumed])
     return True
@@ -165,9 +186,7 @@ def _compact_experiment(
     runs = len({f.folder for f in consumed if f.path.startswith(RUNS + "/")})
     if not consumed:
         return 0, 0, 0, 0
-    table = _concat(tables).sort_by(
-        [("run_id", "ascending"), ("kind", "ascending"), ("key", "ascending"), ("step", "ascending")]
-    )
+    table = _sorted(_concat(tables), ("run_id", "kind", "key", "step"))
     store.write_table(parts_dir(eid), "part", table, covers)
     store.fs.delete_many([f.path for f in consumed])
     for folder in sorted({f.folder for f in consumed if f.path.startswith(RUNS + "/")}):
