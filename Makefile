@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.registry_state
 	$(BIN)/python -m benchmarks.autolog_overhead
 	$(BIN)/python -m benchmarks.site
+	$(BIN)/python -m benchmarks.s3
 
 ## MLflow for `make bench`, in its own venv (mlflow 3.x pins pyarrow<26).
 bench-env:
