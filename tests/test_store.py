@@ -161,3 +161,38 @@ def test_readme_plain_duckdb_query_works(tmp_store: str) -> None:
         [[f"{tmp_store}/runs/*/*/*.parquet", f"{tmp_store}/parts/*/*.parquet"]],
     ).fetchall()
     assert len(rows) == 13
+
+
+def test_a_new_process_plans_from_cached_footers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ids a part file covers are cached on local disk: the next Store object (a new
+    process) plans the same files without reading any footer; a changed file is read again."""
+    import tracker.store.store as store_module
+
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(tmp_path / "cache"))
+    uri = str(tmp_path / "store")
+    client = tracker.TrackerClient(uri)
+    eid = client.create_experiment("covers")
+    for i in range(4):
+        run = client.create_run(eid).info.run_id
+        client.log_metric(run, "m", float(i))
+        client.set_terminated(run)
+    client.flush()
+    compact(client.store, min_runs=1)
+    late = client.create_run(eid).info.run_id  # a loose run on top of the part
+    client.log_metric(late, "m", 9.0)
+    client.flush()
+    first = Store(LocalFS(uri), uri).plan()
+    assert list((tmp_path / "cache" / "covers").glob("*.json"))
+
+    def no_footer_reads(fs: object, path: str) -> frozenset[str]:
+        raise AssertionError(f"read the footer of {path}")
+
+    monkeypatch.setattr(store_module, "read_covers", no_footer_reads)
+    assert Store(LocalFS(uri), uri).plan() == first
+
+    (part,) = Path(uri).glob("parts/*/part-*.parquet")
+    part.write_bytes(part.read_bytes() + b"\0")  # another size: not the file that was cached
+    with pytest.raises(AssertionError, match="read the footer"):
+        Store(LocalFS(uri), uri).plan()

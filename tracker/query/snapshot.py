@@ -55,12 +55,9 @@ def enabled() -> bool:
 
 def path_for(store_uri: str) -> str:
     """The snapshot file of the store at ``store_uri`` (one per store and user)."""
-    root = os.environ.get("TRACKER_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "tracker",
-    )
-    name = hashlib.sha256(store_uri.encode("utf-8")).hexdigest()[:24]
-    return os.path.join(root, "query", f"{name}.duckdb")
+    from tracker.store.covers_cache import cache_root, store_key
+
+    return os.path.join(cache_root(), "query", f"{store_key(store_uri)}.duckdb")
 
 
 ALIAS = "tracker_snapshot"

@@ -101,6 +101,7 @@ class Store:
         self.fs = fs
         self.uri = uri or fs.uri()
         self._covers_cache: dict[tuple[str, int], frozenset[str]] = {}
+        self._covers_loaded = False
         self._bad_files: dict[tuple[str, int], str] = {}
         self.warnings: list[str] = []
         self._initialized = False
@@ -180,6 +181,23 @@ class Store:
             self._covers_cache[key] = cached
         return cached
 
+    def _load_covers(self) -> int:
+        """Fill the covers cache from disk (once per store object); return its size."""
+        if not self._covers_loaded:
+            from tracker.store import covers_cache
+
+            self._covers_loaded = True
+            for key, ids in covers_cache.load(self.fs.uri()).items():
+                self._covers_cache.setdefault(key, ids)
+        return len(self._covers_cache)
+
+    def _save_covers(self, sizes: dict[str, int]) -> None:
+        """Keep the covers of the files that still exist, for the next process."""
+        from tracker.store import covers_cache
+
+        current = {k: v for k, v in self._covers_cache.items() if sizes.get(k[0]) == k[1]}
+        covers_cache.save(self.fs.uri(), current)
+
     def plan(self, files: Sequence[StoreFile] | None = None) -> ReadPlan:
         """Decide which files to read so that each segment's rows are read exactly once.
 
@@ -195,6 +213,7 @@ class Store:
         consolidated = sorted(
             (f for f in files if f.level > LEVEL_SEGMENT), key=lambda f: (-f.level, f.path)
         )
+        known = self._load_covers()
         if not self.fs.is_local:
             self._prefetch_covers(consolidated, by_folder)
         covered: set[str] = set()
@@ -224,6 +243,8 @@ class Store:
             if f.level == LEVEL_SEGMENT and f.file_id not in covered:
                 chosen.append(f.path)
         sizes = {f.path: f.size for f in files}
+        if len(self._covers_cache) > known:
+            self._save_covers(sizes)
         bad = [p for p in chosen if (p, sizes[p]) in self._bad_files] if self._bad_files else []
         if bad:
             chosen = [p for p in chosen if p not in bad]
