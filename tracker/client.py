@@ -8,20 +8,17 @@ publishes this process's pending records of that store, so a process always read
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import random
-import tempfile
 import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 from tracker import context
+from tracker.artifacts_client import ArtifactClientMixin
 from tracker.entities import (
     Experiment,
-    FileInfo,
     LifecycleStage,
     Metric,
     Param,
@@ -49,7 +46,6 @@ from tracker.validation import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tracker.artifacts import ArtifactRepo
     from tracker.query import StoreQuery
     from tracker.store.store import Store
 
@@ -95,7 +91,7 @@ def random_run_name() -> str:
     return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(1, 999)}"
 
 
-class TrackerClient(RegistryClientMixin):
+class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
     """Read and write experiments, runs, artifacts and the model registry of one store.
 
     Args:
@@ -588,11 +584,6 @@ class TrackerClient(RegistryClientMixin):
 
     # -- artifacts --------------------------------------------------------------------------
 
-    def _repo(self, run_id: str) -> ArtifactRepo:
-        from tracker.artifacts import ArtifactRepo
-
-        return ArtifactRepo(self._artifact_uri(run_id))
-
     def _artifact_uri(self, run_id: str) -> str:
         key = (self.store.fs.root, validate_run_id(run_id))
         with _live_lock:
@@ -603,70 +594,6 @@ class TrackerClient(RegistryClientMixin):
         if cached is None:
             cached = _artifact_uris[key] = str(self._run_row(run_id)["artifact_uri"])
         return cached
-
-    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
-        """Copy a local file into the run's artifacts (under ``artifact_path``)."""
-        repo = self._repo(run_id)
-        rel, size, digest = repo.log_file(local_path, artifact_path)
-        self._runlog(run_id).add_record("artifact", rel, json.dumps({"sha256": digest}), size)
-
-    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
-        """Copy every file of a local folder into the run's artifacts."""
-        repo = self._repo(run_id)
-        run = self._runlog(run_id)
-        for rel, size, digest in repo.log_dir(local_dir, artifact_path):
-            run.add_record("artifact", rel, json.dumps({"sha256": digest}), size)
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        if not isinstance(text, str):
-            raise InvalidArgumentError(f"log_text needs a str, got {type(text).__name__}.")
-        self._log_bytes(run_id, text.encode("utf-8"), artifact_file)
-
-    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
-        """Save a dict as JSON (or YAML for ``.yaml``/``.yml`` names) in the run's artifacts."""
-        if artifact_file.endswith((".yaml", ".yml")):
-            try:
-                import yaml
-            except ImportError:
-                raise InvalidArgumentError(
-                    f"log_dict to {artifact_file!r} needs PyYAML; install it or use a .json name."
-                ) from None
-            data = yaml.safe_dump(dictionary, sort_keys=False).encode()
-        else:
-            try:
-                data = json.dumps(dictionary, indent=2, default=_json_default).encode()
-            except (TypeError, ValueError) as exc:
-                raise InvalidArgumentError(f"log_dict: the value is not JSON-serializable: {exc}") from exc
-        self._log_bytes(run_id, data, artifact_file)
-
-    def log_figure(
-        self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
-    ) -> None:
-        """Save a matplotlib or plotly figure (plotly: ``.html`` self-contained or ``.json``)."""
-        from tracker.figures import figure_bytes
-
-        self._log_bytes(run_id, figure_bytes(figure, artifact_file, save_kwargs), artifact_file)
-
-    def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
-        from tracker.validation import validate_artifact_path
-
-        rel = validate_artifact_path(artifact_file)
-        if not rel:
-            raise InvalidArgumentError(f"artifact_file must name a file, got {artifact_file!r}.")
-        folder, _, name = rel.rpartition("/")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, name)
-            with open(path, "wb") as fh:
-                fh.write(data)
-            self.log_artifact(run_id, path, folder or None)
-
-    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        return self._repo(run_id).list(path)
-
-    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
-        """Copy an artifact file or folder to ``dst_path`` (a new temp folder by default)."""
-        dst = dst_path or tempfile.mkdtemp(prefix="tracker-artifacts-")
-        return self._repo(run_id).download(path, dst)
 
     # -- SQL --------------------------------------------------------------------------------
 
@@ -723,14 +650,6 @@ def _page_offset(token: str | None) -> int:
         return int(token)
     except ValueError:
         raise InvalidArgumentError(f"Invalid page_token {token!r}.") from None
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def flush() -> None:
