@@ -242,6 +242,11 @@ class _Flusher:
         self._stopping = False
 
     def register(self, run: RunLog) -> None:
+        # The first flush may happen at exit, and pyarrow then imports pandas, which imports
+        # concurrent.futures.thread; that module registers an exit hook when first imported,
+        # which raises "can't register atexit after shutdown" at exit. Import it now.
+        import concurrent.futures.thread  # noqa: F401
+
         with self._lock:
             self._runs.add(run)
             if not self._stopping and (self._thread is None or not self._thread.is_alive()):
@@ -250,8 +255,11 @@ class _Flusher:
                 )
                 self._thread.start()
             if not self._atexit_registered:
-                atexit.register(self._at_exit)
-                self._atexit_registered = True
+                try:
+                    atexit.register(self._at_exit)
+                    self._atexit_registered = True
+                except RuntimeError:  # a run made while the interpreter exits: ended by its owner
+                    pass
 
     def _at_exit(self) -> None:
         """Stop the thread, then flush in this one.

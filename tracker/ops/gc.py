@@ -292,7 +292,8 @@ def _read_column(fs: Any, path: str, name: str) -> list[Any]:
 
     try:
         with fs.open_input(path) as source:
-            table = pq.read_table(source, columns=[name], use_threads=False)
+            # Not pq.read_table: it starts a pyarrow pool thread (see store.read_table).
+            table = pq.ParquetFile(source).read(columns=[name], use_threads=False)
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError, ValueError, KeyError) as exc:

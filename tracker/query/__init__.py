@@ -60,7 +60,10 @@ def connect() -> duckdb.DuckDBPyConnection:
     )
     con.execute("SET enable_progress_bar = false")  # a library must not draw on the terminal
     if not _connections:
-        atexit.register(_close_all)
+        try:
+            atexit.register(_close_all)
+        except RuntimeError:  # a query while the interpreter exits: nothing left to close after
+            pass
     _connections.add(con)
     return con
 

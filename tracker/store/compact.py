@@ -245,6 +245,9 @@ AUTO_COMPACT_RUNS = int(os.environ.get("TRACKER_AUTO_COMPACT", "1000") or 0)
 _auto_counts: dict[str, int] = {}
 _auto_thread: threading.Thread | None = None
 _auto_lock = threading.Lock()
+# Registered with the first background compaction, not at import: this module is first
+# imported while runs end, which can be at exit, when atexit.register raises RuntimeError.
+_join_registered = False
 
 
 def maybe_compact(store: Store, experiment_id: str) -> bool:
@@ -253,7 +256,7 @@ def maybe_compact(store: Store, experiment_id: str) -> bool:
     Cheap by design: one directory listing every ``AUTO_COMPACT_RUNS // 10`` ended runs.
     ``TRACKER_AUTO_COMPACT=0`` turns it off; the number sets the threshold (default 1000).
     """
-    global _auto_thread
+    global _auto_thread, _join_registered
     if AUTO_COMPACT_RUNS <= 0:
         return False
     key = store.fs.root
@@ -267,6 +270,12 @@ def maybe_compact(store: Store, experiment_id: str) -> bool:
     if loose < AUTO_COMPACT_RUNS:
         return False
     with _auto_lock:
+        if not _join_registered:
+            try:
+                atexit.register(_join_at_exit)
+            except RuntimeError:  # the interpreter is already exiting: compact another time
+                return False
+            _join_registered = True
         _auto_thread = threading.Thread(
             target=_compact_quietly, args=(store,), name="tracker-compact", daemon=True
         )
@@ -287,6 +296,3 @@ def _join_at_exit() -> None:
     thread = _auto_thread
     if thread is not None and thread.is_alive():
         thread.join(timeout=60)
-
-
-atexit.register(_join_at_exit)

@@ -256,7 +256,7 @@ class Store:
 
         Lone finals need no footer unless a part exists (it might cover them).
         """
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor  # remote stores only (see read_tables)
 
         any_part = any(f.level == LEVEL_PART for f in consolidated)
         wanted = [
@@ -313,8 +313,6 @@ class Store:
         Unreadable files are marked bad and left out; a file that vanished (compacted away
         since the listing) raises ``FileNotFoundError`` so the caller plans again.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         def read(path: str) -> tuple[str, Any]:
             try:
                 return path, read_table(self.fs, path)
@@ -326,6 +324,10 @@ class Store:
         if self.fs.is_local or len(paths) <= 1:
             results = map(read, paths)  # local reads gain nothing from threads
         else:
+            # Imported only here: importing concurrent.futures.thread at interpreter exit (runs
+            # end there) raises "can't register atexit after shutdown".
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(paths))) as pool:
                 results = list(pool.map(read, paths))
         for path, result in results:
@@ -432,9 +434,10 @@ def read_table(fs: StoreFS, path: str) -> Any:
 
     data = fs.read_bytes(path)
     try:
-        # One thread: pyarrow's reader threads sometimes abort the process at exit
-        # ("terminate called without an active exception"); these files are small anyway.
-        table = pq.read_table(pa.BufferReader(data), use_threads=False)
+        # ParquetFile.read in this thread, not pq.read_table: the latter starts a pyarrow pool
+        # thread even with use_threads=False, and a process that exits with pool threads
+        # alive aborts now and then ("terminate called without an active exception").
+        table = pq.ParquetFile(pa.BufferReader(data)).read(use_threads=False)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptFileError(f"{fs.full_path(path)} is not a readable Parquet file ({exc})") from exc
     return table
