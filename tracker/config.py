@@ -292,7 +292,7 @@ def _parse(data: dict[str, Any], where: _Where) -> TrackerConfig:
     return TrackerConfig(
         title=_string(data, "title", where, "") or DEFAULT_TITLE,
         store=_resolve_store(store, where.file) if store else None,
-        base_url=_string(data, "base_url", where, ""),
+        base_url=_url(data, "base_url", where),
         experiments=ExperimentRules(
             include=_globs(exps, "experiments.include", where),
             exclude=_globs(exps, "experiments.exclude", where),
@@ -311,25 +311,17 @@ def _parse(data: dict[str, Any], where: _Where) -> TrackerConfig:
         ),
         s3=S3Settings(
             endpoint_url=_url(tables["s3"], "s3.endpoint_url", where),
-            region=_table_string(tables["s3"], "s3.region", where),
+            region=_string(tables["s3"], "s3.region", where),
         ),
         source=where.file,
     )
 
 
-def _table_string(data: dict[str, Any], dotted: str, where: _Where) -> str:
-    value = data.get(dotted.rsplit(".", 1)[1], "")
-    if not isinstance(value, str):
-        raise where.error(dotted, f"expected a string, got {value!r}.")
-    return value
-
-
 def _url(data: dict[str, Any], dotted: str, where: _Where) -> str:
-    from urllib.parse import urlsplit
+    from tracker.validation import is_http_url
 
-    value = _table_string(data, dotted, where)
-    parts = urlsplit(value)
-    if value and (parts.scheme not in ("http", "https") or not parts.netloc):
+    value = _string(data, dotted, where)
+    if value and not is_http_url(value):
         raise where.error(dotted, f"expected an http(s) URL such as \"http://127.0.0.1:9000\", "
                                   f"got {value!r}.")
     return value
@@ -349,10 +341,10 @@ def _table(data: dict[str, Any], name: str, where: _Where) -> dict[str, Any]:
     return value
 
 
-def _string(data: dict[str, Any], key: str, where: _Where, default: str) -> str:
-    value = data.get(key, default)
+def _string(data: dict[str, Any], dotted: str, where: _Where, default: str = "") -> str:
+    value = data.get(dotted.rsplit(".", 1)[-1], default)
     if not isinstance(value, str):
-        raise where.error(key, f"expected a string, got {value!r}.")
+        raise where.error(dotted, f"expected a string, got {value!r}.")
     return value
 
 

@@ -132,3 +132,11 @@ def validate_artifact_path(path: Any) -> str:
             "(no '..' components)."
         )
     return "/".join(parts)
+
+
+def is_http_url(value: str) -> bool:
+    """True for an absolute ``http://`` or ``https://`` URL with a host."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)

@@ -181,10 +181,9 @@ def _collect(site: Any, writer: Any) -> tuple[list[Page | SiteFile], int]:
 
 
 def _checked_base_url(base_url: str) -> str:
-    from urllib.parse import urlsplit
+    from tracker.validation import is_http_url
 
-    parts = urlsplit(base_url)
-    if base_url and (parts.scheme not in ("http", "https") or not parts.netloc):
+    if base_url and not is_http_url(base_url):
         raise BuildError(
             f"Base URL {base_url!r} (--base-url, or base_url in the config) is not an absolute "
             "http(s) URL; give the address the site "

@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 from tracker.exceptions import InvalidArgumentError, StoreError
 from tracker.store.fs import ArrowFS
+from tracker.validation import is_http_url
 
 if TYPE_CHECKING:
     from tracker.store.store import Store
@@ -304,8 +305,7 @@ def describe_s3_error(detail: str, uri: str, where: str) -> str:
 
 
 def _check_endpoint(endpoint: str) -> None:
-    parsed = urlparse(endpoint)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if not is_http_url(endpoint):
         raise InvalidArgumentError(
             f"S3 endpoint {endpoint!r} must be an http:// or https:// URL with a host, "
             "e.g. 'http://127.0.0.1:9000'."
