@@ -635,7 +635,10 @@ def test_the_cli_takes_the_endpoint_from_the_project_config(
     result = CliRunner().invoke(cli, ["runs", "list", "--experiment", "cfg", "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert run_id in result.output
-    assert s3._defaults.endpoint_url == moto_endpoint
+    assert s3._defaults.default_endpoint_url == moto_endpoint
+    # The environment wins over the config.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    assert s3._defaults.resolved().endpoint_url == "http://127.0.0.1:9"
 
 
 def test_the_pages_build_script_builds_a_store_in_a_bucket(

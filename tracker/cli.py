@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -86,21 +85,13 @@ class _Context:
         self.given_uri = value
 
     def _configure_s3(self) -> None:
-        """The config's ``[s3]`` endpoint and region, unless the environment names them."""
+        """The config's ``[s3]`` endpoint and region, used where the environment names none."""
         settings = self.config().s3
-        options: dict[str, str] = {}
-        if settings.endpoint_url and not (
-            os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        ):
-            options["endpoint_url"] = settings.endpoint_url
-        if settings.region and not (
-            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        ):
-            options["region"] = settings.region
-        if options:
+        if settings.endpoint_url or settings.region:
             from tracker.store.s3 import configure
 
-            configure(**options)
+            configure(default_endpoint_url=settings.endpoint_url or None,
+                      default_region=settings.region or None)
 
     def config(self) -> TrackerConfig:
         """The project configuration (``--config``, else the nearest one; read once)."""

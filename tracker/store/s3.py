@@ -69,6 +69,9 @@ class S3Options:
         connect_timeout: seconds to wait for a connection, so a mistyped endpoint fails fast.
         request_timeout: seconds to wait for an answer on an open connection.
         max_attempts: tries per request, the first included (bounded so errors surface).
+        default_endpoint_url: the endpoint when neither ``endpoint_url`` nor the environment
+            names one (the project config's ``[s3] endpoint_url``, for the CLI).
+        default_region: likewise for the region (the config's ``[s3] region``).
     """
 
     endpoint_url: str | None = None
@@ -76,6 +79,8 @@ class S3Options:
     connect_timeout: float = 5.0
     request_timeout: float = 10.0
     max_attempts: int = 3
+    default_endpoint_url: str | None = None
+    default_region: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout", "request_timeout"):
@@ -96,12 +101,14 @@ class S3Options:
             self.endpoint_url
             or os.environ.get("AWS_ENDPOINT_URL_S3")
             or os.environ.get("AWS_ENDPOINT_URL")
+            or self.default_endpoint_url
             or None
         )
         region = (
             self.region
             or os.environ.get("AWS_REGION")
             or os.environ.get("AWS_DEFAULT_REGION")
+            or self.default_region
             or DEFAULT_REGION
         )
         if endpoint is not None:
@@ -129,8 +136,9 @@ def configure(**options: Any) -> S3Options:
         raise InvalidArgumentError(
             f"Unknown S3 option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}."
         )
-    if options.get("endpoint_url") is not None:
-        _check_endpoint(options["endpoint_url"])
+    for name in ("endpoint_url", "default_endpoint_url"):
+        if options.get(name) is not None:
+            _check_endpoint(options[name])
     _defaults = replace(_defaults, **options)
     return _defaults
 
