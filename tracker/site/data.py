@@ -14,7 +14,9 @@ from tracker.site.publish import PublishRules
 from tracker.site.urls import Urls
 
 if TYPE_CHECKING:
+    from tracker.artifact_locations import ArtifactLocations
     from tracker.query import StoreQuery
+    from tracker.query.sandbox import Sandbox
     from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
 
 # Metric names where smaller is better; anything else is "higher is better" only when it looks
@@ -69,6 +71,9 @@ class SiteData:
             header, settings); part of every fingerprint.
         publish: the build's publish rules; ``query`` should apply the same ones (the registry
             and the artifact files are redacted and filtered here).
+
+    Artifacts are read only where ``locations`` allows (the store's own folder and the
+    configuration's ``artifact_locations``), never where a record alone says.
     """
 
     def __init__(
@@ -94,6 +99,20 @@ class SiteData:
         self._points_loaded: set[str] | None = set()  # None: every run's points are loaded
         self._fingerprints: dict[str, str] = {}
         self.publish = publish if publish is not None else PublishRules.from_config()
+
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        """Where report SQL runs: copies of the (redacted) tables, no file or setting access."""
+        from tracker.query.sandbox import Sandbox
+
+        return Sandbox(self.query)
+
+    @cached_property
+    def locations(self) -> ArtifactLocations:
+        """Where run artifacts may be read from (the store's own and the declared roots)."""
+        from tracker.artifact_locations import ArtifactLocations
+
+        return ArtifactLocations(self.query.store.fs, self.publish.config.artifact_locations)
 
     @cached_property
     def experiments(self) -> list[dict[str, Any]]:

@@ -402,14 +402,22 @@ def _preview(path: str, data: bytes) -> Preview | None:
     return Preview(kind, text=head, truncated=cut)
 
 
-def _repo(run: dict[str, Any]) -> tuple[ArtifactRepo | None, str]:
-    """The run's artifact repository (a folder or an S3 location), else (None, why not)."""
+def _repo(site: SiteData, run: dict[str, Any]) -> tuple[ArtifactRepo | None, str]:
+    """The run's artifact repository (a folder or an S3 location), else (None, why not).
+
+    The location comes from ``site.locations``: a record's ``artifact_uri`` outside the store
+    and the declared ``artifact_locations`` is never read (a warning names the run and it).
+    """
     from tracker.artifacts import ArtifactRepo
 
-    if not run["artifact_uri"]:
-        return None, "the run has no artifact location"
+    where = site.locations.resolve(run["run_id"], run["experiment_id"], run["artifact_uri"])
+    if not where.uri:
+        if run["artifact_uri"]:
+            log.warning("Run %s: its artifact location %r is not read: %s.", run["run_id"],
+                        run["artifact_uri"], where.problem)
+        return None, where.problem
     try:
-        return ArtifactRepo(run["artifact_uri"]), ""
+        return ArtifactRepo(where.uri), ""
     except TrackerError:
         return None, "not readable: the artifact location is neither a folder nor s3://"
 
@@ -475,7 +483,7 @@ def _artifacts(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> tu
     rows = site.artifacts.get(run["run_id"], [])
     if not rows:
         return ()
-    repo, why = _repo(run)
+    repo, why = _repo(site, run)
     sizes = dict(repo.walk()) if repo is not None and repo.local_path() is None else None
     out, copied = [], set()
     for row in rows:
