@@ -194,8 +194,9 @@ def test_leaderboard_header(site: tuple[Path, dict[str, str]]) -> None:
     assert headers["metrics.rmse"]["data-direction"] == "min"
     assert headers["metrics.accuracy"]["data-direction"] == "max"
     assert "data-direction" not in headers["params.alpha"].attrs
+    # a param only one run has (the lasso's alpha) does not vary: under "Columns", not shown
     assert [k for k, th in headers.items() if th.has_attr("data-hidden")] == \
-        ["attr.user", "attr.commit"]
+        ["attr.user", "attr.commit", "params.alpha"]
     for key in ("metrics.rmse", "params.max_depth", "params.alpha", "attr.duration"):
         assert headers[key].has_attr("data-numeric"), key
     assert not headers["params.model"].has_attr("data-numeric")

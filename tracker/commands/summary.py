@@ -64,8 +64,9 @@ def summary_command(
     """Summarize the runs that are new or changed since a baseline, per experiment.
 
     Each metric's best among the new FINISHED runs is compared with the baseline's best
-    (lower is better for losses and errors, higher for accuracies and scores): a new best
-    is an improvement, a worse best a regression. Param values and run names are redacted by
+    (the project's [tool.tracker.metrics] rules, else lower is better for losses and errors,
+    higher for accuracies and scores; counters such as best_iteration get no verdict): a new
+    best is an improvement, a worse best a regression. Param values and run names are redacted by
     the project's rules ([tool.tracker.redact], as on the site).
 
     \b
@@ -76,8 +77,9 @@ def summary_command(
     from tracker.summary import exit_code, summary, to_markdown, to_text
 
     obj.client(must_exist=True)
-    redact = Redactor.from_config(obj.config()).redact_value
-    result = summary(obj.uri, baseline, metrics=metrics)
+    config = obj.config()
+    redact = Redactor.from_config(config).redact_value
+    result = summary(obj.uri, baseline, metrics=metrics, directions=config.directions)
     for warning in result.warnings:
         click.echo(f"tracker: warning: {warning}", err=True)
     report = (to_markdown if markdown else to_text)(result, site_url=site_url, redact=redact)
