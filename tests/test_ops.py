@@ -357,9 +357,15 @@ def test_doctor_points_to_gc_for_garbage(tmp_store: str) -> None:
     temp.write_bytes(b"12345")
     _age(temp)
     found = [(f["severity"], f["subject"], f["message"], f["fix"]) for f in _findings(tmp_store)]
-    assert [f[:2] for f in found] == [("info", "folder"), ("info", "superseded"), ("info", "temp")]
+    assert [f[:2] for f in found] == [
+        ("warning", "superseded"), ("info", "folder"), ("info", "temp")
+    ]
+    assert found[0][2].startswith("files superseded by compaction are still present: 12 (")
+    assert found[0][2].endswith("plain Parquet engines over the store's files (DuckDB, Polars, "
+                                "Spark) count their rows twice")
+    assert found[0][3] == "run tracker gc: it removes them (tracker gc --dry-run lists them)"
     assert found[2][2] == "temporary files left by interrupted writes: 1 (5 bytes)"
-    assert found[0][3] == "run tracker gc (tracker gc --dry-run lists them)"
+    assert found[1][3] == "run tracker gc (tracker gc --dry-run lists them)"
     assert doctor(tmp_store).exit_code == 0
     run("--store", tmp_store, "gc")
     assert _findings(tmp_store) == []

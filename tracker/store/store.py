@@ -520,3 +520,23 @@ def read_covers(fs: StoreFS, path: str) -> frozenset[str]:
 def local_owner() -> tuple[str, int]:
     """This process's host name and pid, recorded on runs so a dead process can be recognised."""
     return os.uname().nodename if hasattr(os, "uname") else "localhost", os.getpid()
+
+
+def pid_alive(pid: int) -> bool:
+    """True unless process ``pid`` on this machine has exited (a zombie counts as exited)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    # A zombie (exited, not yet reaped) counts as dead.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
