@@ -143,6 +143,12 @@ class StoreLock:
             wait: wait while a live holder has it (else give up at once).
             wait_seconds: the longest wait for a live holder when ``wait`` is set.
         """
+        if isinstance(wait_seconds, bool) or not isinstance(wait_seconds, (int, float)) or (
+            wait_seconds < 0
+        ):
+            raise InvalidArgumentError(
+                f"wait_seconds must be a number of seconds >= 0, got {wait_seconds!r}."
+            )
         if self.held:
             return True
         deadline = time.monotonic() + (wait_seconds if wait else 0.0)

@@ -1,0 +1,298 @@
+"""The compaction lock (issue #19): who holds it, heartbeats, and taking over a dead holder's lock.
+
+Holders are real processes where it matters (a child that took the lock and was SIGKILLed, six
+processes competing for one dead lock); locks of "another machine" are written as that machine
+writes them, with its host name and heartbeat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import tracker
+from tracker.cli import cli
+from tracker.exceptions import InvalidArgumentError
+from tracker.store import LocalFS, Store
+from tracker.store import lock as locks
+from tracker.store.compact import compact, compaction_lock
+from tracker.store.lock import StoreLock, holder_gone, read_lock
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = os.uname().nodename
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "MLFLOW_"))}
+    path = [str(REPO), os.environ.get("PYTHONPATH", "")]
+    env.update(PYTHONPATH=os.pathsep.join(p for p in path if p), PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def _store(tmp_path: Path) -> Store:
+    return Store(LocalFS(str(tmp_path / "store")))
+
+
+def _write_lock(store: Store, **body: object) -> Path:
+    path = Path(store.fs.full_path(".locks/compact.lock"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body))
+    return path
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True,
+    )
+    return int(done.stdout)
+
+
+HOLDER = """
+    import sys, time
+    from tracker.store import LocalFS, Store
+    from tracker.store.compact import compaction_lock
+    lock = compaction_lock(Store(LocalFS(sys.argv[1])))
+    assert lock.acquire(wait=False)
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_the_lock_records_its_holder_and_goes_on_release(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    lock = compaction_lock(store)
+    before = time.time()
+    assert lock.acquire(wait=False)
+    body = json.loads(Path(store.fs.full_path(lock.path)).read_text())
+    assert (body["host"], body["pid"]) == (HOST, os.getpid())
+    assert before <= body["started"] <= body["heartbeat"] <= time.time()
+    assert body["token"] == lock.token and lock.still_held()
+    assert not compaction_lock(store).acquire(wait=False)  # held: a second one gives up
+    lock.release()
+    assert not Path(store.fs.full_path(lock.path)).exists()
+    assert compaction_lock(store).acquire(wait=False)
+
+
+def test_a_sigkilled_holders_lock_is_taken_over_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _store(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HOLDER), store.fs.root],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    info = read_lock(store.fs, ".locks/compact.lock")
+    assert info is not None and (info.host, info.pid) == (HOST, holder.pid)
+    assert holder_gone(info) is None  # alive: nobody may take it
+    assert not compaction_lock(store).acquire(wait=False)
+    holder.send_signal(signal.SIGKILL)
+    holder.communicate(timeout=60)
+
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="tracker.store"):
+        lock = compaction_lock(store)
+        assert lock.acquire(wait=True)
+    assert time.monotonic() - began < 1.0
+    assert lock.took_over is not None
+    assert f"from process {holder.pid} on {HOST}, holding it since " in lock.took_over
+    assert lock.took_over.endswith(f"its process {holder.pid} on {HOST} is gone")
+    assert [r.getMessage() for r in caplog.records] == [f"tracker: {lock.took_over}"]
+    lock.release()
+
+
+def test_tracker_compact_says_it_took_over_and_does_not_wait(
+    tmp_store: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(LocalFS(tmp_store))
+    pid = _dead_pid()
+    _write_lock(store, host=HOST, pid=pid, time=time.time())  # a lock from before #19
+    began = time.time()
+    with caplog.at_level(logging.WARNING, logger="tracker.store"):
+        result = CliRunner().invoke(cli, ["--store", tmp_store, "compact"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Compacted 12 runs")
+    # The notice goes to stderr through logging (pytest's handler catches it here).
+    [notice] = caplog.records
+    assert notice.getMessage().startswith(
+        f"tracker: took over the lock {Path(tmp_store, '.locks', 'compact.lock').as_uri()} "
+        f"from process {pid} on {HOST}, holding it since "
+    )
+    assert notice.getMessage().endswith(f"its process {pid} on {HOST} is gone")
+    assert notice.created - began < 1.0  # it used to wait 600 s
+
+
+def test_another_hosts_lock_is_kept_while_its_heartbeat_is_fresh(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    now = time.time()
+    _write_lock(store, host="elsewhere", pid=1, started=now - 3600, heartbeat=now - 5,
+                token="ab" * 16, time=now - 5)
+    assert not compaction_lock(store).acquire(wait=False)
+    info = read_lock(store.fs, ".locks/compact.lock")
+    assert info is not None and holder_gone(info) is None
+    assert holder_gone(info, now + 61) == "no heartbeat for 66 s (a holder is gone after 60 s)"
+
+
+def test_another_hosts_lock_is_taken_over_after_the_heartbeat_timeout(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    old = time.time() - 61
+    _write_lock(store, host="elsewhere", pid=1, started=old - 600, heartbeat=old,
+                token="cd" * 16, time=old)
+    lock = compaction_lock(store)
+    assert lock.acquire(wait=False)
+    assert lock.took_over is not None
+    assert "from process 1 on elsewhere" in lock.took_over
+    assert "no heartbeat for 61 s" in lock.took_over
+    lock.release()
+
+
+def test_a_heartbeat_from_a_clock_ahead_of_ours_is_judged_by_watching_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT_SECONDS", 0.5)
+    store = _store(tmp_path)
+    ahead = time.time() + 3600  # the dead holder's clock ran an hour ahead
+    _write_lock(store, host="elsewhere", pid=1, started=ahead, heartbeat=ahead,
+                token="ef" * 16, time=ahead)
+    lock = compaction_lock(store)
+    assert not lock.acquire(wait=False)  # one look cannot tell
+    began = time.monotonic()
+    assert lock.acquire(wait=True, wait_seconds=5)
+    assert 0.5 <= time.monotonic() - began < 2.0
+    assert lock.took_over is not None
+    assert "from process 1 on elsewhere" in lock.took_over
+    assert ": its heartbeat did not change for " in lock.took_over
+    lock.release()
+
+
+def test_a_live_holder_heartbeats_and_keeps_its_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(locks, "LOCK_HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT_SECONDS", 0.6)
+    store = _store(tmp_path)
+    holder = compaction_lock(store)
+    assert holder.acquire(wait=False)
+    first = read_lock(store.fs, holder.path)
+    waiter = compaction_lock(store)
+    assert not waiter.acquire(wait=True, wait_seconds=1.5)  # 2.5 timeouts: never stale
+    second = read_lock(store.fs, holder.path)
+    assert first is not None and second is not None
+    assert second.heartbeat - first.heartbeat >= 1.0 and second.started == first.started
+    assert holder.still_held()
+    holder.release()
+
+
+def test_a_holder_whose_lock_was_taken_over_notices_and_leaves_it(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    slow = compaction_lock(store)
+    assert slow.acquire(wait=False)
+    # Another machine judged it dead and took the lock over (its file, its token).
+    now = time.time()
+    path = _write_lock(store, host="elsewhere", pid=7, started=now, heartbeat=now,
+                       token="12" * 16, time=now)
+    assert not slow.still_held()
+    slow.release()
+    assert json.loads(path.read_text())["token"] == "12" * 16  # not removed by the loser
+
+
+def test_compaction_publishes_nothing_once_its_lock_is_lost(
+    tmp_store: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(LocalFS(tmp_store))
+
+    def lost(self: StoreLock) -> bool:
+        return False
+
+    monkeypatch.setattr(StoreLock, "still_held", lost)
+    with caplog.at_level(logging.WARNING, logger="tracker.store"):
+        result = compact(store)
+    assert (result.files_written, result.files_deleted) == (0, 0)
+    assert not Path(tmp_store, "parts").exists()
+    assert "another process took over the lock (the store is intact" in caplog.text
+
+
+SIX = """
+    import json, sys, time
+    from pathlib import Path
+    from tracker.store import LocalFS, Store
+    from tracker.store.compact import compaction_lock
+    root, go, log = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    lock = compaction_lock(Store(LocalFS(root)))
+    while not go.exists():
+        time.sleep(0.005)
+    assert lock.acquire(wait=True, wait_seconds=60)
+    entered = time.time()
+    time.sleep(0.2)
+    left = time.time()
+    lock.release()
+    print(json.dumps([entered, left, lock.took_over is not None]))
+"""
+
+
+def test_six_processes_take_a_dead_lock_one_at_a_time(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _write_lock(store, host=HOST, pid=_dead_pid(), started=time.time(), heartbeat=time.time(),
+                token="34" * 16, time=time.time())
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(SIX), store.fs.root, str(go), str(tmp_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        )
+        for _ in range(6)
+    ]
+    time.sleep(1.0)
+    go.touch()
+    spans = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        spans.append(json.loads(out))
+    spans.sort()
+    assert sum(took for _, _, took in spans) == 1  # one takeover, then ordinary waiting
+    for (_, left, _), (entered, _, _) in zip(spans, spans[1:]):
+        assert left <= entered  # never two holders at once
+    assert sorted(p.name for p in Path(store.fs.full_path(".locks")).iterdir()) == [
+        f"compact.lock.{'34' * 16}.takeover"
+    ]
+
+
+def test_lock_and_compaction_arguments_are_checked(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    with pytest.raises(InvalidArgumentError, match="Invalid lock name '../x'"):
+        StoreLock(store, "../x")
+    with pytest.raises(InvalidArgumentError, match="min_runs must be an integer >= 1, got 0"):
+        compact(store, min_runs=0)
+    with pytest.raises(InvalidArgumentError, match="wait_seconds"):
+        compaction_lock(store).acquire(wait=True, wait_seconds=-1)
+
+
+def test_gc_removes_finished_takeovers_and_leaves_a_live_lock(tmp_path: Path) -> None:
+    from tracker.ops.gc import gc
+
+    store = _store(tmp_path)
+    tracker.TrackerClient(store.fs.root).create_experiment("x")
+    _write_lock(store, host=HOST, pid=_dead_pid(), time=time.time())
+    taker = compaction_lock(store)
+    assert taker.acquire(wait=False) and taker.took_over is not None
+    claims = list(Path(store.fs.full_path(".locks")).glob("*.takeover"))
+    assert len(claims) == 1
+    items = gc(store).items
+    assert [(i.kind, i.reason) for i in items] == [
+        ("lock", "a finished takeover of a dead holder's lock")
+    ]
+    assert not claims[0].exists()
+    assert taker.still_held()  # a live holder's lock stays
+    taker.release()
