@@ -60,9 +60,9 @@ def _dead_pid() -> int:
 
 HOLDER = """
     import sys, time
-    from tracker.store import LocalFS, Store
+    from tracker.client import TrackerClient
     from tracker.store.compact import compaction_lock
-    lock = compaction_lock(Store(LocalFS(sys.argv[1])))
+    lock = compaction_lock(TrackerClient(sys.argv[1]).store)
     assert lock.acquire(wait=False)
     print("held", flush=True)
     time.sleep(600)
@@ -296,3 +296,82 @@ def test_gc_removes_finished_takeovers_and_leaves_a_live_lock(tmp_path: Path) ->
     assert not claims[0].exists()
     assert taker.still_held()  # a live holder's lock stays
     taker.release()
+
+
+def _spawn_holder(uri: str) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HOLDER), uri],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )
+    assert holder.stdout is not None
+    line = holder.stdout.readline()
+    if line != "held\n":
+        holder.kill()
+        pytest.fail(f"the holder did not take the lock: {holder.communicate()[1][-3000:]}")
+    return holder
+
+
+def test_on_s3_a_killed_holder_is_taken_over_and_gc_removes_an_absorbed_part(
+    s3_bucket: str, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    import pyarrow.dataset as ds
+    import pyarrow.fs as pafs
+
+    from tracker.ops.gc import gc
+    from tracker.store.s3 import open_s3_store
+
+    uri = f"s3://{s3_bucket}/store"
+    client = tracker.MlflowClient(uri)
+    eid = client.create_experiment("e")
+
+    def log(first: int) -> None:
+        for i in range(first, first + 3):
+            run_id = client.create_run(eid).info.run_id
+            client.log_metric(run_id, "m", float(i))
+            client.set_terminated(run_id)
+        client.flush()
+
+    def plain_metric_rows() -> int:
+        s3 = pafs.S3FileSystem(endpoint_override=moto_endpoint, access_key="testing",
+                               secret_key="testing", region="us-east-1")
+        table = ds.dataset(f"{s3_bucket}/store/parts", filesystem=s3, format="parquet").to_table()
+        return sum(1 for kind in table.column("kind").to_pylist() if kind == "metric")
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    log(0)
+    compact(open_s3_store(uri))
+    [old] = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="store/parts/")["Contents"]]
+    body = s3.get_object(Bucket=s3_bucket, Key=old)["Body"].read()
+    log(3)
+    compact(open_s3_store(uri))
+    s3.put_object(Bucket=s3_bucket, Key=old, Body=body)  # as a compactor killed after publishing
+    assert plain_metric_rows() == 9
+
+    holder = _spawn_holder(uri)
+    raw = s3.get_object(Bucket=s3_bucket, Key="store/.locks/compact.lock")["Body"].read()
+    assert (json.loads(raw)["host"], json.loads(raw)["pid"]) == (HOST, holder.pid)
+    assert not compaction_lock(open_s3_store(uri)).acquire(wait=False)
+    holder.send_signal(signal.SIGKILL)
+    holder.communicate(timeout=60)
+
+    monkeypatch.setattr(locks, "LOCK_HEARTBEAT_SECONDS", 0.1)
+    lock = compaction_lock(open_s3_store(uri))
+    began = time.monotonic()
+    assert lock.acquire(wait=True)
+    assert time.monotonic() - began < 1.0
+    assert lock.took_over is not None and f"its process {holder.pid} on {HOST} is gone" in (
+        lock.took_over
+    )
+    first = read_lock(lock.store.fs, lock.path)
+    time.sleep(0.5)
+    later = read_lock(lock.store.fs, lock.path)
+    assert first is not None and later is not None and later.heartbeat > first.heartbeat
+    lock.release()
+
+    items = gc(open_s3_store(uri)).items
+    assert ("superseded", old[len("store/"):]) in [(i.kind, i.path) for i in items]
+    assert plain_metric_rows() == 6
+    assert not [
+        o for o in s3.list_objects_v2(Bucket=s3_bucket, Prefix="store/.locks/").get("Contents", [])
+    ]
