@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracker.exceptions import InvalidArgumentError
+from tracker.exceptions import CorruptFileError, InvalidArgumentError
 from tracker.store.lock import StoreLock
 from tracker.store.store import (
     LEVEL_FINAL,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tracker.store")
 
 PART_TARGET_ROWS = 2_000_000
+SMALL_PART_BYTES = 64 * 1024 * 1024  # smaller parts are merged again; bigger ones stay
 
 
 @dataclass(frozen=True)
@@ -164,15 +165,11 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
             eid = folder.split("/")[1].split("=", 1)[1]
             by_experiment.setdefault(eid, []).extend(run_files)
         for eid, run_files in sorted(by_experiment.items()):
-            runs = len({f.folder for f in run_files})
+            inputs = _inputs(store, eid, run_files, files)
+            runs = len({f.folder for f in inputs if f.path.startswith(RUNS + "/")})
             if runs < min_runs:
                 continue
-            small_parts = [
-                f for f in files
-                if f.level == LEVEL_PART and f.folder == parts_dir(eid)
-                and f.size < 64 * 1024 * 1024
-            ]
-            done = _compact_experiment(store, eid, run_files + small_parts, lock)
+            done = _compact_experiment(store, eid, inputs, lock)
             if done is None:
                 log.warning(
                     "tracker: compaction stopped before experiment %s: another process took "
@@ -188,6 +185,28 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
         lock.release()
     runs, read, written, deleted = totals
     return CompactionResult(runs, read, written, deleted, seconds=time.perf_counter() - started)
+
+
+def _inputs(
+    store: Store, eid: str, run_files: list[StoreFile], files: Sequence[StoreFile]
+) -> list[StoreFile]:
+    """The files to merge into a new part of ``eid``: its finished runs' files and small parts.
+
+    Files a big part (left out, so it is not rewritten) already covers are left out too, as a
+    compactor killed after publishing that part leaves them: merged again, their rows would
+    be in two parts that neither covers, which plain engines count twice for good (#19).
+    ``tracker gc`` removes them instead.
+    """
+    parts = [f for f in files if f.level == LEVEL_PART and f.folder == parts_dir(eid)]
+    absorbed: set[str] = set()
+    for part in parts:
+        if part.size >= SMALL_PART_BYTES:
+            try:
+                absorbed |= store.covers(part)
+            except CorruptFileError:
+                continue  # covers nothing we can know of; readers skip it
+    small = [f for f in parts if f.size < SMALL_PART_BYTES]
+    return [f for f in run_files + small if f.file_id not in absorbed]
 
 
 def _compact_experiment(
