@@ -169,7 +169,7 @@ def test_a_heartbeat_from_a_clock_ahead_of_ours_is_judged_by_watching_it(
     assert not lock.acquire(wait=False)  # one look cannot tell
     began = time.monotonic()
     assert lock.acquire(wait=True, wait_seconds=5)
-    assert 0.5 <= time.monotonic() - began < 2.0
+    assert 0.5 <= time.monotonic() - began < 5.0
     assert lock.took_over is not None
     assert "from process 1 on elsewhere" in lock.took_over
     assert ": its heartbeat did not change for " in lock.took_over
@@ -179,17 +179,18 @@ def test_a_heartbeat_from_a_clock_ahead_of_ours_is_judged_by_watching_it(
 def test_a_live_holder_heartbeats_and_keeps_its_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(locks, "LOCK_HEARTBEAT_SECONDS", 0.1)
-    monkeypatch.setattr(locks, "LOCK_TIMEOUT_SECONDS", 0.6)
+    monkeypatch.setattr(locks, "LOCK_HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(locks, "LOCK_TIMEOUT_SECONDS", 1.0)
     store = _store(tmp_path)
     holder = compaction_lock(store)
     assert holder.acquire(wait=False)
     first = read_lock(store.fs, holder.path)
     waiter = compaction_lock(store)
-    assert not waiter.acquire(wait=True, wait_seconds=1.5)  # 2.5 timeouts: never stale
+    assert not waiter.acquire(wait=True, wait_seconds=2.0)  # two timeouts: never stale
+    assert waiter.took_over is None
     second = read_lock(store.fs, holder.path)
     assert first is not None and second is not None
-    assert second.heartbeat - first.heartbeat >= 1.0 and second.started == first.started
+    assert second.heartbeat - first.heartbeat >= 1.5 and second.started == first.started
     assert holder.still_held()
     holder.release()
 
