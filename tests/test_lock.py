@@ -265,9 +265,7 @@ def test_six_processes_take_a_dead_lock_one_at_a_time(tmp_path: Path) -> None:
     assert sum(took for _, _, took in spans) == 1  # one takeover, then ordinary waiting
     for (_, left, _), (entered, _, _) in zip(spans, spans[1:]):
         assert left <= entered  # never two holders at once
-    assert sorted(p.name for p in Path(store.fs.full_path(".locks")).iterdir()) == [
-        f"compact.lock.{'34' * 16}.takeover"
-    ]
+    assert list(Path(store.fs.full_path(".locks")).iterdir()) == []  # nothing left behind
 
 
 def test_lock_and_compaction_arguments_are_checked(tmp_path: Path) -> None:
@@ -280,23 +278,39 @@ def test_lock_and_compaction_arguments_are_checked(tmp_path: Path) -> None:
         compaction_lock(store).acquire(wait=True, wait_seconds=-1)
 
 
-def test_gc_removes_finished_takeovers_and_leaves_a_live_lock(tmp_path: Path) -> None:
+def test_gc_finishes_a_takeover_whose_process_died(tmp_path: Path) -> None:
     from tracker.ops.gc import gc
 
     store = _store(tmp_path)
     tracker.TrackerClient(store.fs.root).create_experiment("x")
-    _write_lock(store, host=HOST, pid=_dead_pid(), time=time.time())
-    taker = compaction_lock(store)
-    assert taker.acquire(wait=False) and taker.took_over is not None
-    claims = list(Path(store.fs.full_path(".locks")).glob("*.takeover"))
-    assert len(claims) == 1
-    items = gc(store).items
-    assert [(i.kind, i.reason) for i in items] == [
-        ("lock", "a finished takeover of a dead holder's lock")
+    token = "56" * 16
+    _write_lock(store, host=HOST, pid=_dead_pid(), started=time.time(), heartbeat=time.time(),
+                token=token, time=time.time())
+    # A waiter claimed the takeover, then died before removing the lock.
+    claim = Path(store.fs.full_path(f".locks/compact.lock.{token}.takeover"))
+    claim.write_text(json.dumps({"host": HOST, "pid": _dead_pid(), "time": time.time()}))
+    items = [(i.kind, i.path, i.reason) for i in gc(store).items]
+    assert [(kind, path) for kind, path, _ in items] == [
+        ("lock", ".locks/compact.lock"),
+        ("lock", f".locks/compact.lock.{token}.takeover"),
     ]
-    assert not claims[0].exists()
-    assert taker.still_held()  # a live holder's lock stays
-    taker.release()
+    assert items[0][2].startswith("its process ") and items[1][2] == (
+        "a takeover whose process is gone"
+    )
+    assert list(claim.parent.iterdir()) == []
+
+
+def test_a_takeover_left_half_done_does_not_block_the_next_one(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    token = "78" * 16
+    _write_lock(store, host=HOST, pid=_dead_pid(), started=time.time(), heartbeat=time.time(),
+                token=token, time=time.time())
+    claim = Path(store.fs.full_path(f".locks/compact.lock.{token}.takeover"))
+    claim.write_text(json.dumps({"host": HOST, "pid": _dead_pid(), "time": time.time()}))
+    lock = compaction_lock(store)
+    assert lock.acquire(wait=False) and lock.took_over is not None
+    assert [p.name for p in claim.parent.iterdir()] == ["compact.lock"]
+    lock.release()
 
 
 def _spawn_holder(uri: str) -> subprocess.Popen[str]:

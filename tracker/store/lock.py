@@ -14,8 +14,8 @@ long while a waiter watched it (so a holder whose clock runs ahead cannot keep a
 
 Taking over is itself exclusive: a waiter first creates ``<lock>.<token>.takeover`` (if absent),
 so among several waiters only one removes the dead holder's lock; it then re-reads the lock and
-removes it only if it still carries the dead holder's token. ``tracker gc`` removes old
-takeover files.
+removes it only if it still carries the dead holder's token, and deletes the takeover file once
+a live lock is in place. ``tracker gc`` removes takeover files a crash left.
 """
 
 from __future__ import annotations
@@ -154,9 +154,16 @@ class StoreLock:
         deadline = time.monotonic() + (wait_seconds if wait else 0.0)
         watched: tuple[str, float] | None = None
         watched_since = time.monotonic()
+        claim: str | None = None
         while True:
             self._started = time.time()
-            if self.store.fs.create_exclusive(self.path, self._body(self._started)):
+            created = self.store.fs.create_exclusive(self.path, self._body(self._started))
+            if claim is not None:
+                # The dead holder's lock is gone and a live one is in place (ours or another
+                # waiter's): a late waiter that takes the claim now re-reads a live token.
+                self.store.fs.delete(claim)
+                claim = None
+            if created:
                 self.held, self.lost = True, False
                 self._start_heartbeat()
                 return True
@@ -170,8 +177,10 @@ class StoreLock:
                     watched, watched_since = seen, time.monotonic()
                 elif time.monotonic() - watched_since > LOCK_TIMEOUT_SECONDS:
                     reason = f"its heartbeat did not change for {LOCK_TIMEOUT_SECONDS:.0f} s"
-            if reason is not None and self._take_over(info, reason):
-                continue
+            if reason is not None:
+                claim = self._take_over(info, reason)
+                if claim is not None:
+                    continue
             if time.monotonic() >= deadline:
                 return False
             time.sleep(_POLL_SECONDS)
@@ -213,26 +222,31 @@ class StoreLock:
             }
         ).encode()
 
-    def _take_over(self, info: LockInfo, reason: str) -> bool:
-        """Remove a dead holder's lock if this waiter wins the takeover; True when it is gone."""
+    def _take_over(self, info: LockInfo, reason: str) -> str | None:
+        """Remove a dead holder's lock if this waiter wins the takeover.
+
+        Returns the takeover file this waiter created (the lock is gone), or None when another
+        waiter is taking it over or a live holder has it now.
+        """
+        fs = self.store.fs
         claim = takeover_path(self.path, info.token)
-        if not self.store.fs.create_exclusive(claim, self._body(time.time())):
-            # Another waiter is taking it over (its lock appears in a moment), unless that
-            # waiter died on the way: its claim is then stale like a lock and goes.
-            other = read_lock(self.store.fs, claim)
-            if other is not None and holder_gone(other) is not None:
-                self.store.fs.delete(claim)
-            return False
-        current = read_lock(self.store.fs, self.path)
+        body = self._body(time.time())
+        if not fs.create_exclusive(claim, body):
+            other = read_lock(fs, claim)
+            if other is None or holder_gone(other) is None:
+                return None  # another waiter is taking it over: its lock appears in a moment
+            fs.delete(claim)  # that waiter died on the way: its claim is stale like a lock
+            if not fs.create_exclusive(claim, body):
+                return None
+        current = read_lock(fs, self.path)
         if current is not None and current.token != info.token:
-            return False  # replaced by a live holder since we looked
+            fs.delete(claim)
+            return None  # replaced by a live holder since we looked
         if current is not None:
-            self.store.fs.delete(self.path)
-        self.took_over = (
-            f"took over the lock {self.store.fs.uri(self.path)} from {info.describe()}: {reason}"
-        )
+            fs.delete(self.path)
+        self.took_over = f"took over the lock {fs.uri(self.path)} from {info.describe()}: {reason}"
         log.warning("tracker: %s", self.took_over)
-        return True
+        return claim
 
     def _start_heartbeat(self) -> None:
         self._stop = threading.Event()
