@@ -133,6 +133,17 @@ def test_tracker_compact_says_it_took_over_and_does_not_wait(
     assert notice.created - began < 1.0  # it used to wait 600 s
 
 
+def test_a_lock_left_by_an_earlier_process_with_our_pid_is_taken_over(tmp_path: Path) -> None:
+    store = _store(tmp_path)  # pids repeat: pid 1 in every container, for one
+    _write_lock(store, host=HOST, pid=os.getpid(), started=time.time(), heartbeat=time.time(),
+                token="9a" * 16, time=time.time())
+    lock = compaction_lock(store)
+    assert lock.acquire(wait=False)
+    assert lock.took_over is not None and "(this process has that pid now)" in lock.took_over
+    assert not compaction_lock(store).acquire(wait=False)  # our own live lock is respected
+    lock.release()
+
+
 def test_another_hosts_lock_is_kept_while_its_heartbeat_is_fresh(tmp_path: Path) -> None:
     store = _store(tmp_path)
     now = time.time()

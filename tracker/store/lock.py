@@ -46,6 +46,7 @@ TAKEOVER_SUFFIX = ".takeover"
 _POLL_SECONDS = 0.2
 _TOKEN = re.compile(r"^[0-9a-f]{1,64}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_held_here: set[str] = set()  # tokens of the locks this process holds
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,10 @@ def holder_gone(info: LockInfo, now: float | None = None) -> str | None:
     host, pid = local_owner()
     if info.host == host and info.pid != pid and not pid_alive(info.pid):
         return f"its process {info.pid} on {info.host} is gone"
+    if info.host == host and info.pid == pid and info.token not in _held_here:
+        # Our pid, but no lock of this process: an earlier process with the same pid (pids
+        # repeat, e.g. pid 1 in every container) died holding it.
+        return f"its process {info.pid} on {info.host} is gone (this process has that pid now)"
     age = now - info.heartbeat
     if age > LOCK_TIMEOUT_SECONDS:
         return f"no heartbeat for {age:.0f} s (a holder is gone after {LOCK_TIMEOUT_SECONDS:.0f} s)"
@@ -165,6 +170,7 @@ class StoreLock:
                 claim = None
             if created:
                 self.held, self.lost = True, False
+                _held_here.add(self.token)
                 self._start_heartbeat()
                 return True
             info = read_lock(self.store.fs, self.path)
@@ -203,6 +209,7 @@ class StoreLock:
             self._beater.join(timeout=60)
             self._beater = None
         self.held = False
+        _held_here.discard(self.token)
         info = read_lock(self.store.fs, self.path)
         if info is not None and info.token == self.token:
             self.store.fs.delete(self.path)
