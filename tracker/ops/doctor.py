@@ -258,20 +258,36 @@ def _garbage(store: Store) -> list[Finding]:
         counts.setdefault(item.kind, []).append(item.size)
     texts = {
         "temp": "temporary files left by interrupted writes",
-        "superseded": "files superseded by compaction",
         "lock": "stale lock files",
         "folder": "empty folders",
     }
-    return [
-        Finding(
-            "info",
-            "garbage",
-            kind,
-            f"{texts[kind]}: {len(sizes)} ({sum(sizes)} bytes)",
-            "run tracker gc (tracker gc --dry-run lists them)",
+    findings = []
+    for kind, sizes in sorted(counts.items()):
+        if kind == "superseded":
+            # Plain engines over the raw files count these rows twice (#19): worth a warning.
+            findings.append(
+                Finding(
+                    "warning",
+                    "garbage",
+                    kind,
+                    f"files superseded by compaction are still present: {len(sizes)} "
+                    f"({sum(sizes)} bytes). tracker reads each row once, but plain Parquet "
+                    "engines over the store's files (DuckDB, Polars, Spark) count their rows "
+                    "twice",
+                    "run tracker gc: it removes them (tracker gc --dry-run lists them)",
+                )
+            )
+            continue
+        findings.append(
+            Finding(
+                "info",
+                "garbage",
+                kind,
+                f"{texts[kind]}: {len(sizes)} ({sum(sizes)} bytes)",
+                "run tracker gc (tracker gc --dry-run lists them)",
+            )
         )
-        for kind, sizes in sorted(counts.items())
-    ]
+    return findings
 
 
 def _registry(registry: Registry) -> list[Finding]:
