@@ -237,6 +237,8 @@ def write_input_example(folder: str, example: Any) -> dict[str, Any] | None:
         payload: Any = {"columns": [str(c) for c in split["columns"]], "data": split["data"]}
         info: dict[str, Any] = {"type": "dataframe", "pandas_orient": "split"}
     else:
+        if type(example).__module__.startswith("scipy.sparse") and hasattr(example, "toarray"):
+            example = example.toarray()  # a few rows: saved dense
         array = np.asarray(example)
         if array.dtype.kind == "O":
             raise InvalidArgumentError(
