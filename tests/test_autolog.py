@@ -219,6 +219,9 @@ def test_seed_workflow_predicts_on_the_same_pandas_frame(built: str) -> None:
     if built == "after_autolog":  # the original rows, not float32 copies
         assert example["data"][0][-2] == frame["trip_distance"].iloc[0]
     assert len(example["data"]) == 5
+    tracker.xgboost.autolog(disable=True)
+    assert xgb.DMatrix.__init__ is xgb.core.DMatrix.__dict__["__init__"]
+    assert not getattr(xgb.DMatrix.__init__, "__tracker_autolog__", None)
 
 
 def test_sparse_dmatrix_signature_accepts_the_sparse_matrix() -> None:
