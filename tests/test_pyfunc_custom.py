@@ -286,6 +286,23 @@ def test_save_model_predict_without_context_and_function_models(tmp_path: Path) 
         fn.predict(["abc"], params={"k": 1})
 
 
+class Upper(mlflow.pyfunc.PythonModel):
+    def predict(self, model_input: list[str], params: dict[str, Any] | None = None) -> list[str]:
+        return [text.upper() for text in model_input]
+
+
+def test_mlflow3_type_hints_give_signature_and_list_input(tmp_path: Path) -> None:
+    tracker.pyfunc.save_model(tmp_path / "upper", python_model=Upper())
+    model = tracker.pyfunc.load_model(tmp_path / "upper")
+    assert model.signature is not None
+    assert model.signature.to_dict() == {
+        "inputs": [{"type": "string", "required": True}],
+        "outputs": [{"type": "string", "required": True}],
+    }
+    assert model.predict(["taxi", "fare"]) == ["TAXI", "FARE"]
+    assert model.predict(pd.DataFrame({"text": ["ride"]})) == ["RIDE"]  # the text column, as a list
+
+
 def test_input_example_with_params_tuple_records_params(store: Path) -> None:
     class Echo(mlflow.pyfunc.PythonModel):
         def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:

@@ -196,8 +196,9 @@ def save_model(
     )
     metadata = check_kwargs(kwargs, where)
     save_folder(
-        os.fspath(path), saver.save, saver.predict, input_example=example, signature=signature,
-        metadata=metadata, example_params=example_params,
+        os.fspath(path), saver.save, saver.predict, input_example=example,
+        signature=_signature(signature, example, saver), metadata=metadata,
+        example_params=example_params,
     )
 
 
@@ -260,9 +261,9 @@ def log_model(
     )
     metadata = check_kwargs({**kwargs, "conda_env": conda_env}, where)
     return log_to_run(
-        path, saver.save, saver.predict, input_example=example, signature=signature,
-        registered_model_name=registered_model_name, metadata=metadata,
-        example_params=example_params,
+        path, saver.save, saver.predict, input_example=example,
+        signature=_signature(signature, example, saver), registered_model_name=registered_model_name,
+        metadata=metadata, example_params=example_params,
     )
 
 
@@ -294,6 +295,16 @@ def _custom_saver(
     ):
         example, example_params = input_example  # MLflow's (data, params) example
     return CustomSaver(model, artifact_map, codes, model_config, requirements), example, example_params
+
+
+def _signature(signature: Any, example: Any, saver: CustomSaver) -> Any:
+    """The signature to save: the given one; else MLflow 3's from ``predict``'s type hints
+    (``list[str]`` and other lists of scalars) when there is no example to infer it from."""
+    if signature is not None or example is not None:
+        return signature
+    from tracker.pyfunc.model import hint_signature
+
+    return hint_signature(saver.python_model)
 
 
 def _check_artifacts(artifacts: Any, where: str) -> dict[str, str]:

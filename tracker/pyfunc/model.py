@@ -25,6 +25,7 @@ import pickle
 import shutil
 import sys
 import tempfile
+import typing
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -300,6 +301,49 @@ def _copy(src: str, dst: str) -> None:
 # -- loading --------------------------------------------------------------------------------------
 
 
+# Type hints of predict's input (MLflow 3) that give a signature: list[<scalar>].
+_HINT_TYPES = {str: "string", bool: "boolean", int: "long", float: "double"}
+
+
+def input_hint(python_model: PythonModel) -> Any:
+    """The type hint of ``predict``'s input argument (None when there is none or it is unreadable).
+
+    Args:
+        python_model: the model.
+    """
+    func = getattr(type(python_model), "predict", None)
+    try:
+        hints = typing.get_type_hints(func)
+        names = [p for p in inspect.signature(python_model.predict).parameters if p != "params"]
+    except Exception:  # noqa: BLE001 - unresolvable annotations: no hint
+        return None
+    return hints.get(names[-1]) if names else None
+
+
+def hint_signature(python_model: PythonModel) -> Any:
+    """MLflow 3's signature from type hints, for ``list[str]``-style inputs (None otherwise).
+
+    Args:
+        python_model: the model.
+    """
+    from tracker.models.signature import ColSpec, ModelSignature, Schema
+
+    def column(hint: Any) -> Schema | None:
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) is list and len(args) == 1 and args[0] in _HINT_TYPES:
+            return Schema((ColSpec(_HINT_TYPES[args[0]]),))
+        return None
+
+    inputs = column(input_hint(python_model))
+    if inputs is None:
+        return None
+    try:
+        output = typing.get_type_hints(type(python_model).predict).get("return")
+    except Exception:  # noqa: BLE001 - no readable return hint
+        output = None
+    return ModelSignature(inputs, column(output))
+
+
 class LoadedPythonModel:
     """A loaded custom model and its context; ``predict`` calls the user's ``predict``.
 
@@ -317,6 +361,8 @@ class LoadedPythonModel:
         self._takes_context = "context" in parameters or len(
             [p for p in parameters if p not in ("self", "params")]
         ) == 2
+        hint = input_hint(python_model)
+        self._wants_text_list = typing.get_origin(hint) is list and typing.get_args(hint) == (str,)
 
     def predict(self, data: Any, params: dict[str, Any] | None) -> Any:
         """Call the model's ``predict`` with the context and params it takes.
@@ -325,6 +371,8 @@ class LoadedPythonModel:
             data: the (already checked) input.
             params: the (already checked) inference params.
         """
+        if self._wants_text_list:
+            data = _text_list(data)
         kwargs: dict[str, Any] = {}
         if self._takes_params:
             kwargs["params"] = params
@@ -336,6 +384,22 @@ class LoadedPythonModel:
         if self._takes_context:
             return self.python_model.predict(self.context, data, **kwargs)
         return self.python_model.predict(data, **kwargs)
+
+
+def _text_list(data: Any) -> Any:
+    """A DataFrame as the list of its first text column, for ``predict(model_input: list[str])``
+    (what MLflow 3 hands such a model); other input unchanged."""
+    columns = getattr(data, "columns", None)
+    if columns is None or not len(data):
+        return data
+    first = data.iloc[0]
+    for name in columns:
+        if isinstance(first[name], str):
+            return data[name].tolist()
+    raise InvalidArgumentError(
+        "This model's predict takes list[str], but the input DataFrame has no text column "
+        f"(columns: {list(columns)})."
+    )
 
 
 def _load(folder: str, manifest: dict[str, Any], model_config: dict[str, Any] | None = None) -> LoadedPythonModel:
