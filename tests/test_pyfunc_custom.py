@@ -24,6 +24,7 @@ import tracker as mlflow
 import tracker.pyfunc
 from tracker.exceptions import InvalidArgumentError, ModelIntegrityError, NotFoundError
 from tracker.models.manifest import read_manifest
+from tracker.store.covers_cache import cache_root
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -248,7 +249,7 @@ def test_code_paths_helper_module_imported_in_fresh_process(tmp_path: Path) -> N
     (serve / "logged.json").write_text(json.dumps({**logged, "store": str(work / "tracking")}))
     out = run_script(serve, "predict.py", CODE_PATHS_PREDICT)
     assert out["out"] == ["hello!", "world!"] and out["other"] == ["x?"]
-    assert "tracker-model-code-" in out["module"]  # a copy: nothing is written into the store
+    assert "model-code" in out["module"]  # a copy: nothing is written into the store
     assert not list((work / "tracking").rglob("__pycache__"))
     [model_dir] = [p.parent for p in (work / "tracking").rglob("MLmodel")]
     assert sorted(p.relative_to(model_dir).as_posix() for p in (model_dir / "code").rglob("*.py")) == [
@@ -372,6 +373,11 @@ def test_tampered_files_are_refused_before_unpickling(tmp_path: Path) -> None:
         tracker.pyfunc.load_model(path)
     (path / "code" / "sneaky.py").unlink()
     np.testing.assert_array_equal(tracker.pyfunc.load_model(path).predict(np.array([1])), [2])
+    # The importable copy in the user's cache is checked at every load, and replaced if changed.
+    [copy] = Path(cache_root(), "model-code").glob("*/helper.py")
+    copy.write_text("X = 2\n")
+    tracker.pyfunc.load_model(path)
+    assert copy.read_text() == "X = 1\n"
 
 
 def test_artifact_from_a_run_and_name_collisions(store: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ The folder ``tracker.pyfunc.log_model(python_model=...)`` writes is the one MLfl
 Loading reads ``python_model.pkl`` once, checks those bytes against the manifest's sha256 and
 unpickles the same bytes; the files under ``code/`` and ``artifacts/`` are checked first too
 (code is imported, artifacts are usually unpickled by ``load_context``). ``code/`` is put on
-``sys.path`` from a copy outside the model folder, so importing never writes into the store.
+``sys.path`` from a verified copy in the user's cache, so importing never writes into the store.
 This module imports only the standard library; cloudpickle is imported when a model is saved.
 """
 
@@ -177,6 +177,7 @@ class CustomSaver:
         self.requirements = requirements
         self._folder: str | None = None
         self._paths: dict[str, str] = {}
+        self._loaded: LoadedPythonModel | None = None
 
     def save(self, folder: str) -> SavedFlavor:
         """Write ``python_model.pkl``, ``artifacts/`` and ``code/``; return the flavor entry.
@@ -222,10 +223,10 @@ class CustomSaver:
         """Predict with the saved model on an example (load_context is called first, once)."""
         if self._folder is None:
             raise InvalidArgumentError("CustomSaver.predict is only available after save().")
-        if not hasattr(self, "_loaded"):
+        if self._loaded is None:
             context = PythonModelContext(dict(self._paths), self.model_config)
-            self._loaded = LoadedPythonModel(self.python_model, context)
             self.python_model.load_context(context)
+            self._loaded = LoadedPythonModel(self.python_model, context)
         return self._loaded.predict(data, None)
 
 
@@ -463,25 +464,57 @@ def _inside(folder: str, rel: str, what: str) -> str:
 
 
 def _add_to_sys_path(folder: str, manifest: dict[str, Any], code: str) -> None:
-    """Put a copy of the verified ``code/`` folder first on ``sys.path`` (once per content)."""
+    """Put a verified copy of ``code/`` first on ``sys.path``.
+
+    The copy lives in the user's cache (``<cache>/model-code/<digest>``), one per content, and is
+    checked against the manifest each time it is used; importing from it never writes
+    ``__pycache__`` into the store.
+    """
     import hashlib
 
-    files = manifest.get("files") or {}
-    digest = hashlib.sha256(
-        "".join(f"{k}={files[k]};" for k in sorted(files) if k.startswith(code + "/")).encode()
-    ).hexdigest()[:16]
-    target = os.path.join(tempfile.gettempdir(), f"tracker-model-code-{digest}")
-    if not os.path.isdir(target):
-        staging = tempfile.mkdtemp(prefix="tracker-model-code-")
-        shutil.copytree(os.path.join(folder, *code.split("/")), os.path.join(staging, "code"),
-                        ignore=shutil.ignore_patterns("__pycache__"))
+    from tracker.models.manifest import ModelIntegrityError
+    from tracker.store.covers_cache import cache_root
+
+    files = {k[len(code) + 1:]: v for k, v in (manifest.get("files") or {}).items()
+             if k.startswith(code + "/")}
+    digest = hashlib.sha256("".join(f"{k}={files[k]};" for k in sorted(files)).encode())
+    parent = os.path.join(cache_root(), "model-code")
+    target = os.path.join(parent, digest.hexdigest()[:24])
+    if not _same_files(target, files):
+        os.makedirs(parent, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
         try:
+            shutil.copytree(os.path.join(folder, *code.split("/")), os.path.join(staging, "code"),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.rmtree(target, ignore_errors=True)
             os.replace(os.path.join(staging, "code"), target)
-        except OSError:  # another process put the same code there first
-            pass
-        shutil.rmtree(staging, ignore_errors=True)
+        except OSError:
+            pass  # another process put the same code there first: checked below
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if not _same_files(target, files):
+            raise ModelIntegrityError(
+                f"Could not prepare a verified copy of the model's code in {target}."
+            )
     if target not in sys.path:
         sys.path.insert(0, target)
+
+
+def _same_files(root: str, files: dict[str, str]) -> bool:
+    """True when ``root`` holds exactly ``files`` ({relative path: sha256}), __pycache__ aside."""
+    from tracker.artifacts import sha256_file
+
+    if not os.path.isdir(root):
+        return False
+    found = set()
+    for base, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in names:
+            rel = os.path.relpath(os.path.join(base, name), root).replace(os.sep, "/")
+            if files.get(rel) != sha256_file(os.path.join(base, name)):
+                return False
+            found.add(rel)
+    return found == set(files)
 
 
 def _warn_cloudpickle_version(saved: Any) -> None:
