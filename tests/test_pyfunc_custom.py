@@ -346,6 +346,8 @@ def test_bad_arguments_name_the_value(store: Path, tmp_path: Path) -> None:
         tracker.pyfunc.save_model(tmp_path / "m6", python_model=AddN(1), colour="red")
     with pytest.raises(InvalidArgumentError, match="loader_module=/data_path= models are not supported"):
         tracker.pyfunc.log_model("model", loader_module="my_loader", python_model=AddN(1))
+    with pytest.raises(InvalidArgumentError, match="got loader_module='my_loader'"):
+        tracker.pyfunc.save_model(tmp_path / "m7", loader_module="my_loader", data_path="d")
     assert mlflow.active_run() is None  # refused before a run was started
 
 

@@ -190,6 +190,7 @@ def save_model(
     from tracker.models.flavors import check_kwargs, save_folder
 
     where = "tracker.pyfunc.save_model"
+    _refuse_loader_module(where, kwargs.pop("loader_module", None), kwargs.pop("data_path", None))
     saver, example, example_params = _custom_saver(
         where, python_model, artifacts, code_paths, model_config, pip_requirements,
         extra_pip_requirements, input_example, kwargs,
@@ -249,11 +250,7 @@ def log_model(
             f"{where}: infer_code_paths=True is not supported; list the modules the model "
             "imports in code_paths=[...]."
         )
-    if loader_module is not None or data_path is not None:
-        raise InvalidArgumentError(
-            f"{where}: loader_module=/data_path= models are not supported; subclass "
-            "tracker.pyfunc.PythonModel and pass python_model=MyModel()."
-        )
+    _refuse_loader_module(where, loader_module, data_path)
     path = target_path(artifact_path, name, where)
     saver, example, example_params = _custom_saver(
         where, python_model, artifacts, code_paths, model_config, pip_requirements,
@@ -265,6 +262,15 @@ def log_model(
         signature=_signature(signature, example, saver), registered_model_name=registered_model_name,
         metadata=metadata, example_params=example_params,
     )
+
+
+def _refuse_loader_module(where: str, loader_module: Any, data_path: Any) -> None:
+    if loader_module is not None or data_path is not None:
+        raise InvalidArgumentError(
+            f"{where}: loader_module=/data_path= models are not supported (got "
+            f"loader_module={loader_module!r}, data_path={data_path!r}); subclass "
+            "tracker.pyfunc.PythonModel and pass python_model=MyModel()."
+        )
 
 
 def _custom_saver(
