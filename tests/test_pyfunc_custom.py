@@ -258,6 +258,51 @@ def test_code_paths_helper_module_imported_in_fresh_process(tmp_path: Path) -> N
     assert read_manifest(str(model_dir))["flavors"]["python_function"]["config"] == {"suffix": "!"}
 
 
+SEED_AUTOLOG = """
+    import json
+    import numpy as np, pandas as pd, xgboost
+    import tracker as mlflow
+
+    def frame():
+        rng = np.random.RandomState(3)
+        return pd.DataFrame({"trip_distance": rng.rand(60) * 10, "PULocationID": rng.randint(1, 50, 60)})
+
+    X_train = frame()
+    y_train = X_train["trip_distance"] * 2.5
+    mlflow.set_tracking_uri("./tracking")
+    mlflow.set_experiment("nyc-taxi-experiment")
+    train = xgboost.DMatrix(X_train, label=y_train)
+    with mlflow.start_run() as run:
+        mlflow.xgboost.autolog()
+        booster = xgboost.train(params={"max_depth": 3, "nthread": 1}, dtrain=train,
+                                num_boost_round=5)
+    mlflow.register_model(f"runs:/{run.info.run_id}/model", "nyc-taxi-xgb")
+    json.dump({"expected": booster.predict(xgboost.DMatrix(X_train.head(5))).tolist()},
+              open("out.json", "w"))
+"""
+
+SEED_PREDICT = """
+    import json
+    import numpy as np, pandas as pd
+    import tracker as mlflow
+
+    def frame():
+        rng = np.random.RandomState(3)
+        return pd.DataFrame({"trip_distance": rng.rand(60) * 10, "PULocationID": rng.randint(1, 50, 60)})
+
+    mlflow.set_tracking_uri("./tracking")
+    loaded_model = mlflow.pyfunc.load_model("models:/nyc-taxi-xgb/1")
+    json.dump({"predicted": loaded_model.predict(frame().head(5)).tolist()}, open("out.json", "w"))
+"""
+
+
+def test_seed_autolog_workflow_predicts_on_the_pandas_frame_in_a_fresh_process(tmp_path: Path) -> None:
+    """Issue #12's seed bug: the signature said float (the DMatrix's float32) and predicting on
+    the float64 frame failed with "column 'trip_distance' has type double ... expects float"."""
+    trained = run_script(tmp_path, "train.py", SEED_AUTOLOG)
+    assert run_script(tmp_path, "predict.py", SEED_PREDICT)["predicted"] == trained["expected"]
+
+
 # -- in-process API ------------------------------------------------------------------------------------
 
 
