@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from tracker.models import manifest as mf
+from tracker.models.params import infer_param_schema
 from tracker.models.signature import ModelSignature, as_frame, as_signature, infer_signature
 
 if TYPE_CHECKING:
@@ -244,7 +245,7 @@ def _infer(
     if example is None:
         return None
     inputs = infer_signature(example).inputs
-    param_schema = infer_signature(example, params=params).params if params else None
+    param_schema = infer_param_schema(params) if params else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
