@@ -84,7 +84,10 @@ def _enforce_unnamed(specs: list[ColSpec], frame: pd.DataFrame) -> pd.DataFrame:
             "column names, so only the count can be checked."
         )
     columns = list(frame.columns[: len(specs)])
-    out = {c: enforce_column(s, frame[c], label=f"#{i}") for i, (c, s) in enumerate(zip(columns, specs))}
+    out = {
+        c: enforce_column(s, frame[c], label=f"#{i}")
+        for i, (c, s) in enumerate(zip(columns, specs))
+    }
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -46,10 +46,13 @@ class ParamSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise InvalidArgumentError(f"A param name must be a non-empty string, got {self.name!r}.")
+            raise InvalidArgumentError(
+                f"A param name must be a non-empty string, got {self.name!r}."
+            )
         if self.type not in PARAM_TYPES:
             raise InvalidArgumentError(
-                f"Unknown type {self.type!r} for param {self.name!r}; allowed: {', '.join(PARAM_TYPES)}."
+                f"Unknown type {self.type!r} for param {self.name!r}; allowed: "
+                f"{', '.join(PARAM_TYPES)}."
             )
         if self.shape not in (None, (-1,)):
             raise InvalidArgumentError(

@@ -259,8 +259,9 @@ def log_model(
     metadata = check_kwargs({**kwargs, "conda_env": conda_env}, where)
     return log_to_run(
         path, saver.save, saver.predict, input_example=example,
-        signature=_signature(signature, example, saver), registered_model_name=registered_model_name,
-        metadata=metadata, example_params=example_params,
+        signature=_signature(signature, example, saver),
+        registered_model_name=registered_model_name, metadata=metadata,
+        example_params=example_params,
     )
 
 
@@ -300,7 +301,8 @@ def _custom_saver(
         input_example[1], dict
     ):
         example, example_params = input_example  # MLflow's (data, params) example
-    return CustomSaver(model, artifact_map, codes, model_config, requirements), example, example_params
+    saver = CustomSaver(model, artifact_map, codes, model_config, requirements)
+    return saver, example, example_params
 
 
 def _signature(signature: Any, example: Any, saver: CustomSaver) -> Any:
@@ -324,7 +326,9 @@ def _check_artifacts(artifacts: Any, where: str) -> dict[str, str]:
     out = {}
     for key, value in artifacts.items():
         if not isinstance(key, str) or not key:
-            raise InvalidArgumentError(f"{where}: artifact names must be non-empty strings, got {key!r}.")
+            raise InvalidArgumentError(
+                f"{where}: artifact names must be non-empty strings, got {key!r}."
+            )
         if not isinstance(value, (str, os.PathLike)):
             raise InvalidArgumentError(
                 f"{where}: artifact {key!r} must be a path or URI string, got "
@@ -359,7 +363,10 @@ def _requirements(pip: Any, extra: Any, where: str) -> list[str] | None:
         raise InvalidArgumentError(
             f"{where}: give pip_requirements= or extra_pip_requirements=, not both."
         )
-    given, name = (pip, "pip_requirements") if pip is not None else (extra, "extra_pip_requirements")
+    if pip is not None:
+        given, name = pip, "pip_requirements"
+    else:
+        given, name = extra, "extra_pip_requirements"
     if given is None:
         return None
     if isinstance(given, (str, os.PathLike)):

@@ -105,7 +105,8 @@ class PythonModelContext:
         return self._model_config
 
     def __repr__(self) -> str:
-        return f"PythonModelContext(artifacts={self._artifacts!r}, model_config={self._model_config!r})"
+        return (f"PythonModelContext(artifacts={self._artifacts!r}, "
+                f"model_config={self._model_config!r})")
 
 
 class _FunctionPythonModel(PythonModel):
@@ -114,7 +115,9 @@ class _FunctionPythonModel(PythonModel):
     def __init__(self, func: Callable[[Any], Any]) -> None:
         self.func = func
 
-    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:  # type: ignore[override]
+    def predict(  # type: ignore[override]
+        self, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
         return self.func(model_input)
 
 
@@ -380,7 +383,7 @@ class LoadedPythonModel:
         elif params:
             warnings.warn(
                 f"{type(self.python_model).__name__}.predict takes no params argument; ignoring "
-                f"params {sorted(params)}.", UserWarning, stacklevel=3,
+                f"params {sorted(params)}.", UserWarning, stacklevel=4,
             )
         if self._takes_context:
             return self.python_model.predict(self.context, data, **kwargs)
@@ -403,7 +406,9 @@ def _text_list(data: Any) -> Any:
     )
 
 
-def _load(folder: str, manifest: dict[str, Any], model_config: dict[str, Any] | None = None) -> LoadedPythonModel:
+def _load(
+    folder: str, manifest: dict[str, Any], model_config: dict[str, Any] | None = None
+) -> LoadedPythonModel:
     """Verify, unpickle and ``load_context`` a custom model folder.
 
     Args:
@@ -447,7 +452,9 @@ def _raw(loaded: LoadedPythonModel) -> PythonModel:
     return loaded.python_model
 
 
-def _predict_with_params(loaded: LoadedPythonModel, data: Any, params: dict[str, Any] | None) -> Any:
+def _predict_with_params(
+    loaded: LoadedPythonModel, data: Any, params: dict[str, Any] | None
+) -> Any:
     return loaded.predict(data, params)
 
 
