@@ -127,7 +127,8 @@ def test_sklearn_wrapper_with_artifact_round_trip_in_fresh_process(tmp_path: Pat
         "artifacts/lin_reg.pkl", "input_example.json", "python_model.pkl", "requirements.txt",
     ]
     assert (model_dir / "requirements.txt").read_text() == "scikit-learn\npandas\n"
-    assert [s["name"] for s in manifest["signature"]["inputs"]] == ["trip_distance", "passengers"]
+    inputs = json.loads(manifest["signature"]["inputs"])  # a JSON string, as MLflow writes it
+    assert [s["name"] for s in inputs] == ["trip_distance", "passengers"]
 
 
 PARAMS_MODEL = """
@@ -451,6 +452,46 @@ def test_artifact_from_a_run_and_name_collisions(store: Path, tmp_path: Path) ->
     }
     out = tracker.pyfunc.load_model(tmp_path / "model").predict(pd.DataFrame({"x": [1]}))
     assert out == {"again": "b", "from_run": "a", "local": "b"}
+
+
+SAVE_FOR_MLFLOW = """
+    from pathlib import Path
+    import pandas as pd
+    import tracker as mlflow
+
+    class Doubler(mlflow.pyfunc.PythonModel):
+        def load_context(self, context):
+            self.offset = float(Path(context.artifacts["offset"]).read_text())
+
+        def predict(self, context, model_input, params=None):
+            return (model_input["x"] * 2 + self.offset).tolist()
+
+    Path("offset.txt").write_text("0.5")
+    mlflow.pyfunc.save_model("model", python_model=Doubler(), artifacts={"offset": "offset.txt"},
+                             input_example=pd.DataFrame({"x": [1.0, 2.0]}))
+"""
+
+
+def test_mlflow_loads_a_tracker_custom_model(tmp_path: Path) -> None:
+    """MLflow itself (its own venv, as for `make bench`) reads the folder tracker wrote: the
+    manifest, signature, artifacts and the pickled model (tracker importable for its base class)."""
+    from benchmarks.harness import find_mlflow_python
+
+    python = find_mlflow_python()
+    if python is None:
+        pytest.skip("no interpreter with mlflow (make bench-env or TRACKER_BENCH_MLFLOW_PYTHON)")
+    run_script(tmp_path, "save.py", SAVE_FOR_MLFLOW)
+    code = textwrap.dedent("""
+        import json, sys
+        import mlflow, pandas as pd
+        model = mlflow.pyfunc.load_model(sys.argv[1])
+        print(json.dumps({"predicted": model.predict(pd.DataFrame({"x": [1.0, 2.0]})),
+                          "inputs": model.metadata.get_input_schema().input_names()}))
+    """)
+    done = subprocess.run([python, "-c", code, str(tmp_path / "model")], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"predicted": [2.5, 4.5], "inputs": ["x"]}
 
 
 def test_import_tracker_pyfunc_stays_light() -> None:

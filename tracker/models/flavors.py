@@ -225,7 +225,7 @@ def _write_folder(
         flavors[saved.name] = saved.conf
     manifest = mf.build_manifest(
         flavors=flavors,
-        signature=sig.to_dict() if sig is not None else None,
+        signature=sig.to_mlflow_dict() if sig is not None else None,
         example_info=example_info,
         files=mf.folder_checksums(folder),
         libraries=saved.libraries,

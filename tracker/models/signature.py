@@ -168,6 +168,12 @@ class ModelSignature:
             out["params"] = self.params.to_list()
         return out
 
+    def to_mlflow_dict(self) -> dict[str, Any]:
+        """The form MLflow writes in ``MLmodel`` (and its ``ModelSignature.to_dict`` returns):
+        each part a JSON string, so MLflow can read a tracker model's manifest."""
+        return {key: json.dumps(value) if value is not None else None
+                for key, value in self.to_dict().items()}
+
     @classmethod
     def from_dict(cls, data: Any) -> ModelSignature:
         """A signature from its dict form (ours, or MLflow's with JSON strings).

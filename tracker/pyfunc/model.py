@@ -44,6 +44,13 @@ ARTIFACTS_DIR = "artifacts"
 CODE_DIR = "code"
 
 
+class TypeHints(typing.NamedTuple):
+    """The type hints of a custom model's ``predict`` (MLflow's ``_TypeHints``)."""
+
+    input: Any
+    output: Any
+
+
 class PythonModel:
     """Base class of custom models: override ``predict`` (and ``load_context`` to read artifacts).
 
@@ -68,6 +75,15 @@ class PythonModel:
             params: inference params declared by the signature, with their defaults.
         """
         raise NotImplementedError(f"{type(self).__name__} must define predict().")
+
+    @property
+    def predict_type_hints(self) -> TypeHints:
+        """MLflow's property: the type hints of ``predict``'s input and return value."""
+        try:
+            output = typing.get_type_hints(type(self).predict).get("return")
+        except Exception:  # noqa: BLE001 - unresolvable annotations: no hint
+            output = None
+        return TypeHints(input_hint(self), output)
 
     def predict_stream(
         self, context: Any, model_input: Any, params: dict[str, Any] | None = None
@@ -338,14 +354,9 @@ def hint_signature(python_model: PythonModel) -> Any:
             return Schema((ColSpec(_HINT_TYPES[args[0]]),))
         return None
 
-    inputs = column(input_hint(python_model))
-    if inputs is None:
-        return None
-    try:
-        output = typing.get_type_hints(type(python_model).predict).get("return")
-    except Exception:  # noqa: BLE001 - no readable return hint
-        output = None
-    return ModelSignature(inputs, column(output))
+    hints = python_model.predict_type_hints
+    inputs = column(hints.input)
+    return ModelSignature(inputs, column(hints.output)) if inputs is not None else None
 
 
 class LoadedPythonModel:
