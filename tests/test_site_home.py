@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
@@ -64,6 +65,11 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _git(repo, "commit", "-q", "-am", "Tune depth")
     _train(repo, "xgb-v2", "5.273", "promote")
     _train(repo, "xgb-worse", "7.5", "no")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "Log the tuned runs")
+    (repo / "train.py").write_text(TRAIN + "# fewer features\n")
+    _git(repo, "commit", "-q", "-am", "Drop the distance feature")
+    _train(repo, "xgb-fewer", "6.1", "no")
     return repo
 
 
@@ -120,3 +126,53 @@ def test_an_untracked_script_makes_the_run_dirty(tmp_path: Path) -> None:
     client = TrackerClient(str(repo / "tracking"))
     run_id = client.sql("select run_id from runs")["run_id"][0]
     assert client.get_run(run_id).data.tags["tracker.source.git.dirty"] == "true"
+
+
+def _soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(), "html.parser")
+
+
+def test_changes_page_has_one_entry_per_training_commit(repo: Path) -> None:
+    site = repo / "site-changes"
+    build(str(repo / "tracking"), site, strict=True)
+    soup = _soup(site / "changes.html")
+    entries = soup.select("article.change")
+    titles = [" ".join(e.find("h2").get_text().split()) for e in entries]
+    assert titles == ["Drop the distance feature", "Tune depth", "First model"]
+    newest, tuned, first = entries
+    shas = [e.select_one("code")["title"] for e in entries]
+    assert [e["id"] for e in entries] == shas and all(len(s) == 40 for s in shas)
+    def verdicts(e: Any) -> list[str]:
+        return [" ".join(li.get_text(" ", strip=True).split()) for li in e.select(".verdicts li")]
+    assert verdicts(newest)[0].startswith("regressed taxi : best rmse 6.1 (was 5.273)")
+    assert verdicts(tuned)[0].startswith("improved taxi : best rmse 5.273 (was 5.4)")
+    assert verdicts(first)[0].startswith("no baseline taxi : best rmse 5.4")
+    runs = [a.get_text() for a in tuned.select("tbody th a")]
+    assert sorted(runs) == ["xgb-v2", "xgb-worse"]
+    events = [li.get_text() for li in tuned.select(".events li")]
+    assert any("v2" in e and "Production" in e for e in events), events
+    nav = [a.get_text() for a in _soup(site / "index.html").select("header nav a, nav a")]
+    assert "Changes" in nav
+
+
+def test_since_the_last_build_and_builds_as_entries_outside_git(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)  # /tmp is no git checkout: runs have no commit
+    _train(tmp_path, "one", "3.0", "no")
+    store = str(tmp_path / "tracking")
+    site = tmp_path / "site"
+    build(store, site)
+    assert "first build" in _soup(site / "index.html").select_one("section.since").get_text()
+    build(store, site)  # nothing changed: the panel stays as it was
+    assert "first build" in _soup(site / "index.html").select_one("section.since").get_text()
+    _train(tmp_path, "two", "4.0", "no")
+    build(store, site)
+    since = _soup(site / "index.html").select_one("section.since")
+    text = " ".join(since.get_text(" ", strip=True).split())
+    assert "1 new run: two" in text
+    assert since.select_one("a[href^='runs/']").get_text() == "two"
+    again = (site / "index.html").read_bytes()
+    build(store, site)
+    assert (site / "index.html").read_bytes() == again  # a rebuild keeps the same reference
+    titles = [e.find("h2").get_text().strip() for e in _soup(site / "changes.html").select(
+        "article.change")]
+    assert titles == ["Build 2", "Build 1"]

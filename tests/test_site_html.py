@@ -150,7 +150,8 @@ def test_home_navigation_and_breadcrumbs(site: tuple[Path, dict[str, str]]) -> N
     out, _ = site
     soup = soup_of(out, "index.html")
     nav = [(a.get_text(), a["href"], a.get("aria-current")) for a in soup.select("header nav a")]
-    assert nav[:2] == [("Experiments", "index.html", "page"), ("Models", "models/index.html", None)]
+    assert nav[:3] == [("Experiments", "index.html", "page"), ("Changes", "changes.html", None),
+                       ("Models", "models/index.html", None)]
     assert [text(li) for li in soup.select("nav.breadcrumbs li")] == ["Home"]
     assert text(soup.find("title")) == "Experiments · Experiments"
 

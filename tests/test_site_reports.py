@@ -150,8 +150,8 @@ def test_reports_index_lists_reports_in_front_matter_order(built: dict[str, Any]
     assert not (out / "reports" / "notes.html").exists()
     for page in ("index.html", "models/index.html", "reports/overview.html"):
         nav = soup_of(out, page).select("header nav a")
-        assert [text(a) for a in nav] == ["Experiments", "Models", "Reports"]
-        assert resolve(page, nav[2]["href"]) == "reports/index.html"
+        assert [text(a) for a in nav] == ["Experiments", "Changes", "Models", "Reports"]
+        assert resolve(page, nav[3]["href"]) == "reports/index.html"
 
 
 def test_report_markdown_front_matter_and_sql_table(built: dict[str, Any]) -> None:
@@ -256,7 +256,7 @@ def test_no_reports_no_nav_entry_and_no_index(built: dict[str, Any], tmp_path: P
         assert result.warnings == []
         assert not (out / "reports").exists()
         nav = soup_of(out, "index.html").select("header nav a")
-        assert [text(a) for a in nav] == ["Experiments", "Models"]
+        assert [text(a) for a in nav] == ["Experiments", "Changes", "Models"]
 
 
 # -- parsing ---------------------------------------------------------------------------------

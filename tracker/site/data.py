@@ -80,6 +80,14 @@ class SiteData:
             tuple(self.metric_directions.items()) + configured.rules, configured.primary)
 
     @cached_property
+    def changes_state(self) -> dict[str, Any]:
+        """Builds seen so far and the store at this and the previous different build
+        (``tracker.site.pages.changes.state``; read from and saved to the build cache)."""
+        from tracker.site.pages.changes import state
+
+        return state(self)
+
+    @cached_property
     def sandbox(self) -> Sandbox:
         """Where report SQL runs: copies of the (redacted) tables, no file or setting access."""
         from tracker.query.sandbox import Sandbox

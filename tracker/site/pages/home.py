@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.pages.changes import SinceLastBuild, since_last_build
 
 if TYPE_CHECKING:
     from tracker.registry import RegistryEvent
@@ -89,6 +90,8 @@ class HomePage(Page):
     experiments: tuple[ExperimentCard, ...] = doc("Experiments, by name.", factory=tuple)
     recent_runs: tuple[RunSummary, ...] = doc("The newest runs of all experiments.", factory=tuple)
     models: tuple[ModelSummary, ...] = doc("Registered models, by name.", factory=tuple)
+    since: SinceLastBuild | None = doc("What is new since the previous build.", None)
+    changes: Link | None = doc("The Changes page.", None)
     champions: tuple[Champion, ...] = doc("Serving versions with their why, by model name.",
                                           factory=tuple)
     data_as_of: str = doc("ISO time of the newest data (or SOURCE_DATE_EPOCH); '' if none.", "")
@@ -246,6 +249,8 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         experiments=tuple(cards),
         recent_runs=tuple(run_summary(site, r) for r in site.runs[:RECENT_RUNS]),
         models=tuple(models),
+        since=since_last_build(site),
+        changes=Link("All changes by commit", site.urls.changes),
         champions=tuple(c for state in site.models if (c := champion(site, state)) is not None),
         data_as_of=site.data_as_of,
     )
