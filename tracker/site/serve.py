@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import http.server
+import ipaddress
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -97,11 +99,68 @@ class Watcher:
         return True
 
 
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def allowed_hosts(host: str) -> frozenset[str]:
+    """Host names a request may name in its ``Host`` header when the server listens on ``host``.
+
+    A web page on another site can make a browser send requests to this server through a name
+    the attacker's DNS points at 127.0.0.1 ("DNS rebinding"); such requests carry the attacker's
+    name in ``Host`` and are refused (#15). Allowed: localhost names, the bound host name, this
+    machine's names when listening on every interface, and IP addresses (no DNS is involved).
+
+    Args:
+        host: the address the server listens on.
+    """
+    names = set(LOCAL_NAMES)
+    bound = host.strip("[]").lower()
+    if bound in ("", "0.0.0.0", "::"):
+        names.update(n.lower() for n in (socket.gethostname(), socket.getfqdn()) if n)
+    else:
+        names.add(bound)
+    return frozenset(names)
+
+
+def host_allowed(header: str | None, allowed: frozenset[str]) -> bool:
+    """Whether a request's ``Host`` header (``name``, ``name:port``, ``[v6]:port``) is allowed."""
+    if header is None:
+        return True  # HTTP/1.0 clients; browsers always send Host
+    value = header.strip().lower()
+    if value.startswith("["):
+        name = value[1:].split("]", 1)[0]
+    else:
+        name = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    name = name.rstrip(".")
+    if name in allowed:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the site folder without logging every request, and without browser caching."""
+    """Serves the site folder without logging every request, and without browser caching;
+    refuses a ``Host`` header that names another site (DNS rebinding)."""
+
+    allowed: frozenset[str] = LOCAL_NAMES
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        host = self.headers.get("Host")
+        if not host_allowed(host, self.allowed):
+            self.send_error(
+                400, "Unknown Host",
+                f"Host {host!r} is not this server's; open it as http://localhost:<port>/.",
+            )
+            return False
+        return True
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
@@ -117,7 +176,8 @@ def make_server(out: str | os.PathLike[str], host: str = "127.0.0.1",
         host: the address to listen on.
         port: the port (0: any free port; read it from ``server.server_address``).
     """
-    handler = functools.partial(_QuietHandler, directory=os.fspath(out))
+    handler_class = type("_Handler", (_QuietHandler,), {"allowed": allowed_hosts(host)})
+    handler = functools.partial(handler_class, directory=os.fspath(out))
     server = http.server.ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
