@@ -177,12 +177,11 @@ def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -
 
 def _load(folder: str, manifest: dict[str, Any]) -> Any:
     """Unpickle the model of a folder — only once its sha256 matches the manifest."""
-    from tracker.models.manifest import verify_file
+    from tracker.models.manifest import read_verified
 
     conf = manifest["flavors"][FLAVOR_NAME]
-    path = verify_file(folder, manifest, str(conf.get("pickled_model", _DATA)))
-    with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - the file's checksum was verified just above
+    data = read_verified(folder, manifest, str(conf.get("pickled_model", _DATA)))
+    return pickle.loads(data)  # noqa: S301 - these very bytes were verified just above
 
 
 def takes_dicts(model: Any) -> bool:

@@ -181,13 +181,13 @@ def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -
 
 def _load(folder: str, manifest: dict[str, Any]) -> Any:
     """Read the model file of a verified folder (the checksum is checked first)."""
-    from tracker.models.manifest import verify_file
+    from tracker.models.manifest import read_verified
 
     conf = manifest["flavors"][FLAVOR_NAME]
     cls = _model_class(str(conf.get("model_class", "xgboost.core.Booster")))
-    path = verify_file(folder, manifest, str(conf["data"]))
+    data = read_verified(folder, manifest, str(conf["data"]))
     model = cls()
-    model.load_model(path)
+    model.load_model(bytearray(data))  # the verified bytes, not the file again (#15)
     return model
 
 

@@ -164,17 +164,21 @@ def _read_yaml(path: str, text: str) -> Any:
         raise InvalidArgumentError(f"{path} is neither JSON nor YAML: {exc}") from None
 
 
-def verify_file(folder: str, manifest: dict[str, Any], rel: str) -> str:
-    """The full path of ``rel`` after checking its sha256 against the manifest's ``files``.
+def read_verified(folder: str, manifest: dict[str, Any], rel: str) -> bytes:
+    """The bytes of ``rel``, read once, after checking their sha256 against the manifest.
 
-    Nothing is read from the file beyond its bytes for hashing; a missing checksum, a missing
-    file or a mismatch raises ``ModelIntegrityError`` naming the file and both checksums.
+    The caller deserializes these same bytes, never the file again: hashing a file and then
+    opening it a second time let a file swapped in between be unpickled (#15). A missing
+    checksum, a missing file or a mismatch raises ``ModelIntegrityError`` naming the file and
+    both checksums; nothing is deserialized.
 
     Args:
         folder: the model folder.
         manifest: its manifest.
         rel: the file's path relative to the folder, as listed in ``files``.
     """
+    import hashlib
+
     recorded = (manifest.get("files") or {}).get(rel)
     full = os.path.join(folder, *rel.split("/"))
     if not recorded:
@@ -182,16 +186,19 @@ def verify_file(folder: str, manifest: dict[str, Any], rel: str) -> str:
             f"Model file {rel!r} in {folder} has no checksum in the {MANIFEST} manifest, so it "
             "cannot be verified; refusing to load it."
         )
-    if not os.path.isfile(full):
-        raise ModelIntegrityError(f"Model file {rel!r} is missing from {folder}.")
-    actual = sha256_file(full)
+    try:
+        with open(full, "rb") as fh:
+            data = fh.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ModelIntegrityError(f"Model file {rel!r} is missing from {folder}.") from None
+    actual = hashlib.sha256(data).hexdigest()
     if actual != recorded:
         raise ModelIntegrityError(
             f"Model file {rel!r} in {folder} was modified after the model was saved: its sha256 "
             f"is {actual} but the {MANIFEST} manifest records {recorded}. Refusing to load it "
             "(nothing was deserialized)."
         )
-    return full
+    return data
 
 
 def check_registered_files(manifest: dict[str, Any], registered: dict[str, Any] | None) -> None:
