@@ -1,0 +1,82 @@
+"""Readers of a hostile or damaged store (#15): a bad file or record is reported by path (or
+run id) and skipped; it never stops a whole query, listing or build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+import tracker
+from tracker.cli import cli
+from tracker.client import TrackerClient
+from tracker.site.build import build
+from tracker.store.store import encode_rows, run_dir
+
+T0 = 1_700_000_000_000
+
+
+def seed(store: Path, names: tuple[str, ...] = ("good-1", "good-2")) -> dict[str, str]:
+    """A store with one experiment and a finished run per name: name -> run id."""
+    tracker.set_tracking_uri(str(store))
+    tracker.set_experiment("exp")
+    out = {}
+    for i, name in enumerate(names):
+        with tracker.start_run(run_name=name) as run:
+            tracker.log_param("i", i)
+            tracker.log_metric("rmse", 1.0 + i)
+        out[name] = run.info.run_id
+    return out
+
+
+def experiment_id(store: Path) -> str:
+    return TrackerClient(str(store)).get_experiment_by_name("exp").experiment_id
+
+
+def run_rows(name: str, rmse: float = 9.0) -> list[tuple[Any, ...]]:
+    """Records of one finished run (schema.ROW_FIELDS order)."""
+    return [
+        ("run", "run_name", name, None, None, T0, 1),
+        ("run", "start_time", str(T0), None, None, T0, 1),
+        ("run", "status", "FINISHED", None, None, T0, 1),
+        ("run", "end_time", str(T0 + 1), None, None, T0, 1),
+        ("metric", "rmse", None, rmse, 0, T0, 1),
+    ]
+
+
+def plant(store: Path, folder: str, name: str, data: bytes) -> Path:
+    """A file crafted by someone else, committed into the store's folder ``folder``."""
+    path = store / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# -- a record whose run id is a path --------------------------------------------------------------
+
+
+def test_a_run_id_with_dots_is_skipped_by_the_build_with_a_warning(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    good = seed(store)
+    eid = experiment_id(store)
+    evil = "../../ESCAPED"
+    plant(store, run_dir(eid, "0123abcd"), "seg-0123abcd.parquet",
+          encode_rows(eid, evil, "0123abcd", run_rows("evil")))
+
+    result = build(str(store), tmp_path / "site")
+
+    warning = f"Skipping run {evil!r} of experiment {eid}"
+    assert [w for w in result.warnings if warning in w and "Invalid run id" in w]
+    pages = sorted(p.name for p in (tmp_path / "site" / "runs").glob("*.html"))
+    assert pages == sorted(f"{rid}.html" for rid in good.values())
+    assert not list(tmp_path.rglob("ESCAPED*"))
+
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["--store", str(store), "build", "--out", str(tmp_path / "s2")])
+    assert ok.exit_code == 0, ok.output
+    assert warning in ok.output
+    strict = runner.invoke(cli, ["--store", str(store), "build", "--out", str(tmp_path / "s3"),
+                                 "--strict"])
+    assert strict.exit_code == 1
+    assert warning in strict.output
