@@ -3,9 +3,14 @@ run id) and skipped; it never stops a whole query, listing or build."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 import tracker
@@ -14,6 +19,7 @@ from tracker.client import TrackerClient
 from tracker.site.build import build
 from tracker.store.store import encode_rows, run_dir
 
+ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000_000
 
 
@@ -43,6 +49,13 @@ def run_rows(name: str, rmse: float = 9.0) -> list[tuple[Any, ...]]:
         ("run", "end_time", str(T0 + 1), None, None, T0, 1),
         ("metric", "rmse", None, rmse, 0, T0, 1),
     ]
+
+
+def tracker_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``tracker`` command in a new process (its warnings go to stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "tracker", *args], capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
 
 
 def plant(store: Path, folder: str, name: str, data: bytes) -> Path:
@@ -80,3 +93,53 @@ def test_a_run_id_with_dots_is_skipped_by_the_build_with_a_warning(tmp_path: Pat
                                  "--strict"])
     assert strict.exit_code == 1
     assert warning in strict.output
+
+
+# -- a Parquet file with an intact footer and a corrupt data page ----------------------------------
+
+
+def corrupt_data_pages(path: Path) -> None:
+    """Flip bytes between the leading magic and the footer: every data page is damaged, the
+    footer (schema, row count, metadata) still reads."""
+    import struct
+
+    import pyarrow.parquet as pq
+
+    data = bytearray(path.read_bytes())
+    footer = struct.unpack("<i", data[-8:-4])[0]
+    for i in range(8, len(data) - 8 - footer - 4, 3):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert pq.read_metadata(path).num_rows > 0  # the footer is intact
+
+
+def test_a_file_with_a_corrupt_data_page_is_skipped_by_every_reader(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = tmp_path / "store"
+    runs = seed(store, ("good-1", "victim", "good-2"))
+    victim = next((store / "runs").glob(f"*/run_id={runs['victim']}/*.parquet"))
+    corrupt_data_pages(victim)
+    others = {runs["good-1"], runs["good-2"]}
+    prefix = f"Skipping unreadable store file {victim}: "
+
+    frame = TrackerClient(str(store)).search_runs_frame(None)
+    assert set(frame["run_id"]) == others
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
+
+    listed = tracker_cli("--store", str(store), "runs", "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert prefix in listed.stderr
+    assert {r["run_id"] for r in json.loads(listed.stdout)} == others
+
+    result = build(str(store), tmp_path / "site")
+    assert [w for w in result.warnings if w.startswith(prefix)]
+    pages = {p.stem for p in (tmp_path / "site" / "runs").glob("*.html")}
+    assert pages == others
+    runner = CliRunner()
+    strict = runner.invoke(cli, ["--store", str(store), "build", "--out", str(tmp_path / "s2"),
+                                 "--strict"])
+    assert strict.exit_code == 1 and prefix in strict.output
+
+    doctor = runner.invoke(cli, ["--store", str(store), "doctor"])
+    assert str(victim.relative_to(store)) in doctor.output

@@ -279,9 +279,26 @@ class Store:
         """Remember that a file cannot be read, so later plans skip it (until its size changes)."""
         if (path, size) not in self._bad_files:
             self._bad_files[(path, size)] = reason
-            message = f"Skipping unreadable store file {self.fs.full_path(path)}: {reason}"
+            message = self._bad_message(path, reason)
             self.warnings.append(message)
             log.warning("%s", message)
+
+    def _bad_message(self, path: str, reason: str) -> str:
+        return f"Skipping unreadable store file {self.fs.full_path(path)}: {reason}"
+
+    def bad_file_warnings(self) -> list[str]:
+        """The warning of every file still in the store that readers skip as unreadable.
+
+        The store object lives as long as the process and warns once per file; a build (whose
+        ``--strict`` fails on warnings) repeats these so that it reports a file found bad
+        before it started.
+        """
+        if not self._bad_files:
+            return []
+        sizes = {f.path: f.size for f in self.list_record_files()}
+        return [self._bad_message(path, reason)
+                for (path, size), reason in sorted(self._bad_files.items())
+                if sizes.get(path) == size]
 
     def _warn_bad(self, f: StoreFile, reason: str) -> None:
         self.mark_bad(f.path, f.size, reason)
