@@ -152,10 +152,11 @@ def validate_artifact_path(path: Any, what: str = "artifact_path") -> str:
                 f"may be at most {MAX_ARTIFACT_NAME_BYTES} bytes (UTF-8)."
             )
     joined = "/".join(parts)
-    if len(joined.encode("utf-8", "surrogatepass")) > MAX_ARTIFACT_PATH_BYTES:
+    size = len(joined.encode("utf-8", "surrogatepass"))
+    if size > MAX_ARTIFACT_PATH_BYTES:
         raise InvalidArgumentError(
-            f"Invalid {what} {path[:60]!r}…: it is {len(joined.encode('utf-8', 'surrogatepass'))} "
-            f"bytes long; an artifact path may be at most {MAX_ARTIFACT_PATH_BYTES} bytes (UTF-8)."
+            f"Invalid {what} {path[:60]!r}…: it is {size} bytes long; an artifact path may be "
+            f"at most {MAX_ARTIFACT_PATH_BYTES} bytes (UTF-8)."
         )
     return joined
 

@@ -143,3 +143,109 @@ def test_a_file_with_a_corrupt_data_page_is_skipped_by_every_reader(
 
     doctor = runner.invoke(cli, ["--store", str(store), "doctor"])
     assert str(victim.relative_to(store)) in doctor.output
+
+
+# -- a part whose tracker.covers footer lists other files --------------------------------------
+
+
+def final_of(store: Path, run_id: str) -> Path:
+    (path,) = (store / "runs").glob(f"*/run_id={run_id}/final-*.parquet")
+    return path
+
+
+def lying_part(store: Path, eid: str, claims: list[str], rows: list[tuple[Any, ...]],
+               seg: str = "ffff0000") -> Path:
+    """A part file someone committed: its footer claims ``claims``; it holds ``rows`` (seg
+    column as given in each row's last place) of one run of its own."""
+    import pyarrow as pa
+
+    from tracker.store.schema import arrow_schema
+    from tracker.store.store import encode_table
+
+    columns: dict[str, list[Any]] = {name: [] for name in arrow_schema().names}
+    for kind, key, value, num, step, ts, row_seg in rows:
+        for name, v in zip(arrow_schema().names, (eid, "f" * 32, row_seg, kind, key, value, num,
+                                                  step, ts, 1)):
+            columns[name].append(v)
+    table = pa.table(columns, schema=arrow_schema())
+    return plant(store, f"parts/experiment_id={eid}", f"part-{seg}.parquet",
+                 encode_table(table, claims))
+
+
+def footer_covers(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return json.loads(pq.read_metadata(path).metadata[b"tracker.covers"])
+
+
+def test_a_part_claiming_other_files_hides_no_run(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    runs = seed(store, ("victim-1", "victim-2", "bystander"))
+    eid = experiment_id(store)
+    victims = [final_of(store, runs["victim-1"]), final_of(store, runs["victim-2"])]
+    claims = [p.stem.split("-", 1)[1] for p in victims]
+    claims += [c for p in victims for c in footer_covers(p)]
+    fake = [(kind, key, value, num, step, ts, "ffff0000")
+            for kind, key, value, num, step, ts, _ in run_rows("intruder")]
+    part = lying_part(store, eid, claims, fake)
+
+    frame = TrackerClient(str(store)).search_runs_frame(None)
+    assert set(runs.values()) <= set(frame["run_id"])  # nobody hidden
+    assert "f" * 32 in set(frame["run_id"])  # the part's own run is read too
+
+    result = build(str(store), tmp_path / "site")
+    pages = {p.stem for p in (tmp_path / "site" / "runs").glob("*.html")}
+    assert set(runs.values()) <= pages
+    warning = f"Ignoring part of the tracker.covers footer of store file {part}: it lists 2 file(s)"
+    assert [w for w in result.warnings if w.startswith(warning)], result.warnings
+
+    doctor = tracker_cli("--store", str(store), "doctor")
+    assert doctor.returncode == 1
+    assert str(part.relative_to(store)) in doctor.stdout + doctor.stderr
+    assert "does not hold" in doctor.stdout + doctor.stderr
+
+
+def test_a_part_holding_one_row_of_a_claimed_file_hides_none_of_its_rows(tmp_path: Path) -> None:
+    """The claim is backed by a row of the victim's segment, but not by all of its rows."""
+    store = tmp_path / "store"
+    runs = seed(store, ("victim", "bystander"))
+    eid = experiment_id(store)
+    victim = final_of(store, runs["victim"])
+    victim_segs = footer_covers(victim)
+    claims = [victim.stem.split("-", 1)[1], *victim_segs]
+    part = lying_part(store, eid, claims,
+                      [("param", "planted", "1", None, None, T0, victim_segs[0])])
+
+    client = TrackerClient(str(store))
+    run = client.get_run(runs["victim"])
+    assert run.data.metrics == {"rmse": 1.0}
+    assert run.data.params == {"i": "0"}
+    assert run.info.run_name == "victim"
+    assert client.store.warnings and any(str(part) in w for w in client.store.warnings)
+
+    doctor = tracker_cli("--store", str(store), "doctor")
+    assert doctor.returncode == 1
+    assert str(part.relative_to(store)) in doctor.stdout + doctor.stderr
+
+
+def test_covers_written_by_tracker_are_still_believed(tmp_path: Path) -> None:
+    """A real compaction's part supersedes the run files it merged, even when a crash left
+    them in place: rows are read once and nothing is reported."""
+    from tracker.store.compact import compact
+
+    store = tmp_path / "store"
+    runs = seed(store, ("a", "b", "c"))
+    finals = {rid: final_of(store, rid).read_bytes() for rid in runs.values()}
+    paths = {rid: final_of(store, rid) for rid in runs.values()}
+    client = TrackerClient(str(store))
+    before = client.sql("select count(*) as n from records")["n"][0]
+    compact(client.store)
+    for rid, data in finals.items():  # a compactor killed before it deleted what it merged
+        paths[rid].parent.mkdir(parents=True, exist_ok=True)
+        paths[rid].write_bytes(data)
+    fresh = TrackerClient(str(store))
+    fresh.store._covers_cache.clear()
+    assert fresh.sql("select count(*) as n from records")["n"][0] == before
+    assert fresh.store.warnings == []
+    doctor = tracker_cli("--store", str(store), "doctor")
+    assert "covers" not in doctor.stdout + doctor.stderr

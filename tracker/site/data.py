@@ -56,7 +56,8 @@ def _safe_id(run: dict[str, Any]) -> bool:
     try:
         validate_run_id(run["run_id"])
     except InvalidArgumentError as exc:
-        log.warning("Skipping run %r of experiment %s: %s", run["run_id"], run["experiment_id"], exc)
+        log.warning("Skipping run %r of experiment %s: %s",
+                    run["run_id"], run["experiment_id"], exc)
         return False
     return True
 

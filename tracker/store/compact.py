@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.store.covers import covers_of
 from tracker.store.store import (
     LEVEL_FINAL,
     LEVEL_PART,
@@ -25,7 +26,6 @@ from tracker.store.store import (
     RUNS,
     Store,
     StoreFile,
-    covers_of,
     parts_dir,
 )
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import CorruptFileError, StoreError
 from tracker.store import schema
+from tracker.store.covers import read_covers, report_lies, short_claims
 from tracker.store.fs import FileEntry, StoreFS
 
 if TYPE_CHECKING:
@@ -101,8 +102,13 @@ class Store:
         self.fs = fs
         self.uri = uri or fs.uri()
         self._covers_cache: dict[tuple[str, int], frozenset[str]] = {}
+        # Ids a consolidated file claims in its footer but holds no rows of (#15): ignored.
+        self._untrusted: dict[tuple[str, int], frozenset[str]] = {}
+        self._reported: set[tuple[Any, ...]] = set()
+        self.cover_problems: list[tuple[str, str]] = []  # (path, what its footer claims wrongly)
         self._covers_loaded = False
         self._bad_files: dict[tuple[str, int], str] = {}
+        self._file_warnings: dict[tuple[str, int], list[str]] = {}
         self.warnings: list[str] = []
         self._initialized = False
         self._lock = threading.Lock()
@@ -173,13 +179,35 @@ class Store:
         return files
 
     def covers(self, file: StoreFile) -> frozenset[str]:
-        """Ids a consolidated file supersedes (read from its footer once, then cached)."""
+        """Ids a consolidated file supersedes (read once, then cached).
+
+        Only the ids its footer's ``tracker.covers`` lists *and* its own rows hold (the ``seg``
+        column): a footer listing other files' segments must not hide their rows (#15).
+        """
         key = (file.path, file.size)
         cached = self._covers_cache.get(key)
         if cached is None:
-            cached = read_covers(self.fs, file.path)
+            cached, untrusted = read_covers(self.fs, file.path)
             self._covers_cache[key] = cached
+            if untrusted:
+                self._untrusted[key] = untrusted
         return cached
+
+    def untrusted_covers(self, file: StoreFile) -> frozenset[str]:
+        """Ids the footer of ``file`` claims without holding their rows (after ``covers``)."""
+        return self._untrusted.get((file.path, file.size), frozenset())
+
+    def cached_covers(self, file: StoreFile) -> frozenset[str]:
+        """``covers(file)`` if it was read already, else nothing (no read)."""
+        return self._covers_cache.get((file.path, file.size), frozenset())
+
+    def first_report(self, key: tuple[Any, ...]) -> bool:
+        """True the first time ``key`` is reported by this store object (one warning each)."""
+        if key in self._reported:
+            return False
+        self._reported.add(key)
+        return True
+
 
     def _load_covers(self) -> int:
         """Fill the covers cache from disk (once per store object); return its size."""
@@ -187,15 +215,18 @@ class Store:
             from tracker.store import covers_cache
 
             self._covers_loaded = True
-            for key, ids in covers_cache.load(self.fs.uri()).items():
+            for key, (ids, untrusted) in covers_cache.load(self.fs.uri()).items():
                 self._covers_cache.setdefault(key, ids)
+                if untrusted:
+                    self._untrusted.setdefault(key, untrusted)
         return len(self._covers_cache)
 
     def _save_covers(self, sizes: dict[str, int]) -> None:
         """Keep the covers of the files that still exist, for the next process."""
         from tracker.store import covers_cache
 
-        current = {k: v for k, v in self._covers_cache.items() if sizes.get(k[0]) == k[1]}
+        current = {k: (v, self._untrusted.get(k, frozenset()))
+                   for k, v in self._covers_cache.items() if sizes.get(k[0]) == k[1]}
         covers_cache.save(self.fs.uri(), current)
 
     def plan(self, files: Sequence[StoreFile] | None = None) -> ReadPlan:
@@ -203,7 +234,9 @@ class Store:
 
         A consolidated file (run ``final`` or compacted ``part``) lists in its footer the ids it
         covers; covered files are skipped, and when two consolidated files overlap (two compactors
-        at once), the rows of the later one that the earlier one already holds are excluded.
+        at once), the rows of the later one that the earlier one already holds are excluded. A
+        footer is believed only for the segment ids whose rows the file holds (``covers``), and a
+        segment it claims must not have more rows than the file holds of it (``covers.py``).
         """
         if files is None:
             files = self.list_record_files()
@@ -220,9 +253,8 @@ class Store:
         chosen: list[str] = []
         exclude: dict[str, frozenset[str]] = {}
         skipped: list[str] = []
+        held: list[StoreFile] = []
         for f in consolidated:
-            if f.file_id in covered:
-                continue
             # A lone final in its run folder that no part covers needs no footer read.
             if f.level == LEVEL_FINAL and by_folder[f.folder] == 1 and not covered:
                 chosen.append(f.path)
@@ -233,15 +265,20 @@ class Store:
                 self._warn_bad(f, str(exc))
                 skipped.append(f.path)
                 continue
+            report_lies(self, f, files)
+            if ids and ids <= covered:
+                held.append(f)  # every row it holds is read from another file
+                continue
             overlap = ids & covered
             if overlap:
                 exclude[f.path] = frozenset(overlap)
             covered |= ids
-            covered.add(f.file_id)
             chosen.append(f.path)
         for f in files:
             if f.level == LEVEL_SEGMENT and f.file_id not in covered:
                 chosen.append(f.path)
+        held += [f for f in files if f.level == LEVEL_SEGMENT and f.file_id in covered]
+        chosen.extend(short_claims(self, held, files, chosen, exclude))
         sizes = {f.path: f.size for f in files}
         if len(self._covers_cache) > known:
             self._save_covers(sizes)
@@ -287,18 +324,26 @@ class Store:
         return f"Skipping unreadable store file {self.fs.full_path(path)}: {reason}"
 
     def bad_file_warnings(self) -> list[str]:
-        """The warning of every file still in the store that readers skip as unreadable.
+        """The warning of every file still in the store that readers skip as unreadable or
+        whose covers they ignore in part.
 
         The store object lives as long as the process and warns once per file; a build (whose
         ``--strict`` fails on warnings) repeats these so that it reports a file found bad
         before it started.
         """
-        if not self._bad_files:
+        if not self._bad_files and not self._file_warnings:
             return []
         sizes = {f.path: f.size for f in self.list_record_files()}
-        return [self._bad_message(path, reason)
-                for (path, size), reason in sorted(self._bad_files.items())
-                if sizes.get(path) == size]
+        bad = [((path, size), self._bad_message(path, reason))
+               for (path, size), reason in self._bad_files.items()]
+        found = bad + [(key, m) for key, messages in self._file_warnings.items() for m in messages]
+        return [message for (path, size), message in sorted(found) if sizes.get(path) == size]
+
+    def warn_file(self, file: StoreFile, message: str) -> None:
+        """Log a warning about one store file, kept for ``warnings`` and ``bad_file_warnings``."""
+        self._file_warnings.setdefault((file.path, file.size), []).append(message)
+        self.warnings.append(message)
+        log.warning("%s", message)
 
     def _warn_bad(self, f: StoreFile, reason: str) -> None:
         self.mark_bad(f.path, f.size, reason)
@@ -480,29 +525,6 @@ def conform_records(tables: Sequence[tuple[str, Any]]) -> Any:
         columns.append(pa.array([name] * n, pa.string()))
         parts.append(pa.Table.from_arrays(columns, names=[*target.names, "filename"]))
     return pa.concat_tables(parts)
-
-
-def covers_of(table: Any) -> frozenset[str]:
-    """Ids a consolidated file supersedes, from the metadata of its table as read."""
-    raw = (table.schema.metadata or {}).get(schema.META_COVERS)
-    return frozenset(json.loads(raw)) if raw is not None else frozenset()
-
-
-def read_covers(fs: StoreFS, path: str) -> frozenset[str]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        with fs.open_input(path) as source:
-            meta = pq.read_metadata(source).metadata or {}
-    except FileNotFoundError:
-        return frozenset()
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise CorruptFileError(f"{fs.full_path(path)} is not a readable Parquet file ({exc})") from exc
-    raw = meta.get(schema.META_COVERS)
-    if raw is None:
-        return frozenset()
-    return frozenset(json.loads(raw))
 
 
 def local_owner() -> tuple[str, int]:
