@@ -249,3 +249,47 @@ def test_covers_written_by_tracker_are_still_believed(tmp_path: Path) -> None:
     assert fresh.store.warnings == []
     doctor = tracker_cli("--store", str(store), "doctor")
     assert "covers" not in doctor.stdout + doctor.stderr
+
+
+# -- a store or a file of a newer format ------------------------------------------------------
+
+
+def test_a_store_marked_with_a_newer_format_is_read_with_a_warning(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    runs = seed(store)
+    (store / "tracker-store.json").write_text('{"format": "tracker-store", "format_version": 2}\n')
+    warning = f"The store at {store} has format version 2; this tracker reads versions up to 1."
+
+    listed = tracker_cli("--store", str(store), "runs", "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert warning in listed.stderr
+    assert {r["run_id"] for r in json.loads(listed.stdout)} == set(runs.values())
+
+    result = build(str(store), tmp_path / "site")
+    assert [w for w in result.warnings if w.startswith(warning)], result.warnings
+    strict = CliRunner().invoke(cli, ["--store", str(store), "build", "--out",
+                                      str(tmp_path / "s2"), "--strict"])
+    assert strict.exit_code == 1 and warning in strict.output
+
+
+def test_a_file_of_a_newer_format_is_read_with_a_warning(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    store = tmp_path / "store"
+    runs = seed(store)
+    path = final_of(store, runs["good-1"])
+    table = pq.read_table(path)
+    meta = {**table.schema.metadata, b"tracker.format_version": b"99"}
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    warning = f"Store file {path} has format version '99'; this tracker reads versions up to 1"
+
+    listed = tracker_cli("--store", str(store), "runs", "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert warning in listed.stderr
+    assert {r["run_id"] for r in json.loads(listed.stdout)} == set(runs.values())
+
+    result = build(str(store), tmp_path / "site")
+    assert [w for w in result.warnings if w.startswith(warning)], result.warnings
+    strict = CliRunner().invoke(cli, ["--store", str(store), "build", "--out",
+                                      str(tmp_path / "s2"), "--strict"])
+    assert strict.exit_code == 1 and warning in strict.output

@@ -128,6 +128,7 @@ class StoreQuery:
     def refresh(self) -> StoreQuery:
         """Bring the tables up to date with the store's files."""
         con = self.con
+        self.store.read_format_warning()
         for _attempt in range(5):
             plan = self.store.plan()
             try:
@@ -175,6 +176,7 @@ class StoreQuery:
             added = self._insert_remote(added, wanted)
         if added and fs.is_local:
             added = self._insert_local(added, wanted)
+            self._check_versions(added, wanted)
         for path, segs in exclude.items():
             self._execute(views.DELETE_SEGS, {"file": path, "segs": sorted(segs)})
         self._loaded = {f: p for f, p in wanted.items() if f in added or f in self._loaded}
@@ -263,6 +265,9 @@ class StoreQuery:
 
         tables = self.store.read_tables([wanted[f] for f in added])
         loaded = [f for f in added if wanted[f] in tables]
+        for f in loaded:
+            meta = tables[wanted[f]].schema.metadata or {}
+            self.store.check_file_version(wanted[f], meta.get(b"tracker.format_version"))
         if loaded:
             con = self.con
             incoming = conform_records([(f, tables[wanted[f]]) for f in loaded])
@@ -272,6 +277,23 @@ class StoreQuery:
             finally:
                 con.unregister("incoming_records")
         return loaded
+
+    def _check_versions(self, added: list[str], wanted: dict[str, str]) -> None:
+        """Warn about loaded local files whose footer names a newer format (#15).
+
+        pyarrow reads just the footers (~0.05 ms a file; DuckDB's ``parquet_kv_metadata`` took
+        0.23 ms); a footer that cannot be read now was read by the load a moment ago.
+        """
+        import pyarrow.parquet as pq
+
+        for full in added:
+            try:
+                meta = pq.read_metadata(full).metadata or {}
+            except Exception:  # noqa: BLE001 - removed or replaced since: not this check's job
+                continue
+            raw = meta.get(b"tracker.format_version")
+            if raw != b"1":
+                self.store.check_file_version(wanted[full], raw)
 
     def _insert_local(self, added: list[str], wanted: dict[str, str]) -> list[str]:
         """Load local files; return the ones loaded. Unreadable ones are left out, each with

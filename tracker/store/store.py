@@ -109,6 +109,8 @@ class Store:
         self._covers_loaded = False
         self._bad_files: dict[tuple[str, int], str] = {}
         self._file_warnings: dict[tuple[str, int], list[str]] = {}
+        self._format_checked = False
+        self._format_warning: str | None = None
         self.warnings: list[str] = []
         self._initialized = False
         self._lock = threading.Lock()
@@ -139,6 +141,38 @@ class Store:
                 f"The store at {self.uri} has format version {version!r}; this tracker reads "
                 f"versions up to {schema.SCHEMA_VERSION}. Upgrade tracker to read it."
             )
+
+    def read_format_warning(self) -> str | None:
+        """Warn once when the store's marker names a newer format (readers read it anyway).
+
+        Writers refuse such a store (``ensure_initialized``); readers read what they understand
+        and say so, and ``tracker build --strict`` fails on the warning (#15).
+        """
+        if not self._format_checked:
+            self._format_checked = True
+            try:
+                self.check_format()
+            except StoreError as exc:
+                self._format_warning = (
+                    f"{exc} Reading it anyway: records this version does not know may be "
+                    "missing or misread."
+                )
+                self.warnings.append(self._format_warning)
+                log.warning("%s", self._format_warning)
+        return self._format_warning
+
+    def check_file_version(self, path: str, raw: bytes | None) -> None:
+        """Warn once when a record file's footer names a format newer than this tracker's."""
+        text = raw.decode("utf-8", "replace") if raw is not None else None
+        if text is None or (text.isdigit() and int(text) <= schema.SCHEMA_VERSION):
+            return  # no version: not written by tracker (doctor reports it); older: readable
+        size = self.fs.stat(path)[1] or 0
+        if self.first_report(("version", path, size)):
+            self.warn_file(StoreFile(path, size, 0, "", ""), (
+                f"Store file {self.fs.full_path(path)} has format version {text!r}; this tracker "
+                f"reads versions up to {schema.SCHEMA_VERSION}, so its records may be misread. "
+                "Upgrade tracker (pip install -U tracker)."
+            ))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -331,13 +365,15 @@ class Store:
         ``--strict`` fails on warnings) repeats these so that it reports a file found bad
         before it started.
         """
+        marker = [self._format_warning] if self._format_warning else []
         if not self._bad_files and not self._file_warnings:
-            return []
+            return marker
         sizes = {f.path: f.size for f in self.list_record_files()}
         bad = [((path, size), self._bad_message(path, reason))
                for (path, size), reason in self._bad_files.items()]
         found = bad + [(key, m) for key, messages in self._file_warnings.items() for m in messages]
-        return [message for (path, size), message in sorted(found) if sizes.get(path) == size]
+        return marker + [message for (path, size), message in sorted(found)
+                         if sizes.get(path) == size]
 
     def warn_file(self, file: StoreFile, message: str) -> None:
         """Log a warning about one store file, kept for ``warnings`` and ``bad_file_warnings``."""
