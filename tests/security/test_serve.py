@@ -61,3 +61,40 @@ def test_serve_refuses_a_foreign_host_header(served: tuple[Path, int], host: str
     assert status == 400
     assert b"tracker site" not in body
     assert b"not this server" in body
+
+
+@pytest.mark.parametrize("name", ["evil.xhtm", "evil.xpdl", "page.html", "image.svg",
+                                  "data.xml", "MLmodel", "model.pkl"])
+def test_serve_sends_artifacts_off_the_allow_list_as_downloads(
+    served: tuple[Path, int], name: str
+) -> None:
+    site, port = served
+    (site / "runs" / "r1" / "artifacts" / name).write_text("<script>alert(1)</script>")
+    status, headers, _ = get(port, f"/runs/r1/artifacts/{name}", "localhost")
+    assert status == 200
+    assert headers["content-type"] == "application/octet-stream"
+    assert headers["content-disposition"] == "attachment"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(("name", "mime"), [
+    ("plot.png", "image/png"), ("notes.txt", "text/plain; charset=utf-8"),
+    ("metrics.json", "application/json; charset=utf-8"), ("t.csv", "text/csv; charset=utf-8"),
+    ("report.pdf", "application/pdf"), ("evil.xhtm.txt", "text/plain; charset=utf-8"),
+])
+def test_serve_sends_inert_artifacts_inline(
+    served: tuple[Path, int], name: str, mime: str
+) -> None:
+    site, port = served
+    (site / "runs" / "r1" / "artifacts" / name).write_bytes(b"data")
+    status, headers, _ = get(port, f"/runs/r1/artifacts/{name}", "localhost")
+    assert status == 200
+    assert headers["content-type"] == mime
+    assert "content-disposition" not in headers
+
+
+def test_serve_sends_the_sites_own_pages_as_html(served: tuple[Path, int]) -> None:
+    _, port = served
+    status, headers, _ = get(port, "/index.html", "localhost")
+    assert status == 200 and headers["content-type"] == "text/html"
+    assert "content-disposition" not in headers

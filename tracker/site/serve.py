@@ -16,12 +16,15 @@ import http.server
 import ipaddress
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from tracker.exceptions import TrackerError
+from tracker.site import media
 
 log = logging.getLogger("tracker.site")
 
@@ -99,6 +102,8 @@ class Watcher:
         return True
 
 
+# Where the site keeps artifact copies (``Urls.run_artifact``): served by the allow-list.
+_ARTIFACT_URL = re.compile(r"^/+runs/[^/]+/artifacts/")
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -146,11 +151,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     refuses a ``Host`` header that names another site (DNS rebinding)."""
 
     allowed: frozenset[str] = LOCAL_NAMES
+    _download = False
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def parse_request(self) -> bool:
+        self._download = False
         if not super().parse_request():
             return False
         host = self.headers.get("Host")
@@ -162,8 +169,21 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
             return False
         return True
 
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        """Artifact copies of a type off the allow-list go out as downloads (#15)."""
+        if not _ARTIFACT_URL.match(unquote(urlsplit(self.path).path)):
+            return super().guess_type(path)
+        mime = media.content_type(os.fspath(path))
+        if mime is None:
+            self._download = True
+            return "application/octet-stream"
+        return mime
+
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if self._download:
+            self.send_header("Content-Disposition", "attachment")
         super().end_headers()
 
 
