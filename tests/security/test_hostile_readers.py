@@ -196,13 +196,13 @@ def test_a_part_claiming_other_files_hides_no_run(tmp_path: Path) -> None:
     result = build(str(store), tmp_path / "site")
     pages = {p.stem for p in (tmp_path / "site" / "runs").glob("*.html")}
     assert set(runs.values()) <= pages
-    warning = f"Ignoring part of the tracker.covers footer of store file {part}: it lists 2 file(s)"
-    assert [w for w in result.warnings if w.startswith(warning)], result.warnings
+    warning = f"Ignoring the claim of store file {part} on segment "
+    assert len([w for w in result.warnings if w.startswith(warning)]) == 2, result.warnings
 
     doctor = tracker_cli("--store", str(store), "doctor")
     assert doctor.returncode == 1
     assert str(part.relative_to(store)) in doctor.stdout + doctor.stderr
-    assert "does not hold" in doctor.stdout + doctor.stderr
+    assert "but it holds 0 of its" in doctor.stdout + doctor.stderr
 
 
 def test_a_part_holding_one_row_of_a_claimed_file_hides_none_of_its_rows(tmp_path: Path) -> None:
@@ -293,3 +293,27 @@ def test_a_file_of_a_newer_format_is_read_with_a_warning(tmp_path: Path) -> None
     strict = CliRunner().invoke(cli, ["--store", str(store), "build", "--out",
                                       str(tmp_path / "s2"), "--strict"])
     assert strict.exit_code == 1 and warning in strict.output
+
+
+def test_a_part_claiming_rows_of_a_real_part_hides_none_of_them(tmp_path: Path) -> None:
+    """Two parts that claim the same segment: the rows are left out of the later one only when
+    the earlier one holds them (here it sorts first and holds none)."""
+    from tracker.store.compact import compact
+
+    store = tmp_path / "store"
+    runs = seed(store, ("victim", "bystander"))
+    eid = experiment_id(store)
+    client = TrackerClient(str(store))
+    compact(client.store)
+    (real,) = (store / "parts").glob("*/part-*.parquet")
+    victim_seg = footer_covers(real)[0]
+    own = [(*row[:6], "00000000") for row in run_rows("intruder")]
+    part = lying_part(store, eid, [victim_seg, "00000000"], own, seg="00000000")
+    assert sorted((store / "parts").glob("*/part-*.parquet"))[0] == part  # read first
+
+    fresh = TrackerClient(str(store))
+    fresh.store._covers_cache.clear()
+    for name, rid in runs.items():
+        run = fresh.get_run(rid)
+        assert run.info.run_name == name and run.data.metrics == {"rmse": 1.0 + (name != "victim")}
+    assert any(str(part) in w for w in fresh.store.warnings)

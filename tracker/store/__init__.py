@@ -19,9 +19,10 @@ compaction (or ``tracker gc``) once a consolidated file that covers them (footer
 
 Readers (``Store.plan``) read each segment exactly once: a file whose id is covered by a
 consolidated file is skipped; overlapping consolidated files are resolved by level (part over
-final over segment), then by name. A ``tracker.covers`` claim is believed only for segment ids
-whose rows the file holds, in full (``tracker.store.covers``). Unreadable files (footer or data
-page) are skipped with a warning naming them.
+final over segment), then by name. A ``tracker.covers`` claim that would leave out a file or
+rows is believed only when the claimer holds at least as many rows of each segment concerned
+(``tracker.store.covers``). Unreadable files (footer or data page) are skipped with a warning
+naming them.
 """
 
 from __future__ import annotations

@@ -30,27 +30,21 @@ def _path(store_uri: str) -> str:
     return os.path.join(cache_root(), "covers", f"{store_key(store_uri)}.json")
 
 
-def load(store_uri: str) -> dict[tuple[str, int], tuple[frozenset[str], frozenset[str]]]:
-    """The cached covers of the store at ``store_uri`` ({} when there are none): per (path,
-    size), the ids the file covers and the ids its footer claims without holding their rows.
-    Entries of the older two-field form (footer claims, unchecked) are misses (#15)."""
+def load(store_uri: str) -> dict[tuple[str, int], frozenset[str]]:
+    """The cached covers of the store at ``store_uri`` ({} when there are none)."""
     try:
         with open(_path(store_uri), encoding="utf-8") as fh:
             data: Any = json.load(fh)
-        return {(str(path), int(entry[0])): (frozenset(str(i) for i in entry[1]),
-                                             frozenset(str(i) for i in entry[2]))
-                for path, entry in data.items() if len(entry) == 3}
-    except (OSError, ValueError, TypeError, AttributeError, IndexError):
+        return {(str(path), int(size)): frozenset(str(i) for i in ids)
+                for path, (size, ids) in data.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}
 
 
-def save(
-    store_uri: str, covers: dict[tuple[str, int], tuple[frozenset[str], frozenset[str]]]
-) -> None:
+def save(store_uri: str, covers: dict[tuple[str, int], frozenset[str]]) -> None:
     """Replace the cached covers (atomically); a cache that cannot be written is skipped."""
     path = _path(store_uri)
-    data = {p: [size, sorted(ids), sorted(untrusted)]
-            for (p, size), (ids, untrusted) in sorted(covers.items())}
+    data = {p: [size, sorted(ids)] for (p, size), ids in sorted(covers.items())}
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)

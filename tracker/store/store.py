@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import CorruptFileError, StoreError
 from tracker.store import schema
-from tracker.store.covers import read_covers, report_lies, short_claims
+from tracker.store.covers import read_covers, short_claims
 from tracker.store.fs import FileEntry, StoreFS
 
 if TYPE_CHECKING:
@@ -102,8 +102,6 @@ class Store:
         self.fs = fs
         self.uri = uri or fs.uri()
         self._covers_cache: dict[tuple[str, int], frozenset[str]] = {}
-        # Ids a consolidated file claims in its footer but holds no rows of (#15): ignored.
-        self._untrusted: dict[tuple[str, int], frozenset[str]] = {}
         self._reported: set[tuple[Any, ...]] = set()
         self.cover_problems: list[tuple[str, str]] = []  # (path, what its footer claims wrongly)
         self._covers_loaded = False
@@ -213,23 +211,17 @@ class Store:
         return files
 
     def covers(self, file: StoreFile) -> frozenset[str]:
-        """Ids a consolidated file supersedes (read once, then cached).
+        """Ids a consolidated file claims to supersede (its footer, read once, then cached).
 
-        Only the ids its footer's ``tracker.covers`` lists *and* its own rows hold (the ``seg``
-        column): a footer listing other files' segments must not hide their rows (#15).
+        A claim is only text: ``plan`` checks it against the rows of both files whenever it
+        would leave out a file or rows that exist (``tracker.store.covers``).
         """
         key = (file.path, file.size)
         cached = self._covers_cache.get(key)
         if cached is None:
-            cached, untrusted = read_covers(self.fs, file.path)
+            cached = read_covers(self.fs, file.path)
             self._covers_cache[key] = cached
-            if untrusted:
-                self._untrusted[key] = untrusted
         return cached
-
-    def untrusted_covers(self, file: StoreFile) -> frozenset[str]:
-        """Ids the footer of ``file`` claims without holding their rows (after ``covers``)."""
-        return self._untrusted.get((file.path, file.size), frozenset())
 
     def cached_covers(self, file: StoreFile) -> frozenset[str]:
         """``covers(file)`` if it was read already, else nothing (no read)."""
@@ -249,18 +241,15 @@ class Store:
             from tracker.store import covers_cache
 
             self._covers_loaded = True
-            for key, (ids, untrusted) in covers_cache.load(self.fs.uri()).items():
+            for key, ids in covers_cache.load(self.fs.uri()).items():
                 self._covers_cache.setdefault(key, ids)
-                if untrusted:
-                    self._untrusted.setdefault(key, untrusted)
         return len(self._covers_cache)
 
     def _save_covers(self, sizes: dict[str, int]) -> None:
         """Keep the covers of the files that still exist, for the next process."""
         from tracker.store import covers_cache
 
-        current = {k: (v, self._untrusted.get(k, frozenset()))
-                   for k, v in self._covers_cache.items() if sizes.get(k[0]) == k[1]}
+        current = {k: v for k, v in self._covers_cache.items() if sizes.get(k[0]) == k[1]}
         covers_cache.save(self.fs.uri(), current)
 
     def plan(self, files: Sequence[StoreFile] | None = None) -> ReadPlan:
@@ -269,8 +258,8 @@ class Store:
         A consolidated file (run ``final`` or compacted ``part``) lists in its footer the ids it
         covers; covered files are skipped, and when two consolidated files overlap (two compactors
         at once), the rows of the later one that the earlier one already holds are excluded. A
-        footer is believed only for the segment ids whose rows the file holds (``covers``), and a
-        segment it claims must not have more rows than the file holds of it (``covers.py``).
+        claim that leaves out a file or rows is believed only when the claimer holds at least
+        as many rows of each segment concerned (``tracker.store.covers``).
         """
         if files is None:
             files = self.list_record_files()
@@ -289,6 +278,9 @@ class Store:
         skipped: list[str] = []
         held: list[StoreFile] = []
         for f in consolidated:
+            if f.file_id in covered:
+                held.append(f)  # claimed by a file read before it (checked below)
+                continue
             # A lone final in its run folder that no part covers needs no footer read.
             if f.level == LEVEL_FINAL and by_folder[f.folder] == 1 and not covered:
                 chosen.append(f.path)
@@ -299,14 +291,14 @@ class Store:
                 self._warn_bad(f, str(exc))
                 skipped.append(f.path)
                 continue
-            report_lies(self, f, files)
             if ids and ids <= covered:
-                held.append(f)  # every row it holds is read from another file
+                held.append(f)  # all it claims is claimed before (checked below)
                 continue
             overlap = ids & covered
             if overlap:
                 exclude[f.path] = frozenset(overlap)
             covered |= ids
+            covered.add(f.file_id)
             chosen.append(f.path)
         for f in files:
             if f.level == LEVEL_SEGMENT and f.file_id not in covered:
