@@ -23,7 +23,7 @@ ARMED: dict[str, Any] = {}
 def _swap_on_second_open(event: str, args: tuple[Any, ...]) -> None:
     """An attacker with write access to the model folder, at the worst moment: the second time
     the process opens model.pkl, its content is replaced by a malicious pickle."""
-    if event != "open" or not ARMED or not isinstance(args[0], (str, os.PathLike)):
+    if event != "open" or "path" not in ARMED or not isinstance(args[0], (str, os.PathLike)):
         return
     if os.fspath(args[0]) != ARMED["path"]:
         return
@@ -32,7 +32,13 @@ def _swap_on_second_open(event: str, args: tuple[Any, ...]) -> None:
         Path(ARMED["path"]).write_bytes(ARMED["evil"])
 
 
-sys.addaudithook(_swap_on_second_open)
+def _install_hook() -> None:
+    """Installed on first use only (an audit hook sees every event of the test session)."""
+    sys.addaudithook(_swap_on_second_open)
+    HOOKS.append(True)
+
+
+HOOKS: list[bool] = []
 
 
 class _Payload:
@@ -58,6 +64,8 @@ def test_a_model_swapped_after_its_checksum_is_never_unpickled(
     pkl = folder / "model.pkl"
     assert pkl.is_file()
     marker = tmp_path / "pwned"
+    if not HOOKS:
+        _install_hook()
     ARMED.update(path=str(pkl), opens=0, evil=pickle.dumps(_Payload(marker)))
     try:
         loaded = load(info.model_uri)
