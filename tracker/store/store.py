@@ -152,8 +152,9 @@ class Store:
                 self.check_format()
             except StoreError as exc:
                 self._format_warning = (
-                    f"{exc} Reading it anyway: records this version does not know may be "
-                    "missing or misread."
+                    f"{str(exc).removesuffix(' Upgrade tracker to read it.')} Reading it anyway: "
+                    "records this version does not know may be missing or misread; upgrade "
+                    "tracker (pip install -U tracker)."
                 )
                 self.warnings.append(self._format_warning)
                 log.warning("%s", self._format_warning)
