@@ -85,3 +85,15 @@ def test_log_dict_refuses_a_name_that_is_not_a_string(
     client, run_id, _ = run
     with pytest.raises(InvalidArgumentError, match="artifact_file must be a string, got 42"):
         client.log_dict(run_id, {}, 42)  # type: ignore[arg-type]
+
+
+def test_the_artifact_repo_itself_checks_local_paths(tmp_path: Path) -> None:
+    from tracker.artifacts import ArtifactRepo
+
+    repo = ArtifactRepo(str(tmp_path / "arts"))
+    with pytest.raises(InvalidArgumentError, match="local_path.*NUL"):
+        repo.log_file(str(tmp_path / "a\x00b"))
+    with pytest.raises(InvalidArgumentError, match="local_dir.*NUL"):
+        repo.log_dir(str(tmp_path / "a\x00b"))
+    with pytest.raises(InvalidArgumentError, match="dst_path.*NUL"):
+        repo.download("x.txt", str(tmp_path / "a\x00b"))
