@@ -375,11 +375,12 @@ def test_text_artifacts_are_redacted_copies(built: Built) -> None:
     run_dir = built.site / "runs" / built.main / "artifacts"
     config = json.loads((run_dir / "config.json").read_text())
     assert config == {"db": {"password": MARKER, "host": "db.local"}}
-    assert (run_dir / "run.env").read_text() == (
+    # Not an inert type: copied with .txt appended (#15).
+    assert (run_dir / "run.env.txt").read_text() == (
         f"export API_TOKEN={MARKER}\nregion: eu\nkey_id: {MARKER}\n"
     )
     assert (run_dir / "notes" / "small.txt").read_text() == "small and public"
-    notebook = json.loads((run_dir / "analysis.ipynb").read_text())  # still valid JSON
+    notebook = json.loads((run_dir / "analysis.ipynb.txt").read_text())  # still valid JSON
     assert notebook["cells"][0]["source"] == ["import os\n", f"api_key = {MARKER}\n"]
     page = soup(built, f"runs/{built.main}.html")
     rows = {tr.th.get_text(strip=True): tr for tr in page.select("table.artifacts tbody tr")}

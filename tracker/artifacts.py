@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from tracker.entities import FileInfo
 from tracker.exceptions import InvalidArgumentError, NotFoundError
 from tracker.store.fs import LocalFS, StoreFS
-from tracker.validation import validate_artifact_path
+from tracker.validation import validate_artifact_path, validate_local_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,9 +56,7 @@ class ArtifactRepo:
 
     def log_file(self, local_path: str, artifact_path: str | None = None) -> tuple[str, int, str]:
         """Copy one local file in; return (relative path, size, sha256)."""
-        if not isinstance(local_path, (str, os.PathLike)):
-            raise InvalidArgumentError(f"local_path must be a path, got {local_path!r}.")
-        local = os.fspath(local_path)
+        local = validate_local_path(local_path, "local_path")
         if not os.path.isfile(local):
             raise InvalidArgumentError(
                 f"Cannot log artifact {local!r}: no such file (use log_artifacts for a folder)."
@@ -71,7 +69,7 @@ class ArtifactRepo:
         return rel, os.path.getsize(local), sha256_file(local)
 
     def log_dir(self, local_dir: str, artifact_path: str | None = None) -> list[tuple[str, int, str]]:
-        local = os.fspath(local_dir)
+        local = validate_local_path(local_dir, "local_dir")
         if not os.path.isdir(local):
             raise InvalidArgumentError(f"Cannot log artifacts from {local!r}: not a folder.")
         base = validate_artifact_path(artifact_path)
@@ -101,9 +99,9 @@ class ArtifactRepo:
 
     def download(self, path: str, dst_path: str) -> str:
         """Copy the artifact file or folder ``path`` into ``dst_path``; return the local path."""
-        rel = validate_artifact_path(path)
+        rel = validate_artifact_path(path, "path")
         name = rel.rsplit("/", 1)[-1] if rel else "artifacts"
-        target = os.path.join(os.path.abspath(dst_path), name)
+        target = os.path.join(os.path.abspath(validate_local_path(dst_path, "dst_path")), name)
         kind, _ = self.fs.stat(rel)
         if kind == "file":
             self.fs.download(rel, target)

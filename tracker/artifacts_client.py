@@ -9,6 +9,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import InvalidArgumentError
+from tracker.validation import validate_artifact_path, validate_local_path
 
 if TYPE_CHECKING:
     from tracker.artifacts import ArtifactRepo
@@ -32,12 +33,16 @@ class ArtifactClientMixin:
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
         """Copy a local file into the run's artifacts (under ``artifact_path``)."""
+        validate_local_path(local_path, "local_path")
+        validate_artifact_path(artifact_path)
         repo = self._repo(run_id)
         rel, size, digest = repo.log_file(local_path, artifact_path)
         self._runlog(run_id).add_record("artifact", rel, json.dumps({"sha256": digest}), size)
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
         """Copy every file of a local folder into the run's artifacts."""
+        validate_local_path(local_dir, "local_dir")
+        validate_artifact_path(artifact_path)
         repo = self._repo(run_id)
         run = self._runlog(run_id)
         for rel, size, digest in repo.log_dir(local_dir, artifact_path):
@@ -50,6 +55,7 @@ class ArtifactClientMixin:
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         """Save a dict as JSON (or YAML for ``.yaml``/``.yml`` names) in the run's artifacts."""
+        validate_artifact_path(artifact_file, "artifact_file")
         if artifact_file.endswith((".yaml", ".yml")):
             try:
                 import yaml
@@ -74,9 +80,7 @@ class ArtifactClientMixin:
         self._log_bytes(run_id, figure_bytes(figure, artifact_file, save_kwargs), artifact_file)
 
     def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
-        from tracker.validation import validate_artifact_path
-
-        rel = validate_artifact_path(artifact_file)
+        rel = validate_artifact_path(artifact_file, "artifact_file")
         if not rel:
             raise InvalidArgumentError(f"artifact_file must name a file, got {artifact_file!r}.")
         folder, _, name = rel.rpartition("/")
@@ -87,10 +91,14 @@ class ArtifactClientMixin:
             self.log_artifact(run_id, path, folder or None)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        validate_artifact_path(path, "path")
         return self._repo(run_id).list(path)
 
     def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
         """Copy an artifact file or folder to ``dst_path`` (a new temp folder by default)."""
+        validate_artifact_path(path, "path")
+        if dst_path is not None:
+            validate_local_path(dst_path, "dst_path")
         dst = dst_path or tempfile.mkdtemp(prefix="tracker-artifacts-")
         return self._repo(run_id).download(path, dst)
 

@@ -118,20 +118,66 @@ def validate_run_id(run_id: Any) -> str:
     return run_id
 
 
-def validate_artifact_path(path: Any) -> str:
-    """A relative, '/'-separated artifact path with no '..' components ('' for the root)."""
+MAX_ARTIFACT_NAME_BYTES = 255  # one file or folder name (ext4, APFS, NTFS)
+MAX_ARTIFACT_PATH_BYTES = 1000  # the whole relative path (S3 keys are at most 1,024 bytes)
+
+
+def validate_artifact_path(path: Any, what: str = "artifact_path") -> str:
+    """A relative, '/'-separated artifact path with no '..' components ('' for the root).
+
+    Args:
+        path: the path (None for the root).
+        what: the argument's name, for messages (``artifact_file``, ``path``, …).
+    """
     if path is None:
         return ""
     if not isinstance(path, str):
-        raise InvalidArgumentError(f"artifact_path must be a string, got {path!r}.")
+        raise InvalidArgumentError(f"{what} must be a string, got {path!r}.")
+    if "\x00" in path:
+        raise InvalidArgumentError(
+            f"Invalid {what} {path!r}: it contains a NUL byte (\\x00), which no file name may hold."
+        )
     cleaned = path.replace("\\", "/").strip("/")
     parts = [p for p in cleaned.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise InvalidArgumentError(
-            f"Invalid artifact_path {path!r}: it must stay inside the run's artifact folder "
+            f"Invalid {what} {path!r}: it must stay inside the run's artifact folder "
             "(no '..' components)."
         )
-    return "/".join(parts)
+    for part in parts:
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_ARTIFACT_NAME_BYTES:
+            raise InvalidArgumentError(
+                f"Invalid {what} {path[:60]!r}…: the name {part[:40]!r}… is "
+                f"{len(part.encode('utf-8', 'surrogatepass'))} bytes long; a file or folder name "
+                f"may be at most {MAX_ARTIFACT_NAME_BYTES} bytes (UTF-8)."
+            )
+    joined = "/".join(parts)
+    size = len(joined.encode("utf-8", "surrogatepass"))
+    if size > MAX_ARTIFACT_PATH_BYTES:
+        raise InvalidArgumentError(
+            f"Invalid {what} {path[:60]!r}…: it is {size} bytes long; an artifact path may be "
+            f"at most {MAX_ARTIFACT_PATH_BYTES} bytes (UTF-8)."
+        )
+    return joined
+
+
+def validate_local_path(path: Any, what: str) -> str:
+    """A local file or folder path given by the caller, as a string (no NUL bytes).
+
+    Args:
+        path: a ``str`` or ``os.PathLike``.
+        what: the argument's name, for messages (``local_path``, ``dst_path``).
+    """
+    import os
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(f"{what} must be a path, got {path!r}.")
+    text = os.fspath(path)
+    if not isinstance(text, str) or "\x00" in text:
+        raise InvalidArgumentError(
+            f"Invalid {what} {text!r}: a path must be text with no NUL byte (\\x00)."
+        )
+    return text
 
 
 def is_http_url(value: str) -> bool:

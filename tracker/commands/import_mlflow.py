@@ -22,16 +22,24 @@ from tracker.cli import _Context, _notice, pass_context, store_option
     "--dry-run", is_flag=True, help="Read everything, print what would be imported, write nothing."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as one JSON object.")
+@click.option(
+    "--artifact-root", "artifact_roots", multiple=True, metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    help="Also copy artifacts found under this folder (MLflow's artifact root when it is "
+    "outside the mlruns folder or the database's folder). Repeatable.",
+)
 @store_option
 @pass_context
 def _import_mlflow(
-    obj: _Context, uri: str, experiments: tuple[str, ...], dry_run: bool, as_json: bool
+    obj: _Context, uri: str, experiments: tuple[str, ...], dry_run: bool, as_json: bool,
+    artifact_roots: tuple[str, ...],
 ) -> None:
     """Import an MLflow store (URI: sqlite:///mlflow.db or an mlruns folder) into the store.
 
     MLflow need not be installed. Run ids, times, users, full metric histories, local
     artifacts and the model registry are kept. Running it again imports only what is new or
-    changed in MLflow since.
+    changed in MLflow since. Artifacts are copied only from inside the MLflow store's folder
+    or an --artifact-root; others are skipped with a warning.
 
     \b
     Example:
@@ -42,7 +50,8 @@ def _import_mlflow(
 
     # Not obj.client(): a store that does not exist yet is the usual target, not a mistake.
     client = TrackerClient(obj.uri)
-    summary = import_mlflow(uri, client, experiments or None, dry_run=dry_run)
+    summary = import_mlflow(uri, client, experiments or None, dry_run=dry_run,
+                            artifact_roots=artifact_roots)
     for warning in summary.warnings:
         _notice(f"warning: {warning}")
     if as_json:

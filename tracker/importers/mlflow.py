@@ -31,9 +31,10 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from tracker.entities import LifecycleStage, RunStatus, ViewType
-from tracker.exceptions import NotFoundError, TrackerError
+from tracker.exceptions import InvalidArgumentError, NotFoundError, TrackerError
 from tracker.importers.mlflow_registry import RegistryImporter
-from tracker.importers.mlflow_source import find_local_dir, local_path, open_source
+from tracker.importers.mlflow_source import find_local_dir, inside, local_path, open_source
+from tracker.validation import validate_run_id
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -113,22 +114,49 @@ def import_mlflow(
     experiments: Sequence[str] | None = None,
     *,
     dry_run: bool = False,
+    artifact_roots: Sequence[str] = (),
 ) -> ImportSummary:
     """Import the MLflow store at ``uri`` into ``client``'s store and say what was imported.
+
+    Artifacts are copied only from inside the MLflow store's own tree (the ``mlruns`` folder,
+    the database's folder) or from ``artifact_roots``: a run's ``artifact_uri`` is data of the
+    store being imported and could name any folder of this machine (#15). Runs whose artifacts
+    are elsewhere are imported without them, with a warning naming the run and the location;
+    runs whose id is not a valid run id are skipped with a warning.
 
     Args:
         uri: ``sqlite:///path/mlflow.db``, a ``file:`` URI or the path of an ``mlruns`` folder.
         client: the tracker store to import into.
         experiments: only these experiments (by name) and the model versions of their runs.
         dry_run: read everything and count what would be written, but write nothing.
+        artifact_roots: more local folders artifacts may be copied from (MLflow's
+            ``--default-artifact-root`` when it is outside the store).
     """
+    if isinstance(artifact_roots, str) or not all(
+        isinstance(r, (str, os.PathLike)) for r in artifact_roots
+    ):
+        raise InvalidArgumentError(
+            f"artifact_roots must be a list of folder paths, got {artifact_roots!r}."
+        )
+    missing = [os.fspath(r) for r in artifact_roots if not os.path.isdir(r)]
+    if missing:
+        raise InvalidArgumentError(
+            f"Artifact root {missing[0]!r} is not a folder; give folders artifacts may be "
+            "copied from."
+        )
     source = open_source(uri)
     summary = ImportSummary(_display_uri(uri), dry_run)
     chosen = _select(source.experiments(), experiments)
-    importer = _Importer(source, client, summary)
+    importer = _Importer(source, client, summary, [os.fspath(r) for r in artifact_roots])
     for experiment in chosen:
         experiment_id = importer.experiment(experiment)
         for run in source.runs(experiment):
+            try:
+                validate_run_id(run.run_id)
+            except InvalidArgumentError as exc:
+                summary.warnings.append(f"Skipping MLflow run {run.run_id!r} of experiment "
+                                        f"{experiment.name!r}: {exc}")
+                continue
             importer.run(run, experiment_id)
     registry = RegistryImporter(client.registry, summary, importer.run_roots)
     registry.models(source.models(), None if experiments is None else importer.seen_runs)
@@ -200,8 +228,12 @@ def _point(
 class _Importer:
     """Writes what one MLflow store holds and the tracker store lacks, counting as it goes."""
 
-    def __init__(self, source: MlflowSource, client: TrackerClient, summary: ImportSummary) -> None:
+    def __init__(
+        self, source: MlflowSource, client: TrackerClient, summary: ImportSummary,
+        artifact_roots: Sequence[str] = (),
+    ) -> None:
         self.source = source
+        self.roots = [*source.artifact_roots(), *artifact_roots]
         self.client = client
         self.store = client.store
         self.summary = summary
@@ -394,7 +426,23 @@ class _Importer:
         folder = find_local_dir(run.artifact_uri, self.source.artifact_bases(), run.run_id)
         if folder is None:
             return []
-        files = [(rel, path) for rel, path in _walk(folder) if rel not in state.artifacts]
+        if not inside(folder, self.roots):
+            self.summary.warnings.append(
+                f"Run {run.run_id}: artifacts not copied from {folder} (its artifact_uri "
+                f"{run.artifact_uri!r}): it is outside the MLflow store being imported "
+                f"({', '.join(self.roots)}). If that folder is yours, import again with "
+                f"--artifact-root {folder}."
+            )
+            return []
+        files = []
+        for rel, path in _walk(folder):
+            if not inside(path, self.roots):  # a symlink out of the tree
+                self.summary.warnings.append(
+                    f"Run {run.run_id}: artifact {rel!r} not copied: it links to "
+                    f"{os.path.realpath(path)}, outside the MLflow store being imported."
+                )
+            elif rel not in state.artifacts:
+                files.append((rel, path))
         if not files:
             return []
         if self.summary.dry_run:

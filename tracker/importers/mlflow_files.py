@@ -69,6 +69,9 @@ class FileSource:
     def artifact_bases(self) -> Sequence[str]:
         return (self.root, os.path.join(self.root, TRASH), os.path.dirname(self.root))
 
+    def artifact_roots(self) -> Sequence[str]:
+        return (self.root,)
+
     def _experiment_dirs(self) -> dict[str, str]:
         """MLflow experiment id → its folder (live ones win over the trash)."""
         found: dict[str, str] = {}

@@ -128,6 +128,11 @@ class MlflowSource(Protocol):
         """Folders under which artifacts recorded at another path are looked for (a moved store)."""
         ...
 
+    def artifact_roots(self) -> Sequence[str]:
+        """Folders artifacts may be copied from without being named by the user: the MLflow
+        store's own tree (an ``mlruns`` folder, a database's folder)."""
+        ...
+
 
 def open_source(uri: str) -> MlflowSource:
     """The MLflow store at ``uri``: ``sqlite:///path.db``, a ``file:`` URI or a folder path.
@@ -191,6 +196,16 @@ def find_local_dir(uri: str, bases: Sequence[str], anchor: str) -> str | None:
                 if os.path.isdir(candidate):
                     return candidate
     return path if os.path.isdir(path) else None
+
+
+def inside(path: str, roots: Sequence[str]) -> bool:
+    """Whether ``path``, symlinks resolved, is one of ``roots`` (resolved) or inside one."""
+    real = os.path.realpath(path)
+    for root in roots:
+        top = os.path.realpath(root)
+        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 def status_name(value: object, where: str) -> str:

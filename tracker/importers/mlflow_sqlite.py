@@ -102,6 +102,9 @@ class SqliteSource:
         folder = os.path.dirname(self.path)
         return (folder, os.path.dirname(folder))
 
+    def artifact_roots(self) -> Sequence[str]:
+        return (os.path.dirname(self.path),)
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
             return self._con.execute(sql, params).fetchall()

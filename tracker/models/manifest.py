@@ -164,41 +164,13 @@ def _read_yaml(path: str, text: str) -> Any:
         raise InvalidArgumentError(f"{path} is neither JSON nor YAML: {exc}") from None
 
 
-def verify_file(folder: str, manifest: dict[str, Any], rel: str) -> str:
-    """The full path of ``rel`` after checking its sha256 against the manifest's ``files``.
-
-    Nothing is read from the file beyond its bytes for hashing; a missing checksum, a missing
-    file or a mismatch raises ``ModelIntegrityError`` naming the file and both checksums.
-
-    Args:
-        folder: the model folder.
-        manifest: its manifest.
-        rel: the file's path relative to the folder, as listed in ``files``.
-    """
-    recorded = (manifest.get("files") or {}).get(rel)
-    full = os.path.join(folder, *rel.split("/"))
-    if not recorded:
-        raise ModelIntegrityError(
-            f"Model file {rel!r} in {folder} has no checksum in the {MANIFEST} manifest, so it "
-            "cannot be verified; refusing to load it."
-        )
-    if not os.path.isfile(full):
-        raise ModelIntegrityError(f"Model file {rel!r} is missing from {folder}.")
-    actual = sha256_file(full)
-    if actual != recorded:
-        raise ModelIntegrityError(
-            f"Model file {rel!r} in {folder} was modified after the model was saved: its sha256 "
-            f"is {actual} but the {MANIFEST} manifest records {recorded}. Refusing to load it "
-            "(nothing was deserialized)."
-        )
-    return full
-
-
 def read_verified(folder: str, manifest: dict[str, Any], rel: str) -> bytes:
-    """The bytes of ``rel``, read once and checked against the manifest's sha256.
+    """The bytes of ``rel``, read once, after checking their sha256 against the manifest.
 
-    The caller deserializes exactly the bytes that were hashed, so the file cannot be swapped
-    between the check and the read.
+    The caller deserializes these same bytes, never the file again: hashing a file and then
+    opening it a second time let a file swapped in between be unpickled (#15). A missing
+    checksum, a missing file or a mismatch raises ``ModelIntegrityError`` naming the file and
+    both checksums; nothing is deserialized.
 
     Args:
         folder: the model folder.
@@ -217,7 +189,7 @@ def read_verified(folder: str, manifest: dict[str, Any], rel: str) -> bytes:
     try:
         with open(full, "rb") as fh:
             data = fh.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise ModelIntegrityError(f"Model file {rel!r} is missing from {folder}.") from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != recorded:
@@ -240,7 +212,7 @@ def verify_tree(folder: str, manifest: dict[str, Any], prefix: str) -> None:
     """
     listed = sorted(k for k in (manifest.get("files") or {}) if k.startswith(prefix + "/"))
     for rel in listed:
-        verify_file(folder, manifest, rel)
+        read_verified(folder, manifest, rel)
     root = os.path.join(folder, *prefix.split("/"))
     added = []
     for base, dirs, names in os.walk(root):

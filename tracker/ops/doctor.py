@@ -1,7 +1,8 @@
 """``tracker doctor``: check a store and say, for each finding, what to do about it.
 
 Checks, in order: the format marker ``tracker-store.json``; every Parquet file (it reads, and
-its format version is one this tracker knows); runs still RUNNING whose process is gone;
+its format version is one this tracker knows); part and final files whose ``tracker.covers``
+footer claims rows they do not hold; runs still RUNNING whose process is gone;
 garbage that ``tracker gc`` would remove; registry version conflicts left by a git merge.
 A finding is an ``error`` (something is wrong or unreadable: CI should fail), a ``warning``
 (worth fixing, nothing lost) or ``info``.
@@ -59,6 +60,7 @@ def diagnose(client: TrackerClient, config: TrackerConfig | None = None) -> list
     findings = [
         *_marker(store),
         *_files(store),
+        *_covers(store),
         *_dead_runs(client),
         *_garbage(store),
         *_registry(client.registry),
@@ -215,6 +217,28 @@ def _files(store: Store) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _covers(store: Store) -> list[Finding]:
+    """A part or final whose ``tracker.covers`` footer claims rows it does not hold (#15)."""
+    from tracker.store.store import Store as FreshStore
+
+    fresh = FreshStore(store.fs, store.uri)  # reports every problem again, not once per process
+    try:
+        fresh.plan()
+    except CorruptFileError:
+        return []  # the file check names the unreadable files
+    return [
+        Finding(
+            "error",
+            "covers",
+            path,
+            f"{what}; readers ignore that claim and read those rows from the other file",
+            "if the file came from a branch or pull request, remove it (git rm <file>); a part "
+            "written by tracker compact never does this, so report it",
+        )
+        for path, what in sorted(set(fresh.cover_problems))
+    ]
 
 
 def _record_entries(store: Store) -> list[str]:

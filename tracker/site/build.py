@@ -126,6 +126,9 @@ def build(
         # The publish rules decide what a reused run page may show: a new rule rebuilds them all.
         site.build_key = _page_input_hash(Page("", "", ()), base, theme + repr(rules.config))
         items, kept_pages = _collect(site, writer)
+        for message in client.store.bad_file_warnings():
+            if message not in counter.messages:  # found bad before this build (same process)
+                log.warning("%s", message)
         pages = [i for i in items if isinstance(i, Page)]
         for done, page in enumerate(pages, 1):
             _write_page(writer, env, page, base, theme)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,24 @@ if TYPE_CHECKING:
     from tracker.query import StoreQuery
     from tracker.query.sandbox import Sandbox
     from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
+
+log = logging.getLogger("tracker.site")
+
+
+def _safe_id(run: dict[str, Any]) -> bool:
+    """Whether a run's id can name its pages and folders; a record's ``run_id`` is data, and
+    ``../../x`` would name a file outside the site (#15): such a run is skipped with a warning."""
+    from tracker.exceptions import InvalidArgumentError
+    from tracker.validation import validate_run_id
+
+    try:
+        validate_run_id(run["run_id"])
+    except InvalidArgumentError as exc:
+        log.warning("Skipping run %r of experiment %s: %s",
+                    run["run_id"], run["experiment_id"], exc)
+        return False
+    return True
+
 
 @dataclass(frozen=True)
 class ModelState:
@@ -108,7 +127,7 @@ class SiteData:
     @cached_property
     def runs(self) -> list[dict[str, Any]]:
         known = {e["experiment_id"] for e in self.experiments}
-        return [r for r in bulk.runs(self.query) if r["experiment_id"] in known]
+        return [r for r in bulk.runs(self.query) if r["experiment_id"] in known and _safe_id(r)]
 
     @cached_property
     def runs_by_id(self) -> dict[str, dict[str, Any]]:

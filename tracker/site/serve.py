@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import functools
 import http.server
+import ipaddress
 import logging
 import os
+import re
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from tracker.exceptions import TrackerError
+from tracker.site import media
 
 log = logging.getLogger("tracker.site")
 
@@ -97,14 +102,88 @@ class Watcher:
         return True
 
 
+# Where the site keeps artifact copies (``Urls.run_artifact``): served by the allow-list.
+_ARTIFACT_URL = re.compile(r"^/+runs/[^/]+/artifacts/")
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def allowed_hosts(host: str) -> frozenset[str]:
+    """Host names a request may name in its ``Host`` header when the server listens on ``host``.
+
+    A web page on another site can make a browser send requests to this server through a name
+    the attacker's DNS points at 127.0.0.1 ("DNS rebinding"); such requests carry the attacker's
+    name in ``Host`` and are refused (#15). Allowed: localhost names, the bound host name, this
+    machine's names when listening on every interface, and IP addresses (no DNS is involved).
+
+    Args:
+        host: the address the server listens on.
+    """
+    names = set(LOCAL_NAMES)
+    bound = host.strip("[]").lower()
+    if bound in ("", "0.0.0.0", "::"):
+        names.update(n.lower() for n in (socket.gethostname(), socket.getfqdn()) if n)
+    else:
+        names.add(bound)
+    return frozenset(names)
+
+
+def host_allowed(header: str | None, allowed: frozenset[str]) -> bool:
+    """Whether a request's ``Host`` header (``name``, ``name:port``, ``[v6]:port``) is allowed."""
+    if header is None:
+        return True  # HTTP/1.0 clients; browsers always send Host
+    value = header.strip().lower()
+    if value.startswith("["):
+        name = value[1:].split("]", 1)[0]
+    else:
+        name = value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    name = name.rstrip(".")
+    if name in allowed:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the site folder without logging every request, and without browser caching."""
+    """Serves the site folder without logging every request, and without browser caching;
+    refuses a ``Host`` header that names another site (DNS rebinding)."""
+
+    allowed: frozenset[str] = LOCAL_NAMES
+    _download = False
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def parse_request(self) -> bool:
+        self._download = False
+        if not super().parse_request():
+            return False
+        host = self.headers.get("Host")
+        if not host_allowed(host, self.allowed):
+            self.send_error(
+                400, "Unknown Host",
+                f"Host {host!r} is not this server's; open it as http://localhost:<port>/.",
+            )
+            return False
+        return True
+
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        """Artifact copies of a type off the allow-list go out as downloads (#15)."""
+        if not _ARTIFACT_URL.match(unquote(urlsplit(self.path).path)):
+            return super().guess_type(path)
+        mime = media.content_type(os.fspath(path))
+        if mime is None:
+            self._download = True
+            return "application/octet-stream"
+        return mime
+
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if self._download:
+            self.send_header("Content-Disposition", "attachment")
         super().end_headers()
 
 
@@ -117,7 +196,8 @@ def make_server(out: str | os.PathLike[str], host: str = "127.0.0.1",
         host: the address to listen on.
         port: the port (0: any free port; read it from ``server.server_address``).
     """
-    handler = functools.partial(_QuietHandler, directory=os.fspath(out))
+    handler_class = type("_Handler", (_QuietHandler,), {"allowed": allowed_hosts(host)})
+    handler = functools.partial(handler_class, directory=os.fspath(out))
     server = http.server.ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server

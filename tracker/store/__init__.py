@@ -21,8 +21,11 @@ supersedes) is published.
 Readers (``Store.plan``) read each segment exactly once: a file whose id is covered by a
 consolidated file is skipped, a consolidated file too (a part absorbed by a newer part);
 overlapping consolidated files are resolved by level (part over final over segment), then by
-name. Unreadable files are skipped with a warning naming them. Engines that read every file
-count a superseded file's rows twice until it is deleted (see the README's "Store format").
+name. A ``tracker.covers`` claim that would leave out a file or rows is believed only when the
+claimer holds at least as many rows of each segment concerned (``tracker.store.covers``).
+Unreadable files (footer or data page) are skipped with a warning naming them. Engines that
+read every file count a superseded file's rows twice until it is deleted (see the README's
+"Store format").
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import CorruptFileError, InvalidArgumentError
+from tracker.store.covers import covers_of
 from tracker.store.lock import StoreLock
 from tracker.store.store import (
     LEVEL_FINAL,
@@ -29,7 +30,6 @@ from tracker.store.store import (
     RUNS,
     Store,
     StoreFile,
-    covers_of,
     parts_dir,
 )
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import CorruptFileError, StoreError
 from tracker.store import schema
+from tracker.store.covers import read_covers, short_claims
 from tracker.store.fs import FileEntry, StoreFS
 
 if TYPE_CHECKING:
@@ -101,8 +102,13 @@ class Store:
         self.fs = fs
         self.uri = uri or fs.uri()
         self._covers_cache: dict[tuple[str, int], frozenset[str]] = {}
+        self._reported: set[tuple[Any, ...]] = set()
+        self.cover_problems: list[tuple[str, str]] = []  # (path, what its footer claims wrongly)
         self._covers_loaded = False
         self._bad_files: dict[tuple[str, int], str] = {}
+        self._file_warnings: dict[tuple[str, int], list[str]] = {}
+        self._format_checked = False
+        self._format_warning: str | None = None
         self.warnings: list[str] = []
         self._initialized = False
         self._lock = threading.Lock()
@@ -133,6 +139,39 @@ class Store:
                 f"The store at {self.uri} has format version {version!r}; this tracker reads "
                 f"versions up to {schema.SCHEMA_VERSION}. Upgrade tracker to read it."
             )
+
+    def read_format_warning(self) -> str | None:
+        """Warn once when the store's marker names a newer format (readers read it anyway).
+
+        Writers refuse such a store (``ensure_initialized``); readers read what they understand
+        and say so, and ``tracker build --strict`` fails on the warning (#15).
+        """
+        if not self._format_checked:
+            self._format_checked = True
+            try:
+                self.check_format()
+            except StoreError as exc:
+                self._format_warning = (
+                    f"{str(exc).removesuffix(' Upgrade tracker to read it.')} Reading it anyway: "
+                    "records this version does not know may be missing or misread; upgrade "
+                    "tracker (pip install -U tracker)."
+                )
+                self.warnings.append(self._format_warning)
+                log.warning("%s", self._format_warning)
+        return self._format_warning
+
+    def check_file_version(self, path: str, raw: bytes | None) -> None:
+        """Warn once when a record file's footer names a format newer than this tracker's."""
+        text = raw.decode("utf-8", "replace") if raw is not None else None
+        if text is None or (text.isdigit() and int(text) <= schema.SCHEMA_VERSION):
+            return  # no version: not written by tracker (doctor reports it); older: readable
+        size = self.fs.stat(path)[1] or 0
+        if self.first_report(("version", path, size)):
+            self.warn_file(StoreFile(path, size, 0, "", ""), (
+                f"Store file {self.fs.full_path(path)} has format version {text!r}; this tracker "
+                f"reads versions up to {schema.SCHEMA_VERSION}, so its records may be misread. "
+                "Upgrade tracker (pip install -U tracker)."
+            ))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -173,13 +212,29 @@ class Store:
         return files
 
     def covers(self, file: StoreFile) -> frozenset[str]:
-        """Ids a consolidated file supersedes (read from its footer once, then cached)."""
+        """Ids a consolidated file claims to supersede (its footer, read once, then cached).
+
+        A claim is only text: ``plan`` checks it against the rows of both files whenever it
+        would leave out a file or rows that exist (``tracker.store.covers``).
+        """
         key = (file.path, file.size)
         cached = self._covers_cache.get(key)
         if cached is None:
             cached = read_covers(self.fs, file.path)
             self._covers_cache[key] = cached
         return cached
+
+    def cached_covers(self, file: StoreFile) -> frozenset[str]:
+        """``covers(file)`` if it was read already, else nothing (no read)."""
+        return self._covers_cache.get((file.path, file.size), frozenset())
+
+    def first_report(self, key: tuple[Any, ...]) -> bool:
+        """True the first time ``key`` is reported by this store object (one warning each)."""
+        if key in self._reported:
+            return False
+        self._reported.add(key)
+        return True
+
 
     def _load_covers(self) -> int:
         """Fill the covers cache from disk (once per store object); return its size."""
@@ -206,7 +261,8 @@ class Store:
         at once), the rows of the later one that the earlier one already holds are excluded.
         A consolidated file that another one covers (a part absorbed by a newer part, a final
         of a resumed run) is skipped whatever the names' order (#19), so ``tracker gc`` sees it
-        as superseded.
+        as superseded. A claim that leaves out a file or rows is believed only when the claimer
+        holds at least as many rows of each segment concerned (``tracker.store.covers``, #15).
         """
         if files is None:
             files = self.list_record_files()
@@ -227,8 +283,12 @@ class Store:
         chosen: list[str] = []
         exclude: dict[str, frozenset[str]] = {}
         skipped: list[str] = [f.path for f in unreadable]
+        held: list[StoreFile] = []
         for f in consolidated:
-            if f.file_id in covered or f in unreadable:
+            if f in unreadable:
+                continue
+            if f.file_id in covered:
+                held.append(f)  # claimed by a file read before it (checked below)
                 continue
             ids = footers.get(f.path)
             if ids is None:
@@ -242,6 +302,9 @@ class Store:
                     self._warn_bad(f, str(exc))
                     skipped.append(f.path)
                     continue
+            if ids and ids <= covered:
+                held.append(f)  # all it claims is claimed before (checked below)
+                continue
             overlap = ids & covered
             if overlap:
                 exclude[f.path] = frozenset(overlap)
@@ -251,6 +314,8 @@ class Store:
         for f in files:
             if f.level == LEVEL_SEGMENT and f.file_id not in covered:
                 chosen.append(f.path)
+        held += [f for f in files if f.level == LEVEL_SEGMENT and f.file_id in covered]
+        chosen.extend(short_claims(self, held, files, chosen, exclude))
         sizes = {f.path: f.size for f in files}
         if len(self._covers_cache) > known:
             self._save_covers(sizes)
@@ -308,9 +373,36 @@ class Store:
         """Remember that a file cannot be read, so later plans skip it (until its size changes)."""
         if (path, size) not in self._bad_files:
             self._bad_files[(path, size)] = reason
-            message = f"Skipping unreadable store file {self.fs.full_path(path)}: {reason}"
+            message = self._bad_message(path, reason)
             self.warnings.append(message)
             log.warning("%s", message)
+
+    def _bad_message(self, path: str, reason: str) -> str:
+        return f"Skipping unreadable store file {self.fs.full_path(path)}: {reason}"
+
+    def bad_file_warnings(self) -> list[str]:
+        """The warning of every file still in the store that readers skip as unreadable or
+        whose covers they ignore in part.
+
+        The store object lives as long as the process and warns once per file; a build (whose
+        ``--strict`` fails on warnings) repeats these so that it reports a file found bad
+        before it started.
+        """
+        marker = [self._format_warning] if self._format_warning else []
+        if not self._bad_files and not self._file_warnings:
+            return marker
+        sizes = {f.path: f.size for f in self.list_record_files()}
+        bad = [((path, size), self._bad_message(path, reason))
+               for (path, size), reason in self._bad_files.items()]
+        found = bad + [(key, m) for key, messages in self._file_warnings.items() for m in messages]
+        return marker + [message for (path, size), message in sorted(found)
+                         if sizes.get(path) == size]
+
+    def warn_file(self, file: StoreFile, message: str) -> None:
+        """Log a warning about one store file, kept for ``warnings`` and ``bad_file_warnings``."""
+        self._file_warnings.setdefault((file.path, file.size), []).append(message)
+        self.warnings.append(message)
+        log.warning("%s", message)
 
     def _warn_bad(self, f: StoreFile, reason: str) -> None:
         self.mark_bad(f.path, f.size, reason)
@@ -492,29 +584,6 @@ def conform_records(tables: Sequence[tuple[str, Any]]) -> Any:
         columns.append(pa.array([name] * n, pa.string()))
         parts.append(pa.Table.from_arrays(columns, names=[*target.names, "filename"]))
     return pa.concat_tables(parts)
-
-
-def covers_of(table: Any) -> frozenset[str]:
-    """Ids a consolidated file supersedes, from the metadata of its table as read."""
-    raw = (table.schema.metadata or {}).get(schema.META_COVERS)
-    return frozenset(json.loads(raw)) if raw is not None else frozenset()
-
-
-def read_covers(fs: StoreFS, path: str) -> frozenset[str]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        with fs.open_input(path) as source:
-            meta = pq.read_metadata(source).metadata or {}
-    except FileNotFoundError:
-        return frozenset()
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise CorruptFileError(f"{fs.full_path(path)} is not a readable Parquet file ({exc})") from exc
-    raw = meta.get(schema.META_COVERS)
-    if raw is None:
-        return frozenset()
-    return frozenset(json.loads(raw))
 
 
 def local_owner() -> tuple[str, int]:

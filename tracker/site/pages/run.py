@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from tracker import context as ctx
 from tracker.exceptions import TrackerError
 from tracker.site import charts, timeseries
+from tracker.site.media import copy_suffix
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
 from tracker.site.pages.home import run_label
 
@@ -41,10 +42,6 @@ FIGURE_LIMIT = 1024 * 1024  # bigger Plotly JSON artifacts are previewed as text
 CSV_ROWS = 50
 
 IMAGE_TYPES = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
-# Types a browser runs script in when a link to the copy is followed (at the site's origin and
-# without the pages' CSP): copied with ".txt" appended, so they are served as plain text.
-ACTIVE_TYPES = frozenset({"html", "htm", "xhtml", "xht", "shtml", "svg", "svgz", "xml", "xsl",
-                          "xslt", "mht", "mhtml"})
 # Extension (or whole name, lower case) → preview kind. SVG is absent on purpose: it can carry
 # script, so it is only ever offered as a download.
 TEXT_TYPES = {
@@ -483,9 +480,9 @@ def _artifact(
     target, notes = site.urls.run_artifact(run_id, clean), []
     if data != original:
         notes.append("secrets redacted in this copy")
-    if _extension(clean) in ACTIVE_TYPES:
-        target = target + ".txt"
-        notes.append("copied as plain text: it could run script in the site")
+    suffix, why = copy_suffix(clean, data)  # only inert types are copied as they are (#15)
+    if suffix:
+        target, notes = target + suffix, [*notes, why]
     note = "; ".join(notes)
     preview = _preview(path, data)
     artifact = Artifact(path, actual if size is None else size, target, note, preview)
