@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 LOG_3000 = """
 import json, sys
 import tracker
+from tracker.store import merge
+merge.CHUNK_ROWS, merge.MERGE_READ_ROWS = 1000, 300  # spill and merge, as a long run does
 tracker.set_tracking_uri(sys.argv[1])
 with tracker.start_run():
     tracker.log_param("lr", 0.1)
@@ -164,3 +166,121 @@ def test_runs_consolidated_and_compacted_in_spilled_chunks_read_the_same(
     assert compact(client.store).runs == 2
     assert read(run_a)[0] == logged_a
     assert read(run_a) == read(run_b)
+
+
+def test_search_frames_are_identical_past_the_wide_tables_cell_budget(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    from tracker.query import StoreQuery, reads, wide
+
+    for i in range(4):
+        with tracker.start_run(run_name=f"r{i}"):
+            tracker.log_param("model", ["xgb", "lasso"][i % 2])
+            if i:
+                tracker.log_params({f"p{k}": k * i for k in range(i * 3)})
+                tracker.set_tag("team", f"t{i}")
+            for k in range(60 * i):  # per-class metrics: 0, 60, 120, 180 keys
+                tracker.log_metric(f"class_{k:03d}_f1", math.nan if k == 7 else k / (i + 1))
+            tracker.log_metric("Loss" if i == 3 else "loss", float(i), step=i)
+    searches: list[dict[str, object]] = [
+        {"experiment_ids": None},
+        {"experiment_ids": None, "order_by": ["metrics.class_001_f1 DESC"]},
+        {"experiment_ids": None, "filter_string": "params.model = 'xgb'"},
+        {"experiment_ids": None, "filter_string": "metrics.loss > 100"},
+    ]
+    store = tracker.TrackerClient(store_uri).store
+
+    def frames() -> tuple[StoreQuery, list[pd.DataFrame]]:
+        query = StoreQuery(store)
+        query.refresh()
+        return query, [reads.runs_dataframe(query, reads.search_runs(query, **kw))  # type: ignore[arg-type]
+                       for kw in searches]
+
+    query, within = frames()
+    assert query.wide_table() is not None
+    monkeypatch.setattr(wide, "MAX_CELLS", 100)  # 4 runs x 200 keys > 100 cells
+    query, past = frames()
+    assert query.wide_table() is None
+    for a, b in zip(within, past):
+        pd.testing.assert_frame_equal(a, b)
+    columns = list(within[0].columns)
+    assert sum(c.startswith("metrics.") for c in columns) == 182
+    assert sum(c.startswith("params.") for c in columns) == 10
+    assert "tags.team" in columns
+    assert within[3].empty
+
+
+def test_site_caps_metric_csvs_and_says_so_on_the_run_page(
+    store_uri: str, tmp_path: Path
+) -> None:
+    import csv
+    import io
+
+    from bs4 import BeautifulSoup
+
+    from tracker.config import SiteSettings, TrackerConfig
+    from tracker.site.build import build
+
+    with tracker.start_run() as run:
+        for step in range(3000):
+            tracker.log_metric("loss", 1.0 / (step + 1) + (5.0 if step == 1234 else 0.0),
+                               step=step, timestamp=1_700_000_000_000 + step)
+        tracker.log_metric("small", 1.0, step=0)
+        tracker.log_metric("small", 2.0, step=1)
+    cap = 20 * 1024
+    build(store_uri, tmp_path / "site", config=TrackerConfig(site=SiteSettings(max_csv_size=cap)))
+    csvs = {p.name: p for p in (tmp_path / "site").rglob("*.csv")}
+    loss = next(p for name, p in csvs.items() if "loss" in name)
+    small = next(p for name, p in csvs.items() if "small" in name)
+    assert 10 * 1024 < loss.stat().st_size <= cap
+    rows = list(csv.reader(io.StringIO(loss.read_text())))
+    assert rows[0] == ["step", "timestamp", "value"]
+    steps = [int(r[0]) for r in rows[1:]]
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 2999
+    assert 1234 in steps  # the spike survives downsampling
+    assert small.read_text() == f"step,timestamp,value\n0,{_ts(store_uri, run.info.run_id, 0)},1.0\n" \
+        f"1,{_ts(store_uri, run.info.run_id, 1)},2.0\n"
+    html = next((tmp_path / "site").rglob(f"runs/{run.info.run_id}.html")).read_text()
+    soup = BeautifulSoup(html, "html.parser")
+    notes = [n.get_text(" ", strip=True) for n in soup.select(".csv-note")]
+    assert notes == [f"(downsampled to {len(rows) - 1} points to fit site.max_csv_size; the full "
+                     "history is not published, it stays in the store)"]
+    # Without the cap the CSV holds every point.
+    build(store_uri, tmp_path / "full", config=TrackerConfig(site=SiteSettings(max_csv_size=0)))
+    full = next(p for p in (tmp_path / "full").rglob("*.csv") if "loss" in p.name)
+    assert len(full.read_text().splitlines()) == 3001
+    assert not BeautifulSoup(next((tmp_path / "full").rglob(f"runs/{run.info.run_id}.html"))
+                             .read_text(), "html.parser").select(".csv-note")
+
+
+def _ts(store_uri: str, run_id: str, step: int) -> int:
+    history = tracker.MlflowClient(store_uri).get_metric_history(run_id, "small")
+    return next(m.timestamp for m in history if m.step == step)
+
+
+def test_max_csv_size_is_read_from_the_config(tmp_path: Path) -> None:
+    from tracker.config import load_config
+    from tracker.exceptions import ConfigError
+
+    path = tmp_path / "tracker.toml"
+    path.write_text('[site]\nmax_csv_size = "1.5MB"\n')
+    assert load_config(path).site.max_csv_size == int(1.5 * 1024 * 1024)
+    path.write_text("title = 'x'\n")
+    assert load_config(path).site.max_csv_size == 5 * 1024 * 1024
+    path.write_text('[site]\nmax_csv_size = "lots"\n')
+    with pytest.raises(ConfigError, match="'site.max_csv_size'"):
+        load_config(path)
+
+
+def test_history_csv_validates_and_keeps_small_series_whole() -> None:
+    from tracker.site import metric_csv
+
+    points = [(i, 1000 + i, i / 3) for i in range(10)]
+    data, kept = metric_csv.history_csv(points, 10_000)
+    assert kept == 10 and data == metric_csv.encode(points)
+    data, kept = metric_csv.history_csv(points, 120)
+    assert kept < 10 and len(data) <= 120
+    with pytest.raises(ValueError, match="max_bytes"):
+        metric_csv.history_csv(points, -1)

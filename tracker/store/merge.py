@@ -58,12 +58,15 @@ def sort_table(table: Any, keys: Sequence[str]) -> Any:
     return table.take(order)
 
 
-def _null_last(value: Any) -> tuple[int, Any]:
-    return (1, 0) if value is None else (0, value)
+def _order(row: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
+    """A Python sort key of a row of Arrow scalars: ascending, nulls last."""
+    return tuple((0, v.as_py()) if v.is_valid else (1, 0) for v in row)
 
 
 def _row_key(table: Any, index: int, keys: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(table.column(k)[index].as_py() for k in keys)
+    # Arrow scalars, not Python values: a Python value given to a compute function becomes
+    # a scalar through pa.scalar(), which imports pandas (#16).
+    return tuple(table.column(k)[index] for k in keys)
 
 
 def _count_up_to(table: Any, keys: Sequence[str], bound: tuple[Any, ...]) -> int:
@@ -73,12 +76,12 @@ def _count_up_to(table: Any, keys: Sequence[str], bound: tuple[Any, ...]) -> int
     le = None
     for name, value in reversed(list(zip(keys, bound))):
         column = table.column(name)
-        if value is None:  # nulls last: every value is below a null, nulls equal it
-            less = pc.is_valid(column)
-            equal = pc.is_null(column)
-        else:
-            less = pc.fill_null(pc.less(column, value), False)
-            equal = pc.fill_null(pc.equal(column, value), False)
+        valid = pc.is_valid(column)
+        if not value.is_valid:  # nulls last: every value is below a null, nulls equal it
+            less, equal = valid, pc.is_null(column)
+        else:  # null rows are neither below nor equal (Kleene: false AND null is false)
+            less = pc.and_kleene(valid, pc.less(column, value))
+            equal = pc.and_kleene(valid, pc.equal(column, value))
         le = pc.or_(less, equal) if le is None else pc.or_(less, pc.and_(equal, le))
     return int(pc.sum(le).as_py() or 0) if le is not None else table.num_rows
 
@@ -230,8 +233,7 @@ def _merge_runs(paths: Sequence[str], keys: Sequence[str]) -> Iterator[Any]:
             if not active:
                 return
             bound = min(
-                (_row_key(buffers[i], buffers[i].num_rows - 1, keys) for i in active),
-                key=lambda row: tuple(_null_last(v) for v in row),
+                (_row_key(buffers[i], buffers[i].num_rows - 1, keys) for i in active), key=_order
             )
             pieces = []
             for i in active:

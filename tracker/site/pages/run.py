@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from tracker import context as ctx
 from tracker.exceptions import TrackerError
-from tracker.site import charts, timeseries
+from tracker.site import charts, metric_csv, timeseries
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
 from tracker.site.pages.home import run_label
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tracker.site")
 
-MAX_POINTS = 1000  # per displayed series; the CSV download has every point
+MAX_POINTS = 1000  # per displayed series; the CSV download has every point up to a size
 PREVIEW_BYTES = 20 * 1024  # text previews show the start of the file
 FIGURE_LIMIT = 1024 * 1024  # bigger Plotly JSON artifacts are previewed as text, not drawn
 CSV_ROWS = 50
@@ -88,7 +88,9 @@ class MetricRow:
     points: int = doc("Number of logged values.")
     best: float | None = doc("Best finite value over the history (by direction), if any.")
     direction: str = doc("'min' or 'max': which value is best.")
-    csv: str = doc("Site path of the full history as CSV ('' when it has one point).")
+    csv: str = doc("Site path of the history as CSV ('' when it has one point).")
+    csv_points: int = doc("Points in the CSV: fewer than ``points`` when the history was "
+                          "downsampled to fit the config's site.max_csv_size (0: no CSV).", 0)
 
 
 @dataclass(frozen=True)
@@ -264,14 +266,6 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _history_csv(points: list[tuple[int, int, float]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("step", "timestamp", "value"))
-    writer.writerows((step, ts, repr(_number(value))) for step, ts, value in points)
-    return buf.getvalue().encode("utf-8")
-
-
 def _metrics(
     site: SiteData, run: dict[str, Any], files: list[SiteFile]
 ) -> tuple[tuple[MetricRow, ...], tuple[MetricChart, ...]]:
@@ -286,8 +280,10 @@ def _metrics(
         finite = [v for v in values if math.isfinite(v)]
         direction = site.direction(key)
         csv_path = site.urls.run_metric_csv(run_id, key) if len(points) > 1 else ""
+        csv_points = 0
         if csv_path:
-            files.append(SiteFile(csv_path, _history_csv(points)))
+            data, csv_points = metric_csv.history_csv(points, site.publish.config.site.max_csv_size)
+            files.append(SiteFile(csv_path, data))
             chart = _chart(run, key, points, values, csv_path)
             if chart is not None:
                 figures.append(chart)
@@ -299,6 +295,7 @@ def _metrics(
             best=(min if direction == "min" else max)(finite) if finite else None,
             direction=direction,
             csv=csv_path,
+            csv_points=csv_points,
         ))
     return tuple(rows), tuple(figures)
 
