@@ -1,9 +1,10 @@
 """``end_run`` after 3,000 ``log_metric`` calls, and the whole logging process (#16).
 
-Each sample is a fresh interpreter that imports the library, starts a run, logs 3,000 points
-and ends the run: the figure is ``end_run``'s time (median of 5); a note gives the whole
+Each sample is a fresh interpreter that imports the library, selects an existing experiment
+(created by an untimed process before), starts a run, logs 3,000 points and ends the run: the figure is ``end_run``'s time (median of 5); a note gives the whole
 process's wall time (interpreter start included) and what it imported. MLflow (sqlite) does
-the same when it is available. Standalone: ``python -m benchmarks.end_run [--no-mlflow]``.
+the same when it is available. Standalone: ``python -m benchmarks.end_run [--no-mlflow]
+[--code PATH]`` (``--code``: import tracker from another checkout, to compare before/after).
 """
 
 from __future__ import annotations
@@ -51,8 +52,14 @@ print(t2 - t1, t2 - t0, ",".join(m for m in ("pandas", "duckdb") if m in sys.mod
 """
 
 
+# Run first, untimed: the experiment exists, as when a training script runs again.
+SETUP = 'import {module} as lib\nlib.set_experiment("bench")\n'
+
+
 def sample(python: str, module: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     """One fresh process: end_run seconds, in-process seconds, process wall time, imports."""
+    subprocess.run([python, "-c", SETUP.format(module=module)], cwd=cwd, env=env,
+                   capture_output=True, timeout=600, check=True)
     code = SNIPPET.format(module=module, points=POINTS)
     started = time.perf_counter()
     done = subprocess.run([python, "-c", code], cwd=cwd, env=env, capture_output=True,
@@ -80,17 +87,20 @@ def measure(python: str, module: str, env_for: Any, folder: Path, repeats: int) 
     }
 
 
-def _tracker_env(cwd: Path) -> dict[str, str]:
+def _tracker_env(cwd: Path, code: str | None = None) -> dict[str, str]:
     env = tracker_env()
     env["TRACKER_TRACKING_URI"] = str(cwd / "store")
+    if code:
+        env["PYTHONPATH"] = os.pathsep.join([code, env["PYTHONPATH"]])
     return env
 
 
-def run(ctx: Context) -> list[Figure]:
+def run(ctx: Context, code: str | None = None) -> list[Figure]:
+    """The figures; ``code``: import tracker from this checkout (to measure older code)."""
     repeats = ctx.pick(REPEATS, 3)
     folder = ctx.folder("end_run")
     progress(f"tracker: {POINTS:,} log_metric + end_run, {repeats} fresh processes")
-    ours = measure(sys.executable, "tracker", _tracker_env, folder, repeats)
+    ours = measure(sys.executable, "tracker", lambda cwd: _tracker_env(cwd, code), folder, repeats)
     theirs: dict[str, Any] | None = None
     if ctx.mlflow_python is not None:
         progress(f"mlflow: {POINTS:,} log_metric + end_run, {repeats} fresh processes")
@@ -111,11 +121,12 @@ def run(ctx: Context) -> list[Figure]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.end_run", description=__doc__)
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow even if available")
+    parser.add_argument("--code", help="import tracker from this checkout instead")
     args = parser.parse_args(argv)
     scratch = Path(tempfile.mkdtemp(prefix="tracker-bench-end-run-"))
     mlflow_python = find_mlflow_python(disabled=args.no_mlflow)
     try:
-        figures = run(Context(False, mlflow_python, scratch))
+        figures = run(Context(False, mlflow_python, scratch), args.code)
     finally:
         remove_tree(scratch)
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores; MLflow: "

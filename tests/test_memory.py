@@ -224,7 +224,7 @@ def test_site_caps_metric_csvs_and_says_so_on_the_run_page(
     from tracker.site.build import build
 
     with tracker.start_run() as run:
-        for step in range(3000):
+        for step in range(6000):  # more than the 4,000 points a series is read with at most
             tracker.log_metric("loss", 1.0 / (step + 1) + (5.0 if step == 1234 else 0.0),
                                step=step, timestamp=1_700_000_000_000 + step)
         tracker.log_metric("small", 1.0, step=0)
@@ -238,21 +238,49 @@ def test_site_caps_metric_csvs_and_says_so_on_the_run_page(
     rows = list(csv.reader(io.StringIO(loss.read_text())))
     assert rows[0] == ["step", "timestamp", "value"]
     steps = [int(r[0]) for r in rows[1:]]
-    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 2999
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 5999
     assert 1234 in steps  # the spike survives downsampling
     assert small.read_text() == f"step,timestamp,value\n0,{_ts(store_uri, run.info.run_id, 0)},1.0\n" \
         f"1,{_ts(store_uri, run.info.run_id, 1)},2.0\n"
     html = next((tmp_path / "site").rglob(f"runs/{run.info.run_id}.html")).read_text()
     soup = BeautifulSoup(html, "html.parser")
     notes = [n.get_text(" ", strip=True) for n in soup.select(".csv-note")]
+    assert "6000 points" in notes_cell(soup)
     assert notes == [f"(downsampled to {len(rows) - 1} points to fit site.max_csv_size; the full "
                      "history is not published, it stays in the store)"]
     # Without the cap the CSV holds every point.
     build(store_uri, tmp_path / "full", config=TrackerConfig(site=SiteSettings(max_csv_size=0)))
     full = next(p for p in (tmp_path / "full").rglob("*.csv") if "loss" in p.name)
-    assert len(full.read_text().splitlines()) == 3001
+    assert len(full.read_text().splitlines()) == 6001
     assert not BeautifulSoup(next((tmp_path / "full").rglob(f"runs/{run.info.run_id}.html"))
                              .read_text(), "html.parser").select(".csv-note")
+
+
+def notes_cell(soup: object) -> str:
+    note = soup.select_one(".csv-note")  # type: ignore[attr-defined]
+    return str(note.parent.get_text(" ", strip=True))
+
+
+def test_long_series_are_reduced_in_sql_keeping_ends_and_extremes(store_uri: str) -> None:
+    from tracker.query import StoreQuery, bulk
+
+    with tracker.start_run() as run:
+        for step in range(3000):
+            value = -7.0 if step == 2222 else 9.0 if step == 17 else math.sin(step / 100)
+            tracker.log_metric("long", value, step=step)
+        for step in range(50):
+            tracker.log_metric("short", float(step), step=step)
+    query = StoreQuery(tracker.TrackerClient(store_uri).store)
+    full = bulk.metric_points(query)[run.info.run_id]
+    capped = bulk.metric_points(query, [run.info.run_id], max_points=400)[run.info.run_id]
+    assert capped["short"] == full["short"] and len(full["long"]) == 3000
+    assert 100 < len(capped["long"]) <= 400
+    assert set(capped["long"]) <= set(full["long"]) and capped["long"] == sorted(capped["long"])
+    steps = [p[0] for p in capped["long"]]
+    assert {0, 17, 2222, 2999} <= set(steps)
+    assert bulk.metric_counts(query)[run.info.run_id] == {"long": 3000, "short": 50}
+    with pytest.raises(tracker.exceptions.TrackerError, match="max_points"):
+        bulk.metric_points(query, max_points=3)
 
 
 def _ts(store_uri: str, run_id: str, step: int) -> int:

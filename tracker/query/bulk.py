@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from tracker.exceptions import InvalidArgumentError
+
 if TYPE_CHECKING:
     from tracker.query import StoreQuery
 
@@ -53,26 +55,65 @@ def latest_metrics(q: StoreQuery) -> dict[str, dict[str, float]]:
 
 
 def metric_points(
-    q: StoreQuery, run_ids: list[str] | None = None
+    q: StoreQuery, run_ids: list[str] | None = None, max_points: int | None = None
 ) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
     """run id → metric key → [(step, timestamp, value)] sorted by step then time.
 
     Args:
         q: the query layer.
         run_ids: only these runs (default: every run).
+        max_points: reduce longer series in SQL before they reach Python (#15: a run of 10 M
+            points took 7.2 GB to build a site): each series is cut into ``max_points // 4``
+            buckets by position, and each bucket keeps its first, last, lowest and highest
+            point, so the shape, the extremes and the last point stay. None: every point.
     """
+    if max_points is not None and (
+        isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 4
+    ):
+        raise InvalidArgumentError(f"max_points must be an integer of at least 4, got {max_points!r}.")
     out: dict[str, dict[str, list[tuple[int, int, float]]]] = defaultdict(lambda: defaultdict(list))
     q.refresh()
-    where, params = ("", []) if run_ids is None else (
-        "WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ", [list(run_ids)])
-    cur = q._execute(
-        f'SELECT run_id, key, step, "timestamp", value FROM metrics {where}'
-        'ORDER BY run_id, key, step, "timestamp"', params
-    )
+    params: dict[str, Any] = {} if run_ids is None else {"runs": list(run_ids)}
+    where = "" if run_ids is None else "WHERE run_id IN (SELECT unnest($runs::VARCHAR[])) "
+    if max_points is None:
+        sql = (f'SELECT run_id, key, step, "timestamp", value FROM metrics {where}'
+               'ORDER BY run_id, key, step, "timestamp"')
+    else:
+        sql = _CAPPED_POINTS.format(where=where)
+        params["cap"], params["buckets"] = max_points, max_points // 4
+    cur = q._execute(sql, params or None)
     while batch := cur.fetchmany(100_000):
         for run_id, key, step, ts, value in batch:
             out[run_id][key].append((step, ts, value))
     return {run: dict(keys) for run, keys in out.items()}
+
+
+# Series of at most $cap points are kept whole; longer ones keep 4 points per bucket.
+_CAPPED_POINTS = """
+WITH counted AS (
+    SELECT run_id, key, step, "timestamp", value, count(*) OVER (PARTITION BY run_id, key) AS n
+    FROM metrics {where}
+), long_series AS (
+    SELECT *, row_number() OVER (
+        PARTITION BY run_id, key ORDER BY step, "timestamp", value) - 1 AS i
+    FROM counted WHERE n > $cap
+), bucketed AS (
+    SELECT *, i * $buckets // n AS bucket FROM long_series
+), kept AS (
+    SELECT run_id, key, step, "timestamp", value FROM bucketed
+    WINDOW b AS (PARTITION BY run_id, key, bucket)
+    QUALIFY i = min(i) OVER b OR i = max(i) OVER b
+        OR i = arg_min(i, value) OVER b OR i = arg_max(i, value) OVER b
+)
+SELECT run_id, key, step, "timestamp", value FROM counted WHERE n <= $cap
+UNION ALL SELECT * FROM kept
+ORDER BY run_id, key, step, "timestamp", value
+"""
+
+
+def metric_counts(q: StoreQuery) -> dict[str, dict[str, int]]:
+    """run id → metric key → number of logged points."""
+    return _grouped(q, "SELECT run_id, key, points FROM latest_metrics ORDER BY run_id, key")
 
 
 def metric_digests(q: StoreQuery) -> dict[str, str]:

@@ -273,6 +273,7 @@ def _metrics(
     run_id = run["run_id"]
     latest = site.metrics.get(run_id, {})
     history = site.history(run_id)
+    counts = site.metric_counts.get(run_id, {})
     rows, figures = [], []
     for key in sorted(set(latest) | set(history)):
         points = history.get(key, [])
@@ -284,25 +285,25 @@ def _metrics(
         if csv_path:
             data, csv_points = metric_csv.history_csv(points, site.publish.config.site.max_csv_size)
             files.append(SiteFile(csv_path, data))
-            chart = _chart(run, key, points, values, csv_path)
+            chart = _chart(run, key, points, values, csv_path, counts.get(key, len(points)))
             if chart is not None:
                 figures.append(chart)
         rows.append(MetricRow(
             key=key,
             value=_number(latest.get(key, values[-1] if values else None)),
             step=points[-1][0] if points else 0,
-            points=len(points),
+            points=counts.get(key, len(points)),
             best=(min if direction == "min" else max)(finite) if finite else None,
             direction=direction,
             csv=csv_path,
-            csv_points=csv_points,
+            csv_points=min(csv_points, counts.get(key, len(points))),
         ))
     return tuple(rows), tuple(figures)
 
 
 def _chart(
     run: dict[str, Any], key: str, points: list[tuple[int, int, float]], values: list[float],
-    csv_path: str,
+    csv_path: str, logged: int,
 ) -> MetricChart | None:
     steps = [int(p[0]) for p in points]
     times = [int(p[1]) for p in points]
@@ -320,7 +321,7 @@ def _chart(
         start,
         stepless=stepless,
     )
-    return MetricChart(key, figure, csv_path, len(points), len(keep))
+    return MetricChart(key, figure, csv_path, logged, len(keep))
 
 
 # -- artifacts ------------------------------------------------------------------------------
