@@ -144,7 +144,7 @@ def _add_file(
         meta, batches = table.schema.metadata, iter([table])
     else:
         try:
-            parquet = pq.ParquetFile(store.fs.open_input(f.path))
+            parquet = pq.ParquetFile(store.fs.open_input(f.path), pre_buffer=False)  # no IO pool
             meta = parquet.schema_arrow.metadata
             batches = parquet.iter_batches(batch_size=_READ_BATCH_ROWS, use_threads=False)
         except FileNotFoundError:

@@ -217,7 +217,9 @@ def _merge_runs(paths: Sequence[str], keys: Sequence[str]) -> Iterator[Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = [pq.ParquetFile(p) for p in paths]
+    # pre_buffer=False: pre-buffering reads through pyarrow's IO thread pool, and a process
+    # that exits with pool threads alive aborts now and then (see read_table in store.py).
+    files = [pq.ParquetFile(p, pre_buffer=False) for p in paths]
     readers = [f.iter_batches(batch_size=MERGE_READ_ROWS, use_threads=False) for f in files]
 
     def refill(i: int) -> Any:
