@@ -39,7 +39,14 @@ with tracker.start_run():
 from tracker.store import compact
 compact._join_at_exit()  # the background compaction
 # No pyarrow pool thread started: a process exiting with one alive aborts now and then.
-assert len(os.listdir("/proc/self/task")) - threading.active_count() == native
+# (A joined Python thread's OS task can linger a moment: poll.)
+import time
+for _ in range(100):
+    if len(os.listdir("/proc/self/task")) - threading.active_count() == native:
+        break
+    time.sleep(0.02)
+else:
+    raise SystemExit(f"native threads: {os.listdir('/proc/self/task')} vs {native}")
 print(json.dumps(sorted(m for m in ("pandas", "duckdb", "pyarrow") if m in sys.modules)))
 """
 
@@ -48,8 +55,9 @@ def test_logging_and_end_run_import_neither_pandas_nor_duckdb(tmp_path: Path) ->
     env = {**os.environ, "PYTHONPATH": str(REPO), "TRACKER_AUTO_COMPACT": "1"}
     out = subprocess.run(
         [sys.executable, "-c", LOG_3000, str(tmp_path / "store")],
-        env=env, capture_output=True, text=True, check=True, timeout=120,
+        env=env, capture_output=True, text=True, check=False, timeout=120,
     )
+    assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["pyarrow"]
     # consolidated at end_run, then compacted into a part in the background (threshold 1)
     store = tmp_path / "store"
