@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import report
 from benchmarks.harness import (
     Context,
     Figure,
@@ -170,7 +171,7 @@ def run(ctx: Context, only: list[str] | None = None, code: str | None = None,
         progress(f"one run of {points:,} points over 10 keys, then end_run")
         long = measure_end_run(folder, points, 10, code)
         figures.append(Figure(
-            f"end_run of {points:,} points: peak RSS above steady state (MB)", "time",
+            f"end_run of {points:,} points: peak RSS above steady state", "memory",
             long["above_mb"], "n/a", END_RUN_TARGET_MB if points <= 10_000_000 else None,
             note=(f"end_run {long['end_seconds']:.1f} s; steady {long['steady_mb']:.0f} MB, "
                   f"peak {long['peak_mb']:.0f} MB; logging {long['log_seconds']:.1f} s; "
@@ -182,7 +183,7 @@ def run(ctx: Context, only: list[str] | None = None, code: str | None = None,
             keys = ctx.pick(keys, min(keys, 10_000))
             result = measure_keys(folder, keys, code, ctx.pick(3, 1))
             figures.append(Figure(
-                f"first search_runs, one run with {keys:,} metric keys (s)", "time",
+                f"first search_runs, one run with {keys:,} metric keys", "time",
                 result["seconds"], "n/a", target,
                 note=f"peak RSS {result['peak_mb']:.0f} MB (target ≤ {SEARCH_RSS_TARGET_MB}); "
                      f"{result['columns']:,} columns",
@@ -192,7 +193,7 @@ def run(ctx: Context, only: list[str] | None = None, code: str | None = None,
         progress(f"site build of the {points:,}-point run")
         site = measure_site(folder, long["store"], code)
         figures.append(Figure(
-            f"site build, one run of {points:,} points: peak RSS (MB)", "time",
+            f"site build, one run of {points:,} points: peak RSS", "memory",
             site["peak_mb"], "n/a",
             note=f"{site['seconds']:.1f} s; largest metric CSV {site['largest_csv'] / 2**20:.1f} MB",
             extra=site,
@@ -214,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         remove_tree(scratch)
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
     for f in figures:
-        value = f"{f.ours:.2f}" if f.ours is not None else "-"
-        target = f" (target ≤ {f.target:g})" if f.target is not None else ""
+        value = report.format_value(f.ours, f.kind)
+        target = f" (target ≤ {report.format_value(f.target, f.kind)})" if f.target else ""
         print(f"{f.name}: {value}{target}\n    {f.note}")
     return 0
 
