@@ -8,9 +8,10 @@ sorted and spilled to a temporary file (a *sorted run*), and the runs are then m
 thousand rows at a time into the output. A consolidation that fits in one chunk (nearly all
 of them) never touches the disk before its output is published.
 
-Everything runs in the calling thread (``pc.sort_indices`` on a table and ``Table.take`` start
-no pyarrow pool thread, unlike ``Table.sort_by``: see ``_sorted`` history in compact.py) and
-imports neither pandas nor DuckDB: this code runs inside the training process.
+Everything runs in the calling thread and starts no pyarrow pool thread (``pc.sort_indices``
+on a table and ``Table.take`` do not; ``Table.sort_by`` and pre-buffered Parquet reads do, and a
+process that exits with pool threads alive aborts now and then), and nothing here imports
+pandas or DuckDB: this code runs inside the training process (#16).
 """
 
 from __future__ import annotations
