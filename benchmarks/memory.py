@@ -119,19 +119,20 @@ def site_build(store: str, out: str) -> dict[str, Any]:
 # -- measurements ---------------------------------------------------------------------------
 
 
-def _env(code: str | None) -> dict[str, str]:
+def _env(code: str | None, folder: Path) -> dict[str, str]:
     env = tracker_env(auto_compact=False)
     if code:
         env["PYTHONPATH"] = os.pathsep.join([code, env["PYTHONPATH"]])
     # Nothing from earlier runs: the first process on a store is the first process ever.
-    env["TRACKER_CACHE_DIR"] = tempfile.mkdtemp(prefix="tracker-bench-cache-")
+    # (inside ``folder``, so it goes when the benchmark's scratch folder is removed)
+    env["TRACKER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cache-", dir=folder)
     return env
 
 
 def measure_end_run(folder: Path, points: int, keys: int, code: str | None) -> dict[str, Any]:
     store = str(folder / f"long-{points}")
     result = run_job(Job(sys.executable, f"{_MODULE}:long_run",
-                         {"store": store, "points": points, "keys": keys}, _env(code), folder))
+                         {"store": store, "points": points, "keys": keys}, _env(code, folder), folder))
     result["above_mb"] = result["peak_mb"] - result["steady_mb"]
     result["store"] = store
     return result
@@ -139,12 +140,12 @@ def measure_end_run(folder: Path, points: int, keys: int, code: str | None) -> d
 
 def measure_keys(folder: Path, keys: int, code: str | None, repeats: int) -> dict[str, Any]:
     store = str(folder / f"keys-{keys}")
-    env = _env(code)
+    env = _env(code, folder)
     run_job(Job(sys.executable, f"{_MODULE}:many_keys_run",
                 {"store": store, "keys": keys, "steps": 2}, env, folder))
     samples = []
     for i in range(repeats):
-        env = _env(code)  # a new cache folder each time: the first process ever on the store
+        env = _env(code, folder)  # a new cache folder each time: the first process ever on the store
         progress(f"first search_runs, {keys:,} keys ({i + 1}/{repeats})")
         samples.append(run_job(Job(sys.executable, f"{_MODULE}:first_search",
                                    {"store": store}, env, folder)))
@@ -157,7 +158,7 @@ def measure_keys(folder: Path, keys: int, code: str | None, repeats: int) -> dic
 
 def measure_site(folder: Path, store: str, code: str | None) -> dict[str, Any]:
     return run_job(Job(sys.executable, f"{_MODULE}:site_build",
-                       {"store": store, "out": str(folder / "site")}, _env(code), folder))
+                       {"store": store, "out": str(folder / "site")}, _env(code, folder), folder))
 
 
 def run(ctx: Context, only: list[str] | None = None, code: str | None = None,
