@@ -11,8 +11,10 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks import (
+    end_run,
     import_time,
     log_metric,
+    memory,
     report,
     runs_per_second,
     search_large,
@@ -33,6 +35,8 @@ BENCHMARKS: dict[str, ModuleType] = {
     "runs": runs_per_second,
     "search": search_runs,
     "search_large": search_large,
+    "end_run": end_run,
+    "memory": memory,
 }
 
 

@@ -43,7 +43,7 @@ class Figure:
     """
 
     name: str
-    kind: str  # "time" (lower is better) or "rate" (higher is better)
+    kind: str  # "time" (lower is better), "memory" (MB, lower is better) or "rate" (higher)
     ours: float | None
     theirs: float | str | None = None
     target: float | None = None

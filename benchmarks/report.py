@@ -99,6 +99,8 @@ def format_value(value: float | str | None, kind: str) -> str:
         return value
     if kind == "rate":
         return f"{value:,.1f} runs/s" if value < 100 else f"{value:,.0f} runs/s"
+    if kind == "memory":
+        return f"{value:,.0f} MB"
     if value < 1e-3:
         return f"{value * 1e6:.2f} µs"
     if value < 1:
@@ -112,6 +114,8 @@ def format_target(figure: Figure) -> str:
         return "—"
     if figure.higher_is_better:
         return f"≥ {format_value(target, figure.kind)}"
+    if figure.kind == "memory":
+        return f"≤ {format_value(target, figure.kind)}"
     if target >= 0.1:
         return f"≤ {target:g} s"
     return f"≤ {target * 1e3:g} ms" if target >= 1e-3 else f"≤ {target * 1e6:g} µs"
@@ -165,7 +169,7 @@ def write_json(path: Path, info: dict[str, Any], options: dict[str, Any],
     results = []
     for f in figures:
         item = asdict(f)
-        item.update(ratio=f.ratio, passed=f.passed, unit="runs/s" if f.kind == "rate" else "s")
+        item.update(ratio=f.ratio, passed=f.passed, unit={"rate": "runs/s", "memory": "MB"}.get(f.kind, "s"))
         results.append(item)
     payload = {"machine": info, "options": options, "results": results, "errors": errors}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")

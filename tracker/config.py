@@ -31,6 +31,9 @@ Both files hold the same keys (in ``tracker.toml`` at the top level)::
     include = ["*"]                     # globs over artifact paths
     exclude = ["*.ckpt"]
 
+    [tool.tracker.site]
+    max_csv_size = "5MB"                # a metric history's CSV; longer series are downsampled
+
     [tool.tracker.s3]                   # for s3:// stores used by the CLI
     endpoint_url = "http://minio.internal:9000"   # AWS_ENDPOINT_URL(_S3) wins when set
     region = "eu-west-1"                # AWS_REGION / AWS_DEFAULT_REGION win when set
@@ -65,6 +68,7 @@ __all__ = [
     "ExperimentRules",
     "RedactRules",
     "S3Settings",
+    "SiteSettings",
     "TrackerConfig",
     "find_config",
     "load_config",
@@ -74,6 +78,7 @@ __all__ = [
 CONFIG_FILES = ("tracker.toml", "pyproject.toml")
 DEFAULT_TITLE = "Experiments"
 DEFAULT_MAX_SIZE = 5 * 1024 * 1024
+DEFAULT_MAX_CSV_SIZE = 5 * 1024 * 1024
 SIZE_UNITS = {
     "b": 1,
     "kb": 1024,
@@ -160,6 +165,18 @@ class S3Settings:
 
 
 @dataclass(frozen=True)
+class SiteSettings:
+    """Limits of what the site build writes.
+
+    Args:
+        max_csv_size: bytes; a metric history whose CSV would be larger is downsampled until
+            it fits, and the run page says so (0: no limit).
+    """
+
+    max_csv_size: int = DEFAULT_MAX_CSV_SIZE
+
+
+@dataclass(frozen=True)
 class ArtifactRules:
     """Which artifact files are copied into the site.
 
@@ -197,6 +214,7 @@ class TrackerConfig:
             build may read artifacts from besides the store's own ``artifacts/`` folder; a run
             record whose ``artifact_uri`` is anywhere else is not read (see
             ``tracker.artifact_locations``).
+        site: limits of what the site build writes (metric CSV size).
         source: the file this was read from ('' when built in code or no file was found).
     """
 
@@ -209,6 +227,7 @@ class TrackerConfig:
     s3: S3Settings = field(default_factory=S3Settings)
     directions: Directions = field(default_factory=Directions)
     artifact_locations: tuple[str, ...] = ()
+    site: SiteSettings = field(default_factory=SiteSettings)
     source: str = ""
 
 
@@ -292,12 +311,13 @@ class _Where:
 
 
 _TOP_KEYS = ("title", "store", "base_url", "artifact_locations", "experiments", "metrics",
-             "redact", "artifacts", "s3")
+             "redact", "artifacts", "s3", "site")
 _TABLE_KEYS = {
     "experiments": ("include", "exclude"),
     "redact": ("keys", "values", "allow", "default_keys", "default_values"),
     "artifacts": ("max_size", "include", "exclude"),
     "s3": ("endpoint_url", "region"),
+    "site": ("max_csv_size",),
 }
 
 
@@ -332,6 +352,9 @@ def _parse(data: dict[str, Any], where: _Where) -> TrackerConfig:
         ),
         directions=_directions(data, where),
         artifact_locations=_locations(data, where),
+        site=SiteSettings(
+            max_csv_size=_size(tables["site"], "site.max_csv_size", where, DEFAULT_MAX_CSV_SIZE),
+        ),
         source=where.file,
     )
 
@@ -470,8 +493,10 @@ def _regexes(data: dict[str, Any], dotted: str, where: _Where) -> tuple[str, ...
     return patterns
 
 
-def _size(data: dict[str, Any], dotted: str, where: _Where) -> int:
-    value = data.get(dotted.rsplit(".", 1)[1], DEFAULT_MAX_SIZE)
+def _size(
+    data: dict[str, Any], dotted: str, where: _Where, default: int = DEFAULT_MAX_SIZE
+) -> int:
+    value = data.get(dotted.rsplit(".", 1)[1], default)
     try:
         return parse_size(value)
     except ValueError as exc:

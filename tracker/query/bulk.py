@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from tracker.exceptions import InvalidArgumentError
+
 if TYPE_CHECKING:
     from tracker.query import StoreQuery
 
@@ -53,26 +55,74 @@ def latest_metrics(q: StoreQuery) -> dict[str, dict[str, float]]:
 
 
 def metric_points(
-    q: StoreQuery, run_ids: list[str] | None = None
+    q: StoreQuery, run_ids: list[str] | None = None, max_points: int | None = None
 ) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
     """run id → metric key → [(step, timestamp, value)] sorted by step then time.
 
     Args:
         q: the query layer.
         run_ids: only these runs (default: every run).
+        max_points: reduce longer series in SQL before they reach Python (#15: a run of 10 M
+            points took 7.2 GB to build a site): each series is cut into ``max_points // 4``
+            stretches of steps, and each keeps its first, last, lowest and highest point, so
+            the shape, the extremes and the last point stay. None: every point.
     """
+    if max_points is not None and (
+        isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 4
+    ):
+        raise InvalidArgumentError(f"max_points must be an integer of at least 4, got {max_points!r}.")
     out: dict[str, dict[str, list[tuple[int, int, float]]]] = defaultdict(lambda: defaultdict(list))
     q.refresh()
-    where, params = ("", []) if run_ids is None else (
-        "WHERE run_id IN (SELECT unnest(?::VARCHAR[])) ", [list(run_ids)])
-    cur = q._execute(
-        f'SELECT run_id, key, step, "timestamp", value FROM metrics {where}'
-        'ORDER BY run_id, key, step, "timestamp"', params
-    )
+    params: dict[str, Any] = {} if run_ids is None else {"runs": list(run_ids)}
+    where = "" if run_ids is None else "WHERE run_id IN (SELECT unnest($runs::VARCHAR[])) "
+    if max_points is None:
+        sql = (f'SELECT run_id, key, step, "timestamp", value FROM metrics {where}'
+               'ORDER BY run_id, key, step, "timestamp"')
+    else:
+        sql = _CAPPED_POINTS.format(where=where)
+        params["cap"], params["buckets"] = max_points, max_points // 4
+    cur = q._execute(sql, params or None)
     while batch := cur.fetchmany(100_000):
         for run_id, key, step, ts, value in batch:
             out[run_id][key].append((step, ts, value))
     return {run: dict(keys) for run, keys in out.items()}
+
+
+# Series of at most $cap points are kept whole. Longer ones are cut into $buckets stretches of
+# their x axis (steps; time when every step is equal), each keeping its first, last, lowest and
+# highest point: hash aggregates only, no sort of the whole series (a window over 10 M points
+# took longer and more memory than fetching them all).
+_CAPPED_POINTS = """
+WITH points AS (
+    SELECT run_id, key, step, "timestamp", value FROM metrics {where}
+), series AS (
+    SELECT run_id, key, count(*) AS n, min(step) AS s0, max(step) AS s1,
+           min("timestamp") AS t0, max("timestamp") AS t1
+    FROM points GROUP BY run_id, key
+), bucketed AS (
+    SELECT p.*, CASE WHEN s.s0 = s.s1
+        THEN (p."timestamp" - s.t0)::HUGEINT * $buckets // (s.t1 - s.t0 + 1)
+        ELSE (p.step - s.s0)::HUGEINT * $buckets // (s.s1 - s.s0 + 1) END AS bucket
+    FROM points p JOIN series s USING (run_id, key) WHERE s.n > $cap
+), kept AS (
+    SELECT run_id, key, unnest([
+        arg_min(struct_pack(step, "timestamp", value), step),
+        arg_max(struct_pack(step, "timestamp", value), step),
+        arg_min(struct_pack(step, "timestamp", value), value),
+        arg_max(struct_pack(step, "timestamp", value), value)]) AS p
+    FROM bucketed GROUP BY run_id, key, bucket
+)
+SELECT run_id, key, step, "timestamp", value FROM points
+    SEMI JOIN (SELECT run_id, key FROM series WHERE n <= $cap) USING (run_id, key)
+UNION ALL
+SELECT DISTINCT run_id, key, p.step, p."timestamp", p.value FROM kept
+ORDER BY run_id, key, step, "timestamp", value
+"""
+
+
+def metric_counts(q: StoreQuery) -> dict[str, dict[str, int]]:
+    """run id → metric key → number of logged points."""
+    return _grouped(q, "SELECT run_id, key, points FROM latest_metrics ORDER BY run_id, key")
 
 
 def metric_digests(q: StoreQuery) -> dict[str, str]:

@@ -239,54 +239,14 @@ def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
         "SELECT unnest($ids) AS run_id, generate_subscripts($ids, 1) AS ord",
         {"ids": list(run_ids)},
     )
+    from tracker.query import wide
+
     wide_table = q.wide_table()
     if wide_table is not None:
-        from tracker.query import wide
-
         table, present = wide.select(q, wide_table)
-        return _to_frame(table, present)
-    keys = q._execute(
-        "SELECT DISTINCT 'metrics' AS t, key FROM latest_metrics SEMI JOIN _selected USING (run_id) "
-        "UNION ALL SELECT DISTINCT 'params', key FROM params SEMI JOIN _selected USING (run_id) "
-        "UNION ALL SELECT DISTINCT 'tags', key FROM tags SEMI JOIN _selected USING (run_id) "
-        "ORDER BY 1, 2"
-    ).fetchall()
-    params: list[Any] = []
-    joins = []
-    # DuckDB column names are case-insensitive, so keys differing only in case ("loss",
-    # "Loss") get positional aliases here and their real names in pandas.
-    names: dict[str, str] = {}
-    selected = ["r.run_id", "r.experiment_id", "r.status", "r.artifact_uri",
-                "r.start_time", "r.end_time"]
-    for table, source in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags")):
-        table_keys = [k for t, k in keys if t == table]
-        if not table_keys:
-            continue
-        aliases = []
-        for k in table_keys:
-            alias = f"c{len(names)}"
-            names[alias] = f"{table}.{k}"
-            aliases.append(alias)
-        cols = ", ".join(
-            f"first(value) FILTER (WHERE key = ?) AS {alias}" for alias in aliases
-        )
-        params.extend(table_keys)
-        joins.append(
-            f"LEFT JOIN (SELECT run_id, {cols} FROM {source} SEMI JOIN _selected USING (run_id) "
-            f"GROUP BY run_id) AS {table} USING (run_id)"
-        )
-        selected.append(f"{table}.* EXCLUDE (run_id)")
-    cursor = q._execute(
-        f"SELECT {', '.join(selected)} FROM _selected s JOIN runs r USING (run_id) "
-        f"{' '.join(joins)} ORDER BY s.ord",
-        params,
-    )
-    # DuckDB < 2.0 names it fetch_arrow_table.
-    to_arrow = getattr(cursor, "to_arrow_table", None) or cursor.fetch_arrow_table  # type: ignore[attr-defined]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": still faster
-        table = to_arrow()
-    return _to_frame(table, names)
+    else:  # past the wide table's budget: pivot the long rows of these runs
+        table, present = wide.select_long(q)
+    return _to_frame(table, present)
 
 
 def _to_frame(table: Any, names: dict[str, str]) -> pd.DataFrame:

@@ -22,8 +22,12 @@ if TYPE_CHECKING:
 TABLE = "runs_wide"
 BASE_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
 SOURCES = (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))
-# Past this many distinct keys a store-wide table would be mostly empty cells: pivot per call.
-MAX_COLUMNS = 2_000
+# The budget of the table (#15): past this many distinct keys, or keys × runs cells, a search
+# pivots the long rows of just its runs instead (``select_long``), which costs about the same.
+# DuckDB's pivot costs grow with keys × rows (one FILTER aggregate per key): one run with 1,900
+# metric keys took 30 s and 7.5 GB to pivot; ``select_long`` takes well under a second.
+MAX_COLUMNS = 500
+MAX_CELLS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,17 @@ class WideTable:
 
 
 def build(q: StoreQuery) -> WideTable | None:
-    """Create ``runs_wide`` from the current tables; None when the store has too many keys."""
+    """Create ``runs_wide`` from the current tables; None when it would exceed its budget
+    (``MAX_COLUMNS`` keys or ``MAX_CELLS`` keys × runs)."""
     keys = q._execute(
         "SELECT 'metrics', key FROM (SELECT DISTINCT key FROM latest_metrics) "
         "UNION ALL SELECT 'params', key FROM (SELECT DISTINCT key FROM params) "
         "UNION ALL SELECT 'tags', key FROM (SELECT DISTINCT key FROM tags) ORDER BY 1, 2"
     ).fetchall()
     if len(keys) > MAX_COLUMNS:
+        return None
+    (runs,) = q._execute("SELECT count(*) FROM runs").fetchone() or (0,)
+    if len(keys) * runs > MAX_CELLS:
         return None
     columns: list[tuple[str, str]] = []
     params: list[Any] = []
@@ -93,3 +101,80 @@ def select(q: StoreQuery, wide: WideTable) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": still faster
         return to_arrow(), dict(present)
+
+
+def select_long(q: StoreQuery) -> Any:
+    """What ``select`` returns, without ``runs_wide``: the long rows (run, key, value) of the
+    runs in ``_selected`` pivoted with numpy, so the cost follows the values the runs have,
+    not keys × aggregates. The columns, their order and types are those of ``select``."""
+    import pyarrow as pa
+
+    q._execute(
+        "CREATE OR REPLACE TEMP TABLE _selected_pos AS SELECT run_id, "
+        "row_number() OVER (ORDER BY ord) - 1 AS pos FROM _selected SEMI JOIN runs USING (run_id)"
+    )
+    base = _arrow(q._execute(
+        f"SELECT {', '.join(f'r.{c}' for c in BASE_COLUMNS)} FROM _selected_pos p "
+        "JOIN runs r USING (run_id) ORDER BY p.pos"
+    ))
+    n = base.num_rows
+    aliases: dict[str, str] = {}
+    arrays, names = list(base.columns), list(BASE_COLUMNS)
+    for table, source in SOURCES:
+        keys = [k for (k,) in q._execute(
+            f"SELECT DISTINCT key FROM {source} SEMI JOIN _selected_pos USING (run_id) ORDER BY key"
+        ).fetchall()]
+        if not keys:
+            continue
+        long = _arrow(q._execute(
+            f"SELECT p.pos, dense_rank() OVER (ORDER BY s.key) - 1 AS col, s.value "
+            f"FROM {source} s JOIN _selected_pos p USING (run_id) ORDER BY col, p.pos"
+        ))
+        columns = _pivot_numbers(long, len(keys), n) if table == "metrics" else _pivot_text(
+            long, len(keys), n)
+        for key, column in zip(keys, columns):
+            alias = f"c{len(aliases)}"
+            aliases[alias] = f"{table}.{key}"
+            names.append(alias)
+            arrays.append(column)
+    q._execute("DROP TABLE _selected_pos")
+    return pa.Table.from_arrays(arrays, names=names), aliases
+
+
+def _arrow(cursor: Any) -> Any:
+    # DuckDB < 2.0 names it fetch_arrow_table.
+    to_arrow = getattr(cursor, "to_arrow_table", None) or cursor.fetch_arrow_table
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": still faster
+        return to_arrow()
+
+
+def _pivot_numbers(long: Any, keys: int, runs: int) -> list[Any]:
+    """Float columns (one per key) from long rows ``pos, col, value``: NaN where absent, as
+    a null of ``select`` becomes in the DataFrame."""
+    import numpy as np
+    import pyarrow as pa
+
+    matrix = np.full((keys, runs), np.nan)
+    pos = long.column("pos").to_numpy()
+    col = long.column("col").to_numpy()
+    matrix[col, pos] = long.column("value").to_numpy(zero_copy_only=False)
+    return [pa.Array.from_buffers(pa.float64(), runs, [None, pa.py_buffer(row)]) for row in matrix]
+
+
+def _pivot_text(long: Any, keys: int, runs: int) -> list[Any]:
+    """String columns (one per key) from long rows ``pos, col, value`` sorted by col, pos."""
+    import numpy as np
+    import pyarrow as pa
+
+    pos = long.column("pos").to_numpy()
+    col = long.column("col").to_numpy()
+    values = long.column("value").combine_chunks()
+    bounds = np.searchsorted(col, np.arange(keys + 1))
+    out = []
+    for k in range(keys):
+        start, stop = int(bounds[k]), int(bounds[k + 1])
+        index = np.full(runs, -1, dtype=np.int64)
+        index[pos[start:stop]] = np.arange(start, stop)
+        out.append(values.take(pa.array(index, mask=index < 0)))
+    return out

@@ -167,8 +167,23 @@ class SiteData:
         """Run id → a digest of its whole metric history (changes with any point)."""
         return bulk.metric_digests(self.query)
 
+    @cached_property
+    def metric_counts(self) -> dict[str, dict[str, int]]:
+        """Run id → metric key → number of logged points (``history`` may hold fewer)."""
+        return bulk.metric_counts(self.query)
+
+    @property
+    def _max_points(self) -> int | None:
+        """Points of a series read for the site: enough for a CSV of ``site.max_csv_size``
+        (a row takes at least 16 bytes) and for the charts; longer series are reduced in SQL."""
+        size = self.publish.config.site.max_csv_size
+        return max(4_000, size // 16) if size else None
+
     def history(self, run_id: str) -> dict[str, list[tuple[int, int, float]]]:
         """Metric key → [(step, timestamp, value)] of one run, sorted by step then time.
+
+        A series longer than ``_max_points`` comes reduced (first, last, lowest and highest
+        point of each stretch; see ``bulk.metric_points``); ``metric_counts`` has its length.
 
         Histories are read in bulk: the first call reads those of every run whose page must be
         rebuilt (``dirty_runs``), or of every run when that is most of them.
@@ -178,11 +193,11 @@ class SiteData:
             dirty = self.dirty_runs
             if run_id in dirty and not dirty <= loaded and len(dirty) * 2 < len(self.runs):
                 wanted = sorted(dirty - loaded)
-                self._points.update(bulk.metric_points(self.query, wanted))
+                self._points.update(bulk.metric_points(self.query, wanted, self._max_points))
                 loaded.update(wanted)
                 loaded.add(run_id)
             else:
-                self._points = bulk.metric_points(self.query)
+                self._points = bulk.metric_points(self.query, max_points=self._max_points)
                 self._points_loaded = None
         return self._points.get(run_id, {})
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tracker.exceptions import CorruptFileError, InvalidArgumentError
+from tracker.exceptions import CorruptFileError, InvalidArgumentError, StoreError
 from tracker.store.covers import covers_of
 from tracker.store.lock import StoreLock
 from tracker.store.store import (
@@ -34,7 +34,9 @@ from tracker.store.store import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from tracker.store.store import ReadPlan
 
 log = logging.getLogger("tracker.store")
 
@@ -53,72 +55,134 @@ class CompactionResult:
     seconds: float
 
 
-def _load(store: Store, files: Sequence[StoreFile]) -> tuple[list[Any], set[str], list[StoreFile]]:
-    """Read the planned files among ``files``; return tables, covered ids, consumed files."""
-    import pyarrow.compute as pc
+class _FileFailed(Exception):
+    """A file failed after its first rows were added: it is marked bad; plan again."""
 
-    plan = store.plan(files)
-    tables, covers, consumed = [], set(), []
-    planned = set(plan.files)
-    # Read in parallel: on S3 each file is a round trip. Unreadable ones are marked bad and left out.
-    read = store.read_tables([f.path for f in files if f.path in planned])
-    for f in files:
-        if f.path in plan.skipped:
+
+# Files of a remote store up to this size are fetched in parallel (one round trip each).
+_PREFETCH_BYTES = 4 * 1024 * 1024
+_PREFETCH_FILES = 64
+_READ_BATCH_ROWS = 65_536
+
+
+def _merge_into(
+    store: Store, files: Sequence[StoreFile], folder: str, prefix: str, keys: Sequence[str],
+    before_publish: Callable[[], bool] | None = None,
+) -> tuple[list[StoreFile], int] | None:
+    """Publish the rows of ``files`` (as their read plan resolves them) sorted by ``keys`` as
+    one ``prefix`` file in ``folder``, with bounded memory (``tracker.store.merge``).
+
+    Returns the files the new one supersedes (``consumed``: safe to delete) and how many were
+    read. Unreadable files are left in place, and not covered, so readers keep skipping them.
+    None when ``before_publish`` (a compactor's check that it still holds its lock, #19) said
+    no: nothing was published.
+    """
+    from tracker.store.merge import SortedWriter
+
+    for _attempt in range(5):
+        plan = store.plan(files)
+        try:
+            with SortedWriter(keys) as sorter:
+                covers, consumed, read = _feed(store, files, plan, sorter)
+                if not consumed:
+                    return [], 0
+                if before_publish is not None and not before_publish():
+                    return None
+                store.write_sorted(folder, prefix, sorter, covers)
+            return consumed, read
+        except _FileFailed:
+            continue  # the broken file is marked bad: the next plan skips it
+    raise StoreError(f"Could not merge the files of {store.fs.uri(folder)}: files kept failing.")
+
+
+def _feed(
+    store: Store, files: Sequence[StoreFile], plan: ReadPlan, sorter: Any
+) -> tuple[set[str], list[StoreFile], int]:
+    """Add the planned rows of ``files`` to ``sorter`` file by file; return covers, consumed
+    files and the number of files read."""
+    planned, skipped = set(plan.files), set(plan.skipped)
+    covers: set[str] = set()
+    consumed: list[StoreFile] = []
+    prefetched: dict[str, Any] = {}
+    read = 0
+    for index, f in enumerate(files):
+        if f.path in skipped:
             continue  # unreadable: left in place, never deleted, skipped by readers
-        if f.path in planned and f.path not in read:
+        if f.path not in planned:  # covered by another consolidated file among ``files``
+            consumed.append(f)
+            covers.add(f.file_id)
+            if f.level > LEVEL_SEGMENT:
+                covers |= store.covers(f)
+            continue
+        if not store.fs.is_local and f.size <= _PREFETCH_BYTES and f.path not in prefetched:
+            prefetched = _prefetch(store, files[index:], planned)
+        ids = _add_file(store, f, plan.exclude.get(f.path), sorter, prefetched.pop(f.path, None))
+        if ids is None:
             continue
         consumed.append(f)
         covers.add(f.file_id)
-        if f.level > LEVEL_SEGMENT:
-            # The footer came with the table when it was read: no second request for it.
-            covers |= covers_of(read[f.path]) if f.path in read else store.covers(f)
-        if f.path not in planned:
-            continue
-        table = read[f.path]
-        excluded = plan.exclude.get(f.path)
-        if excluded:
-            mask = pc.invert(pc.is_in(table["seg"], value_set=_pa_array(sorted(excluded))))
-            table = table.filter(mask)
-        tables.append(table.replace_schema_metadata(None))
-    return tables, covers, consumed
+        covers |= ids
+        read += 1
+    return covers, consumed, read
 
 
-def _pa_array(values: list[str]) -> Any:
-    import pyarrow as pa
-
-    return pa.array(values, pa.string())
-
-
-def _concat(tables: list[Any]) -> Any:
-    import pyarrow as pa
-
-    from tracker.store.schema import arrow_schema
-
-    if not tables:
-        return arrow_schema().empty_table()
-    table = pa.concat_tables(tables, promote_options="default")
-    return table.select(list(arrow_schema().names)).cast(arrow_schema())
+def _prefetch(store: Store, files: Sequence[StoreFile], planned: set[str]) -> dict[str, Any]:
+    """Read the next small planned files of a remote store in parallel (unreadable: absent)."""
+    wanted = [f.path for f in files if f.path in planned and f.size <= _PREFETCH_BYTES]
+    tables = store.read_tables(wanted[:_PREFETCH_FILES])
+    return {path: tables.get(path, False) for path in wanted[:_PREFETCH_FILES]}
 
 
-def _sorted(table: Any, keys: Sequence[str]) -> Any:
-    """``table`` ordered by ``keys`` (ascending, nulls last, ties in their order), in this thread.
+def _add_file(
+    store: Store, f: StoreFile, excluded: frozenset[str] | None, sorter: Any, table: Any
+) -> frozenset[str] | None:
+    """Stream one file's rows into ``sorter``; return the ids it covers (None: unreadable).
 
-    ``Table.sort_by`` (and, less often, ``pc.rank`` with ``combine_chunks``) start pyarrow's
-    CPU thread pool, and a process that exits while those threads are alive aborts now and then
-    ("terminate called without an active exception": about 1 in 100 processes that ended a
-    run at exit, 0 in 660 with this sort). Python's sort of the column values is fast enough
-    for what compaction handles at once (350,000 rows: ~1 s).
+    ``table``: the file already read (``False``: it was unreadable, and marked bad).
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    if table.num_rows == 0:
-        return table
-    columns = [table.column(key).to_pylist() for key in keys]
+    from tracker.store.arrays import string_array
 
-    def order(i: int) -> tuple[Any, ...]:
-        return tuple((c[i] is None, c[i] if c[i] is not None else 0) for c in columns)
+    if table is False:
+        return None
+    if table is not None:
+        meta, batches = table.schema.metadata, iter([table])
+    else:
+        try:
+            parquet = pq.ParquetFile(store.fs.open_input(f.path), pre_buffer=False)  # no IO pool
+            meta = parquet.schema_arrow.metadata
+            batches = parquet.iter_batches(batch_size=_READ_BATCH_ROWS, use_threads=False)
+        except FileNotFoundError:
+            raise  # compacted away since the listing: the caller plans again
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            store.mark_bad(f.path, f.size, f"not a readable Parquet file ({exc})")
+            return None
+    ids: frozenset[str] = frozenset()
+    if f.level > LEVEL_SEGMENT:
+        ids = covers_of(_WithMeta(meta))
+    skip = string_array(sorted(excluded)) if excluded else None
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            store.mark_bad(f.path, f.size, f"not a readable Parquet file ({exc})")
+            raise _FileFailed(f.path) from exc
+        if batch is None:
+            return ids
+        if skip is not None:
+            batch = batch.filter(pc.invert(pc.is_in(batch.column("seg"), value_set=skip)))
+        sorter.add(batch)
 
-    return table.take(pa.array(sorted(range(table.num_rows), key=order), pa.int64()))
+
+class _WithMeta:
+    """Quacks like a table for ``covers_of``: just the schema metadata of a file."""
+
+    def __init__(self, metadata: dict[bytes, bytes] | None) -> None:
+        self.schema = self
+        self.metadata = metadata
 
 
 def consolidate_run(store: Store, folder: str) -> bool:
@@ -126,10 +190,10 @@ def consolidate_run(store: Store, folder: str) -> bool:
     files = store.list_record_files_in(folder)
     if len(files) <= 1:
         return False
-    tables, covers, consumed = _load(store, files)
-    run = files[0]
-    table = _sorted(_concat(tables), ("kind", "key", "step"))
-    store.write_table(run.folder, "final", table, covers)
+    merged = _merge_into(store, files, files[0].folder, "final", ("kind", "key", "step"))
+    if not merged or not merged[0]:
+        return False
+    consumed = merged[0]
     store.fs.delete_many([f.path for f in consumed])
     return True
 
@@ -216,18 +280,20 @@ def _compact_experiment(
 
     None when ``lock`` was lost before the part was published (nothing written).
     """
-    tables, covers, consumed = _load(store, files)
+    merged = _merge_into(
+        store, files, parts_dir(eid), "part", ("run_id", "kind", "key", "step"),
+        before_publish=lock.still_held,
+    )
+    if merged is None:
+        return None
+    consumed, read = merged
     runs = len({f.folder for f in consumed if f.path.startswith(RUNS + "/")})
     if not consumed:
         return 0, 0, 0, 0
-    table = _sorted(_concat(tables), ("run_id", "kind", "key", "step"))
-    if not lock.still_held():
-        return None
-    store.write_table(parts_dir(eid), "part", table, covers)
     store.fs.delete_many([f.path for f in consumed])
     for folder in sorted({f.folder for f in consumed if f.path.startswith(RUNS + "/")}):
         store.fs.remove_empty_dirs(folder)
-    return 1, len(tables), len(consumed), runs
+    return 1, read, len(consumed), runs
 
 
 def compaction_lock(store: Store) -> StoreLock:

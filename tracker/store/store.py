@@ -200,6 +200,31 @@ class Store:
         self.fs.write_atomic(f"{folder}/{prefix}-{file_id}.parquet", encode_table(table, covers))
         return file_id
 
+    def write_sorted(self, folder: str, prefix: str, rows: Any, covers: Iterable[str]) -> str:
+        """Publish the rows of a ``tracker.store.merge.SortedWriter`` as one consolidated file.
+
+        A small file is built in memory and written at once; a large one (rows spilled to
+        disk) is written to a local temporary file, then uploaded (renamed into place
+        locally, one PUT on S3), so memory stays bounded. Returns the new file's id.
+        """
+        import pyarrow as pa
+
+        self.ensure_initialized()
+        file_id = new_seg_id()
+        path = f"{folder}/{prefix}-{file_id}.parquet"
+        if not rows.spilled:
+            sink = pa.BufferOutputStream()
+            rows.write(sink, _metadata(covers))
+            self.fs.write_atomic(path, bytes(sink.getvalue().to_pybytes()))
+            return file_id
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="tracker-write-") as tmp:
+            local = os.path.join(tmp, "out.parquet")
+            rows.write(local, _metadata(covers))
+            self.fs.upload(local, path)
+        return file_id
+
     # -- listing and planning reads -------------------------------------------------------
 
     def list_record_files(self, prefixes: Sequence[str] = (EXPERIMENTS, RUNS, PARTS)) -> list[StoreFile]:
@@ -511,22 +536,25 @@ def encode_rows(
     """Parquet bytes for buffered rows of one experiment/run."""
     import pyarrow as pa
 
+    from tracker.store import arrays as ar
+
     arrow_schema = schema.arrow_schema()
     n = len(rows)
     kind, key, value, num, step, ts, seq = (list(c) for c in zip(*rows)) if n else ([],) * 7
-    arrays = [
-        pa.array([experiment_id] * n, pa.string()),
-        pa.array([run_id] * n, pa.string()),
-        pa.array([seg] * n, pa.string()),
-        pa.array(kind, pa.string()),
-        pa.array(key, pa.string()),
-        pa.array(value, pa.string()),
-        pa.array(num, pa.float64()),
-        pa.array(step, pa.int64()),
-        pa.array(ts, pa.int64()),
-        pa.array(seq, pa.int64()),
+    # Built from buffers, not pa.array(): that imports pandas in the training process (#16).
+    columns = [
+        ar.repeated_string(experiment_id, n),
+        ar.repeated_string(run_id, n),
+        ar.repeated_string(seg, n),
+        ar.string_array(kind),
+        ar.string_array(key),
+        ar.string_array(value),
+        ar.float_array(num),
+        ar.int_array(step),
+        ar.int_array(ts),
+        ar.int_array(seq),
     ]
-    table = pa.Table.from_arrays(arrays, schema=arrow_schema)
+    table = pa.Table.from_arrays(columns, schema=arrow_schema)
     return encode_table(table, covers, small=True)
 
 

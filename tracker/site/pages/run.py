@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from tracker import context as ctx
 from tracker.exceptions import TrackerError
-from tracker.site import charts, timeseries
+from tracker.site import charts, metric_csv, timeseries
 from tracker.site.media import copy_suffix
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
 from tracker.site.pages.home import run_label
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tracker.site")
 
-MAX_POINTS = 1000  # per displayed series; the CSV download has every point
+MAX_POINTS = 1000  # per displayed series; the CSV download has every point up to a size
 PREVIEW_BYTES = 20 * 1024  # text previews show the start of the file
 FIGURE_LIMIT = 1024 * 1024  # bigger Plotly JSON artifacts are previewed as text, not drawn
 CSV_ROWS = 50
@@ -86,7 +86,9 @@ class MetricRow:
     points: int = doc("Number of logged values.")
     best: float | None = doc("Best finite value over the history (by direction), if any.")
     direction: str = doc("'min' or 'max': which value is best; '' for a neutral metric.")
-    csv: str = doc("Site path of the full history as CSV ('' when it has one point).")
+    csv: str = doc("Site path of the history as CSV ('' when it has one point).")
+    csv_points: int = doc("Points in the CSV: fewer than ``points`` when the history was "
+                          "downsampled to fit the config's site.max_csv_size (0: no CSV).", 0)
 
 
 @dataclass(frozen=True)
@@ -274,14 +276,6 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _history_csv(points: list[tuple[int, int, float]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("step", "timestamp", "value"))
-    writer.writerows((step, ts, repr(_number(value))) for step, ts, value in points)
-    return buf.getvalue().encode("utf-8")
-
-
 def _metrics(
     site: SiteData, run: dict[str, Any], files: list[SiteFile]
 ) -> tuple[tuple[MetricRow, ...], tuple[MetricChart, ...]]:
@@ -289,6 +283,7 @@ def _metrics(
     run_id = run["run_id"]
     latest = site.metrics.get(run_id, {})
     history = site.history(run_id)
+    counts = site.metric_counts.get(run_id, {})
     rows, figures = [], []
     for key in sorted(set(latest) | set(history)):
         points = history.get(key, [])
@@ -296,26 +291,29 @@ def _metrics(
         finite = [v for v in values if math.isfinite(v)]
         direction = site.direction(key)
         csv_path = site.urls.run_metric_csv(run_id, key) if len(points) > 1 else ""
+        csv_points = 0
         if csv_path:
-            files.append(SiteFile(csv_path, _history_csv(points)))
-            chart = _chart(run, key, points, values, csv_path)
+            data, csv_points = metric_csv.history_csv(points, site.publish.config.site.max_csv_size)
+            files.append(SiteFile(csv_path, data))
+            chart = _chart(run, key, points, values, csv_path, counts.get(key, len(points)))
             if chart is not None:
                 figures.append(chart)
         rows.append(MetricRow(
             key=key,
             value=_number(latest.get(key, values[-1] if values else None)),
             step=points[-1][0] if points else 0,
-            points=len(points),
+            points=counts.get(key, len(points)),
             best=(min if direction == "min" else max)(finite) if finite and direction else None,
             direction=direction,
             csv=csv_path,
+            csv_points=min(csv_points, counts.get(key, len(points))),
         ))
     return tuple(rows), tuple(figures)
 
 
 def _chart(
     run: dict[str, Any], key: str, points: list[tuple[int, int, float]], values: list[float],
-    csv_path: str,
+    csv_path: str, logged: int,
 ) -> MetricChart | None:
     steps = [int(p[0]) for p in points]
     times = [int(p[1]) for p in points]
@@ -333,7 +331,7 @@ def _chart(
         start,
         stepless=stepless,
     )
-    return MetricChart(key, figure, csv_path, len(points), len(keep))
+    return MetricChart(key, figure, csv_path, logged, len(keep))
 
 
 # -- artifacts ------------------------------------------------------------------------------
