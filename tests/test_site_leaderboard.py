@@ -221,9 +221,16 @@ def _figures(soup: BeautifulSoup) -> list[dict[str, Any]]:
     return [json.loads(s.get_text()) for s in soup.select("figure.chart script.chart-data")]
 
 
+def _parcoords(soup: BeautifulSoup) -> dict[str, Any]:
+    scripts = soup.select("figure.parcoords script.parcoords-data")
+    assert len(scripts) == 1
+    data: dict[str, Any] = json.loads(scripts[0].get_text())
+    return data
+
+
 def test_sweep_page_chart_running_best_and_best_trial(board_site: BoardSite) -> None:
     soup = _sweep(board_site)
-    loss_chart, parcoords = _figures(soup)
+    (loss_chart,) = _figures(soup)  # the parallel coordinates are not a plotly figure (#11)
     traces = {t["name"]: t for t in loss_chart["data"]}
     assert loss_chart["layout"]["xaxis"]["title"]["text"] == "trial"
     assert loss_chart["layout"]["yaxis"]["title"]["text"] == "loss"
@@ -237,12 +244,33 @@ def test_sweep_page_chart_running_best_and_best_trial(board_site: BoardSite) -> 
     assert star["x"] == [2] and star["y"] == [2.5]  # the first of the tied trials
     assert star["customdata"] == [f"runs/{board_site.ids['trial-2']}.html"]
     assert star["marker"]["symbol"] == "star"
-    dims = parcoords["data"][0]["dimensions"]
+
+
+
+def test_sweep_page_parallel_coordinates_data(board_site: BoardSite) -> None:
+    soup = _sweep(board_site)
+    ids = board_site.ids
+    figure = soup.select_one("figure.parcoords")
+    assert figure["data-noun"] == "trial" and figure["data-rows"] == "table.trials tbody tr"
+    data = _parcoords(soup)
+    assert data["metric"] == "loss" and data["direction"] == "min"
+    assert data["title"] == "Params → loss (5 trials)"
+    dims = data["dimensions"]
     labels = [d["label"] for d in dims]
     assert labels == ["booster", "learning_rate", "max_depth", "loss"]  # seed is constant
     assert dims[0]["ticktext"] == ["dart", "gbtree"] and dims[0]["tickvals"] == [0, 1]
-    assert parcoords["data"][0]["type"] == "parcoords"
-    assert len(dims[-1]["values"]) == 5  # the failed trial has no loss
+    # one line per scored trial, in trial order (the failed trial 5 has no loss)
+    assert [ln["name"] for ln in data["lines"]] == [f"trial {n} · trial-{n}" for n in range(5)]
+    assert [ln["id"] for ln in data["lines"]] == [ids[f"trial-{n}"] for n in range(5)]
+    assert data["lines"][2]["href"] == f"runs/{ids['trial-2']}.html"
+    assert dims[-1]["values"] == [5.0, 3.0, 2.5, 4.0, 2.5]
+    assert dims[1]["values"] == [0.1, 0.2, 0.05, 0.3, 0.01]
+    assert all(len(d["values"]) == 5 for d in dims)
+    # our own script draws it: no plotly parcoords, no inline code
+    assert "parcoords" not in json.dumps(_figures(soup))
+    scripts = [s["src"] for s in soup.select("script[src]")]
+    assert "../assets/parcoords.js" in scripts
+    assert not soup.select("script:not([src])[type!='application/json']")
 
 
 def test_sweep_page_table_best_first_and_breadcrumbs(board_site: BoardSite) -> None:
