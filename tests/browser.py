@@ -35,6 +35,14 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+# Records Content-Security-Policy violations into window.__csp (pass as init_script): a blocked
+# eval or inline script reports here even when the page catches the error and goes on (#11).
+CSP_LISTENER = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "?"} at ${e.sourceFile || "?"}:${e.lineNumber}`);
+});
+"""
 
 _session: dict[str, Any] = {}
 
@@ -86,10 +94,16 @@ def file_url(path: str | os.PathLike[str], fragment: str = "") -> str:
 
 
 def new_page(browser: Any, url: str, *, width: int = 1280, height: int = 900,
-             wait: str = "load") -> tuple[Any, list[str]]:
-    """A page of its own context at ``url``, and the list its errors are collected into."""
+             wait: str = "load", init_script: str = "") -> tuple[Any, list[str]]:
+    """A page of its own context at ``url``, and the list its errors are collected into.
+
+    ``init_script`` runs in every document of the page before its own scripts (e.g.
+    ``CSP_LISTENER``).
+    """
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
+    if init_script:
+        page.add_init_script(init_script)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
