@@ -423,6 +423,93 @@ def test_leaderboard_sort_filter_columns_in_chromium(board_site: BoardSite, open
     assert errors == []
 
 
+SWEEP = "figure.parcoords"
+
+
+def _visible_trials(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        "table.trials tbody tr:not([hidden]) th a", "links => links.map(a => a.textContent)")
+
+
+def _hover_between(page: Any, left: str, right: str, t: float, height: float) -> None:
+    """Move the mouse to ``t`` of the way from axis ``left`` to axis ``right``, at ``height``
+    (0 = bottom, 1 = top of the axes)."""
+    boxes = [page.locator(f"{SWEEP} .pc-axis[data-key='{k}'] rect.pc-hit").bounding_box()
+             for k in (left, right)]
+    xs = [b["x"] + b["width"] / 2 for b in boxes]
+    top, bottom = boxes[0]["y"] + 8, boxes[0]["y"] + boxes[0]["height"] - 8
+    page.mouse.move(xs[0] + t * (xs[1] - xs[0]), bottom - height * (bottom - top))
+
+
+def _check_sweep_parcoords_drawn(page: Any, ids: dict[str, str]) -> None:
+    state = browser_fixtures.parcoords_state(page, SWEEP)
+    assert state["axes"] == ["booster", "learning_rate", "max_depth", "loss"]
+    assert sorted(state["lines"]) == sorted(ids[f"trial-{n}"] for n in range(5))  # not trial-5
+    colors = state["colors"]  # loss: lower is better, darkest = best
+    assert colors[ids["trial-2"]] == colors[ids["trial-4"]] == "#440154"
+    assert colors[ids["trial-0"]] == "#bddf26"
+    assert state["lines"][-2:] == [ids["trial-4"], ids["trial-2"]]  # the best on top
+    assert state["label"].startswith(
+        "Parallel coordinates of 5 trials over 4 axes: booster, learning_rate, max_depth, loss.")
+    assert state["status"] == "5 trials. Drag along an axis to keep a range."
+    assert page.text_content(f"{SWEEP} .pc-colorbar") == "colour: loss (lower is better)2.55"
+    ticks = page.eval_on_selector_all(f"{SWEEP} .pc-axis[data-key='booster'] .pc-tick-label",
+                                      "els => els.map(e => e.textContent)")
+    assert ticks == ["dart", "gbtree"]
+    # one Tab stop: the chart itself (the "Clear brushes" button shows only with a brush)
+    focusable = page.eval_on_selector_all(
+        f"{SWEEP} [tabindex], {SWEEP} a, {SWEEP} button:not([hidden])",
+        "els => els.map(e => e.tagName.toLowerCase() + ':' + e.getAttribute('tabindex'))")
+    assert focusable == ["svg:0"]
+    # hovering a line names its trial and values (trial-3 alone is near 88 % up, 30 % of the
+    # way from learning_rate 0.3 (top) to max_depth 6 (60 % up))
+    _hover_between(page, "learning_rate", "max_depth", 0.3, 0.88)
+    assert browser_fixtures.parcoords_state(page, SWEEP)["readout"] == (
+        "trial 3 · trial-3: booster gbtree · learning_rate 0.3 · max_depth 6 · loss 4")
+
+
+def _check_sweep_brushing(page: Any) -> None:
+    """Numeric brush (loss 3.5–5 by dragging past the top), cleared by a click on the axis,
+    then a categorical one (booster = dart); the table follows and the hash keeps it."""
+    browser_fixtures.drag_brush(page, SWEEP, "loss", 0.4, 1.2)  # loss 3.5 → beyond 5
+    assert _visible_trials(page) == ["trial-3", "trial-0"]  # 4.0 and 5.0; the failed one hidden
+    state = browser_fixtures.parcoords_state(page, SWEEP)
+    assert state["status"] == "2 of 5 trials in the brushed ranges." and state["brushes"] == ["loss"]
+    assert len(state["dimmed"]) == 3
+    assert page.evaluate("() => location.hash") == "#brush=loss:3.5:5"
+    page.reload()
+    page.wait_for_selector(f"{SWEEP}[data-drawn='svg'] svg.pc-svg")
+    assert _visible_trials(page) == ["trial-3", "trial-0"]
+    assert browser_fixtures.parcoords_state(page, SWEEP)["brushes"] == ["loss"]
+    browser_fixtures.click_axis(page, SWEEP, "loss")  # a click without a drag clears the axis
+    assert len(_visible_trials(page)) == 6 and page.evaluate("() => location.hash") == ""
+    browser_fixtures.drag_brush(page, SWEEP, "booster", 0.15, -0.2)  # around "dart" (bottom)
+    assert _visible_trials(page) == ["trial-2", "trial-4", "trial-1"]
+    assert page.evaluate("() => location.hash") == "#brush=booster:dart:dart"
+    # a brush typed into the address: two axes at once
+    page.evaluate("() => { location.hash = 'brush=learning_rate:0.05:0.2,booster:dart:dart'; }")
+    page.wait_for_function("() => document.querySelectorAll("
+                           "'table.trials tbody tr:not([hidden])').length === 2")
+    assert _visible_trials(page) == ["trial-2", "trial-1"]
+    page.click(f"{SWEEP} button.pc-clear")
+    assert len(_visible_trials(page)) == 6 and page.evaluate("() => location.hash") == ""
+
+
+@pytest.mark.browser
+def test_sweep_parallel_coordinates_in_chromium(board_site: BoardSite, open_page: Any) -> None:
+    """One SVG line per scored trial, no plotly parcoords and no CSP violation; brushing
+    filters the trials table and survives a reload (#11)."""
+    page, errors = open_page(board_site.out / "sweeps" / f"{board_site.ids['sweep-parent']}.html",
+                             init_script=browser_fixtures.CSP_LISTENER)
+    page.wait_for_selector(f"{SWEEP}[data-drawn='svg'] svg.pc-svg")
+    page.wait_for_selector("figure.chart .js-plotly-plot")  # the loss-by-trial chart
+    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 1
+    _check_sweep_parcoords_drawn(page, board_site.ids)
+    _check_sweep_brushing(page)
+    assert page.evaluate("() => window.__csp") == []
+    assert errors == []
+
+
 @pytest.mark.browser
 def test_leaderboard_url_state_restores_the_view(board_site: BoardSite, open_page: Any) -> None:
     state = "sort=metrics.rmse:desc&filter=model%20%3D%20lasso&cols=metrics.rmse,params.zz_hidden"

@@ -522,10 +522,14 @@
       if (!drag && document.activeElement !== self.svg) self.showLine(-1);
     });
     this.svg.addEventListener("click", function (event) {
-      if (event.target.classList.contains("pc-hit")) return;
+      // a drag that began on an axis may end on a line: that click opens nothing
+      if (self.pressedAxis || event.target.classList.contains("pc-hit")) return;
       var p = self.point(event);
       var i = self.lineAt(p.x, p.y);
       if (i >= 0) self.open(i);
+    });
+    this.svg.addEventListener("pointerdown", function (event) {
+      self.pressedAxis = event.target.classList.contains("pc-hit");
     });
     this.svg.addEventListener("keydown", function (event) { self.key(event); });
     this.svg.addEventListener("blur", function () { self.showLine(-1); });
