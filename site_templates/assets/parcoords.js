@@ -244,6 +244,26 @@
     return parts.join(",");
   };
 
+  /** A dragged brush as the address will hold it, so a reload shows the same selection:
+   * categories it covers (none: no brush), numbers rounded to a thousandth of the axis. */
+  Chart.prototype.snap = function (axis) {
+    var brush = this.brushes[axis.index];
+    if (!brush) return;
+    delete this.brushes[axis.index];
+    var entries = [];
+    if (axis.categories) {
+      var inside = axis.categories.filter(function (c, i) { return this.inBrush(brush, axis.position(i)); }, this);
+      if (inside.length) entries.push({ key: axis.key, lo: inside[0], hi: inside[inside.length - 1] });
+    } else {
+      var step = Math.pow(10, Math.floor(Math.log10((axis.high - axis.low) / 1000)));
+      var round = function (p) { return String(Number((Math.round(axis.value(p) / step) * step).toPrecision(12))); };
+      entries.push({ key: axis.key, lo: round(brush.lo), hi: round(brush.hi) });
+    }
+    var others = this.brushes;
+    this.restore(entries);
+    Object.keys(others).forEach(function (index) { this.brushes[index] = others[index]; }, this);
+  };
+
   Chart.prototype.inBrush = function (brush, position) {
     return position >= brush.lo - EPSILON && position <= brush.hi + EPSILON;
   };
@@ -306,11 +326,12 @@
     head.appendChild(this.status);
     head.appendChild(this.clearButton);
     this.container.appendChild(head);
+    this.scroller = el("div", "pc-scroll");
+    this.container.appendChild(this.scroller);
+    // below the chart, so that a long readout never moves the lines under the pointer
     this.readout = el("p", "pc-readout");
     this.readout.setAttribute("aria-live", "polite");
     this.container.appendChild(this.readout);
-    this.scroller = el("div", "pc-scroll");
-    this.container.appendChild(this.scroller);
     var available = Math.max(this.container.clientWidth || 640, 320);
     var inner = available - MARGIN.left - MARGIN.right;
     this.gap = this.axes.length > 1 ? Math.max(MIN_GAP, inner / (this.axes.length - 1)) : 0;
@@ -505,6 +526,7 @@
       var end = function () {
         if (!drag || drag.axis !== axis) return;
         if (!drag.moved) delete self.brushes[axis.index]; // a click clears the axis
+        else self.snap(axis);
         drag = null;
         self.update(true);
       };
