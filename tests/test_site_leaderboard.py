@@ -313,6 +313,20 @@ def test_sweep_ordering_falls_back_to_start_time() -> None:
         (0, "b"), (1, "a"), (7, "c")]
 
 
+def test_parcoords_data_lines_and_direction() -> None:
+    from tracker.site.charts_compare import Line, parcoords_data
+
+    lines = [Line("a", "run a", "runs/a.html"), Line("b", "run b", "runs/b.html")]
+    data = parcoords_data({"lr": ["0.1", "0.2"], "seed": ["1", "1"], "opt": ["adam", None]},
+                          "n_iter", [3.0, 4.0], "none", "t", lines)
+    assert data["direction"] == ""  # neutral: coloured, nothing is best
+    assert [d["label"] for d in data["dimensions"]] == ["lr", "opt", "n_iter"]  # seed is fixed
+    assert data["dimensions"][1]["ticktext"] == ["adam", "(none)"]
+    assert data["lines"] == [{"id": "a", "name": "run a", "href": "runs/a.html"},
+                             {"id": "b", "name": "run b", "href": "runs/b.html"}]
+    assert parcoords_data({}, "loss", [1.0], "max", "t", lines[:1])["direction"] == "max"
+
+
 def test_parcoords_dimension_encoding() -> None:
     from tracker.site.charts_compare import dimension
 
@@ -493,6 +507,11 @@ def _check_sweep_brushing(page: Any) -> None:
     assert _visible_trials(page) == ["trial-2", "trial-1"]
     page.click(f"{SWEEP} button.pc-clear")
     assert len(_visible_trials(page)) == 6 and page.evaluate("() => location.hash") == ""
+    # an address with an unknown axis, a bad number or a malformed entry brushes nothing
+    page.evaluate("() => { location.hash = 'brush=nope:1:2,loss:x:y,max_depth:3,%E0:1:2'; }")
+    page.wait_for_timeout(100)
+    assert len(_visible_trials(page)) == 6
+    assert browser_fixtures.parcoords_state(page, SWEEP)["brushes"] == []
 
 
 @pytest.mark.browser
