@@ -35,6 +35,14 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+# Records Content-Security-Policy violations into window.__csp (pass as init_script): a blocked
+# eval or inline script reports here even when the page catches the error and goes on (#11).
+CSP_LISTENER = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || "?"} at ${e.sourceFile || "?"}:${e.lineNumber}`);
+});
+"""
 
 _session: dict[str, Any] = {}
 
@@ -86,10 +94,16 @@ def file_url(path: str | os.PathLike[str], fragment: str = "") -> str:
 
 
 def new_page(browser: Any, url: str, *, width: int = 1280, height: int = 900,
-             wait: str = "load") -> tuple[Any, list[str]]:
-    """A page of its own context at ``url``, and the list its errors are collected into."""
+             wait: str = "load", init_script: str = "") -> tuple[Any, list[str]]:
+    """A page of its own context at ``url``, and the list its errors are collected into.
+
+    ``init_script`` runs in every document of the page before its own scripts (e.g.
+    ``CSP_LISTENER``).
+    """
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
+    if init_script:
+        page.add_init_script(init_script)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
@@ -121,3 +135,55 @@ def open_page(browser: Any) -> Iterator[Callable[..., tuple[Any, list[str]]]]:
     yield _open
     for page in pages:
         page.context.close()
+
+
+# ------------------------------------------------------------------ parallel coordinates
+
+
+def parcoords_state(page: Any, scope: str) -> dict[str, Any]:
+    """What the SVG parallel coordinates inside ``scope`` show: axis titles, the runs of the
+    lines (drawing order), the dimmed ones, the status and hover/focus readout texts."""
+    state: dict[str, Any] = page.evaluate("""(scope) => {
+        const root = document.querySelector(scope);
+        const lines = Array.from(root.querySelectorAll("path.pc-line"));
+        return {
+            axes: Array.from(root.querySelectorAll(".pc-axis")).map((g) => g.dataset.key),
+            titles: Array.from(root.querySelectorAll(".pc-axis-title")).map((t) => t.textContent),
+            lines: lines.map((p) => p.dataset.run),
+            colors: Object.fromEntries(lines.map((p) => [p.dataset.run, p.getAttribute("stroke")])),
+            dimmed: lines.filter((p) => p.classList.contains("pc-dim")).map((p) => p.dataset.run),
+            status: root.querySelector(".pc-status").textContent,
+            readout: root.querySelector(".pc-readout").textContent,
+            label: root.querySelector("svg.pc-svg").getAttribute("aria-label"),
+            brushes: Array.from(root.querySelectorAll("rect.pc-brush"))
+                .filter((r) => r.getAttribute("visibility") === "visible")
+                .map((r) => r.parentNode.dataset.key),
+        };
+    }""", scope)
+    return state
+
+
+def drag_brush(page: Any, scope: str, key: str, start: float, end: float) -> None:
+    """Drag with the mouse along axis ``key`` from ``start`` to ``end``, as fractions of the
+    axis height from its bottom (0) to its top (1). ``start`` must be on the axis (0–1);
+    ``end`` may overshoot it (the brush then stops at the axis end)."""
+    assert 0 <= start <= 1, start
+    hit = page.locator(f"{scope} .pc-axis[data-key='{key}'] rect.pc-hit")
+    hit.scroll_into_view_if_needed()
+    box = hit.bounding_box()
+    top, bottom = box["y"] + 8, box["y"] + box["height"] - 8  # the hit area pads the axis by 8 px
+    x = box["x"] + box["width"] / 2
+
+    def y(fraction: float) -> float:
+        return bottom - fraction * (bottom - top)
+
+    page.mouse.move(x, y(start))
+    page.mouse.down()
+    page.mouse.move(x, y((start + end) / 2), steps=3)
+    page.mouse.move(x, y(end), steps=3)
+    page.mouse.up()
+
+
+def click_axis(page: Any, scope: str, key: str) -> None:
+    """A click (no drag) on axis ``key``: clears its brush."""
+    page.locator(f"{scope} .pc-axis[data-key='{key}'] rect.pc-hit").click()

@@ -100,26 +100,61 @@ def _chips(page: Any) -> list[str]:
     return page.eval_on_selector_all(".compare-runs li a", "links => links.map(a => a.textContent)")
 
 
-def _check_parallel_coordinates(page: Any, chosen: list[str]) -> None:
-    """plotly's parcoords where WebGL works; else (headless Chromium here) one SVG line per run
-    over the same axes: the params that differ, then the primary metric."""
-    page.wait_for_selector(".parcoords-chart[data-drawn]")
-    plot = page.evaluate("""() => {
-        const gd = document.querySelector('.parcoords-chart .js-plotly-plot');
-        return {drawn: gd.parentNode.dataset.drawn, types: gd.data.map(t => t.type),
-                names: gd.data.map(t => t.name), axes: gd.layout.xaxis.ticktext,
-                dims: gd.data[0].dimensions, webglMessage: !!gd.querySelector('.no-webgl')};
-    }""")
-    axes = ["alpha", "model", "note", "rmse"]
-    assert not plot["webglMessage"]
-    print(f"\nparallel coordinates drawn as: {plot['drawn']}")
-    assert plot["drawn"] in ("parcoords", "lines")
-    if plot["drawn"] == "parcoords":
-        assert plot["types"] == ["parcoords"]
-        assert [d["label"] for d in plot["dims"]] == axes
-    else:
-        assert plot["types"] == ["scatter"] * 3 and plot["names"] == chosen
-        assert plot["axes"] == axes
+def _check_parallel_coordinates(page: Any, ids: dict[str, str], chosen: list[str]) -> None:
+    """Our own SVG (plotly's parcoords needs eval, which the CSP forbids, #11): one line per
+    selected run over the params that differ, then the primary metric; coloured by rmse (lower
+    is better: the best run darkest)."""
+    page.wait_for_selector(".parcoords-chart[data-drawn='svg'] svg.pc-svg")
+    assert page.evaluate("() => document.querySelectorAll('.parcoords-chart .js-plotly-plot, "
+                         ".parcoords-chart canvas, .no-webgl').length") == 0
+    state = browser_fixtures.parcoords_state(page, ".parcoords-chart")
+    assert state["axes"] == ["alpha", "model", "note", "rmse"]
+    assert state["titles"] == ["alpha", "model", "note", "rmse"]
+    assert sorted(state["lines"]) == sorted(ids[n] for n in chosen)
+    assert state["lines"][-1] == ids["alpha-run"]  # the best is drawn last, on top
+    assert state["colors"][ids["alpha-run"]] == "#440154"  # darkest = best (rmse 2)
+    assert state["colors"][ids["beta-run"]] == "#bddf26"  # lightest = worst (rmse 10)
+    assert state["dimmed"] == [] and state["brushes"] == []
+    assert state["label"].startswith("Parallel coordinates of 3 runs over 4 axes: alpha, model, "
+                                     "note, rmse.")
+    assert "colour: rmse (lower is better)" in page.text_content(".parcoords-chart .pc-colorbar")
+    # untrusted text (a param value) is an axis label, as text
+    ticks = page.eval_on_selector_all(".pc-axis[data-key='note'] title, .pc-axis[data-key='note'] "
+                                      ".pc-tick-label", "els => els.map(e => e.textContent)")
+    assert XSS in ticks
+    assert page.eval_on_selector_all(".parcoords-chart img", "x => x.length") == 0
+
+
+def _check_brushing(page: Any, ids: dict[str, str]) -> None:
+    """Drag on the rmse axis from 30 % up (4.4) to below its bottom (2): beta-run (10) is
+    dimmed, the brush is in the address next to the runs, and a reload restores it."""
+    browser_fixtures.drag_brush(page, ".parcoords-chart", "rmse", 0.3, -0.1)
+    state = browser_fixtures.parcoords_state(page, ".parcoords-chart")
+    assert state["dimmed"] == [ids["beta-run"]] and state["brushes"] == ["rmse"]
+    assert state["status"] == "2 of 3 runs in the brushed ranges."
+    hash_before = page.evaluate("() => location.hash")
+    assert hash_before.startswith("#runs=" + ids["alpha-run"])
+    brush = hash_before.split("&brush=")[1]
+    key, low, high = brush.split(":")
+    assert key == "rmse" and float(low) == 2 and 4.3 < float(high) < 4.5
+    page.reload()
+    page.wait_for_selector(".parcoords-chart[data-drawn='svg'] svg.pc-svg")
+    assert page.evaluate("() => location.hash") == hash_before
+    state = browser_fixtures.parcoords_state(page, ".parcoords-chart")
+    assert state["dimmed"] == [ids["beta-run"]] and state["brushes"] == ["rmse"]
+    # the keyboard steps through the runs inside the brush, best first
+    page.focus(".parcoords-chart svg.pc-svg")
+    page.keyboard.press("ArrowDown")
+    readout = browser_fixtures.parcoords_state(page, ".parcoords-chart")["readout"]
+    assert readout.startswith("alpha-run: alpha 0.1 · model lasso · note ") and readout.endswith(
+        " · rmse 2")
+    page.keyboard.press("ArrowDown")
+    assert browser_fixtures.parcoords_state(page, ".parcoords-chart")["readout"].startswith(
+        "gamma-run: alpha 10 · model xgboost · note (none) · rmse 3.5")
+    page.keyboard.press("Escape")  # clears the brush
+    state = browser_fixtures.parcoords_state(page, ".parcoords-chart")
+    assert state["dimmed"] == [] and state["brushes"] == []
+    assert "brush=" not in page.evaluate("() => location.hash")
 
 
 def _check_tables(page: Any) -> None:
@@ -181,8 +216,9 @@ def test_compare_page_draws_selected_runs(board_site: BoardSite, open_page: Any)
     names = page.evaluate(
         "() => document.querySelector('.metric-chart .js-plotly-plot').data.map(t => t.name)")
     assert names == chosen
-    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 3
-    _check_parallel_coordinates(page, chosen)
+    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 2
+    _check_parallel_coordinates(page, ids, chosen)
+    _check_brushing(page, ids)
     _check_tables(page)
     _check_scatter(page)
     _check_selection_changes(page, ids)

@@ -221,9 +221,16 @@ def _figures(soup: BeautifulSoup) -> list[dict[str, Any]]:
     return [json.loads(s.get_text()) for s in soup.select("figure.chart script.chart-data")]
 
 
+def _parcoords(soup: BeautifulSoup) -> dict[str, Any]:
+    scripts = soup.select("figure.parcoords script.parcoords-data")
+    assert len(scripts) == 1
+    data: dict[str, Any] = json.loads(scripts[0].get_text())
+    return data
+
+
 def test_sweep_page_chart_running_best_and_best_trial(board_site: BoardSite) -> None:
     soup = _sweep(board_site)
-    loss_chart, parcoords = _figures(soup)
+    (loss_chart,) = _figures(soup)  # the parallel coordinates are not a plotly figure (#11)
     traces = {t["name"]: t for t in loss_chart["data"]}
     assert loss_chart["layout"]["xaxis"]["title"]["text"] == "trial"
     assert loss_chart["layout"]["yaxis"]["title"]["text"] == "loss"
@@ -237,12 +244,33 @@ def test_sweep_page_chart_running_best_and_best_trial(board_site: BoardSite) -> 
     assert star["x"] == [2] and star["y"] == [2.5]  # the first of the tied trials
     assert star["customdata"] == [f"runs/{board_site.ids['trial-2']}.html"]
     assert star["marker"]["symbol"] == "star"
-    dims = parcoords["data"][0]["dimensions"]
+
+
+
+def test_sweep_page_parallel_coordinates_data(board_site: BoardSite) -> None:
+    soup = _sweep(board_site)
+    ids = board_site.ids
+    figure = soup.select_one("figure.parcoords")
+    assert figure["data-noun"] == "trial" and figure["data-rows"] == "table.trials tbody tr"
+    data = _parcoords(soup)
+    assert data["metric"] == "loss" and data["direction"] == "min"
+    assert data["title"] == "Params → loss (5 trials)"
+    dims = data["dimensions"]
     labels = [d["label"] for d in dims]
     assert labels == ["booster", "learning_rate", "max_depth", "loss"]  # seed is constant
     assert dims[0]["ticktext"] == ["dart", "gbtree"] and dims[0]["tickvals"] == [0, 1]
-    assert parcoords["data"][0]["type"] == "parcoords"
-    assert len(dims[-1]["values"]) == 5  # the failed trial has no loss
+    # one line per scored trial, in trial order (the failed trial 5 has no loss)
+    assert [ln["name"] for ln in data["lines"]] == [f"trial {n} · trial-{n}" for n in range(5)]
+    assert [ln["id"] for ln in data["lines"]] == [ids[f"trial-{n}"] for n in range(5)]
+    assert data["lines"][2]["href"] == f"runs/{ids['trial-2']}.html"
+    assert dims[-1]["values"] == [5.0, 3.0, 2.5, 4.0, 2.5]
+    assert dims[1]["values"] == [0.1, 0.2, 0.05, 0.3, 0.01]
+    assert all(len(d["values"]) == 5 for d in dims)
+    # our own script draws it: no plotly parcoords, no inline code
+    assert "parcoords" not in json.dumps(_figures(soup))
+    scripts = [s["src"] for s in soup.select("script[src]")]
+    assert "../assets/parcoords.js" in scripts
+    assert not soup.select("script:not([src])[type!='application/json']")
 
 
 def test_sweep_page_table_best_first_and_breadcrumbs(board_site: BoardSite) -> None:
@@ -283,6 +311,20 @@ def test_sweep_ordering_falls_back_to_start_time() -> None:
                      "c": {"trial_number": "7"}}
     assert [(n, r["run_id"]) for n, r in trial_order(FakeSite(), runs)] == [  # type: ignore[arg-type]
         (0, "b"), (1, "a"), (7, "c")]
+
+
+def test_parcoords_data_lines_and_direction() -> None:
+    from tracker.site.charts_compare import Line, parcoords_data
+
+    lines = [Line("a", "run a", "runs/a.html"), Line("b", "run b", "runs/b.html")]
+    data = parcoords_data({"lr": ["0.1", "0.2"], "seed": ["1", "1"], "opt": ["adam", None]},
+                          "n_iter", [3.0, 4.0], "none", "t", lines)
+    assert data["direction"] == ""  # neutral: coloured, nothing is best
+    assert [d["label"] for d in data["dimensions"]] == ["lr", "opt", "n_iter"]  # seed is fixed
+    assert data["dimensions"][1]["ticktext"] == ["adam", "(none)"]
+    assert data["lines"] == [{"id": "a", "name": "run a", "href": "runs/a.html"},
+                             {"id": "b", "name": "run b", "href": "runs/b.html"}]
+    assert parcoords_data({}, "loss", [1.0], "max", "t", lines[:1])["direction"] == "max"
 
 
 def test_parcoords_dimension_encoding() -> None:
@@ -392,6 +434,98 @@ def test_leaderboard_sort_filter_columns_in_chromium(board_site: BoardSite, open
     with page.expect_navigation():
         page.click(".lb-compare")
     assert page.url.endswith(f"board-compare.html#runs={alpha},{gamma}")
+    assert errors == []
+
+
+SWEEP = "figure.parcoords"
+
+
+def _visible_trials(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        "table.trials tbody tr:not([hidden]) th a", "links => links.map(a => a.textContent)")
+
+
+def _hover_between(page: Any, left: str, right: str, t: float, height: float) -> None:
+    """Move the mouse to ``t`` of the way from axis ``left`` to axis ``right``, at ``height``
+    (0 = bottom, 1 = top of the axes)."""
+    boxes = [page.locator(f"{SWEEP} .pc-axis[data-key='{k}'] rect.pc-hit").bounding_box()
+             for k in (left, right)]
+    xs = [b["x"] + b["width"] / 2 for b in boxes]
+    top, bottom = boxes[0]["y"] + 8, boxes[0]["y"] + boxes[0]["height"] - 8
+    page.mouse.move(xs[0] + t * (xs[1] - xs[0]), bottom - height * (bottom - top))
+
+
+def _check_sweep_parcoords_drawn(page: Any, ids: dict[str, str]) -> None:
+    state = browser_fixtures.parcoords_state(page, SWEEP)
+    assert state["axes"] == ["booster", "learning_rate", "max_depth", "loss"]
+    assert sorted(state["lines"]) == sorted(ids[f"trial-{n}"] for n in range(5))  # not trial-5
+    colors = state["colors"]  # loss: lower is better, darkest = best
+    assert colors[ids["trial-2"]] == colors[ids["trial-4"]] == "#440154"
+    assert colors[ids["trial-0"]] == "#bddf26"
+    assert state["lines"][-2:] == [ids["trial-4"], ids["trial-2"]]  # the best on top
+    assert state["label"].startswith(
+        "Parallel coordinates of 5 trials over 4 axes: booster, learning_rate, max_depth, loss.")
+    assert state["status"] == "5 trials. Drag along an axis to keep a range."
+    assert page.text_content(f"{SWEEP} .pc-colorbar") == "colour: loss (lower is better)2.55"
+    ticks = page.eval_on_selector_all(f"{SWEEP} .pc-axis[data-key='booster'] .pc-tick-label",
+                                      "els => els.map(e => e.textContent)")
+    assert ticks == ["dart", "gbtree"]
+    # one Tab stop: the chart itself (the "Clear brushes" button shows only with a brush)
+    focusable = page.eval_on_selector_all(
+        f"{SWEEP} [tabindex], {SWEEP} a, {SWEEP} button:not([hidden])",
+        "els => els.map(e => e.tagName.toLowerCase() + ':' + e.getAttribute('tabindex'))")
+    assert focusable == ["svg:0"]
+    # hovering a line names its trial and values (trial-3 alone is near 88 % up, 30 % of the
+    # way from learning_rate 0.3 (top) to max_depth 6 (60 % up))
+    _hover_between(page, "learning_rate", "max_depth", 0.3, 0.88)
+    assert browser_fixtures.parcoords_state(page, SWEEP)["readout"] == (
+        "trial 3 · trial-3: booster gbtree · learning_rate 0.3 · max_depth 6 · loss 4")
+
+
+def _check_sweep_brushing(page: Any) -> None:
+    """Numeric brush (loss 3.5–5 by dragging past the top), cleared by a click on the axis,
+    then a categorical one (booster = dart); the table follows and the hash keeps it."""
+    browser_fixtures.drag_brush(page, SWEEP, "loss", 0.4, 1.2)  # loss 3.5 → beyond 5
+    assert _visible_trials(page) == ["trial-3", "trial-0"]  # 4.0 and 5.0; the failed one hidden
+    state = browser_fixtures.parcoords_state(page, SWEEP)
+    assert state["status"] == "2 of 5 trials in the brushed ranges." and state["brushes"] == ["loss"]
+    assert len(state["dimmed"]) == 3
+    assert page.evaluate("() => location.hash") == "#brush=loss:3.5:5"
+    page.reload()
+    page.wait_for_selector(f"{SWEEP}[data-drawn='svg'] svg.pc-svg")
+    assert _visible_trials(page) == ["trial-3", "trial-0"]
+    assert browser_fixtures.parcoords_state(page, SWEEP)["brushes"] == ["loss"]
+    browser_fixtures.click_axis(page, SWEEP, "loss")  # a click without a drag clears the axis
+    assert len(_visible_trials(page)) == 6 and page.evaluate("() => location.hash") == ""
+    browser_fixtures.drag_brush(page, SWEEP, "booster", 0.15, -0.2)  # around "dart" (bottom)
+    assert _visible_trials(page) == ["trial-2", "trial-4", "trial-1"]
+    assert page.evaluate("() => location.hash") == "#brush=booster:dart:dart"
+    # a brush typed into the address: two axes at once
+    page.evaluate("() => { location.hash = 'brush=learning_rate:0.05:0.2,booster:dart:dart'; }")
+    page.wait_for_function("() => document.querySelectorAll("
+                           "'table.trials tbody tr:not([hidden])').length === 2")
+    assert _visible_trials(page) == ["trial-2", "trial-1"]
+    page.click(f"{SWEEP} button.pc-clear")
+    assert len(_visible_trials(page)) == 6 and page.evaluate("() => location.hash") == ""
+    # an address with an unknown axis, a bad number or a malformed entry brushes nothing
+    page.evaluate("() => { location.hash = 'brush=nope:1:2,loss:x:y,max_depth:3,%E0:1:2'; }")
+    page.wait_for_timeout(100)
+    assert len(_visible_trials(page)) == 6
+    assert browser_fixtures.parcoords_state(page, SWEEP)["brushes"] == []
+
+
+@pytest.mark.browser
+def test_sweep_parallel_coordinates_in_chromium(board_site: BoardSite, open_page: Any) -> None:
+    """One SVG line per scored trial, no plotly parcoords and no CSP violation; brushing
+    filters the trials table and survives a reload (#11)."""
+    page, errors = open_page(board_site.out / "sweeps" / f"{board_site.ids['sweep-parent']}.html",
+                             init_script=browser_fixtures.CSP_LISTENER)
+    page.wait_for_selector(f"{SWEEP}[data-drawn='svg'] svg.pc-svg")
+    page.wait_for_selector("figure.chart .js-plotly-plot")  # the loss-by-trial chart
+    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 1
+    _check_sweep_parcoords_drawn(page, board_site.ids)
+    _check_sweep_brushing(page)
+    assert page.evaluate("() => window.__csp") == []
     assert errors == []
 
 

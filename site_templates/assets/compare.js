@@ -1,7 +1,8 @@
 /* Compare page: reads the selected run ids from the URL hash (#runs=id1,id2; default: the
  * leaderboard's best) and the experiment's data script (window.TRACKER_DATA[<experiment id>]),
- * then draws metric histories, a params diff table, a metrics table, parallel coordinates and
- * a param-vs-metric scatter. Plain ES2017; the DOM is built with createElement/textContent only.
+ * then draws metric histories, a params diff table, a metrics table, parallel coordinates
+ * (SVG, assets/parcoords.js; the brush is kept in the hash: #runs=...&brush=key:lo:hi) and a
+ * param-vs-metric scatter. Plain ES2017; the DOM is built with createElement/textContent only.
  */
 (function () {
   "use strict";
@@ -53,7 +54,8 @@
     });
   }
 
-  /** A parcoords dimension: numbers as they are, anything else as category indices. */
+  /** A parallel-coordinates dimension: numbers as they are, anything else as category indices
+   * (the same encoding as tracker/site/charts_compare.py). */
   function dimension(label, values) {
     var numbers = values.map(asNumber);
     if (values.length && numbers.every(function (n) { return n !== null; })) {
@@ -112,13 +114,15 @@
   Compare.prototype.readHash = function () {
     var hash = window.location.hash.replace(/^#/, "");
     var ids = null;
+    this.brush = "";
     hash.split("&").forEach(function (part) {
+      if (part.indexOf("brush=") === 0) this.brush = part.slice(6);
       if (part.indexOf("runs=") === 0) {
         ids = part.slice(5).split(",").filter(Boolean).map(function (id) {
           try { return decodeURIComponent(id); } catch (e) { return id; }
         });
       }
-    });
+    }, this);
     if (ids === null || !ids.length) {
       this.say("");
       return this.defaultSelection();
@@ -134,7 +138,7 @@
   };
 
   Compare.prototype.writeHash = function () {
-    var hash = "runs=" + this.selection.map(encodeURIComponent).join(",");
+    var hash = "runs=" + this.selection.map(encodeURIComponent).join(",") + (this.brush ? "&brush=" + this.brush : "");
     var url = window.location.pathname + window.location.search + "#" + hash;
     try {
       window.history.replaceState(window.history.state, "", url);
@@ -301,11 +305,15 @@
     return (moving.length ? moving : keys).slice(0, MAX_DIMENSIONS);
   };
 
+  /** Parallel coordinates drawn as SVG by assets/parcoords.js (plotly's parcoords needs eval,
+   * which the site's CSP forbids, #11): one line per selected run with the primary metric,
+   * coloured by it; the brush is kept in the hash (&brush=key:lo:hi,...). */
   Compare.prototype.renderParcoords = function () {
+    var self = this;
     var container = this.app.querySelector(".parcoords-chart");
-    this.parcoordsToken = null;
     container.removeAttribute("data-drawn");
-    this.clear(container);
+    container.textContent = "";
+    this.parcoords = null;
     var primary = this.data.primary;
     var runs = this.runs().filter(function (run) {
       return !primary || (run.m && typeof run.m[primary] === "number");
@@ -314,90 +322,36 @@
       container.appendChild(el("p", "empty", "None of the selected runs has " + (primary || "a metric") + "."));
       return;
     }
+    if (!window.tracker || !window.tracker.parcoords) {
+      container.appendChild(el("p", "empty", "The parallel coordinates need assets/parcoords.js, which did not load."));
+      return;
+    }
     var dims = this.varyingParams(runs).map(function (key) {
       return dimension(key, runs.map(function (run) { return run.pa ? run.pa[key] : null; }));
     });
-    var trace = { type: "parcoords", dimensions: dims };
-    if (primary) {
-      var values = runs.map(function (run) { return run.m[primary]; });
-      dims.push({ label: primary, values: values });
-      trace.line = {
-        color: values, colorscale: "Viridis", showscale: true,
-        reversescale: (this.data.dir || {})[primary] !== "max",
-        colorbar: { title: { text: primary } }
-      };
-    }
+    if (primary) dims.push({ label: primary, values: runs.map(function (run) { return run.m[primary]; }) });
     if (!dims.length) {
       container.appendChild(el("p", "empty", "The selected runs have no params to compare."));
       return;
     }
-    var title = "Params → " + (primary || "runs") + " (" + runs.length + " runs)";
-    this.parcoordsToken = {};
-    this.drawParcoords(container, { trace: trace, dims: dims, runs: runs, title: title }, 0, this.parcoordsToken);
-  };
-
-  /** plotly's parcoords needs WebGL. The first WebGL context of a page can be lost while a
-   * software GL starts (headless or GPU-less Chromium): try again twice, then draw SVG lines. */
-  Compare.prototype.drawParcoords = function (container, spec, attempt, token) {
-    var self = this;
-    if (token !== this.parcoordsToken) return; // the selection changed meanwhile
-    this.clear(container);
-    var target = el("div", "chart-target");
+    var spec = {
+      title: "Params → " + (primary || "runs") + " (" + runs.length + " run" + (runs.length === 1 ? "" : "s") + ")",
+      metric: primary || "",
+      direction: (this.data.dir || {})[primary] || "",
+      dimensions: dims,
+      lines: runs.map(function (run) { return { id: run.i, name: run.n, href: run.u }; })
+    };
+    var target = el("div", "pc-target");
     container.appendChild(target);
-    if (attempt > 2) {
-      var lines = this.parallelLines(spec.dims, spec.runs);
-      this.plot(target, lines.traces, layout(spec.title + " · drawn without WebGL", "", "", lines.extra));
-      container.setAttribute("data-drawn", "lines");
-      return;
-    }
-    var chartLayout = layout(spec.title, "", "", { margin: { l: 60, r: 60, t: 70, b: 30 }, height: 380 });
-    var drawn = this.plot(target, [spec.trace], chartLayout);
-    if (drawn === null) return;
-    drawn.then(function () {
-      if (!target.querySelector(".no-webgl")) {
-        container.setAttribute("data-drawn", "parcoords");
-        return;
+    this.parcoords = window.tracker.parcoords.draw(target, spec, {
+      noun: "run",
+      brush: window.tracker.parcoords.parseBrush(this.brush),
+      onBrush: function (ids, text) {
+        self.brush = text;
+        self.writeHash();
       }
-      window.setTimeout(function () { self.drawParcoords(container, spec, attempt + 1, token); }, 400 * (attempt + 1));
     });
-  };
-
-  /** Parallel coordinates as plain SVG lines (plotly's parcoords needs WebGL): each axis
-   * scaled to 0–1, one line per run in its selection colour, axis values as annotations. */
-  Compare.prototype.parallelLines = function (dims, runs) {
-    var self = this;
-    var annotations = [];
-    var scaled = dims.map(function (dim, d) {
-      var low = Math.min.apply(null, dim.values);
-      var high = Math.max.apply(null, dim.values);
-      var scale = function (v) { return high > low ? (v - low) / (high - low) : 0.5; };
-      var ticks = dim.ticktext
-        ? dim.tickvals.map(function (v, i) { return [scale(v), dim.ticktext[i]]; })
-        : [[0, formatNumber(low)], [1, formatNumber(high)]].slice(high > low ? 0 : 1);
-      ticks.forEach(function (tick) {
-        annotations.push({ x: d, y: high > low || dim.ticktext ? tick[0] : 0.5, text: tick[1],
-          showarrow: false, xanchor: "right", xshift: -4, bgcolor: "rgba(255,255,255,0.85)",
-          font: { size: 10, color: "#57606a" } });
-      });
-      return dim.values.map(scale);
-    });
-    var traces = runs.map(function (run, r) {
-      return {
-        type: "scatter", mode: "lines+markers", name: run.n,
-        x: dims.map(function (dim, d) { return d; }),
-        y: scaled.map(function (values) { return values[r]; }),
-        text: dims.map(function (dim) {
-          var v = dim.values[r];
-          return dim.label + ": " + (dim.ticktext ? dim.ticktext[v] : formatNumber(v));
-        }),
-        line: { color: self.color(self.selection.indexOf(run.i)) },
-        hovertemplate: run.n + " · %{text}<extra></extra>"
-      };
-    });
-    var axis = { tickvals: dims.map(function (dim, d) { return d; }), ticktext: dims.map(function (dim) { return dim.label; }),
-      showgrid: true, gridcolor: "#9aa5b1", zeroline: false, range: [-0.5, dims.length - 0.5] };
-    return { traces: traces, extra: { xaxis: axis, yaxis: { visible: false, range: [-0.08, 1.08] },
-      annotations: annotations, height: 380, margin: { l: 30, r: 20, t: 40, b: 40 } } };
+    container.setAttribute("data-drawn", "svg");
   };
 
   Compare.prototype.fillSelect = function (select, keys, preferred) {

@@ -1,19 +1,8 @@
-/* tracker site script: draws the charts embedded as JSON. Loaded with defer on every page. */
+/* tracker site script: draws the charts embedded as JSON. Loaded with defer on every page.
+ * No WebGL trace types (parcoords, scattergl, ...): they compile code with new Function, which
+ * the site's CSP forbids (#11); parallel coordinates are assets/parcoords.js. */
 (function () {
   "use strict";
-
-  // WebGL charts (parallel coordinates) can fail on a browser's first WebGL use, and Plotly
-  // then shows a grey "WebGL is not supported" box: draw again after a short wait.
-  function plotWithRetry(target, spec, delays) {
-    var config = { responsive: true, displaylogo: false };
-    window.Plotly.newPlot(target, spec.data, spec.layout, config);
-    if (delays.length && target.querySelector(".no-webgl")) {
-      window.setTimeout(function () {
-        window.Plotly.purge(target);
-        plotWithRetry(target, spec, delays.slice(1));
-      }, delays[0]);
-    }
-  }
 
   function drawCharts() {
     if (typeof window.Plotly === "undefined") return;
@@ -24,7 +13,7 @@
       var target = document.createElement("div");
       target.className = "chart-target";
       figure.appendChild(target);
-      plotWithRetry(target, spec, [400, 800]);
+      window.Plotly.newPlot(target, spec.data, spec.layout, { responsive: true, displaylogo: false });
       figure.dataset.drawn = "1";
       target.on && target.on("plotly_click", function (event) {
         var point = event.points && event.points[0];

@@ -1,8 +1,10 @@
-"""Figure dicts of the sweep and compare pages: trials vs loss, parallel coordinates. No I/O.
+"""Chart data of the sweep and compare pages: trials vs loss, parallel coordinates. No I/O.
 
-Built by hand like ``charts.py`` (plain dicts for plotly.js, JSON-safe: no NaN or ±inf).
-The compare page draws its charts in the browser (``assets/compare.js``) from the experiment's
-data script with the same encodings as here.
+Built by hand like ``charts.py`` (plain dicts, JSON-safe: no NaN or ±inf). The loss chart is a
+plotly figure; the parallel coordinates are data for our own SVG drawing
+(``assets/parcoords.js``), which needs no WebGL and no ``eval``. The compare page builds the
+same data in the browser (``assets/compare.js``) from the experiment's data script, with the
+same encodings as here.
 """
 
 from __future__ import annotations
@@ -80,37 +82,45 @@ def varying(columns: dict[str, list[str | None]]) -> list[str]:
     return (moving or keys)[:MAX_DIMENSIONS]
 
 
-def parcoords_figure(
+@dataclass(frozen=True)
+class Line:
+    """One polyline of the parallel coordinates: a run or trial."""
+
+    id: str
+    name: str
+    href: str
+
+
+def parcoords_data(
     params: dict[str, list[str | None]],
     metric: str,
     values: list[float],
     direction: str,
     title: str,
+    lines: list[Line],
 ) -> dict[str, Any]:
-    """Parallel coordinates of params → metric, coloured by the metric (best = darkest).
+    """What ``assets/parcoords.js`` draws as SVG: one axis per varying param, then the metric.
+
+    Not a plotly figure: plotly's ``parcoords`` compiles WebGL shaders with ``new Function``,
+    which the site's Content-Security-Policy forbids (#11).
 
     Args:
         params: param key → one value per line (None when a run lacks the param).
         metric: the metric name (the last axis and the colour).
         values: the metric value of each line (finite).
-        direction: ``"min"`` or ``"max"``.
-        title: the figure title.
+        direction: ``"min"``, ``"max"`` or ``""`` (neutral: coloured, nothing is best).
+        title: the chart title.
+        lines: the run or trial of each line (id, name, site-relative page), in the same order.
     """
     dims = [dimension(key, params[key]) for key in varying(params)]
     dims.append({"label": metric, "values": values})
-    trace = {
-        "type": "parcoords",
-        "line": {
-            "color": values,
-            "colorscale": "Viridis",
-            "reversescale": direction == "min",
-            "showscale": True,
-            "colorbar": {"title": {"text": metric}},
-        },
+    return {
+        "title": title,
+        "metric": metric,
+        "direction": direction if direction in ("min", "max") else "",
         "dimensions": dims,
+        "lines": [{"id": ln.id, "name": ln.name, "href": ln.href} for ln in lines],
     }
-    extra = {"margin": {"l": 60, "r": 60, "t": 70, "b": 30}, "height": 380}
-    return {"data": [trace], "layout": layout(title, "", "", **extra)}
 
 
 def sweep_figure(metric: str, direction: str, trials: list[TrialPoint]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Sweep pages: one per parent run that has child runs (hyperopt sweeps or any nested runs).
 
 Pre-rendered, no selection needed: the loss (or the experiment's primary metric) by trial with
-the running best, parallel coordinates of params → loss, the best trial, and every trial in a
-table, best first.
+the running best, parallel coordinates of params → loss (brushing an axis filters the trials
+table; the address keeps the brush), the best trial, and every trial in a table, best first.
 """
 
 from __future__ import annotations
@@ -58,7 +58,11 @@ class SweepPage(Page):
     trials: tuple[Trial, ...] = doc("Every trial, best first (no value last).", factory=tuple)
     best: Trial | None = doc("The best trial, if any trial has the metric.", None)
     figures: tuple[dict[str, Any], ...] = doc(
-        "Metric by trial (with the running best), then parallel coordinates.", factory=tuple
+        "Plotly figures: the metric by trial with the running best.", factory=tuple
+    )
+    parcoords: dict[str, Any] | None = doc(
+        "Parallel coordinates of the scored trials (params → metric), drawn as SVG by "
+        "assets/parcoords.js; None without a metric or varying params.", None
     )
     parent_params: tuple[tuple[str, str], ...] = doc("The parent run's params.", factory=tuple)
     compare: Link | None = doc("The compare page with the best trials selected.", None)
@@ -142,23 +146,29 @@ def _trials(
     return trials
 
 
-def _figures(
-    metric: str, direction: str, keys: list[str], trials: list[Trial]
-) -> tuple[dict[str, Any], ...]:
+def _figures(metric: str, direction: str, trials: list[Trial]) -> tuple[dict[str, Any], ...]:
     if not metric:
         return ()
     points = [TrialPoint(t.number, t.value, t.link.label, t.link.href, t.best) for t in trials]
-    figures = [charts_compare.sweep_figure(metric, direction, points)]
+    return (charts_compare.sweep_figure(metric, direction, points),)
+
+
+def _parcoords(
+    metric: str, direction: str, keys: list[str], trials: list[Trial]
+) -> dict[str, Any] | None:
+    """Params → metric of the trials that have the metric, one line per trial (trial order)."""
     scored = [t for t in trials if t.value is not None]
-    if scored and keys:
-        columns: dict[str, list[str | None]] = {
-            key: [t.params[i] or None for t in scored] for i, key in enumerate(keys)
-        }
-        values = [float(t.value) for t in scored if t.value is not None]
-        figures.append(charts_compare.parcoords_figure(
-            columns, metric, values, direction, f"Params → {metric} ({len(scored)} trials)"
-        ))
-    return tuple(figures)
+    if not metric or not scored or not keys:
+        return None
+    columns: dict[str, list[str | None]] = {
+        key: [t.params[i] or None for t in scored] for i, key in enumerate(keys)
+    }
+    values = [float(t.value) for t in scored if t.value is not None]
+    lines = [charts_compare.Line(t.run_id, f"trial {t.number} · {t.link.label}", t.link.href)
+             for t in scored]
+    return charts_compare.parcoords_data(
+        columns, metric, values, direction, f"Params → {metric} ({len(scored)} trials)", lines
+    )
 
 
 def sweep_page(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]]) -> SweepPage:
@@ -188,7 +198,8 @@ def sweep_page(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]
         fixed_params=fixed,
         trials=tuple(ranked),
         best=best,
-        figures=_figures(metric, direction, keys, trials),
+        figures=_figures(metric, direction, trials),
+        parcoords=_parcoords(metric, direction, keys, trials),
         parent_params=tuple(sorted(site.params.get(parent["run_id"], {}).items())),
         compare=Link(f"Compare the best {len(chosen)} trials",
                      f"{urls.compare(eid)}#runs={','.join(chosen)}") if chosen else None,
