@@ -207,7 +207,7 @@ DELETE_METRICS = "DELETE FROM records WHERE kind = 'metric' AND key IN (SELECT u
 # Record kinds whose ``value`` is text a user logged (``run`` holds the run name and user).
 TEXT_VALUES = """
 SELECT DISTINCT kind, key, value FROM records
-WHERE kind IN ('experiment', 'experiment_tag', 'run', 'param', 'tag', 'input')
+WHERE kind IN ('experiment', 'experiment_tag', 'run', 'param', 'tag', 'input', 'artifact')
   AND value IS NOT NULL
 """
 
@@ -215,4 +215,16 @@ WHERE kind IN ('experiment', 'experiment_tag', 'run', 'param', 'tag', 'input')
 REPLACE_VALUES = """
 UPDATE records SET value = s.new FROM scrubbed s
 WHERE records.kind = s.kind AND records.key = s.key AND records.value = s.old
+"""
+
+# Record kinds whose ``key`` is a name a user chose (keys, artifact paths), rewritten like values.
+NAMED_KEYS = """
+SELECT DISTINCT kind, key FROM records
+WHERE kind IN ('param', 'tag', 'experiment_tag', 'metric', 'artifact') AND key IS NOT NULL
+"""
+
+# ``renamed`` (kind, old, new) is registered by the caller for this statement only.
+REPLACE_KEYS = """
+UPDATE records SET key = r.new FROM renamed r
+WHERE records.kind = r.kind AND records.key = r.old
 """

@@ -123,7 +123,7 @@ def build(
         base = _base_context(site, site_title, base_url)
         theme = _theme_hash(templates)
         # The publish rules decide what a reused run page may show: a new rule rebuilds them all.
-        site.build_key = _page_input_hash(Page("", "", ()), base, theme + repr(rules.config))
+        site.build_key = _page_input_hash(Page("", "", ()), base, theme + rules.fingerprint())
         items, kept_pages = _collect(site, writer)
         pages = [i for i in items if isinstance(i, Page)]
         for done, page in enumerate(pages, 1):

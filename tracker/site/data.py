@@ -94,6 +94,7 @@ class SiteData:
         self._points_loaded: set[str] | None = set()  # None: every run's points are loaded
         self._fingerprints: dict[str, str] = {}
         self.publish = publish if publish is not None else PublishRules.from_config()
+        self._model_names: dict[str, str] = {}  # published model name -> registry's
 
     @cached_property
     def experiments(self) -> list[dict[str, Any]]:
@@ -204,19 +205,28 @@ class SiteData:
 
     @cached_property
     def models(self) -> list[ModelState]:
-        """Registered models with their versions and history, redacted by the publish rules."""
+        """Registered models with their versions and history, redacted by the publish rules
+        (names too: ``registered_name`` maps a published name back, #15)."""
         rules = self.publish
         out = []
         for model in self.registry.search_registered_models(order_by=["name"]):
             versions = self.registry.search_model_versions(
                 f"name = '{_quote(model.name)}'", order_by=["version"]
             )
+            shown = rules.redact_model(model)
+            self._model_names[shown.name] = model.name
             out.append(ModelState(
-                rules.redact_model(model),
+                shown,
                 [rules.redact_version(v) for v in versions],
                 [rules.redact_event(e) for e in self.registry.history(model.name)],
             ))
         return out
+
+    def registered_name(self, name: str) -> str:
+        """The registry's name of the model published as ``name`` (see ``models``)."""
+        if not self._model_names:
+            self.models  # noqa: B018 - fills the map
+        return self._model_names.get(name, name)
 
     @cached_property
     def versions_by_run(self) -> dict[str, list[ModelVersion]]:

@@ -4,15 +4,26 @@
 the store's records before any table is built, so every page, data file and report query of
 the build sees redacted values and only the published experiments. The registry is not in
 those tables; ``redact_model``, ``redact_version`` and ``redact_event`` cover it.
+
+Names are redacted like values (#15): param, tag and metric keys, experiment and run names,
+model and alias names, artifact paths. A redacted name gets a digest of the original appended
+(see ``Redactor.redact_name``), so page and file names derived from it (a model's page, an
+artifact's copy, a metric's CSV) stay unique without holding the secret. Artifact files are
+redacted whatever their encoding: UTF-8, UTF-16/32 with a byte-order mark, or any 8-bit text
+(read as Latin-1, written back as it was); a binary file that holds a credential is replaced
+by a notice instead of being copied.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+import re
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from tracker.config import TrackerConfig, matches
+from tracker.exceptions import InvalidArgumentError
 from tracker.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -20,8 +31,27 @@ if TYPE_CHECKING:
 
 # Record kinds whose key names the value (params and tags); other text is scanned only.
 KEYED_KINDS = frozenset({"param", "tag", "experiment_tag"})
+# Record kinds whose ``key`` is a name a user chose (an artifact's is its path).
+NAMED_KINDS = frozenset({"param", "tag", "experiment_tag", "metric", "artifact"})
 # Registry events whose ``key`` names the value.
 KEYED_EVENTS = frozenset({"model_tag", "version_tag"})
+# Registry events whose ``key`` is an alias name, and whose ``value`` is a model name.
+ALIAS_EVENTS = frozenset({"alias_set", "alias_deleted"})
+NAME_EVENTS = frozenset({"model_created", "model_renamed"})
+# Bumped when redaction changes what a page shows, so an incremental build redoes every page.
+REDACTION_VERSION = 2
+# Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Control bytes that no 8-bit text file holds (tab, line ends, form feed and escape allowed).
+_BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+WITHHELD_NOTICE = (
+    b"tracker: this file is not copied into the site: it is binary and holds something shaped "
+    b"like a credential. Download it from the store instead.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -35,12 +65,23 @@ class PublishRules:
 
     config: TrackerConfig
     redactor: Redactor
+    # Published artifact path → the path in the store, for the paths ``scrub_key`` redacted.
+    _sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_config(cls, config: TrackerConfig | None = None) -> PublishRules:
         """The rules of ``config`` (None: the defaults, which redact the usual secrets)."""
-        config = config if config is not None else TrackerConfig()
+        if config is None:
+            config = TrackerConfig()
+        elif not isinstance(config, TrackerConfig):
+            raise InvalidArgumentError(
+                f"PublishRules.from_config needs a TrackerConfig or None, got {config!r}."
+            )
         return cls(config, Redactor.from_config(config))
+
+    def fingerprint(self) -> str:
+        """What a reused page depends on: the rules and the version of the redaction code."""
+        return f"redaction {REDACTION_VERSION} {self.config!r}"
 
     # -- the query layer's PublishFilter --------------------------------------------------------
 
@@ -63,40 +104,86 @@ class PublishRules:
             return self.redactor.redact_value(key or "", value)
         return self.redactor.redact_text(value)
 
+    def scrub_key(self, kind: str, key: str) -> str:
+        """A record's key as published: a param/tag/metric key like a name, an artifact's path
+        like a path (remembered, so ``artifact_source`` finds the file), others unchanged."""
+        if kind not in NAMED_KINDS:
+            return key
+        if kind != "artifact":
+            return self.redactor.redact_name(key)
+        shown = self.redactor.redact_path(key)
+        if shown != key:
+            self._sources[shown] = key
+        return shown
+
+    def artifact_source(self, path: str) -> str:
+        """The path in the store of the artifact published as ``path``."""
+        return self._sources.get(path, path)
+
+    def redact_path(self, path: str) -> str:
+        """An artifact path as published (``Redactor.redact_path``)."""
+        return self.redactor.redact_path(path)
+
+    def redact_model_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """A model version's stored info (artifact path, flavors, file digests) as published."""
+        r = self.redactor
+        files = info.get("files")
+        return {
+            "artifact_path": r.redact_path(str(info.get("artifact_path") or "")),
+            "flavors": [r.redact_name(str(f)) for f in info.get("flavors") or []],
+            "files": {r.redact_path(str(k)): r.redact_text(str(v)) for k, v in files.items()}
+            if isinstance(files, dict) else {},
+        }
+
     # -- the registry -------------------------------------------------------------------------
 
     def redact_version(self, version: ModelVersion) -> ModelVersion:
-        """A model version with its tags, description and source redacted."""
+        """A model version with its model name, aliases, tags, description, source, run link
+        and status message redacted."""
         r = self.redactor
         return replace(
             version,
+            name=r.redact_name(version.name),
+            aliases=[r.redact_name(a) for a in version.aliases],
             tags=r.redact_mapping(version.tags),
             description=r.redact_text(version.description or ""),
             source=r.redact_text(version.source or ""),
+            run_link=r.redact_text(version.run_link) if version.run_link else version.run_link,
+            status_message=r.redact_text(version.status_message)
+            if version.status_message else version.status_message,
         )
 
     def redact_model(self, model: RegisteredModel) -> RegisteredModel:
-        """A registered model with its tags, description and latest versions redacted."""
+        """A registered model with its name, aliases, tags, description and latest versions
+        redacted."""
         r = self.redactor
         return replace(
             model,
+            name=r.redact_name(model.name),
+            aliases={r.redact_name(a): v for a, v in model.aliases.items()},
             tags=r.redact_mapping(model.tags),
             description=r.redact_text(model.description or ""),
             latest_versions=[self.redact_version(v) for v in model.latest_versions],
         )
 
     def redact_event(self, event: RegistryEvent) -> RegistryEvent:
-        """A history event with its value (tag, description, registration JSON) and reason
-        redacted."""
+        """A history event with its model name, key (alias or tag name), value (tag,
+        description, model name, registration JSON) and reason redacted."""
         r = self.redactor
-        value = event.value
+        value, key = event.value, event.key
         if value is not None:
             if event.event in KEYED_EVENTS:
-                value = r.redact_value(event.key or "", value)
+                value = r.redact_value(key or "", value)
+            elif event.event in NAME_EVENTS:
+                value = r.redact_name(value)
             else:
                 value = r.redact_json(value)
+        if key is not None:
+            key = r.redact_name(key)
         return replace(
             event,
+            model=r.redact_name(event.model),
+            key=key,
             value=value,
             reason=r.redact_text(event.reason) if event.reason is not None else None,
         )
@@ -115,25 +202,37 @@ class PublishRules:
         return ""
 
     def redact_file(self, path: str, data: bytes) -> bytes:
-        """The bytes of an artifact as copied into the site: a UTF-8 text file redacted (JSON by
-        key and value, other text by ``key: value`` lines and value), anything else as is.
+        """The bytes of an artifact as copied into the site: a text file redacted (JSON by key
+        and value, other text by ``key: value`` lines and value) in its own encoding, a binary
+        file as is, or a notice in its place when it holds a credential.
 
         Args:
             path: the artifact's path (``.json`` files, and text starting with ``{`` or ``[``,
                 are tried as JSON, so notebooks stay valid).
             data: the file's content.
         """
-        if b"\x00" in data:
-            return data
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data
+        if not isinstance(path, str) or not isinstance(data, bytes):
+            raise InvalidArgumentError(
+                f"redact_file needs a path string and bytes, got {path!r} and {type(data)!r}."
+            )
+        decoded = _decode(data)
+        if decoded is None:
+            return WITHHELD_NOTICE if self._binary_secret(data) else data
+        text, encoding = decoded
         looks_json = path.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
         redacted = self._redact_json_file(text) if looks_json else None
         if redacted is None:
             redacted = self.redactor.redact_document(text)
-        return data if redacted == text else redacted.encode("utf-8")
+        return data if redacted == text else redacted.encode(encoding)
+
+    def _binary_secret(self, data: bytes) -> bool:
+        """Whether a binary file holds a credential: its bytes read as Latin-1 with NULs as
+        line ends (``/proc/…/environ``), and with NULs dropped (UTF-16 without a mark)."""
+        text = data.decode("latin-1")
+        holds = self.redactor.holds_secret
+        return holds(text.replace("\x00", "\n")) or (
+            "\x00" in text and holds(text.replace("\x00", ""))
+        )
 
     def _redact_json_file(self, text: str) -> str | None:
         """Redacted JSON (re-indented only when something was redacted); None: not JSON."""
@@ -145,3 +244,28 @@ class PublishRules:
         if redacted == parsed:
             return text
         return json.dumps(redacted, indent=2, ensure_ascii=False)
+
+
+def _decode(data: bytes) -> tuple[str, str] | None:
+    """(text, encoding) of a text file, or None for a binary one.
+
+    UTF-8 first; a byte-order mark names UTF-16/32; any other file without NULs or control
+    bytes is 8-bit text (Latin-1, Windows-1252, …), read as Latin-1 so every byte maps to one
+    character and writing it back changes only what was redacted (#15: a Latin-1 YAML file
+    with ``password:`` was copied as it was).
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                return None
+    if b"\x00" in data:
+        return None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if _BINARY.search(data):
+        return None
+    return data.decode("latin-1"), "latin-1"
