@@ -84,8 +84,13 @@ DETECTORS: dict[str, str] = {
 }
 # The ``user:password`` of ``scheme://user:password@host`` (the user name stays, unless it is a
 # token itself).
-_URL_USERINFO = re.compile(r"(?<=://)([^/\s:@'\"\[\]]+)(?::([^/\s@'\"]*))?@")
+# ``:/`` too: a path made from a URL (an artifact path) has lost one of the two slashes.
+_URL_USERINFO = re.compile(
+    r"(?:(?<=://)|(?<=:/))([^/\s:@'\"\[\]]+)(?::([^/\s@'\"]*))?@"
+)
 _RANDOM_CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{32,}(?![A-Za-z0-9+/=_-])")
+# A candidate that is not random as a whole may hold a random part (``names/seed_<token>``).
+_PARTS = re.compile(r"([/_-])")
 _HEX = re.compile(r"^[0-9a-fA-F_-]+$")
 _WORDISH = re.compile(r"[a-z]{3,}|[A-Z]{4,}|[0-9]{4,}")
 # ``key: value`` / ``key = value`` / ``export KEY=value`` lines of YAML, INI, TOML, .env files.
@@ -96,12 +101,12 @@ _ASSIGNMENT = re.compile(
 )
 # ``key=value``, ``key: value``, ``"key": "value"`` inside text (a query string, a run name, a
 # JSON or log line): the value is one word or a quoted string. ``key:value`` (no space) is left
-# alone: that is a host:port, a URI or a time, not an assignment.
-_INLINE = re.compile(
-    r"(?<![A-Za-z0-9])(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)"
-    r"(?P<sep>[\"']?[ \t]*(?:=|:(?=[ \t\"']))[ \t]*)"
-    r"(?:(?P<q>[\"'])(?P<quoted>[^\"'\n]*)(?P=q)|(?P<bare>[^\s\"'&,;<>()\[\]{}]+))"
+# alone: that is a host:port, a URI or a time, not an assignment. Only ``key`` and the
+# separator are matched, so ``Note: password: x`` finds ``password`` after ``Note``.
+_INLINE_KEY = re.compile(
+    r"(?<![A-Za-z0-9])(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)[\"']?[ \t]*(?:=|:(?=[ \t\"']))[ \t]*"
 )
+_INLINE_VALUE = re.compile(r"(?P<q>[\"'])[^\"'\n]*(?P=q)|[^\s\"'&,;<>()\[\]{}]+")
 MIN_RANDOM_LENGTH = 32
 MIN_ENTROPY = 4.0  # bits per character
 MAX_WORDISH = 0.4  # share of characters in lower-case runs, capitals runs or number runs
@@ -224,20 +229,26 @@ class Redactor:
         if "@" in text:
             text = _URL_USERINFO.sub(self._userinfo, text)
         if ("=" in text or ":" in text) and self.keys:
-            text = _INLINE.sub(self._inline, text)
+            text = self._inline(text)
         for pattern in self.values:
             text = pattern.sub(MARKER, text)
         if random:
-            text = _RANDOM_CANDIDATE.sub(
-                lambda m: MARKER if looks_random(m.group(0)) else m.group(0), text
-            )
+            text = _RANDOM_CANDIDATE.sub(_random_parts, text)
         return text
 
-    def _inline(self, match: re.Match[str]) -> str:
-        if not self._hidden(match["key"]):
-            return match.group(0)
-        quote = match["q"] or ""
-        return f"{match['key']}{match['sep']}{quote}{MARKER}{quote}"
+    def _inline(self, text: str) -> str:
+        """The value of each ``key=value`` / ``key: value`` in ``text`` whose key is redacted."""
+        out, done = [], 0
+        for match in _INLINE_KEY.finditer(text):
+            if match.start() < done or not self._hidden(match["key"]):
+                continue
+            value = _INLINE_VALUE.match(text, match.end())
+            if value is None:
+                continue
+            quote = value["q"] or ""
+            out += [text[done:match.end()], quote, MARKER, quote]
+            done = value.end()
+        return "".join(out) + text[done:] if out else text
 
     def _userinfo(self, match: re.Match[str]) -> str:
         user, password = match.group(1), match.group(2)
@@ -279,17 +290,14 @@ class Redactor:
         return f"{folder}{slash}{stem}~{_digest(path)}{'.' + ext if ext else ''}"
 
     def holds_secret(self, text: str) -> bool:
-        """True when ``text`` (say, a binary file read as Latin-1) holds a credential shape, a
-        ``key: value`` line of a redacted key, or a URL password; the random-string heuristic
-        is left out (compressed or encoded bytes would trip it).
+        """True when ``redact_document`` would change ``text``: it holds a credential shape, a
+        ``key: value`` of a redacted key, a URL password or a random-looking string (a binary
+        file read as Latin-1 is checked this way: it cannot be redacted in place).
 
         Args:
             text: the text to check.
         """
-        _check_text("text", text)
-        if (":" in text or "=" in text) and _ASSIGNMENT.sub(self._line, text) != text:
-            return True
-        return self._scan(text, False) != text
+        return self.redact_document(text) != text
 
     def redact_document(self, text: str) -> str:
         """A text file (config, log, script) redacted: the value of each ``key: value`` or
@@ -340,6 +348,19 @@ class Redactor:
         except ValueError:
             return self.redact_text(text)
         return json.dumps(self.redact_structure(parsed), sort_keys=True, ensure_ascii=False)
+
+
+def _random_parts(match: re.Match[str]) -> str:
+    """A random-looking candidate as ``MARKER``, else with its random parts replaced."""
+    token = match.group(0)
+    if looks_random(token):
+        return MARKER
+    if not _PARTS.search(token):
+        return token
+    parts = _PARTS.split(token)
+    return "".join(
+        MARKER if len(p) >= MIN_RANDOM_LENGTH and looks_random(p) else p for p in parts
+    )
 
 
 def _digest(text: str) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from tracker.exceptions import TrackerError
 from tracker.query import bulk
 from tracker.site.cache import BuildCache
 from tracker.site.publish import PublishRules
@@ -16,6 +18,8 @@ from tracker.site.urls import Urls
 if TYPE_CHECKING:
     from tracker.query import StoreQuery
     from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
+
+log = logging.getLogger("tracker.site")
 
 # Metric names where smaller is better; anything else is "higher is better" only when it looks
 # like a score. ``direction`` falls back to "min" (losses are the common case).
@@ -210,15 +214,21 @@ class SiteData:
         rules = self.publish
         out = []
         for model in self.registry.search_registered_models(order_by=["name"]):
-            versions = self.registry.search_model_versions(
-                f"name = '{_quote(model.name)}'", order_by=["version"]
-            )
             shown = rules.redact_model(model)
+            try:
+                versions = self.registry.search_model_versions(
+                    f"name = '{_quote(model.name)}'", order_by=["version"]
+                )
+                history = self.registry.history(model.name)
+            except TrackerError as exc:  # the message could quote the name: not logged
+                log.warning("Model %s: skipped, its records cannot be read (%s).", shown.name,
+                            type(exc).__name__)
+                continue
             self._model_names[shown.name] = model.name
             out.append(ModelState(
                 shown,
                 [rules.redact_version(v) for v in versions],
-                [rules.redact_event(e) for e in self.registry.history(model.name)],
+                [rules.redact_event(e) for e in history],
             ))
         return out
 

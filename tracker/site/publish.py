@@ -102,7 +102,17 @@ class PublishRules:
         (run names, users, artifact locations, dataset JSON) by value."""
         if kind in KEYED_KINDS:
             return self.redactor.redact_value(key or "", value)
+        if kind == "input":  # JSON whose strings (name, source, schema) are scanned one by one
+            return self._redact_json_record(value)
         return self.redactor.redact_text(value)
+
+    def _redact_json_record(self, value: str) -> str:
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return self.redactor.redact_text(value)
+        redacted = self.redactor.redact_structure(parsed)
+        return value if redacted == parsed else json.dumps(redacted, ensure_ascii=False)
 
     def scrub_key(self, kind: str, key: str) -> str:
         """A record's key as published: a param/tag/metric key like a name, an artifact's path
