@@ -250,6 +250,14 @@ def _plant_run(client: TrackerClient, experiment_id: str, kind: Kind, files: Pat
         np.zeros((2, 2)), source=f"s3://bucket/{_one_line(c)}", name=f"train {c}"
     )
     client.log_inputs(run_id, [dataset])
+    trial = client.create_run(experiment_id, run_name=f"trial {c}", parent_run_id=run_id)
+    trial_id = trial.info.run_id
+    try:  # a sweep page: its trials' param and metric keys are columns and chart axes
+        client.log_param(trial_id, c, "0.1")
+    except TrackerError:
+        client._runlog(trial_id).add_record("param", c, "0.1")
+    client.log_metric(trial_id, "rmse", 0.5, step=0)
+    client.set_terminated(trial_id)
     client.set_terminated(run_id)
     return run_id
 
@@ -258,15 +266,16 @@ def _plant_model(registry: Registry, kind: Kind, run_id: str, index: int) -> Non
     """A model with ``kind`` in its name, description, tags, alias, version and stage reason,
     written as raw events (the API refuses ':' and '/' in a model name)."""
     c = kind.carrier
-    name = f"model-{index} {c}"
+    first, name = f"old-{index} {c}", f"model-{index} {c}"
     at = 1_767_225_600_000 + index
     events = [
-        ("model_created", None, None, name, "u", at),
+        ("model_created", None, None, first, "u", at),
+        ("model_renamed", None, None, name, "u", at),
         ("model_description", None, None, f"Model: {c}", "u", at),
         ("model_tag", None, c, "1", "u", at),
         ("model_tag", None, "note", c, "u", at),
         ("version_created", 1, None, json.dumps({
-            "source": f"runs:/{run_id}/model", "run_id": run_id, "description": c,
+            "source": f"s3://models/{_one_line(c)}", "run_id": run_id, "description": c,
             "tags": {c: "1", "note": c},
         }), "u", at),
         ("version_description", 1, None, f"Version: {c}", "u", at),
@@ -275,7 +284,7 @@ def _plant_model(registry: Registry, kind: Kind, run_id: str, index: int) -> Non
         ("alias_set", 1, f"alias {c}", None, "u", at),
         ("version_stage", 1, None, "Production", "u", at),
     ]
-    registry._publish(model_id_for(name), events, reason=f"promoted: {c}")
+    registry._publish(model_id_for(first), events, reason=f"promoted: {c}")
 
 
 @dataclass(frozen=True)
@@ -310,6 +319,8 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
         experiment_id = client.create_experiment(f"exp-{i:02d} {kind.carrier}")
         client.set_experiment_tag(experiment_id, "mlflow.note.content", f"About: {kind.carrier}")
         client.set_experiment_tag(experiment_id, "note", kind.carrier)
+        tag = ("experiment_tag", kind.carrier, "1", None, None, 0, time.time_ns())
+        client._write_experiment(experiment_id, [tag])  # any key: the API refuses some
         run_ids.append(_plant_run(client, experiment_id, kind, root / "files"))
     client.flush()
     registry = Registry(client.store)
@@ -380,8 +391,9 @@ def test_every_location_was_published_with_the_marker(outputs: Outputs) -> None:
     model_pages = [p for p in (site / "models").glob("*.html") if p.name != "index.html"]
     assert len(model_pages) == len(KINDS)
     assert len(list((site / "models").glob("*/v1.html"))) == len(KINDS)
+    assert len(list((site / "sweeps").glob("*.html"))) == len(KINDS)
     summary = outputs.texts["summary.md"].decode()
-    assert f"{len(KINDS)} new or changed runs in {len(KINDS)} experiments" in summary
+    assert f"{2 * len(KINDS)} new or changed runs in {len(KINDS)} experiments" in summary
     assert summary.count(r"\[redacted\]") >= len(KINDS)
     report = (site / "reports" / "everything.html").read_text(encoding="utf-8")
     assert report.count(MARKER) >= len(KINDS)
