@@ -1,12 +1,14 @@
 """Redaction has no gaps (#15): 40 kinds of secret planted in every place of a store that
-reaches the site or a PR comment never appear in any file the build writes, in the output of
-``tracker build``, or in ``tracker summary --markdown``.
+reaches the site or a PR comment never appear in any file the build writes, in the output
+(warnings included) of ``tracker build``, or in ``tracker summary`` (Markdown and text).
 
 Each secret is planted in context (``creds_AKIA…``, ``password: …``, ``https://user:pw@host``)
 in: run names, param/tag/metric keys and values, run and experiment descriptions, experiment
-names, model names, model/version descriptions and tags (keys and values), aliases, stage
-reasons, artifact file names, artifact contents (UTF-8, JSON, Latin-1, UTF-16, binary), dataset
-names and sources, and a report that selects from every table. Where the API refuses a name
+names and tag keys, sweep trials' param keys, model names (before and after a rename),
+model/version descriptions and tags (keys and values), version sources, aliases, stage
+reasons, artifact file names (copied, and listed without a file), artifact contents (UTF-8,
+JSON, Latin-1, UTF-16, binary), dataset names and sources, and a report that selects from
+every table. Where the API refuses a name
 (a key with ``=``, a model name with ``:``), the record is written by the store's own writers
 without the API's checks: a store is untrusted input, and a hostile file can hold any bytes.
 """
@@ -246,6 +248,7 @@ def _plant_run(client: TrackerClient, experiment_id: str, kind: Kind, files: Pat
     (folder / "notes-utf16.txt").write_bytes(f"résumé\n{c}\n".encode("utf-16"))
     (folder / "blob.bin").write_bytes(b"\x00\x01\x02" + c.encode() + b"\x00\xff")
     client.log_artifacts(run_id, str(folder), "files")
+    log.add_record("artifact", f"missing/{_one_line(c)}.txt", "{}", 3)  # a warning names it
     dataset = tracker.data.from_numpy(
         np.zeros((2, 2)), source=f"s3://bucket/{_one_line(c)}", name=f"train {c}"
     )
@@ -395,6 +398,8 @@ def test_every_location_was_published_with_the_marker(outputs: Outputs) -> None:
     summary = outputs.texts["summary.md"].decode()
     assert f"{2 * len(KINDS)} new or changed runs in {len(KINDS)} experiments" in summary
     assert summary.count(r"\[redacted\]") >= len(KINDS)
+    warnings = outputs.texts["tracker build output"].decode()
+    assert warnings.count("is listed but its file") == len(KINDS)  # named, redacted
     report = (site / "reports" / "everything.html").read_text(encoding="utf-8")
     assert report.count(MARKER) >= len(KINDS)
 

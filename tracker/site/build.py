@@ -105,6 +105,7 @@ def build(
 
     started = time.perf_counter()
     counter = _WarningCounter()
+    counter.addFilter(rules.log_filter())  # warnings quote names and paths: redacted (#15)
     watched = [logging.getLogger(n) for n in ("tracker.site", "tracker.store", "tracker.query")]
     for logger in watched:
         logger.addHandler(counter)

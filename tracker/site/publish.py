@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,12 @@ class PublishRules:
     def redact_path(self, path: str) -> str:
         """An artifact path as published (``Redactor.redact_path``)."""
         return self.redactor.redact_path(path)
+
+    def log_filter(self) -> logging.Filter:
+        """A filter that redacts a log record's message in place: on a handler of the build's
+        loggers, every later handler (the CLI's output, CI logs) sees the redacted text too
+        (a warning names an artifact path or a model, which may hold a secret)."""
+        return _RedactingFilter(self.redactor)
 
     def redact_model_info(self, info: dict[str, Any]) -> dict[str, Any]:
         """A model version's stored info (artifact path, flavors, file digests) as published."""
@@ -279,3 +286,16 @@ def _decode(data: bytes) -> tuple[str, str] | None:
     if _BINARY.search(data):
         return None
     return data.decode("latin-1"), "latin-1"
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        shown = self.redactor.redact_text(message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        return True
