@@ -248,3 +248,4 @@ def test_artifact_paths_map_back_to_the_stored_file() -> None:
     assert rules.artifact_source("plain.txt") == "plain.txt"
     assert rules.scrub_key("metric", "loss_AKIAIOSFODNN7EXAMPLE").startswith(f"loss_{MARKER}~")
     assert rules.scrub_key("run", "run_name") == "run_name"
+    assert "AKIA" not in rules.scrub_key("input", "train AKIAIOSFODNN7EXAMPLE:0af3:training")

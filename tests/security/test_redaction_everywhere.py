@@ -210,7 +210,8 @@ SELECT name, source FROM inputs ORDER BY 1, 2
 ```
 
 ```sql
-SELECT kind, key, value FROM records WHERE kind <> 'metric' ORDER BY 1, 2, 3
+SELECT kind, string_agg(coalesce(key, '') || '=' || coalesce(value, ''), ' | ' ORDER BY key, value)
+FROM records GROUP BY kind ORDER BY kind
 ```
 """
 

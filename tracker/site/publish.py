@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 # Record kinds whose key names the value (params and tags); other text is scanned only.
 KEYED_KINDS = frozenset({"param", "tag", "experiment_tag"})
-# Record kinds whose ``key`` is a name a user chose (an artifact's is its path).
-NAMED_KINDS = frozenset({"param", "tag", "experiment_tag", "metric", "artifact"})
 # Registry events whose ``key`` names the value.
 KEYED_EVENTS = frozenset({"model_tag", "version_tag"})
 # Registry events whose ``key`` is an alias name, and whose ``value`` is a model name.
@@ -116,10 +114,9 @@ class PublishRules:
         return value if redacted == parsed else json.dumps(redacted, ensure_ascii=False)
 
     def scrub_key(self, kind: str, key: str) -> str:
-        """A record's key as published: a param/tag/metric key like a name, an artifact's path
-        like a path (remembered, so ``artifact_source`` finds the file), others unchanged."""
-        if kind not in NAMED_KINDS:
-            return key
+        """A record's key as published: an artifact's path like a path (remembered, so
+        ``artifact_source`` finds the file), any other (param, tag, metric key, an input's
+        ``name:digest:context``, an attribute name) like a name."""
         if kind != "artifact":
             return self.redactor.redact_name(key)
         shown = self.redactor.redact_path(key)
