@@ -86,23 +86,30 @@ DETECTORS: dict[str, str] = {
 # A literal each detector's match must contain: one search for any of them (a few
 # microseconds) decides whether the ~30-way alternation runs at all, which costs ~1 µs per
 # character. A detector without a hint is always run.
+# Short literals are followed by a few characters of the token, so that random bytes (a binary
+# artifact) rarely pass the guard.
 HINTS: dict[str, str] = {
     "pem private key": "PRIVATE KEY-----", "aws access key id": "AKIA|ASIA|ABIA|ACCA",
     "github token": "gh[pousr]_|github_pat_", "gitlab token": "gl[a-z]+-", "slack token": "xox",
-    "slack or discord webhook": "hooks.slack.com|/api/webhooks/", "openai key": "sk-",
-    "hugging face token": "hf_", "google api key": "AIza",
-    "google oauth secret or token": "GOCSPX-|ya29\\.", "stripe key": "k_live_|k_test_|whsec_",
-    "npm token": "npm_", "pypi token": "pypi-", "azure client secret": "Q~",
-    "azure sas signature": "sig=", "sendgrid key": "SG\\.", "twilio key": "SK",
-    "databricks token": "dapi", "digitalocean token": "_v1_", "shopify token": "shp",
-    "vault token": "hv[sb]\\.", "mailgun key": "key-", "age secret key": "AGE-SECRET-KEY-",
-    "jwt": "eyJ", "bearer token": "earer ", "basic auth": "asic ",
+    "slack or discord webhook": "hooks.slack.com|/api/webhooks/",
+    "openai key": "sk-[A-Za-z0-9_-]{8}", "hugging face token": "hf_[A-Za-z0-9]{8}",
+    "google api key": "AIza", "google oauth secret or token": "GOCSPX-|ya29\\.",
+    "stripe key": "k_live_|k_test_|whsec_", "npm token": "npm_[A-Za-z0-9]{8}",
+    "pypi token": "pypi-", "azure client secret": "Q~[A-Za-z0-9_~.-]{8}",
+    "azure sas signature": "sig=", "sendgrid key": "SG\\.[A-Za-z0-9_-]{8}",
+    "twilio key": "SK[0-9a-fA-F]{8}", "databricks token": "dapi", "digitalocean token": "_v1_",
+    "shopify token": "shp", "vault token": "hv[sb]\\.", "mailgun key": "key-[0-9a-zA-Z]{8}",
+    "age secret key": "AGE-SECRET-KEY-", "jwt": "eyJ", "bearer token": "earer ",
+    "basic auth": "asic ",
 }
 # The ``user:password`` of ``scheme://user:password@host`` (the user name stays, unless it is a
 # token itself).
 # ``:/`` too: a path made from a URL (an artifact path) has lost one of the two slashes.
+# The user name is printable ASCII (random bytes rarely form one), the password anything but
+# controls, spaces, quotes, ``/`` and ``@``.
 _URL_USERINFO = re.compile(
-    r"(?:(?<=://)|(?<=:/))([^/\s:@'\"\[\]]+)(?::([^/\s@'\"]*))?@"
+    r"(?:(?<=://)|(?<=[A-Za-z]:/))([^\x00-\x20\x7f-\U0010ffff/:@'\"\[\]]+)"
+    r"(?::([^\x00-\x20\x7f-\x9f/@'\"]*))?@"
 )
 _RANDOM_CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{32,}(?![A-Za-z0-9+/=_-])")
 # A candidate that is not random as a whole may hold a random part (``names/seed_<token>``).
@@ -262,7 +269,7 @@ class Redactor:
     def _may_hold_key(self, text: str) -> bool:
         """False when no redacted key can occur in ``text`` (it lacks each glob's literal)."""
         hint = _key_hint(self.keys)
-        return bool(self.keys) and (hint is None or hint.search(text) is not None)
+        return bool(self.keys) and (hint is None or hint.search(text.lower()) is not None)
 
     def _inline(self, text: str) -> str:
         """The value of each ``key=value`` / ``key: value`` in ``text`` whose key is redacted."""
@@ -380,16 +387,16 @@ class Redactor:
 
 @functools.lru_cache(maxsize=32)
 def _key_hint(keys: tuple[str, ...]) -> re.Pattern[str] | None:
-    """A case-insensitive search for the longest literal of each key glob (a text without
-    any cannot hold a redacted key); None when a glob has no literal (``*``)."""
+    """A search (in lower-cased text: faster than IGNORECASE) for the longest literal of each
+    key glob (a text without any cannot hold a redacted key); None when a glob has none."""
     literals = []
     for glob in keys:
         pieces = re.split(r"\[[^\]]*\]|[*?]", glob)
         longest = max(pieces, key=len)
         if not longest:
             return None
-        literals.append(re.escape(longest))
-    return re.compile("|".join(literals), re.IGNORECASE) if literals else None
+        literals.append(re.escape(longest.lower()))
+    return re.compile("|".join(literals)) if literals else None
 
 
 def _random_parts(match: re.Match[str]) -> str:

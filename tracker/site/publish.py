@@ -10,8 +10,8 @@ model and alias names, artifact paths. A redacted name gets a digest of the orig
 (see ``Redactor.redact_name``), so page and file names derived from it (a model's page, an
 artifact's copy, a metric's CSV) stay unique without holding the secret. Artifact files are
 redacted whatever their encoding: UTF-8, UTF-16/32 with a byte-order mark, or any 8-bit text
-(read as Latin-1, written back as it was); a binary file that holds a credential is replaced
-by a notice instead of being copied.
+(read as Latin-1, written back as it was); a binary file whose printable runs hold a credential
+is replaced by a notice instead of being copied.
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+# A binary file's bytes mapped to ``p`` (printable ASCII or tab), ``z`` (NUL) or ``.``: runs
+# of printable text are then found with ``bytes.find``, at C speed (a regex over every byte of
+# a 5 MB file took 0.15-0.3 s). A secret is longer than ``MIN_RUN`` characters.
+_MASK = bytes(
+    ord("p") if b == 9 or 0x20 <= b <= 0x7E else ord("z") if b == 0 else ord(".")
+    for b in range(256)
+)
+_ASCII_RUN = re.compile(rb"p+")
+_UTF16_RUN = re.compile(rb"(?:pz)+")
+MIN_RUN = 8
 # Control bytes that no 8-bit text file holds (tab, line ends, form feed and escape allowed).
 _BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 WITHHELD_NOTICE = (
@@ -240,13 +250,11 @@ class PublishRules:
         return data if redacted == text else redacted.encode(encoding)
 
     def _binary_secret(self, data: bytes) -> bool:
-        """Whether a binary file holds a credential: its bytes read as Latin-1 with NULs as
-        line ends (``/proc/…/environ``), and with NULs dropped (UTF-16 without a mark)."""
-        text = data.decode("latin-1")
-        holds = self.redactor.holds_secret
-        return holds(text.replace("\x00", "\n")) or (
-            "\x00" in text and holds(text.replace("\x00", ""))
-        )
+        """Whether a binary file holds a credential: its printable runs (ASCII, and UTF-16 LE
+        without a mark), as ``strings`` would list them, one per line (``/proc/…/environ``
+        has one ``KEY=value`` per run). Scanning only those keeps a 5 MB file at ~0.1 s."""
+        runs = _printable_runs(data)
+        return bool(runs) and self.redactor.holds_secret("\n".join(runs))
 
     def _redact_json_file(self, text: str) -> str | None:
         """Redacted JSON (re-indented only when something was redacted); None: not JSON."""
@@ -296,3 +304,18 @@ class _RedactingFilter(logging.Filter):
         if shown != message:
             record.msg, record.args = shown, None
         return True
+
+
+def _printable_runs(data: bytes) -> list[str]:
+    """The runs of ``MIN_RUN``+ printable ASCII characters of ``data``, and of UTF-16 LE ones."""
+    mask = data.translate(_MASK)
+    runs, at = [], 0
+    ascii_run, utf16_run = b"p" * MIN_RUN, b"pz" * MIN_RUN
+    for run, pattern, encoding in ((ascii_run, _ASCII_RUN, "ascii"),
+                                   (utf16_run, _UTF16_RUN, "utf-16-le")):
+        at = 0
+        while (start := mask.find(run, at)) != -1:
+            match = pattern.match(mask, start)
+            at = match.end() if match else len(mask)
+            runs.append(data[start:at].decode(encoding))
+    return runs
