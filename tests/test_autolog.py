@@ -32,12 +32,18 @@ from sklearn.pipeline import make_pipeline
 import tracker
 import tracker.autologging
 import tracker.exceptions
+import tracker.pyfunc
 import tracker.sklearn
 import tracker.xgboost
 from tracker.autologging import AutologWarning
 from tracker.autologging.datasets import training_dataset
 from tracker.autologging.xgboost import metric_key
 from tracker.models.flavors import open_model
+from tracker.models.uri import resolve
+
+
+def _folder(model_uri: str) -> str:
+    return resolve(_client(), model_uri).local_path
 
 # -- data (tiny) -----------------------------------------------------------------------------------
 
@@ -189,6 +195,45 @@ def test_train_input_example_and_signature(dtrain: xgb.DMatrix) -> None:
     inputs = json.loads(inputs) if isinstance(inputs, str) else inputs
     assert [spec["name"] for spec in inputs] == ["a", "b", "c", "d"]
     assert manifest["saved_input_example_info"] is not None
+
+
+@pytest.mark.parametrize("built", ["after_autolog", "before_autolog"])
+def test_seed_workflow_predicts_on_the_same_pandas_frame(built: str) -> None:
+    """Issue #12: the signature came from the DMatrix (float32), so predicting on the float64
+    frame the DMatrix was built from failed. It now comes from that frame, as in MLflow."""
+    frame = X_TRAIN.assign(trip_distance=np.round(X_TRAIN["a"] * 10, 2),
+                           PULocationID=np.arange(len(X_TRAIN)) % 7 + 1)
+    if built == "before_autolog":  # the seed's notebook builds `train` first
+        train = xgb.DMatrix(frame, label=Y_TRAIN)
+    tracker.xgboost.autolog(log_input_examples=True)
+    if built == "after_autolog":
+        train = xgb.DMatrix(frame, label=Y_TRAIN)
+    with tracker.start_run() as run:
+        booster = xgb.train(PARAMS, dtrain=train, num_boost_round=3)
+    model = tracker.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    types = {spec.name: spec.type for spec in model.signature.inputs.inputs}
+    assert types == {"a": "double", "b": "double", "c": "double", "d": "double",
+                     "trip_distance": "double", "PULocationID": "long"}
+    np.testing.assert_array_equal(model.predict(frame), booster.predict(xgb.DMatrix(frame)))
+    example = json.loads(Path(_folder(model.model_uri), "input_example.json").read_text())
+    if built == "after_autolog":  # the original rows, not float32 copies
+        assert example["data"][0][-2] == frame["trip_distance"].iloc[0]
+    assert len(example["data"]) == 5
+    tracker.xgboost.autolog(disable=True)
+    assert xgb.DMatrix.__init__ is xgb.core.DMatrix.__dict__["__init__"]
+    assert not getattr(xgb.DMatrix.__init__, "__tracker_autolog__", None)
+
+
+def test_sparse_dmatrix_signature_accepts_the_sparse_matrix() -> None:
+    matrix = sparse.csr_matrix(X_TRAIN.to_numpy())
+    tracker.xgboost.autolog()
+    train = xgb.DMatrix(matrix, label=Y_TRAIN)
+    with tracker.start_run() as run:
+        booster = xgb.train(PARAMS, dtrain=train, num_boost_round=2)
+    model = tracker.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    assert model.signature.inputs.inputs[0].dtype == "float64"
+    valid = sparse.csr_matrix(X_VALID.to_numpy())
+    np.testing.assert_array_equal(model.predict(valid), booster.predict(xgb.DMatrix(valid)))
 
 
 def test_train_signature_only_by_default_and_registration(dtrain: xgb.DMatrix) -> None:

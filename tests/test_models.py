@@ -186,10 +186,12 @@ def test_manifest_content(store: str, booster: xgb.Booster) -> None:
     assert manifest["library_versions"]["xgboost"] == xgb.__version__
     assert manifest["tracker_version"] == tracker.__version__
     assert manifest["metadata"] == {"team": "ml"}
-    assert manifest["signature"]["inputs"] == [
+    # JSON strings inside the manifest, as MLflow writes them (so MLflow can read it).
+    assert json.loads(manifest["signature"]["inputs"]) == [
         {"type": "double", "name": n, "required": True} for n in ("a", "b", "c")
     ]
-    assert manifest["signature"]["outputs"][0]["tensor-spec"] == {"dtype": "float32", "shape": [-1]}
+    outputs = json.loads(manifest["signature"]["outputs"])
+    assert outputs[0]["tensor-spec"] == {"dtype": "float32", "shape": [-1]}
     assert manifest["saved_input_example_info"] == {
         "artifact_path": "input_example.json", "type": "dataframe", "pandas_orient": "split"
     }

@@ -117,6 +117,64 @@ def test_gc_removes_files_a_readable_part_really_holds(tmp_store: str) -> None:
     assert _metrics(tmp_store) == before
 
 
+def _plain_metric_rows(store: str) -> int:
+    """Metric rows that plain DuckDB reads from every Parquet file of the store (no tracker)."""
+    import duckdb
+
+    return int(
+        duckdb.sql(
+            f"select count(*) from read_parquet('{store}/**/*.parquet', union_by_name = true) "
+            "where kind = 'metric'"
+        ).fetchall()[0][0]
+    )
+
+
+def test_gc_removes_a_part_that_a_newer_part_absorbed(tmp_store: str) -> None:
+    """A compactor killed after publishing leaves the older part it merged (#19)."""
+    store = TrackerClient(tmp_store).store
+    compact(store)
+    old_parts = {p: p.read_bytes() for p in Path(tmp_store, "parts").rglob("part-*.parquet")}
+    tracker.set_experiment("alpha")
+    with tracker.start_run():
+        tracker.log_metric("rmse", 1.0)
+    compact(TrackerClient(tmp_store).store)
+    for path, data in old_parts.items():
+        path.write_bytes(data)  # as the killed compactor left it
+    expected = len(_metrics(tmp_store))
+    assert expected == 12 * 4 + 1
+    assert _plain_metric_rows(tmp_store) == expected + 6 * 4  # alpha's old part counted twice
+    [warning] = [f for f in _findings(tmp_store) if f["subject"] == "superseded"]
+    assert warning["severity"] == "warning"
+    assert warning["message"].startswith("files superseded by compaction are still present: 1 (")
+
+    result = run("--store", tmp_store, "gc")
+    assert result.exit_code == 0
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("superseded")]
+    [gone] = [p for p in old_parts if not p.exists()]  # alpha's; beta's part is still current
+    assert line.split()[2] == gone.relative_to(tmp_store).as_posix()
+    assert _plain_metric_rows(tmp_store) == expected == len(_metrics(tmp_store))
+    assert [f for f in _findings(tmp_store) if f["subject"] == "superseded"] == []
+
+
+def test_compaction_beside_a_big_part_does_not_merge_what_it_holds(
+    tmp_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run files a big (not merged again) part holds are left to gc, not put in a second part."""
+    import tracker.store.compact as compaction
+
+    monkeypatch.setattr(compaction, "SMALL_PART_BYTES", 1)  # every part is big
+    _compact_but_keep_inputs(tmp_store)  # a compactor killed after publishing
+    tracker.set_experiment("alpha")
+    with tracker.start_run():
+        tracker.log_metric("rmse", 1.0)
+    result = compact(TrackerClient(tmp_store).store)
+    assert (result.runs, result.files_written) == (1, 1)  # only the new run
+    expected = len(_metrics(tmp_store))
+    assert run("--store", tmp_store, "gc").exit_code == 0
+    assert not list(Path(tmp_store, "runs").rglob("*.parquet"))
+    assert _plain_metric_rows(tmp_store) == expected == 12 * 4 + 1
+
+
 def test_gc_keeps_files_whose_cover_is_a_lie_or_unreadable(tmp_store: str) -> None:
     client = TrackerClient(tmp_store)
     store = client.store
@@ -357,9 +415,15 @@ def test_doctor_points_to_gc_for_garbage(tmp_store: str) -> None:
     temp.write_bytes(b"12345")
     _age(temp)
     found = [(f["severity"], f["subject"], f["message"], f["fix"]) for f in _findings(tmp_store)]
-    assert [f[:2] for f in found] == [("info", "folder"), ("info", "superseded"), ("info", "temp")]
+    assert [f[:2] for f in found] == [
+        ("warning", "superseded"), ("info", "folder"), ("info", "temp")
+    ]
+    assert found[0][2].startswith("files superseded by compaction are still present: 12 (")
+    assert found[0][2].endswith("plain Parquet engines over the store's files (DuckDB, Polars, "
+                                "Spark) count their rows twice")
+    assert found[0][3] == "run tracker gc: it removes them (tracker gc --dry-run lists them)"
     assert found[2][2] == "temporary files left by interrupted writes: 1 (5 bytes)"
-    assert found[0][3] == "run tracker gc (tracker gc --dry-run lists them)"
+    assert found[1][3] == "run tracker gc (tracker gc --dry-run lists them)"
     assert doctor(tmp_store).exit_code == 0
     run("--store", tmp_store, "gc")
     assert _findings(tmp_store) == []

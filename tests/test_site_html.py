@@ -150,7 +150,8 @@ def test_home_navigation_and_breadcrumbs(site: tuple[Path, dict[str, str]]) -> N
     out, _ = site
     soup = soup_of(out, "index.html")
     nav = [(a.get_text(), a["href"], a.get("aria-current")) for a in soup.select("header nav a")]
-    assert nav[:2] == [("Experiments", "index.html", "page"), ("Models", "models/index.html", None)]
+    assert nav[:3] == [("Experiments", "index.html", "page"), ("Changes", "changes.html", None),
+                       ("Models", "models/index.html", None)]
     assert [text(li) for li in soup.select("nav.breadcrumbs li")] == ["Home"]
     assert text(soup.find("title")) == "Experiments · Experiments"
 
@@ -194,8 +195,9 @@ def test_leaderboard_header(site: tuple[Path, dict[str, str]]) -> None:
     assert headers["metrics.rmse"]["data-direction"] == "min"
     assert headers["metrics.accuracy"]["data-direction"] == "max"
     assert "data-direction" not in headers["params.alpha"].attrs
+    # a param only one run has (the lasso's alpha) does not vary: under "Columns", not shown
     assert [k for k, th in headers.items() if th.has_attr("data-hidden")] == \
-        ["attr.user", "attr.commit"]
+        ["attr.user", "attr.commit", "params.alpha"]
     for key in ("metrics.rmse", "params.max_depth", "params.alpha", "attr.duration"):
         assert headers[key].has_attr("data-numeric"), key
     assert not headers["params.model"].has_attr("data-numeric")

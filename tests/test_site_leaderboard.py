@@ -63,7 +63,7 @@ def _log_top_run(name: str, rmse: float | None, alpha: str, model: str) -> str:
     time.sleep(0.003)  # distinct start times: ties are ranked newest first
     with tracker.start_run(run_name=name) as run:
         tracker.log_params({"alpha": alpha, "model": model, "optimizer": "adam",
-                            "zz_hidden": f"h-{name}"})
+                            "zz_hidden": "h"})  # the same everywhere: hidden by default
         if name == "alpha-run":  # untrusted text: must stay text on every page
             tracker.log_param("note", XSS)
         if rmse is not None:
@@ -144,9 +144,11 @@ def test_header_keys_and_column_attributes(board_site: BoardSite) -> None:
     assert by_key["metrics.r2"]["data-direction"] == "max"
     assert by_key["params.alpha"].has_attr("data-numeric")
     assert not by_key["params.model"].has_attr("data-numeric")
-    hidden = by_key["params.zz_hidden"]
-    assert hidden.has_attr("data-hidden") and "col-hidden" in hidden["class"]
-    assert not by_key["params.alpha"].has_attr("data-hidden")
+    for same in ("params.optimizer", "params.seed", "params.max_evals", "params.note"):
+        # the same value in every run, or a value only one run has: under "Columns"
+        assert by_key[same].has_attr("data-hidden") and "col-hidden" in by_key[same]["class"]
+    for varying in ("params.alpha", "params.learning_rate", "params.max_depth"):
+        assert not by_key[varying].has_attr("data-hidden")  # the trials' own params are shown
     table = soup.select_one("table.leaderboard")
     assert table["data-experiment"] == board_site.experiment_id
     assert table["data-compare"] == "board-compare.html"
@@ -162,8 +164,12 @@ def test_rows_parents_then_children_and_cells(board_site: BoardSite) -> None:
     ids = board_site.ids
     rows = soup.select("table.leaderboard tbody tr")
     names = _row_names(soup)
-    assert names[:3] == ["alpha-run", "gamma-run", "beta-run"]  # ranked by rmse, best first
+    # ranked by rmse, best first; the sweep sits at the rank of its best trial (2.5)
+    top = [n for n in names if not n.startswith("trial-")]
+    assert top == ["alpha-run", "sweep-parent", "gamma-run", "beta-run", "nometric-run",
+                   "nan-run"]  # no value: last, newest first
     parent = names.index("sweep-parent")
+    assert parent == 1
     kids = names[parent + 1:parent + 1 + len(TRIALS)]
     # ranked among siblings; a tie (2.5) puts the newer run first; no loss last
     assert kids == ["trial-4", "trial-2", "trial-1", "trial-3", "trial-0", "trial-5"]

@@ -132,8 +132,8 @@ def broken_warnings(folder: str) -> list[str]:
         f"{path}:6: sql block: the query failed: Catalog Error: Table with name no_such_table "
         "does not exist!",
         f"{path}:10: chart block: the query has no column 'b'; its columns are a.",
-        f"{path}:16: sql block: only reading statements may run in a report (SELECT, WITH, …), "
-        "not DROP.",
+        f"{path}:16: sql block: only reading statements may run in a report (SELECT, WITH, FROM, "
+        "PIVOT…), not DROP.",
     ]
 
 
@@ -150,8 +150,8 @@ def test_reports_index_lists_reports_in_front_matter_order(built: dict[str, Any]
     assert not (out / "reports" / "notes.html").exists()
     for page in ("index.html", "models/index.html", "reports/overview.html"):
         nav = soup_of(out, page).select("header nav a")
-        assert [text(a) for a in nav] == ["Experiments", "Models", "Reports"]
-        assert resolve(page, nav[2]["href"]) == "reports/index.html"
+        assert [text(a) for a in nav] == ["Experiments", "Changes", "Models", "Reports"]
+        assert resolve(page, nav[3]["href"]) == "reports/index.html"
 
 
 def test_report_markdown_front_matter_and_sql_table(built: dict[str, Any]) -> None:
@@ -256,7 +256,7 @@ def test_no_reports_no_nav_entry_and_no_index(built: dict[str, Any], tmp_path: P
         assert result.warnings == []
         assert not (out / "reports").exists()
         nav = soup_of(out, "index.html").select("header nav a")
-        assert [text(a) for a in nav] == ["Experiments", "Models"]
+        assert [text(a) for a in nav] == ["Experiments", "Changes", "Models"]
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -318,21 +318,22 @@ def test_chart_figure_groups_by_color_and_draws_several_y_columns() -> None:
 
 def test_only_single_read_statements_run(built: dict[str, Any]) -> None:
     from tracker.client import TrackerClient
+    from tracker.query.sandbox import Sandbox
 
-    query = TrackerClient(str(built["root"] / "store")).query
+    query = Sandbox(TrackerClient(str(built["root"] / "store")).query)
     assert reports.run_sql(query, "SELECT 1 AS one;") == (["one"], [(1,)])
     assert reports.run_sql(query, "select ';' as s") == (["s"], [(";",)])
     for sql, message in [
-        ("DELETE FROM runs", "only reading statements may run in a report (SELECT, WITH, …), "
-                             "not DELETE."),
-        ("SELECT 1; DROP TABLE runs", "one statement per block: remove the ';' between "
-                                      "statements."),
+        ("DELETE FROM runs", "only reading statements may run in a report (SELECT, WITH, FROM, "
+                             "PIVOT…), not DELETE."),
+        ("SELECT 1; DROP TABLE runs", "one statement per block, found 2: split them into "
+                                      "blocks."),
         ("  ", "the block is empty; write one SELECT statement."),
     ]:
         with pytest.raises(reports.ReportError) as caught:
             reports.run_sql(query, sql)
         assert str(caught.value) == message
-    assert re.match(r"the query failed: Parser Error", _error(query, "SELECT FROM WHERE"))
+    assert re.match(r"the SQL does not parse: Parser Error", _error(query, "SELECT FROM WHERE"))
 
 
 def _error(query: Any, sql: str) -> str:

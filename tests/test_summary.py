@@ -411,7 +411,7 @@ def test_the_summary_shows_what_the_site_shows(
     out, and names (experiment, run, param and metric keys) are redacted like on the site."""
     store = repo / "tracking"
     aws = "AKIAQWERTYUIOPASDFGH"
-    log_run(store, "taxi", f"creds_{aws}", {"rmse": 3.0, f"val_{aws}": 1.0}, {f"note {aws}": "x"})
+    log_run(store, "taxi", f"creds_{aws}", {"rmse": 3.0, f"val_{aws}_rmse": 1.0}, {f"note {aws}": "x"})
     log_run(store, f"team ASIA{aws[4:]}", "other", {"rmse": 2.0})
     log_run(store, "scratch-1", "hidden-run", {"rmse": 1.0})
     (repo / "tracker.toml").write_text('[experiments]\nexclude = ["scratch-*"]\n')
@@ -423,4 +423,5 @@ def test_the_summary_shows_what_the_site_shows(
         assert "hidden-run" not in result.output and "scratch-1" not in result.output
         assert "2 new or changed runs in 2 experiments" in result.output
         shown = result.output.replace("\\", "")  # Markdown escapes _ and [
-        assert "val_[redacted]~" in shown and "creds_[redacted]" in shown and "team " in shown
+        assert "val_[redacted~" in shown and "]_rmse" in shown  # still an rmse: compared
+        assert "creds_[redacted]" in shown and "team [redacted]" in shown

@@ -16,6 +16,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from tracker import context
+from tracker.artifact_locations import own_layout
 from tracker.artifacts_client import ArtifactClientMixin
 from tracker.entities import (
     Experiment,
@@ -374,7 +375,9 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
         elif not isinstance(run_name, str):
             raise InvalidArgumentError(f"run_name must be a string, got {run_name!r}.")
         run_id = uuid.uuid4().hex
-        artifact_uri = f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts"
+        location = own_layout(self.store.fs, experiment.artifact_location,
+                              experiment.experiment_id)
+        artifact_uri = f"{location.rstrip('/')}/{run_id}/artifacts"
         start = int(time.time() * 1000) if start_time is None else int(start_time)
         from tracker.store.store import local_owner
 
@@ -592,7 +595,9 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
             return live.artifact_uri
         cached = _artifact_uris.get(key)
         if cached is None:
-            cached = _artifact_uris[key] = str(self._run_row(run_id)["artifact_uri"])
+            row = self._run_row(run_id)
+            cached = _artifact_uris[key] = own_layout(
+                self.store.fs, str(row["artifact_uri"]), str(row["experiment_id"]), run_id)
         return cached
 
     # -- SQL --------------------------------------------------------------------------------

@@ -6,10 +6,18 @@ Both files hold the same keys (in ``tracker.toml`` at the top level)::
     title = "Team experiments"          # site title
     store = "./tracking"                # store used when neither --store nor the env gives one
     base_url = "https://org.github.io/repo/"
+    artifact_locations = ["/big/disk/artifacts", "s3://bucket/artifacts"]  # read besides the store's own
 
     [tool.tracker.experiments]
     include = ["nyc-*"]                 # names or globs; empty: every experiment
     exclude = ["scratch*"]
+
+    [tool.tracker.experiments."nyc-taxi-experiment"]
+    primary = "rmse"                    # the metric its leaderboard is ranked by
+
+    [tool.tracker.metrics]              # which value is best: "min", "max" or "none" (neutral)
+    rmse = "min"
+    "*accuracy*" = "max"                # names or globs (see tracker.directions)
 
     [tool.tracker.redact]
     keys = ["*internal*"]               # more key globs (params, tags; metrics left out)
@@ -44,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracker.directions import DIRECTION_VALUES, Directions
 from tracker.exceptions import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -183,6 +192,11 @@ class TrackerConfig:
         redact: what the site (and CI summaries) redact.
         artifacts: which artifact files are copied into the site.
         s3: endpoint and region of ``s3://`` stores.
+        directions: metric directions and experiments' primary metrics.
+        artifact_locations: folders (relative to the config file) and ``s3://`` prefixes that a
+            build may read artifacts from besides the store's own ``artifacts/`` folder; a run
+            record whose ``artifact_uri`` is anywhere else is not read (see
+            ``tracker.artifact_locations``).
         source: the file this was read from ('' when built in code or no file was found).
     """
 
@@ -193,6 +207,8 @@ class TrackerConfig:
     redact: RedactRules = field(default_factory=RedactRules)
     artifacts: ArtifactRules = field(default_factory=ArtifactRules)
     s3: S3Settings = field(default_factory=S3Settings)
+    directions: Directions = field(default_factory=Directions)
+    artifact_locations: tuple[str, ...] = ()
     source: str = ""
 
 
@@ -275,7 +291,8 @@ class _Where:
         return ConfigError(f"Config value '{self.prefix}{key}' in {self.file}: {message}")
 
 
-_TOP_KEYS = ("title", "store", "base_url", "experiments", "redact", "artifacts", "s3")
+_TOP_KEYS = ("title", "store", "base_url", "artifact_locations", "experiments", "metrics",
+             "redact", "artifacts", "s3")
 _TABLE_KEYS = {
     "experiments": ("include", "exclude"),
     "redact": ("keys", "values", "allow", "default_keys", "default_values"),
@@ -313,6 +330,8 @@ def _parse(data: dict[str, Any], where: _Where) -> TrackerConfig:
             endpoint_url=_url(tables["s3"], "s3.endpoint_url", where),
             region=_string(tables["s3"], "s3.region", where),
         ),
+        directions=_directions(data, where),
+        artifact_locations=_locations(data, where),
         source=where.file,
     )
 
@@ -327,6 +346,45 @@ def _url(data: dict[str, Any], dotted: str, where: _Where) -> str:
     return value
 
 
+def _directions(data: dict[str, Any], where: _Where) -> Directions:
+    """``[metrics]`` (name or glob → min/max/none) and each experiment's ``primary``."""
+    metrics = data.get("metrics", {})
+    if not isinstance(metrics, dict):
+        raise where.error("metrics", f"expected a table ([{where.prefix}metrics]), got "
+                                     f"{metrics!r}.")
+    for key, value in metrics.items():
+        if value not in DIRECTION_VALUES:
+            raise where.error(f"metrics.{key}", f"expected one of {', '.join(DIRECTION_VALUES)}, "
+                                                f"got {value!r}.")
+    primary = []
+    experiments = data.get("experiments", {})
+    for name, table in (experiments.items() if isinstance(experiments, dict) else ()):
+        if isinstance(table, dict) and "primary" in table:
+            metric = table["primary"]
+            if not isinstance(metric, str) or not metric:
+                raise where.error(f'experiments."{name}".primary',
+                                  f"expected a metric name, got {metric!r}.")
+            primary.append((name, metric))
+    return Directions(tuple(metrics.items()), tuple(primary))
+
+
+def _locations(data: dict[str, Any], where: _Where) -> tuple[str, ...]:
+    """``artifact_locations``: local folders (relative to the config file) and s3:// prefixes."""
+    from tracker.artifact_locations import canonical_location
+    from tracker.exceptions import InvalidArgumentError
+
+    out = []
+    for value in _strings(data, "artifact_locations", where):
+        if "://" not in value and not value.startswith("file:"):
+            value = os.path.join(os.path.dirname(where.file), os.path.expanduser(value))
+        try:
+            out.append(canonical_location(value))
+        except InvalidArgumentError as exc:
+            raise where.error("artifact_locations", f"{exc} Allowed: folder paths and "
+                                                    "s3://bucket/prefix URIs.") from exc
+    return tuple(out)
+
+
 def _known(data: dict[str, Any], allowed: tuple[str, ...], where: _Where, table: str) -> None:
     for key in data:
         if key not in allowed:
@@ -337,6 +395,15 @@ def _table(data: dict[str, Any], name: str, where: _Where) -> dict[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, dict):
         raise where.error(name, f"expected a table ([{where.prefix}{name}]), got {value!r}.")
+    if name == "experiments":  # besides include/exclude: one table per experiment name
+        settings = {k: v for k, v in value.items() if k not in _TABLE_KEYS[name]}
+        for key, table in settings.items():
+            if not isinstance(table, dict):
+                raise where.error(f"experiments.{key}", f"unknown key; allowed: include, exclude, "
+                                                        f"or a table per experiment name, got "
+                                                        f"{table!r}.")
+            _known(table, ("primary",), where, f'experiments."{key}".')
+        value = {k: v for k, v in value.items() if k in _TABLE_KEYS[name]}
     _known(value, _TABLE_KEYS[name], where, name + ".")
     return value
 
@@ -356,7 +423,7 @@ def _bool(data: dict[str, Any], dotted: str, where: _Where) -> bool:
 
 
 def _strings(data: dict[str, Any], dotted: str, where: _Where) -> tuple[str, ...]:
-    value = data.get(dotted.rsplit(".", 1)[1], [])
+    value = data.get(dotted.rsplit(".", 1)[-1], [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):

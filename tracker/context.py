@@ -15,6 +15,8 @@ GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
 GIT_REPO_URL = "mlflow.source.git.repoURL"
 GIT_DIRTY = "tracker.source.git.dirty"
+GIT_MESSAGE = "tracker.source.git.message"  # the first line of the commit's message
+SOURCE_PATH = "tracker.source.path"  # the script relative to the repository root (or its name)
 RUN_NAME = "mlflow.runName"
 PARENT_RUN_ID = "mlflow.parentRunId"
 NOTE = "mlflow.note.content"
@@ -70,6 +72,9 @@ def git_tags(folder: str) -> dict[str, str]:
     status = _git(folder, "status", "--porcelain", "--untracked-files=no")
     if status is not None:
         tags[GIT_DIRTY] = "true" if status else "false"
+    message = _git(folder, "log", "-1", "--format=%s")
+    if message:
+        tags[GIT_MESSAGE] = message[:200]
     return tags
 
 
@@ -82,4 +87,25 @@ def system_tags() -> dict[str, str]:
     }
     folder = os.path.dirname(source) if source != "<interactive>" else os.getcwd()
     tags.update(git_tags(folder))
+    if source != "<interactive>":
+        relative, changed = _script_state(source)
+        tags[SOURCE_PATH] = relative
+        if changed and GIT_DIRTY in tags:
+            tags[GIT_DIRTY] = "true"
     return tags
+
+
+@lru_cache(maxsize=8)
+def _script_state(source: str) -> tuple[str, bool]:
+    """(the script's path relative to its repository root, else its file name; True when the
+    script itself is untracked or modified) — so no absolute path of this machine is needed to
+    say where the code came from."""
+    folder = os.path.dirname(source)
+    root = _git(folder, "rev-parse", "--show-toplevel") if os.path.isdir(folder) else None
+    if not root:
+        return os.path.basename(source), False
+    relative = os.path.relpath(os.path.realpath(source), os.path.realpath(root))
+    if relative.startswith(".."):
+        return os.path.basename(source), False
+    status = _git(root, "status", "--porcelain", "--", relative)
+    return relative.replace(os.sep, "/"), bool(status)

@@ -16,8 +16,8 @@ Two rules, both configurable (``[tool.tracker.redact]``, see ``tracker.config``)
 
 Detectors treat ``_`` and ``-`` as separators, so ``creds_AKIA…`` and ``x-ghp_…`` are found.
 Names (param, tag and metric keys, model names, aliases: ``redact_name``; artifact paths:
-``redact_path``) are scanned by value too; a redacted name gets a short digest of the original
-appended (``creds_[redacted]~1f2e3d4c``), so two names never collapse into one (#15).
+``redact_path``) are scanned by value too; a redacted name carries a short digest of the
+original (``creds_[redacted~1f2e3d4c]``), so two names never collapse into one (#15).
 """
 
 from __future__ import annotations
@@ -295,15 +295,24 @@ class Redactor:
 
     def redact_name(self, name: str) -> str:
         """A name (param/tag/metric key, model or alias name) as published: unchanged, or
-        its secrets replaced and ``~`` plus a digest of the whole name appended, so two
-        redacted names stay two names (and a page or file named after one stays unique).
+        its secrets replaced and a digest of the whole name put in the first marker
+        (``creds_[redacted~1f2e3d4c]``), so two redacted names stay two names (and a page or
+        file named after one stays unique) while the rest of the name reads as before
+        (``val_[redacted~…]_rmse`` is still an rmse).
 
         Args:
             name: the name as logged.
         """
         _check_text("name", name)
         shown = self._scan(name, self.heuristics)
-        return name if shown == name else f"{shown}~{_digest(name)}"
+        if shown == name:
+            return name
+        digest = _digest(name)
+        tags = ((MARKER, f"[redacted~{digest}]"), (URL_MARKER, f"{URL_MARKER}~{digest}"))
+        for marker, tagged in tags:
+            if marker in shown:
+                return shown.replace(marker, tagged, 1)
+        return f"{shown}~{digest}"
 
     def redact_path(self, path: str) -> str:
         """An artifact path as published: unchanged, or its secrets replaced by ``REDACTED``

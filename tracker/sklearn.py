@@ -176,13 +176,13 @@ def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -
 
 
 def _load(folder: str, manifest: dict[str, Any]) -> Any:
-    """Unpickle the model of a folder — only once its sha256 matches the manifest."""
-    from tracker.models.manifest import verify_file
+    """Unpickle the model of a folder — only once its sha256 matches the manifest. The file is
+    read once: the bytes that were hashed are the bytes unpickled."""
+    from tracker.models.manifest import read_verified
 
     conf = manifest["flavors"][FLAVOR_NAME]
-    path = verify_file(folder, manifest, str(conf.get("pickled_model", _DATA)))
-    with open(path, "rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - the file's checksum was verified just above
+    payload = read_verified(folder, manifest, str(conf.get("pickled_model", _DATA)))
+    return pickle.loads(payload)  # noqa: S301 - these bytes' checksum was verified just above
 
 
 def takes_dicts(model: Any) -> bool:

@@ -4,8 +4,10 @@
 (``main``, ``origin/main``, a commit), materialized with ``git archive``, or a folder holding a
 snapshot of a store. It reports the runs that are new or changed (status, metrics or params)
 since then, grouped per experiment, and for each metric the baseline's best against the best
-new value, with the metric direction of the site (``metric_direction``: lower is better for
-losses and errors, higher for accuracies and scores). Only FINISHED runs compete for "best", so
+new value, with the metric directions of the site (``tracker.directions``: the project's
+``[metrics]`` rules, else lower is better for well-known losses and errors and higher for
+accuracies and scores; counters such as ``best_iteration`` or ``n_trials`` are neutral and get
+no verdict). Only FINISHED runs compete for "best", so
 a crashed run's partial metrics neither win nor count as a regression.
 
 The report renders as a plain-text table or as GitHub-flavoured Markdown (for a job summary or
@@ -28,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tracker.directions import Directions
 from tracker.exceptions import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -227,7 +230,7 @@ def summarize(
     label: str,
     *,
     metrics: Sequence[str] = (),
-    directions: dict[str, str] | None = None,
+    directions: Directions | dict[str, str] | None = None,
 ) -> Summary:
     """The new and changed runs of ``current`` since ``baseline``, with a verdict per metric.
 
@@ -236,13 +239,10 @@ def summarize(
         baseline: the store at the baseline.
         label: how the report names the baseline.
         metrics: only these metric keys (all by default).
-        directions: ``"min"``/``"max"`` overrides of ``metric_direction`` by metric key.
+        directions: the project's metric directions (a ``Directions`` or a dict of
+            ``"min"``/``"max"``/``"none"`` by key); neutral metrics get no verdict.
     """
-    from tracker.site.data import metric_direction
-
-    for key, value in (directions or {}).items():
-        if value not in ("min", "max"):
-            raise InvalidArgumentError(f"Metric direction of {key!r} is {value!r}; use min or max.")
+    rules = _directions(directions)
     changes: dict[str, list[RunChange]] = {}
     for run in current.runs.values():
         change = _change(run, baseline.runs.get(run.run_id))
@@ -254,8 +254,8 @@ def summarize(
         keys = sorted({k for c in found for k in c.run.metrics if not metrics or k in metrics})
         olds = [r for r in baseline.runs.values() if r.experiment_id == exp_id]
         verdicts = [
-            _verdict(key, metric_direction(key, directions), olds, [c.run for c in found])
-            for key in keys
+            _verdict(key, direction, olds, [c.run for c in found])
+            for key in keys if (direction := rules.of(key)) is not None
         ]
         experiments.append(ExperimentSummary(exp_id, current.experiments[exp_id], found, verdicts))
     experiments.sort(key=lambda e: (e.name, e.experiment_id))
@@ -264,6 +264,16 @@ def summarize(
         key=lambda r: (r.name, r.run_id),
     )
     return Summary(label, experiments, removed, [*baseline.warnings, *current.warnings])
+
+
+def _directions(directions: Directions | dict[str, str] | None) -> Directions:
+    if isinstance(directions, Directions):
+        return directions
+    if directions is not None and not isinstance(directions, dict):
+        raise InvalidArgumentError(
+            f"directions must be a tracker.directions.Directions or a dict of metric key to "
+            f"'min', 'max' or 'none', got {directions!r}.")
+    return Directions.from_mapping(directions)
 
 
 def _change(run: RunState, before: RunState | None) -> RunChange | None:
@@ -320,7 +330,7 @@ def summary(
     baseline: str = "main",
     *,
     metrics: Sequence[str] = (),
-    directions: dict[str, str] | None = None,
+    directions: Directions | dict[str, str] | None = None,
     publish: PublishFilter | None = None,
 ) -> Summary:
     """Compare the store at ``store_uri`` with ``baseline`` (a git ref or a snapshot folder).
@@ -329,7 +339,7 @@ def summary(
         store_uri: the store (a folder; a git baseline needs it inside a git checkout).
         baseline: a git ref (default ``main``) or the folder of a store snapshot.
         metrics: only these metric keys (all by default).
-        directions: ``"min"``/``"max"`` overrides of ``metric_direction`` by metric key.
+        directions: the project's metric directions (see ``summarize``).
         publish: the site's publish rules (``PublishRules.from_config(config)``), applied to
             both stores, so the summary shows what the site shows; None: everything.
     """

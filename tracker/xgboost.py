@@ -180,14 +180,15 @@ def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -
 
 
 def _load(folder: str, manifest: dict[str, Any]) -> Any:
-    """Read the model file of a verified folder (the checksum is checked first)."""
-    from tracker.models.manifest import verify_file
+    """Read the model file of a folder: read once, checked against the manifest's sha256, and
+    the same bytes loaded."""
+    from tracker.models.manifest import read_verified
 
     conf = manifest["flavors"][FLAVOR_NAME]
     cls = _model_class(str(conf.get("model_class", "xgboost.core.Booster")))
-    path = verify_file(folder, manifest, str(conf["data"]))
+    payload = read_verified(folder, manifest, str(conf["data"]))
     model = cls()
-    model.load_model(path)
+    model.load_model(bytearray(payload))  # XGBoost reads UBJ and JSON from memory too
     return model
 
 

@@ -77,23 +77,11 @@ def predict_with_champion(trips: pd.DataFrame, n_rows: int = 5,
         with open(path, "rb") as f_in:
             dv = pickle.load(f_in)
     rows = trips.head(n_rows)
-    predicted = model.predict(model_input(dv.transform(data.to_dicts(rows))))
+    # The course's `loaded_model.predict(X_val)`: the DictVectorizer's sparse rows, as trained on.
+    predicted = model.predict(dv.transform(data.to_dicts(rows)))
     out = rows[[*data.FEATURES, data.TARGET]].reset_index(drop=True)
     out["predicted"] = np.asarray(predicted, dtype=float)
     return out
-
-
-def model_input(X: Any) -> np.ndarray:
-    """Sparse ``DictVectorizer`` rows as the dense float32 array the model's signature takes.
-
-    Entries absent from the sparse matrix become NaN, which XGBoost reads as missing, exactly as
-    it reads absent entries of the sparse matrix it was trained on: the predictions are the same.
-    (``pyfunc`` checks input against the autologged tensor signature, which needs an array.)
-    """
-    coo = X.tocoo()
-    dense = np.full(coo.shape, np.nan, dtype=np.float32)
-    dense[coo.row, coo.col] = coo.data
-    return dense
 
 
 @dataclass(frozen=True)

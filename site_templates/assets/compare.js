@@ -280,8 +280,9 @@
       var target = el("div", "chart-target");
       figure.appendChild(target);
       container.appendChild(figure);
-      var direction = self.data.dir && self.data.dir[key] === "max" ? "higher is better" : "lower is better";
-      if (self.plot(target, traces, layout(key + " (" + direction + ")", "step", key)) !== null) drawn += 1;
+      var dirs = self.data.dir || {};
+      var direction = dirs[key] === "max" ? " (higher is better)" : dirs[key] === "min" ? " (lower is better)" : "";
+      if (self.plot(target, traces, layout(key + direction, "step", key)) !== null) drawn += 1;
     });
     if (!drawn) {
       container.appendChild(el("p", "empty", typeof window.Plotly === "undefined"
@@ -557,7 +558,7 @@
     var metrics = this.app.querySelector(".metrics-diff");
     this.diffTable(metrics, "m", "metric", runs, function (key, values) {
       var numbers = values.filter(function (v) { return typeof v === "number"; });
-      if (numbers.length < 2) return undefined;
+      if (numbers.length < 2 || !dir[key]) return undefined; // neutral metrics have no best
       return dir[key] === "max" ? Math.max.apply(null, numbers) : Math.min.apply(null, numbers);
     });
     if (only) metrics.classList.toggle("only-diff", only.checked);

@@ -79,11 +79,34 @@ def dmatrix_dataset(dmatrix: Any, name: str) -> Dataset:
     )
 
 
-def dmatrix_example(dmatrix: Any) -> Any:
-    """The first rows of a ``DMatrix`` as a DataFrame (with its feature names) or an array.
+# The first rows of the data a DMatrix was built from, kept by the patched DMatrix.__init__.
+DMATRIX_EXAMPLE_ATTR = "_tracker_input_example"
 
-    Missing entries come back as NaN, as they were given. None when the matrix keeps no raw
-    data (a ``QuantileDMatrix``): the model is then logged without example and signature.
+
+def remember_dmatrix_data(dmatrix: Any, data: Any) -> None:
+    """Keep the first rows of the DataFrame, array or sparse matrix a ``DMatrix`` was built from.
+
+    A DMatrix holds float32 copies only; MLflow takes the input example (and so the signature)
+    from the original data, so a model trained on a float64 frame predicts on that same frame.
+
+    Args:
+        dmatrix: the ``xgboost.DMatrix`` being built.
+        data: its ``data`` argument.
+    """
+    module = type(data).__module__.split(".")[0]  # no pandas import for a numpy DMatrix
+    frame = module == "pandas" and hasattr(data, "columns") and hasattr(data, "iloc")
+    if frame or (module == "numpy" and hasattr(data, "ndim")) or _is_sparse(data):
+        setattr(dmatrix, DMATRIX_EXAMPLE_ATTR, head(data))
+
+
+def dmatrix_example(dmatrix: Any) -> Any:
+    """The input example of a ``DMatrix``: the first rows of the data it was built from.
+
+    When the DMatrix was built before autologging was turned on, the rows are read back from the
+    DMatrix (float32) and declared with the widest type of their kind — ``float`` features as
+    float64, ``int`` features as int64 — so that a signature inferred from them accepts the
+    original frame. (MLflow logs no example or signature in that case.) None when the matrix
+    keeps no raw data (a ``QuantileDMatrix``): the model is then logged without either.
 
     Args:
         dmatrix: an ``xgboost.DMatrix``.
@@ -91,16 +114,28 @@ def dmatrix_example(dmatrix: Any) -> Any:
     import numpy as np
     import pandas as pd
 
+    kept = getattr(dmatrix, DMATRIX_EXAMPLE_ATTR, None)
+    if kept is not None:
+        return kept
     try:
         data = dmatrix.get_data()
     except Exception:  # noqa: BLE001 - no raw data to take an example from
         return None
-    head = data[:EXAMPLE_ROWS].tocoo()
-    dense = np.full(head.shape, np.nan, dtype=np.float32)
-    dense[head.row, head.col] = head.data
-    if dmatrix.feature_names:
-        return pd.DataFrame(dense, columns=list(dmatrix.feature_names))
-    return dense
+    rows = data[:EXAMPLE_ROWS].tocoo()
+    dense = np.full(rows.shape, np.nan, dtype=np.float64)
+    dense[rows.row, rows.col] = rows.data
+    if not dmatrix.feature_names:
+        return dense
+    frame = pd.DataFrame(dense, columns=list(dmatrix.feature_names))
+    types = dmatrix.feature_types or []
+    for name, kind in zip(frame.columns, types):
+        if frame[name].hasnans:
+            continue
+        if kind == "int":
+            frame[name] = frame[name].astype(np.int64)
+        elif kind == "i":
+            frame[name] = frame[name].astype(bool)
+    return frame
 
 
 def head(features: Any) -> Any:

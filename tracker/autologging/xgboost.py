@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 import xgboost
 
 from tracker.autologging import patching
-from tracker.autologging.datasets import dmatrix_dataset, dmatrix_example, head, training_dataset
+from tracker.autologging.datasets import (
+    dmatrix_dataset,
+    dmatrix_example,
+    head,
+    remember_dmatrix_data,
+    training_dataset,
+)
 from tracker.autologging.models import estimator_tags, example_and_signature, fit_inputs
 from tracker.autologging.session import notify, run_patched
 from tracker.exceptions import InvalidArgumentError
@@ -93,11 +99,28 @@ def _importance_types(given: list[str] | None) -> list[str]:
 def _install() -> None:
     import xgboost.sklearn
 
+    # Like MLflow, keep the first rows of the data each DMatrix is built from: the example and
+    # signature then come from the original (e.g. float64) frame, not the DMatrix's float32.
+    patching.patch(FLAVOR, xgboost.DMatrix, "__init__", _dmatrix_init_wrapper)
     patching.patch(FLAVOR, xgboost, "train", _train_wrapper)
     patching.patch(FLAVOR, xgboost.sklearn, "train", _train_wrapper)  # what the wrappers call
     for cls in vars(xgboost.sklearn).values():
         if isinstance(cls, type) and issubclass(cls, xgboost.XGBModel) and "fit" in vars(cls):
             patching.patch(FLAVOR, cls, "fit", _fit_wrapper)
+
+
+# -- xgboost.DMatrix ---------------------------------------------------------------------------------
+
+
+def _dmatrix_init_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        try:
+            remember_dmatrix_data(self, args[0] if args else kwargs.get("data"))
+        except Exception:  # noqa: BLE001 - never break building a DMatrix
+            pass
+
+    return __init__
 
 
 # -- xgboost.train ---------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def doctor_command(obj: _Context, fmt: str, apply_fix: bool) -> None:
         for line in fix(client):
             click.echo(f"fixed: {line}", err=True)
         client = type(client)(obj.uri)  # a fresh client: state re-read from the store
-    findings = diagnose(client)
+    findings = diagnose(client, obj.config())
     rows = [(f.severity, f.check, f.subject, f.message, f.fix) for f in findings]
     if fmt == "json":
         click.echo(render(["severity", "check", "subject", "message", "fix"], rows, "json"))

@@ -64,9 +64,10 @@ def summary_command(
     """Summarize the runs that are new or changed since a baseline, per experiment.
 
     Each metric's best among the new FINISHED runs is compared with the baseline's best
-    (lower is better for losses and errors, higher for accuracies and scores): a new best
-    is an improvement, a worse best a regression. The project's publish rules apply as on the
-    site ([tool.tracker.experiments] and [tool.tracker.redact]): hidden experiments are left
+    (the project's [tool.tracker.metrics] rules, else lower is better for losses and errors,
+    higher for accuracies and scores; counters such as best_iteration get no verdict): a new
+    best is an improvement, a worse best a regression. The project's publish rules apply as on
+    the site ([tool.tracker.experiments] and [tool.tracker.redact]): hidden experiments are left
     out; run and experiment names, param keys and values and metric keys are redacted.
 
     \b
@@ -77,9 +78,11 @@ def summary_command(
     from tracker.summary import exit_code, summary, to_markdown, to_text
 
     obj.client(must_exist=True)
-    rules = PublishRules.from_config(obj.config())  # the site's rules: one redactor (#15)
+    config = obj.config()
+    rules = PublishRules.from_config(config)  # the site's rules: one redactor (#15)
     redact = rules.redactor.redact_value
-    result = summary(obj.uri, baseline, metrics=metrics, publish=rules)
+    result = summary(obj.uri, baseline, metrics=metrics, directions=config.directions,
+                     publish=rules)
     for warning in result.warnings:
         click.echo(f"tracker: warning: {warning}", err=True)
     report = (to_markdown if markdown else to_text)(result, site_url=site_url, redact=redact)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from tracker.models import manifest as mf
+from tracker.models.params import infer_param_schema
 from tracker.models.signature import ModelSignature, as_frame, as_signature, infer_signature
 
 if TYPE_CHECKING:
@@ -42,16 +43,21 @@ class SavedFlavor:
     Args:
         name: the flavor name (``xgboost``, ``sklearn``).
         conf: the flavor's manifest entry (library version, file, format, model class).
-        data: the model file, relative to the folder.
+        data: the model file, relative to the folder (None: the flavor records its own files).
         loader_module: the module whose ``load_model`` reads it back (``tracker.xgboost``).
         libraries: ``{module: version}`` the model needs.
+        requirements: the lines of ``requirements.txt`` (None: pins of ``libraries``).
+
+    A flavor named ``python_function`` (custom models) has its ``conf`` merged into the
+    ``python_function`` entry instead of getting an entry of its own, as MLflow writes it.
     """
 
     name: str
     conf: dict[str, Any]
-    data: str
+    data: str | None
     loader_module: str
     libraries: dict[str, str]
+    requirements: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,7 @@ def save_folder(
     run_id: str | None = None,
     artifact_path: str | None = None,
     metadata: dict[str, Any] | None = None,
+    example_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a complete model folder and return its manifest.
 
@@ -170,6 +177,8 @@ def save_folder(
         run_id: the run the folder is logged to, if any.
         artifact_path: the folder's path in the run's artifacts, if any.
         metadata: free-form user metadata.
+        example_params: inference params given with the input example (MLflow's
+            ``input_example=(data, params)``), recorded in the inferred signature.
     """
     sig = as_signature(signature)  # validated before anything is written
     if os.path.exists(folder) and (not os.path.isdir(folder) or os.listdir(folder)):
@@ -178,7 +187,7 @@ def save_folder(
     os.makedirs(folder, exist_ok=True)
     try:
         return _write_folder(folder, saver, predict, input_example, sig, signature is None,
-                             run_id, artifact_path, metadata)
+                             run_id, artifact_path, metadata, example_params)
     except BaseException:
         if created:
             shutil.rmtree(folder, ignore_errors=True)
@@ -195,16 +204,28 @@ def _write_folder(
     run_id: str | None,
     artifact_path: str | None,
     metadata: dict[str, Any] | None,
+    example_params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     saved = saver(folder)
     example_info = mf.write_input_example(folder, input_example)
-    sig = _infer(input_example, predict) if signature is None and infer else signature
-    mf.write_requirements(folder, saved.libraries)
-    pyfunc = {"loader_module": saved.loader_module, "data": saved.data,
-              "python_version": platform.python_version()}
+    sig = (_infer(input_example, predict, example_params)
+           if signature is None and infer else signature)
+    if saved.requirements is not None:
+        mf.write_requirement_lines(folder, saved.requirements)
+    else:
+        mf.write_requirements(folder, saved.libraries)
+    pyfunc: dict[str, Any] = {"loader_module": saved.loader_module}
+    if saved.data is not None:
+        pyfunc["data"] = saved.data
+    pyfunc["python_version"] = platform.python_version()
+    flavors = {PYFUNC: pyfunc}
+    if saved.name == PYFUNC:
+        pyfunc.update(saved.conf)
+    else:
+        flavors[saved.name] = saved.conf
     manifest = mf.build_manifest(
-        flavors={PYFUNC: pyfunc, saved.name: saved.conf},
-        signature=sig.to_dict() if sig is not None else None,
+        flavors=flavors,
+        signature=sig.to_mlflow_dict() if sig is not None else None,
         example_info=example_info,
         files=mf.folder_checksums(folder),
         libraries=saved.libraries,
@@ -216,11 +237,15 @@ def _write_folder(
     return manifest
 
 
-def _infer(example: Any, predict: Callable[[Any], Any]) -> ModelSignature | None:
-    """The signature of ``example``, with outputs from predicting on it when that works."""
+def _infer(
+    example: Any, predict: Callable[[Any], Any], params: dict[str, Any] | None = None
+) -> ModelSignature | None:
+    """The signature of ``example`` (and its params), with outputs from predicting on it when
+    that works."""
     if example is None:
         return None
     inputs = infer_signature(example).inputs
+    param_schema = infer_param_schema(params) if params else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -228,7 +253,7 @@ def _infer(example: Any, predict: Callable[[Any], Any]) -> ModelSignature | None
         outputs = infer_signature(output).inputs
     except Exception:  # noqa: BLE001 - output specs are optional; the input spec is what matters
         outputs = None
-    return ModelSignature(inputs, outputs)
+    return ModelSignature(inputs, outputs, param_schema)
 
 
 def info_from_manifest(manifest: dict[str, Any], version: int | None) -> ModelInfo:
@@ -266,6 +291,7 @@ def log_to_run(
     signature: Any,
     registered_model_name: str | None,
     metadata: dict[str, Any] | None,
+    example_params: dict[str, Any] | None = None,
 ) -> ModelInfo:
     """Save a model folder into the active run's artifacts at ``path`` (a run is started if none).
 
@@ -277,6 +303,7 @@ def log_to_run(
         signature: optional signature (else inferred from the example).
         registered_model_name: register the logged model under this name too.
         metadata: free-form user metadata.
+        example_params: inference params given with the input example.
     """
     from tracker import api
 
@@ -292,7 +319,7 @@ def log_to_run(
         folder = os.path.join(tmp, "model")
         manifest = save_folder(
             folder, saver, predict, input_example=input_example, signature=signature,
-            run_id=run_id, artifact_path=path, metadata=metadata,
+            run_id=run_id, artifact_path=path, metadata=metadata, example_params=example_params,
         )
         client.log_artifacts(run_id, folder, path)
     version = None

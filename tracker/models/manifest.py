@@ -194,6 +194,68 @@ def verify_file(folder: str, manifest: dict[str, Any], rel: str) -> str:
     return full
 
 
+def read_verified(folder: str, manifest: dict[str, Any], rel: str) -> bytes:
+    """The bytes of ``rel``, read once and checked against the manifest's sha256.
+
+    The caller deserializes exactly the bytes that were hashed, so the file cannot be swapped
+    between the check and the read.
+
+    Args:
+        folder: the model folder.
+        manifest: its manifest.
+        rel: the file's path relative to the folder, as listed in ``files``.
+    """
+    import hashlib
+
+    recorded = (manifest.get("files") or {}).get(rel)
+    full = os.path.join(folder, *rel.split("/"))
+    if not recorded:
+        raise ModelIntegrityError(
+            f"Model file {rel!r} in {folder} has no checksum in the {MANIFEST} manifest, so it "
+            "cannot be verified; refusing to load it."
+        )
+    try:
+        with open(full, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise ModelIntegrityError(f"Model file {rel!r} is missing from {folder}.") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != recorded:
+        raise ModelIntegrityError(
+            f"Model file {rel!r} in {folder} was modified after the model was saved: its sha256 "
+            f"is {actual} but the {MANIFEST} manifest records {recorded}. Refusing to load it "
+            "(nothing was deserialized)."
+        )
+    return data
+
+
+def verify_tree(folder: str, manifest: dict[str, Any], prefix: str) -> None:
+    """Check every file under ``prefix`` (e.g. ``code``): listed in ``files``, unchanged, none
+    added — a module dropped into a model's ``code/`` folder would be imported otherwise.
+
+    Args:
+        folder: the model folder.
+        manifest: its manifest.
+        prefix: a folder inside the model folder, relative, with ``/`` separators.
+    """
+    listed = sorted(k for k in (manifest.get("files") or {}) if k.startswith(prefix + "/"))
+    for rel in listed:
+        verify_file(folder, manifest, rel)
+    root = os.path.join(folder, *prefix.split("/"))
+    added = []
+    for base, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in names:
+            rel = os.path.relpath(os.path.join(base, name), folder).replace(os.sep, "/")
+            if rel not in listed:
+                added.append(rel)
+    if added:
+        raise ModelIntegrityError(
+            f"Model folder {folder} holds file(s) {sorted(added)} that its {MANIFEST} manifest "
+            "does not list: they were added after the model was saved. Refusing to load it."
+        )
+
+
 def check_registered_files(manifest: dict[str, Any], registered: dict[str, Any] | None) -> None:
     """Compare the manifest's checksums with those the registry recorded at registration.
 
@@ -237,6 +299,8 @@ def write_input_example(folder: str, example: Any) -> dict[str, Any] | None:
         payload: Any = {"columns": [str(c) for c in split["columns"]], "data": split["data"]}
         info: dict[str, Any] = {"type": "dataframe", "pandas_orient": "split"}
     else:
+        if type(example).__module__.startswith("scipy.sparse") and hasattr(example, "toarray"):
+            example = example.toarray()  # a few rows: saved dense
         array = np.asarray(example)
         if array.dtype.kind == "O":
             raise InvalidArgumentError(
@@ -291,3 +355,14 @@ def write_requirements(folder: str, libraries: dict[str, str]) -> None:
     lines = [f"{_PIP_NAMES.get(name, name)}=={version}" for name, version in libraries.items()]
     with open(os.path.join(folder, REQUIREMENTS), "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
+
+
+def write_requirement_lines(folder: str, lines: tuple[str, ...] | list[str]) -> None:
+    """Write ``requirements.txt`` with exactly ``lines`` (``pip_requirements=``).
+
+    Args:
+        folder: the model folder.
+        lines: requirement specifiers, one per line.
+    """
+    with open(os.path.join(folder, REQUIREMENTS), "w", encoding="utf-8") as fh:
+        fh.write("".join(f"{line}\n" for line in lines))

@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import InvalidArgumentError
+from tracker.models.params import ParamSchema, ParamSpec, infer_param_schema
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["ColSpec", "ModelSignature", "Schema", "TensorSpec", "enforce_schema", "infer_signature"]
+__all__ = [
+    "ColSpec", "ModelSignature", "ParamSchema", "ParamSpec", "Schema", "TensorSpec",
+    "enforce_schema", "infer_signature",
+]
 
 # MLflow's column type names and the numpy dtype each one is held in.
 COLUMN_TYPES: dict[str, str] = {
@@ -146,17 +150,29 @@ class ModelSignature:
     Args:
         inputs: the input schema.
         outputs: the output schema, or None when unknown.
+        params: the inference params the model accepts, or None.
     """
 
     inputs: Schema
     outputs: Schema | None = None
+    params: ParamSchema | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form stored in the manifest: ``{"inputs": [...], "outputs": [...] | None}``."""
-        return {
+        """The JSON form stored in the manifest: ``{"inputs": [...], "outputs": [...] | None}``,
+        plus ``"params": [...]`` when the model declares inference params."""
+        out: dict[str, Any] = {
             "inputs": self.inputs.to_list(),
             "outputs": self.outputs.to_list() if self.outputs is not None else None,
         }
+        if self.params is not None:
+            out["params"] = self.params.to_list()
+        return out
+
+    def to_mlflow_dict(self) -> dict[str, Any]:
+        """The form MLflow writes in ``MLmodel`` (and its ``ModelSignature.to_dict`` returns):
+        each part a JSON string, so MLflow can read a tracker model's manifest."""
+        return {key: json.dumps(value) if value is not None else None
+                for key, value in self.to_dict().items()}
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelSignature:
@@ -169,8 +185,12 @@ class ModelSignature:
             raise InvalidArgumentError(
                 f"A signature dict needs an 'inputs' list (and optionally 'outputs'), got {data!r}."
             )
-        outputs = data.get("outputs")
-        return cls(Schema.from_list(data["inputs"]), Schema.from_list(outputs) if outputs else None)
+        outputs, params = data.get("outputs"), data.get("params")
+        return cls(
+            Schema.from_list(data["inputs"]),
+            Schema.from_list(outputs) if outputs else None,
+            ParamSchema.from_list(params) if params else None,
+        )
 
 
 def as_signature(value: Any) -> ModelSignature | None:
@@ -204,11 +224,12 @@ def infer_signature(model_input: Any, model_output: Any = None, params: Any = No
         model_input: a pandas DataFrame or Series, a numpy array, a dict of lists (or of scalars:
             one record), a list of dicts (records) or a list of values.
         model_output: optional example output (e.g. ``model.predict(model_input)``).
-        params: accepted for MLflow compatibility; inference params are not recorded.
+        params: example inference params with their defaults, e.g. ``{"multiplier": 2}``;
+            the model then accepts ``predict(data, params={...})`` with these names.
     """
     inputs = infer_schema(model_input)
     outputs = infer_schema(model_output) if model_output is not None else None
-    return ModelSignature(inputs, outputs)
+    return ModelSignature(inputs, outputs, infer_param_schema(params) if params else None)
 
 
 def infer_schema(data: Any) -> Schema:
@@ -222,6 +243,12 @@ def infer_schema(data: Any) -> Schema:
     frame = as_frame(data)
     if frame is not None:
         return Schema(tuple(_col_spec(frame, name, data) for name in frame.columns))
+    if isinstance(data, str) or (
+        isinstance(data, list) and data and all(isinstance(v, str) for v in data)
+    ):
+        return Schema((ColSpec("string"),))  # text: one unnamed string column, as MLflow infers
+    if type(data).__module__.startswith("scipy.sparse") and hasattr(data, "shape"):
+        return Schema((TensorSpec(data.dtype.name, (-1, *data.shape[1:])),))
     array = data if isinstance(data, np.ndarray) else _as_array(data)
     if array.dtype.kind == "O" or array.ndim == 0:
         raise InvalidArgumentError(
@@ -317,107 +344,16 @@ def _numeric_type(dtype: Any) -> str | None:
     return None
 
 
-# -- enforcement ----------------------------------------------------------------------------------
+# -- enforcement (tracker.models.enforce) ----------------------------------------------------------
 
 
 def enforce_schema(schema: Schema, data: Any) -> Any:
-    """Check ``data`` against the input schema; return it converted (columns in order, widened).
+    """Check ``data`` against the input schema; see ``tracker.models.enforce.enforce_schema``.
 
     Args:
         schema: the model's input schema.
         data: a DataFrame, numpy array, dict or list.
     """
-    if schema.is_tensor_spec():
-        return _enforce_tensor(schema.inputs[0], data)  # type: ignore[arg-type]
-    return _enforce_columns(schema, data)
+    from tracker.models.enforce import enforce_schema as enforce
 
-
-def _enforce_columns(schema: Schema, data: Any) -> pd.DataFrame:
-    import pandas as pd
-
-    frame = as_frame(data)
-    if frame is None:
-        frame = _frame_from_array(schema, data)
-    names = [str(s.name) for s in schema.inputs]
-    present = {str(c): c for c in frame.columns}
-    missing = [s.name for s in schema.inputs if isinstance(s, ColSpec) and s.required
-               and str(s.name) not in present]
-    if missing:
-        raise InvalidArgumentError(
-            f"Model input is missing required column(s) {missing}; the model's signature expects "
-            f"columns {names} (extra columns are ignored)."
-        )
-    out = {}
-    for spec in schema.inputs:
-        assert isinstance(spec, ColSpec)
-        if str(spec.name) in present:
-            out[str(spec.name)] = _enforce_column(spec, frame[present[str(spec.name)]])
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _frame_from_array(schema: Schema, data: Any) -> pd.DataFrame:
-    import pandas as pd
-
-    array = _as_array(data)
-    width = len(schema.inputs)
-    if array.ndim == 1 and width == 1:
-        array = array.reshape(-1, 1)
-    if array.ndim != 2 or array.shape[1] != width:
-        raise InvalidArgumentError(
-            f"Model input is a {type(data).__name__} of shape {array.shape}, but the model's "
-            f"signature expects columns {schema.input_names()}; pass a DataFrame (or dict) with "
-            "those columns."
-        )
-    return pd.DataFrame(array, columns=[str(n) for n in schema.input_names()])
-
-
-def _enforce_column(spec: ColSpec, col: pd.Series) -> pd.Series:
-    actual = column_type(col)
-    if actual == spec.type:
-        return col
-    widened = _widen(spec, col, actual)
-    if widened is not None:
-        return widened
-    raise InvalidArgumentError(
-        f"Model input column {spec.name!r} has type {actual or f'mixed ({col.dtype})'} but the "
-        f"model's signature expects {spec.type} (only safe widening such as integer -> double "
-        "is applied)."
-    )
-
-
-_NUMERIC = ("integer", "long", "float", "double")
-
-
-def _widen(spec: ColSpec, col: pd.Series, actual: str | None) -> pd.Series | None:
-    """``col`` cast to the spec's numeric type when no value can change, else None."""
-    import numpy as np
-
-    if actual not in _NUMERIC or spec.type not in _NUMERIC:
-        return None
-    source = col.dtype if isinstance(col.dtype, np.dtype) else np.dtype(COLUMN_TYPES[actual])
-    target = np.dtype(COLUMN_TYPES[spec.type])
-    return col.astype(target) if np.can_cast(source, target, "safe") else None
-
-
-def _enforce_tensor(spec: TensorSpec, data: Any) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
-    array = data.to_numpy() if isinstance(data, (pd.DataFrame, pd.Series)) else _as_array(data)
-    expected = np.dtype(spec.dtype)
-    shape_ok = array.ndim == len(spec.shape) and all(
-        want in (-1, got) for want, got in zip(spec.shape, array.shape)
-    )
-    if not shape_ok:
-        raise InvalidArgumentError(
-            f"Model input has shape {array.shape} but the model's signature expects a tensor of "
-            f"shape {tuple(spec.shape)} (-1: any size)."
-        )
-    if array.dtype != expected:
-        if array.dtype.kind == "O" or not np.can_cast(array.dtype, expected, "safe"):
-            raise InvalidArgumentError(
-                f"Model input has dtype {array.dtype} but the model's signature expects "
-                f"{expected} (only safe widening such as int32 -> float64 is applied)."
-            )
-        array = array.astype(expected)
-    return array
+    return enforce(schema, data)

@@ -19,7 +19,10 @@ from tracker.store import schema
 from tracker.store.store import EXPERIMENTS, MARKER, PARTS, RUNS
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from tracker.client import TrackerClient
+    from tracker.config import TrackerConfig
     from tracker.store.store import Store
 
 SEVERITIES = ("error", "warning", "info")
@@ -45,11 +48,12 @@ class Finding:
     fix: str
 
 
-def diagnose(client: TrackerClient) -> list[Finding]:
+def diagnose(client: TrackerClient, config: TrackerConfig | None = None) -> list[Finding]:
     """Every finding in the store of ``client``, errors first.
 
     Args:
         client: a client opened on the store to check.
+        config: the project configuration (its ``artifact_locations``); None: the defaults.
     """
     store = client.store
     findings = [
@@ -58,8 +62,27 @@ def diagnose(client: TrackerClient) -> list[Finding]:
         *_dead_runs(client),
         *_garbage(store),
         *_registry(client.registry),
+        *_artifact_locations(client, config),
     ]
     return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
+
+
+def _artifact_locations(client: TrackerClient, config: TrackerConfig | None) -> Iterator[Finding]:
+    """Runs whose recorded ``artifact_uri`` a build will not read (outside the trusted roots)."""
+    from tracker.artifact_locations import ArtifactLocations
+    from tracker.query import bulk
+
+    declared = config.artifact_locations if config is not None else ()
+    locations = ArtifactLocations(client.store.fs, declared)
+    for run in bulk.runs(client.query):
+        where = locations.resolve(run["run_id"], run["experiment_id"], run["artifact_uri"])
+        if not where.uri and run["artifact_uri"]:
+            yield Finding(
+                "warning", "artifact-location", run["run_id"],
+                f"artifact_uri {run['artifact_uri']!r}: {where.problem}",
+                "If the location is your team's, add it to [tool.tracker] artifact_locations; "
+                "if not, the record came from elsewhere: delete the run (tracker runs delete).",
+            )
 
 
 def has_errors(findings: list[Finding]) -> bool:
@@ -235,20 +258,36 @@ def _garbage(store: Store) -> list[Finding]:
         counts.setdefault(item.kind, []).append(item.size)
     texts = {
         "temp": "temporary files left by interrupted writes",
-        "superseded": "files superseded by compaction",
         "lock": "stale lock files",
         "folder": "empty folders",
     }
-    return [
-        Finding(
-            "info",
-            "garbage",
-            kind,
-            f"{texts[kind]}: {len(sizes)} ({sum(sizes)} bytes)",
-            "run tracker gc (tracker gc --dry-run lists them)",
+    findings = []
+    for kind, sizes in sorted(counts.items()):
+        if kind == "superseded":
+            # Plain engines over the raw files count these rows twice (#19): worth a warning.
+            findings.append(
+                Finding(
+                    "warning",
+                    "garbage",
+                    kind,
+                    f"files superseded by compaction are still present: {len(sizes)} "
+                    f"({sum(sizes)} bytes). tracker reads each row once, but plain Parquet "
+                    "engines over the store's files (DuckDB, Polars, Spark) count their rows "
+                    "twice",
+                    "run tracker gc: it removes them (tracker gc --dry-run lists them)",
+                )
+            )
+            continue
+        findings.append(
+            Finding(
+                "info",
+                "garbage",
+                kind,
+                f"{texts[kind]}: {len(sizes)} ({sum(sizes)} bytes)",
+                "run tracker gc (tracker gc --dry-run lists them)",
+            )
         )
-        for kind, sizes in sorted(counts.items())
-    ]
+    return findings
 
 
 def _registry(registry: Registry) -> list[Finding]:

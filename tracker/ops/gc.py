@@ -4,18 +4,22 @@ Four kinds of garbage:
 
 * ``temp``: ``.tmp-*`` files of writes that never finished (a crash between writing and
   renaming). Only files older than ``min_age`` go, so a live process's in-flight write is safe.
-* ``superseded``: record files (run segments and finals, small parts, registry event files)
-  whose rows a published consolidated file holds, left when a compactor stopped between
-  publishing and deleting, or merged in from another git branch. A file goes only when the
-  covering file reads and its ``seg`` column really holds every segment of the file; this runs
-  under the compaction lock, so no compactor works at the same time.
-* ``lock``: lock files of compactors that crashed (too old, or their process is gone).
+* ``superseded``: record files (run segments and finals, parts absorbed by a newer part,
+  registry event files) whose rows a published consolidated file holds, left when a compactor
+  or a run's end stopped between publishing and deleting (``kill -9``, a full disk), or merged
+  in from another git branch. Plain Parquet engines count their rows twice until they go (#19).
+  A file goes only when the covering file reads and its ``seg`` column really holds every
+  segment of the file, and only files some published file covers (a live run's segments are
+  covered by nothing); this runs under the compaction lock, so no compactor works meanwhile.
+* ``lock``: lock files whose holder is gone (its process on this machine exited, or no
+  heartbeat for ``LOCK_TIMEOUT_SECONDS``; see ``tracker.store.lock``), and takeover files of
+  finished takeovers. The compaction lock is taken over through the lock itself, so a
+  compactor starting at the same moment and gc never both hold it.
 * ``folder``: empty folders (emptied run folders), local stores only.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -23,10 +27,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import CorruptFileError, InvalidArgumentError
-from tracker.query import _pid_alive  # the dead-run check's test, shared
 from tracker.registry import REGISTRY
-from tracker.store.compact import LOCK_STALE_SECONDS, compaction_lock
+from tracker.store.compact import compaction_lock
 from tracker.store.fs import TMP_PREFIX
+from tracker.store.lock import TAKEOVER_SUFFIX, holder_gone, read_lock
 from tracker.store.store import (
     EXPERIMENTS,
     LEVEL_SEGMENT,
@@ -34,14 +38,14 @@ from tracker.store.store import (
     PARTS,
     RUNS,
     StoreFile,
-    local_owner,
 )
 
 if TYPE_CHECKING:
     from tracker.store.store import Store
 
 DEFAULT_MIN_AGE = 3600.0
-# Temporary names the filesystem adapter makes: .tmp-<uuid4 hex>-<final name>.
+# Temporary names the filesystem adapter makes: .tmp-<uuid4 hex>-<final name>.tmp (before #19
+# without the .tmp suffix).
 _TEMP_NAME = re.compile(rf"^{re.escape(TMP_PREFIX)}[0-9a-f]{{32}}-")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -111,9 +115,10 @@ def gc(store: Store, *, min_age: float = DEFAULT_MIN_AGE, dry_run: bool = False)
         items.extend(_superseded(store))
         items.extend(_empty_folders(store, entries, items, now - min_age))
         return GcResult(tuple(items), False, ())
-    for item in items:
-        _delete(store, item)  # stale locks first: a crashed compactor's lock must not stop us
     lock = compaction_lock(store)
+    for item in items:
+        if item.path != lock.path:  # a dead compactor's lock is taken over below
+            _delete(store, item)
     if lock.acquire(wait=False):
         try:
             superseded = _superseded(store)
@@ -122,7 +127,10 @@ def gc(store: Store, *, min_age: float = DEFAULT_MIN_AGE, dry_run: bool = False)
         finally:
             lock.release()
         items.extend(superseded)
+        if lock.took_over is None:  # the lock went meanwhile: someone else removed it
+            items = [item for item in items if item.path != lock.path]
     else:
+        items = [item for item in items if item.path != lock.path]
         notes.append(
             "a compaction is running (it holds the lock): superseded files were not "
             "checked; run tracker gc again when it is done."
@@ -167,7 +175,7 @@ def _temp_files(entries: list[_Entry], cutoff: float) -> list[Garbage]:
 def _stale_locks(store: Store, entries: list[_Entry], now: float, min_age: float) -> list[Garbage]:
     found = []
     for e in entries:
-        if e.is_dir or not e.path.startswith(LOCKS + "/") or not e.path.endswith(".lock"):
+        if e.is_dir or not e.path.startswith(LOCKS + "/"):
             continue
         reason = _lock_staleness(store, e.path, now, min_age, e.mtime)
         if reason is not None:
@@ -178,20 +186,24 @@ def _stale_locks(store: Store, entries: list[_Entry], now: float, min_age: float
 def _lock_staleness(
     store: Store, path: str, now: float, min_age: float, mtime: float
 ) -> str | None:
-    """Why the lock file at ``path`` is stale, or None while its holder may be alive."""
-    try:
-        info = json.loads(store.fs.read_bytes(path))
-        held_since, host, pid = float(info["time"]), str(info["host"]), int(info["pid"])
-    except FileNotFoundError:
+    """Why the lock (or takeover) file at ``path`` is garbage, or None while it may be in use."""
+    if path.endswith(TAKEOVER_SUFFIX):
+        lock_path, _, token = path[: -len(TAKEOVER_SUFFIX)].rpartition(".")
+        current = read_lock(store.fs, lock_path)
+        if current is None or current.token != token:
+            return "a finished takeover of a dead holder's lock"
+        claim = read_lock(store.fs, path)
+        if claim is not None and holder_gone(claim, now) is not None:
+            return "a takeover whose process is gone"
         return None
-    except (ValueError, KeyError, TypeError):
+    if not path.endswith(".lock"):
+        return None
+    info = read_lock(store.fs, path)
+    if info is None:
+        return None
+    if not info.readable:
         return "unreadable lock file" if now - mtime > min_age else None
-    if now - held_since > LOCK_STALE_SECONDS:
-        return f"held for {now - held_since:.0f} s (stale after {LOCK_STALE_SECONDS} s)"
-    this_host, this_pid = local_owner()
-    if host == this_host and pid != this_pid and not _pid_alive(pid):
-        return f"its process {pid} on {host} is gone"
-    return None
+    return holder_gone(info, now)
 
 
 def _superseded(store: Store) -> list[Garbage]:

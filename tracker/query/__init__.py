@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -355,7 +354,7 @@ class StoreQuery:
         self._execute("ALTER TABLE runs ADD COLUMN dead BOOLEAN DEFAULT false")
 
     def _mark_dead(self, con: duckdb.DuckDBPyConnection) -> None:
-        from tracker.store.store import local_owner
+        from tracker.store.store import local_owner, pid_alive
 
         host, _ = local_owner()
         now = int(time.time() * 1000)
@@ -365,7 +364,7 @@ class StoreQuery:
         changes = []
         for run_id, run_host, pid, last_seen, was_dead in rows:
             dead = (last_seen is not None and now - last_seen > DEAD_AFTER_MS) or (
-                run_host == host and pid is not None and not _pid_alive(int(pid))
+                run_host == host and pid is not None and not pid_alive(int(pid))
             )
             if dead != was_dead:
                 changes.append((dead, run_id))
@@ -393,22 +392,3 @@ class StoreQuery:
         cur = self._execute(query, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return True
-    # A zombie (exited, not yet reaped) counts as dead.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True

@@ -101,8 +101,3 @@ def inputs(q: StoreQuery) -> dict[str, list[dict[str, Any]]]:
     return dict(out)
 
 
-def sql_table(q: StoreQuery, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run a report's SQL: column names and rows (raises the DuckDB error for the caller)."""
-    q.refresh()
-    cur = q._execute(sql)
-    return [d[0] for d in cur.description], cur.fetchall()

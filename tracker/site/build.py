@@ -25,6 +25,7 @@ log = logging.getLogger("tracker.site")
 # (One name per line: several people add pages at once.)
 COLLECTORS = (
     "home",
+    "changes",
     "leaderboard",
     "compare",
     "sweep",
@@ -212,7 +213,8 @@ def _base_context(site: Any, site_title: str, base_url: str) -> dict[str, Any]:
     from tracker.site import reports
 
     urls = site.urls
-    nav = [("Experiments", urls.home), ("Models", urls.registry), *reports.nav_entries(site)]
+    nav = [("Experiments", urls.home), ("Changes", urls.changes), ("Models", urls.registry),
+           *reports.nav_entries(site)]
     return {
         "plotly_js": plotly_asset_name(),
         "site_title": site_title,

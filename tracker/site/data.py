@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from tracker.directions import Directions
 from tracker.exceptions import TrackerError
 from tracker.query import bulk
 from tracker.site.cache import BuildCache
@@ -16,36 +17,12 @@ from tracker.site.publish import PublishRules
 from tracker.site.urls import Urls
 
 if TYPE_CHECKING:
+    from tracker.artifact_locations import ArtifactLocations
     from tracker.query import StoreQuery
+    from tracker.query.sandbox import Sandbox
     from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
 
 log = logging.getLogger("tracker.site")
-
-# Metric names where smaller is better; anything else is "higher is better" only when it looks
-# like a score. ``direction`` falls back to "min" (losses are the common case).
-_MIN_WORDS = ("loss", "rmse", "mse", "mae", "error", "err", "mape", "perplexity", "time",
-              "latency", "duration", "regret", "cost")
-_MAX_WORDS = ("acc", "accuracy", "auc", "score", "f1", "precision", "recall", "r2", "iou",
-              "map", "ndcg", "bleu", "rouge", "reward", "return", "correlation", "best_iteration")
-
-
-def metric_direction(key: str, overrides: dict[str, str] | None = None) -> str:
-    """``"min"`` or ``"max"``: which value of this metric is best (configurable by key)."""
-    if overrides and key in overrides:
-        return overrides[key]
-    lowered = key.lower()
-    words = [w for w in _split_words(lowered) if w]
-    if any(w in _MIN_WORDS for w in words):
-        return "min"
-    if any(w in _MAX_WORDS for w in words):
-        return "max"
-    return "min"
-
-
-def _split_words(text: str) -> list[str]:
-    import re
-
-    return re.split(r"[^a-z0-9]+", text) + [text]
 
 
 @dataclass(frozen=True)
@@ -63,7 +40,8 @@ class SiteData:
     Args:
         query: the query layer over the store.
         registry: the store's model registry.
-        metric_directions: overrides of ``metric_direction`` by metric key.
+        metric_directions: ``"min"``/``"max"``/``"none"`` by metric key, before the
+            configuration's ``[metrics]`` rules (``tracker.directions``).
         reports_dir: the folder of Markdown reports, if any.
         cache: derived data kept from the previous build (see ``tracker.site.cache``).
         reusable: ``(group key, fingerprint) -> bool``: whether the previous build's files of a
@@ -73,6 +51,9 @@ class SiteData:
             header, settings); part of every fingerprint.
         publish: the build's publish rules; ``query`` should apply the same ones (the registry
             and the artifact files are redacted and filtered here).
+
+    Artifacts are read only where ``locations`` allows (the store's own folder and the
+    configuration's ``artifact_locations``), never where a record alone says.
     """
 
     def __init__(
@@ -97,8 +78,34 @@ class SiteData:
         self._points: dict[str, dict[str, list[tuple[int, int, float]]]] = {}
         self._points_loaded: set[str] | None = set()  # None: every run's points are loaded
         self._fingerprints: dict[str, str] = {}
+        self._primary: dict[str, str] = {}
         self.publish = publish if publish is not None else PublishRules.from_config()
         self._model_names: dict[str, str] = {}  # published model name -> registry's
+        configured = self.publish.config.directions
+        self.directions = Directions(
+            tuple(self.metric_directions.items()) + configured.rules, configured.primary)
+
+    @cached_property
+    def changes_state(self) -> dict[str, Any]:
+        """Builds seen so far and the store at this and the previous different build
+        (``tracker.site.pages.changes.state``; read from and saved to the build cache)."""
+        from tracker.site.pages.changes import state
+
+        return state(self)
+
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        """Where report SQL runs: copies of the (redacted) tables, no file or setting access."""
+        from tracker.query.sandbox import Sandbox
+
+        return Sandbox(self.query)
+
+    @cached_property
+    def locations(self) -> ArtifactLocations:
+        """Where run artifacts may be read from (the store's own and the declared roots)."""
+        from tracker.artifact_locations import ArtifactLocations
+
+        return ArtifactLocations(self.query.store.fs, self.publish.config.artifact_locations)
 
     @cached_property
     def experiments(self) -> list[dict[str, Any]]:
@@ -187,7 +194,7 @@ class SiteData:
             [(k["run_id"], k["run_name"], k["status"], k["dead"], self.metrics.get(k["run_id"]))
              for k in kids],
             parent["run_name"] if parent else None, versions,
-            sorted(self.metric_directions.items()),
+            self.directions, self.primary_metric(eid),
         )
         digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
         self._fingerprints[run_id] = digest
@@ -254,18 +261,36 @@ class SiteData:
             [m.model.name for m in self.models],
         )
 
-    def primary_metrics(self, runs: list[dict[str, Any]], limit: int = 3) -> list[str]:
-        """The metrics most runs have (ties: losses/rmse first, then by name)."""
+    def primary_metric(self, experiment_id: str) -> str:
+        """The metric an experiment is ranked by: configured, else the directed metric most of
+        its finished runs have ('' when none is directed; see ``tracker.directions``)."""
+        if experiment_id not in self._primary:
+            runs = self.runs_by_experiment.get(experiment_id, [])
+            finished = [r for r in runs if r["status"] == "FINISHED"] or runs
+            self._primary[experiment_id] = self.directions.primary_metric(
+                self.experiment_name(experiment_id),
+                (self.metrics.get(r["run_id"], {}) for r in finished))
+        return self._primary[experiment_id]
+
+    def primary_metrics(
+        self, runs: list[dict[str, Any]], limit: int = 3, *, directed_only: bool = True
+    ) -> list[str]:
+        """The metrics to show for ``runs``: their experiment's primary metric first, then the
+        directed metrics most runs have, then (unless ``directed_only``) neutral ones."""
         counts: dict[str, int] = {}
         for run in runs:
             for key in self.metrics.get(run["run_id"], {}):
                 counts[key] = counts.get(key, 0) + 1
-        preferred = ("rmse", "loss", "val_loss", "validation-rmse", "accuracy", "auc")
+        experiments = {r["experiment_id"] for r in runs}
+        primary = self.primary_metric(experiments.pop()) if len(experiments) == 1 else ""
 
-        def rank(key: str) -> tuple[int, int, str]:
-            return (-counts[key], preferred.index(key) if key in preferred else 99, key)
+        def rank(key: str) -> tuple[bool, bool, int, int, str]:
+            return (key != primary, self.direction(key) == "", -counts[key], len(key), key)
 
-        return sorted(counts, key=rank)[:limit]
+        keys = sorted(counts, key=rank)
+        if directed_only:
+            keys = [k for k in keys if self.direction(k)]
+        return keys[:limit]
 
     @cached_property
     def data_as_of(self) -> str:
@@ -287,7 +312,8 @@ class SiteData:
         return moment.isoformat()
 
     def direction(self, key: str) -> str:
-        return metric_direction(key, self.metric_directions)
+        """``"min"``, ``"max"``, or ``""`` for a neutral metric (never ranked or marked best)."""
+        return self.directions.of(key) or ""
 
     def experiment_name(self, experiment_id: str) -> str:
         for exp in self.experiments:

@@ -40,15 +40,12 @@ from tracker.exceptions import TrackerError
 from tracker.site import charts
 
 if TYPE_CHECKING:
-    from tracker.query import StoreQuery
+    from tracker.query.sandbox import Sandbox
 
 MAX_ROWS = 200
 BLOCK_KINDS = ("sql", "chart")
 CHART_KINDS = ("line", "scatter", "bar")
 CHART_KEYS = ("sql", "x", "y", "color", "kind", "title")
-# First words of the statements a report may run: reading only, one statement per block.
-READ_STATEMENTS = ("select", "with", "from", "values", "table", "describe", "summarize", "pivot",
-                   "unpivot", "show", "(")
 
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\s]*)[^`]*$")
 _KEY_LINE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_-]*)[ \t]*:[ \t]?(?P<value>.*)$")
@@ -234,33 +231,20 @@ def render_markdown(source: ReportSource) -> list[str | int]:
     return [p for p in pieces if not isinstance(p, str) or p.strip()]
 
 
-def run_sql(query: StoreQuery, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run a report's read-only SQL through the query layer.
+def run_sql(sandbox: Sandbox, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run a report's SQL in the build's sandbox (``tracker.query.sandbox``): one reading
+    statement over copies of the redacted tables, with no access to files, settings or
+    extensions.
 
     Raises:
         ReportError: the statement is not a single read, or DuckDB rejected it.
     """
-    from tracker.query import bulk
+    from tracker.query.sandbox import SandboxError
 
-    statement = sql.strip().rstrip(";").strip()
-    if not statement:
-        raise ReportError("the block is empty; write one SELECT statement.")
-    first = re.split(r"\s+", statement, maxsplit=1)[0].lower()
-    if not first.startswith(READ_STATEMENTS):
-        raise ReportError(
-            "only reading statements may run in a report (SELECT, WITH, …), "
-            f"not {first.upper()}.")
-    if ";" in _without_strings(statement):
-        raise ReportError("one statement per block: remove the ';' between statements.")
     try:
-        return bulk.sql_table(query, statement)
-    except Exception as exc:  # noqa: BLE001 - any DuckDB error becomes a message on the page
-        message = str(exc).strip().split("\n")[0] or type(exc).__name__
-        raise ReportError(f"the query failed: {message}") from exc
-
-
-def _without_strings(sql: str) -> str:
-    return re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", "''", sql)
+        return sandbox.run(sql.strip())
+    except SandboxError as exc:
+        raise ReportError(str(exc)) from exc
 
 
 def parse_chart_spec(text: str) -> ChartSpec:

@@ -81,6 +81,7 @@ class Urls:
         self._models = unique_slugs((m, m) for m in models)
 
     home = "index.html"
+    changes = "changes.html"
     registry = "models/index.html"
     search_index = "assets/search-index.js"
     reports_index = "reports/index.html"

@@ -8,18 +8,21 @@ Layout of a store rooted at ``<root>`` (a folder, or ``s3://bucket/prefix``: ``t
     <root>/runs/experiment_id=<eid>/run_id=<rid>/final-<id>.parquet   the run's consolidated file
     <root>/parts/experiment_id=<eid>/part-<id>.parquet            compacted finished runs
     <root>/artifacts/<eid>/<rid>/artifacts/…                       default artifact location
-    <root>/.locks/                                                  advisory compaction lock
+    <root>/.locks/compact.lock                                      compaction lock (tracker.store.lock)
 
 Every ``.parquet`` file has the record schema of ``tracker.store.schema`` and key-value
 metadata ``tracker.format_version``. Ids are time-ordered (16 hex digits of nanoseconds, 8
-random) so names never collide. Files are written to ``.tmp-*`` names and renamed into place (on
-S3: one PUT of the final name, which is atomic), never modified afterwards, and deleted only by
-compaction (or ``tracker gc``) once a consolidated file that covers them (footer key
-``tracker.covers``: the JSON list of ids it supersedes) is published.
+random) so names never collide. Files are written to ``.tmp-<uuid>-<name>.tmp`` names (which no
+``*.parquet`` glob matches) and renamed into place (on S3: one PUT of the final name, which is
+atomic), never modified afterwards, and deleted only by compaction (or ``tracker gc``) once a
+consolidated file that covers them (footer key ``tracker.covers``: the JSON list of ids it
+supersedes) is published.
 
 Readers (``Store.plan``) read each segment exactly once: a file whose id is covered by a
-consolidated file is skipped; overlapping consolidated files are resolved by level (part over
-final over segment), then by name. Unreadable files are skipped with a warning naming them.
+consolidated file is skipped, a consolidated file too (a part absorbed by a newer part);
+overlapping consolidated files are resolved by level (part over final over segment), then by
+name. Unreadable files are skipped with a warning naming them. Engines that read every file
+count a superseded file's rows twice until it is deleted (see the README's "Store format").
 """
 
 from __future__ import annotations

@@ -2,14 +2,17 @@
 
 Readers never need a lock: a consolidated file lists in its footer every id it covers, so from
 the moment it is published readers skip the files it replaces (``Store.plan``), and deleting
-those files afterwards changes nothing they see. Two compactors at once are harmless too (the
-plan drops the rows one already holds from the other); a lock file just avoids wasted work.
+those files afterwards changes nothing they see. Two compactors at once would be harmless to
+tracker's readers (the plan drops the rows one already holds from the other) but would leave two
+overlapping parts that plain Parquet engines count twice until the next compaction, so
+compactors take a lock (``tracker.store.lock``: a holder that died is taken over at once on its
+own machine, elsewhere after a heartbeat timeout) and check they still hold it before each
+publish.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import threading
@@ -17,11 +20,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.exceptions import CorruptFileError, InvalidArgumentError
+from tracker.store.lock import StoreLock
 from tracker.store.store import (
     LEVEL_FINAL,
     LEVEL_PART,
     LEVEL_SEGMENT,
-    LOCKS,
     RUNS,
     Store,
     StoreFile,
@@ -35,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tracker.store")
 
 PART_TARGET_ROWS = 2_000_000
-LOCK_STALE_SECONDS = 600
+SMALL_PART_BYTES = 64 * 1024 * 1024  # smaller parts are merged again; bigger ones stay
 
 
 @dataclass(frozen=True)
@@ -147,9 +151,11 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
         min_runs: do nothing for an experiment with fewer finished, uncompacted runs.
         wait_lock: wait for another compactor instead of returning at once.
     """
+    if isinstance(min_runs, bool) or not isinstance(min_runs, int) or min_runs < 1:
+        raise InvalidArgumentError(f"min_runs must be an integer >= 1, got {min_runs!r}.")
     started = time.perf_counter()
     totals = [0, 0, 0, 0]
-    lock = _Lock(store, "compact")
+    lock = compaction_lock(store)
     if not lock.acquire(wait=wait_lock):
         return CompactionResult(0, 0, 0, 0, seconds=time.perf_counter() - started)
     try:
@@ -159,15 +165,18 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
             eid = folder.split("/")[1].split("=", 1)[1]
             by_experiment.setdefault(eid, []).extend(run_files)
         for eid, run_files in sorted(by_experiment.items()):
-            runs = len({f.folder for f in run_files})
+            inputs = _inputs(store, eid, run_files, files)
+            runs = len({f.folder for f in inputs if f.path.startswith(RUNS + "/")})
             if runs < min_runs:
                 continue
-            small_parts = [
-                f for f in files
-                if f.level == LEVEL_PART and f.folder == parts_dir(eid)
-                and f.size < 64 * 1024 * 1024
-            ]
-            wrote, read, deleted, runs = _compact_experiment(store, eid, run_files + small_parts)
+            done = _compact_experiment(store, eid, inputs, lock)
+            if done is None:
+                log.warning(
+                    "tracker: compaction stopped before experiment %s: another process took "
+                    "over the lock (the store is intact; compact again later)", eid,
+                )
+                break
+            wrote, read, deleted, runs = done
             totals[0] += runs
             totals[1] += read
             totals[2] += wrote
@@ -178,15 +187,42 @@ def compact(store: Store, *, min_runs: int = 1, wait_lock: bool = False) -> Comp
     return CompactionResult(runs, read, written, deleted, seconds=time.perf_counter() - started)
 
 
+def _inputs(
+    store: Store, eid: str, run_files: list[StoreFile], files: Sequence[StoreFile]
+) -> list[StoreFile]:
+    """The files to merge into a new part of ``eid``: its finished runs' files and small parts.
+
+    Files a big part (left out, so it is not rewritten) already covers are left out too, as a
+    compactor killed after publishing that part leaves them: merged again, their rows would
+    be in two parts that neither covers, which plain engines count twice for good (#19).
+    ``tracker gc`` removes them instead.
+    """
+    parts = [f for f in files if f.level == LEVEL_PART and f.folder == parts_dir(eid)]
+    absorbed: set[str] = set()
+    for part in parts:
+        if part.size >= SMALL_PART_BYTES:
+            try:
+                absorbed |= store.covers(part)
+            except CorruptFileError:
+                continue  # covers nothing we can know of; readers skip it
+    small = [f for f in parts if f.size < SMALL_PART_BYTES]
+    return [f for f in run_files + small if f.file_id not in absorbed]
+
+
 def _compact_experiment(
-    store: Store, eid: str, files: list[StoreFile]
-) -> tuple[int, int, int, int]:
-    """Write one part from ``files``; return (files written, read, deleted, runs compacted)."""
+    store: Store, eid: str, files: list[StoreFile], lock: StoreLock
+) -> tuple[int, int, int, int] | None:
+    """Write one part from ``files``; return (files written, read, deleted, runs compacted).
+
+    None when ``lock`` was lost before the part was published (nothing written).
+    """
     tables, covers, consumed = _load(store, files)
     runs = len({f.folder for f in consumed if f.path.startswith(RUNS + "/")})
     if not consumed:
         return 0, 0, 0, 0
     table = _sorted(_concat(tables), ("run_id", "kind", "key", "step"))
+    if not lock.still_held():
+        return None
     store.write_table(parts_dir(eid), "part", table, covers)
     store.fs.delete_many([f.path for f in consumed])
     for folder in sorted({f.folder for f in consumed if f.path.startswith(RUNS + "/")}):
@@ -194,49 +230,9 @@ def _compact_experiment(
     return 1, len(tables), len(consumed), runs
 
 
-def compaction_lock(store: Store) -> _Lock:
+def compaction_lock(store: Store) -> StoreLock:
     """The lock compactors take; ``tracker gc`` takes it too before deleting superseded files."""
-    return _Lock(store, "compact")
-
-
-class _Lock:
-    """A create-if-absent lock file with a staleness timeout (a crashed holder loses it)."""
-
-    def __init__(self, store: Store, name: str) -> None:
-        self.store = store
-        self.path = f"{LOCKS}/{name}.lock"
-        self.held = False
-
-    def acquire(self, *, wait: bool) -> bool:
-        from tracker.store.store import local_owner
-
-        host, pid = local_owner()
-        body = json.dumps({"host": host, "pid": pid, "time": time.time()}).encode()
-        deadline = time.monotonic() + (LOCK_STALE_SECONDS if wait else 0)
-        while True:
-            if self.store.fs.create_exclusive(self.path, body):
-                self.held = True
-                return True
-            if self._stale():
-                self.store.fs.delete(self.path)
-                continue
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
-
-    def _stale(self) -> bool:
-        try:
-            info = json.loads(self.store.fs.read_bytes(self.path))
-            return bool(time.time() - float(info["time"]) > LOCK_STALE_SECONDS)
-        except FileNotFoundError:
-            return False
-        except (ValueError, KeyError, TypeError):
-            return True
-
-    def release(self) -> None:
-        if self.held:
-            self.store.fs.delete(self.path)
-            self.held = False
+    return StoreLock(store, "compact")
 
 
 # -- automatic compaction --------------------------------------------------------------------

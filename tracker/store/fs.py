@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 TMP_PREFIX = ".tmp-"
+TMP_SUFFIX = ".tmp"  # temporary names: .tmp-<uuid4 hex>-<final name>.tmp
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,10 @@ class LocalFS(StoreFS):
 
     def _temp_for(self, full: str) -> str:
         folder, name = os.path.split(full)
-        return os.path.join(folder, f"{TMP_PREFIX}{uuid.uuid4().hex}-{name}")
+        # The suffix keeps in-flight and abandoned writes out of plain engines' ``*.parquet``
+        # globs: DuckDB and Polars match hidden files, so ``.tmp-…-part-….parquet`` would be
+        # read (a whole part twice, or a truncated file) (#19).
+        return os.path.join(folder, f"{TMP_PREFIX}{uuid.uuid4().hex}-{name}{TMP_SUFFIX}")
 
     def _write_temp(self, full: str, data: bytes) -> str:
         folder = os.path.dirname(full)

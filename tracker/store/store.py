@@ -204,6 +204,9 @@ class Store:
         A consolidated file (run ``final`` or compacted ``part``) lists in its footer the ids it
         covers; covered files are skipped, and when two consolidated files overlap (two compactors
         at once), the rows of the later one that the earlier one already holds are excluded.
+        A consolidated file that another one covers (a part absorbed by a newer part, a final
+        of a resumed run) is skipped whatever the names' order (#19), so ``tracker gc`` sees it
+        as superseded.
         """
         if files is None:
             files = self.list_record_files()
@@ -216,23 +219,29 @@ class Store:
         known = self._load_covers()
         if not self.fs.is_local:
             self._prefetch_covers(consolidated, by_folder)
+        footers, unreadable = self._footers(consolidated, by_folder)
+        absorbed = set().union(*footers.values()) if footers else set()
+        # Files no other file covers first: a newer part then hides the part it absorbed.
+        consolidated.sort(key=lambda f: f.file_id in absorbed)
         covered: set[str] = set()
         chosen: list[str] = []
         exclude: dict[str, frozenset[str]] = {}
-        skipped: list[str] = []
+        skipped: list[str] = [f.path for f in unreadable]
         for f in consolidated:
-            if f.file_id in covered:
+            if f.file_id in covered or f in unreadable:
                 continue
-            # A lone final in its run folder that no part covers needs no footer read.
-            if f.level == LEVEL_FINAL and by_folder[f.folder] == 1 and not covered:
-                chosen.append(f.path)
-                continue
-            try:
-                ids = self.covers(f)
-            except CorruptFileError as exc:
-                self._warn_bad(f, str(exc))
-                skipped.append(f.path)
-                continue
+            ids = footers.get(f.path)
+            if ids is None:
+                # A lone final in its run folder that no part covers needs no footer read.
+                if not covered:
+                    chosen.append(f.path)
+                    continue
+                try:
+                    ids = self.covers(f)
+                except CorruptFileError as exc:
+                    self._warn_bad(f, str(exc))
+                    skipped.append(f.path)
+                    continue
             overlap = ids & covered
             if overlap:
                 exclude[f.path] = frozenset(overlap)
@@ -250,6 +259,26 @@ class Store:
             chosen = [p for p in chosen if p not in bad]
             skipped.extend(bad)
         return ReadPlan(tuple(sorted(chosen)), exclude, tuple(sorted(skipped)))
+
+    def _footers(
+        self, consolidated: Sequence[StoreFile], by_folder: dict[str, int]
+    ) -> tuple[dict[str, frozenset[str]], set[StoreFile]]:
+        """The covers of every consolidated file but lone finals, and the unreadable ones.
+
+        A final covers only files of its own run folder, so a final alone in its folder covers
+        no file that exists: its footer is read later, and only when a part covers something.
+        """
+        footers: dict[str, frozenset[str]] = {}
+        unreadable: set[StoreFile] = set()
+        for f in consolidated:
+            if f.level == LEVEL_FINAL and by_folder[f.folder] == 1:
+                continue
+            try:
+                footers[f.path] = self.covers(f)
+            except CorruptFileError as exc:
+                self._warn_bad(f, str(exc))
+                unreadable.add(f)
+        return footers, unreadable
 
     def _prefetch_covers(self, consolidated: Sequence[StoreFile], by_folder: dict[str, int]) -> None:
         """Read the footers ``plan`` will need in parallel (one round trip each on S3).
@@ -491,3 +520,23 @@ def read_covers(fs: StoreFS, path: str) -> frozenset[str]:
 def local_owner() -> tuple[str, int]:
     """This process's host name and pid, recorded on runs so a dead process can be recognised."""
     return os.uname().nodename if hasattr(os, "uname") else "localhost", os.getpid()
+
+
+def pid_alive(pid: int) -> bool:
+    """True unless process ``pid`` on this machine has exited (a zombie counts as exited)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True
+    # A zombie (exited, not yet reaped) counts as dead.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True

@@ -108,7 +108,8 @@ def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
     """The compact data of one experiment (see the module docstring)."""
     eid = experiment["experiment_id"]
     runs = site.runs_by_experiment[eid]
-    primary = site.primary_metrics(runs, 1)
+    ranked_by = site.primary_metric(eid)
+    primary = [ranked_by] if ranked_by else []
     metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
     return {
         "id": eid,

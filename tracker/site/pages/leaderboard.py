@@ -92,9 +92,15 @@ def _iso(ms: Any) -> str:
 
 
 def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> list[Column]:
+    """Attributes, then metrics (the primary and other directed metrics shown, counters hidden),
+    then params (those that vary across runs shown first, a sweep parent's own ``best_*`` not)."""
     metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
+    metric_keys.sort(key=lambda k: (k not in primary, primary.index(k) if k in primary else 0,
+                                    site.direction(k) == "", k))
+    shown_metrics = {k for k in metric_keys if site.direction(k)}
+    shown_metrics = set(sorted(shown_metrics, key=metric_keys.index)[:VISIBLE_METRICS])
     param_keys = sorted({k for r in runs for k in site.params.get(r["run_id"], {})})
-    metric_keys.sort(key=lambda k: (k not in primary, primary.index(k) if k in primary else 0, k))
+    varying = [k for k in param_keys if _varies(site, runs, k)][:VISIBLE_PARAMS]
     cols = [
         Column("attr.status", "status", "attr", False, "", True),
         Column("attr.start", "start (UTC)", "attr", False, "", True),
@@ -102,11 +108,17 @@ def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> 
         Column("attr.user", "user", "attr", False, "", False),
         Column("attr.commit", "commit", "attr", False, "", False),
     ]
-    cols += [Column(f"metrics.{k}", k, "metric", True, site.direction(k), i < VISIBLE_METRICS)
-             for i, k in enumerate(metric_keys)]
-    cols += [Column(f"params.{k}", k, "param", _all_numeric(site, runs, k), "", i < VISIBLE_PARAMS)
-             for i, k in enumerate(param_keys)]
+    cols += [Column(f"metrics.{k}", k, "metric", True, site.direction(k), k in shown_metrics)
+             for k in metric_keys]
+    cols += [Column(f"params.{k}", k, "param", _all_numeric(site, runs, k), "", k in varying)
+             for k in param_keys]
     return cols
+
+
+def _varies(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
+    """True when at least two runs have ``key`` with at least two different values."""
+    values = [p[key] for r in runs if key in (p := site.params.get(r["run_id"], {}))]
+    return len(values) > 1 and len(set(values)) > 1
 
 
 def _all_numeric(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
@@ -123,7 +135,7 @@ def _best_values(
 ) -> dict[str, float]:
     best = {}
     for col in columns:
-        if col.kind != "metric":
+        if col.kind != "metric" or not col.direction:
             continue
         key = col.key[len("metrics."):]
         values = [v for r in runs if (v := site.metrics.get(r["run_id"], {}).get(key)) is not None
@@ -176,15 +188,34 @@ def _cells(
 def ordered_runs(
     site: SiteData, runs: list[dict[str, Any]], primary: str
 ) -> list[tuple[dict[str, Any], int]]:
-    """(run, depth) pairs: top-level runs ranked by ``primary`` (best first), each followed by
-    its descendants (ranked the same way among siblings), at any nesting depth."""
+    """(run, depth) pairs, the best run first: top-level runs ranked by ``primary``, a parent at
+    the rank of the best run of its subtree (a sweep sits where its best trial would), each
+    followed by its descendants ranked the same way; runs without the metric last."""
     ids = {r["run_id"] for r in runs}
-    direction = site.direction(primary) if primary else "min"
+    direction = site.direction(primary) if primary else ""
+    subtree: dict[str, float | None] = {}
+
+    def own(run: dict[str, Any]) -> float | None:
+        value = site.metrics.get(run["run_id"], {}).get(primary) if direction else None
+        return None if value is None or math.isnan(value) else value
+
+    def best_below(run: dict[str, Any], path: frozenset[str]) -> float | None:
+        run_id = run["run_id"]
+        if run_id in subtree:
+            return subtree[run_id]
+        values = [own(run)]
+        for kid_id in site.children.get(run_id, []):
+            if kid_id in ids and kid_id not in path:
+                values.append(best_below(site.runs_by_id[kid_id], path | {kid_id}))
+        found = [v for v in values if v is not None]
+        best = (min(found) if direction == "min" else max(found)) if found else None
+        subtree[run_id] = best
+        return best
 
     def score(run: dict[str, Any]) -> tuple[int, float, int, str]:
-        value = site.metrics.get(run["run_id"], {}).get(primary) if primary else None
+        value = best_below(run, frozenset({run["run_id"]}))
         newest = -(run["start_time"] or 0)
-        if value is None or math.isnan(value):
+        if value is None:
             return (1, 0.0, newest, run["run_id"])
         return (0, value if direction == "min" else -value, newest, run["run_id"])
 
@@ -262,10 +293,11 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         eid = exp["experiment_id"]
         runs = site.runs_by_experiment[eid]
         primary = site.primary_metrics(runs, 3)
+        ranked_by = site.primary_metric(eid)
         columns = _columns(site, runs, primary)
         best = _best_values(site, runs, columns)
         rows = tuple(_row(site, run, depth, columns, best)
-                     for run, depth in ordered_runs(site, runs, primary[0] if primary else ""))
+                     for run, depth in ordered_runs(site, runs, ranked_by))
         yield LeaderboardPage(
             path=urls.experiment(eid),
             title=exp["name"],
@@ -274,7 +306,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
             columns=tuple(columns),
             rows=rows,
             trends=_trends(site, runs, primary),
-            primary_metric=primary[0] if primary else "",
+            primary_metric=ranked_by,
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
             data_script=urls.experiment_data(eid) if runs else "",
         )

@@ -128,7 +128,8 @@ def _graph(site: SiteData, page: LineagePage) -> Markup:
     here = page.path
     run_href = relative(here, version.run.href) if version.run else None
     inputs = _input_nodes(page, run_href)
-    metrics = site.primary_metrics([site.runs_by_id[version.run_id]], 2) if version.run else []
+    metrics = site.primary_metrics([site.runs_by_id[version.run_id]], 2,
+                                                directed_only=False) if version.run else []
     values = dict(page.metrics)
     run_lines = (page.run_status.lower(), *(f"{k} {format_metric(values[k])}" for k in metrics))
     run_node = svg.Node(

@@ -95,7 +95,7 @@ def _cell(site: SiteData, column: str, value: Any) -> TableCell:
 
 
 def _table(site: SiteData, block: reports.Block) -> Section:
-    columns, rows = reports.run_sql(site.query, block.text)
+    columns, rows = reports.run_sql(site.sandbox, block.text)
     shown = tuple(
         tuple(_cell(site, column, value) for column, value in zip(columns, row))
         for row in rows[:reports.MAX_ROWS]
@@ -106,7 +106,7 @@ def _table(site: SiteData, block: reports.Block) -> Section:
 
 def _chart(site: SiteData, block: reports.Block) -> Section:
     spec = reports.parse_chart_spec(block.text)
-    columns, rows = reports.run_sql(site.query, spec.sql)
+    columns, rows = reports.run_sql(site.sandbox, spec.sql)
     figure = reports.chart_figure(spec, columns, rows)
     return Section("chart", figure=figure, title=str(figure["layout"]["title"]["text"]),
                    sql=spec.sql, line=block.line)

@@ -57,7 +57,8 @@ TEXT_TYPES = {
 # Tags shown elsewhere on the page (title, parent link, description, the code table).
 SYSTEM_TAGS = frozenset({
     ctx.SOURCE_NAME, ctx.SOURCE_TYPE, ctx.GIT_COMMIT, ctx.GIT_BRANCH, ctx.GIT_REPO_URL,
-    ctx.GIT_DIRTY, ctx.USER, ctx.RUN_NAME, ctx.PARENT_RUN_ID, ctx.NOTE,
+    ctx.GIT_DIRTY, ctx.USER, ctx.RUN_NAME, ctx.PARENT_RUN_ID, ctx.NOTE, ctx.GIT_MESSAGE,
+    ctx.SOURCE_PATH,
 })
 _FORGES = {
     "github.com": "{repo}/commit/{sha}",
@@ -87,7 +88,7 @@ class MetricRow:
     step: int = doc("Step of the latest value.")
     points: int = doc("Number of logged values.")
     best: float | None = doc("Best finite value over the history (by direction), if any.")
-    direction: str = doc("'min' or 'max': which value is best.")
+    direction: str = doc("'min' or 'max': which value is best; '' for a neutral metric.")
     csv: str = doc("Site path of the full history as CSV ('' when it has one point).")
 
 
@@ -235,15 +236,27 @@ def _redacted(remote: str) -> str:
     return remote
 
 
+def local_name(value: str) -> str:
+    """A recorded local path as something safe to publish: its file name (an absolute path
+    names the machine and user that trained); URIs with a scheme and relative paths as given."""
+    if value.startswith(("/", "~", "\\")) or re.match(r"^[A-Za-z]:[\\/]", value) \
+            or value.startswith("file:"):
+        return re.split(r"[\\/]", value.rstrip("/\\"))[-1]
+    return value
+
+
 def _code_rows(tags: dict[str, str]) -> tuple[Field, ...]:
     rows = []
-    if tags.get(ctx.SOURCE_NAME):
+    source = tags.get(ctx.SOURCE_PATH) or local_name(tags.get(ctx.SOURCE_NAME, ""))
+    if source:
         kind = tags.get(ctx.SOURCE_TYPE)
-        rows.append(Field("source", tags[ctx.SOURCE_NAME] + (f" ({kind})" if kind else "")))
+        rows.append(Field("source", source + (f" ({kind})" if kind else "")))
     remote = tags.get(ctx.GIT_REPO_URL, "")
     if tags.get(ctx.GIT_COMMIT):
         sha = tags[ctx.GIT_COMMIT]
         rows.append(Field("commit", sha, commit_url(remote, sha)))
+        if tags.get(ctx.GIT_MESSAGE):
+            rows.append(Field("message", tags[ctx.GIT_MESSAGE]))
     if remote:
         rows.append(Field("repository", _redacted(remote), repo_web_url(remote)))
     if tags.get(ctx.GIT_BRANCH):
@@ -296,7 +309,7 @@ def _metrics(
             value=_number(latest.get(key, values[-1] if values else None)),
             step=points[-1][0] if points else 0,
             points=len(points),
-            best=(min if direction == "min" else max)(finite) if finite else None,
+            best=(min if direction == "min" else max)(finite) if finite and direction else None,
             direction=direction,
             csv=csv_path,
         ))
@@ -402,14 +415,22 @@ def _preview(path: str, data: bytes) -> Preview | None:
     return Preview(kind, text=head, truncated=cut)
 
 
-def _repo(run: dict[str, Any]) -> tuple[ArtifactRepo | None, str]:
-    """The run's artifact repository (a folder or an S3 location), else (None, why not)."""
+def _repo(site: SiteData, run: dict[str, Any]) -> tuple[ArtifactRepo | None, str]:
+    """The run's artifact repository (a folder or an S3 location), else (None, why not).
+
+    The location comes from ``site.locations``: a record's ``artifact_uri`` outside the store
+    and the declared ``artifact_locations`` is never read (a warning names the run and it).
+    """
     from tracker.artifacts import ArtifactRepo
 
-    if not run["artifact_uri"]:
-        return None, "the run has no artifact location"
+    where = site.locations.resolve(run["run_id"], run["experiment_id"], run["artifact_uri"])
+    if not where.uri:
+        if run["artifact_uri"]:
+            log.warning("Run %s: its artifact location %r is not read: %s.", run["run_id"],
+                        run["artifact_uri"], where.problem)
+        return None, where.problem
     try:
-        return ArtifactRepo(run["artifact_uri"]), ""
+        return ArtifactRepo(where.uri), ""
     except TrackerError:
         return None, "not readable: the artifact location is neither a folder nor s3://"
 
@@ -476,7 +497,7 @@ def _artifacts(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> tu
     rows = site.artifacts.get(run["run_id"], [])
     if not rows:
         return ()
-    repo, why = _repo(run)
+    repo, why = _repo(site, run)
     sizes = dict(repo.walk()) if repo is not None and repo.local_path() is None else None
     out, copied = [], set()
     for row in rows:
@@ -512,7 +533,7 @@ def _datasets(rows: list[dict[str, Any]]) -> tuple[Dataset, ...]:
 
 def _children(site: SiteData, run_id: str) -> tuple[tuple[ChildRun, ...], tuple[str, ...]]:
     kids = [site.runs_by_id[c] for c in site.children.get(run_id, [])]
-    keys = tuple(site.primary_metrics(kids, 3))
+    keys = tuple(site.primary_metrics(kids, 3, directed_only=False))
     return tuple(
         ChildRun(
             link=Link(run_label(kid), site.urls.run(kid["run_id"])),

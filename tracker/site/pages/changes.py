@@ -1,0 +1,280 @@
+"""What changed: the Changes page (one entry per training commit, newest first) and the home
+page's "Since the last build" panel.
+
+Entries come from the store itself: runs are grouped by the commit they were trained at
+(``mlflow.source.git.commit``, with the message recorded in ``tracker.source.git.message``), so a
+site built in CI from a shallow checkout still knows them. Runs trained outside git are grouped
+by the build that first saw them: the build keeps that history in its output folder
+(``.tracker-cache/changes.json``), which ``pages.yml`` carries from one CI build to the next.
+
+Whether an entry improved or regressed an experiment's best is decided by
+``tracker.summary.summarize`` — the same code as ``tracker summary`` — between the store as of
+the previous entry and as of this one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tracker.site.pages import Link, Page, SiteFile, doc
+
+if TYPE_CHECKING:
+    from tracker.site.data import SiteData
+    from tracker.summary import Snapshot
+
+NAMESPACE, KEY, FORMAT = "changes", "state", "1"
+MAX_BUILDS = 200
+COMMIT_TAG, MESSAGE_TAG = "mlflow.source.git.commit", "tracker.source.git.message"
+REMOTE_TAG, USER_TAG = "mlflow.source.git.repoURL", "mlflow.user"
+
+
+@dataclass(frozen=True)
+class ChangedRun:
+    """A run an entry added, with its experiment's primary metric."""
+
+    link: Link = doc("Run name and run page.")
+    experiment: Link = doc("Its experiment's leaderboard.")
+    metric: str = doc("The experiment's primary metric ('' when none).")
+    value: float | None = doc("The run's value of ``metric``.")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An experiment's best primary metric before and after an entry."""
+
+    experiment: Link = doc("The experiment's leaderboard.")
+    metric: str = doc("Its primary metric.")
+    direction: str = doc("'min' or 'max'.")
+    before: float | None = doc("The best value before the entry (None: no earlier run).")
+    after: float | None = doc("The best value of the entry's finished runs.")
+    verdict: str = doc("'improved', 'regressed', 'unchanged', 'no baseline' or 'not finished'.")
+    best: Link | None = doc("The entry's run with ``after``.")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One training commit (or, outside git, one build) and what it changed."""
+
+    key: str = doc("The commit's SHA, or 'build-<n>'.")
+    title: str = doc("The commit message's first line, or 'Build <n>'.")
+    sha: str = doc("The commit SHA ('' for a build).")
+    url: str = doc("The commit's page on its forge ('' when unknown).")
+    author: str = doc("Who trained (the runs' user).")
+    time: int | None = doc("When its first run started (a build: its newest data), ms.")
+    runs: tuple[ChangedRun, ...] = doc("The runs it added, best first per experiment.")
+    verdicts: tuple[Verdict, ...] = doc("Per experiment: best primary metric vs before.")
+    events: tuple[tuple[str, Link], ...] = doc("Registry events in its time span: (text, model).")
+
+
+@dataclass(frozen=True)
+class ChangesPage(Page):
+    """Every training commit of the store, newest first."""
+
+    template = "changes.html"
+
+    entries: tuple[Entry, ...] = doc("Newest first.", factory=tuple)
+
+
+@dataclass(frozen=True)
+class SinceLastBuild:
+    """The home page's panel: what is new since the previous build that saw a different store."""
+
+    first: bool = doc("True when no earlier build of this output folder is known.")
+    runs: tuple[Link, ...] = doc("New runs (newest first, at most 10).")
+    more_runs: int = doc("New runs not listed.")
+    versions: tuple[Link, ...] = doc("New model versions.")
+    moves: tuple[tuple[str, Link], ...] = doc("Stage and alias moves: (text, version page).")
+    regressions: tuple[tuple[str, Link], ...] = doc(
+        "Experiments whose best primary metric got worse: (text, leaderboard).")
+
+
+# -- state kept between builds ----------------------------------------------------------------
+
+
+def _now_state(site: SiteData) -> dict[str, Any]:
+    versions = {f"{s.model.name}|{v.version}": [v.current_stage, sorted(v.aliases)]
+                for s in site.models for v in s.versions}
+    return {"runs": sorted(site.runs_by_id), "versions": versions, "best": _bests(site)}
+
+
+def _bests(site: SiteData) -> dict[str, list[Any]]:
+    out = {}
+    for exp in site.experiments:
+        eid = exp["experiment_id"]
+        metric = site.primary_metric(eid)
+        values = [v for r in site.runs_by_experiment[eid] if r["status"] == "FINISHED"
+                  and (v := site.metrics.get(r["run_id"], {}).get(metric)) is not None
+                  and math.isfinite(v)]
+        best = site.directions.best(metric, values) if metric else None
+        if best is not None:
+            out[eid] = [metric, best]
+    return out
+
+
+def state(site: SiteData) -> dict[str, Any]:
+    """The builds seen so far and the store as of this build and as of the previous different one.
+
+    Read from and saved to the build cache; a rebuild of an unchanged store keeps the previous
+    state as its reference, so building twice gives the same pages.
+    """
+    old = site.cache.get(NAMESPACE, KEY, FORMAT)
+    old = old if isinstance(old, dict) else {}
+    now = _now_state(site)
+    current, previous = old.get("current"), old.get("previous")
+    if current is not None and current.get("runs") != now["runs"] or current is not None and \
+            current.get("versions") != now["versions"]:
+        previous = current
+    builds = [b for b in old.get("builds", []) if isinstance(b, dict)]
+    known = {r for b in builds for r in b.get("runs", [])}
+    loose = sorted(r for r in now["runs"] if r not in known
+                   and not site.tags.get(r, {}).get(COMMIT_TAG))
+    if loose:
+        newest = max((site.runs_by_id[r]["last_seen"] or 0) for r in loose)
+        builds.append({"n": (builds[-1]["n"] + 1) if builds else 1, "time": newest,
+                       "runs": loose})
+    value = {"builds": builds[-MAX_BUILDS:], "current": now, "previous": previous}
+    site.cache.put(NAMESPACE, KEY, FORMAT, value)
+    return value
+
+
+# -- entries ----------------------------------------------------------------------------------
+
+
+def _snapshot(site: SiteData, run_ids: Iterable[str]) -> Snapshot:
+    from tracker.summary import RunState, Snapshot
+
+    runs = {}
+    for run_id in run_ids:
+        run = site.runs_by_id[run_id]
+        runs[run_id] = RunState(run_id, run["experiment_id"], run["run_name"] or run_id[:8],
+                                run["status"], dict(site.metrics.get(run_id, {})),
+                                dict(site.params.get(run_id, {})))
+    return Snapshot({e["experiment_id"]: e["name"] for e in site.experiments}, runs)
+
+
+def _groups(site: SiteData, builds: list[dict[str, Any]]) -> list[tuple[str, list[str], int]]:
+    """(key, run ids, time) per commit and per build, oldest first."""
+    by_commit: dict[str, list[str]] = {}
+    for run in site.runs:
+        sha = site.tags.get(run["run_id"], {}).get(COMMIT_TAG, "")
+        if sha:
+            by_commit.setdefault(sha, []).append(run["run_id"])
+    groups = [(sha, ids, min(site.runs_by_id[r]["start_time"] or 0 for r in ids))
+              for sha, ids in by_commit.items()]
+    for build in builds:
+        ids = [r for r in build.get("runs", []) if r in site.runs_by_id]
+        if ids:
+            groups.append((f"build-{build['n']}", ids, int(build.get("time") or 0)))
+    return sorted(groups, key=lambda g: (g[2], g[0]))
+
+
+def _verdicts(site: SiteData, before: set[str], added: list[str]) -> tuple[Verdict, ...]:
+    from tracker.summary import summarize
+
+    current = _snapshot(site, before | set(added))
+    result = summarize(current, _snapshot(site, before), "previous entry",
+                       directions=site.directions)
+    out = []
+    for exp in result.experiments:
+        primary = site.primary_metric(exp.experiment_id)
+        for m in exp.metrics:
+            if m.key != primary:
+                continue
+            best = Link(m.current.run_name, site.urls.run(m.current.run_id)) if m.current else None
+            out.append(Verdict(
+                Link(exp.name, site.urls.experiment(exp.experiment_id)), m.key, m.direction,
+                m.baseline.value if m.baseline else None, m.current.value if m.current else None,
+                m.verdict.replace("_", " ").lower(), best))
+    return tuple(out)
+
+
+def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None,
+           before: set[str]) -> Entry:
+    from tracker.site.pages.home import run_label
+    from tracker.site.pages.registry import _event_text
+    from tracker.site.pages.run import commit_url
+
+    first = min(ids, key=lambda r: (site.runs_by_id[r]["start_time"] or 0, r))
+    tags = site.tags.get(first, {})
+    runs = []
+    for run_id in sorted(ids, key=lambda r: (site.runs_by_id[r]["experiment_id"], r)):
+        run = site.runs_by_id[run_id]
+        eid = run["experiment_id"]
+        metric = site.primary_metric(eid)
+        runs.append(ChangedRun(Link(run_label(run), site.urls.run(run_id)),
+                               Link(site.experiment_name(eid), site.urls.experiment(eid)),
+                               metric, site.metrics.get(run_id, {}).get(metric)))
+    events = tuple(
+        (f"{state.model.name}: {_event_text(e)}", Link(state.model.name,
+                                                        site.urls.model(state.model.name)))
+        for state in site.models for e in state.history
+        if e.timestamp >= start and (end is None or e.timestamp < end)
+        and not (e.event == "version_stage" and e.key == "archived_by"))
+    is_build = key.startswith("build-")
+    return Entry(
+        key=key, title=(f"Build {key[6:]}" if is_build else tags.get(MESSAGE_TAG, "")
+                        or f"Commit {key[:7]}"),
+        sha="" if is_build else key,
+        url="" if is_build else commit_url(tags.get(REMOTE_TAG, ""), key),
+        author=tags.get(USER_TAG, "") or site.runs_by_id[first]["user_id"] or "",
+        time=start or None, runs=tuple(runs),
+        verdicts=_verdicts(site, before, ids), events=events,
+    )
+
+
+def entries(site: SiteData) -> list[Entry]:
+    """Every commit and build entry, oldest first."""
+    groups = _groups(site, site.changes_state["builds"])
+    out: list[Entry] = []
+    seen: set[str] = set()
+    for index, (key, ids, start) in enumerate(groups):
+        end = groups[index + 1][2] if index + 1 < len(groups) else None
+        out.append(_entry(site, key, ids, start, end, seen))
+        seen |= set(ids)
+    return out
+
+
+def since_last_build(site: SiteData) -> SinceLastBuild:
+    """The home panel, from the state the previous different build left."""
+    from tracker.site.pages.home import run_label
+
+    reference = site.changes_state.get("previous")
+    if not isinstance(reference, dict):
+        return SinceLastBuild(True, (), 0, (), (), ())
+    old_runs = set(reference.get("runs", []))
+    new = sorted((r for r in site.runs if r["run_id"] not in old_runs),
+                 key=lambda r: (-(r["start_time"] or 0), r["run_id"]))
+    old_versions = reference.get("versions", {})
+    versions, moves = [], []
+    for s in site.models:
+        for v in s.versions:
+            link = Link(f"{s.model.name} v{v.version}", site.urls.lineage(s.model.name, v.version))
+            before = old_versions.get(f"{s.model.name}|{v.version}")
+            if before is None:
+                versions.append(link)
+            elif before != [v.current_stage, sorted(v.aliases)]:
+                moves.append((f"now {v.current_stage}" + "".join(
+                    f" @{a}" for a in sorted(v.aliases)) + f" (was {before[0]}" + "".join(
+                    f" @{a}" for a in before[1]) + ")", link))
+    regressions = []
+    for eid, (metric, value) in sorted(reference.get("best", {}).items()):
+        now = _bests(site).get(eid)
+        if now and now[0] == metric and site.directions.better(metric, value, now[1]):
+            regressions.append((f"{site.experiment_name(eid)}: best {metric} {now[1]:.4g} "
+                                f"(was {value:.4g})", Link(site.experiment_name(eid),
+                                                           site.urls.experiment(eid))))
+    return SinceLastBuild(
+        False, tuple(Link(run_label(r), site.urls.run(r["run_id"])) for r in new[:10]),
+        max(0, len(new) - 10), tuple(versions), tuple(moves), tuple(regressions))
+
+
+def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+    urls = site.urls
+    yield ChangesPage(
+        path=urls.changes, title="Changes",
+        breadcrumbs=(Link("Home", urls.home), Link("Changes", urls.changes)),
+        entries=tuple(reversed(entries(site))),
+    )
