@@ -246,6 +246,10 @@ def test_artifact_paths_map_back_to_the_stored_file() -> None:
     shown = rules.scrub_key("artifact", stored)
     assert shown != stored and rules.artifact_source(shown) == stored
     assert rules.artifact_source("plain.txt") == "plain.txt"
+    with pytest.raises(InvalidArgumentError, match="artifact_source needs a path string, got 3"):
+        rules.artifact_source(3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="needs the info dict, got 'x'"):
+        rules.redact_model_info("x")  # type: ignore[arg-type]
     assert rules.scrub_key("metric", "loss_AKIAIOSFODNN7EXAMPLE").startswith("loss_[redacted~")
     assert rules.scrub_key("metric", "val_AKIAIOSFODNN7EXAMPLE_rmse").endswith("]_rmse")
     assert rules.scrub_key("run", "run_name") == "run_name"

@@ -127,6 +127,8 @@ class PublishRules:
         """A record's key as published: an artifact's path like a path (remembered, so
         ``artifact_source`` finds the file), any other (param, tag, metric key, an input's
         ``name:digest:context``, an attribute name) like a name."""
+        if not isinstance(kind, str):
+            raise InvalidArgumentError(f"scrub_key needs a record kind string, got {kind!r}.")
         if kind != "artifact":
             return self.redactor.redact_name(key)
         shown = self.redactor.redact_path(key)
@@ -136,6 +138,8 @@ class PublishRules:
 
     def artifact_source(self, path: str) -> str:
         """The path in the store of the artifact published as ``path``."""
+        if not isinstance(path, str):
+            raise InvalidArgumentError(f"artifact_source needs a path string, got {path!r}.")
         return self._sources.get(path, path)
 
     def redact_path(self, path: str) -> str:
@@ -150,6 +154,8 @@ class PublishRules:
 
     def redact_model_info(self, info: dict[str, Any]) -> dict[str, Any]:
         """A model version's stored info (artifact path, flavors, file digests) as published."""
+        if not isinstance(info, dict):
+            raise InvalidArgumentError(f"redact_model_info needs the info dict, got {info!r}.")
         r = self.redactor
         files = info.get("files")
         return {
