@@ -402,3 +402,26 @@ def test_the_cli_redacts_by_the_project_rules(repo: Path) -> None:
         assert "pr-secret-77" not in result.output and "AKIAQWERTYUIOPASDFGH" not in result.output
         marker = r"\[redacted\]" if args else "[redacted]"  # Markdown escapes the brackets
         assert result.output.count(marker) == 2 and "model=xgboost" in result.output
+
+
+def test_the_summary_shows_what_the_site_shows(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#15: the summary reads through the site's publish rules: hidden experiments are left
+    out, and names (experiment, run, param and metric keys) are redacted like on the site."""
+    store = repo / "tracking"
+    aws = "AKIAQWERTYUIOPASDFGH"
+    log_run(store, "taxi", f"creds_{aws}", {"rmse": 3.0, f"val_{aws}_rmse": 1.0}, {f"note {aws}": "x"})
+    log_run(store, f"team ASIA{aws[4:]}", "other", {"rmse": 2.0})
+    log_run(store, "scratch-1", "hidden-run", {"rmse": 1.0})
+    (repo / "tracker.toml").write_text('[experiments]\nexclude = ["scratch-*"]\n')
+    monkeypatch.chdir(repo)
+    for args in ([], ["--markdown"]):
+        result = summary_cli(repo, *args)
+        assert result.exit_code == 0, result.output
+        assert aws not in result.output and f"ASIA{aws[4:]}" not in result.output
+        assert "hidden-run" not in result.output and "scratch-1" not in result.output
+        assert "2 new or changed runs in 2 experiments" in result.output
+        shown = result.output.replace("\\", "")  # Markdown escapes _ and [
+        assert "val_[redacted~" in shown and "]_rmse" in shown  # still an rmse: compared
+        assert "creds_[redacted]" in shown and "team [redacted]" in shown

@@ -142,10 +142,10 @@ class Registry:
         return [m for m in models if m.name and (include_deleted or not m.deleted)]
 
     def _find(self, name: str) -> _Model:
-        validate_model_name(name)
-        for model in self._all():
+        for model in self._all():  # first: a name read from the store is found as it is (#15)
             if model.name == name:
                 return model
+        validate_model_name(name)
         names = sorted(m.name for m in self._all())
         raise NotFoundError(
             f"Registered model {name!r} not found; registered models: "

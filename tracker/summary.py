@@ -12,8 +12,12 @@ a crashed run's partial metrics neither win nor count as a regression.
 
 The report renders as a plain-text table or as GitHub-flavoured Markdown (for a job summary or
 a pull-request comment); every name and value from the store is escaped there, since a run
-name is data. ``redact(key, value)`` lets a caller hide param and tag values before they are
-shown.
+name is data. ``summary(..., publish=rules)`` reads both stores through the site's publish
+rules (``tracker.site.publish.PublishRules``), so a summary shows exactly what the site shows:
+the same experiments, and the same redaction of run and experiment names, param keys and
+values, and metric keys (#15). ``redact(key, value)`` lets a caller of ``to_text`` or
+``to_markdown`` hide more: it is applied to param values (by key) and to every name shown
+(with an empty key).
 """
 
 from __future__ import annotations
@@ -24,9 +28,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tracker.directions import Directions
 from tracker.exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from tracker.query import PublishFilter
 
 __all__ = [
     "ExperimentSummary",
@@ -143,12 +151,20 @@ class Summary:
 # -- reading a store and a baseline -------------------------------------------------------------
 
 
-def read_snapshot(uri: str) -> Snapshot:
-    """Read the active experiments and runs of the store at ``uri`` through the query layer."""
+def read_snapshot(uri: str, publish: PublishFilter | None = None) -> Snapshot:
+    """Read the active experiments and runs of the store at ``uri`` through the query layer.
+
+    Args:
+        uri: the store.
+        publish: publish rules applied to the records first (the site's: hidden experiments
+            and metrics left out, names and values redacted); None reads the store as it is.
+    """
     from tracker.query import StoreQuery, bulk
     from tracker.uri import open_store
 
-    query = StoreQuery(open_store(uri))
+    if not isinstance(uri, str) or not uri:
+        raise InvalidArgumentError(f"read_snapshot needs a store URI, got {uri!r}.")
+    query = StoreQuery(open_store(uri), publish=publish)
     experiments = {e["experiment_id"]: str(e["name"]) for e in bulk.experiments(query)}
     metrics, params = bulk.latest_metrics(query), bulk.params(query)
     runs = {}
@@ -315,6 +331,7 @@ def summary(
     *,
     metrics: Sequence[str] = (),
     directions: Directions | dict[str, str] | None = None,
+    publish: PublishFilter | None = None,
 ) -> Summary:
     """Compare the store at ``store_uri`` with ``baseline`` (a git ref or a snapshot folder).
 
@@ -323,10 +340,12 @@ def summary(
         baseline: a git ref (default ``main``) or the folder of a store snapshot.
         metrics: only these metric keys (all by default).
         directions: the project's metric directions (see ``summarize``).
+        publish: the site's publish rules (``PublishRules.from_config(config)``), applied to
+            both stores, so the summary shows what the site shows; None: everything.
     """
-    current = read_snapshot(store_uri)
+    current = read_snapshot(store_uri, publish)
     with baseline_store(baseline, store_uri) as (path, label):
-        before = read_snapshot(path)
+        before = read_snapshot(path, publish)
     return summarize(current, before, label, metrics=metrics, directions=directions)
 
 
@@ -351,8 +370,15 @@ def _name(run: RunState, redact: Redact | None) -> str:
 
 
 def _params(run: RunState, redact: Redact | None) -> str:
-    shown = ((k, redact(k, v) if redact else v) for k, v in sorted(run.params.items()))
+    shown = (
+        (redact("", k), redact(k, v)) if redact else (k, v) for k, v in sorted(run.params.items())
+    )
     return ", ".join(f"{k}={v}" for k, v in shown)
+
+
+def _text(text: str, redact: Redact | None) -> str:
+    """An experiment name or metric key as shown (names take the redactor with no key)."""
+    return redact("", text) if redact else text
 
 
 def _cell(run: RunState, verdict: MetricVerdict) -> str:
@@ -369,7 +395,9 @@ def _cell(run: RunState, verdict: MetricVerdict) -> str:
     return f"{_num(value)} ({_signed(value - verdict.baseline.value)} vs best)"
 
 
-def _verdict_text(m: MetricVerdict, name: Callable[[Best], str]) -> list[str]:
+def _verdict_text(
+    m: MetricVerdict, name: Callable[[Best], str], redact: Redact | None
+) -> list[str]:
     """metric, better, baseline best, best now, verdict: one row of the metrics table."""
     better = "lower" if m.direction == "min" else "higher"
     base = f"{_num(m.baseline.value)} ({name(m.baseline)})" if m.baseline else "none"
@@ -377,7 +405,7 @@ def _verdict_text(m: MetricVerdict, name: Callable[[Best], str]) -> list[str]:
     verdict = m.verdict
     if m.baseline and m.current and m.verdict in (IMPROVED, REGRESSED):
         verdict = f"{m.verdict} ({_signed(m.current.value - m.baseline.value)})"
-    return [m.key, better, base, now, verdict]
+    return [_text(m.key, redact), better, base, now, verdict]
 
 
 def _headline(s: Summary) -> str:
@@ -430,12 +458,13 @@ def to_text(summary: Summary, *, site_url: str | None = None, redact: Redact | N
 
     out = [_headline(summary)]
     for e in summary.experiments:
-        out += ["", f"Experiment {e.name}"]
+        out += ["", f"Experiment {_plain(_text(e.name, redact))}"]
         if e.metrics:
             header = ["metric", "better", "baseline best", "best now", "verdict"]
-            rows = [_verdict_text(m, best_name) for m in e.metrics]
+            rows = [_verdict_text(m, best_name, redact) for m in e.metrics]
             out += ["", render(header, [[_plain(c) for c in r] for r in rows], "table")]
-        header = ["run", "run_id", "status", "change", *(m.key for m in e.metrics), "params"]
+        keys = (_text(m.key, redact) for m in e.metrics)
+        header = ["run", "run_id", "status", "change", *keys, "params"]
         rows = [[_plain(c) for c in r] for r in _run_rows(e, redact)]
         out += ["", render([_plain(h) for h in header], rows, "table")]
         if site_url:
@@ -498,17 +527,19 @@ def to_markdown(
     for e in summary.experiments:
         out += [
             "",
-            f"#### Experiment {_link(md(e.name), site_url, urls.experiment(e.experiment_id))}",
+            "#### Experiment "
+            + _link(md(_text(e.name, redact)), site_url, urls.experiment(e.experiment_id)),
         ]
         if e.metrics:
             header = ["metric", "better", "baseline best", "best now", "verdict"]
             rows = []
             for m in e.metrics:
-                row = _verdict_text(m, best_name)
+                row = _verdict_text(m, best_name, redact)
                 marker = {IMPROVED: "✅ ", REGRESSED: "❌ "}.get(m.verdict, "")
                 rows.append([md(row[0]), row[1], *row[2:4], marker + md(row[4])])
             out += ["", *_md_table(header, rows)]
-        header = ["run", "status", "change", *(md(m.key) for m in e.metrics), "params"]
+        header = ["run", "status", "change", *(md(_text(m.key, redact)) for m in e.metrics),
+                  "params"]
         rows = [
             [
                 _link(md(r[0]), site_url, urls.run(r[1])) + f" {md(r[1][:8])}",

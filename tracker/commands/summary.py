@@ -66,20 +66,23 @@ def summary_command(
     Each metric's best among the new FINISHED runs is compared with the baseline's best
     (the project's [tool.tracker.metrics] rules, else lower is better for losses and errors,
     higher for accuracies and scores; counters such as best_iteration get no verdict): a new
-    best is an improvement, a worse best a regression. Param values and run names are redacted by
-    the project's rules ([tool.tracker.redact], as on the site).
+    best is an improvement, a worse best a regression. The project's publish rules apply as on
+    the site ([tool.tracker.experiments] and [tool.tracker.redact]): hidden experiments are left
+    out; run and experiment names, param keys and values and metric keys are redacted.
 
     \b
     Example:
         tracker summary --baseline origin/main --markdown --site-url https://me.github.io/proj/
     """
-    from tracker.redaction import Redactor
+    from tracker.site.publish import PublishRules
     from tracker.summary import exit_code, summary, to_markdown, to_text
 
     obj.client(must_exist=True)
     config = obj.config()
-    redact = Redactor.from_config(config).redact_value
-    result = summary(obj.uri, baseline, metrics=metrics, directions=config.directions)
+    rules = PublishRules.from_config(config)  # the site's rules: one redactor (#15)
+    redact = rules.redactor.redact_value
+    result = summary(obj.uri, baseline, metrics=metrics, directions=config.directions,
+                     publish=rules)
     for warning in result.warnings:
         click.echo(f"tracker: warning: {warning}", err=True)
     report = (to_markdown if markdown else to_text)(result, site_url=site_url, redact=redact)

@@ -11,7 +11,7 @@ import atexit
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
@@ -44,6 +44,10 @@ class PublishFilter(Protocol):
 
     def scrub(self, kind: str, key: str, value: str) -> str:
         """The value to keep of a text record (``kind``: param, tag, run, input, …)."""
+        ...
+
+    def scrub_key(self, kind: str, key: str) -> str:
+        """The key to keep of a record whose key is a name (param, tag, metric, artifact)."""
         ...
 
 
@@ -337,9 +341,7 @@ class StoreQuery:
         return good
 
     def _apply_publish(self, publish: PublishFilter) -> None:
-        """Drop hidden experiments and metrics from ``records`` and rewrite text values."""
-        import pyarrow as pa
-
+        """Drop hidden experiments and metrics from ``records``; rewrite text values and keys."""
         names = self._execute(views.EXPERIMENT_NAMES).fetchall()
         hidden = [eid for eid, name in names if not publish.keeps_experiment(name)]
         if hidden:
@@ -354,15 +356,30 @@ class StoreQuery:
             if (new := publish.scrub(kind, key, value)) != value
         ]
         if changed:
-            columns = list(zip(*changed))
-            scrubbed = pa.table({name: pa.array(col, pa.string()) for name, col
-                                 in zip(("kind", "key", "old", "new"), columns)})
-            con = self.con
-            con.register("scrubbed", scrubbed)
-            try:
-                self._execute(views.REPLACE_VALUES)
-            finally:
-                con.unregister("scrubbed")
+            self._replace(views.REPLACE_VALUES, "scrubbed", ("kind", "key", "old", "new"), changed)
+        # Keys after values: a value is redacted by its key as logged (#15: keys are names too).
+        renamed = [
+            (kind, key, new)
+            for kind, key in self._execute(views.NAMED_KEYS).fetchall()
+            if (new := publish.scrub_key(kind, key)) != key
+        ]
+        if renamed:
+            self._replace(views.REPLACE_KEYS, "renamed", ("kind", "old", "new"), renamed)
+
+    def _replace(
+        self, sql: str, table: str, names: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Run ``sql`` with ``rows`` registered as the string table ``table``."""
+        import pyarrow as pa
+
+        columns = list(zip(*rows))
+        arrow = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns)})
+        con = self.con
+        con.register(table, arrow)
+        try:
+            self._execute(sql)
+        finally:
+            con.unregister(table)
 
     def _rebuild(self) -> None:
         for sql in views.DERIVED.values():

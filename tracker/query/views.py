@@ -204,15 +204,24 @@ METRIC_KEYS = "SELECT DISTINCT key FROM records WHERE kind = 'metric' ORDER BY k
 
 DELETE_METRICS = "DELETE FROM records WHERE kind = 'metric' AND key IN (SELECT unnest($keys))"
 
-# Record kinds whose ``value`` is text a user logged (``run`` holds the run name and user).
+# Every text value (``run`` records hold the run name and user; any kind, since a store is
+# untrusted and the raw ``records`` table is readable too).
 TEXT_VALUES = """
-SELECT DISTINCT kind, key, value FROM records
-WHERE kind IN ('experiment', 'experiment_tag', 'run', 'param', 'tag', 'input')
-  AND value IS NOT NULL
+SELECT DISTINCT kind, key, value FROM records WHERE value IS NOT NULL
 """
 
 # ``scrubbed`` (kind, key, old, new) is registered by the caller for this statement only.
 REPLACE_VALUES = """
 UPDATE records SET value = s.new FROM scrubbed s
 WHERE records.kind = s.kind AND records.key = s.key AND records.value = s.old
+"""
+
+# Every key: param, tag and metric keys and artifact paths are names a user chose, an input's
+# key holds the dataset's name, and a hostile record may hold anything.
+NAMED_KEYS = "SELECT DISTINCT kind, key FROM records WHERE key IS NOT NULL"
+
+# ``renamed`` (kind, old, new) is registered by the caller for this statement only.
+REPLACE_KEYS = """
+UPDATE records SET key = r.new FROM renamed r
+WHERE records.kind = r.kind AND records.key = r.old
 """

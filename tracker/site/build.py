@@ -106,6 +106,7 @@ def build(
 
     started = time.perf_counter()
     counter = _WarningCounter()
+    counter.addFilter(rules.log_filter())  # warnings quote names and paths: redacted (#15)
     watched = [logging.getLogger(n) for n in ("tracker.site", "tracker.store", "tracker.query")]
     for logger in watched:
         logger.addHandler(counter)
@@ -124,7 +125,7 @@ def build(
         base = _base_context(site, site_title, base_url)
         theme = _theme_hash(templates)
         # The publish rules decide what a reused run page may show: a new rule rebuilds them all.
-        site.build_key = _page_input_hash(Page("", "", ()), base, theme + repr(rules.config))
+        site.build_key = _page_input_hash(Page("", "", ()), base, theme + rules.fingerprint())
         items, kept_pages = _collect(site, writer)
         for message in client.store.bad_file_warnings():
             if message not in counter.messages:  # found bad before this build (same process)

@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from tracker.directions import Directions
+from tracker.exceptions import TrackerError
 from tracker.query import bulk
 from tracker.site.cache import BuildCache
 from tracker.site.publish import PublishRules
@@ -94,6 +95,7 @@ class SiteData:
         self._fingerprints: dict[str, str] = {}
         self._primary: dict[str, str] = {}
         self.publish = publish if publish is not None else PublishRules.from_config()
+        self._model_names: dict[str, str] = {}  # published model name -> registry's
         configured = self.publish.config.directions
         self.directions = Directions(
             tuple(self.metric_directions.items()) + configured.rules, configured.primary)
@@ -244,19 +246,34 @@ class SiteData:
 
     @cached_property
     def models(self) -> list[ModelState]:
-        """Registered models with their versions and history, redacted by the publish rules."""
+        """Registered models with their versions and history, redacted by the publish rules
+        (names too: ``registered_name`` maps a published name back, #15)."""
         rules = self.publish
         out = []
         for model in self.registry.search_registered_models(order_by=["name"]):
-            versions = self.registry.search_model_versions(
-                f"name = '{_quote(model.name)}'", order_by=["version"]
-            )
+            shown = rules.redact_model(model)
+            try:
+                versions = self.registry.search_model_versions(
+                    f"name = '{_quote(model.name)}'", order_by=["version"]
+                )
+                history = self.registry.history(model.name)
+            except TrackerError as exc:  # the message could quote the name: not logged
+                log.warning("Model %s: skipped, its records cannot be read (%s).", shown.name,
+                            type(exc).__name__)
+                continue
+            self._model_names[shown.name] = model.name
             out.append(ModelState(
-                rules.redact_model(model),
+                shown,
                 [rules.redact_version(v) for v in versions],
-                [rules.redact_event(e) for e in self.registry.history(model.name)],
+                [rules.redact_event(e) for e in history],
             ))
         return out
+
+    def registered_name(self, name: str) -> str:
+        """The registry's name of the model published as ``name`` (see ``models``)."""
+        if not self._model_names:
+            self.models  # noqa: B018 - fills the map
+        return self._model_names.get(name, name)
 
     @cached_property
     def versions_by_run(self) -> dict[str, list[ModelVersion]]:

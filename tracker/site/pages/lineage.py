@@ -94,19 +94,12 @@ def _datasets(site: SiteData, run_id: str) -> tuple[DatasetRow, ...]:
 def _info(site: SiteData, version: ModelVersion) -> dict[str, Any]:
     """The version's model info (read from the registry, so its text is redacted here)."""
     try:
-        info = site.registry.version_info(version.name, version.version)
+        info = site.registry.version_info(site.registered_name(version.name), version.version)
     except TrackerError:  # a version deleted since listing: show what we have
         return {}
     if not isinstance(info, dict):
         return {}
-    scan = site.publish.redactor.redact_text
-    files = info.get("files")
-    return {
-        "artifact_path": scan(str(info.get("artifact_path") or "")),
-        "flavors": [scan(str(f)) for f in info.get("flavors") or []],
-        "files": {scan(str(k)): str(v) for k, v in files.items()} if isinstance(files, dict)
-        else {},
-    }
+    return site.publish.redact_model_info(info)
 
 
 def _input_nodes(page: LineagePage, run_href: str | None) -> list[svg.Node]:

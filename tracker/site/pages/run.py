@@ -467,7 +467,8 @@ def _artifact(
 ) -> tuple[Artifact, SiteFile | None]:
     """An artifact of the list, and its copy for the site when it gets one."""
     path, size = str(row["path"]), row["file_size"]
-    clean, actual, problem = _locate(repo, run_id, path, sizes) if repo else ("", 0, why)
+    source = site.publish.artifact_source(path)  # the stored path of a redacted one (#15)
+    clean, actual, problem = _locate(repo, run_id, source, sizes) if repo else ("", 0, why)
     if not clean or repo is None:
         return Artifact(path, size, "", problem, None), None
     withheld = site.publish.withheld(clean, actual)
@@ -475,7 +476,7 @@ def _artifact(
         return Artifact(path, actual if size is None else size, "", withheld, None), None
     original = repo.read_bytes(clean)
     data = site.publish.redact_file(clean, original)
-    target, notes = site.urls.run_artifact(run_id, clean), []
+    target, notes = site.urls.run_artifact(run_id, site.publish.redact_path(clean)), []
     if data != original:
         notes.append("secrets redacted in this copy")
     suffix, why = copy_suffix(clean, data)  # only inert types are copied as they are (#15)
