@@ -245,7 +245,7 @@ def test_leaderboard_cells(site: tuple[Path, dict[str, str]]) -> None:
     assert commit[ids["lasso"]]["data-sort"] == COMMITS[0]
     start = _column(table, keys, "attr.start")
     assert text(start[ids["lasso"]]) == "2026-01-01 00:00"
-    assert text(_column(table, keys, "attr.duration")[ids["lasso"]]) == "1m 05s"
+    assert text(_column(table, keys, "attr.duration")[ids["lasso"]]) == "1 min 5 s"
 
 
 def test_leaderboard_marks_the_best_value_per_metric_direction(

@@ -83,8 +83,11 @@ def test_filter_rel_escapes_in_attributes() -> None:
         (0.001, "0.001"),
         (0.0001, "0.0001"),
         (1.23e-7, "1.23e-07"),
-        (12.3456789, "12.3457"),
-        (12345.678, "12,345.678"),
+        (12.3456789, "12.35"),
+        (5.27294, "5.273"),
+        (999.96, "1,000"),
+        (1234.0, "1,234"),
+        (12345.678, "12,346"),
         (1e6, "1e+06"),
         (2.5e9, "2.5e+09"),
         (float("nan"), "NaN"),
@@ -139,12 +142,13 @@ def test_filter_utc_ignores_the_local_timezone(monkeypatch: pytest.MonkeyPatch) 
         (0.85, "850 ms"),
         (1, "1.0 s"),
         (59.94, "59.9 s"),
-        (60, "1m 00s"),
-        (65, "1m 05s"),
-        (3599, "59m 59s"),
-        (3600, "1h 00m"),
-        (7260, "2h 01m"),
-        (90061, "25h 01m"),
+        (60, "1 min 0 s"),
+        (65, "1 min 5 s"),
+        (123, "2 min 3 s"),
+        (3599, "59 min 59 s"),
+        (3600, "1 h 0 min"),
+        (7260, "2 h 1 min"),
+        (90061, "25 h 1 min"),
         ("5", "5.0 s"),
     ],
 )
@@ -336,3 +340,31 @@ def test_relative_links_match_posixpath_relpath(target: list[str], start: list[s
 
     path, folder = "/".join(target), "/".join(start) or "."
     assert _relpath(path, folder) == posixpath.relpath(path, folder)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0.30000000000000004", "0.3"),
+        ("0.1", "0.1"),
+        ("12.3456789", "12.35"),
+        ("0.0500000000001", "0.05"),
+        ("123456789", "123456789"),  # an integer param (a seed, an id) as written
+        ("adam", "adam"),
+        ("1e-05", "1e-05"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_filter_param(value: Any, expected: str) -> None:
+    assert render.format_param(value) == expected
+    assert _render("{{ v | param }}", v=value) == expected
+
+
+@pytest.mark.parametrize(
+    ("ms", "expected"),
+    [(None, ""), (0, "1970-01-01T00:00:00+00:00"), (1_700_000_000_123, "2023-11-14T22:13:20+00:00")],
+)
+def test_filter_iso(ms: Any, expected: str) -> None:
+    assert render.format_iso(ms) == expected
+    assert _render("{{ v | iso }}", v=ms) == expected

@@ -24,11 +24,42 @@
     });
   }
 
+  /** "3 h ago" after each <time data-ago>: the page stays the same file, the hint is the reader's. */
+  function timeAgo(iso, now) {
+    var seconds = (now - Date.parse(iso)) / 1000;
+    if (!isFinite(seconds) || seconds < 0) return "";
+    var steps = [[60, "s", 1], [3600, "min", 60], [86400, "h", 3600], [86400 * 60, "d", 86400]];
+    for (var i = 0; i < steps.length; i++) {
+      if (seconds < steps[i][0]) return Math.floor(seconds / steps[i][2]) + " " + steps[i][1] + " ago";
+    }
+    return Math.floor(seconds / (86400 * 30)) + " mo ago";
+  }
+
+  function relativeTimes() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-ago]").forEach(function (el) {
+      if (el.dataset.agoDone) return;
+      var text = timeAgo(el.getAttribute("datetime"), now);
+      if (!text) return;
+      var hint = document.createElement("span");
+      hint.className = "ago";
+      hint.textContent = " (" + text + ")";
+      el.after(hint);
+      el.dataset.agoDone = "1";
+    });
+  }
+
+  function start() {
+    drawCharts();
+    relativeTimes();
+  }
+
   window.tracker = window.tracker || {};
   window.tracker.drawCharts = drawCharts;
+  window.tracker.timeAgo = timeAgo;
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawCharts);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    drawCharts();
+    start();
   }
 })();

@@ -48,44 +48,68 @@ def running_best(values: list[float | None], direction: str) -> list[float | Non
     return out
 
 
+SHORT_SPAN_SECONDS = 300  # runs that all started within this: plotted by run order, not time
+
+
 def trend_figure(
     metric: str,
     direction: str,
     points: list[tuple[str, float, str, str]],
-    commits: list[tuple[str, float, bool]],
+    commits: list[tuple[str, float, bool]] | list[tuple[str, float, bool, str]],
 ) -> dict[str, Any]:
     """Best value of a metric over time (runs by start time) and by git commit.
+
+    When every run started within a few minutes (a sweep, a demo), the x-axis is the run order
+    instead: a time axis would collapse them onto one vertical line.
 
     Args:
         metric: the metric name.
         direction: ``"min"`` or ``"max"``.
         points: (ISO start time, value, run label, run path) in time order.
-        commits: (short commit, best value of that commit, regressed?) in commit order.
+        commits: (short commit, best value of that commit, regressed?, message's first line)
+            in commit order (the message may be left out).
     """
+    from datetime import datetime
+
     times = [p[0] for p in points]
     values = [finite(p[1]) for p in points]
+    moments = [datetime.fromisoformat(t).timestamp() for t in times if t]
+    by_order = len(moments) == len(times) and bool(moments) and (
+        max(moments) - min(moments) < SHORT_SPAN_SECONDS)
+    xs: list[Any] = list(range(1, len(points) + 1)) if by_order else times
     traces: list[dict[str, Any]] = [
-        {"type": "scatter", "mode": "markers", "name": "runs", "x": times, "y": values,
+        {"type": "scatter", "mode": "markers", "name": "runs", "x": xs, "y": values,
          "text": [p[2] for p in points], "customdata": [p[3] for p in points],
          "marker": {"color": "#9aa5b1", "size": 6}, "hovertemplate": "%{text}: %{y}<extra></extra>"},
-        {"type": "scatter", "mode": "lines", "name": f"best so far ({direction})", "x": times,
+        {"type": "scatter", "mode": "lines", "name": f"best so far ({direction})", "x": xs,
          "y": running_best(values, direction), "line": {"color": PALETTE[0], "shape": "hv"}},
     ]
     if commits:
+        labels = [plotly_text(f"{c[0][:7]} {c[3][:24]}" if len(c) > 3 and c[3] else c[0])
+                  for c in commits]
         traces.append({
             "type": "scatter", "mode": "lines+markers", "name": "best per commit",
             "x": [c[0] for c in commits], "y": [finite(c[1]) for c in commits],
+            "text": [plotly_text(c[3]) if len(c) > 3 else "" for c in commits],
             "xaxis": "x2", "yaxis": "y2", "line": {"color": PALETTE[2]},
             "marker": {"color": [PALETTE[1] if c[2] else PALETTE[2] for c in commits],
                        "size": [11 if c[2] else 7 for c in commits],
                        "symbol": ["x" if c[2] else "circle" for c in commits]},
-            "hovertemplate": "commit %{x}: %{y}<extra></extra>",
+            "hovertemplate": "commit %{x} %{text}: %{y}<extra></extra>",
         })
-    extra: dict[str, Any] = {"grid": {"rows": 1, "columns": 2 if commits else 1,
-                                      "pattern": "independent"}}
+    extra: dict[str, Any] = {
+        "grid": {"rows": 1, "columns": 2 if commits else 1, "pattern": "independent"},
+        # the legend above the plots: below them it covered the axis titles
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "margin": {"l": 50, "r": 20, "t": 70, "b": 40},
+    }
+    if by_order:
+        extra["xaxis"] = {"title": {"text": "run, in start order (all within minutes)"},
+                          "automargin": True, "dtick": 1 if len(points) <= 20 else None}
     if commits:
         extra["xaxis2"] = {"title": {"text": "git commit (red × = regression)"},
-                           "type": "category", "automargin": True}
+                           "type": "category", "automargin": True,
+                           "tickvals": [c[0] for c in commits], "ticktext": labels}
         extra["yaxis2"] = {"title": {"text": metric}, "automargin": True}
     return {"data": traces, "layout": layout(f"{metric}: best over time and by commit",
                                              "run start (UTC)", metric, **extra)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from tracker.site.urls import relative
+
+SIGNIFICANT_DIGITS = 4  # of a metric on a page (the full value is in its title and downloads)
+_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)$")
 
 if TYPE_CHECKING:
     import jinja2
@@ -64,6 +68,8 @@ def environment(user_templates: str | os.PathLike[str] | None = None) -> jinja2.
     env.filters.update(
         rel=rel,
         metric=format_metric,
+        param=format_param,
+        iso=format_iso,
         utc=format_time,
         duration=format_duration,
         filesize=format_size,
@@ -96,7 +102,9 @@ def rel(context: Any, target: str) -> str:
 
 
 def format_metric(value: Any) -> str:
-    """A metric value for people: 4 significant digits, NaN and ±inf spelled out."""
+    """A number for people: 4 significant digits (never fewer than the integer part's), integers
+    with thousands separators, NaN and ±inf spelled out. Pages put the full value in a
+    ``title``; CSV and JSON downloads keep every digit."""
     if value is None:
         return ""
     try:
@@ -109,9 +117,30 @@ def format_metric(value: Any) -> str:
         return "∞" if number > 0 else "-∞"
     if number != 0 and (abs(number) >= 1e6 or abs(number) < 1e-3):
         return f"{number:.4g}"
-    if number == int(number) and abs(number) < 1e6:
-        return str(int(number))
-    return f"{number:.4g}" if abs(number) < 1 else f"{number:,.4f}".rstrip("0").rstrip(".")
+    if number == int(number):
+        return f"{int(number):,}"
+    if abs(number) < 1:
+        return f"{number:.4g}"
+    decimals = max(0, SIGNIFICANT_DIGITS - len(str(int(abs(number)))))
+    text = f"{number:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_param(value: Any) -> str:
+    """A param as written, except that a long float is shortened like a metric
+    (``0.30000000000000004`` → ``0.3``); ids, words and integers are left alone."""
+    text = "" if value is None else str(value)
+    if len(text) <= 7 or not _FLOAT_TEXT.match(text):
+        return text
+    return format_metric(float(text))
+
+
+def format_iso(ms: Any) -> str:
+    """Milliseconds since the epoch as ISO 8601 in UTC (for ``<time datetime>``)."""
+    if ms is None:
+        return ""
+    moment = datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).replace(microsecond=0)
+    return moment.isoformat()
 
 
 def format_time(ms: Any) -> str:
@@ -123,7 +152,7 @@ def format_time(ms: Any) -> str:
 
 
 def format_duration(seconds: Any) -> str:
-    """Seconds as ``4m 05s``, ``2h 01m``, ``850 ms``."""
+    """Seconds as ``850 ms``, ``4.0 s``, ``2 min 3 s``, ``2 h 1 min``."""
     if seconds is None:
         return ""
     s = float(seconds)
@@ -133,9 +162,9 @@ def format_duration(seconds: Any) -> str:
         return f"{s:.1f} s"
     minutes, secs = divmod(int(round(s)), 60)
     if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
+        return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    return f"{hours} h {minutes} min"
 
 
 def format_size(size: Any) -> str:

@@ -188,10 +188,11 @@ def champion(site: SiteData, state: ModelState) -> Champion | None:
     base = _baseline(site, run["experiment_id"]) if run else None
     base_value = site.metrics.get(base["run_id"], {}).get(metric) if base and metric else None
     since = took[-1].timestamp if took else (serving.last_updated_timestamp if serving else None)
-    why = f"v{current}"
+    day = format_time(since)[:10] if since else ""
     if previous is not None:
-        why += f" replaced v{previous.version}"
-    why += f" as {role}" + (f" on {format_time(since)[:10]}" if since else "")
+        why = f"v{current} replaced v{previous.version} as {role}" + (f" on {day}" if day else "")
+    else:
+        why = f"v{current} is the first version as {role}" + (f" (since {day})" if day else "")
     if metric and value is not None:
         why += f": {metric} {format_metric(value)}"
         if old is not None:
@@ -200,6 +201,8 @@ def champion(site: SiteData, state: ModelState) -> Champion | None:
     commit = tags.get("mlflow.source.git.commit", "")
     if commit:
         message = tags.get("tracker.source.git.message", "")
+        if len(message) > 72:
+            message = message[:71].rstrip() + "…"
         why += f", trained at commit {commit[:7]}" + (f" '{message}'" if message else "")
     return Champion(
         model=Link(name, site.urls.model(name)),

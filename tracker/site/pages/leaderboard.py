@@ -43,6 +43,7 @@ class Cell:
     text: str = doc("Displayed text (escaped when rendered).")
     sort: str = doc("Sort key: a number as text for numeric columns, '' when missing.")
     best: bool = doc("True for the best value of a metric column.")
+    full: str = doc("The value in full when ``text`` shortens it (shown as a tooltip).", "")
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _attr_cell(site: SiteData, run: dict[str, Any], key: str) -> Cell:
 def _cells(
     site: SiteData, run: dict[str, Any], columns: list[Column], best: dict[str, float]
 ) -> tuple[Cell, ...]:
-    from tracker.site.render import format_metric
+    from tracker.site.render import format_metric, format_param
 
     params = site.params.get(run["run_id"], {})
     metrics = site.metrics.get(run["run_id"], {})
@@ -178,10 +179,12 @@ def _cells(
             value = metrics.get(col.key[len("metrics."):])
             text = format_metric(value) if value is not None else ""
             is_best = value is not None and best.get(col.key) == value
-            cells.append(Cell(text, sort_text(value), is_best))
+            full = repr(value) if value is not None and text != repr(value) else ""
+            cells.append(Cell(text, sort_text(value), is_best, full))
         else:
             param = params.get(col.key[len("params."):]) or ""
-            cells.append(Cell(param, param, False))
+            short = format_param(param)
+            cells.append(Cell(short, param, False, param if short != param else ""))
     return tuple(cells)
 
 
@@ -242,6 +245,7 @@ def _trend(site: SiteData, timed: list[dict[str, Any]], key: str) -> dict[str, A
     direction = site.direction(key)
     points = []
     per_commit: dict[str, float] = {}
+    messages: dict[str, str] = {}
     for run in timed:
         value = site.metrics.get(run["run_id"], {}).get(key)
         if value is None or not math.isfinite(value):
@@ -251,16 +255,18 @@ def _trend(site: SiteData, timed: list[dict[str, Any]], key: str) -> dict[str, A
         commit = site.tags.get(run["run_id"], {}).get("mlflow.source.git.commit")
         if commit:
             short = commit[:8]
+            messages.setdefault(short, site.tags[run["run_id"]].get(
+                "tracker.source.git.message", ""))
             old = per_commit.get(short)
             if old is None or (value < old if direction == "min" else value > old):
                 per_commit[short] = value  # dicts keep first-seen order: commit order
-    commits = []
+    commits: list[tuple[str, float, bool, str]] = []
     previous: float | None = None
     for short, value in per_commit.items():
         regressed = previous is not None and (
             value > previous if direction == "min" else value < previous
         )
-        commits.append((short, value, regressed))
+        commits.append((short, value, regressed, messages.get(short, "")))
         previous = value
     return charts.trend_figure(key, direction, points, commits) if points else None
 
@@ -305,7 +311,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
             experiment_id=eid,
             columns=tuple(columns),
             rows=rows,
-            trends=_trends(site, runs, primary),
+            trends=_trends(site, runs, primary[:2]),
             primary_metric=ranked_by,
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
             data_script=urls.experiment_data(eid) if runs else "",
