@@ -29,6 +29,7 @@ from tracker.site import charts, metric_csv, timeseries
 from tracker.site.media import copy_suffix
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
 from tracker.site.pages.home import run_label
+from tracker.site.pages.run_summary import RunStrip, run_strip
 
 if TYPE_CHECKING:
     from tracker.artifacts import ArtifactRepo
@@ -182,6 +183,7 @@ class RunPage(Page):
     child_metrics: tuple[str, ...] = doc("Metric columns of the children table.", factory=tuple)
     sweep: Link | None = doc("The sweep page of this run's children, when it has any.", None)
     versions: tuple[VersionLink, ...] = doc("Model versions registered from this run.", factory=tuple)
+    strip: RunStrip | None = doc("The answer first: primary metric and rank, versions, sweep.", None)
 
 
 # -- code version ---------------------------------------------------------------------------
@@ -574,6 +576,7 @@ def run_page(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> RunP
     start, end = run["start_time"], run["end_time"]
     experiment = Link(site.experiment_name(eid), urls.experiment(eid))
     return RunPage(
+        strip=run_strip(site, run),
         path=urls.run(run_id),
         title=run_label(run),
         breadcrumbs=(Link("Home", urls.home), experiment, Link(run_label(run), urls.run(run_id))),
