@@ -527,12 +527,19 @@ def test_sqlite_uri_maps_to_a_folder(tmp_path: Path) -> None:
     assert "mlflow.db.tracker" in result.stderr
 
 
-def test_missing_store_is_a_notice(tmp_path: Path) -> None:
-    result = run("--store", str(tmp_path / "nothing"), "runs", "list", "--json")
-    assert result.exit_code == 0
-    assert json.loads(result.stdout) == []
-    assert "no store at" in result.stderr
-    assert not (tmp_path / "nothing").exists()
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["runs", "list"], ["runs", "show", "0123456789ab"], ["sql", "SELECT 1"],
+        ["experiments", "list"], ["models", "list"], ["models", "show", "m"], ["summary"],
+        ["doctor"], ["runs", "delete", "0123456789ab"],
+    ],
+)
+def test_missing_store_is_an_error(tmp_path: Path, args: list[str]) -> None:
+    """A --store typo fails the command (exit 1), as build does, instead of an empty list (#13)."""
+    missing = tmp_path / "trackng"
+    _error(CliRunner().invoke(cli, ["--store", str(missing), *args]), str(missing), "--store")
+    assert not missing.exists()
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -654,6 +661,23 @@ def test_help_ends_with_an_example(name: str) -> None:
     assert result.exit_code == 0
     assert "Example:" in result.stdout
     assert last in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - {"tracker ui"}))
+def test_dash_h_is_help(name: str) -> None:
+    """``-h`` is ``--help`` on every command (#13), ``serve`` included."""
+    result = run(*name.split()[1:], "-h")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == run(*name.split()[1:], "--help").stdout
+
+
+def test_ui_dash_h_is_host_as_in_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("tracker.commands.site._serve", lambda obj, **kw: seen.update(kw))
+    assert run("ui", "-h", "0.0.0.0", "-p", "5000").exit_code == 0
+    assert (seen["host"], seen["port"]) == ("0.0.0.0", 5000)
+    assert "--host" in run("ui", "--help").stdout
+    assert run("serve", "--host", "0.0.0.0", "-h").exit_code == 0  # -h: help, not a host
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
