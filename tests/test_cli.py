@@ -787,3 +787,68 @@ def test_models_errors_are_one_line(registry_store: str) -> None:
     out = runner.invoke(cli, [*base, "promote", "taxi", "1", "--stage", "Prod"])
     assert out.exit_code == 1 and "Invalid stage 'Prod'" in out.output
     assert "Traceback" not in out.output
+
+
+# -- run ids by prefix (#13) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def prefixed_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+    """Three runs: two whose ids share the prefix abcdef0, one starting 123456."""
+    wanted = ["abcdef01" + "0" * 24, "abcdef02" + "1" * 24, "123456" + "2" * 26]
+    fresh = iter(wanted)
+    monkeypatch.setattr(
+        "tracker.client.uuid", SimpleNamespace(uuid4=lambda: SimpleNamespace(hex=next(fresh)))
+    )
+    path = str(tmp_path / "store")
+    client = tracker.TrackerClient(path)
+    exp = client.create_experiment("pre")
+    for name in ("one", "two", "three"):
+        run_id = client.create_run(exp, run_name=name).info.run_id
+        client.log_text(run_id, "weights", "model/weights.txt")
+        client.set_terminated(run_id)
+    client.flush()
+    return path, wanted
+
+
+def test_run_id_prefix_in_every_run_command(prefixed_store: tuple[str, list[str]]) -> None:
+    path, ids = prefixed_store
+    assert as_json("--store", path, "runs", "show", "abcdef01")["info"]["run_id"] == ids[0]
+    assert as_json("--store", path, "runs", "show", ids[1])["info"]["run_id"] == ids[1]
+    result = run("--store", path, "runs", "delete", "123456")
+    assert result.exit_code == 0, result.output
+    assert f"deleted run {ids[2]}" in result.stderr
+    result = run("--store", path, "runs", "restore", "1234562")
+    assert result.exit_code == 0, result.output
+    assert f"restored run {ids[2]}" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["show", "delete", "restore"])
+def test_run_id_prefix_errors(prefixed_store: tuple[str, list[str]], command: str) -> None:
+    path, ids = prefixed_store
+    ambiguous = CliRunner().invoke(cli, ["--store", path, "runs", command, "abcdef0"])
+    _error(ambiguous, "'abcdef0' is ambiguous", ids[0], "(one in pre)", ids[1], "(two in pre)",
+           "more characters")
+    _error(CliRunner().invoke(cli, ["--store", path, "runs", command, "abcde"]),
+           "'abcde'", "at least 6 characters")
+    _error(CliRunner().invoke(cli, ["--store", path, "runs", command, "ffffff"]),
+           "'ffffff'", "tracker runs list")
+
+
+def test_run_id_prefix_in_runs_uris(
+    prefixed_store: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.exceptions import InvalidArgumentError
+    from tracker.models.uri import resolve
+
+    path, ids = prefixed_store
+    client = tracker.TrackerClient(path)
+    found = resolve(client, "runs:/123456/model")
+    assert found.run_id == ids[2]
+    assert Path(found.local_path, "weights.txt").read_text() == "weights"
+    with pytest.raises(InvalidArgumentError, match="ambiguous"):
+        resolve(client, "runs:/abcdef/model")
+    tracker.set_tracking_uri(path)
+    version = tracker.register_model("runs:/abcdef02/model", "m")
+    assert version.source == f"runs:/{ids[1]}/model"
+    assert version.run_id == ids[1]

@@ -222,23 +222,31 @@ def _show_csv(sections: dict[str, Any]) -> str:
     return render(["section", "key", "value"], rows, "csv")
 
 
+def _full_id(client: TrackerClient, run_id: str) -> str:
+    """The whole id of RUN_ID, which may be a unique prefix of 6 or more characters."""
+    from tracker.query.reads import resolve_run_id
+
+    return resolve_run_id(client.query, run_id)
+
+
 @runs_group.command("show")
-@click.argument("run_id")
+@click.argument("run_id", metavar="RUN_ID")
 @output_options
 @store_option
 @pass_context
 def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
     """Show one run: info, params, latest metrics, tags, dataset inputs and artifacts.
 
-    --format json prints one JSON object with the keys info, params, metrics, tags, inputs
-    and artifacts; --format csv prints section,key,value rows.
+    RUN_ID may be a unique prefix of 6 or more characters. --format json prints one JSON
+    object with the keys info, params, metrics, tags, inputs and artifacts; --format csv
+    prints section,key,value rows.
 
     \b
     Example:
-        tracker runs show 3f2a9c0d5e6b4a718293a4b5c6d7e8f9 --format json
+        tracker runs show 3f2a9c0d --format json
     """
     client = obj.client()
-    sections = _run_sections(client, client.get_run(run_id))
+    sections = _run_sections(client, client.get_run(_full_id(client, run_id)))
     if fmt == "json":
         click.echo(json.dumps(plain(sections), indent=2, default=json_default))
     elif fmt == "csv":
@@ -254,11 +262,15 @@ def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
 def runs_delete_command(obj: _Context, run_id: str) -> None:
     """Soft-delete a run: searches hide it; its files stay and `runs restore` brings it back.
 
+    RUN_ID may be a unique prefix of 6 or more characters.
+
     \b
     Example:
         tracker runs delete 3f2a9c0d5e6b4a718293a4b5c6d7e8f9
     """
-    obj.client().delete_run(run_id)
+    client = obj.client()
+    run_id = _full_id(client, run_id)
+    client.delete_run(run_id)
     _notice(f"deleted run {run_id}; undo with: tracker runs restore {run_id}")
 
 
@@ -269,10 +281,14 @@ def runs_delete_command(obj: _Context, run_id: str) -> None:
 def runs_restore_command(obj: _Context, run_id: str) -> None:
     """Restore a deleted run, so searches show it again (`runs list --deleted` lists them).
 
+    RUN_ID may be a unique prefix of 6 or more characters.
+
     \b
     Example:
         tracker runs restore 3f2a9c0d5e6b4a718293a4b5c6d7e8f9
     """
-    obj.client().restore_run(run_id)
+    client = obj.client()
+    run_id = _full_id(client, run_id)
+    client.restore_run(run_id)
     _notice(f"restored run {run_id}")
 
