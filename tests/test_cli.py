@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -775,6 +776,25 @@ def test_models_list_show_promote_alias(registry_store: str) -> None:
     assert promoted[0]["reason"] == "best rmse"
     out = runner.invoke(cli, [*base, "alias", "taxi", "0", "champion", "--delete"])
     assert out.exit_code == 0
+
+
+def test_models_show_history_one_line_per_event(registry_store: str) -> None:
+    base = ["--store", registry_store, "models"]
+    assert run(*base, "promote", "taxi", "1", "--stage", "Production", "--reason", "best rmse"
+               ).exit_code == 0
+    assert run(*base, "promote", "taxi", "2", "--stage", "Production", "--archive-existing"
+               ).exit_code == 0
+    assert run(*base, "alias", "taxi", "2", "champion").exit_code == 0
+    lines = ok(*base, "show", "taxi", "--history").splitlines()
+    events = as_json(*base, "show", "taxi", "--history")
+    assert len(lines) == len(events) == 7
+    assert all(len(line) < 120 and "{" not in line for line in lines), lines
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  \S+ +created model taxi$", lines[0])
+    assert "registered v1 from run " in lines[1]
+    assert lines[3].endswith("moved v1 to Production  (best rmse)")
+    assert any(line.endswith("set alias champion → v2") for line in lines)
+    assert [e["text"] for e in events] == [line.split("  ", 2)[2].split("  (")[0].strip()
+                                           for line in lines]
 
 
 def test_models_errors_are_one_line(registry_store: str) -> None:
