@@ -183,9 +183,9 @@ def test_runs_list_json(store: tuple[str, dict[str, str]]) -> None:
     assert (live["status"], live["experiment"], live["duration"]) == ("RUNNING", "Default", None)
 
 
-def test_runs_list_table(store: tuple[str, dict[str, str]]) -> None:
+def test_runs_list_wide_table(store: tuple[str, dict[str, str]]) -> None:
     path, ids = store
-    out = ok("--store", path, "runs", "list", "--experiment", "exp-a")
+    out = ok("--store", path, "runs", "list", "--experiment", "exp-a", "--wide")
     assert out.splitlines()[0].split() == [
         "run_id", "run_name", "experiment", "status", "start_time", "duration",
         "metrics.r2", "metrics.rmse", "params.model", "params.x",
@@ -196,6 +196,77 @@ def test_runs_list_table(store: tuple[str, dict[str, str]]) -> None:
         ids["r1"], "r1", "exp-a", "FINISHED", "2023-11-14 22:13:20", "2m 05s", "0.75", "2.5",
         "lasso", "y",
     ]
+
+
+def test_runs_list_table_fits_the_terminal(store: tuple[str, dict[str, str]]) -> None:
+    """#13: short ids, the primary metric and the params that vary; the rest on request."""
+    path, ids = store
+    out = ok("--store", path, "runs", "list", "--experiment", "exp-a")
+    assert out.splitlines()[0].split() == [
+        "run_id", "run_name", "status", "start_time", "rmse", "x", "model",
+    ]  # params that more runs have first
+    rows = table_rows(out)
+    assert rows == [
+        [ids["r2"][:8], "r2", "FAILED", "2023-11-14 22:13:21", "7", "z"],  # no model param
+        [ids["r1"][:8], "r1", "FINISHED", "2023-11-14 22:13:20", "2.5", "y", "lasso"],
+    ]
+    # Several experiments: their names show; a param with one value everywhere does not.
+    both = ok("--store", path, "runs", "list")
+    assert both.splitlines()[0].split()[:5] == [
+        "run_id", "run_name", "experiment", "status", "start_time"]
+    assert ok("--store", path, "runs", "list", "--experiment", "exp-a", "--filter",
+              "params.x = 'y'").splitlines()[0].split() == [
+        "run_id", "run_name", "status", "start_time", "rmse"]
+
+
+def test_runs_list_table_drops_params_to_fit(tmp_path: Path) -> None:
+    client = tracker.TrackerClient(str(tmp_path / "s"))
+    exp = client.create_experiment("wide")
+    for i in range(2):
+        run_id = client.create_run(exp, run_name=f"run-{i}-" + "n" * 40).info.run_id
+        for p in range(12):
+            client.log_param(run_id, f"param_{p:02d}", f"value-{i}-{p}")
+        client.log_metric(run_id, "val_loss", 1.0 / (i + 1))
+        client.log_metric(run_id, "other", 1.0)
+        client.set_terminated(run_id)
+    client.flush()
+    shown = {}
+    for width in (60, 100, 300):
+        result = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "runs", "list"],
+                                    env={"COLUMNS": str(width)})
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        header = lines[0].split()
+        assert header[:5] == ["run_id", "run_name", "status", "start_time", "val_loss"]
+        assert "other" not in header  # not the primary metric
+        assert "run-0-nnnnnnnnnnnnnnnnn…" in result.stdout  # long text is cut
+        hidden = 5 + 12 - len(header)
+        if hidden:
+            assert max(map(len, lines)) <= width or len(header) == 5  # those always show
+            assert f"{hidden} more param columns hidden to fit {width} characters" in (
+                result.stderr)
+        else:
+            assert result.stderr == ""
+        shown[width] = len(header)
+    assert shown[60] == 5 < shown[100] < shown[300] == 17
+    wide = ok("--store", str(tmp_path / "s"), "runs", "list", "--wide")
+    assert len(wide.splitlines()[0].split()) == 6 + 2 + 12
+
+
+def test_runs_list_primary_metric_from_the_config(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    client = tracker.TrackerClient(str(tmp_path / "s"))
+    exp = client.create_experiment("cfg")
+    run_id = client.create_run(exp, run_name="a").info.run_id
+    client.log_metric(run_id, "rmse", 2.0)
+    client.log_metric(run_id, "custom", 5.0)
+    client.set_terminated(run_id)
+    client.flush()
+    (tmp_path / "tracker.toml").write_text('[experiments."cfg"]\nprimary = "custom"\n')
+    monkeypatch.chdir(tmp_path)
+    out = ok("--store", str(tmp_path / "s"), "runs", "list")
+    assert out.splitlines()[0].split() == ["run_id", "run_name", "status", "start_time",
+                                           "custom"]
 
 
 def test_runs_list_csv_filter_order_columns(store: tuple[str, dict[str, str]]) -> None:
@@ -872,3 +943,11 @@ def test_run_id_prefix_in_runs_uris(
     version = tracker.register_model("runs:/abcdef02/model", "m")
     assert version.source == f"runs:/{ids[1]}/model"
     assert version.run_id == ids[1]
+
+
+def test_runs_list_table_shortens_long_decimal_params() -> None:
+    from tracker.commands.runs import _short
+
+    assert _short("0.13731149395940828") == "0.137311"
+    assert [_short(v) for v in ("0.5", "123456789012", "lasso-model", None, "nan-ish-x")] == [
+        "0.5", "123456789012", "lasso-model", None, "nan-ish-x"]

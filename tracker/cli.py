@@ -276,12 +276,14 @@ def sql_command(obj: _Context, query: str, fmt: str) -> None:
     """Run a SQL query (DuckDB dialect) over the store's tables and print the result.
 
     Tables: experiments, experiment_tags, runs, params, metrics (every point),
-    latest_metrics, tags, artifacts, inputs. Times are milliseconds since the epoch.
-    Give - as QUERY to read it from stdin.
+    latest_metrics, tags, artifacts, inputs. params, tags, metrics and latest_metrics name
+    each row's run and experiment (run_name, experiment_name). Times are milliseconds since
+    the epoch; runs.start_at/end_at and logged_at (metrics) are TIMESTAMP WITH TIME ZONE, in
+    UTC. Give - as QUERY to read it from stdin.
 
     \b
     Example:
-        tracker sql "SELECT run_id, value FROM latest_metrics WHERE key = 'rmse' ORDER BY value"
+        tracker sql "SELECT run_name, value FROM latest_metrics WHERE key = 'rmse' ORDER BY value"
     """
     if query == "-":
         query = sys.stdin.read()

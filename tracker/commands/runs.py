@@ -19,7 +19,7 @@ from tracker.cli import (
     view_options,
 )
 from tracker.entities import RunStatus, ViewType
-from tracker.output import duration, json_default, plain, render, text, utc
+from tracker.output import duration, fit, json_default, plain, render, text, utc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +98,12 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
 @click.option("--max-results", type=click.IntRange(min=0), default=None, help="At most N runs.")
 @click.option(
     "--columns", multiple=True, metavar="COLUMNS",
-    help="Show only these metrics./params./tags. columns (comma-separated or repeated).",
+    help="Show these metrics./params./tags. columns (comma-separated or repeated) after "
+    "the run's id, name, experiment, status, start and duration.",
+)
+@click.option(
+    "--wide", is_flag=True,
+    help="Every column (full ids, experiment, duration, all metrics and params), however wide.",
 )
 @view_options
 @output_options
@@ -106,10 +111,17 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
 @pass_context
 def runs_list_command(
     obj: _Context, experiment: tuple[str, ...], filter_string: str | None,
-    order_by: tuple[str, ...], max_results: int | None, columns: tuple[str, ...], view: int,
-    fmt: str,
+    order_by: tuple[str, ...], max_results: int | None, columns: tuple[str, ...], wide: bool,
+    view: int, fmt: str,
 ) -> None:
-    """List runs: id, name, experiment, status, start, duration, metrics and params.
+    """List runs: id, name, status, start, the primary metric and the params that vary.
+
+    The table fits the terminal: run ids are cut to 8 characters (any unique prefix of 6 or
+    more works in other commands), the experiment shows when several are listed, then each
+    listed experiment's primary metric ([tool.tracker.experiments."name"] primary = …, else
+    the directed metric most of its runs have) and the params whose values differ between
+    the runs, dropped from the right when the terminal is too narrow. --wide shows every
+    column; --columns picks them. JSON and CSV always have every column.
 
     Filters and sort keys use MLflow's search syntax. A RUNNING run whose process is gone
     (it crashed or was killed) shows as DEAD. Start times are UTC; duration is in seconds
@@ -129,6 +141,9 @@ def runs_list_command(
     if (frame["status"] == RunStatus.RUNNING).any():
         dead = client.dead_run_ids()
     names = {e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ALL)}
+    if fmt == "table" and not wide and not columns and len(frame):
+        _emit_fitted(obj, frame, dead, names)
+        return
     header = ["run_id", "run_name", "experiment", "status", "start_time", "duration"]
     rows = []
     for rec in frame.to_dict("records"):
@@ -141,6 +156,75 @@ def runs_list_command(
             *(rec.get(c) for c in data_columns),
         ])
     _emit(header + data_columns, rows, fmt, "runs")
+
+
+SHORT_ID = 8
+
+
+def _emit_fitted(obj: _Context, frame: pd.DataFrame, dead: set[str], names: dict[str, str]
+                 ) -> None:
+    """The default table of ``runs list``: the columns that tell runs apart, fitted to the
+    terminal (#13: 38 columns were 783 characters wide)."""
+    import shutil
+
+    records = frame.to_dict("records")
+    experiments = list(dict.fromkeys(str(r["experiment_id"]) for r in records))
+    base = ["run_id", "run_name", *(["experiment"] if len(experiments) > 1 else []), "status",
+            "start_time"]
+    metrics = _primary_metrics(obj, frame, records, experiments, names)
+    params = [c for c in frame.columns if str(c).startswith("params.")
+              and len({text(r.get(c), table=True) for r in records}) > 1]
+    # The params most runs have first: a sweep's trials before its parent's own settings.
+    params.sort(key=lambda c: -sum(plain(r.get(c)) is not None for r in records))
+    shown = [*metrics, *params]
+    bare = [str(c).split(".", 1)[1] for c in shown]
+    headers = [b if bare.count(b) == 1 and b not in base else c for b, c in zip(bare, shown)]
+    rows = []
+    for rec in records:
+        run_id = str(rec["run_id"])
+        rows.append([
+            run_id[:SHORT_ID], rec.get("tags.mlflow.runName"),
+            *([names.get(str(rec["experiment_id"]), rec["experiment_id"])]
+              if len(experiments) > 1 else []),
+            DEAD if run_id in dead else rec["status"], plain(rec["start_time"]),
+            *(rec.get(c) for c in metrics), *(_short(rec.get(c)) for c in params),
+        ])
+    width = shutil.get_terminal_size((120, 24)).columns
+    kept, fitted, dropped = fit([*base, *headers], rows, width,
+                                keep=len(base) + len(metrics))
+    click.echo(render(kept, fitted, "table"))
+    if dropped:
+        _notice(f"{dropped} more param column{'s' if dropped > 1 else ''} hidden to fit "
+                f"{width} characters; --wide shows every column, --columns picks them.")
+
+
+def _short(param: Any) -> Any:
+    """A param as a table shows it: a long decimal (0.13731149395940828) to 6 digits."""
+    if isinstance(param, str) and len(param) > 8:
+        try:
+            number = float(param)
+        except ValueError:
+            return param
+        return f"{number:.6g}" if "." in param and number == number else param
+    return param
+
+
+def _primary_metrics(obj: _Context, frame: pd.DataFrame, records: list[dict[Any, Any]],
+                     experiments: list[str], names: dict[str, str]) -> list[str]:
+    """The ``metrics.*`` column of each listed experiment's primary metric (tracker.directions)."""
+    directions = obj.config().directions
+    metric_columns = [str(c) for c in frame.columns if str(c).startswith("metrics.")]
+    out: list[str] = []
+    for eid in experiments:
+        runs_metrics = [
+            [c[len("metrics."):] for c in metric_columns if plain(rec.get(c)) is not None]
+            for rec in records
+            if str(rec["experiment_id"]) == eid and rec["status"] == RunStatus.FINISHED
+        ]
+        key = directions.primary_metric(names.get(eid, eid), runs_metrics)
+        if key and f"metrics.{key}" in metric_columns and f"metrics.{key}" not in out:
+            out.append(f"metrics.{key}")
+    return out
 
 
 def _run_sections(client: TrackerClient, run: Run) -> dict[str, Any]:

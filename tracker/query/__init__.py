@@ -58,6 +58,7 @@ def connect() -> duckdb.DuckDBPyConnection:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     con.execute("SET enable_progress_bar = false")  # a library must not draw on the terminal
+    con.execute("SET TimeZone = 'UTC'")  # *_at columns read the same on every machine (#13)
     if not _connections:
         try:
             atexit.register(_close_all)
