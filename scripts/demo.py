@@ -99,11 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         print(f"==> {prepare_store(store)}", flush=True)
-        _step(1, 2, f"training the NYC-taxi example into {store} (about a minute)",
-              [sys.executable, "-m", "examples.nyc_taxi", "--store", str(store), *args.example])
+        # Marked before training, so a demo stopped half-way (Ctrl-C) is still the demo's.
+        store.mkdir(parents=True, exist_ok=True)
         (store / MARKER).write_text(
             "This store was made by `make demo`, which deletes it and starts again when it is "
             "run again. Delete this file to keep the store.\n", encoding="utf-8")
+        _step(1, 2, f"training the NYC-taxi example into {store} (about a minute)",
+              [sys.executable, "-m", "examples.nyc_taxi", "--store", str(store), *args.example])
         _step(2, 2, f"building the site into {site}: tracker build --strict",
               [sys.executable, "-m", "tracker", "--store", str(store), "build", "--out",
                str(site), "--strict"])

@@ -501,6 +501,12 @@ def test_make_demo_keeps_a_store_it_did_not_make(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "make demo: " in done.stderr and "mv " in done.stderr
     assert (mine / "runs").is_dir() and not (tmp_path / "site").exists()
+    stopped = tmp_path / "stopped"  # a demo interrupted during training is still the demo's
+    stopped.mkdir()
+    (stopped / demo.MARKER).write_text("")
+    (stopped / "runs").mkdir()
+    assert "deleted the previous demo store" in demo.prepare_store(stopped)
+    assert not stopped.exists()
     lines = demo.open_lines(Path("tracking"), Path("site"), ".venv/bin/tracker")
     assert lines[1] == "  .venv/bin/tracker serve"
     assert lines[-1].startswith("`tracker` is in .venv/bin: `source .venv/bin/activate`")
