@@ -12,7 +12,7 @@ import functools
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -21,10 +21,6 @@ from tracker.config import TrackerConfig, load_config
 from tracker.entities import ViewType
 from tracker.exceptions import TrackerError
 from tracker.output import frame_rows, render, utc
-
-if TYPE_CHECKING:
-
-    pass
 
 __all__ = ["cli"]
 
