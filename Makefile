@@ -7,18 +7,22 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: install demo test test-fast lint typecheck bench bench-env clean
 
+# pip shows its progress: on a fresh machine this step takes a minute or two (#13).
 $(STAMP): pyproject.toml
+	@echo "==> installing tracker and its dev and ML extras into $(VENV) (pip's progress follows)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/python -m pip install -q -e ".[dev,ml-cpu]"
+	$(BIN)/python -m pip install -e ".[dev,ml-cpu]"
 	touch $(STAMP)
+	@echo "==> installed: $(BIN)/tracker (source $(BIN)/activate puts tracker on your PATH)"
 
 install: $(STAMP)
 
-## The main job on the default local store (./tracking): train the example, build the site.
+## Train the example into a fresh demo store (./tracking, or DEMO_STORE), build ./site, and
+## print how to open it. A store the demo made is deleted and made again; any other is kept.
+DEMO_STORE ?= tracking
 demo: $(STAMP)
-	$(BIN)/python -m examples.nyc_taxi
-	$(BIN)/tracker build --out site --strict
+	$(BIN)/python scripts/demo.py --store $(DEMO_STORE) --site site
 
 ## The whole test suite, lint and type checks included.
 test: $(STAMP) lint typecheck

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -182,9 +183,9 @@ def test_runs_list_json(store: tuple[str, dict[str, str]]) -> None:
     assert (live["status"], live["experiment"], live["duration"]) == ("RUNNING", "Default", None)
 
 
-def test_runs_list_table(store: tuple[str, dict[str, str]]) -> None:
+def test_runs_list_wide_table(store: tuple[str, dict[str, str]]) -> None:
     path, ids = store
-    out = ok("--store", path, "runs", "list", "--experiment", "exp-a")
+    out = ok("--store", path, "runs", "list", "--experiment", "exp-a", "--wide")
     assert out.splitlines()[0].split() == [
         "run_id", "run_name", "experiment", "status", "start_time", "duration",
         "metrics.r2", "metrics.rmse", "params.model", "params.x",
@@ -195,6 +196,77 @@ def test_runs_list_table(store: tuple[str, dict[str, str]]) -> None:
         ids["r1"], "r1", "exp-a", "FINISHED", "2023-11-14 22:13:20", "2m 05s", "0.75", "2.5",
         "lasso", "y",
     ]
+
+
+def test_runs_list_table_fits_the_terminal(store: tuple[str, dict[str, str]]) -> None:
+    """#13: short ids, the primary metric and the params that vary; the rest on request."""
+    path, ids = store
+    out = ok("--store", path, "runs", "list", "--experiment", "exp-a")
+    assert out.splitlines()[0].split() == [
+        "run_id", "run_name", "status", "start_time", "rmse", "x", "model",
+    ]  # params that more runs have first
+    rows = table_rows(out)
+    assert rows == [
+        [ids["r2"][:8], "r2", "FAILED", "2023-11-14 22:13:21", "7", "z"],  # no model param
+        [ids["r1"][:8], "r1", "FINISHED", "2023-11-14 22:13:20", "2.5", "y", "lasso"],
+    ]
+    # Several experiments: their names show; a param with one value everywhere does not.
+    both = ok("--store", path, "runs", "list")
+    assert both.splitlines()[0].split()[:5] == [
+        "run_id", "run_name", "experiment", "status", "start_time"]
+    assert ok("--store", path, "runs", "list", "--experiment", "exp-a", "--filter",
+              "params.x = 'y'").splitlines()[0].split() == [
+        "run_id", "run_name", "status", "start_time", "rmse"]
+
+
+def test_runs_list_table_drops_params_to_fit(tmp_path: Path) -> None:
+    client = tracker.TrackerClient(str(tmp_path / "s"))
+    exp = client.create_experiment("wide")
+    for i in range(2):
+        run_id = client.create_run(exp, run_name=f"run-{i}-" + "n" * 40).info.run_id
+        for p in range(12):
+            client.log_param(run_id, f"param_{p:02d}", f"value-{i}-{p}")
+        client.log_metric(run_id, "val_loss", 1.0 / (i + 1))
+        client.log_metric(run_id, "other", 1.0)
+        client.set_terminated(run_id)
+    client.flush()
+    shown = {}
+    for width in (60, 100, 300):
+        result = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "runs", "list"],
+                                    env={"COLUMNS": str(width)})
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        header = lines[0].split()
+        assert header[:5] == ["run_id", "run_name", "status", "start_time", "val_loss"]
+        assert "other" not in header  # not the primary metric
+        assert "run-0-nnnnnnnnnnnnnnnnn…" in result.stdout  # long text is cut
+        hidden = 5 + 12 - len(header)
+        if hidden:
+            assert max(map(len, lines)) <= width or len(header) == 5  # those always show
+            assert f"{hidden} more param columns hidden to fit {width} characters" in (
+                result.stderr)
+        else:
+            assert result.stderr == ""
+        shown[width] = len(header)
+    assert shown[60] == 5 < shown[100] < shown[300] == 17
+    wide = ok("--store", str(tmp_path / "s"), "runs", "list", "--wide")
+    assert len(wide.splitlines()[0].split()) == 6 + 2 + 12
+
+
+def test_runs_list_primary_metric_from_the_config(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    client = tracker.TrackerClient(str(tmp_path / "s"))
+    exp = client.create_experiment("cfg")
+    run_id = client.create_run(exp, run_name="a").info.run_id
+    client.log_metric(run_id, "rmse", 2.0)
+    client.log_metric(run_id, "custom", 5.0)
+    client.set_terminated(run_id)
+    client.flush()
+    (tmp_path / "tracker.toml").write_text('[experiments."cfg"]\nprimary = "custom"\n')
+    monkeypatch.chdir(tmp_path)
+    out = ok("--store", str(tmp_path / "s"), "runs", "list")
+    assert out.splitlines()[0].split() == ["run_id", "run_name", "status", "start_time",
+                                           "custom"]
 
 
 def test_runs_list_csv_filter_order_columns(store: tuple[str, dict[str, str]]) -> None:
@@ -527,12 +599,19 @@ def test_sqlite_uri_maps_to_a_folder(tmp_path: Path) -> None:
     assert "mlflow.db.tracker" in result.stderr
 
 
-def test_missing_store_is_a_notice(tmp_path: Path) -> None:
-    result = run("--store", str(tmp_path / "nothing"), "runs", "list", "--json")
-    assert result.exit_code == 0
-    assert json.loads(result.stdout) == []
-    assert "no store at" in result.stderr
-    assert not (tmp_path / "nothing").exists()
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["runs", "list"], ["runs", "show", "0123456789ab"], ["sql", "SELECT 1"],
+        ["experiments", "list"], ["models", "list"], ["models", "show", "m"], ["summary"],
+        ["doctor"], ["runs", "delete", "0123456789ab"],
+    ],
+)
+def test_missing_store_is_an_error(tmp_path: Path, args: list[str]) -> None:
+    """A --store typo fails the command (exit 1), as build does, instead of an empty list (#13)."""
+    missing = tmp_path / "trackng"
+    _error(CliRunner().invoke(cli, ["--store", str(missing), *args]), str(missing), "--store")
+    assert not missing.exists()
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -656,6 +735,23 @@ def test_help_ends_with_an_example(name: str) -> None:
     assert last in result.stdout
 
 
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - {"tracker ui"}))
+def test_dash_h_is_help(name: str) -> None:
+    """``-h`` is ``--help`` on every command (#13), ``serve`` included."""
+    result = run(*name.split()[1:], "-h")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == run(*name.split()[1:], "--help").stdout
+
+
+def test_ui_dash_h_is_host_as_in_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("tracker.commands.site._serve", lambda obj, **kw: seen.update(kw))
+    assert run("ui", "-h", "0.0.0.0", "-p", "5000").exit_code == 0
+    assert (seen["host"], seen["port"]) == ("0.0.0.0", 5000)
+    assert "--host" in run("ui", "--help").stdout
+    assert run("serve", "--host", "0.0.0.0", "-h").exit_code == 0  # -h: help, not a host
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_and_option_is_documented(name: str) -> None:
     docs = DOCS.read_text(encoding="utf-8")
@@ -753,6 +849,25 @@ def test_models_list_show_promote_alias(registry_store: str) -> None:
     assert out.exit_code == 0
 
 
+def test_models_show_history_one_line_per_event(registry_store: str) -> None:
+    base = ["--store", registry_store, "models"]
+    assert run(*base, "promote", "taxi", "1", "--stage", "Production", "--reason", "best rmse"
+               ).exit_code == 0
+    assert run(*base, "promote", "taxi", "2", "--stage", "Production", "--archive-existing"
+               ).exit_code == 0
+    assert run(*base, "alias", "taxi", "2", "champion").exit_code == 0
+    lines = ok(*base, "show", "taxi", "--history").splitlines()
+    events = as_json(*base, "show", "taxi", "--history")
+    assert len(lines) == len(events) == 7
+    assert all(len(line) < 120 and "{" not in line for line in lines), lines
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  \S+ +created model taxi$", lines[0])
+    assert "registered v1 from run " in lines[1]
+    assert lines[3].endswith("moved v1 to Production  (best rmse)")
+    assert any(line.endswith("set alias champion → v2") for line in lines)
+    assert [e["text"] for e in events] == [line.split("  ", 2)[2].split("  (")[0].strip()
+                                           for line in lines]
+
+
 def test_models_errors_are_one_line(registry_store: str) -> None:
     runner = CliRunner()
     base = ["--store", registry_store, "models"]
@@ -763,3 +878,76 @@ def test_models_errors_are_one_line(registry_store: str) -> None:
     out = runner.invoke(cli, [*base, "promote", "taxi", "1", "--stage", "Prod"])
     assert out.exit_code == 1 and "Invalid stage 'Prod'" in out.output
     assert "Traceback" not in out.output
+
+
+# -- run ids by prefix (#13) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def prefixed_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+    """Three runs: two whose ids share the prefix abcdef0, one starting 123456."""
+    wanted = ["abcdef01" + "0" * 24, "abcdef02" + "1" * 24, "123456" + "2" * 26]
+    fresh = iter(wanted)
+    monkeypatch.setattr(
+        "tracker.client.uuid", SimpleNamespace(uuid4=lambda: SimpleNamespace(hex=next(fresh)))
+    )
+    path = str(tmp_path / "store")
+    client = tracker.TrackerClient(path)
+    exp = client.create_experiment("pre")
+    for name in ("one", "two", "three"):
+        run_id = client.create_run(exp, run_name=name).info.run_id
+        client.log_text(run_id, "weights", "model/weights.txt")
+        client.set_terminated(run_id)
+    client.flush()
+    return path, wanted
+
+
+def test_run_id_prefix_in_every_run_command(prefixed_store: tuple[str, list[str]]) -> None:
+    path, ids = prefixed_store
+    assert as_json("--store", path, "runs", "show", "abcdef01")["info"]["run_id"] == ids[0]
+    assert as_json("--store", path, "runs", "show", ids[1])["info"]["run_id"] == ids[1]
+    result = run("--store", path, "runs", "delete", "123456")
+    assert result.exit_code == 0, result.output
+    assert f"deleted run {ids[2]}" in result.stderr
+    result = run("--store", path, "runs", "restore", "1234562")
+    assert result.exit_code == 0, result.output
+    assert f"restored run {ids[2]}" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["show", "delete", "restore"])
+def test_run_id_prefix_errors(prefixed_store: tuple[str, list[str]], command: str) -> None:
+    path, ids = prefixed_store
+    ambiguous = CliRunner().invoke(cli, ["--store", path, "runs", command, "abcdef0"])
+    _error(ambiguous, "'abcdef0' is ambiguous", ids[0], "(one in pre)", ids[1], "(two in pre)",
+           "more characters")
+    _error(CliRunner().invoke(cli, ["--store", path, "runs", command, "abcde"]),
+           "'abcde'", "at least 6 characters")
+    _error(CliRunner().invoke(cli, ["--store", path, "runs", command, "ffffff"]),
+           "'ffffff'", "tracker runs list")
+
+
+def test_run_id_prefix_in_runs_uris(
+    prefixed_store: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.exceptions import InvalidArgumentError
+    from tracker.models.uri import resolve
+
+    path, ids = prefixed_store
+    client = tracker.TrackerClient(path)
+    found = resolve(client, "runs:/123456/model")
+    assert found.run_id == ids[2]
+    assert Path(found.local_path, "weights.txt").read_text() == "weights"
+    with pytest.raises(InvalidArgumentError, match="ambiguous"):
+        resolve(client, "runs:/abcdef/model")
+    tracker.set_tracking_uri(path)
+    version = tracker.register_model("runs:/abcdef02/model", "m")
+    assert version.source == f"runs:/{ids[1]}/model"
+    assert version.run_id == ids[1]
+
+
+def test_runs_list_table_shortens_long_decimal_params() -> None:
+    from tracker.commands.runs import _short
+
+    assert _short("0.13731149395940828") == "0.137311"
+    assert [_short(v) for v in ("0.5", "123456789012", "lasso-model", None, "nan-ish-x")] == [
+        "0.5", "123456789012", "lasso-model", None, "nan-ish-x"]

@@ -432,3 +432,81 @@ def test_the_pages_build_script_publishes_the_example_store(
     home = (site / "index.html").read_text(encoding="utf-8")
     assert "nyc-taxi-experiment" in home and "nyc-taxi-duration" in home
     assert "https://me.github.io/taxi/" in (site / "sitemap.xml").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- make demo (#13)
+
+
+def _demo(store: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """``make demo``'s command (scripts/demo.py) at the smallest size."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("TRACKER_TRACKING_URI", None)
+    return subprocess.run(
+        [sys.executable, "scripts/demo.py", "--store", str(store), "--site", str(site), "--",
+         *SMALL_FLAGS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_make_demo_shows_its_steps_starts_afresh_and_says_how_to_open_the_site(
+    tmp_path: Path,
+) -> None:
+    store, site = tmp_path / "tracking", tmp_path / "site"
+    first = _demo(store, site)
+    assert first.returncode == 0, first.stderr
+    assert f"==> new demo store {store}" in first.stdout
+    steps = [line for line in first.stdout.splitlines() if line.startswith("==> [")]
+    assert [s.split(" ", 3)[:3] for s in steps] == [["==>", "[1/2]", "training"],
+                                                    ["==>", "[1/2]", "done"],
+                                                    ["==>", "[2/2]", "building"],
+                                                    ["==>", "[2/2]", "done"]]
+    assert all(s.endswith(" s") for s in steps[1::2])
+    tail = first.stdout.rstrip().splitlines()[-6:]
+    assert tail[0] == "Open the site:"
+    assert tail[1].strip().endswith(f"tracker serve --store {store} --out {site}")
+    assert "http://127.0.0.1:8000/" in tail[2]
+    assert f"open {site.resolve() / 'index.html'} in a browser" in tail[3]
+    assert (site / "index.html").is_file()
+
+    def totals() -> tuple[int, list[tuple[int, str]]]:
+        client = tracker.TrackerClient(str(store))
+        ids = [e.experiment_id for e in client.search_experiments()]
+        versions = client.search_model_versions("name = 'nyc-taxi-duration'")
+        return (len(client.search_runs(ids, max_results=10_000)),
+                sorted((v.version, v.current_stage) for v in versions))
+
+    before = totals()
+    assert before[1] == [(1, "Production")]
+    again = _demo(store, site)
+    assert again.returncode == 0, again.stderr
+    assert "deleted the previous demo store" in again.stdout
+    assert totals() == before  # no doubled runs, no second version in Production
+
+
+def test_make_demo_keeps_a_store_it_did_not_make(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import demo
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    mine = tmp_path / "tracking"
+    (mine / "runs").mkdir(parents=True)
+    with pytest.raises(demo.DemoError, match="was not made by make demo") as caught:
+        demo.prepare_store(mine)
+    assert "DEMO_STORE=" in str(caught.value) and (mine / "runs").is_dir()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "empty folder" in demo.prepare_store(empty)
+    done = _demo(mine, tmp_path / "site")
+    assert done.returncode == 1
+    assert "make demo: " in done.stderr and "mv " in done.stderr
+    assert (mine / "runs").is_dir() and not (tmp_path / "site").exists()
+    stopped = tmp_path / "stopped"  # a demo interrupted during training is still the demo's
+    stopped.mkdir()
+    (stopped / demo.MARKER).write_text("")
+    (stopped / "runs").mkdir()
+    assert "deleted the previous demo store" in demo.prepare_store(stopped)
+    assert not stopped.exists()
+    lines = demo.open_lines(Path("tracking"), Path("site"), ".venv/bin/tracker")
+    assert lines[1] == "  .venv/bin/tracker serve"
+    assert lines[-1].startswith("`tracker` is in .venv/bin: `source .venv/bin/activate`")

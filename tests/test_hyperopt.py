@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -352,3 +354,90 @@ def test_algorithm_names_and_annotated_space(store_uri: str) -> None:
     assert [set(t.data.params) for t in trials_of(parent)] == [{"x"}, {"x"}]
     assert tracker.hyperopt._algo_name(functools.partial(tpe.suggest, n_startup_jobs=2)) == "tpe"
     assert tracker.hyperopt._algo_name(None) == "tpe"
+
+
+# --------------------------------------------------------------------------- progress (#13)
+
+
+def _progress_sweep(monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> list[dict[str, Any]]:
+    """A sweep with hyperopt.fmin's keyword arguments recorded."""
+    import hyperopt
+
+    seen: list[dict[str, Any]] = []
+    real = hyperopt.fmin
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        seen.append(kw)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(hyperopt, "fmin", spy)
+    tracker.hyperopt.fmin(fn=loss_of, space=space(), algo=tpe.suggest, max_evals=3,
+                          trials=Trials(), rstate=np.random.default_rng(42), **kwargs)
+    return seen
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_progress_bar_in_ci_but_summary_lines(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("TRACKER_PROGRESS_SECONDS", "0")
+    [call] = _progress_sweep(monkeypatch)
+    assert call["show_progressbar"] is False
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        "tracker.hyperopt: 1/3 trials", "tracker.hyperopt: 2/3 trials",
+        "tracker.hyperopt: 3/3 trials", "tracker.hyperopt: 3/3 trials"]
+    assert "best loss" in lines[-1] and lines[-1].endswith("s (done)")
+    assert "\r" not in "".join(lines)
+
+
+def test_progress_lines_at_most_one_per_interval(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    [call] = _progress_sweep(monkeypatch)  # the default interval: 10 s
+    assert call["show_progressbar"] is False
+    lines = sys.stderr.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 2  # the first trial and the end
+    assert lines[0].startswith("tracker.hyperopt: 1/3 trials, best loss ")
+    assert lines[1].startswith("tracker.hyperopt: 3/3 trials, best loss ")
+
+
+def test_progress_bar_on_a_terminal_and_explicit_choices_win(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", _Tty())
+    assert _progress_sweep(monkeypatch)[0]["show_progressbar"] is True
+    monkeypatch.setenv("CI", "true")
+    assert _progress_sweep(monkeypatch, show_progressbar=True)[0]["show_progressbar"] is True
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert _progress_sweep(monkeypatch, show_progressbar=False)[0]["show_progressbar"] is False
+    assert "tracker.hyperopt" not in sys.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+def test_ticker_interval_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker.progress import Ticker, interactive, interval
+
+    now = [0.0]
+    out = io.StringIO()
+    ticker = Ticker("job", every=10, stream=out, clock=lambda: now[0])
+    for t, text in ((0, "a"), (4, "b"), (10, "c"), (19, "d"), (21, "e")):
+        now[0] = t
+        ticker.update(text)
+    ticker.update("end", final=True)
+    assert out.getvalue().splitlines() == ["job: a", "job: c", "job: e", "job: end"]
+    monkeypatch.setenv("TRACKER_PROGRESS_SECONDS", "2.5")
+    assert interval() == 2.5
+    monkeypatch.setenv("TRACKER_PROGRESS_SECONDS", "soon")
+    assert interval() == 10.0
+    monkeypatch.delenv("CI", raising=False)
+    assert interactive(_Tty()) and not interactive(io.StringIO())
+    monkeypatch.setenv("CI", "1")
+    assert not interactive(_Tty())

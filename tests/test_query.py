@@ -109,3 +109,71 @@ def test_unreadable_files_are_skipped_with_a_warning(
     assert list(df["run_name"]) == ["b", "c", "d"]
     assert any(victim.name in w for w in query.warnings)
     assert any(junk.name in r.getMessage() for r in caplog.records)
+
+
+def test_sql_tables_name_the_run_and_experiment_and_give_times(store_uri: str) -> None:
+    """#13: rows with a run id carry run_name and experiment_name after their own columns;
+    runs, metrics and latest_metrics add TIMESTAMP WITH TIME ZONE columns (*_at)."""
+    import datetime as dt
+
+    client = tracker.TrackerClient(store_uri)
+    exp = client.create_experiment("names")
+    run_id = client.create_run(exp, start_time=1_700_000_000_000, run_name="first").info.run_id
+    client.log_param(run_id, "alpha", "0.1")
+    client.log_metric(run_id, "rmse", 2.0, timestamp=1_700_000_001_500, step=0)
+    client.set_tag(run_id, "team", "a")
+    client.set_terminated(run_id, end_time=1_700_000_002_000)
+    client.flush()
+    query = StoreQuery(client.store)
+    expected = {
+        "params": ["run_id", "key", "value", "run_name", "experiment_name"],
+        "tags": ["run_id", "key", "value", "run_name", "experiment_name"],
+        "latest_metrics": ["run_id", "key", "value", "step", "timestamp", "points", "run_name",
+                           "experiment_name", "logged_at"],
+        "metrics": ["run_id", "experiment_id", "key", "value", "step", "timestamp", "run_name",
+                    "experiment_name", "logged_at"],
+    }
+    for table, columns in expected.items():
+        frame = query.sql(f"SELECT * FROM {table} WHERE run_id = $id", {"id": run_id})
+        assert list(frame.columns) == columns, table
+        assert set(frame["run_name"]) == {"first"}, table
+        assert set(frame["experiment_name"]) == {"names"}, table
+    kinds = dict(query.con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name IN ('runs', 'latest_metrics') AND column_name LIKE '%_at'"
+    ).fetchall())
+    assert kinds == {"start_at": "TIMESTAMP WITH TIME ZONE",
+                     "end_at": "TIMESTAMP WITH TIME ZONE",
+                     "logged_at": "TIMESTAMP WITH TIME ZONE"}
+    start_at, end_at, start_time = query.con.execute(
+        "SELECT start_at, end_at, start_time FROM runs WHERE run_id = $id", {"id": run_id}
+    ).fetchone()
+    utc = dt.timezone.utc
+    assert start_at == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=utc)
+    assert end_at == dt.datetime(2023, 11, 14, 22, 13, 22, tzinfo=utc)
+    assert start_time == 1_700_000_000_000  # the ms columns stay for existing queries
+    logged = query.con.execute("SELECT logged_at FROM metrics").fetchone()[0]
+    assert logged == dt.datetime(2023, 11, 14, 22, 13, 21, 500_000, tzinfo=utc)
+
+    # Renames reach every row: a run's through its own files, an experiment's through
+    # the experiment's (rows of runs no new file touched).
+    client.rename_experiment(exp, "names-2")
+    for table in ("tags", "params", "latest_metrics", "metrics"):  # no file of the run changed
+        frame = query.sql(f"SELECT DISTINCT experiment_name FROM {table}")
+        assert frame.values.tolist() == [["names-2"]], table
+    client.update_run(run_id, name="renamed")
+    other = client.create_run(exp, run_name="second").info.run_id
+    client.log_param(other, "alpha", "0.2")
+    client.set_terminated(other)
+    client.flush()
+    rows = query.sql("SELECT run_id, run_name, experiment_name FROM params ORDER BY value")
+    assert rows.values.tolist() == [[run_id, "renamed", "names-2"], [other, "second", "names-2"]]
+    for table in ("tags", "latest_metrics", "metrics"):
+        frame = query.sql(f"SELECT run_name, experiment_name FROM {table} WHERE run_id = $id",
+                          {"id": run_id})
+        assert set(map(tuple, frame.values.tolist())) == {("renamed", "names-2")}, table
+    fresh = StoreQuery(client.store)  # a fold from scratch agrees with the refolds
+    for table in ("tags", "params", "latest_metrics"):
+        sql = f"SELECT * EXCLUDE (logged_at) FROM {table} ORDER BY ALL" if table == (
+            "latest_metrics") else f"SELECT * FROM {table} ORDER BY ALL"
+        assert fresh.sql(sql).values.tolist() == query.sql(sql).values.tolist(), table

@@ -37,7 +37,7 @@ SELECT run_name, status FROM runs ORDER BY run_name
 ```
 
 ```chart
-sql: SELECT run_name, value FROM latest_metrics JOIN runs USING (run_id) WHERE key = 'rmse' ORDER BY run_name
+sql: SELECT run_name, value FROM latest_metrics WHERE key = 'rmse' ORDER BY run_name
 x: run_name
 y: value
 kind: bar

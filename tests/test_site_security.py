@@ -51,7 +51,7 @@ SELECT run_name, run_id FROM runs ORDER BY run_name
 ```
 
 ```chart
-sql: SELECT run_name, value FROM latest_metrics JOIN runs USING (run_id) WHERE key = 'rmse'
+sql: SELECT run_name, value FROM latest_metrics WHERE key = 'rmse'
 x: run_name
 y: value
 kind: bar

@@ -483,9 +483,14 @@ def register_model(
     client = _client()
     if not isinstance(model_uri, str) or not model_uri:
         raise InvalidArgumentError(f"model_uri must be a URI string, got {model_uri!r}.")
-    run_id = parse_runs_uri(model_uri)[0] if model_uri.startswith("runs:/") else None
-    if run_id is not None:
-        client.get_run(run_id)
+    run_id = None
+    if model_uri.startswith("runs:/"):
+        from tracker.query.reads import resolve_run_id
+
+        prefix = parse_runs_uri(model_uri)[0]
+        run_id = resolve_run_id(client.query, prefix)  # a unique prefix is enough (#13)
+        # The version's source names the whole id.
+        model_uri = model_uri.replace(f"runs:/{prefix}", f"runs:/{run_id}", 1)
     return client.create_model_version(name, model_uri, run_id=run_id, tags=tags, reason=reason)
 
 

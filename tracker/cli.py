@@ -9,24 +9,18 @@ pandas are imported inside command bodies, so ``tracker --help`` stays fast.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from tracker.client import TrackerClient
 from tracker.config import TrackerConfig, load_config
-from tracker.entities import RunStatus, ViewType
+from tracker.entities import ViewType
 from tracker.exceptions import TrackerError
-from tracker.output import duration, frame_rows, json_default, plain, render, text, utc
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from tracker.entities import Run
+from tracker.output import frame_rows, render, utc
 
 __all__ = ["cli"]
 
@@ -99,16 +93,17 @@ class _Context:
             self._config = load_config(self.config_path)
         return self._config
 
-    def client(self, *, must_exist: bool = False) -> TrackerClient:
-        """The client of the store; a missing store folder is a notice (an error if must_exist)."""
+    def client(self, *, must_exist: bool = True) -> TrackerClient:
+        """The client of the store. A missing store folder is an error (a ``--store`` typo must
+        not pass in CI, #13), or only a notice with ``must_exist=False`` (commands that write)."""
         if self._client is None:
             self._client = TrackerClient(self.uri)
             if not self._client.store.fs.exists(""):
                 where = self._client.store.fs.root
                 if must_exist:
                     raise click.ClickException(
-                        f"No store at {where} (from {self.uri!r}); check --store or "
-                        "TRACKER_TRACKING_URI."
+                        f"No store at {where} (from {self.uri!r}): check --store or "
+                        "TRACKER_TRACKING_URI, or log a run there first."
                     )
                 _notice(f"no store at {where} yet; check --store or TRACKER_TRACKING_URI.")
         return self._client
@@ -140,7 +135,11 @@ def _notice(message: str) -> None:
     click.echo(f"tracker: {message}", err=True)
 
 
-@click.group(cls=_Group)
+# ``-h`` is help everywhere (#13); ``tracker ui`` alone keeps MLflow's ``-h HOST``.
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(cls=_Group, context_settings=HELP_OPTIONS)
 @click.option(
     *_STORE_NAMES, "store", envvar=ENV_VARS, default=None, show_envvar=True, metavar="URI",
     help=_STORE_HELP + f" [default: the config's store, else {DEFAULT_STORE}]",
@@ -260,257 +259,6 @@ def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
     _emit([*columns, "last_activity"], rows, fmt, "experiments")
 
 
-# -- runs -------------------------------------------------------------------------------------
-
-
-@cli.group()
-def runs() -> None:
-    """Runs of the store: list, show, delete and restore.
-
-    \b
-    Example:
-        tracker runs list --experiment nyc-taxi --max-results 10
-    """
-
-
-def _split(values: Sequence[str]) -> list[str]:
-    """Repeated and comma-separated option values, flattened."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def _experiment_ids(client: TrackerClient, wanted: Sequence[str]) -> list[str] | None:
-    """Experiment ids for --experiment values (an id or a name); None means all experiments."""
-    if not wanted:
-        return None
-    known = client.search_experiments(view_type=ViewType.ALL)
-    by_id = {e.experiment_id: e.experiment_id for e in known}
-    by_name = {e.name: e.experiment_id for e in known}
-    ids = []
-    for value in wanted:
-        found = by_id.get(value) or by_name.get(value)
-        if found is None:
-            names = ", ".join(sorted(repr(e.name) for e in known)) or "none"
-            raise click.ClickException(
-                f"No experiment with id or name {value!r} in the store at {client.store.uri}; "
-                f"its experiments: {names}."
-            )
-        ids.append(found)
-    return ids
-
-
-_DATA_PREFIXES = ("metrics.", "params.", "tags.")
-
-
-def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
-    """The metric/param/tag columns to show: all metrics and params, or --columns."""
-    present = [str(c) for c in frame.columns]
-    if not requested:
-        return [c for c in present if c.startswith(("metrics.", "params."))]
-    for name in requested:
-        if not name.startswith(_DATA_PREFIXES):
-            raise click.ClickException(
-                f"--columns {name!r}: name a logged column, e.g. metrics.{name}, "
-                f"params.{name} or tags.{name}."
-            )
-        if len(frame) and name not in present:
-            _notice(f"no listed run has {name}; its column is empty.")
-    return list(requested)
-
-
-@runs.command("list")
-@click.option(
-    "--experiment", multiple=True, metavar="NAME_OR_ID",
-    help="Only runs of this experiment (repeatable); all experiments by default.",
-)
-@click.option(
-    "--filter", "filter_string", default=None,
-    help="MLflow search filter, e.g. \"metrics.rmse < 5 and params.model = 'xgb'\".",
-)
-@click.option(
-    "--order-by", "order_by", multiple=True,
-    help='Sort key, e.g. "metrics.rmse ASC" (repeatable); newest first by default.',
-)
-@click.option("--max-results", type=click.IntRange(min=0), default=None, help="At most N runs.")
-@click.option(
-    "--columns", multiple=True, metavar="COLUMNS",
-    help="Show only these metrics./params./tags. columns (comma-separated or repeated).",
-)
-@view_options
-@output_options
-@store_option
-@pass_context
-def runs_list_command(
-    obj: _Context, experiment: tuple[str, ...], filter_string: str | None,
-    order_by: tuple[str, ...], max_results: int | None, columns: tuple[str, ...], view: int,
-    fmt: str,
-) -> None:
-    """List runs: id, name, experiment, status, start, duration, metrics and params.
-
-    Filters and sort keys use MLflow's search syntax. A RUNNING run whose process is gone
-    (it crashed or was killed) shows as DEAD. Start times are UTC; duration is in seconds
-    in JSON and CSV.
-
-    \b
-    Example:
-        tracker runs list --experiment nyc-taxi --filter "metrics.rmse < 5" --order-by metrics.rmse
-    """
-    client = obj.client()
-    ids = _experiment_ids(client, experiment)
-    frame = client.search_runs_frame(
-        ids, filter_string or None, view, max_results, list(order_by) or None
-    )
-    data_columns = _data_columns(frame, _split(columns))
-    dead: set[str] = set()
-    if (frame["status"] == RunStatus.RUNNING).any():
-        dead = client.dead_run_ids()
-    names = {e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ALL)}
-    header = ["run_id", "run_name", "experiment", "status", "start_time", "duration"]
-    rows = []
-    for rec in frame.to_dict("records"):
-        run_id = str(rec["run_id"])
-        status = DEAD if run_id in dead else rec["status"]
-        rows.append([
-            run_id, rec.get("tags.mlflow.runName"),
-            names.get(str(rec["experiment_id"]), rec["experiment_id"]), status,
-            plain(rec["start_time"]), duration(rec["start_time"], rec["end_time"]),
-            *(rec.get(c) for c in data_columns),
-        ])
-    _emit(header + data_columns, rows, fmt, "runs")
-
-
-def _run_sections(client: TrackerClient, run: Run) -> dict[str, Any]:
-    """One run as plain sections: info, params, metrics, tags, inputs, artifacts."""
-    from tracker.query.reads import artifacts, run_exists
-
-    info = run.info
-    status = info.status
-    if status == RunStatus.RUNNING:
-        row = run_exists(client.query, info.run_id)
-        status = DEAD if row and row["dead"] else status
-    names = {e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ALL)}
-    return {
-        "info": {
-            "run_id": info.run_id, "run_name": info.run_name,
-            "experiment_id": info.experiment_id, "experiment": names.get(info.experiment_id),
-            "status": status, "start_time": utc(info.start_time), "end_time": utc(info.end_time),
-            "duration": duration(info.start_time, info.end_time), "user_id": info.user_id,
-            "lifecycle_stage": info.lifecycle_stage, "artifact_uri": info.artifact_uri,
-        },
-        "params": dict(run.data.params),
-        "metrics": dict(run.data.metrics),
-        "tags": dict(run.data.tags),
-        "inputs": [
-            {
-                "name": d.dataset.name, "digest": d.dataset.digest, "context": d.context,
-                "source_type": d.dataset.source_type, "source": d.dataset.source,
-                "schema": _maybe_json(d.dataset.schema), "profile": _maybe_json(d.dataset.profile),
-            }
-            for d in run.inputs.dataset_inputs
-        ],
-        "artifacts": [
-            {"path": a["path"], "file_size": a["file_size"]}
-            for a in artifacts(client.query, info.run_id)
-        ],
-    }
-
-
-def _maybe_json(text: str | None) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _show_table(sections: dict[str, Any]) -> str:
-    info = sections["info"]
-    width = max(len(k) for k in info)
-    out = [f"Run {info['run_id']}"]
-    out += [f"  {k.ljust(width)}  {text(v, table=True)}".rstrip() for k, v in info.items()]
-    for title in ("params", "metrics", "tags"):
-        values = sections[title]
-        out += ["", f"{title.capitalize()} ({len(values)})"]
-        if values:
-            key_width = max(len(k) for k in values)
-            out += [f"  {k.ljust(key_width)}  {text(v, table=True)}" for k, v in values.items()]
-    for title, keys in (
-        ("inputs", ["name", "digest", "context", "source"]),
-        ("artifacts", ["path", "file_size"]),
-    ):
-        items = sections[title]
-        out += ["", f"{title.capitalize()} ({len(items)})"]
-        if items:
-            table = render(keys, [[item[k] for k in keys] for item in items], "table")
-            out += ["  " + line for line in table.splitlines()]
-    return "\n".join(out)
-
-
-def _show_csv(sections: dict[str, Any]) -> str:
-    rows: list[tuple[str, str, Any]] = [("info", k, v) for k, v in sections["info"].items()]
-    for title, kind in (("params", "param"), ("metrics", "metric"), ("tags", "tag")):
-        rows += [(kind, k, v) for k, v in sections[title].items()]
-    for item in sections["inputs"]:
-        rest = {k: v for k, v in item.items() if k != "name"}
-        rows.append(("input", item["name"], json.dumps(plain(rest), default=str)))
-    rows += [("artifact", a["path"], a["file_size"]) for a in sections["artifacts"]]
-    return render(["section", "key", "value"], rows, "csv")
-
-
-@runs.command("show")
-@click.argument("run_id")
-@output_options
-@store_option
-@pass_context
-def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
-    """Show one run: info, params, latest metrics, tags, dataset inputs and artifacts.
-
-    --format json prints one JSON object with the keys info, params, metrics, tags, inputs
-    and artifacts; --format csv prints section,key,value rows.
-
-    \b
-    Example:
-        tracker runs show 3f2a9c0d5e6b4a718293a4b5c6d7e8f9 --format json
-    """
-    client = obj.client()
-    sections = _run_sections(client, client.get_run(run_id))
-    if fmt == "json":
-        click.echo(json.dumps(plain(sections), indent=2, default=json_default))
-    elif fmt == "csv":
-        click.echo(_show_csv(sections))
-    else:
-        click.echo(_show_table(sections))
-
-
-@runs.command("delete")
-@click.argument("run_id")
-@store_option
-@pass_context
-def runs_delete_command(obj: _Context, run_id: str) -> None:
-    """Soft-delete a run: searches hide it; its files stay and `runs restore` brings it back.
-
-    \b
-    Example:
-        tracker runs delete 3f2a9c0d5e6b4a718293a4b5c6d7e8f9
-    """
-    obj.client().delete_run(run_id)
-    _notice(f"deleted run {run_id}; undo with: tracker runs restore {run_id}")
-
-
-@runs.command("restore")
-@click.argument("run_id")
-@store_option
-@pass_context
-def runs_restore_command(obj: _Context, run_id: str) -> None:
-    """Restore a deleted run, so searches show it again (`runs list --deleted` lists them).
-
-    \b
-    Example:
-        tracker runs restore 3f2a9c0d5e6b4a718293a4b5c6d7e8f9
-    """
-    obj.client().restore_run(run_id)
-    _notice(f"restored run {run_id}")
-
 
 # -- SQL and maintenance ----------------------------------------------------------------------
 
@@ -524,12 +272,14 @@ def sql_command(obj: _Context, query: str, fmt: str) -> None:
     """Run a SQL query (DuckDB dialect) over the store's tables and print the result.
 
     Tables: experiments, experiment_tags, runs, params, metrics (every point),
-    latest_metrics, tags, artifacts, inputs. Times are milliseconds since the epoch.
-    Give - as QUERY to read it from stdin.
+    latest_metrics, tags, artifacts, inputs. params, tags, metrics and latest_metrics name
+    each row's run and experiment (run_name, experiment_name). Times are milliseconds since
+    the epoch; runs.start_at/end_at and logged_at (metrics) are TIMESTAMP WITH TIME ZONE, in
+    UTC. Give - as QUERY to read it from stdin.
 
     \b
     Example:
-        tracker sql "SELECT run_id, value FROM latest_metrics WHERE key = 'rmse' ORDER BY value"
+        tracker sql "SELECT run_name, value FROM latest_metrics WHERE key = 'rmse' ORDER BY value"
     """
     if query == "-":
         query = sys.stdin.read()
@@ -578,9 +328,11 @@ def _add_commands() -> None:
     from tracker.commands.gc import gc_command
     from tracker.commands.import_mlflow import import_mlflow_command
     from tracker.commands.models import models_group
+    from tracker.commands.runs import runs_group
     from tracker.commands.site import build_command, serve_command, ui_command
     from tracker.commands.summary import summary_command
 
+    cli.add_command(runs_group)
     cli.add_command(models_group)
     cli.add_command(build_command)
     cli.add_command(serve_command)

@@ -30,6 +30,7 @@ from tracker import api
 from tracker.context import PARENT_RUN_ID
 from tracker.entities import RunStatus
 from tracker.exceptions import ImmutableParamError, InvalidArgumentError
+from tracker.progress import Ticker, interactive
 from tracker.validation import MAX_TAG_VALUE_LENGTH
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def fmin(
     return_argmin: bool = True,
     points_to_evaluate: list[dict[str, Any]] | None = None,
     max_queue_len: int = 1,
-    show_progressbar: bool = True,
+    show_progressbar: bool | None = None,
     early_stop_fn: Callable[..., Any] | None = None,
     trials_save_file: str = "",
     *,
@@ -117,13 +118,17 @@ def fmin(
         return_argmin: hyperopt's ``return_argmin``.
         points_to_evaluate: points to try first.
         max_queue_len: hyperopt's ``max_queue_len``.
-        show_progressbar: hyperopt's progress bar.
+        show_progressbar: hyperopt's bar. None: the bar on a terminal, else (``CI=true``, or no
+            terminal) one line per ``TRACKER_PROGRESS_SECONDS`` (10) on stderr instead.
         early_stop_fn: hyperopt's ``early_stop_fn``.
         trials_save_file: hyperopt's ``trials_save_file``.
         run_name: name of a new parent run (default ``sweep-<algo>``).
     """
     hyperopt = _hyperopt()
     sweep, owned = _start(fn, space, algo, max_evals, pass_expr_memo_ctrl, run_name)
+    if show_progressbar is None:  # #13: carriage-return updates flood CI logs
+        show_progressbar = interactive()
+        sweep.ticker = None if show_progressbar else Ticker("tracker.hyperopt", total=max_evals)
     status = RunStatus.FINISHED
     try:
         return hyperopt.fmin(
@@ -140,6 +145,7 @@ def fmin(
         raise
     finally:
         try:
+            sweep.tick(final=True)
             sweep.log_summary()
         finally:
             if owned:
@@ -491,6 +497,7 @@ class _Sweep:
         self.fn = fn
         self.fn_takes_ctrl = fn_takes_ctrl
         self.trials: list[_Trial] = []
+        self.ticker: Ticker | None = None
 
     def log_setup(self, algo_name: str, max_evals: int | None) -> None:
         """The parent's tags, params and ``search_space.json``."""
@@ -560,6 +567,20 @@ class _Sweep:
             # the objective already ended its run: publish what was added now
             client.log_metric(run_id, "loss", outcome.loss, synchronous=True)
         self.trials.append(_Trial(number, run_id, outcome, params))
+        self.tick()
+
+    def tick(self, *, final: bool = False) -> None:
+        """A summary line for a log instead of the progress bar (when ``ticker`` is set)."""
+        if self.ticker is None:
+            return
+        ok = [t for t in self.trials if t.outcome.status == STATUS_OK
+              and t.outcome.loss is not None and not math.isnan(t.outcome.loss)]
+        best = min(ok, key=lambda t: t.outcome.loss or 0.0, default=None)
+        failed = f", {len(self.trials) - len(ok)} failed" if len(ok) < len(self.trials) else ""
+        lowest = f", best loss {best.outcome.loss:.6g} (trial {best.number})" if best else ""
+        self.ticker.update(f"{len(self.trials)}/{self.ticker.total or '?'} trials{failed}{lowest}, "
+                           f"{self.ticker.elapsed():.0f} s{' (done)' if final else ''}",
+                           final=final)
 
     def log_summary(self) -> None:
         """The parent's ``n_trials``/``n_failed`` and the best trial (``best_*``)."""

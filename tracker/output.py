@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "Duration", "duration", "frame_rows", "is_number", "json_default", "plain", "render", "text",
-    "utc",
+    "Duration", "duration", "fit", "frame_rows", "is_number", "json_default", "plain", "render",
+    "text", "utc",
 ]
+
+MAX_CELL = 24  # characters of a text cell in a table fitted to the terminal
 
 class Duration(float):
     """Seconds: a number in JSON and CSV, ``1h 02m 03s`` in tables."""
@@ -104,6 +106,30 @@ def render(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> s
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def fit(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int, *, keep: int
+) -> tuple[list[str], list[list[Any]], int]:
+    """A table that fits ``width`` characters: text cells cut to ``MAX_CELL`` characters (with
+    "…"), then columns dropped from the right, never the first ``keep``.
+
+    Returns:
+        The columns and rows left, and how many columns were dropped.
+    """
+    cut = [[_cut(v) for v in row] for row in rows]
+    widths = [max([len(c), *(len(text(r[i], table=True)) for r in cut)])
+              for i, c in enumerate(columns)]
+    shown = len(columns)
+    while shown > keep and sum(widths[:shown]) + 2 * (shown - 1) > width:
+        shown -= 1
+    return list(columns[:shown]), [row[:shown] for row in cut], len(columns) - shown
+
+
+def _cut(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_CELL:
+        return value[: MAX_CELL - 1] + "…"
+    return value
 
 
 def is_number(value: Any) -> bool:

@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import click
 
 from tracker.cli import _Context, _emit, output_options, pass_context, store_option
-from tracker.output import utc
+from tracker.output import text, utc
+
+if TYPE_CHECKING:
+    from tracker.registry import RegistryEvent
 
 
 @click.group("models")
@@ -64,17 +70,16 @@ def _quote(text: str) -> str:
 def models_show_command(obj: _Context, name: str, history: bool, fmt: str) -> None:
     """Show a model's versions (stage, aliases, run, description) or its full history.
 
+    --history prints one line per registry event: time (UTC), user, what changed and, in
+    parentheses, the reason given; --format json/csv add the raw event fields.
+
     \b
     Example:
         tracker models show nyc-taxi-duration --history
     """
     client = obj.client()
     if history:
-        events = client.get_model_history(name)
-        history_rows = [(utc(e.timestamp), e.user, e.event, e.version, e.key, e.value, e.reason)
-                        for e in events]
-        columns = ["time", "user", "event", "version", "key", "value", "reason"]
-        _emit(columns, history_rows, fmt, "events")
+        _history(client.get_model_history(name), fmt)
         return
     client.get_registered_model(name)  # a clear error for an unknown name
     versions = client.search_model_versions(f"name = '{_quote(name)}'", order_by=["version"])
@@ -83,6 +88,27 @@ def models_show_command(obj: _Context, name: str, history: bool, fmt: str) -> No
     columns = ["version", "stage", "aliases", "run_id", "created", "user", "description",
                "source"]
     _emit(columns, rows, fmt, "versions")
+
+
+def _history(events: Sequence[RegistryEvent], fmt: str) -> None:
+    """One readable line per event in a table (#13); every field, and the line, in JSON/CSV."""
+    from tracker.site.pages.registry import _event_text  # the site's history wording
+
+    lines = [_event_text(e) for e in events]
+    if fmt != "table":
+        rows = [(utc(e.timestamp), e.user, e.event, e.version, e.key, e.value, e.reason, line)
+                for e, line in zip(events, lines)]
+        columns = ["time", "user", "event", "version", "key", "value", "reason", "text"]
+        _emit(columns, rows, fmt, "events")
+        return
+    if not events:
+        _emit([], [], fmt, "events")
+        return
+    width = max(len(e.user or "") for e in events)
+    for event, line in zip(events, lines):
+        when = text(utc(event.timestamp), table=True)
+        why = f"  ({text(event.reason, table=True)})" if event.reason else ""
+        click.echo(f"{when}  {(event.user or '').ljust(width)}  {text(line, table=True)}{why}")
 
 
 @models_group.command("promote")

@@ -92,12 +92,17 @@ def _project_templates(templates: str | None) -> str | None:
     return templates
 
 
-def serve_options(func: F) -> F:
-    """Options of ``tracker serve`` / ``tracker ui`` (MLflow's ``ui`` spellings included)."""
+def serve_options(*, mlflow_h: bool) -> Callable[[F], F]:
+    """Options of ``tracker serve`` / ``tracker ui`` (MLflow's ``ui`` spellings included).
+
+    ``-h`` is help on every command (#13) except ``tracker ui`` (``mlflow_h``), where it is
+    ``--host`` as in ``mlflow ui -h 0.0.0.0``; ``tracker ui --help`` is its help.
+    """
+    host_names = ("--host", "-h") if mlflow_h else ("--host",)
     options: list[Callable[[Any], Any]] = [
         click.option("--out", "-o", default="site", show_default=True,
                      help="Folder the site is built into and served from."),
-        click.option("--host", "-h", default="127.0.0.1", show_default=True,
+        click.option(*host_names, default="127.0.0.1", show_default=True,
                      help="Address to listen on (keep 127.0.0.1 unless you mean to share)."),
         click.option("--port", "-p", type=click.IntRange(0, 65535), default=8000,
                      show_default=True, help="Port to listen on (0: any free port)."),
@@ -114,9 +119,13 @@ def serve_options(func: F) -> F:
         store_option,
         pass_context,
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
@@ -142,7 +151,7 @@ def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
 
 
 @click.command("serve")
-@serve_options
+@serve_options(mlflow_h=False)
 def serve_command(obj: _Context, **options: Any) -> None:
     """Build the site, serve it on http://127.0.0.1:8000/ and rebuild it when runs are logged.
 
@@ -156,10 +165,12 @@ def serve_command(obj: _Context, **options: Any) -> None:
     _serve(obj, **options)
 
 
-@click.command("ui")
-@serve_options
+@click.command("ui", context_settings={"help_option_names": ["--help"]})
+@serve_options(mlflow_h=True)
 def ui_command(obj: _Context, **options: Any) -> None:
     """The same as `tracker serve`, under MLflow's name (`mlflow ui` options accepted).
+
+    As in `mlflow ui`, -h is --host here (`tracker ui -h 0.0.0.0`); --help is the help.
 
     \b
     Example:

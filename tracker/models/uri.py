@@ -87,7 +87,10 @@ def resolve(client: TrackerClient, uri: str) -> ResolvedModel:
         raise InvalidArgumentError(f"A model URI must be a string, got {type(uri).__name__}.")
     uri = os.fspath(uri)
     if uri.startswith("runs:/"):
+        from tracker.query.reads import resolve_run_id
+
         run_id, path = parse_runs_uri(uri)
+        run_id = resolve_run_id(client.query, run_id)  # a unique prefix is enough (#13)
         repo = client._repo(run_id)  # raises "Run … not found" for an unknown run
         local = repo.local_path(path)
         found = os.path.exists(local) if local is not None else repo.exists(path)

@@ -62,6 +62,7 @@ def connect() -> duckdb.DuckDBPyConnection:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     con.execute("SET enable_progress_bar = false")  # a library must not draw on the terminal
+    con.execute("SET TimeZone = 'UTC'")  # *_at columns read the same on every machine (#13)
     if not _connections:
         try:
             atexit.register(_close_all)
@@ -229,9 +230,16 @@ class StoreQuery:
 
     def _refold(self, runs: set[str]) -> None:
         """Redo the derived tables after a few files changed: only the rows of ``runs``."""
+        names_before = self._execute(views.EXPERIMENT_NAME_ROWS).fetchall()
         for name, sql in views.DERIVED.items():
             if name not in views.RUN_TABLES:
                 self._execute(sql)  # experiments and their tags: few rows, folded whole
+        renamed = set(self._execute(views.EXPERIMENT_NAME_ROWS).fetchall()) - set(names_before)
+        if renamed:  # the other runs' rows name their experiment too (#13)
+            self._execute(views.TOUCHED_EXPERIMENTS, {"ids": sorted(eid for eid, _ in renamed)})
+            for name in views.NAMED_TABLES:
+                self._execute(views.rename_experiments(name))
+            self._execute("DROP TABLE touched_experiments")
         if not runs:
             return
         self._execute(views.TOUCHED[0], {"runs": sorted(runs)})

@@ -167,6 +167,54 @@ def get_run(q: StoreQuery, run_id: str) -> Run:
     return found[0]
 
 
+MIN_RUN_ID_PREFIX = 6
+_MAX_CANDIDATES = 10
+
+
+def resolve_run_id(q: StoreQuery, run_id: str) -> str:
+    """The full id of the run ``run_id`` names: its id, or a unique prefix of at least
+    ``MIN_RUN_ID_PREFIX`` characters (the short ids tracker prints, #13).
+
+    Raises:
+        NotFoundError: no run has that id or an id starting with it.
+        InvalidArgumentError: the prefix is ambiguous (the message lists the candidates).
+    """
+    from tracker.validation import validate_run_id
+
+    validate_run_id(run_id)
+    q.refresh()
+    if q.rows("SELECT 1 FROM runs WHERE run_id = $id", {"id": run_id}):
+        return run_id
+    where = f"in the store at {q.store.uri}"
+    if len(run_id) < MIN_RUN_ID_PREFIX:
+        raise NotFoundError(
+            f"Run {run_id!r} not found {where}; a shortened run id needs at least "
+            f"{MIN_RUN_ID_PREFIX} characters."
+        )
+    rows = q.rows(
+        "SELECT r.run_id, r.run_name, e.name AS experiment FROM runs r "
+        "LEFT JOIN experiments e USING (experiment_id) WHERE starts_with(r.run_id, $prefix) "
+        f"ORDER BY r.start_time DESC NULLS LAST, r.run_id LIMIT {_MAX_CANDIDATES + 1}",
+        {"prefix": run_id},
+    )
+    if not rows:
+        raise NotFoundError(
+            f"Run {run_id!r} not found {where}: no run id is or starts with it. "
+            "Check the id (tracker runs list shows them), or the tracking URI."
+        )
+    if len(rows) == 1:
+        return str(rows[0]["run_id"])
+    shown = ", ".join(
+        f"{r['run_id']} ({r['run_name'] or 'no name'} in {r['experiment'] or '?'})"
+        for r in rows[:_MAX_CANDIDATES]
+    )
+    more = " and more" if len(rows) > _MAX_CANDIDATES else ""
+    raise InvalidArgumentError(
+        f"Run id prefix {run_id!r} is ambiguous {where}: it starts {shown}{more}. "
+        "Give more characters of the id."
+    )
+
+
 def run_exists(q: StoreQuery, run_id: str) -> dict[str, Any] | None:
     q.refresh()
     rows = q.rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $id", {"id": run_id})

@@ -60,16 +60,13 @@ SELECT experiment_id, key, value FROM (
     FROM records WHERE kind = 'experiment_tag' GROUP BY experiment_id, key
 ) WHERE value IS NOT NULL
 """,
-    "tags": """
-CREATE OR REPLACE TABLE tags AS
-SELECT run_id, key, value FROM (
-    SELECT run_id, key, arg_max_null(value, seq) AS value
-    FROM records WHERE kind = 'tag' GROUP BY run_id, key
-) WHERE value IS NOT NULL
-""",
     "runs": """
 CREATE OR REPLACE TABLE runs AS
-WITH attrs AS (
+WITH recs AS (
+    SELECT * FROM records
+    WHERE kind = 'run' OR (kind = 'tag' AND key IN ('mlflow.runName', 'mlflow.parentRunId'))
+),
+attrs AS (
     SELECT
         run_id,
         arg_min(experiment_id, seq) AS experiment_id,
@@ -84,42 +81,75 @@ WITH attrs AS (
         arg_max(value, seq) FILTER (WHERE key = 'host') AS host,
         TRY_CAST(arg_max(value, seq) FILTER (WHERE key = 'pid') AS BIGINT) AS pid,
         max("timestamp") AS last_seen
-    FROM records
+    FROM recs
     WHERE kind = 'run'
+    GROUP BY run_id
+),
+-- The two tags a run's row needs, folded as the tags table folds them (latest wins, NULL
+-- deletes), so that tags can be built after runs and carry the run's name.
+named AS (
+    SELECT
+        run_id,
+        arg_max_null(value, seq) FILTER (WHERE key = 'mlflow.runName') AS name_tag,
+        arg_max_null(value, seq) FILTER (WHERE key = 'mlflow.parentRunId') AS parent_run_id
+    FROM recs
+    WHERE kind = 'tag'
     GROUP BY run_id
 )
 SELECT
     a.run_id,
     a.experiment_id,
-    coalesce(a.run_name, t.value, '') AS run_name,
+    coalesce(a.run_name, n.name_tag, '') AS run_name,
     coalesce(a.status, 'RUNNING') AS status,
     a.start_time,
     a.end_time,
     coalesce(a.user_id, '') AS user_id,
     coalesce(a.artifact_uri, '') AS artifact_uri,
     a.lifecycle_stage,
-    p.value AS parent_run_id,
+    n.parent_run_id,
     a.host,
     a.pid,
-    a.last_seen
+    a.last_seen,
+    to_timestamp(a.start_time / 1000) AS start_at,
+    to_timestamp(a.end_time / 1000) AS end_at
 FROM attrs a
-LEFT JOIN tags t ON t.run_id = a.run_id AND t.key = 'mlflow.runName'
-LEFT JOIN tags p ON p.run_id = a.run_id AND p.key = 'mlflow.parentRunId'
+LEFT JOIN named n ON n.run_id = a.run_id
+""",
+    # Tables with a run id also name the run and its experiment (#13), after their own columns.
+    "tags": """
+CREATE OR REPLACE TABLE tags AS
+SELECT t.run_id, t.key, t.value, r.run_name, e.name AS experiment_name FROM (
+    SELECT run_id, key, arg_max_null(value, seq) AS value
+    FROM records WHERE kind = 'tag' GROUP BY run_id, key
+) t
+LEFT JOIN runs r ON r.run_id = t.run_id
+LEFT JOIN experiments e ON e.experiment_id = r.experiment_id
+WHERE t.value IS NOT NULL
 """,
     "params": """
 CREATE OR REPLACE TABLE params AS
-SELECT run_id, key, arg_min(value, seq) AS value
-FROM records WHERE kind = 'param'
-GROUP BY run_id, key
+SELECT p.run_id, p.key, p.value, r.run_name, e.name AS experiment_name FROM (
+    SELECT run_id, key, arg_min(value, seq) AS value
+    FROM records WHERE kind = 'param'
+    GROUP BY run_id, key
+) p
+LEFT JOIN runs r ON r.run_id = p.run_id
+LEFT JOIN experiments e ON e.experiment_id = r.experiment_id
 """,
     "latest_metrics": """
 CREATE OR REPLACE TABLE latest_metrics AS
-SELECT run_id, key, num AS value, step, "timestamp",
-       count(*) OVER (PARTITION BY run_id, key) AS points
-FROM records WHERE kind = 'metric'
-QUALIFY row_number() OVER (
-    PARTITION BY run_id, key ORDER BY step DESC, "timestamp" DESC, num DESC
-) = 1
+SELECT m.run_id, m.key, m.value, m.step, m."timestamp", m.points, r.run_name,
+       e.name AS experiment_name, to_timestamp(m."timestamp" / 1000) AS logged_at
+FROM (
+    SELECT run_id, key, num AS value, step, "timestamp",
+           count(*) OVER (PARTITION BY run_id, key) AS points
+    FROM records WHERE kind = 'metric'
+    QUALIFY row_number() OVER (
+        PARTITION BY run_id, key ORDER BY step DESC, "timestamp" DESC, num DESC
+    ) = 1
+) m
+LEFT JOIN runs r ON r.run_id = m.run_id
+LEFT JOIN experiments e ON e.experiment_id = r.experiment_id
 """,
     "artifacts": """
 CREATE OR REPLACE TABLE artifacts AS
@@ -146,7 +176,27 @@ GROUP BY ALL
 
 # Derived tables with one row per run (and key): after a few files change, only the rows of
 # the runs in those files are redone (``refold``); the others are folded from all records.
-RUN_TABLES = ("tags", "runs", "params", "latest_metrics", "artifacts", "inputs")
+RUN_TABLES = ("runs", "tags", "params", "latest_metrics", "artifacts", "inputs")
+
+# The tables that carry ``experiment_name``: after a rename, the rows of runs no file touched
+# are renamed with this (``touched_experiments`` holds the renamed experiments' ids).
+NAMED_TABLES = ("tags", "params", "latest_metrics")
+
+EXPERIMENT_NAME_ROWS = "SELECT experiment_id, name FROM experiments"
+
+TOUCHED_EXPERIMENTS = (
+    "CREATE OR REPLACE TEMP TABLE touched_experiments AS SELECT unnest($ids) AS experiment_id"
+)
+
+
+def rename_experiments(name: str) -> str:
+    """UPDATE of table ``name``'s ``experiment_name`` for the experiments in
+    ``touched_experiments``."""
+    return (
+        f"UPDATE {name} SET experiment_name = e.name FROM runs r, experiments e "
+        f"WHERE {name}.run_id = r.run_id AND e.experiment_id = r.experiment_id "
+        "AND r.experiment_id IN (SELECT experiment_id FROM touched_experiments)"
+    )
 
 TOUCHED = (
     "CREATE OR REPLACE TEMP TABLE touched_runs AS SELECT unnest($runs) AS run_id",
@@ -172,8 +222,12 @@ def refold(name: str) -> tuple[str, str]:
 VIEWS: dict[str, str] = {
     "metrics": """
 CREATE OR REPLACE VIEW metrics AS
-SELECT run_id, experiment_id, key, num AS value, step, "timestamp"
-FROM records WHERE kind = 'metric'
+SELECT m.run_id, m.experiment_id, m.key, m.num AS value, m.step, m."timestamp", r.run_name,
+       e.name AS experiment_name, to_timestamp(m."timestamp" / 1000) AS logged_at
+FROM records m
+LEFT JOIN runs r ON r.run_id = m.run_id
+LEFT JOIN experiments e ON e.experiment_id = m.experiment_id
+WHERE m.kind = 'metric'
 """,
 }
 

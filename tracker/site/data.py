@@ -94,6 +94,7 @@ class SiteData:
         self._points_loaded: set[str] | None = set()  # None: every run's points are loaded
         self._fingerprints: dict[str, str] = {}
         self._primary: dict[str, str] = {}
+        self.best_values: dict[str, float | None] = {}  # run strips' bests, by experiment/sweep
         self.publish = publish if publish is not None else PublishRules.from_config()
         self._model_names: dict[str, str] = {}  # published model name -> registry's
         configured = self.publish.config.directions
@@ -224,11 +225,18 @@ class SiteData:
             [(k["run_id"], k["run_name"], k["status"], k["dead"], self.metrics.get(k["run_id"]))
              for k in kids],
             parent["run_name"] if parent else None, versions,
-            self.directions, self.primary_metric(eid),
+            self.directions, self.primary_metric(eid), self._strip_key(run),
         )
         digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
         self._fingerprints[run_id] = digest
         return digest
+
+    def _strip_key(self, run: dict[str, Any]) -> tuple[Any, ...]:
+        """What a run page's opening strip shows besides the run's own data."""
+        from tracker.site.pages.run_summary import run_strip
+
+        strip = run_strip(self, run)
+        return (strip.best, strip.best_trial, strip.sweep, strip.retrained_from)
 
     @cached_property
     def dirty_runs(self) -> set[str]:

@@ -14,7 +14,7 @@ A report is a ``*.md`` file in the reports folder::
     ```
 
     ```chart
-    sql: SELECT run_name, value FROM latest_metrics JOIN runs USING (run_id) WHERE key = 'rmse'
+    sql: SELECT run_name, value FROM latest_metrics WHERE key = 'rmse'
     x: run_name
     y: value
     kind: bar

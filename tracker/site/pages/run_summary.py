@@ -1,13 +1,15 @@
 """The strip a run page opens with: the answer first (#10).
 
-Status, the experiment's primary metric and this run's rank by it, the model versions built from
-the run with their stage and aliases, its sweep (and whether it is the sweep's best trial), and
-the run it was retrained from when a tag says so.
+Status, the experiment's primary metric (and whether this is the experiment's best run by it),
+the model versions built from the run with their stage and aliases, its sweep (and whether it is
+the sweep's best trial), and the run it was retrained from when a tag says so. Everything here
+is part of the run page's fingerprint, so it holds only what changes for a few runs at a time.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +30,8 @@ class RunStrip:
     metric: str = doc("The experiment's primary metric ('' when none).")
     direction: str = doc("'min' or 'max'.")
     value: float | None = doc("This run's value of ``metric`` (None when it has none).")
-    rank: int | None = doc("1 = the experiment's best run by ``metric`` (None: not ranked).")
-    ranked: int = doc("How many runs of the experiment have ``metric``.")
+    best: bool = doc("True when it is the experiment's best run by ``metric`` (only the best is "
+                     "marked: a rank would change every run page whenever a run is added).")
     versions: tuple[tuple[Link, str], ...] = doc(
         "Model versions built from this run: (lineage page, stage and aliases in words).")
     sweep: Link | None = doc("The sweep this run is a trial of.")
@@ -42,13 +44,14 @@ def _value(site: SiteData, run_id: str, metric: str) -> float | None:
     return None if value is None or math.isnan(value) else value
 
 
-def _rank(site: SiteData, runs: list[dict[str, Any]], metric: str, value: float | None,
-          direction: str) -> tuple[int | None, int]:
-    values = [v for r in runs if (v := _value(site, r["run_id"], metric)) is not None]
-    if value is None or not direction:
-        return None, len(values)
-    better = sum(1 for v in values if (v < value if direction == "min" else v > value))
-    return better + 1, len(values)
+def _best(site: SiteData, key: str, runs: Callable[[], list[dict[str, Any]]],
+          metric: str) -> float | None:
+    """The best value of ``metric`` among ``runs()``, computed once per build for ``key``."""
+    cache = site.best_values
+    if key not in cache:
+        cache[key] = site.directions.best(
+            metric, [v for r in runs() if (v := _value(site, r["run_id"], metric)) is not None])
+    return cache[key]
 
 
 def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
@@ -59,7 +62,8 @@ def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
     metric = site.primary_metric(eid)
     direction = site.direction(metric) if metric else ""
     value = _value(site, run_id, metric)
-    rank, ranked = _rank(site, site.runs_by_experiment.get(eid, []), metric, value, direction)
+    best = value is not None and bool(direction) and value == _best(
+        site, f"experiment:{eid}:{metric}", lambda: site.runs_by_experiment.get(eid, []), metric)
     versions = []
     for v in sorted(site.versions_by_run.get(run_id, []), key=lambda v: (v.name, v.version)):
         words = [v.current_stage] if v.current_stage and v.current_stage != "None" else []
@@ -70,15 +74,16 @@ def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
     sweep, best_trial = None, False
     if parent is not None:
         sweep = Link(f"sweep {run_label(parent)}", site.urls.sweep(parent["run_id"]))
-        siblings = [site.runs_by_id[c] for c in site.children.get(parent["run_id"], [])
-                    if c in site.runs_by_id]
-        sibling_rank, _ = _rank(site, siblings, metric, value, direction)
-        best_trial = sibling_rank == 1
+        pid = parent["run_id"]
+        best_trial = value is not None and bool(direction) and value == _best(
+            site, f"sweep:{pid}:{metric}", lambda: [
+                site.runs_by_id[c] for c in site.children.get(pid, []) if c in site.runs_by_id],
+            metric)
     tags = site.tags.get(run_id, {})
     source = next((tags[t] for t in RETRAINED_FROM_TAGS if tags.get(t) in site.runs_by_id), "")
     retrained = site.runs_by_id.get(source) if source else None
     return RunStrip(
-        metric=metric, direction=direction, value=value, rank=rank, ranked=ranked,
+        metric=metric, direction=direction, value=value, best=best,
         versions=tuple(versions), sweep=sweep, best_trial=best_trial,
         retrained_from=Link(run_label(retrained), site.urls.run(source)) if retrained else None,
     )
