@@ -204,3 +204,250 @@ def test_axe_with_search_results_open(width: int, a11y_site: A11ySite, open_page
     violations = run_axe(page, a11y_site)
     assert violations == [], _report(violations)
     assert errors == []
+
+
+# ------------------------------------------------------------------------------ keyboard
+
+# Every control a keyboard user should reach: visible, enabled, not inside a closed <details>
+# (a closed one's summary is itself a control), in DOM order. Each gets data-kbd=<index>.
+CONTROLS = """() => {
+  const sel = "a[href], button, input, select, textarea, summary, [tabindex]";
+  const shown = (e) => {
+    if (e.closest("[hidden], [inert]") || e.disabled || e.tabIndex < 0) return false;
+    const details = e.parentElement && e.parentElement.closest("details:not([open])");
+    if (details && !(e.tagName === "SUMMARY" && e.parentElement === details)) return false;
+    const box = e.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(e).visibility !== "hidden";
+  };
+  return Array.from(document.querySelectorAll(sel)).filter(shown).map((e, i) => {
+    e.setAttribute("data-kbd", String(i));
+    return (e.getAttribute("aria-label") || e.textContent || e.getAttribute("data-title") || e.tagName).trim().slice(0, 40);
+  });
+}"""
+
+# The focused element, its focus ring and the contrast of the ring against the background
+# behind it (the first opaque background up the tree; WCAG 2.4.11/1.4.11 want ≥ 3:1).
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  let bg = [255, 255, 255];
+  for (let n = e.parentElement; n; n = n.parentElement) {
+    const c = rgb(getComputedStyle(n).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] === 1)) { bg = c.slice(0, 3); break; }
+  }
+  const style = getComputedStyle(e);
+  const ring = rgb(style.outlineColor).slice(0, 3);
+  const [hi, lo] = [lum(ring), lum(bg)].sort((a, b) => b - a);
+  return { kbd: e.getAttribute("data-kbd"), tag: e.tagName, outline: style.outlineStyle,
+           width: parseFloat(style.outlineWidth), contrast: (hi + 0.05) / (lo + 0.05) };
+}"""
+
+
+def tab_through(page: Any, limit: int = 400) -> list[dict[str, Any]]:
+    """Press Tab from the top of the page until focus leaves it; the focus stops in order."""
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    page.focus("body")
+    stops: list[dict[str, Any]] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if focused is None or (stops and focused["kbd"] == stops[0]["kbd"]):
+            break
+        stops.append(focused)
+    return stops
+
+
+def check_every_control_reached(page: Any) -> list[dict[str, Any]]:
+    """Tab reaches every control, each stop shows a ring of ≥ 2 px at ≥ 3:1; returns the stops."""
+    controls = page.evaluate(CONTROLS)
+    stops = tab_through(page, limit=len(controls) + 20)
+    reached = {s["kbd"] for s in stops}
+    missed = [name for i, name in enumerate(controls) if str(i) not in reached]
+    assert missed == [], missed
+    assert all(s["kbd"] is not None for s in stops), [s for s in stops if s["kbd"] is None]
+    weak = [(controls[int(s["kbd"])], s) for s in stops
+            if s["outline"] == "none" or s["width"] < 2 or s["contrast"] < 3]
+    assert weak == [], weak
+    return stops
+
+
+def focus(page: Any, selector: str) -> None:
+    """Tab until ``selector`` has focus (it must be reachable by Tab)."""
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); }")
+    page.focus("body")
+    for _ in range(400):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_leaderboard(a11y_site: A11ySite, open_page: Any) -> None:
+    page, errors = open_ready(open_page, a11y_site, "experiments/nyc-taxi.html", 1280)
+    stops = check_every_control_reached(page)
+    # one Tab stop per chart: the mode bar keeps one button, and never "Share chart…"
+    assert page.locator(".modebar-btn").count() == page.locator(".js-plotly-plot").count() == 2
+    assert page.locator(".modebar-btn[data-title*='Share'], .modebar-btn[data-title*='Chart Studio'], "
+                        "a[href*='plot.ly'], a[href*='chart-studio']").count() == 0
+    assert sum(s["tag"] == "BUTTON" and "modebar" in (page.locator(f"[data-kbd='{s['kbd']}']")
+               .get_attribute("class") or "") for s in stops) == 2
+    rmse = page.locator("th[data-key='metrics.rmse']")
+    assert rmse.get_attribute("aria-sort") == "ascending"  # the build's ranking
+    focus(page, "th[data-key='metrics.rmse'] button")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    assert rmse.get_attribute("aria-sort") == "descending"
+    focus(page, "details.chart-alt > summary")
+    page.keyboard.press("Enter")
+    assert page.locator("details.chart-alt").first.get_attribute("open") is not None
+    focus(page, ".lb-columns summary")
+    page.keyboard.press("Enter")
+    focus(page, ".lb-column-list input[data-key='params.alpha']")
+    shown = page.is_visible("th[data-key='params.alpha']")
+    page.keyboard.press("Space")
+    assert page.is_visible("th[data-key='params.alpha']") is not shown
+    focus(page, ".lb-collapse-all")
+    page.keyboard.press("Enter")
+    assert page.get_attribute(".lb-collapse-all", "aria-pressed") == "true"
+    page.keyboard.press("Space")
+    assert page.get_attribute(".lb-collapse-all", "aria-pressed") == "false"
+    ids = a11y_site.ids
+    for name in ("lasso", "retrain"):
+        focus(page, f"input[value='{ids[name]}']")
+        page.keyboard.press("Space")
+    focus(page, ".lb-compare")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "nyc-taxi-compare.html#runs=" in page.url
+    assert ids["lasso"] in page.url and ids["retrain"] in page.url
+    assert errors == []
+
+
+def test_keyboard_compare(a11y_site: A11ySite, open_page: Any) -> None:
+    page, errors = open_ready(open_page, a11y_site, "experiments/nyc-taxi-compare.html", 1280)
+    check_every_control_reached(page)
+    assert page.locator("figure.chart[role=img]").count() == 0
+    names = page.locator(".compare-runs li a").all_inner_texts()
+    assert len(names) >= 3
+    # removing a run keeps focus in the run list, on the next remove button
+    focus(page, ".compare-runs li:nth-child(2) .compare-remove")
+    page.keyboard.press("Enter")
+    assert page.locator(".compare-runs li a").all_inner_texts() == names[:1] + names[2:]
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == \
+        f"Remove {names[2]}"
+    assert page.locator(".compare-message").inner_text() == f"Removed {names[1]}."
+    # add it back with the picker and the Add button
+    focus(page, ".compare-picker")
+    page.select_option(".compare-picker", label=next(
+        o for o in page.locator(".compare-picker option").all_inner_texts() if o.startswith(names[1])))
+    focus(page, ".compare-add-button")
+    page.keyboard.press("Enter")
+    assert names[1] in page.locator(".compare-runs li a").all_inner_texts()
+    focus(page, ".only-diff")
+    page.keyboard.press("Space")
+    assert page.locator("table.params-diff.only-diff").count() == 1
+    focus(page, ".compare-reset")
+    page.keyboard.press("Enter")
+    assert page.locator(".compare-runs li a").all_inner_texts() == names
+    # the parallel coordinates: arrows step through the lines, Enter opens one
+    focus(page, ".parcoords-chart svg.pc-svg")
+    page.keyboard.press("ArrowDown")
+    assert page.locator(".parcoords-chart .pc-readout").inner_text() != ""
+    focus(page, ".scatter-metric")
+    before = page.input_value(".scatter-metric")
+    page.keyboard.press("ArrowDown")
+    assert page.input_value(".scatter-metric") != before
+    assert page.locator(".scatter-chart .js-plotly-plot").count() == 1
+    assert errors == []
+
+
+def test_keyboard_sweep(a11y_site: A11ySite, open_page: Any) -> None:
+    page, errors = open_ready(open_page, a11y_site, f"sweeps/{a11y_site.ids['xgb-sweep']}.html",
+                              1280)
+    check_every_control_reached(page)
+    focus(page, "details.chart-alt > summary")
+    page.keyboard.press("Space")
+    table = page.locator("details.chart-alt table")
+    assert table.is_visible()
+    assert "trial-1" in table.inner_text()  # the points behind the chart, by run
+    focus(page, "figure.parcoords svg.pc-svg")
+    page.keyboard.press("ArrowDown")
+    readout = page.locator("figure.parcoords .pc-readout").inner_text()
+    assert "trial" in readout
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/runs/" in page.url
+    assert errors == []
+
+
+# ------------------------------------------------------------------------------ details
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_lineage_text_is_at_least_12px(width: int, a11y_site: A11ySite, open_page: Any) -> None:
+    """Every link of the lineage is shown with text of ≥ 12 px: the SVG at full size on wide
+    screens (its box scrolls instead of shrinking), stacked steps on a phone."""
+    page, errors = open_ready(open_page, a11y_site, "models/taxi-duration/v2.html", width)
+    sizes = page.evaluate("""() => Array.from(document.querySelectorAll(
+        "figure.lineage svg a text, figure.lineage ol.lineage-steps a, figure.lineage .node-line"))
+      .filter((e) => e.getBoundingClientRect().width > 0)
+      .map((e) => {
+        const svg = e.ownerSVGElement;
+        const scale = svg ? svg.getBoundingClientRect().width / svg.viewBox.baseVal.width : 1;
+        return [e.textContent, parseFloat(getComputedStyle(e).fontSize) * scale];
+      })""")
+    links = [text for text, _ in sizes]
+    assert any("retrain" in t for t in links) and any("champion" in t for t in links), links
+    assert [s for s in sizes if s[1] < 12] == []
+    stacked = page.locator("ol.lineage-steps").is_visible()
+    assert stacked is (width < 900)
+    assert page.locator("svg.lineage-graph").is_visible() is not stacked
+    assert errors == []
+
+
+def test_every_table_has_a_caption_and_charts_a_text_alternative(a11y_site: A11ySite) -> None:
+    from bs4 import BeautifulSoup
+
+    checked = 0
+    for kind, where in PAGES.items():
+        soup = BeautifulSoup((a11y_site.out / where(a11y_site.ids)).read_text(), "html.parser")
+        for table in soup.select("table"):
+            if "diff" in (table.get("class") or []):
+                continue  # compare.js fills these (and their captions) in the browser
+            caption = table.find("caption")
+            assert caption is not None and caption.get_text(strip=True), (kind, table.get("class"))
+            checked += 1
+        for figure in soup.select("figure.chart"):
+            assert figure.get("role") is None, kind  # the drawn chart holds a button
+            assert figure.find("figcaption").get_text(strip=True), kind
+            rows = figure.select("details.chart-alt table tbody tr")
+            assert rows, kind
+        for box in soup.select("details.artifact-preview pre, details.artifact-preview .table-wrap"):
+            assert box["tabindex"] == "0" and box["role"] == "region" and box["aria-label"]
+    assert checked > 20
+    soup = BeautifulSoup((a11y_site.out / PAGES["sweep"](a11y_site.ids)).read_text(), "html.parser")
+    table = soup.select_one("figure.chart details.chart-alt table")
+    assert [th.get_text() for th in table.select("thead th")] == ["series", "point", "trial", "rmse"]
+    cells = [[td.get_text() for td in tr.select("td")] for tr in table.select("tbody tr")]
+    assert ["trials", "trial-1", "1", "3.9"] in cells
+
+
+def test_leaderboard_header_announces_the_ranking(a11y_site: A11ySite) -> None:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((a11y_site.out / "experiments/nyc-taxi.html").read_text(), "html.parser")
+    sorted_heads = soup.select("table.leaderboard th[aria-sort]")
+    assert [(th["data-key"], th["aria-sort"]) for th in sorted_heads] == [
+        ("metrics.rmse", "ascending")]  # rmse: lower is better, best first
+
+
+def test_ci_installs_axe() -> None:
+    """CI has axe-core (npm, outside the site) and sets CI, so a missing axe fails."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "npm install --no-audit --no-fund --prefix .axe axe-core@4" in ci
+    assert 'export CI="${CI:-true}"' in ci
+    assert "--prefix .axe axe-core@4" in (ROOT / "Makefile").read_text()
+    assert ".axe/" in (ROOT / ".gitignore").read_text().splitlines()
