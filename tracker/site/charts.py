@@ -11,6 +11,10 @@ from typing import Any
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
+# Series differ by more than colour (#18): a marker symbol, a line dash, a bar pattern each.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "triangle-down")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 
 
 def finite(value: Any) -> float | None:
@@ -67,7 +71,7 @@ def trend_figure(
     traces: list[dict[str, Any]] = [
         {"type": "scatter", "mode": "markers", "name": "runs", "x": times, "y": values,
          "text": [p[2] for p in points], "customdata": [p[3] for p in points],
-         "marker": {"color": "#9aa5b1", "size": 6}, "hovertemplate": "%{text}: %{y}<extra></extra>"},
+         "marker": {"color": "#6e7781", "size": 6}, "hovertemplate": "%{text}: %{y}<extra></extra>"},
         {"type": "scatter", "mode": "lines", "name": f"best so far ({direction})", "x": times,
          "y": running_best(values, direction), "line": {"color": PALETTE[0], "shape": "hv"}},
     ]
