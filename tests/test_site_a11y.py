@@ -214,6 +214,7 @@ CONTROLS = """() => {
   const sel = "a[href], button, input, select, textarea, summary, [tabindex]";
   const shown = (e) => {
     if (e.closest("[hidden], [inert]") || e.disabled || e.tabIndex < 0) return false;
+    if (e.type === "radio" && !e.checked) return false; // a radio group is one Tab stop
     const details = e.parentElement && e.parentElement.closest("details:not([open])");
     if (details && !(e.tagName === "SUMMARY" && e.parentElement === details)) return false;
     const box = e.getBoundingClientRect();
@@ -451,3 +452,13 @@ def test_ci_installs_axe() -> None:
     assert 'export CI="${CI:-true}"' in ci
     assert "--prefix .axe axe-core@4" in (ROOT / "Makefile").read_text()
     assert ".axe/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("kind", [k for k in PAGES if k not in ("leaderboard", "compare", "sweep")])
+def test_tab_reaches_every_control_with_a_visible_ring(kind: str, a11y_site: A11ySite,
+                                                       open_page: Any) -> None:
+    """The other page types (the three above have their own tests): every control by Tab,
+    each with a focus ring of ≥ 2 px at ≥ 3:1 against the background behind it."""
+    page, errors = open_ready(open_page, a11y_site, PAGES[kind](a11y_site.ids), 1280)
+    assert check_every_control_reached(page)
+    assert errors == []
