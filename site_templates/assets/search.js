@@ -62,18 +62,18 @@
     item.setAttribute("aria-selected", position === this.active ? "true" : "false");
     item.setAttribute("data-href", this.root + entry[3]);
     item.setAttribute("data-position", String(position));
-    var link = item; // the option holds the text itself: no interactive element inside it
+    // The option holds its text itself: no link or other interactive element inside it.
     var kind = document.createElement("span");
     kind.className = "kind";
     kind.textContent = entry[0];
-    link.appendChild(kind);
-    link.appendChild(document.createTextNode(entry[1]));
+    item.appendChild(kind);
+    item.appendChild(document.createTextNode(entry[1]));
     if (entry[2]) {
       var extra = document.createElement("span");
       extra.className = "muted";
       var text = String(entry[2]);
       extra.textContent = " · " + (text.length > MAX_EXTRA ? text.slice(0, MAX_EXTRA - 1) + "…" : text);
-      link.appendChild(extra);
+      item.appendChild(extra);
     }
     return item;
   };
