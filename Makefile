@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 	$(BIN)/python -m pip install -e ".[dev,ml-cpu]"
+# axe-core for the accessibility tests (tests/test_site_a11y.py), kept out of the site (#18)
+	if command -v npm >/dev/null; then npm install -s --no-audit --no-fund --prefix .axe axe-core@4; fi
 	touch $(STAMP)
 	@echo "==> installed: $(BIN)/tracker (source $(BIN)/activate puts tracker on your PATH)"
 

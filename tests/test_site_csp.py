@@ -119,8 +119,9 @@ def test_search_from_a_page_has_no_csp_violation(csp_site: CspSite, open_page: A
     box = page.locator("#site-search")
     page.wait_for_function("() => !document.querySelector('#site-search').disabled")
     box.fill("trial")
-    page.wait_for_selector("#search-results li a")
-    names = page.eval_on_selector_all("#search-results li a", "links => links.map(a => a.textContent)")
+    page.wait_for_selector("#search-results li[role=option]")
+    names = page.eval_on_selector_all("#search-results li[role=option]",
+                                      "items => items.map(li => li.textContent)")
     assert any("trial-1" in name for name in names), names
     box.press("ArrowDown")
     box.press("Enter")  # opens the first result: another page, with its own listener

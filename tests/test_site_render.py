@@ -270,6 +270,37 @@ def test_sanitize_html_keeps_the_allowed_subset() -> None:
     assert '<p class="x">' not in html  # only the listed attributes survive
 
 
+# -- chart_table ----------------------------------------------------------------------------
+
+
+def test_filter_chart_table() -> None:
+    """A chart's text alternative (#18): summary, axis-titled columns, one row per point."""
+    figure = {
+        "data": [
+            {"type": "scatter", "name": "trials", "x": [0, 1], "y": [4.5, float("nan")],
+             "text": ["trial-0", "trial-1"]},
+            {"type": "scatter", "name": "best so far", "x": [0, 1], "y": [4.5, 4.5]},
+            {"type": "heatmap", "z": [[1, 2], [3, 4]]},
+        ],
+        "layout": {"title": {"text": "rmse by trial"}, "xaxis": {"title": {"text": "trial"}},
+                   "yaxis": {"title": {"text": "rmse"}}},
+    }
+    table = render.chart_table(figure)
+    assert table["summary"] == ("rmse by trial: 4 points in 3 series "
+                                "(trials, best so far, series 3).")
+    assert table["columns"] == ["series", "point", "trial", "rmse"]
+    assert table["rows"] == [("trials", "trial-0", "0", "4.5"), ("trials", "trial-1", "1", "—"),
+                             ("best so far", "", "0", "4.5"), ("best so far", "", "1", "4.5")]
+    assert table["more"] == 0
+    pie = render.chart_table({"data": [{"type": "pie", "labels": ["a"], "values": [3]}]})
+    assert pie["columns"] == ["series", "x", "y"] and pie["rows"] == [("series 1", "a", "3")]
+    big = {"data": [{"x": list(range(600)), "y": list(range(600))}], "layout": {}}
+    assert len(render.chart_table(big)["rows"]) == 500 and render.chart_table(big)["more"] == 100
+    assert render.chart_table(None)["rows"] == []
+    html = _env().from_string("{{ f | chart_table | tojson }}").render(f=figure)
+    assert "<" not in html  # autoescaped like any other value
+
+
 # -- short ----------------------------------------------------------------------------------
 
 

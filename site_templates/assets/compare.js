@@ -9,9 +9,16 @@
 
   var PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
     "#e377c2", "#7f7f7f", "#bcbd22"];
+  // Runs differ by line dash and marker symbol too, not by colour alone (#18).
+  var DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
+  var SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "star", "triangle-down"];
   var MISSING = "(none)";
   var MAX_DIMENSIONS = 12;
-  var PLOT_CONFIG = { responsive: true, displaylogo: false };
+  // One mode bar button (download PNG), never a cloud link; as in site.js (#18).
+  var PLOT_CONFIG = {
+    responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false,
+    showLink: false, modeBarButtons: [["toImage"]]
+  };
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -86,6 +93,43 @@
     };
     Object.keys(extra || {}).forEach(function (k) { base[k] = extra[k]; });
     return base;
+  }
+
+  /** A chart's text alternative: a closed <details> with a table of its points (#18). */
+  function dataTable(caption, columns, rows) {
+    var details = el("details", "chart-alt");
+    details.appendChild(el("summary", "", "Data of this chart"));
+    var wrap = el("div", "table-wrap");
+    wrap.tabIndex = 0;
+    wrap.setAttribute("role", "region");
+    wrap.setAttribute("aria-label", "Data of " + caption);
+    var table = el("table", "grid chart-table");
+    table.appendChild(el("caption", "", caption));
+    var head = table.createTHead().insertRow();
+    columns.forEach(function (c) {
+      var th = el("th", "", c);
+      th.scope = "col";
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    rows.forEach(function (row) {
+      var tr = body.insertRow();
+      row.forEach(function (cell) { tr.appendChild(el("td", "", formatNumber(cell))); });
+    });
+    wrap.appendChild(table);
+    details.appendChild(wrap);
+    return details;
+  }
+
+  /** Rows (series, x, y) of scatter traces, for dataTable. */
+  function traceRows(traces) {
+    var rows = [];
+    traces.forEach(function (trace) {
+      trace.x.forEach(function (x, i) {
+        rows.push([trace.text && trace.text[i] !== undefined ? trace.text[i] : trace.name, x, trace.y[i]]);
+      });
+    });
+    return rows;
   }
 
   /* ---------------------------------------------------------------- the page */
@@ -183,6 +227,8 @@
       remove.type = "button";
       remove.setAttribute("aria-label", "Remove " + run.n);
       remove.addEventListener("click", function () {
+        self.refocus = index; // keep focus in the list, not at the top of the page (#18)
+        self.say("Removed " + run.n + ".");
         self.setSelection(self.selection.filter(function (id) { return id !== run.i; }));
       });
       item.appendChild(remove);
@@ -201,6 +247,12 @@
       picker.appendChild(option);
     });
     this.app.querySelector(".compare-add").hidden = false;
+    if (this.refocus !== undefined) {
+      var buttons = list.querySelectorAll(".compare-remove");
+      var next = buttons[Math.min(this.refocus, buttons.length - 1)] || picker;
+      this.refocus = undefined;
+      next.focus();
+    }
   };
 
   Compare.prototype.wireSelection = function () {
@@ -271,18 +323,20 @@
         if (!series) return;
         traces.push({
           type: "scatter", mode: series[0].length > 60 ? "lines" : "lines+markers", name: run.n,
-          x: series[0], y: series[1], line: { color: self.color(index) },
-          marker: { size: 4 }, customdata: series[0].map(function () { return run.u; }),
+          x: series[0], y: series[1], line: { color: self.color(index), dash: DASHES[index % DASHES.length] },
+          marker: { size: 6, symbol: SYMBOLS[index % SYMBOLS.length] }, customdata: series[0].map(function () { return run.u; }),
           hovertemplate: run.n + " · step %{x}: %{y}<extra></extra>"
         });
       });
       if (!traces.length) return;
       var figure = el("figure", "chart metric-chart");
       figure.setAttribute("data-metric", key);
-      figure.setAttribute("role", "img");
-      figure.setAttribute("aria-label", key + " by step, one line per run");
+      var label = key + " by step, one line per run";
+      figure.setAttribute("aria-label", label); // not role="img": the chart holds a button (#18)
       var target = el("div", "chart-target");
       figure.appendChild(target);
+      figure.appendChild(dataTable(label + ": " + traces.map(function (t) { return t.name; }).join(", "),
+        ["run", "step", key], traceRows(traces.map(function (t) { return { name: t.name, x: t.x, y: t.y }; }))));
       container.appendChild(figure);
       var dirs = self.data.dir || {};
       var direction = dirs[key] === "max" ? " (higher is better)" : dirs[key] === "min" ? " (lower is better)" : "";
@@ -417,10 +471,12 @@
     var traces = [
       { type: "scatter", mode: "markers", name: "all runs", x: all.map(x), y: all.map(function (r) { return r.m[metric]; }),
         text: all.map(function (r) { return r.n; }), customdata: all.map(function (r) { return r.u; }),
-        marker: { color: "#9aa5b1", size: 6 }, hovertemplate: "%{text}: %{x} → %{y}<extra></extra>" },
-      { type: "scatter", mode: "markers", name: "selected", x: chosen.map(x), y: chosen.map(function (r) { return r.m[metric]; }),
+        marker: { color: "#6e7781", size: 6 }, hovertemplate: "%{text}: %{x} → %{y}<extra></extra>" },
+      { type: "scatter", mode: "markers+text", name: "selected", x: chosen.map(x), y: chosen.map(function (r) { return r.m[metric]; }),
         text: chosen.map(function (r) { return r.n; }), customdata: chosen.map(function (r) { return r.u; }),
-        marker: { color: colors, size: 11, line: { color: "#ffffff", width: 1 } },
+        textposition: "top center", textfont: { size: 12, color: "#1b1f24" }, // direct labels (#18)
+        marker: { color: colors, size: 11, line: { color: "#ffffff", width: 1 },
+          symbol: chosen.map(function (run) { return SYMBOLS[self.selection.indexOf(run.i) % SYMBOLS.length]; }) },
         hovertemplate: "%{text}: %{x} → %{y}<extra></extra>" }
     ];
     if (!all.length) {
@@ -429,6 +485,8 @@
     }
     var target = el("div", "chart-target");
     container.appendChild(target);
+    container.appendChild(dataTable(metric + " against " + param + ", every run (selected runs are labelled)",
+      ["run", param, metric], traceRows([{ name: "", text: traces[0].text, x: traces[0].x, y: traces[0].y }])));
     var extra = numeric ? {} : { xaxis: { title: { text: param }, type: "category", automargin: true } };
     this.plot(target, traces, layout(metric + " vs " + param, param, metric, extra));
   };
@@ -470,6 +528,7 @@
     table.textContent = "";
     var keys = this.unionKeys(runs, field);
     if (!keys.length) return 0;
+    table.appendChild(el("caption", "visually-hidden", (field === "pa" ? "Params" : "Latest metrics") + " of the selected runs, one column per run"));
     this.tableHead(table, first, runs);
     var body = table.createTBody();
     var differing = 0;

@@ -120,7 +120,8 @@
         th: th,
         defaultVisible: !th.hasAttribute("data-hidden"),
         visible: !th.classList.contains("col-hidden"),
-        fixed: key === "attr.name"
+        fixed: key === "attr.name",
+        initialSort: th.getAttribute("aria-sort") || "" // the server's ranking (#18)
       });
     }
     return columns;
@@ -228,6 +229,8 @@
       var column = this.columns[c];
       if (this.sort && this.sort.key === column.key) {
         column.th.setAttribute("aria-sort", this.sort.dir === "desc" ? "descending" : "ascending");
+      } else if (!this.sort && column.initialSort) {
+        column.th.setAttribute("aria-sort", column.initialSort); // unsorted: the build's ranking
       } else {
         column.th.removeAttribute("aria-sort");
       }

@@ -8,7 +8,11 @@
   "use strict";
 
   var COLOR = "#1f77b4";
-  var CONFIG = { responsive: true, displaylogo: false };
+  // One mode bar button (download PNG), never a cloud link; as in site.js (#18).
+  var CONFIG = {
+    responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false,
+    showLink: false, modeBarButtons: [["toImage"]]
+  };
   var X_TITLES = { step: "step", wall: "wall time (UTC)", relative: "hours since start" };
   var HOUR_MS = 3600000;
 

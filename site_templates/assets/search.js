@@ -1,8 +1,10 @@
 /* tracker site search: type-ahead over window.TRACKER_SEARCH, loaded with defer on every page.
  *
- * The index (assets/search-index.js) is a list of [kind, label, extra text, site path]. Results
- * are links relative to the current page (document.body.dataset.root), built with DOM APIs and
- * textContent only. Keys: ArrowDown/ArrowUp move, Enter opens, Escape closes; "/" focuses the box.
+ * The index (assets/search-index.js) is a list of [kind, label, extra text, site path]. The box
+ * is an ARIA combobox and the results a listbox of plain options (no links nested in them, #18):
+ * an option's page (relative to document.body.dataset.root) is in its data-href and opens on
+ * click or Enter. Built with DOM APIs and textContent only. Keys: ArrowDown/ArrowUp move, Enter
+ * opens, Escape closes; "/" focuses the box.
  */
 (function () {
   "use strict";
@@ -58,22 +60,21 @@
     item.id = "search-result-" + position;
     item.setAttribute("role", "option");
     item.setAttribute("aria-selected", position === this.active ? "true" : "false");
-    var link = document.createElement("a");
-    link.setAttribute("href", this.root + entry[3]);
-    link.tabIndex = -1;
+    item.setAttribute("data-href", this.root + entry[3]);
+    item.setAttribute("data-position", String(position));
+    // The option holds its text itself: no link or other interactive element inside it.
     var kind = document.createElement("span");
     kind.className = "kind";
     kind.textContent = entry[0];
-    link.appendChild(kind);
-    link.appendChild(document.createTextNode(entry[1]));
+    item.appendChild(kind);
+    item.appendChild(document.createTextNode(entry[1]));
     if (entry[2]) {
       var extra = document.createElement("span");
       extra.className = "muted";
       var text = String(entry[2]);
       extra.textContent = " · " + (text.length > MAX_EXTRA ? text.slice(0, MAX_EXTRA - 1) + "…" : text);
-      link.appendChild(extra);
+      item.appendChild(extra);
     }
-    item.appendChild(link);
     return item;
   };
 
@@ -122,8 +123,8 @@
     this.render();
   };
 
-  Search.prototype.open = function () {
-    var position = this.active >= 0 ? this.active : 0;
+  Search.prototype.open = function (at) {
+    var position = at !== undefined ? at : this.active >= 0 ? this.active : 0;
     var i = this.results[position];
     if (i === undefined) return;
     window.location.href = new URL(this.root + this.index[i][3], window.location.href).href;
@@ -148,6 +149,10 @@
     if (input.form) {
       input.form.addEventListener("submit", function (event) { event.preventDefault(); self.open(); });
     }
+    this.list.addEventListener("click", function (event) {
+      var option = event.target.closest ? event.target.closest("[role=option][data-position]") : null;
+      if (option) self.open(parseInt(option.getAttribute("data-position"), 10));
+    });
     document.addEventListener("click", function (event) {
       if (input.form && !input.form.contains(event.target)) self.show(false);
     });

@@ -4,6 +4,13 @@
 (function () {
   "use strict";
 
+  // The mode bar keeps one button, "Download plot as a PNG" (one Tab stop per chart): no
+  // "Share chart…" upload to Plotly Cloud, no zoom tools (double-click resets the axes) (#18).
+  var CONFIG = {
+    responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false,
+    showLink: false, modeBarButtons: [["toImage"]]
+  };
+
   function drawCharts() {
     if (typeof window.Plotly === "undefined") return;
     document.querySelectorAll("figure.chart").forEach(function (figure) {
@@ -12,8 +19,8 @@
       var spec = JSON.parse(source.textContent);
       var target = document.createElement("div");
       target.className = "chart-target";
-      figure.appendChild(target);
-      window.Plotly.newPlot(target, spec.data, spec.layout, { responsive: true, displaylogo: false });
+      figure.insertBefore(target, figure.querySelector(".chart-alt")); // the chart, then its data
+      window.Plotly.newPlot(target, spec.data, spec.layout, CONFIG);
       figure.dataset.drawn = "1";
       target.on && target.on("plotly_click", function (event) {
         var point = event.points && event.points[0];

@@ -11,6 +11,10 @@ from typing import Any
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
+# Series differ by more than colour (#18): a marker symbol, a line dash, a bar pattern each.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "star", "triangle-down")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 
 
 def finite(value: Any) -> float | None:
@@ -80,7 +84,7 @@ def trend_figure(
     traces: list[dict[str, Any]] = [
         {"type": "scatter", "mode": "markers", "name": "runs", "x": xs, "y": values,
          "text": [p[2] for p in points], "customdata": [p[3] for p in points],
-         "marker": {"color": "#9aa5b1", "size": 6}, "hovertemplate": "%{text}: %{y}<extra></extra>"},
+         "marker": {"color": "#6e7781", "size": 6}, "hovertemplate": "%{text}: %{y}<extra></extra>"},
         {"type": "scatter", "mode": "lines", "name": f"best so far ({direction})", "x": xs,
          "y": running_best(values, direction), "line": {"color": PALETTE[0], "shape": "hv"}},
     ]
@@ -181,3 +185,80 @@ def logged_figure(obj: Any) -> dict[str, Any] | None:
     if not all(isinstance(t, dict) and any(k in t for k in _TRACE_KEYS) for t in data):
         return None
     return {"data": data, "layout": fig_layout}
+
+
+# -- text alternative: the points behind a chart (#18) ----------------------------------------
+
+TABLE_ROWS = 500  # a chart's data table lists at most this many points
+
+
+def _axis_title(fig_layout: dict[str, Any], axis: str) -> str:
+    """The title text of ``xaxis``/``xaxis2``… in a layout, or ''."""
+    spec = fig_layout.get(axis)
+    title = spec.get("title") if isinstance(spec, dict) else None
+    text = title.get("text") if isinstance(title, dict) else title
+    return str(text) if isinstance(text, (str, int, float)) else ""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else "—"
+    return str(value)
+
+
+def _column(trace: dict[str, Any], key: str) -> list[Any] | None:
+    values = trace.get(key)
+    return values if isinstance(values, list) and not any(isinstance(v, list) for v in values) \
+        else None
+
+
+def figure_table(figure: dict[str, Any]) -> dict[str, Any]:
+    """A chart's text alternative: a one-sentence summary and its points as table rows.
+
+    Each trace with ``x``/``y`` (or pie-style ``labels``/``values``) lists one row per point:
+    series, point label (hover text), x, y. Traces of other shapes (heatmaps, 3-D) are counted
+    in the summary only. At most ``TABLE_ROWS`` rows; ``more`` counts the rest.
+
+    Args:
+        figure: a Plotly figure dict (``data`` and ``layout``).
+    """
+    fig_layout = figure.get("layout") if isinstance(figure.get("layout"), dict) else {}
+    assert isinstance(fig_layout, dict)
+    title = _axis_title({"t": {"title": fig_layout.get("title")}}, "t")
+    traces = [t for t in figure.get("data") or [] if isinstance(t, dict)]
+    rows: list[tuple[str, ...]] = []
+    names: list[str] = []
+    axes: set[tuple[str, str]] = set()
+    labelled = False
+    total = 0
+    for number, trace in enumerate(traces, 1):
+        name = str(trace.get("name") or f"series {number}")
+        names.append(name)
+        xs, ys = _column(trace, "x"), _column(trace, "y")
+        if xs is None or ys is None:
+            xs, ys = _column(trace, "labels"), _column(trace, "values")
+        if xs is None or ys is None:
+            continue
+        axes.add((str(trace.get("xaxis") or "x"), str(trace.get("yaxis") or "y")))
+        text = _column(trace, "text")
+        labelled = labelled or text is not None
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            total += 1
+            if len(rows) < TABLE_ROWS:
+                label = _cell(text[i]) if text is not None and i < len(text) else ""
+                rows.append((name, label, _cell(x), _cell(y)))
+    if len(axes) == 1:
+        ((x_axis, y_axis),) = axes
+        x_head = _axis_title(fig_layout, x_axis.replace("x", "xaxis", 1)) or "x"
+        y_head = _axis_title(fig_layout, y_axis.replace("y", "yaxis", 1)) or "y"
+    else:
+        x_head, y_head = "x", "y"
+    columns = ["series", "point", x_head, y_head] if labelled else ["series", x_head, y_head]
+    if not labelled:
+        rows = [(r[0], r[2], r[3]) for r in rows]
+    series = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    summary = (f"{title + ': ' if title else ''}{total} point{'' if total == 1 else 's'} "
+               f"in {len(names)} series ({series}).")
+    return {"summary": summary, "columns": columns, "rows": rows, "more": total - len(rows)}

@@ -76,6 +76,7 @@ def environment(user_templates: str | os.PathLike[str] | None = None) -> jinja2.
         json_data=json_data,
         markdown=markdown_html,
         short=short_id,
+        chart_table=chart_table,
     )
     return env
 
@@ -191,6 +192,13 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def chart_table(figure: Any) -> dict[str, Any]:
+    """A chart's text alternative (summary, columns, rows): ``charts.figure_table`` (#18)."""
+    from tracker.site.charts import figure_table
+
+    return figure_table(figure if isinstance(figure, dict) else {})
 
 
 def short_id(value: Any, length: int = 8) -> str:

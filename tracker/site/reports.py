@@ -317,10 +317,13 @@ def _trace(
 ) -> dict[str, Any]:
     color = charts.PALETTE[index % len(charts.PALETTE)]
     if kind == "bar":
-        return {"type": "bar", "name": name, "x": xs, "y": ys, "marker": {"color": color}}
+        pattern = charts.PATTERNS[index % len(charts.PATTERNS)]
+        return {"type": "bar", "name": name, "x": xs, "y": ys,
+                "marker": {"color": color, "pattern": {"shape": pattern}}}
     mode = "lines+markers" if kind == "line" else "markers"
     return {"type": "scatter", "mode": mode, "name": name, "x": xs, "y": ys,
-            "line": {"color": color}, "marker": {"color": color}}
+            "line": {"color": color, "dash": charts.DASHES[index % len(charts.DASHES)]},
+            "marker": {"color": color, "symbol": charts.SYMBOLS[index % len(charts.SYMBOLS)]}}
 
 
 def _label(value: Any) -> str:

@@ -161,3 +161,29 @@ def graph_svg(
     parts.extend(_box_svg(box) for box in boxes)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def graph_list(
+    columns: Sequence[Sequence[Node]], headings: Sequence[str], label: str
+) -> Markup:
+    """The same graph as a stacked HTML list, one step per column, for narrow screens (#18).
+
+    Args:
+        columns: the nodes of each column, as for ``graph_svg``.
+        headings: the name of each column (the step).
+        label: the accessible name of the list.
+    """
+    parts = [f'<ol class="lineage-steps" aria-label="{escape(label)}">']
+    for heading, column in zip(headings, columns):
+        parts.append(f'<li><span class="step-name">{escape(heading)}</span><ul>')
+        for node in column:
+            kind = _CLASS.sub("-", node.kind.lower())
+            href = safe_href(node.href)
+            title = escape(node.title)
+            title = f'<a href="{escape(href)}">{title}</a>' if href else f"<span>{title}</span>"
+            lines = "".join(f'<span class="node-line">{escape(line)}</span>'
+                            for line in node.lines[:MAX_LINES])
+            parts.append(f'<li class="node node-{kind}">{title}{lines}</li>')
+        parts.append("</ul></li>")
+    parts.append("</ol>")
+    return Markup("".join(parts))

@@ -51,6 +51,8 @@ class LineagePage(Page):
     model: Link | None = doc("The registered model and its page.", None)
     version: VersionRow | None = doc("The version (stage, aliases, run, source…).", None)
     graph: Markup = doc("The lineage as inline SVG, built with escaped text.", Markup(""))
+    steps: Markup = doc("The same lineage as a stacked HTML list, shown instead of the SVG on "
+                        "narrow screens (#18).", Markup(""))
     experiment: Link | None = doc("The training run's experiment, when in this store.", None)
     run_status: str = doc("The training run's status ('' when the run is missing).", "")
     datasets: tuple[DatasetRow, ...] = doc("Input datasets of the run, in logging order.",
@@ -121,8 +123,9 @@ def _input_nodes(page: LineagePage, run_href: str | None) -> list[svg.Node]:
     return nodes
 
 
-def _graph(site: SiteData, page: LineagePage) -> Markup:
-    """The SVG: inputs → run → model files → version → stage and aliases."""
+def _graph(site: SiteData, page: LineagePage) -> tuple[Markup, Markup]:
+    """The SVG (inputs → run → model files → version → stage and aliases) and the same as a
+    stacked list for narrow screens."""
     assert page.version is not None and page.model is not None
     version = page.version
     here = page.path
@@ -153,8 +156,12 @@ def _graph(site: SiteData, page: LineagePage) -> Markup:
     columns = [inputs, [run_node], [files_node], [version_node], outputs]
     edges = [(n.key, "run") for n in inputs] + [("run", "files"), ("files", "version")]
     edges += [("version", n.key) for n in outputs]
-    return svg.graph_svg([c for c in columns if c], edges,
-                         f"Lineage of {page.model.label} version {version.version}")
+    headings = ["Data and code", "Training run", "Model files", "Registered version",
+                "Stage and aliases"]
+    label = f"Lineage of {page.model.label} version {version.version}"
+    kept = [(h, c) for h, c in zip(headings, columns) if c]
+    return (svg.graph_svg([c for _, c in kept], edges, label),
+            svg.graph_list([c for _, c in kept], [h for h, _ in kept], label))
 
 
 def lineage_page(site: SiteData, state: ModelState, version: ModelVersion) -> LineagePage:
@@ -189,7 +196,8 @@ def lineage_page(site: SiteData, state: ModelState, version: ModelVersion) -> Li
         files=tuple(sorted((str(k), str(v)) for k, v in dict(info.get("files") or {}).items())),
         timeline=timeline(site, name, history),
     )
-    return replace(page, graph=_graph(site, page))
+    graph, steps = _graph(site, page)
+    return replace(page, graph=graph, steps=steps)
 
 
 def collect(site: SiteData) -> Iterable[Page | SiteFile]:
