@@ -36,8 +36,11 @@ from tracker.exceptions import (
     NotFoundError,
     StoreError,
 )
+from tracker.legacy import LegacyClientMixin
+from tracker.media import MediaClientMixin
 from tracker.registry_client import RegistryClientMixin
 from tracker.runlog import RunLog, flush_all
+from tracker.store.entities.paged_list import PagedList, check_max_results, page_offset, paginate
 from tracker.validation import (
     validate_experiment_name,
     validate_key,
@@ -92,7 +95,7 @@ def random_run_name() -> str:
     return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(1, 999)}"
 
 
-class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
+class TrackerClient(ArtifactClientMixin, MediaClientMixin, RegistryClientMixin, LegacyClientMixin):
     """Read and write experiments, runs, artifacts and the model registry of one store.
 
     Args:
@@ -270,13 +273,13 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
             )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        experiment_id = str(experiment_id)
-        found = self._experiment_map().get(experiment_id)
-        if found is None:
-            raise NotFoundError(
-                f"No experiment with id {experiment_id!r} in the store at {self.store.uri}."
-            )
-        return found
+        """The experiment with this id (or MLflow number: ``tracker.experiment_ids``)."""
+        return self._experiment_map()[self._experiment_ids(experiment_id)[0]]
+
+    def _experiment_ids(self, experiment_ids: Any) -> list[str]:
+        from tracker.experiment_ids import resolve_experiment_ids
+
+        return resolve_experiment_ids(self._experiment_map(), experiment_ids, self.store.uri)
 
     def get_experiment_by_name(self, name: str, include_deleted: bool = False) -> Experiment | None:
         """The experiment called ``name``, or None (deleted ones only with ``include_deleted``)."""
@@ -294,7 +297,8 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
         max_results: int | None = None,
         filter_string: str | None = None,
         order_by: list[str] | None = None,
-    ) -> list[Experiment]:
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
         """Experiments, filtered by view type and an optional ``name``/``tags.`` filter."""
         view = ViewType.from_any(view_type)
         exps = [
@@ -312,10 +316,10 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
             from tracker.query.experiment_filter import sort_experiments
 
             exps = sort_experiments(exps, order_by)
-        return exps[:max_results] if max_results is not None else exps
+        return paginate(exps, max_results, page_token, "search_experiments")
 
     def _set_experiment_attr(self, experiment_id: str, key: str, value: str) -> None:
-        self.get_experiment(experiment_id)
+        experiment_id = self.get_experiment(experiment_id).experiment_id
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
             self._ensure_default_experiment()
         now = int(time.time() * 1000)
@@ -339,7 +343,7 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         validate_key(key, "Tag")
-        self.get_experiment(experiment_id)
+        experiment_id = self.get_experiment(experiment_id).experiment_id
         if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
             self._ensure_default_experiment()
         now = int(time.time() * 1000)
@@ -525,17 +529,19 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
         max_results: int = 1000,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> list[Run]:
-        """Runs matching an MLflow filter string, as ``Run`` entities."""
+    ) -> PagedList[Run]:
+        """Runs matching an MLflow filter string, as ``Run`` entities (``.token``: next page)."""
         from tracker.query.reads import runs_by_id, search_runs
 
-        ids = [experiment_ids] if isinstance(experiment_ids, str) else experiment_ids
-        offset = _page_offset(page_token)
+        ids = None if experiment_ids is None else self._experiment_ids(experiment_ids)
+        offset = page_offset(page_token)
+        size = check_max_results(max_results, "search_runs")
         run_ids = search_runs(
             self.query, ids, filter_string, run_view_type,
-            None if max_results is None else max_results + offset, order_by,
+            None if size is None else size + offset + 1, order_by,
         )
-        return runs_by_id(self.query, run_ids[offset:])
+        page = paginate(run_ids, size, page_token, "search_runs")
+        return PagedList(runs_by_id(self.query, list(page)), page.token)
 
     def search_runs_frame(
         self,
@@ -548,6 +554,8 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
         """Like ``search_runs`` but MLflow's DataFrame (``metrics.*``, ``params.*``, ``tags.*``)."""
         from tracker.query.reads import runs_dataframe, search_runs
 
+        if experiment_ids is not None:
+            experiment_ids = self._experiment_ids(experiment_ids)
         run_ids = search_runs(
             self.query, experiment_ids, filter_string, run_view_type, max_results, order_by
         )
@@ -646,15 +654,6 @@ def _pair(item: Any, what: str) -> tuple[str, Any]:
     if isinstance(item, tuple) and len(item) == 2:
         return item[0], item[1]
     raise InvalidArgumentError(f"log_batch {what}s must be entities or (key, value) pairs, got {item!r}.")
-
-
-def _page_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return int(token)
-    except ValueError:
-        raise InvalidArgumentError(f"Invalid page_token {token!r}.") from None
 
 
 def flush() -> None:

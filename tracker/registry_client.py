@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import InvalidArgumentError
+from tracker.store.entities.paged_list import PagedList, paginate
 
 if TYPE_CHECKING:
     from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
@@ -46,8 +47,10 @@ class RegistryClientMixin:
     def search_registered_models(
         self, filter_string: str | None = None, max_results: int | None = None,
         order_by: list[str] | None = None, page_token: str | None = None,
-    ) -> list[RegisteredModel]:
-        return self.registry.search_registered_models(filter_string, max_results, order_by)
+    ) -> PagedList[RegisteredModel]:
+        """Registered models matching ``filter_string``; ``.token`` asks for the next page."""
+        found = self.registry.search_registered_models(filter_string, None, order_by)
+        return paginate(found, max_results, page_token, "search_registered_models")
 
     def update_registered_model(
         self, name: str, description: str | None = None, *, reason: str | None = None
@@ -106,8 +109,10 @@ class RegistryClientMixin:
     def search_model_versions(
         self, filter_string: str | None = None, max_results: int | None = None,
         order_by: list[str] | None = None, page_token: str | None = None,
-    ) -> list[ModelVersion]:
-        return self.registry.search_model_versions(filter_string, max_results, order_by)
+    ) -> PagedList[ModelVersion]:
+        """Model versions matching ``filter_string``; ``.token`` asks for the next page."""
+        found = self.registry.search_model_versions(filter_string, None, order_by)
+        return paginate(found, max_results, page_token, "search_model_versions")
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
         return self.registry.get_latest_versions(name, stages)
