@@ -236,7 +236,7 @@ class MediaClientMixin:
         """Columns of PIL images become image files and ``{"type": "image", …}`` cells."""
         import pandas as pd
 
-        for column in data.select_dtypes(include=["object"]).columns:
+        for column in [c for c in data.columns if data[c].dtype == object]:
             flags = [_is_pil(v) for v in data[column]]
             if any(flags) and not all(flags):
                 raise InvalidArgumentError(
