@@ -213,25 +213,25 @@ def test_unknown_experiment_id_lists_the_experiments(store_uri: str) -> None:
 
 def test_mlflow_numbered_experiment_ids(store_uri: str, capsys: pytest.CaptureFixture[str]) -> None:
     import tracker.experiment_ids
+    from tracker.experiment_ids import mlflow_numbers
 
     tracker.experiment_ids._noticed.clear()
     client = mlflow.MlflowClient()
     first = client.create_experiment("first")
     second = client.create_experiment("second")
-    # Creation times decide the numbers; make them distinct whatever the clock resolution.
-    client._experiment_map()  # noqa: SLF001 - fold once, then adjust the cached copy
-    from dataclasses import replace
-
-    cache = client._experiments
-    assert cache is not None
-    cache[first] = replace(cache[first], creation_time=1000)
-    cache[second] = replace(cache[second], creation_time=2000)
-    assert client.get_experiment("2").name == "second"
-    assert client.get_experiment(1).name == "first"
+    # The creation order decides the numbers (nanoseconds of the first record).
+    client._experiment_map()  # noqa: SLF001 - fold once, then adjust the cached order
+    client._created_ns[first], client._created_ns[second] = 2_000, 1_000
+    assert client.get_experiment("1").name == "second"
+    assert client.get_experiment(2).name == "first"
     assert "number 2 in creation order" in capsys.readouterr().err
-    cache[second] = replace(cache[second], creation_time=1000)  # a tie: no number is guessed
+    client._created_ns[first] = 1_000  # a tie: no number is guessed
     with pytest.raises(NotFoundError, match="No experiment with id '2'"):
         client.get_experiment("2")
+    assert mlflow_numbers(client._experiment_map(), {}) == {"1": first, "2": second} or (
+        client._experiment_map()[first].creation_time
+        == client._experiment_map()[second].creation_time
+    )
 
 
 def test_search_runs_by_mlflow_number(store_uri: str) -> None:

@@ -115,6 +115,7 @@ class TrackerClient(ArtifactClientMixin, MediaClientMixin, RegistryClientMixin, 
         self._query: StoreQuery | None = None
         self._experiments: dict[str, Experiment] | None = None
         self._experiments_key: tuple[Any, ...] | None = None
+        self._created_ns: dict[str, int] = {}
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -189,6 +190,9 @@ class TrackerClient(ArtifactClientMixin, MediaClientMixin, RegistryClientMixin, 
 
             records[eid] = self.store.read_folder_records(experiment_dir(eid))
         self._experiments = {eid: _fold_experiment(eid, rows) for eid, rows in records.items()}
+        # Creation order to the nanosecond (the first record's seq), for MLflow-style numbers.
+        self._created_ns = {eid: min(r["seq"] or 0 for r in rows)
+                            for eid, rows in records.items() if rows}
         if DEFAULT_EXPERIMENT_ID not in self._experiments:
             # MLflow always has "Default"; it is written to the store when a run first uses it.
             self._experiments[DEFAULT_EXPERIMENT_ID] = Experiment(
@@ -279,7 +283,8 @@ class TrackerClient(ArtifactClientMixin, MediaClientMixin, RegistryClientMixin, 
     def _experiment_ids(self, experiment_ids: Any) -> list[str]:
         from tracker.experiment_ids import resolve_experiment_ids
 
-        return resolve_experiment_ids(self._experiment_map(), experiment_ids, self.store.uri)
+        experiments = self._experiment_map()
+        return resolve_experiment_ids(experiments, experiment_ids, self.store.uri, self._created_ns)
 
     def get_experiment_by_name(self, name: str, include_deleted: bool = False) -> Experiment | None:
         """The experiment called ``name``, or None (deleted ones only with ``include_deleted``)."""

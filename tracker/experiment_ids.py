@@ -26,30 +26,48 @@ _noticed: set[tuple[str, str]] = set()
 _LISTED = 20
 
 
-def mlflow_numbers(experiments: dict[str, Experiment]) -> dict[str, str]:
+def mlflow_numbers(
+    experiments: dict[str, Experiment], created_ns: dict[str, int] | None = None
+) -> dict[str, str]:
     """MLflow-style number → experiment id, for the numbers whose creation order is clear.
+
+    Args:
+        experiments: the store's experiments by id.
+        created_ns: creation time in nanoseconds by id, where known (else ``creation_time``).
 
     Deleted experiments keep their number, as in MLflow. ``Default`` is always ``0``.
     """
     others = [e for e in experiments.values() if e.experiment_id != DEFAULT_ID]
-    if any(e.creation_time is None for e in others):
+    ns = created_ns or {}
+    when: dict[str, int | None] = {
+        e.experiment_id: ns.get(e.experiment_id)
+        or (None if e.creation_time is None else e.creation_time * 1_000_000)
+        for e in others
+    }
+    if any(t is None for t in when.values()):
         return {}
-    others.sort(key=lambda e: (e.creation_time or 0, e.experiment_id))
-    times = [e.creation_time for e in others]
+    others.sort(key=lambda e: (when[e.experiment_id] or 0, e.experiment_id))
+    times = list(when.values())
     return {
         str(n): e.experiment_id
         for n, e in enumerate(others, start=1)
-        if times.count(e.creation_time) == 1
+        if times.count(when[e.experiment_id]) == 1
     }
 
 
-def resolve_experiment_id(experiments: dict[str, Experiment], experiment_id: Any, where: str) -> str:
+def resolve_experiment_id(
+    experiments: dict[str, Experiment],
+    experiment_id: Any,
+    where: str,
+    created_ns: dict[str, int] | None = None,
+) -> str:
     """The store's id for ``experiment_id`` (its own id, or an MLflow number); else an error.
 
     Args:
         experiments: the store's experiments by id.
         experiment_id: what the user passed (str or int).
         where: the store's URI, for messages.
+        created_ns: creation times in nanoseconds by id (``mlflow_numbers``).
     """
     if isinstance(experiment_id, bool) or not isinstance(experiment_id, (str, int)):
         raise InvalidArgumentError(
@@ -58,7 +76,7 @@ def resolve_experiment_id(experiments: dict[str, Experiment], experiment_id: Any
     text = str(experiment_id).strip()
     if text in experiments:
         return text
-    numbers = mlflow_numbers(experiments)
+    numbers = mlflow_numbers(experiments, created_ns)
     found = numbers.get(text) if text.isdigit() and not text.startswith("0") else None
     if found is not None:
         if (where, text) not in _noticed:
@@ -73,7 +91,10 @@ def resolve_experiment_id(experiments: dict[str, Experiment], experiment_id: Any
 
 
 def resolve_experiment_ids(
-    experiments: dict[str, Experiment], experiment_ids: Any, where: str
+    experiments: dict[str, Experiment],
+    experiment_ids: Any,
+    where: str,
+    created_ns: dict[str, int] | None = None,
 ) -> list[str]:
     """``resolve_experiment_id`` for one id or a list of them."""
     if isinstance(experiment_ids, (str, int)) and not isinstance(experiment_ids, bool):
@@ -82,7 +103,7 @@ def resolve_experiment_ids(
         raise InvalidArgumentError(
             f"experiment_ids must be a list of experiment ids, got {experiment_ids!r}."
         )
-    return [resolve_experiment_id(experiments, e, where) for e in experiment_ids]
+    return [resolve_experiment_id(experiments, e, where, created_ns) for e in experiment_ids]
 
 
 def _unknown_message(
@@ -98,7 +119,7 @@ def _unknown_message(
         deleted = ", deleted" if exp.lifecycle_stage != "active" else ""
         lines.append(f"  {exp.experiment_id}  {exp.name}{extra}{deleted}")
     if len(ordered) > _LISTED:
-        lines.append(f"  … and {len(ordered) - _LISTED} more (tracker experiments)")
+        lines.append(f"  … and {len(ordered) - _LISTED} more (`tracker experiments list`)")
     return (
         f"No experiment with id {text!r} in the store at {where}. Pass one of these ids, or the "
         "name with experiment_names=[…] / get_experiment_by_name():\n" + "\n".join(lines)
