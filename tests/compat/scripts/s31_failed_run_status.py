@@ -13,4 +13,4 @@ except ValueError:
 
 mlflow.start_run(run_name="killed")
 mlflow.end_run(status=RunStatus.to_string(RunStatus.KILLED))
-json.dump({"terminated": RunStatus.is_terminated("FAILED")}, open("out.json", "w"))
+json.dump({"terminated": RunStatus.is_terminated(RunStatus.FAILED)}, open("out.json", "w"))

@@ -1,4 +1,5 @@
-# The seed's "model as an artifact" cell plus reading it back with download_artifacts.
+# The seed's "model as an artifact" cell (MLflow 3 refuses the "./" in artifact_path; tracker
+# normalises it), then the file read back with download_artifacts.
 import json
 import os
 
