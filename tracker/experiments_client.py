@@ -45,7 +45,6 @@ class ExperimentClientMixin:
     _experiments_key: tuple[Any, ...] | None = None
     _created_ns: dict[str, int]
 
-
     def _experiment_map(self) -> dict[str, Experiment]:
         """Experiments folded from their record files with pyarrow alone (no DuckDB)."""
         files = self.store.list_record_files(("experiments",))
