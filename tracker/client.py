@@ -44,7 +44,6 @@ from tracker.legacy import LegacyClientMixin
 from tracker.media import MediaClientMixin
 from tracker.registry_client import RegistryClientMixin
 from tracker.runlog import RunLog, flush_all
-from tracker.store.entities.paged_list import PagedList, check_max_results, page_offset, paginate
 from tracker.validation import (
     validate_run_id,
 )
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tracker.query import StoreQuery
+    from tracker.store.entities.paged_list import PagedList
     from tracker.store.store import Store
 
 log = logging.getLogger("tracker")
@@ -370,6 +370,14 @@ class TrackerClient(
         from tracker.query.reads import runs_by_id, search_runs
 
         ids = None if experiment_ids is None else self._experiment_ids(experiment_ids)
+        # Paging helpers load here, not at import: tracker.store is not needed to log.
+        from tracker.store.entities.paged_list import (
+            PagedList,
+            check_max_results,
+            page_offset,
+            paginate,
+        )
+
         offset = page_offset(page_token)
         size = check_max_results(max_results, "search_runs")
         run_ids = search_runs(

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.entities import Experiment, LifecycleStage, ViewType
 from tracker.exceptions import AlreadyExistsError, InvalidArgumentError
-from tracker.store.entities.paged_list import PagedList, paginate
 from tracker.validation import validate_experiment_name, validate_key
 
 if TYPE_CHECKING:
+    from tracker.store.entities.paged_list import PagedList
     from tracker.store.store import Store
 
 __all__ = [
@@ -188,6 +188,8 @@ class ExperimentClientMixin:
             from tracker.query.experiment_filter import sort_experiments
 
             exps = sort_experiments(exps, order_by)
+        from tracker.store.entities.paged_list import paginate
+
         return paginate(exps, max_results, page_token, "search_experiments")
 
     def _set_experiment_attr(self, experiment_id: str, key: str, value: str) -> None:

@@ -11,10 +11,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import InvalidArgumentError
-from tracker.store.entities.paged_list import PagedList, paginate
 
 if TYPE_CHECKING:
     from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
+    from tracker.store.entities.paged_list import PagedList
     from tracker.store.store import Store
 
 
@@ -50,6 +50,8 @@ class RegistryClientMixin:
     ) -> PagedList[RegisteredModel]:
         """Registered models matching ``filter_string``; ``.token`` asks for the next page."""
         found = self.registry.search_registered_models(filter_string, None, order_by)
+        from tracker.store.entities.paged_list import paginate
+
         return paginate(found, max_results, page_token, "search_registered_models")
 
     def update_registered_model(
@@ -112,6 +114,8 @@ class RegistryClientMixin:
     ) -> PagedList[ModelVersion]:
         """Model versions matching ``filter_string``; ``.token`` asks for the next page."""
         found = self.registry.search_model_versions(filter_string, None, order_by)
+        from tracker.store.entities.paged_list import paginate
+
         return paginate(found, max_results, page_token, "search_model_versions")
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
