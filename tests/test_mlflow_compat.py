@@ -379,3 +379,29 @@ def test_load_table_across_runs_with_extra_columns(store_uri: str) -> None:
         mlflow.log_table({"x": [1]}, "table.csv")
     with pytest.raises(InvalidArgumentError, match="dict or a pandas DataFrame"):
         mlflow.log_table([1, 2], "table.json")
+
+
+def test_log_table_turns_a_column_of_images_into_image_files(store_uri: str) -> None:
+    table = pd.DataFrame({"caption": ["a dog", "a cat"]})
+    table["image"] = pd.Series([FakePILImage(), FakePILImage((64, 64))], dtype=object)
+    with mlflow.start_run() as run:
+        mlflow.log_table(table, "gallery.json")
+        with pytest.raises(InvalidArgumentError, match="mixes images"):
+            mixed = pd.DataFrame({"image": pd.Series([FakePILImage(), "text"], dtype=object)})
+            mlflow.log_table(mixed, "mixed.json")
+    stored = json.loads(artifact_bytes(run.info.run_id, "gallery.json"))
+    assert stored["columns"] == ["caption", "image"]
+    cells = [row[1] for row in stored["data"]]
+    assert all(c["type"] == "image" and c["filepath"].startswith("table_images/gallery/")
+               for c in cells)
+    files = {f.path for f in mlflow.MlflowClient().list_artifacts(run.info.run_id, "table_images/gallery")}
+    assert {c["filepath"] for c in cells} | {c["compressed_filepath"] for c in cells} == files
+
+
+def test_tracking_module_uri_functions(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert mlflow.tracking.is_tracking_uri_set()
+    assert mlflow.tracking.get_registry_uri() == mlflow.get_tracking_uri() == store_uri
+    mlflow.api._tracking_uri = None
+    assert not mlflow.tracking.is_tracking_uri_set()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
+    assert mlflow.tracking.is_tracking_uri_set()
