@@ -10,7 +10,7 @@ mlflow.sklearn.autolog()
 db = load_diabetes()
 X_train, X_test, y_train, y_test = train_test_split(db.data, db.target, random_state=0)
 
-rf = RandomForestRegressor(n_estimators=10, max_depth=6, max_features=3, n_jobs=1)
+rf = RandomForestRegressor(n_estimators=10, max_depth=6, max_features=3, n_jobs=1, random_state=0)
 rf.fit(X_train, y_train)
 predictions = rf.predict(X_test)
 
