@@ -373,6 +373,8 @@ def test_load_table_across_runs_with_extra_columns(store_uri: str) -> None:
     assert clash.to_dict("records") == [{"run_id": "mine", "run_id_": run.info.run_id}]
     with pytest.raises(InvalidArgumentError, match="unknown extra column 'nope'"):
         mlflow.load_table("preds.json", extra_columns=["nope"])
+    with pytest.raises(InvalidArgumentError, match="extra_columns must be a list"):
+        mlflow.load_table("preds.json", extra_columns="run_id")  # type: ignore[arg-type]
     with pytest.raises(NotFoundError, match="missing.json"):
         mlflow.load_table("missing.json")
     with pytest.raises(InvalidArgumentError, match=".json or .parquet"):

@@ -190,6 +190,13 @@ class MediaClientMixin:
         import pandas as pd
 
         _check_table_file(artifact_file)
+        if extra_columns is not None and (
+            isinstance(extra_columns, str) or not all(isinstance(c, str) for c in extra_columns)
+        ):
+            raise InvalidArgumentError(
+                f"extra_columns must be a list of column names such as ['run_id'], got "
+                f"{extra_columns!r}."
+            )
         if run_ids is not None:
             if isinstance(run_ids, str) or not all(isinstance(r, str) for r in run_ids):
                 raise InvalidArgumentError(f"run_ids must be a list of run ids, got {run_ids!r}.")
