@@ -3,8 +3,8 @@
     python -m scripts.compat_vs_mlflow --mlflow-python .venv-bench/bin/python [s07 s18 ...]
 
 Each script in tests/compat/scripts runs twice in fresh folders: with the ``mlflow`` shim
-(tracker), and with the given interpreter's real MLflow on a ``file:`` store (so no database
-driver is needed; scripts that set a ``sqlite:///`` URI need SQLAlchemy in that venv). The MLflow
+(tracker), and with the given interpreter's real MLflow on a ``file:`` store (scripts that set
+a ``sqlite:///`` URI use that database, which needs MLflow's full install, not mlflow-skinny). The MLflow
 store is imported with ``tracker import-mlflow``'s importer, then both stores are summarised the
 same way (per experiment and run: status, params, metric values, tags other than system tags,
 artifact paths with uuids and times masked; the registry's versions, stages and aliases) and
@@ -119,10 +119,12 @@ def compare(script: Path, mlflow_python: str) -> tuple[str, list[str]]:
     if proc.returncode != 0:
         return "mlflow failed", proc.stderr.strip().splitlines()[-1:]
     stores = sorted(p.parent for p in ours.rglob("tracker-store.json"))
-    if not stores or not (theirs / "mlruns").is_dir():
+    databases = sorted(theirs.glob("*.db"))  # scripts that set a sqlite:/// URI
+    source = f"sqlite:///{databases[0]}" if databases else str(theirs / "mlruns")
+    if not stores or not (databases or (theirs / "mlruns").is_dir()):
         return "nothing logged", []
     imported = str(theirs / "imported")
-    import_mlflow(str(theirs / "mlruns"), TrackerClient(imported))
+    import_mlflow(source, TrackerClient(imported))
     lines = differences(summarise(str(stores[0])), summarise(imported))
     outputs = [d / "out.json" for d in (ours, theirs)]
     if all(p.exists() for p in outputs):

@@ -355,7 +355,7 @@ def check_s33_log_artifact_model_seed(logged: Logged) -> None:
     assert out == {"content": "pickled bytes would go here", "listed": ["path/to/artifact/model"]}
 
 
-def check_s34_env_experiment_name(logged: Logged) -> None:
+def check_s34_experiment_numbers(logged: Logged) -> None:
     assert logged.output("out.json") == {"second": 1}
     assert [r.data.metrics["m"] for r in logged.runs("second-experiment")] == [1.0]
     assert [r.data.metrics["m"] for r in logged.runs("first-experiment")] == [2.0]

@@ -2,10 +2,16 @@
 import mlflow
 from mlflow.tracking import MlflowClient
 
+
+class Doubler(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input * 2
+
+
 mlflow_tracking_uri = "sqlite:///mlflow.db"
 mlflow.set_tracking_uri(mlflow_tracking_uri)
 with mlflow.start_run() as run:
-    mlflow.log_text("weights", "model/weights.txt")
+    mlflow.pyfunc.log_model(name="model", python_model=Doubler())
 run_id = run.info.run_id
 
 model_uri = "runs:/{}/model".format(run_id)

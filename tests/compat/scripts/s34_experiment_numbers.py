@@ -3,6 +3,7 @@ import json
 
 import mlflow
 
+mlflow.set_tracking_uri("sqlite:///mlflow.db")
 mlflow.create_experiment("first-experiment")
 mlflow.create_experiment("second-experiment")
 with mlflow.start_run(experiment_id="2"):
