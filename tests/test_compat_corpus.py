@@ -44,3 +44,14 @@ def test_corpus_script(script: Path, tmp_path: Path) -> None:
     assert re.fullmatch(r"s\d\d_\w+", script.stem)
     proc = run_script(script, tmp_path)
     check_script(script, tmp_path, proc)
+
+
+def test_the_mlflow_diff_masks_ids_and_names_each_difference() -> None:
+    from scripts.compat_vs_mlflow import differences, mask
+
+    run_id = "0123456789abcdef0123456789abcdef"
+    assert mask({"p": f"images/k+step+1+timestamp+1700000000000+{'a' * 8}-aaaa-aaaa-aaaa-{'a' * 12}.png",
+                 run_id: [754695668652354136, "754695668652354136"]}) == {
+        "p": "images/k+step+1+timestamp+<ms>+<uuid>.png", "<run_id>": [754695668652354136, "<id>"]}
+    assert differences({"a": {"x": 1}, "b": [1, 2]}, {"a": {"x": 2}, "c": 3}) == [
+        "/a/x: 1 != 2", "/b: only in tracker", "/c: only in mlflow"]
