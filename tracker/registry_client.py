@@ -49,9 +49,9 @@ class RegistryClientMixin:
         order_by: list[str] | None = None, page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
         """Registered models matching ``filter_string``; ``.token`` asks for the next page."""
-        found = self.registry.search_registered_models(filter_string, None, order_by)
         from tracker.store.entities.paged_list import paginate
 
+        found = self.registry.search_registered_models(filter_string, None, order_by)
         return paginate(found, max_results, page_token, "search_registered_models")
 
     def update_registered_model(
@@ -113,9 +113,9 @@ class RegistryClientMixin:
         order_by: list[str] | None = None, page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
         """Model versions matching ``filter_string``; ``.token`` asks for the next page."""
-        found = self.registry.search_model_versions(filter_string, None, order_by)
         from tracker.store.entities.paged_list import paginate
 
+        found = self.registry.search_model_versions(filter_string, None, order_by)
         return paginate(found, max_results, page_token, "search_model_versions")
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
