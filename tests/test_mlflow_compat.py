@@ -130,6 +130,8 @@ def test_import_tracker_loads_no_numpy_pandas_or_pil() -> None:
 
 
 def test_searches_page_with_token(store_uri: str) -> None:
+    from tracker.store.entities import PagedList
+
     mlflow.set_experiment("paging")
     ids = []
     for i in range(5):
@@ -143,7 +145,7 @@ def test_searches_page_with_token(store_uri: str) -> None:
     while True:
         page = client.search_runs([exp.experiment_id], order_by=["metrics.loss ASC"],
                                   max_results=2, page_token=token)
-        assert isinstance(page, mlflow.store.entities.PagedList)
+        assert isinstance(page, PagedList)
         seen += [r.info.run_id for r in page]
         token = page.token
         if token is None:
