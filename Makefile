@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install demo test test-fast lint typecheck bench bench-env clean
+.PHONY: install demo test test-fast compat lint typecheck bench bench-env clean
 
 # pip shows its progress: on a fresh machine this step takes a minute or two (#13).
 $(STAMP): pyproject.toml
@@ -32,6 +32,10 @@ test: $(STAMP) lint typecheck
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
+
+## MLflow-style scripts (tests/compat/scripts) run against tracker; prints "N of M pass".
+compat: $(STAMP)
+	$(BIN)/python -m tests.compat
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(wildcard tracker tests benchmarks examples scripts)

@@ -39,6 +39,8 @@ from tracker.api import (
     log_text,
     register_model,
     search_experiments,
+    search_model_versions,
+    search_registered_models,
     search_runs,
     set_experiment,
     set_experiment_tag,
@@ -54,6 +56,8 @@ from tracker.autologging import autolog
 from tracker.client import MlflowClient, TrackerClient
 from tracker.entities import RunStatus, ViewType
 from tracker.exceptions import MlflowException, TrackerError
+from tracker.legacy import list_experiments, list_registered_models, list_run_infos
+from tracker.media import load_table, log_image, log_table
 
 if TYPE_CHECKING:
     from tracker import (
@@ -63,6 +67,7 @@ if TYPE_CHECKING:
         exceptions,
         hyperopt,
         models,
+        projects,
         pyfunc,
         sklearn,
         tracking,
@@ -100,20 +105,29 @@ __all__ = [
     "last_active_run",
     "lineage",
     "list_artifacts",
+    "list_experiments",
+    "list_registered_models",
+    "list_run_infos",
+    "load_table",
     "log_artifact",
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_image",
     "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "models",
+    "projects",
     "pyfunc",
     "register_model",
     "search_experiments",
+    "search_model_versions",
+    "search_registered_models",
     "search_runs",
     "set_experiment",
     "set_experiment_tag",
@@ -130,7 +144,8 @@ __all__ = [
 ]
 
 _SUBMODULES = {
-    "autologging", "data", "entities", "exceptions", "hyperopt", "models", "pyfunc", "sklearn", "tracking",
+    "autologging", "data", "entities", "exceptions", "hyperopt", "models", "projects", "pyfunc", "sklearn",
+    "tracking",
     "xgboost",
 }
 

@@ -38,29 +38,22 @@ _clients: dict[str, TrackerClient] = {}
 _uncaught: list[BaseException] = []
 
 
-class ActiveRun:
-    """The run ``start_run`` returned: ``.info``/``.data`` like a ``Run``, and a context manager.
+class ActiveRun(Run):
+    """The run ``start_run`` returned: a ``Run`` (``info``, ``data``, ``to_dictionary()``, as when
+    it started) that is also a context manager.
 
     Leaving the ``with`` block ends the run: FINISHED, FAILED if it raised (the exception
     propagates), KILLED on KeyboardInterrupt or SIGTERM.
     """
 
     def __init__(self, run: Run, client: TrackerClient) -> None:
-        self._run = run
+        super().__init__(run.info, run.data, run.inputs, run.outputs)
         self._client = client
         self._log = client._runlog(run.info.run_id)
 
-    @property
-    def info(self) -> Any:
-        return self._run.info
-
-    @property
-    def data(self) -> Any:
-        return self._run.data
-
-    @property
-    def inputs(self) -> Any:
-        return self._run.inputs
+    # One object per started run: compared and hashed by identity, as MLflow's ActiveRun.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__  # type: ignore[assignment]
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -492,6 +485,24 @@ def register_model(
         # The version's source names the whole id.
         model_uri = model_uri.replace(f"runs:/{prefix}", f"runs:/{run_id}", 1)
     return client.create_model_version(name, model_uri, run_id=run_id, tags=tags, reason=reason)
+
+
+def search_registered_models(
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[Any]:
+    """Registered models matching ``filter_string`` (e.g. ``"name LIKE 'taxi%'"``), all pages."""
+    return list(_client().search_registered_models(filter_string, max_results, order_by))
+
+
+def search_model_versions(
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[Any]:
+    """Model versions matching ``filter_string`` (e.g. ``"name = 'taxi'"``), all pages."""
+    return list(_client().search_model_versions(filter_string, max_results, order_by))
 
 
 def lineage(name: str, version: Any) -> Any:

@@ -7,7 +7,6 @@ publishes this process's pending records of that store, so a process always read
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import threading
@@ -31,16 +30,21 @@ from tracker.entities import (
     ViewType,
 )
 from tracker.exceptions import (
-    AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
     StoreError,
 )
+from tracker.experiments_client import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    ExperimentClientMixin,
+    experiment_id_for,
+)
+from tracker.legacy import LegacyClientMixin
+from tracker.media import MediaClientMixin
 from tracker.registry_client import RegistryClientMixin
 from tracker.runlog import RunLog, flush_all
 from tracker.validation import (
-    validate_experiment_name,
-    validate_key,
     validate_run_id,
 )
 
@@ -48,12 +52,23 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tracker.query import StoreQuery
+    from tracker.store.entities.paged_list import PagedList
     from tracker.store.store import Store
 
 log = logging.getLogger("tracker")
 
-DEFAULT_EXPERIMENT_ID = "0"
-DEFAULT_EXPERIMENT_NAME = "Default"
+# Re-exported: older code imports these from here.
+__all__ = [
+    "DEFAULT_EXPERIMENT_ID",
+    "DEFAULT_EXPERIMENT_NAME",
+    "MlflowClient",
+    "TrackerClient",
+    "experiment_id_for",
+    "flush",
+    "get_store",
+    "random_run_name",
+]
+
 
 _stores: dict[str, Store] = {}
 _noticed: set[str] = set()  # sqlite:/// URIs whose folder mapping was announced
@@ -77,12 +92,6 @@ def get_store(uri: str) -> Store:
     return store
 
 
-def experiment_id_for(name: str, salt: int = 0) -> str:
-    """Deterministic id for an experiment name, so two machines creating it agree (git merges)."""
-    text = name if salt == 0 else f"{name}\x00{salt}"
-    return str(int(hashlib.sha256(text.encode()).hexdigest()[:15], 16))
-
-
 _ADJECTIVES = ["amber", "bold", "brave", "bright", "calm", "clever", "crisp", "eager", "fast", "gentle", "grand", "happy", "keen", "lively", "lucid", "merry", "mighty", "nimble", "noble", "proud", "quick", "quiet", "rapid", "sharp", "shiny", "silent", "smart", "steady", "sunny", "swift", "tidy", "vivid", "warm", "wise"]
 _NOUNS = ["ant", "bat", "bear", "bee", "bird", "cat", "crow", "deer", "dove", "duck", "eel", "elk", "fox", "frog", "goat", "hawk", "hen", "horse", "lark", "lion", "lynx", "mole", "moth", "newt", "owl", "ox", "panda", "rat", "ram", "seal", "shark", "sheep", "slug", "snail", "swan", "toad", "trout", "whale", "wolf", "wren", "yak"]
 
@@ -92,7 +101,13 @@ def random_run_name() -> str:
     return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(1, 999)}"
 
 
-class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
+class TrackerClient(
+    ExperimentClientMixin,
+    ArtifactClientMixin,
+    MediaClientMixin,
+    RegistryClientMixin,
+    LegacyClientMixin,
+):
     """Read and write experiments, runs, artifacts and the model registry of one store.
 
     Args:
@@ -112,6 +127,7 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
         self._query: StoreQuery | None = None
         self._experiments: dict[str, Experiment] | None = None
         self._experiments_key: tuple[Any, ...] | None = None
+        self._created_ns: dict[str, int] = {}
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -171,182 +187,6 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
             "SELECT key, value FROM params WHERE run_id = $id ORDER BY key", {"id": run_id}
         )
         return [Param(r["key"], r["value"]) for r in rows]
-
-    # -- experiments -------------------------------------------------------------------------
-
-    def _experiment_map(self) -> dict[str, Experiment]:
-        """Experiments folded from their record files with pyarrow alone (no DuckDB)."""
-        files = self.store.list_record_files(("experiments",))
-        key = tuple((f.path, f.size) for f in files)
-        if key == self._experiments_key and self._experiments is not None:
-            return self._experiments
-        records: dict[str, list[dict[str, Any]]] = {}
-        for eid in {f.folder.split("=", 1)[1] for f in files}:
-            from tracker.store.store import experiment_dir
-
-            records[eid] = self.store.read_folder_records(experiment_dir(eid))
-        self._experiments = {eid: _fold_experiment(eid, rows) for eid, rows in records.items()}
-        if DEFAULT_EXPERIMENT_ID not in self._experiments:
-            # MLflow always has "Default"; it is written to the store when a run first uses it.
-            self._experiments[DEFAULT_EXPERIMENT_ID] = Experiment(
-                DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME,
-                self.store.default_artifact_location(DEFAULT_EXPERIMENT_ID),
-            )
-        self._experiments_key = key
-        return self._experiments
-
-    def _write_experiment(self, experiment_id: str, rows: list[tuple[Any, ...]]) -> None:
-        from tracker.store.store import experiment_dir
-
-        self.store.write_records(experiment_dir(experiment_id), experiment_id, None, rows)
-        self._experiments_key = None
-
-    def create_experiment(
-        self,
-        name: str,
-        artifact_location: str | None = None,
-        tags: dict[str, Any] | None = None,
-    ) -> str:
-        """Create an experiment and return its id; an existing name is an error."""
-        validate_experiment_name(name)
-        existing = self.get_experiment_by_name(name, include_deleted=True)
-        if existing is not None:
-            state = " (deleted; restore it or pick another name)" if (
-                existing.lifecycle_stage == LifecycleStage.DELETED
-            ) else ""
-            raise AlreadyExistsError(
-                f"Experiment {name!r} already exists with id {existing.experiment_id}{state}."
-            )
-        if name == DEFAULT_EXPERIMENT_NAME:
-            experiment_id = DEFAULT_EXPERIMENT_ID
-        else:
-            salt = 0
-            experiment_id = experiment_id_for(name)
-            while (other := self._experiment_map().get(experiment_id)) is not None:
-                if other.name == name:  # another process created it a moment ago
-                    raise AlreadyExistsError(
-                        f"Experiment {name!r} already exists with id {experiment_id}."
-                    )
-                salt += 1
-                experiment_id = experiment_id_for(name, salt)
-        return self._create_experiment_with_id(experiment_id, name, artifact_location, tags)
-
-    def _create_experiment_with_id(
-        self,
-        experiment_id: str,
-        name: str,
-        artifact_location: str | None,
-        tags: dict[str, Any] | None,
-    ) -> str:
-        if artifact_location is not None:
-            if not isinstance(artifact_location, str) or not artifact_location.strip():
-                raise InvalidArgumentError(
-                    f"artifact_location must be a non-empty path or URI, got {artifact_location!r}."
-                )
-            from tracker.artifacts import open_location
-
-            location = open_location(artifact_location, check=True).uri()
-        else:
-            location = self.store.default_artifact_location(experiment_id)
-        now = int(time.time() * 1000)
-        seq = time.time_ns()
-        rows: list[tuple[Any, ...]] = [
-            ("experiment", "name", name, None, None, now, seq),
-            ("experiment", "artifact_location", location, None, None, now, seq),
-            ("experiment", "lifecycle_stage", LifecycleStage.ACTIVE, None, None, now, seq),
-        ]
-        for key, value in (tags or {}).items():
-            validate_key(key, "Tag")
-            rows.append(("experiment_tag", key, str(value), None, None, now, seq))
-        self._write_experiment(experiment_id, rows)
-        return experiment_id
-
-    def _ensure_default_experiment(self) -> None:
-        from tracker.store.store import experiment_dir
-
-        if not self.store.list_record_files_in(experiment_dir(DEFAULT_EXPERIMENT_ID)):
-            self._create_experiment_with_id(
-                DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, None, None
-            )
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        experiment_id = str(experiment_id)
-        found = self._experiment_map().get(experiment_id)
-        if found is None:
-            raise NotFoundError(
-                f"No experiment with id {experiment_id!r} in the store at {self.store.uri}."
-            )
-        return found
-
-    def get_experiment_by_name(self, name: str, include_deleted: bool = False) -> Experiment | None:
-        """The experiment called ``name``, or None (deleted ones only with ``include_deleted``)."""
-        validate_experiment_name(name)
-        matches = [e for e in self._experiment_map().values() if e.name == name]
-        matches.sort(key=lambda e: (e.lifecycle_stage != LifecycleStage.ACTIVE, e.experiment_id))
-        for exp in matches:
-            if include_deleted or exp.lifecycle_stage == LifecycleStage.ACTIVE:
-                return exp
-        return None
-
-    def search_experiments(
-        self,
-        view_type: int = ViewType.ACTIVE_ONLY,
-        max_results: int | None = None,
-        filter_string: str | None = None,
-        order_by: list[str] | None = None,
-    ) -> list[Experiment]:
-        """Experiments, filtered by view type and an optional ``name``/``tags.`` filter."""
-        view = ViewType.from_any(view_type)
-        exps = [
-            e
-            for e in self._experiment_map().values()
-            if view == ViewType.ALL
-            or (view == ViewType.ACTIVE_ONLY) == (e.lifecycle_stage == LifecycleStage.ACTIVE)
-        ]
-        if filter_string:
-            from tracker.query.experiment_filter import matches_experiment
-
-            exps = [e for e in exps if matches_experiment(filter_string, e)]
-        exps.sort(key=lambda e: (-(e.creation_time or 0), e.experiment_id))
-        if order_by:
-            from tracker.query.experiment_filter import sort_experiments
-
-            exps = sort_experiments(exps, order_by)
-        return exps[:max_results] if max_results is not None else exps
-
-    def _set_experiment_attr(self, experiment_id: str, key: str, value: str) -> None:
-        self.get_experiment(experiment_id)
-        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
-            self._ensure_default_experiment()
-        now = int(time.time() * 1000)
-        self._write_experiment(
-            str(experiment_id), [("experiment", key, value, None, None, now, time.time_ns())]
-        )
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        """Soft-delete an experiment (its runs stay; restore_experiment undoes it)."""
-        self._set_experiment_attr(experiment_id, "lifecycle_stage", LifecycleStage.DELETED)
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_attr(experiment_id, "lifecycle_stage", LifecycleStage.ACTIVE)
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        validate_experiment_name(new_name)
-        other = self.get_experiment_by_name(new_name, include_deleted=True)
-        if other is not None and other.experiment_id != str(experiment_id):
-            raise AlreadyExistsError(f"Experiment {new_name!r} already exists.")
-        self._set_experiment_attr(experiment_id, "name", new_name)
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        validate_key(key, "Tag")
-        self.get_experiment(experiment_id)
-        if str(experiment_id) == DEFAULT_EXPERIMENT_ID:
-            self._ensure_default_experiment()
-        now = int(time.time() * 1000)
-        self._write_experiment(
-            str(experiment_id),
-            [("experiment_tag", key, str(value), None, None, now, time.time_ns())],
-        )
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -525,17 +365,27 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
         max_results: int = 1000,
         order_by: list[str] | None = None,
         page_token: str | None = None,
-    ) -> list[Run]:
-        """Runs matching an MLflow filter string, as ``Run`` entities."""
+    ) -> PagedList[Run]:
+        """Runs matching an MLflow filter string, as ``Run`` entities (``.token``: next page)."""
         from tracker.query.reads import runs_by_id, search_runs
 
-        ids = [experiment_ids] if isinstance(experiment_ids, str) else experiment_ids
-        offset = _page_offset(page_token)
+        ids = None if experiment_ids is None else self._experiment_ids(experiment_ids)
+        # Paging helpers load here, not at import: tracker.store is not needed to log.
+        from tracker.store.entities.paged_list import (
+            PagedList,
+            check_max_results,
+            page_offset,
+            paginate,
+        )
+
+        offset = page_offset(page_token)
+        size = check_max_results(max_results, "search_runs")
         run_ids = search_runs(
             self.query, ids, filter_string, run_view_type,
-            None if max_results is None else max_results + offset, order_by,
+            None if size is None else size + offset + 1, order_by,
         )
-        return runs_by_id(self.query, run_ids[offset:])
+        page = paginate(run_ids, size, page_token, "search_runs")
+        return PagedList(runs_by_id(self.query, list(page)), page.token)
 
     def search_runs_frame(
         self,
@@ -548,6 +398,8 @@ class TrackerClient(ArtifactClientMixin, RegistryClientMixin):
         """Like ``search_runs`` but MLflow's DataFrame (``metrics.*``, ``params.*``, ``tags.*``)."""
         from tracker.query.reads import runs_dataframe, search_runs
 
+        if experiment_ids is not None:
+            experiment_ids = self._experiment_ids(experiment_ids)
         run_ids = search_runs(
             self.query, experiment_ids, filter_string, run_view_type, max_results, order_by
         )
@@ -617,44 +469,12 @@ def _shared_query(store: Store) -> StoreQuery:
     return cached
 
 
-def _fold_experiment(experiment_id: str, rows: list[dict[str, Any]]) -> Experiment:
-    rows = sorted(rows, key=lambda r: r["seq"] or 0)
-    attrs: dict[str, Any] = {}
-    first: dict[str, Any] = {}
-    tags: dict[str, str | None] = {}
-    times = [r["timestamp"] for r in rows if r["timestamp"] is not None]
-    for r in rows:
-        if r["kind"] == "experiment":
-            attrs[r["key"]] = r["value"]
-            first.setdefault(r["key"], r["value"])
-        elif r["kind"] == "experiment_tag":
-            tags[r["key"]] = r["value"]
-    return Experiment(
-        experiment_id=experiment_id,
-        name=attrs.get("name") or "",
-        artifact_location=first.get("artifact_location") or "",
-        lifecycle_stage=attrs.get("lifecycle_stage") or LifecycleStage.ACTIVE,
-        tags={k: v for k, v in tags.items() if v is not None},
-        creation_time=min(times) if times else None,
-        last_update_time=max(times) if times else None,
-    )
-
-
 def _pair(item: Any, what: str) -> tuple[str, Any]:
     if hasattr(item, "key") and hasattr(item, "value"):
         return item.key, item.value
     if isinstance(item, tuple) and len(item) == 2:
         return item[0], item[1]
     raise InvalidArgumentError(f"log_batch {what}s must be entities or (key, value) pairs, got {item!r}.")
-
-
-def _page_offset(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        return int(token)
-    except ValueError:
-        raise InvalidArgumentError(f"Invalid page_token {token!r}.") from None
 
 
 def flush() -> None:

@@ -14,6 +14,7 @@ from tracker.exceptions import InvalidArgumentError
 
 if TYPE_CHECKING:
     from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
+    from tracker.store.entities.paged_list import PagedList
     from tracker.store.store import Store
 
 
@@ -46,8 +47,12 @@ class RegistryClientMixin:
     def search_registered_models(
         self, filter_string: str | None = None, max_results: int | None = None,
         order_by: list[str] | None = None, page_token: str | None = None,
-    ) -> list[RegisteredModel]:
-        return self.registry.search_registered_models(filter_string, max_results, order_by)
+    ) -> PagedList[RegisteredModel]:
+        """Registered models matching ``filter_string``; ``.token`` asks for the next page."""
+        from tracker.store.entities.paged_list import paginate
+
+        found = self.registry.search_registered_models(filter_string, None, order_by)
+        return paginate(found, max_results, page_token, "search_registered_models")
 
     def update_registered_model(
         self, name: str, description: str | None = None, *, reason: str | None = None
@@ -106,8 +111,12 @@ class RegistryClientMixin:
     def search_model_versions(
         self, filter_string: str | None = None, max_results: int | None = None,
         order_by: list[str] | None = None, page_token: str | None = None,
-    ) -> list[ModelVersion]:
-        return self.registry.search_model_versions(filter_string, max_results, order_by)
+    ) -> PagedList[ModelVersion]:
+        """Model versions matching ``filter_string``; ``.token`` asks for the next page."""
+        from tracker.store.entities.paged_list import paginate
+
+        found = self.registry.search_model_versions(filter_string, None, order_by)
+        return paginate(found, max_results, page_token, "search_model_versions")
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
         return self.registry.get_latest_versions(name, stages)

@@ -308,7 +308,7 @@ class _Importer:
         return matches[0] if matches else None
 
     def _new_experiment_id(self, name: str) -> str:
-        from tracker.client import experiment_id_for
+        from tracker.experiments_client import experiment_id_for
 
         salt = 0
         experiment_id = experiment_id_for(name)

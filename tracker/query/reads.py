@@ -130,13 +130,13 @@ def runs_by_id(q: StoreQuery, run_ids: list[str]) -> list[Run]:
             continue
         out.append(
             Run(
-                info=run_info(info),
-                data=RunData(
+                run_info(info),
+                RunData(
                     metrics=metrics.get(run_id, {}),
                     params=params.get(run_id, {}),
                     tags=tags.get(run_id, {}),
                 ),
-                inputs=RunInputs(inputs.get(run_id, [])),
+                RunInputs(inputs.get(run_id, [])),
             )
         )
     return out

@@ -1,0 +1,7 @@
+"""MLflow's ``mlflow.entities.dataset_input`` import path."""
+
+from __future__ import annotations
+
+from tracker.entities import DatasetInput
+
+__all__ = ["DatasetInput"]

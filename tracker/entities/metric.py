@@ -1,0 +1,7 @@
+"""MLflow's ``mlflow.entities.metric`` import path."""
+
+from __future__ import annotations
+
+from tracker.entities import Metric
+
+__all__ = ["Metric"]
