@@ -175,11 +175,33 @@
     });
   }
 
+  // Feature importance (#11): one bar table per type; the select shows one of them.
+  function wireImportance() {
+    document.querySelectorAll("figure.importance").forEach(function (figure) {
+      var select = figure.querySelector("select.importance-type");
+      var tables = figure.querySelectorAll("table.importance-bars");
+      if (!select || tables.length < 2) return;
+      function show() {
+        tables.forEach(function (table) {
+          table.hidden = table.dataset.kind !== select.value;
+        });
+      }
+      select.closest("label").hidden = false;
+      select.addEventListener("change", show);
+      show();
+    });
+  }
+
+  function start() {
+    wireImportance();
+    init();
+  }
+
   window.tracker = window.tracker || {};
   window.tracker.runPage = { ema: ema, state: state, charts: charts, drawAll: drawAll };
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    init();
+    start();
   }
 })();

@@ -8,18 +8,20 @@ preview or a copy.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import TrackerError
 from tracker.site import charts
-from tracker.site.media import copy_suffix
+from tracker.site.media import copy_suffix, image_size
 from tracker.site.pages import SiteFile, doc
 
 if TYPE_CHECKING:
@@ -31,10 +33,15 @@ log = logging.getLogger("tracker.site")
 PREVIEW_BYTES = 20 * 1024  # text previews show the start of the file
 FIGURE_LIMIT = 1024 * 1024  # bigger Plotly JSON artifacts are previewed as text, not drawn
 CSV_ROWS = 50
+TEXT_LINES = 40  # longer text previews show these lines, the rest collapsed
+TOP_FEATURES = 20  # bars of a feature-importance chart
+SVG_LIMIT = 64 * 1024  # bigger SVG images are listed for download only, not previewed
 
 IMAGE_TYPES = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
 # Extension (or whole name, lower case) → preview kind. SVG is absent on purpose: it can carry
-# script, so it is only ever offered as a download.
+# script, so its copy is a .txt download and its preview an <img> of a data: URI (an image
+# document runs no script, and browsers do not open data: URIs as top-level pages).
+_IMPORTANCE = re.compile(r"^feature_importance(?:_([A-Za-z0-9_]+))?\.json$")
 TEXT_TYPES = {
     "json": "json", "csv": "csv", "tsv": "csv", "md": "markdown", "markdown": "markdown",
     "html": "html", "htm": "html", "txt": "text", "log": "text", "yaml": "text", "yml": "text",
@@ -44,11 +51,38 @@ TEXT_TYPES = {
 
 
 @dataclass(frozen=True)
+class Bar:
+    """A feature's bar in a feature-importance chart."""
+
+    feature: str = doc("Feature name as logged (f0, f1… when the model had no names).")
+    value: float = doc("Importance score.")
+    share: float = doc("Bar length: value / the largest value, 0 to 1.")
+
+
+@dataclass(frozen=True)
+class Importance:
+    """Feature importances of one kind (xgboost's weight, gain, cover…), highest first."""
+
+    kind: str = doc("Importance type, e.g. 'gain'.")
+    bars: tuple[Bar, ...] = doc("The top TOP_FEATURES features, highest first.")
+    features: int = doc("Number of features scored (bars may show fewer).")
+    source: str = doc("Artifact path the scores come from.")
+
+
+@dataclass(frozen=True)
 class Preview:
     """What the page shows of an artifact's content."""
 
-    kind: str = doc("'image', 'figure', 'json', 'csv', 'markdown', 'html' or 'text'.")
-    text: str = doc("Text shown escaped (or Markdown, rendered and sanitized).", "")
+    kind: str = doc("'image', 'svg', 'figure', 'json', 'csv', 'markdown', 'html' or 'text'.")
+    text: str = doc("Text shown escaped (or Markdown, rendered and sanitized); for long text "
+                    "the first TEXT_LINES lines.", "")
+    rest: str = doc("Text beyond the first TEXT_LINES lines, shown collapsed ('' if none).", "")
+    rest_lines: int = doc("Number of lines in ``rest``.", 0)
+    width: int | None = doc("Image width in pixels, when its header says.", None)
+    height: int | None = doc("Image height in pixels, when its header says.", None)
+    src: str = doc("data: URI an SVG image is shown from ('' for other kinds).", "")
+    importance: tuple[Importance, ...] = doc("Feature importances read from a "
+                                             "feature_importance_*.json artifact.", factory=tuple)
     rows: tuple[tuple[str, ...], ...] = doc("CSV rows, header first (escaped).", factory=tuple)
     figure: dict[str, Any] | None = doc("A logged Plotly figure (data and layout only).", None)
     truncated: bool = doc("True when only the start of the file is shown.", False)
@@ -95,11 +129,51 @@ def _head(data: bytes) -> tuple[str, bool]:
     return (text[: cut + 1] if cut > len(text) // 2 else text), True
 
 
-def _json_preview(data: bytes) -> Preview:
+def _text_preview(kind: str, head: str, cut: bool, **extra: Any) -> Preview:
+    """A text preview whose lines beyond the first TEXT_LINES are kept apart (shown collapsed)."""
+    lines = head.splitlines(keepends=True)
+    if len(lines) <= TEXT_LINES or kind == "markdown":
+        return Preview(kind, text=head, truncated=cut, **extra)
+    rest = lines[TEXT_LINES:]
+    return Preview(kind, text="".join(lines[:TEXT_LINES]), rest="".join(rest),
+                   rest_lines=len(rest), truncated=cut, **extra)
+
+
+def _scores(kind: str, obj: Any, source: str) -> Importance | None:
+    """Feature importances from a ``{feature: score}`` mapping, else None."""
+    if not isinstance(obj, dict) or not obj:
+        return None
+    pairs = [(str(k), float(v)) for k, v in obj.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if len(pairs) != len(obj):
+        return None
+    pairs.sort(key=lambda p: (-p[1], p[0]))
+    top = pairs[:TOP_FEATURES]
+    peak = max((abs(v) for _, v in top), default=0.0) or 1.0
+    bars = tuple(Bar(f, v, round(abs(v) / peak, 4)) for f, v in top)
+    return Importance(kind, bars, len(pairs), source)
+
+
+def _importances(path: str, obj: Any) -> tuple[Importance, ...]:
+    """The importances an autolog ``feature_importance[_<type>].json`` artifact holds."""
+    match = _IMPORTANCE.match(path.rsplit("/", 1)[-1])
+    if match is None:
+        return ()
+    if match.group(1):  # feature_importance_gain.json: {feature: score}
+        one = _scores(match.group(1), obj, path)
+        return (one,) if one else ()
+    if not isinstance(obj, dict):  # feature_importance.json: {type: {feature: score}}
+        return ()
+    found = (_scores(str(kind), scores, path) for kind, scores in sorted(obj.items()))
+    return tuple(i for i in found if i is not None)
+
+
+def _json_preview(path: str, data: bytes) -> Preview:
     if len(data) <= FIGURE_LIMIT:
         try:
             text = data.decode("utf-8")
-            figure = charts.logged_figure(_strict_json(text))
+            parsed = _strict_json(text)
+            figure = charts.logged_figure(parsed)
             if figure is not None:
                 return Preview("figure", figure=figure)
             pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
@@ -107,9 +181,9 @@ def _json_preview(data: bytes) -> Preview:
             pass
         else:
             head, cut = _head(pretty.encode("utf-8"))
-            return Preview("json", text=head, truncated=cut)
+            return _text_preview("json", head, cut, importance=_importances(path, parsed))
     head, cut = _head(data)
-    return Preview("text", text=head, truncated=cut)
+    return _text_preview("text", head, cut)
 
 
 def _csv_preview(data: bytes, delimiter: str) -> Preview:
@@ -118,7 +192,7 @@ def _csv_preview(data: bytes, delimiter: str) -> Preview:
         rows = [tuple(r) for _, r in zip(range(CSV_ROWS + 2), csv.reader(io.StringIO(head),
                                                                        delimiter=delimiter))]
     except csv.Error:
-        return Preview("text", text=head, truncated=cut)
+        return _text_preview("text", head, cut)
     more = len(rows) > CSV_ROWS + 1
     return Preview("csv", rows=tuple(rows[: CSV_ROWS + 1]), truncated=cut or more)
 
@@ -127,15 +201,37 @@ def _preview(path: str, data: bytes) -> Preview | None:
     """A preview of the artifact ``path`` copied into the site with content ``data``."""
     kind = _kind(path)
     if kind == "image":
-        return Preview("image")
+        size = image_size(data)
+        return Preview("image", width=size[0], height=size[1]) if size else Preview("image")
+    if _extension(path) == "svg":
+        if len(data) > SVG_LIMIT:
+            return None
+        return Preview("svg", src="data:image/svg+xml;base64," + base64.b64encode(data).decode())
     if kind is None or b"\x00" in data[:PREVIEW_BYTES]:
         return None
     if kind == "json":
-        return _json_preview(data)
+        return _json_preview(path, data)
     if kind == "csv":
         return _csv_preview(data, "\t" if path.lower().endswith(".tsv") else ",")
     head, cut = _head(data)
-    return Preview(kind, text=head, truncated=cut)
+    return _text_preview(kind, head, cut)
+
+
+def importance(artifacts: tuple[Artifact, ...]) -> tuple[Importance, ...]:
+    """One feature-importance chart per type: a ``feature_importance_<type>.json`` first, the
+    combined ``feature_importance.json`` for types it lacks; gain-like types first.
+
+    Args:
+        artifacts: the run's artifacts (with previews).
+    """
+    found: dict[str, Importance] = {}
+    for art in sorted(artifacts, key=lambda a: (a.path.endswith("feature_importance.json"),
+                                                 a.path)):
+        for one in art.preview.importance if art.preview else ():
+            found.setdefault(one.kind, one)
+    order = ["gain", "total_gain", "weight", "cover", "total_cover"]
+    return tuple(sorted(found.values(), key=lambda i: (
+        order.index(i.kind) if i.kind in order else len(order), i.kind)))
 
 
 def _repo(site: SiteData, run: dict[str, Any]) -> tuple[ArtifactRepo | None, str]:

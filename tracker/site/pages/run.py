@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from tracker import context as ctx
 from tracker.site import charts, metric_csv, timeseries
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
-from tracker.site.pages.artifacts import Artifact
+from tracker.site.pages.artifacts import Artifact, Importance, importance
 from tracker.site.pages.artifacts import artifacts as artifact_list
 from tracker.site.pages.home import run_label
 
@@ -138,6 +138,9 @@ class RunPage(Page):
     tags: tuple[Field, ...] = doc("The other tags, by name.", factory=tuple)
     inputs: tuple[Dataset, ...] = doc("Datasets used.", factory=tuple)
     artifacts: tuple[Artifact, ...] = doc("Artifact files, by path.", factory=tuple)
+    importance: tuple[Importance, ...] = doc("Feature importances from autolog's "
+                                             "feature_importance_*.json, one per type.",
+                                             factory=tuple)
     children: tuple[ChildRun, ...] = doc("Child runs, oldest first.", factory=tuple)
     child_metrics: tuple[str, ...] = doc("Metric columns of the children table.", factory=tuple)
     sweep: Link | None = doc("The sweep page of this run's children, when it has any.", None)
@@ -358,6 +361,7 @@ def run_page(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> RunP
     urls, run_id, eid = site.urls, run["run_id"], run["experiment_id"]
     tags = site.tags.get(run_id, {})
     metrics, figures = _metrics(site, run, files)
+    artifacts = artifact_list(site, run, files)
     children, child_metrics = _children(site, run_id)
     start, end = run["start_time"], run["end_time"]
     experiment = Link(site.experiment_name(eid), urls.experiment(eid))
@@ -381,7 +385,8 @@ def run_page(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> RunP
         code=_code_rows(tags),
         tags=tuple(Field(k, v) for k, v in sorted(tags.items()) if k not in SYSTEM_TAGS),
         inputs=_datasets(site.inputs.get(run_id, [])),
-        artifacts=artifact_list(site, run, files),
+        artifacts=artifacts,
+        importance=importance(artifacts),
         children=children,
         sweep=Link(f"Sweep of {len(children)} trials", site.urls.sweep(run_id)) if children else None,
         child_metrics=child_metrics,
