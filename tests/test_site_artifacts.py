@@ -66,6 +66,7 @@ def _image_run(tmp: Path) -> str:
         (tmp / "drawing.svg").write_bytes(SVG)
         tracker.log_artifact(str(tmp / "drawing.svg"))
         tracker.log_text(long_text, "long.log")
+        tracker.log_text("".join(f"{i:04d} {'x' * 40}\n" for i in range(300)), "big.txt")
     return run.info.run_id
 
 
@@ -156,8 +157,37 @@ def test_images_draw_and_svg_script_never_runs(built: Built, open_page: Any) -> 
         img.scroll_into_view_if_needed()
         page.wait_for_function("(el) => el.complete && el.naturalWidth > 0", arg=img.element_handle())
     assert page.evaluate("window.__svg_ran === undefined")
-    assert page.locator("details.more-lines pre").is_visible() is False
-    page.locator("details.more-lines summary").click()
-    assert page.locator("details.more-lines pre").is_visible()
+    more = page.locator('details[id]:not([data-lazy]) details.more-lines')  # long.log's
+    assert more.locator("pre").is_visible() is False
+    more.locator("summary").click()
+    assert more.locator("pre").is_visible()
+    assert page.evaluate("window.__csp") == []
+    assert errors == []
+
+
+def test_long_previews_are_not_in_the_page_but_in_its_previews_script(built: Built) -> None:
+    page = soup(built, built.images)
+    big = page.select_one('details.artifact-preview[data-lazy="big.txt"]')
+    assert big is not None and big.select_one("code.lazy-text").get_text() == ""
+    assert "0299 xxxx" not in str(page)
+    section = page.select_one("section[data-previews]")
+    assert section["data-previews"] == f"{built.images}/previews.js"
+    script = (built.site / "runs" / built.images / "previews.js").read_text("utf-8")
+    assert script.startswith("window.TRACKER_PREVIEWS = window.TRACKER_PREVIEWS || {};")
+    assert "0299 xxxx" in script
+
+
+@pytest.mark.browser
+def test_lazy_preview_loads_when_opened(built: Built, open_page: Any) -> None:  # noqa: F811
+    page, errors = open_page(built.site / "runs" / f"{built.images}.html",
+                             init_script=CSP_LISTENER)
+    big = page.locator('details.artifact-preview[data-lazy="big.txt"]')
+    if big.get_attribute("open") is None:
+        big.locator("> summary").click()
+    page.wait_for_function("() => document.querySelector("
+                           "'details[data-lazy=\"big.txt\"] code.lazy-text').textContent.length")
+    assert big.locator("code.lazy-text").text_content().splitlines()[0] == "0000 " + "x" * 40
+    big.locator("details.more-lines > summary").click()
+    assert big.locator("code.lazy-rest").text_content().splitlines()[-1] == "0299 " + "x" * 40
     assert page.evaluate("window.__csp") == []
     assert errors == []

@@ -105,6 +105,10 @@ class Urls:
     def run_artifact(self, run_id: str, path: str) -> str:
         return f"runs/{run_id}/artifacts/{path}"
 
+    def run_previews(self, run_id: str) -> str:
+        """The data script of a run page's long text previews (loaded when one is opened)."""
+        return f"runs/{run_id}/previews.js"
+
     def sweep(self, run_id: str) -> str:
         return f"sweeps/{run_id}.html"
 

@@ -36,6 +36,8 @@ CSV_ROWS = 50
 TEXT_LINES = 40  # longer text previews show these lines, the rest collapsed
 TOP_FEATURES = 20  # bars of a feature-importance chart
 SVG_LIMIT = 64 * 1024  # bigger SVG images are listed for download only, not previewed
+LAZY_CHARS = 4096  # longer text previews live in the run's previews.js, loaded when opened
+PREVIEWS_GLOBAL = "TRACKER_PREVIEWS"
 
 IMAGE_TYPES = frozenset({"png", "jpg", "jpeg", "gif", "webp"})
 # Extension (or whole name, lower case) → preview kind. SVG is absent on purpose: it can carry
@@ -83,6 +85,8 @@ class Preview:
     src: str = doc("data: URI an SVG image is shown from ('' for other kinds).", "")
     importance: tuple[Importance, ...] = doc("Feature importances read from a "
                                              "feature_importance_*.json artifact.", factory=tuple)
+    lazy: bool = doc("True when ``text`` and ``rest`` are not in the page but in the run's "
+                     "previews script, loaded when the preview is opened.", False)
     rows: tuple[tuple[str, ...], ...] = doc("CSV rows, header first (escaped).", factory=tuple)
     figure: dict[str, Any] | None = doc("A logged Plotly figure (data and layout only).", None)
     truncated: bool = doc("True when only the start of the file is shown.", False)
@@ -215,6 +219,39 @@ def _preview(path: str, data: bytes) -> Preview | None:
         return _csv_preview(data, "\t" if path.lower().endswith(".tsv") else ",")
     head, cut = _head(data)
     return _text_preview(kind, head, cut)
+
+
+def lazy_previews(
+    artifacts: tuple[Artifact, ...], script_path: str
+) -> tuple[tuple[Artifact, ...], SiteFile | None]:
+    """The artifacts with long text previews marked lazy, and the script holding their text.
+
+    Keeps the run page small (#11): the text of a preview longer than LAZY_CHARS goes into a
+    data script (``window.TRACKER_PREVIEWS[path] = [text, rest]``; a script, not JSON, because
+    pages opened from file:// cannot fetch) that run.js loads when the preview is opened.
+
+    Args:
+        artifacts: the run's artifacts.
+        script_path: site path of the script.
+    """
+    from dataclasses import replace
+
+    from tracker.site.render import json_data
+
+    texts: dict[str, list[str]] = {}
+    out = []
+    for art in artifacts:
+        p = art.preview
+        if p is not None and p.kind in ("json", "text", "html") and (
+                len(p.text) + len(p.rest) > LAZY_CHARS):
+            texts[art.path] = [p.text, p.rest]
+            art = replace(art, preview=replace(p, lazy=True))
+        out.append(art)
+    if not texts:
+        return tuple(out), None
+    script = (f"window.{PREVIEWS_GLOBAL} = window.{PREVIEWS_GLOBAL} || {{}};\n"
+              f"Object.assign(window.{PREVIEWS_GLOBAL}, {json_data(texts)});\n")
+    return tuple(out), SiteFile(script_path, script.encode("utf-8"))
 
 
 def importance(artifacts: tuple[Artifact, ...]) -> tuple[Importance, ...]:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from tracker import context as ctx
 from tracker.site import charts, metric_csv, timeseries
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
-from tracker.site.pages.artifacts import Artifact, Importance, importance
+from tracker.site.pages.artifacts import Artifact, Importance, importance, lazy_previews
 from tracker.site.pages.artifacts import artifacts as artifact_list
 from tracker.site.pages.home import run_label
 
@@ -138,6 +138,8 @@ class RunPage(Page):
     tags: tuple[Field, ...] = doc("The other tags, by name.", factory=tuple)
     inputs: tuple[Dataset, ...] = doc("Datasets used.", factory=tuple)
     artifacts: tuple[Artifact, ...] = doc("Artifact files, by path.", factory=tuple)
+    previews_script: str = doc("Site path of the script with the long text previews "
+                               "('' when every preview is in the page).", "")
     importance: tuple[Importance, ...] = doc("Feature importances from autolog's "
                                              "feature_importance_*.json, one per type.",
                                              factory=tuple)
@@ -361,7 +363,10 @@ def run_page(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> RunP
     urls, run_id, eid = site.urls, run["run_id"], run["experiment_id"]
     tags = site.tags.get(run_id, {})
     metrics, figures = _metrics(site, run, files)
-    artifacts = artifact_list(site, run, files)
+    artifacts, previews = lazy_previews(artifact_list(site, run, files),
+                                        urls.run_previews(run_id))
+    if previews is not None:
+        files.append(previews)
     children, child_metrics = _children(site, run_id)
     start, end = run["start_time"], run["end_time"]
     experiment = Link(site.experiment_name(eid), urls.experiment(eid))
@@ -387,6 +392,7 @@ def run_page(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> RunP
         inputs=_datasets(site.inputs.get(run_id, [])),
         artifacts=artifacts,
         importance=importance(artifacts),
+        previews_script=previews.path if previews is not None else "",
         children=children,
         sweep=Link(f"Sweep of {len(children)} trials", site.urls.sweep(run_id)) if children else None,
         child_metrics=child_metrics,
