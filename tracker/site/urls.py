@@ -96,6 +96,10 @@ class Urls:
     def compare(self, experiment_id: str) -> str:
         return f"experiments/{self._experiments[experiment_id]}-compare.html"
 
+    def experiment_charts(self, experiment_id: str) -> str:
+        """The chart view of an experiment: every run's history per metric, grouped or not."""
+        return f"experiments/{self._experiments[experiment_id]}-charts.html"
+
     def run(self, run_id: str) -> str:
         return f"runs/{run_id}.html"
 

@@ -8,7 +8,8 @@ The page is a static shell: ``assets/compare.js`` reads the selected run ids fro
 Data script format (short keys keep it small): ``{"id", "name", "primary", "dir": {metric:
 "min"|"max"}, "mkeys", "pkeys", "top": [run ids], "runs": [{"i": id, "n": name, "s": status,
 "p": parent id, "t": start ms, "u": run page path, "pa": {param: value}, "m": {metric: latest},
-"h": {metric: [[steps], [values], [seconds since the run's start]]}}], "base": the default
+"h": {metric: [[steps], [values], [seconds since the run's start]]}, "tg": {tag: value} (user
+tags, not ``mlflow.*``/``tracker.*``)}], "base": the default
 baseline run id}``, runs in leaderboard order; the default baseline is the run tagged
 ``baseline`` (a ``baseline`` tag not "false"/"0", or a tag whose value is "baseline"), else the
 best run by the primary metric. Numbers keep 6 significant
@@ -34,6 +35,21 @@ if TYPE_CHECKING:
 MAX_POINTS = 200
 DEFAULT_SELECTION = 5
 DATA_GLOBAL = "TRACKER_DATA"
+
+
+@dataclass(frozen=True)
+class ChartsPage(Page):
+    """An experiment's chart view: every run's history per metric (top N by the primary metric),
+    optionally grouped by a param or tag (mean line, min–max band), drawn in the browser from the
+    experiment's data script."""
+
+    template = "charts.html"
+
+    experiment_id: str = doc("Experiment id (the key into window.TRACKER_DATA).", "")
+    leaderboard: Link | None = doc("The experiment's leaderboard.", None)
+    data_script: str = doc("Site path of the experiment's data script.", "")
+    primary_metric: str = doc("The metric runs are ranked by ('' when none).", "")
+    run_count: int = doc("Number of runs in the experiment.", 0)
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,10 @@ def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
     }
     if run["parent_run_id"]:
         record["p"] = run["parent_run_id"]
+    tags = {k: v for k, v in sorted(site.tags.get(run_id, {}).items())
+            if not k.startswith(("mlflow.", "tracker."))}
+    if tags:
+        record["tg"] = tags
     digest = f"{MAX_POINTS}:t:{site.metric_digests.get(run_id, '')}"
     histories = site.cache.get("compare-histories", run_id, digest)
     if histories is None:
@@ -180,6 +200,17 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         data = payload(site, exp)
         yield SiteFile(urls.experiment_data(eid), data_script(eid, data))
         leaderboard = Link(exp["name"], urls.experiment(eid))
+        yield ChartsPage(
+            path=urls.experiment_charts(eid),
+            title=f"Charts · {exp['name']}",
+            breadcrumbs=(Link("Home", urls.home), leaderboard,
+                         Link("charts", urls.experiment_charts(eid))),
+            experiment_id=eid,
+            leaderboard=leaderboard,
+            data_script=urls.experiment_data(eid),
+            primary_metric=data["primary"],
+            run_count=len(runs),
+        )
         yield ComparePage(
             path=urls.compare(eid),
             title=f"Compare runs · {exp['name']}",
