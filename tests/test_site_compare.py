@@ -217,8 +217,8 @@ def test_compare_page_draws_selected_runs(board_site: BoardSite, open_page: Any)
     names = page.evaluate(
         "() => document.querySelector('.metric-chart .js-plotly-plot').data.map(t => t.name)")
     assert names == chosen
-    # histories, the primary metric's bars and the scatter
-    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 3
+    # histories, the primary metric's bars, the two-param map and the scatter
+    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 4
     _check_parallel_coordinates(page, ids, chosen)
     _check_brushing(page, ids)
     _check_tables(page)
@@ -320,4 +320,13 @@ def test_compare_deltas_against_a_chosen_baseline_and_stable_colours(
     lines = page.evaluate(count)
     page.fill(".compare-controls .smoothing input", "0.6")
     assert page.evaluate(count) == 2 * lines  # a smoothed and a faded raw line per run
+    # Two params over every run, coloured by rmse (best darkest), the selected runs ringed.
+    page.select_option("select.pair-x", "alpha")
+    page.select_option("select.pair-y", "model")
+    pair = page.evaluate("""() => { const t = document.querySelector('.pair-chart .js-plotly-plot').data[0];
+        return {names: t.text, colors: t.marker.color, widths: t.marker.line.width,
+                reversed: t.marker.reversescale}; }""")
+    by_name = dict(zip(pair["names"], zip(pair["colors"], pair["widths"])))
+    assert by_name["alpha-run"] == (2, 2) and by_name["beta-run"][1] == 1  # 2 = rmse, ringed
+    assert pair["reversed"] is False  # Viridis is dark at the low end: lower rmse is better
     assert errors == []

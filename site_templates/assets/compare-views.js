@@ -239,6 +239,68 @@
       });
     };
 
+    /** Two params against each other over every run of the experiment, each point coloured by
+     * the primary metric (best darkest, as in the parallel coordinates); selected runs ringed. */
+    proto.renderPair = function () {
+      var self = this;
+      var container = this.app.querySelector(".pair-chart");
+      if (!container) return;
+      var xs = this.app.querySelector(".pair-x");
+      var ys = this.app.querySelector(".pair-y");
+      var pkeys = this.data.pkeys || [];
+      var primary = this.data.primary;
+      if (pkeys.length < 2 || !primary) {
+        this.clear(container);
+        container.appendChild(el("p", "empty", "This needs two params and a primary metric."));
+        return;
+      }
+      if (!xs.options.length) {
+        // Default axes: the params most runs with the metric have, preferring ones that vary.
+        var scored = this.data.runs.filter(function (r) { return r.m && typeof r.m[primary] === "number"; });
+        var rank = pkeys.map(function (key) {
+          var values = scored.filter(function (r) { return r.pa && r.pa[key] !== undefined; }).map(function (r) { return String(r.pa[key]); });
+          var varies = values.some(function (v) { return v !== values[0]; });
+          return [key, values.length * 2 + (varies ? scored.length * 2 + 1 : 0)];
+        }).sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); });
+        this.fillSelect(xs, pkeys, rank[0][0]);
+        this.fillSelect(ys, pkeys, rank[1][0]);
+        var redraw = function () { self.renderPair(); };
+        xs.addEventListener("change", redraw);
+        ys.addEventListener("change", redraw);
+        this.app.querySelector(".pair-controls").hidden = false;
+      }
+      this.clear(container);
+      var dir = (this.data.dir || {})[primary] || "";
+      var runs = this.data.runs.filter(function (r) {
+        return r.pa && r.pa[xs.value] !== undefined && r.pa[ys.value] !== undefined && r.m && typeof r.m[primary] === "number";
+      });
+      if (!runs.length) {
+        container.appendChild(el("p", "empty", "No run has " + xs.value + ", " + ys.value + " and " + primary + "."));
+        return;
+      }
+      var axis = function (key) {
+        var numeric = runs.every(function (r) { return asNumber(r.pa[key]) !== null; });
+        return { values: runs.map(function (r) { return numeric ? asNumber(r.pa[key]) : String(r.pa[key]); }),
+          layout: { title: { text: key }, automargin: true, type: numeric ? "linear" : "category" } };
+      };
+      var x = axis(xs.value);
+      var y = axis(ys.value);
+      var chosen = this.selection;
+      var target = el("div", "chart-target");
+      container.appendChild(target);
+      this.plot(target, [{
+        type: "scatter", mode: "markers", x: x.values, y: y.values, text: runs.map(function (r) { return r.n; }),
+        customdata: runs.map(function (r) { return r.u; }),
+        marker: { size: 11, color: runs.map(function (r) { return r.m[primary]; }), colorscale: "Viridis",
+          reversescale: dir === "max", showscale: true,  // Viridis: low values dark
+          colorbar: { title: { text: primary + (dir === "min" ? " (lower is better)" : dir === "max" ? " (higher is better)" : "") } },
+          line: { color: runs.map(function (r) { return chosen.indexOf(r.i) >= 0 ? "#000000" : "#ffffff"; }),
+            width: runs.map(function (r) { return chosen.indexOf(r.i) >= 0 ? 2 : 1; }) } },
+        hovertemplate: "%{text}: " + primary + " %{marker.color}<extra></extra>"
+      }], { title: { text: primary + " over " + xs.value + " × " + ys.value, font: { size: 14 } }, height: 360,
+        margin: { l: 56, r: 16, t: 40, b: 44 }, hovermode: "closest", xaxis: x.layout, yaxis: y.layout });
+    };
+
     /** Bar chart of the primary metric per selected run (compare-views.js barFigure). */
     proto.renderBars = function () {
       var container = this.app.querySelector(".bar-chart");

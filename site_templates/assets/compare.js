@@ -552,6 +552,7 @@
     this.renderBars();
     this.renderParcoords();
     this.renderScatter();
+    if (this.renderPair) this.renderPair();
   };
 
   Compare.prototype.init = function () {
