@@ -324,7 +324,7 @@ def test_plotly_is_shipped_once_and_no_asset_is_duplicated(built: Path) -> None:
     vendor = [name for name in files if name.startswith("assets/vendor/")]
     plotly = [name for name in vendor if "plotly" in name]
     assert plotly == [build_module.plotly_asset_name()]
-    assert re.fullmatch(r"assets/vendor/plotly-\d+\.\d+\.\d+\.min\.js", plotly[0])
+    assert re.fullmatch(r"assets/vendor/plotly-\d+\.\d+\.\d+\.[0-9a-f]{10}\.min\.js", plotly[0])
     assert files[plotly[0]] == build_module.plotly_asset()[1]
     assert [n for n in files if "plotly" in n.lower() and n.endswith(".js")] == plotly
     digests: dict[str, list[str]] = {}
@@ -762,7 +762,7 @@ def test_serve_refuses_a_port_in_use(own_store: tuple[str, dict[str, str]], tmp_
 
 def _fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (localhost only)
-        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Cache-Control"] == "no-cache"  # revalidated by ETag (#11)
         return str(response.read().decode("utf-8"))
 
 

@@ -49,10 +49,11 @@ def test_data_script_parses_and_is_compact(board_site: BoardSite) -> None:
     assert runs["alpha-run"]["u"] == f"runs/{board_site.ids['alpha-run']}.html"
     assert runs["nan-run"]["m"]["rmse"] is None  # NaN → null
     assert "h" not in runs["nan-run"]  # no finite history
-    steps, values = runs["alpha-run"]["h"]["rmse"]
+    steps, values, seconds = runs["alpha-run"]["h"]["rmse"]
     assert len(steps) == len(values) <= MAX_POINTS < HISTORY_STEPS
     assert steps[0] == 0 and steps[-1] == HISTORY_STEPS - 1 and values[-1] == 2
-    assert steps == sorted(steps)
+    assert steps == sorted(steps) and len(seconds) == len(steps) and seconds == sorted(seconds)
+    assert data["base"] == board_site.ids["alpha-run"]  # no run is tagged: the best one
     assert all(_significant_digits(v) <= 6 for v in values)
     assert "r2" not in runs["alpha-run"].get("h", {})  # one point: the latest value says it all
     text = (board_site.out / "experiments" / "board.data.js").read_text(encoding="utf-8")
@@ -216,10 +217,116 @@ def test_compare_page_draws_selected_runs(board_site: BoardSite, open_page: Any)
     names = page.evaluate(
         "() => document.querySelector('.metric-chart .js-plotly-plot').data.map(t => t.name)")
     assert names == chosen
-    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 2
+    # histories, the primary metric's bars, the two-param map and the scatter
+    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length") == 4
     _check_parallel_coordinates(page, ids, chosen)
     _check_brushing(page, ids)
     _check_tables(page)
     _check_scatter(page)
     _check_selection_changes(page, ids)
+    assert errors == []
+
+
+# ------------------------------------------------------------------ baseline and colours (#11)
+
+
+def _colours(page: Any) -> dict[str, str]:
+    """Run name → its colour in the legend, the history traces and the bar chart."""
+    return page.evaluate("""() => {
+        const out = {};
+        document.querySelectorAll('.compare-legend li').forEach(li => {
+            out['legend:' + li.textContent] = getComputedStyle(li.querySelector('.swatch')).backgroundColor;
+        });
+        document.querySelector('.metric-chart .js-plotly-plot').data
+            .forEach(t => { out['line:' + t.name] = t.line.color; });
+        const bars = document.querySelector('.bar-chart .js-plotly-plot').data[0];
+        bars.y.forEach((name, i) => { out['bar:' + name] = bars.marker.color[i]; });
+        return out;
+    }""")
+
+
+def _rgb(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def _run_colours(page: Any, names: list[str]) -> dict[str, str]:
+    seen = _colours(page)
+    out = {}
+    for name in names:
+        bar = seen["bar:" + name]
+        assert seen.get("line:" + name, bar) == bar and seen["legend:" + name] == _rgb(bar), name
+        out[name] = bar
+    return out
+
+
+def _delta(page: Any, table: str, key: str) -> list[tuple[str, str]]:
+    return page.eval_on_selector_all(
+        f"table.{table} tr[data-key='{key}'] td",
+        "tds => tds.map(td => { const d = td.querySelector('.delta');"
+        " return d ? [d.textContent, d.className] : ['', '']; })")
+
+
+@pytest.mark.browser
+def test_compare_deltas_against_a_chosen_baseline_and_stable_colours(
+    board_site: BoardSite, open_page: Any
+) -> None:
+    ids = board_site.ids
+    chosen = ["alpha-run", "beta-run", "gamma-run"]
+    page, errors = open_page(board_site.out / "experiments" / "board-compare.html",
+                             fragment="runs=" + ",".join(ids[n] for n in chosen))
+    page.wait_for_selector(".bar-chart .js-plotly-plot")
+    # Default baseline: the best run by rmse (alpha, rmse 2); its column comes first.
+    heads = page.eval_on_selector_all("table.metrics-diff thead th", "ths => ths.map(t => t.textContent)")
+    assert heads[1] == "alpha-run baseline"
+    values = page.eval_on_selector_all("table.metrics-diff tr[data-key='rmse'] td",
+                                       "tds => tds.map(td => td.firstChild.textContent)")
+    rmse = dict(zip(heads[1:], values))
+    assert _delta(page, "metrics-diff", "rmse")[0] == ["", ""]  # the baseline itself
+    beta = float(rmse["beta-run"])
+    assert _delta(page, "metrics-diff", "rmse")[1] == [
+        f"+{beta - 2:g} (+{(beta - 2) / 2 * 100:g}%)", "delta worse"]  # higher rmse: worse
+    # Choose beta as the baseline: alpha is now better (green), the address keeps it.
+    page.select_option("select.compare-baseline", ids["beta-run"])
+    heads = page.eval_on_selector_all("table.metrics-diff thead th", "ths => ths.map(t => t.textContent)")
+    assert heads[1] == "beta-run baseline" and heads[2] == "alpha-run"
+    assert _delta(page, "metrics-diff", "rmse")[1] == [
+        f"−{beta - 2:g} (−{(beta - 2) / beta * 100:.4g}%)", "delta better"]
+    assert "base=" + ids["beta-run"] in page.evaluate("() => location.hash")
+    # A param that differs numerically gets an uncoloured difference.
+    alpha_deltas = _delta(page, "params-diff", "alpha")
+    assert alpha_deltas[1][1] == "delta" and alpha_deltas[1][0].startswith("−")
+    # Bars of the primary metric: best first, axis fitted to the values.
+    bars = page.evaluate("""() => { const gd = document.querySelector('.bar-chart .js-plotly-plot');
+        return {y: gd.data[0].y, range: gd.layout.xaxis.range}; }""")
+    assert bars["y"][0] == "alpha-run" and len(bars["y"]) == 3
+    first = _run_colours(page, chosen)
+    assert len(set(first.values())) == 3
+    # Another selection, in another order: every run keeps its colour.
+    page.evaluate("ids => { location.hash = 'runs=' + ids.join(','); }",
+                  [ids["gamma-run"], ids["trial-1"], ids["alpha-run"]])
+    page.wait_for_function("() => document.querySelectorAll('.compare-legend li').length === 3"
+                           " && document.querySelector('.compare-legend li').textContent === 'gamma-run'")
+    second = _run_colours(page, ["gamma-run", "trial-1", "alpha-run"])
+    assert second["gamma-run"] == first["gamma-run"] and second["alpha-run"] == first["alpha-run"]
+    assert len(set(second.values())) == 3
+    # History controls: log scale, smoothing and the x axis redraw the charts.
+    page.check(".compare-controls input.log-scale")
+    page.check(".compare-controls input[value=relative]")
+    state = page.evaluate("""() => { const gd = document.querySelector('.metric-chart .js-plotly-plot');
+        return [gd.layout.yaxis.type, gd.layout.xaxis.title.text]; }""")
+    assert state == ["log", "hours since start"]
+    count = "() => document.querySelector('.metric-chart .js-plotly-plot').data.length"
+    lines = page.evaluate(count)
+    page.fill(".compare-controls .smoothing input", "0.6")
+    assert page.evaluate(count) == 2 * lines  # a smoothed and a faded raw line per run
+    # Two params over every run, coloured by rmse (best darkest), the selected runs ringed.
+    page.select_option("select.pair-x", "alpha")
+    page.select_option("select.pair-y", "model")
+    pair = page.evaluate("""() => { const t = document.querySelector('.pair-chart .js-plotly-plot').data[0];
+        return {names: t.text, colors: t.marker.color, widths: t.marker.line.width,
+                reversed: t.marker.reversescale}; }""")
+    by_name = dict(zip(pair["names"], zip(pair["colors"], pair["widths"])))
+    assert by_name["alpha-run"] == (2, 2) and by_name["beta-run"][1] == 1  # 2 = rmse, ringed
+    assert pair["reversed"] is False  # Viridis is dark at the low end: lower rmse is better
     assert errors == []

@@ -84,6 +84,7 @@ PAGES: dict[str, tuple[Callable[[dict[str, str]], str], int, int]] = {
     "run with artifacts": (lambda ids: f"runs/{ids['retrain']}.html", 0, 0),
     "run without artifacts": (lambda ids: f"runs/{ids['lasso']}.html", 0, 0),
     "compare": (lambda ids: "experiments/nyc-taxi-compare.html", 1, 1),
+    "chart view": (lambda ids: "experiments/nyc-taxi-charts.html", 1, 0),
     "sweep": (lambda ids: f"sweeps/{ids['xgb-sweep']}.html", 1, 1),
     "registry": (lambda ids: "models/index.html", 0, 0),
     "model": (lambda ids: "models/taxi-duration.html", 0, 0),

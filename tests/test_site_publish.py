@@ -323,7 +323,7 @@ def test_include_keeps_only_matching_experiments(tmp_path: Path) -> None:
     )
     build(uri, tmp_path / "site", config=load_config(tmp_path / "tracker.toml"))
     pages = sorted(p.name for p in (tmp_path / "site" / "experiments").glob("*.html"))
-    assert pages == ["nyc-taxi-compare.html", "nyc-taxi.html"]
+    assert pages == ["nyc-taxi-charts.html", "nyc-taxi-compare.html", "nyc-taxi.html"]
 
 
 def test_cli_build_config_and_title_override(

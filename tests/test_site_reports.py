@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup, Tag
 
+from tests.browser import browser, open_page  # noqa: F401 (fixtures)
 from tests.conftest import write_files
 from tests.test_site_registry import assert_no_injection, seed_registry_store
 from tracker.site import reports
@@ -353,3 +354,59 @@ def test_the_example_reports_build_without_warnings(built: dict[str, Any], tmp_p
     soup = soup_of(tmp_path / "site", "reports/overview.html")
     assert len(soup.select("div.report-table table")) == 2
     assert len(soup.select("div.report-chart script.chart-data")) == 2
+
+
+# -- bar axis range and legend placement (#11) ----------------------------------------------
+
+CLOSE_BARS = """\
+# Close bars
+
+```chart
+title: RMSE by model
+sql: SELECT * FROM (VALUES ('lasso · run 1', 5.56, 'lasso'), ('xgboost · run 2', 5.27, 'xgboost'))
+       AS t(run, rmse, model)
+x: run
+y: rmse
+color: model
+kind: bar
+```
+"""
+
+
+def test_bar_axis_fits_close_values_and_starts_at_0_otherwise() -> None:
+    spec = reports.parse_chart_spec("sql: s\nx: run\ny: rmse\ncolor: model\nkind: bar")
+    close = reports.chart_figure(spec, ["run", "rmse", "model"],
+                                 [("a", 5.56, "lasso"), ("b", 5.27, "xgboost")])
+    low, high = close["layout"]["yaxis"]["range"]
+    assert 5.0 < low < 5.27 and 5.56 < high < 5.8
+    assert close["layout"]["legend"]["yanchor"] == "bottom"  # above the plot, not on the labels
+    apart = reports.chart_figure(spec, ["run", "rmse", "model"], [("a", 2, "x"), ("b", 10, "y")])
+    assert apart["layout"]["yaxis"]["range"][0] == 0
+
+
+@pytest.mark.browser
+def test_close_bars_look_different_and_the_legend_covers_no_label(
+    tmp_path: Path, open_page: Any  # noqa: F811 (fixture)
+) -> None:
+    root = tmp_path
+    seed_registry_store(str(root / "store"))
+    folder = write_files(root / "reports", {"close.md": CLOSE_BARS})
+    build(str(root / "store"), root / "site", reports=str(folder))
+    page, errors = open_page(root / "site" / "reports" / "close.html", width=390)
+    page.wait_for_selector("div.report-chart .js-plotly-plot .barlayer path")
+    heights = page.evaluate("""() => {  // visible bar heights (the plot area clips the bars)
+        const area = document.querySelector('.report-chart .nsewdrag').getBoundingClientRect();
+        return [...document.querySelectorAll('.report-chart .barlayer .point path')].map(
+            p => area.bottom - Math.max(p.getBoundingClientRect().top, area.top));
+    }""")
+    assert len(heights) == 2 and max(heights) > 2 * min(heights)  # 5.56 vs 5.27 visibly apart
+    boxes = page.evaluate("""() => {
+        const box = e => { const r = e.getBoundingClientRect();
+                           return [r.left, r.top, r.right, r.bottom]; };
+        return {legend: box(document.querySelector('.report-chart .legend')),
+                labels: [...document.querySelectorAll('.report-chart .xtick text')].map(box)};
+    }""")
+    lx0, ly0, lx1, ly1 = boxes["legend"]
+    for x0, y0, x1, y1 in boxes["labels"]:
+        assert x1 <= lx0 or x0 >= lx1 or y1 <= ly0 or y0 >= ly1, (boxes["legend"], (x0, y0, x1, y1))
+    assert errors == []

@@ -386,8 +386,13 @@ def previews(soup: BeautifulSoup) -> dict[str, Any]:
 
 def test_previews_are_escaped_and_never_run_code(built: Built) -> None:
     shown = previews(page(built, built.main))
-    assert "diagram.svg" not in shown and "big.bin" not in shown
+    assert "big.bin" not in shown
+    svg = shown["diagram.svg"]  # an <img> of a data: URI: an image document runs no script
+    assert [img["src"].split(",")[0] for img in svg.find_all("img")] == [
+        "data:image/svg+xml;base64"]
+    assert svg.find("script") is None and svg.find("svg") is None
     assert shown["plot.png"].img["src"] == f"{built.main}/artifacts/plot.png"
+    assert (shown["plot.png"].img["width"], shown["plot.png"].img["height"]) == ("4", "4")
     html = shown["page.html"]
     assert html.find("script") is None
     assert "<script>alert('html')</script>" in html.pre.get_text()
@@ -464,8 +469,9 @@ def test_internal_links_of_run_pages_resolve(built: Built) -> None:
         for tag, attr in (("a", "href"), ("img", "src"), ("script", "src"), ("link", "href")):
             for element in soup.find_all(tag, attrs={attr: True}):
                 target = element[attr].split("#")[0]
-                if not target or "://" in target or "models/" in target:
-                    continue  # external, in-page, or another team's registry page
+                if not target or "://" in target or "models/" in target or (
+                        tag == "img" and target.startswith("data:image/")):
+                    continue  # external, in-page, another team's registry page, an SVG preview
                 assert resolve(built, target).is_file(), (run_id, target)
 
 

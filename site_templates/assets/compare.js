@@ -7,13 +7,11 @@
 (function () {
   "use strict";
 
-  var PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-    "#e377c2", "#7f7f7f", "#bcbd22"];
+  var VIEWS = (window.tracker && window.tracker.compareViews) || null; // assets/compare-views.js
+  var MAX_DIMENSIONS = 12;
   // Runs differ by line dash and marker symbol too, not by colour alone (#18).
   var DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
   var SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "star", "triangle-down"];
-  var MISSING = "(none)";
-  var MAX_DIMENSIONS = 12;
   // One mode bar button (download PNG), never a cloud link; as in site.js (#18).
   var PLOT_CONFIG = {
     responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false,
@@ -41,45 +39,8 @@
     return isFinite(number) ? number : null;
   }
 
-  /** Distinct values: numbers by value, then text, then the missing marker. */
-  function categoryOrder(values) {
-    var seen = {};
-    var distinct = [];
-    values.forEach(function (v) {
-      if (!Object.prototype.hasOwnProperty.call(seen, v)) {
-        seen[v] = true;
-        distinct.push(v);
-      }
-    });
-    return distinct.sort(function (a, b) {
-      var rank = function (v) { return v === MISSING ? 2 : asNumber(v) === null ? 1 : 0; };
-      var ra = rank(a);
-      var rb = rank(b);
-      if (ra !== rb) return ra - rb;
-      if (ra === 0) return asNumber(a) - asNumber(b);
-      return a < b ? -1 : a > b ? 1 : 0;
-    });
-  }
-
-  /** A parallel-coordinates dimension: numbers as they are, anything else as category indices
-   * (the same encoding as tracker/site/charts_compare.py). */
-  function dimension(label, values) {
-    var numbers = values.map(asNumber);
-    if (values.length && numbers.every(function (n) { return n !== null; })) {
-      return { label: label, values: numbers };
-    }
-    var texts = values.map(function (v) { return v === null || v === undefined || v === "" ? MISSING : String(v); });
-    var categories = categoryOrder(texts);
-    var index = {};
-    categories.forEach(function (c, i) { index[c] = i; });
-    return {
-      label: label,
-      values: texts.map(function (t) { return index[t]; }),
-      tickvals: categories.map(function (c, i) { return i; }),
-      ticktext: categories,
-      range: [0, Math.max(categories.length - 1, 1)]
-    };
-  }
+  // Parallel-coordinates dimensions (compare-views.js dimension).
+  var dimension = VIEWS ? VIEWS.dimension : function (label, values) { return { label: label, values: values }; };
 
   function layout(title, xTitle, yTitle, extra) {
     var base = {
@@ -140,6 +101,8 @@
     this.byId = {};
     for (var i = 0; i < data.runs.length; i++) this.byId[data.runs[i].i] = data.runs[i];
     this.root = document.body.getAttribute("data-root") || "";
+    this.colorOf = VIEWS ? VIEWS.colorIndex(data) : function () { return "#1f77b4"; };
+    this.base = "";
     this.selection = [];
     this.message = app.querySelector(".compare-message");
   }
@@ -159,8 +122,13 @@
     var hash = window.location.hash.replace(/^#/, "");
     var ids = null;
     this.brush = "";
+    this.base = "";
     hash.split("&").forEach(function (part) {
       if (part.indexOf("brush=") === 0) this.brush = part.slice(6);
+      if (part.indexOf("base=") === 0) {
+        try { this.base = decodeURIComponent(part.slice(5)); } catch (e) { this.base = ""; }
+        if (!this.byId[this.base]) this.base = "";
+      }
       if (part.indexOf("runs=") === 0) {
         ids = part.slice(5).split(",").filter(Boolean).map(function (id) {
           try { return decodeURIComponent(id); } catch (e) { return id; }
@@ -182,7 +150,7 @@
   };
 
   Compare.prototype.writeHash = function () {
-    var hash = "runs=" + this.selection.map(encodeURIComponent).join(",") + (this.brush ? "&brush=" + this.brush : "");
+    var hash = "runs=" + this.selection.map(encodeURIComponent).join(",") + (this.base ? "&base=" + encodeURIComponent(this.base) : "") + (this.brush ? "&brush=" + this.brush : "");
     var url = window.location.pathname + window.location.search + "#" + hash;
     try {
       window.history.replaceState(window.history.state, "", url);
@@ -201,8 +169,16 @@
     return this.selection.map(function (id) { return this.byId[id]; }, this);
   };
 
-  Compare.prototype.color = function (index) {
-    return PALETTE[index % PALETTE.length];
+  /** A run's colour, keyed by its id (the same in every chart and selection). */
+  Compare.prototype.color = function (run) {
+    return this.colorOf(run.i);
+  };
+
+  /** The baseline run: the one in the address (&base=id), else the data's default (the run
+   * tagged baseline, else the best by the primary metric). */
+  Compare.prototype.baseline = function () {
+    var id = this.base || this.data.base;
+    return this.byId[id] || this.runs()[0] || null;
   };
 
   Compare.prototype.runLink = function (run) {
@@ -220,7 +196,7 @@
     this.runs().forEach(function (run, index) {
       var item = el("li");
       var swatch = el("span", "swatch");
-      swatch.style.backgroundColor = self.color(index);
+      swatch.style.backgroundColor = self.color(run);
       item.appendChild(swatch);
       item.appendChild(self.runLink(run));
       var remove = el("button", "compare-remove", "×");
@@ -247,6 +223,18 @@
       picker.appendChild(option);
     });
     this.app.querySelector(".compare-add").hidden = false;
+    var basePick = this.app.querySelector(".compare-baseline");
+    var base = this.baseline();
+    if (basePick) {
+      basePick.textContent = "";
+      this.data.runs.forEach(function (run) {
+        var option = el("option", "", run.n + (run.i === self.data.base ? " (default)" : ""));
+        option.value = run.i;
+        basePick.appendChild(option);
+      });
+      if (base) basePick.value = base.i;
+      basePick.closest("label").hidden = false;
+    }
     if (this.refocus !== undefined) {
       var buttons = list.querySelectorAll(".compare-remove");
       var next = buttons[Math.min(this.refocus, buttons.length - 1)] || picker;
@@ -268,6 +256,21 @@
     }
     var reset = this.app.querySelector(".compare-reset");
     if (reset) reset.addEventListener("click", function () { self.setSelection(self.defaultSelection()); });
+    var basePick = this.app.querySelector(".compare-baseline");
+    if (basePick) {
+      basePick.addEventListener("change", function () {
+        self.base = basePick.value === self.data.base ? "" : basePick.value;
+        self.writeHash();
+        self.render();
+      });
+    }
+    var controls = this.app.querySelector(".compare-controls");
+    if (controls) {
+      controls.hidden = false;
+      var redraw = function () { self.updateHistories(); };
+      controls.addEventListener("input", redraw);
+      controls.addEventListener("change", redraw);
+    }
     var only = this.app.querySelector(".only-diff");
     if (only) {
       only.addEventListener("change", function () {
@@ -316,31 +319,30 @@
     this.clear(container);
     var runs = this.runs();
     var drawn = 0;
+    var state = VIEWS ? VIEWS.readControls(this.app.querySelector(".compare-controls")) : null;
+    this.renderLegend(runs);
     this.metricKeys().forEach(function (key) {
-      var traces = [];
-      runs.forEach(function (run, index) {
-        var series = run.h && run.h[key];
-        if (!series) return;
-        traces.push({
-          type: "scatter", mode: series[0].length > 60 ? "lines" : "lines+markers", name: run.n,
-          x: series[0], y: series[1], line: { color: self.color(index), dash: DASHES[index % DASHES.length] },
-          marker: { size: 6, symbol: SYMBOLS[index % SYMBOLS.length] }, customdata: series[0].map(function () { return run.u; }),
-          hovertemplate: run.n + " · step %{x}: %{y}<extra></extra>"
-        });
-      });
+      var traces = VIEWS ? VIEWS.historyTraces(key, runs, self.colorOf, state) : [];
       if (!traces.length) return;
       var figure = el("figure", "chart metric-chart");
       figure.setAttribute("data-metric", key);
-      var label = key + " by step, one line per run";
+      var label = key + " by " + state.xaxis + ", one line per run";
       figure.setAttribute("aria-label", label); // not role="img": the chart holds a button (#18)
+      traces.forEach(function (t, i) { // runs differ by dash and marker too, not colour alone
+        if (t.opacity) return;
+        t.line.dash = DASHES[i % DASHES.length];
+        t.marker = { size: 6, symbol: SYMBOLS[i % SYMBOLS.length] };
+      });
       var target = el("div", "chart-target");
       figure.appendChild(target);
-      figure.appendChild(dataTable(label + ": " + traces.map(function (t) { return t.name; }).join(", "),
-        ["run", "step", key], traceRows(traces.map(function (t) { return { name: t.name, x: t.x, y: t.y }; }))));
+      figure.appendChild(dataTable(label + ": " + traces.filter(function (t) { return !t.opacity; })
+        .map(function (t) { return t.name; }).join(", "), ["run", state.xaxis, key],
+        traceRows(traces.filter(function (t) { return !t.opacity; })
+          .map(function (t) { return { name: t.name, x: t.x, y: t.y }; }))));
       container.appendChild(figure);
       var dirs = self.data.dir || {};
       var direction = dirs[key] === "max" ? " (higher is better)" : dirs[key] === "min" ? " (lower is better)" : "";
-      if (self.plot(target, traces, layout(key + direction, "step", key)) !== null) drawn += 1;
+      if (self.plot(target, traces, VIEWS.historyLayout(key + direction, key, state)) !== null) drawn += 1;
     });
     if (!drawn) {
       container.appendChild(el("p", "empty", typeof window.Plotly === "undefined"
@@ -467,7 +469,7 @@
     var numeric = all.every(function (run) { return asNumber(run.pa[param]) !== null; });
     var x = function (run) { return numeric ? asNumber(run.pa[param]) : String(run.pa[param]); };
     var chosen = points(this.runs());
-    var colors = chosen.map(function (run) { return self.color(self.selection.indexOf(run.i)); });
+    var colors = chosen.map(function (run) { return self.color(run); });
     var traces = [
       { type: "scatter", mode: "markers", name: "all runs", x: all.map(x), y: all.map(function (r) { return r.m[metric]; }),
         text: all.map(function (r) { return r.n; }), customdata: all.map(function (r) { return r.u; }),
@@ -476,7 +478,7 @@
         text: chosen.map(function (r) { return r.n; }), customdata: chosen.map(function (r) { return r.u; }),
         textposition: "top center", textfont: { size: 12, color: "#1b1f24" }, // direct labels (#18)
         marker: { color: colors, size: 11, line: { color: "#ffffff", width: 1 },
-          symbol: chosen.map(function (run) { return SYMBOLS[self.selection.indexOf(run.i) % SYMBOLS.length]; }) },
+          symbol: chosen.map(function (run, i) { return SYMBOLS[i % SYMBOLS.length]; }) },
         hovertemplate: "%{text}: %{x} → %{y}<extra></extra>" }
     ];
     if (!all.length) {
@@ -508,7 +510,8 @@
     var corner = el("th", "", first);
     corner.scope = "col";
     row.appendChild(corner);
-    runs.forEach(function (run, index) {
+    var base = this.baseline();
+    runs.forEach(function (run) {
       var th = el("th");
       th.scope = "col";
       var swatch = el("span", "swatch");
@@ -516,9 +519,13 @@
       swatch.style.width = ".7em";
       swatch.style.height = ".7em";
       swatch.style.marginRight = ".3em";
-      swatch.style.backgroundColor = self.color(index);
+      swatch.style.backgroundColor = self.color(run);
       th.appendChild(swatch);
       th.appendChild(self.runLink(run));
+      if (base && run.i === base.i) {
+        th.classList.add("baseline");
+        th.appendChild(el("span", "baseline-mark", " baseline"));
+      }
       row.appendChild(th);
     });
   };
@@ -526,6 +533,8 @@
   /** One row per key; rows whose values differ get class "differs", the others "same". */
   Compare.prototype.diffTable = function (table, field, first, runs, best) {
     table.textContent = "";
+    var base = this.baseline();
+    var dirs = field === "m" ? this.data.dir || {} : {};
     var keys = this.unionKeys(runs, field);
     if (!keys.length) return 0;
     table.appendChild(el("caption", "visually-hidden", (field === "pa" ? "Params" : "Latest metrics") + " of the selected runs, one column per run"));
@@ -543,13 +552,23 @@
       th.scope = "row";
       tr.appendChild(th);
       var bestValue = best ? best(key, values) : undefined;
-      values.forEach(function (value) {
-        var td = el("td", typeof value === "number" ? "num" : "");
+      var baseValue = base && base[field] ? base[field][key] : undefined;
+      values.forEach(function (value, index) {
+        var numeric = typeof value === "number" || asNumber(value) !== null;
+        var td = el("td", numeric ? "num" : "");
         if (value === undefined || value === null) {
           td.appendChild(el("span", "muted", "—"));
         } else {
           td.textContent = typeof value === "number" ? formatNumber(value) : String(value);
           if (bestValue !== undefined && value === bestValue) td.classList.add("best");
+        }
+        if (base && runs[index].i !== base.i && VIEWS) {
+          var change = VIEWS.delta(asNumber(value), asNumber(baseValue), dirs[key] || "");
+          if (change && change.text.charAt(0) !== "±") {
+            td.appendChild(el("span", "delta" + (change.cls ? " " + change.cls : ""), change.text));
+          } else if (!change && value !== baseValue && baseValue !== undefined && value !== undefined) {
+            td.appendChild(el("span", "delta changed", "≠ baseline"));
+          }
         }
         tr.appendChild(td);
       });
@@ -557,8 +576,15 @@
     return differing;
   };
 
+  /** The tables' columns: the baseline first (even when it is not selected), then the others. */
+  Compare.prototype.tableRuns = function () {
+    var base = this.baseline();
+    var runs = this.runs().filter(function (run) { return !base || run.i !== base.i; });
+    return base ? [base].concat(runs) : runs;
+  };
+
   Compare.prototype.renderTables = function () {
-    var runs = this.runs();
+    var runs = this.tableRuns();
     var dir = this.data.dir || {};
     var params = this.app.querySelector(".params-diff");
     var count = this.diffTable(params, "pa", "param", runs, null);
@@ -578,6 +604,8 @@
     if (!metrics.rows.length) metrics.appendChild(el("caption", "empty", "The selected runs have no metrics."));
   };
 
+  if (VIEWS) VIEWS.install(Compare.prototype, el, PLOT_CONFIG);
+
   /* ---------------------------------------------------------------- wiring */
 
   Compare.prototype.render = function () {
@@ -587,8 +615,10 @@
     }
     this.renderTables();
     this.renderHistories();
+    this.renderBars();
     this.renderParcoords();
     this.renderScatter();
+    if (this.renderPair) this.renderPair();
   };
 
   Compare.prototype.init = function () {

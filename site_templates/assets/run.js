@@ -179,11 +179,71 @@
     });
   }
 
+  // Feature importance (#11): one bar table per type; the select shows one of them.
+  function wireImportance() {
+    document.querySelectorAll("figure.importance").forEach(function (figure) {
+      var select = figure.querySelector("select.importance-type");
+      var tables = figure.querySelectorAll("table.importance-bars");
+      if (!select || tables.length < 2) return;
+      function show() {
+        tables.forEach(function (table) {
+          table.hidden = table.dataset.kind !== select.value;
+        });
+      }
+      select.closest("label").hidden = false;
+      select.addEventListener("change", show);
+      show();
+    });
+  }
+
+  // Long text previews (#11) live in the run's previews.js (window.TRACKER_PREVIEWS[path] =
+  // [text, rest]), loaded with a <script> (file:// pages cannot fetch) when one is opened.
+  function wireLazyPreviews() {
+    var section = document.querySelector("section[data-previews]");
+    if (!section) return;
+    var loading = null;
+    function load() {
+      if (!loading) {
+        loading = new Promise(function (resolve) {
+          var script = document.createElement("script");
+          script.src = section.getAttribute("data-previews");
+          script.onload = resolve;
+          script.onerror = resolve;
+          document.head.appendChild(script);
+        });
+      }
+      return loading;
+    }
+    function fill(details) {
+      if (!details.open || details.dataset.filled) return;
+      load().then(function () {
+        var texts = (window.TRACKER_PREVIEWS || {})[details.getAttribute("data-lazy")];
+        if (!texts) return;
+        details.querySelector("code.lazy-text").textContent = texts[0];
+        var rest = details.querySelector("code.lazy-rest");
+        if (rest) rest.textContent = texts[1];
+        var note = details.querySelector(".lazy-note");
+        if (note) note.hidden = true;
+        details.dataset.filled = "1";
+      });
+    }
+    section.querySelectorAll("details[data-lazy]").forEach(function (details) {
+      details.addEventListener("toggle", function () { fill(details); });
+      fill(details);
+    });
+  }
+
+  function start() {
+    wireLazyPreviews();
+    wireImportance();
+    init();
+  }
+
   window.tracker = window.tracker || {};
   window.tracker.runPage = { ema: ema, state: state, charts: charts, drawAll: drawAll };
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    init();
+    start();
   }
 })();

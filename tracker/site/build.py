@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import logging
@@ -267,12 +268,21 @@ def _plotly_source() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
-def plotly_asset_name() -> str:
-    """``assets/vendor/plotly-<version>.min.js``: the version is read from the file's header."""
-    with open(_plotly_source(), "rb") as fh:
-        head = fh.read(200).decode("ascii", "replace")
+@functools.lru_cache(maxsize=4)
+def _plotly_name(path: str, size: int, mtime_ns: int) -> str:
+    data = Path(path).read_bytes()
+    head = data[:200].decode("ascii", "replace")
     version = head.split("plotly.js v", 1)[1].split()[0] if "plotly.js v" in head else "bundled"
-    return f"assets/vendor/plotly-{version}.min.js"
+    return f"assets/vendor/plotly-{version}.{hashlib.sha256(data).hexdigest()[:10]}.min.js"
+
+
+def plotly_asset_name() -> str:
+    """``assets/vendor/plotly-<version>.<hash>.min.js``: the version from the file's header and
+    the start of its SHA-256, so the name changes with the content and browsers may keep the
+    file for good (``tracker serve`` sends it as immutable, #11)."""
+    source = _plotly_source()
+    st = source.stat()
+    return _plotly_name(str(source), st.st_size, st.st_mtime_ns)
 
 
 def plotly_asset() -> tuple[str, bytes]:

@@ -39,6 +39,28 @@ def layout(title: str, x_title: str, y_title: str, **extra: Any) -> dict[str, An
     return base
 
 
+def value_range(values: list[float | None]) -> list[float] | None:
+    """[low, high] of a bar chart's value axis: from 0 when 0 is near the data, else around the
+    data, so 5.56 and 5.27 do not look equal (#11); None when there is no finite value. The
+    twin of valueRange in site_templates/assets/compare-views.js.
+
+    Args:
+        values: the bar lengths (None and non-finite values are ignored).
+    """
+    xs = [v for v in values if v is not None and math.isfinite(v)]
+    if not xs:
+        return None
+    lo, hi = min(xs), max(xs)
+    span = hi - lo
+    if span == 0:
+        return [0.0, hi * 1.1 or 1.0] if hi >= 0 else [lo * 1.1, 0.0]
+    if lo >= 0 and lo <= span * 2:
+        return [0.0, rounded(hi + span * 0.08)]
+    if hi <= 0 and -hi <= span * 2:
+        return [rounded(lo - span * 0.08), 0.0]
+    return [rounded(lo - span * 0.25), rounded(hi + span * 0.25)]
+
+
 def running_best(values: list[float | None], direction: str) -> list[float | None]:
     """The best value so far at each position (None until the first value)."""
     best: float | None = None

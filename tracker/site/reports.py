@@ -307,8 +307,18 @@ def chart_figure(
                                  [_number(r[yi]) for r in groups[name]], len(traces)))
     title = spec.title or f"{', '.join(spec.y)} by {spec.x}"
     layout = charts.layout(title, spec.x, ", ".join(spec.y))
-    if spec.kind == "bar" and len(traces) > 1:
-        layout["barmode"] = "group"
+    if len(traces) > 1:
+        # Above the plot, under the title: a legend below it covered the x labels (#11).
+        layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0,
+                            "yanchor": "bottom"}
+        layout["margin"] = {**layout["margin"], "t": 80}
+        layout["title"] = {**layout["title"], "y": 0.97, "yanchor": "top"}
+    if spec.kind == "bar":
+        if len(traces) > 1:
+            layout["barmode"] = "group"
+        span = charts.value_range([y for t in traces for y in t["y"]])
+        if span is not None:  # not from 0 when that would hide the differences (#11)
+            layout["yaxis"] = {**layout["yaxis"], "range": span}
     return {"data": traces, "layout": layout}
 
 

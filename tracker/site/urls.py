@@ -96,6 +96,10 @@ class Urls:
     def compare(self, experiment_id: str) -> str:
         return f"experiments/{self._experiments[experiment_id]}-compare.html"
 
+    def experiment_charts(self, experiment_id: str) -> str:
+        """The chart view of an experiment: every run's history per metric, grouped or not."""
+        return f"experiments/{self._experiments[experiment_id]}-charts.html"
+
     def run(self, run_id: str) -> str:
         return f"runs/{run_id}.html"
 
@@ -104,6 +108,10 @@ class Urls:
 
     def run_artifact(self, run_id: str, path: str) -> str:
         return f"runs/{run_id}/artifacts/{path}"
+
+    def run_previews(self, run_id: str) -> str:
+        """The data script of a run page's long text previews (loaded when one is opened)."""
+        return f"runs/{run_id}/previews.js"
 
     def sweep(self, run_id: str) -> str:
         return f"sweeps/{run_id}.html"

@@ -8,7 +8,11 @@ The page is a static shell: ``assets/compare.js`` reads the selected run ids fro
 Data script format (short keys keep it small): ``{"id", "name", "primary", "dir": {metric:
 "min"|"max"}, "mkeys", "pkeys", "top": [run ids], "runs": [{"i": id, "n": name, "s": status,
 "p": parent id, "t": start ms, "u": run page path, "pa": {param: value}, "m": {metric: latest},
-"h": {metric: [[steps], [values]]}}]}``, runs in leaderboard order. Numbers keep 6 significant
+"h": {metric: [[steps], [values], [seconds since the run's start]]}, "tg": {tag: value} (user
+tags, not ``mlflow.*``/``tracker.*``)}], "base": the default
+baseline run id}``, runs in leaderboard order; the default baseline is the run tagged
+``baseline`` (a ``baseline`` tag not "false"/"0", or a tag whose value is "baseline"), else the
+best run by the primary metric. Numbers keep 6 significant
 digits; NaN and ±inf become null in ``m`` and are left out of ``h``; histories of more than one
 finite point only, downsampled with LTTB to at most ``MAX_POINTS`` points per series.
 """
@@ -31,6 +35,21 @@ if TYPE_CHECKING:
 MAX_POINTS = 200
 DEFAULT_SELECTION = 5
 DATA_GLOBAL = "TRACKER_DATA"
+
+
+@dataclass(frozen=True)
+class ChartsPage(Page):
+    """An experiment's chart view: every run's history per metric (top N by the primary metric),
+    optionally grouped by a param or tag (mean line, min–max band), drawn in the browser from the
+    experiment's data script."""
+
+    template = "charts.html"
+
+    experiment_id: str = doc("Experiment id (the key into window.TRACKER_DATA).", "")
+    leaderboard: Link | None = doc("The experiment's leaderboard.", None)
+    data_script: str = doc("Site path of the experiment's data script.", "")
+    primary_metric: str = doc("The metric runs are ranked by ('' when none).", "")
+    run_count: int = doc("Number of runs in the experiment.", 0)
 
 
 @dataclass(frozen=True)
@@ -60,13 +79,20 @@ def compact(value: Any) -> float | int | None:
     return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
 
 
-def history(points: list[tuple[int, int, float]]) -> list[list[Any]]:
-    """[[steps], [values]] of one metric series: finite points only, at most ``MAX_POINTS``
-    of them (LTTB plus the extremes, ``timeseries.downsample``)."""
+def history(points: list[tuple[int, int, float]], start: int | None = None) -> list[list[Any]]:
+    """[[steps], [values], [seconds since ``start``]] of one metric series: finite points only,
+    at most ``MAX_POINTS`` of them (LTTB plus the extremes, ``timeseries.downsample``).
+
+    Args:
+        points: (step, timestamp ms, value) of the series, by step.
+        start: the run's start (ms); the first point's time when None.
+    """
     from tracker.site.timeseries import downsample
 
     keep = downsample([p[0] for p in points], [p[2] for p in points], MAX_POINTS)
-    return [[points[i][0] for i in keep], [compact(points[i][2]) for i in keep]]
+    origin = start if start is not None else (points[0][1] if points else 0)
+    return [[points[i][0] for i in keep], [compact(points[i][2]) for i in keep],
+            [round((points[i][1] - origin) / 1000, 3) for i in keep]]
 
 
 def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
@@ -79,12 +105,16 @@ def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
     }
     if run["parent_run_id"]:
         record["p"] = run["parent_run_id"]
-    digest = f"{MAX_POINTS}:{site.metric_digests.get(run_id, '')}"
+    tags = {k: v for k, v in sorted(site.tags.get(run_id, {}).items())
+            if not k.startswith(("mlflow.", "tracker."))}
+    if tags:
+        record["tg"] = tags
+    digest = f"{MAX_POINTS}:t:{site.metric_digests.get(run_id, '')}"
     histories = site.cache.get("compare-histories", run_id, digest)
     if histories is None:
         series = site.history(run_id)
         histories = {k: h for k, v in sorted(series.items()) if len(v) > 1
-                     and len((h := history(v))[0]) > 1}
+                     and len((h := history(v, run["start_time"]))[0]) > 1}
         site.cache.put("compare-histories", run_id, digest, histories)
     if histories:
         record["h"] = histories
@@ -104,6 +134,18 @@ def _top(site: SiteData, runs: list[dict[str, Any]], primary: str) -> list[str]:
     return [run_id for _, run_id in sorted(scored)[:DEFAULT_SELECTION]]
 
 
+def _tagged_baseline(site: SiteData, runs: list[dict[str, Any]]) -> str:
+    """The id of the run tagged as the baseline (the latest one when several are), else ''."""
+    found = ""
+    for run in sorted(runs, key=lambda r: (r["start_time"] or 0, r["run_id"])):
+        tags = site.tags.get(run["run_id"], {})
+        flag = tags.get("baseline")
+        if (flag is not None and flag.strip().lower() not in ("false", "0", "no")) or any(
+                v.strip().lower() == "baseline" for v in tags.values()):
+            found = run["run_id"]
+    return found
+
+
 def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
     """The compact data of one experiment (see the module docstring)."""
     eid = experiment["experiment_id"]
@@ -111,6 +153,7 @@ def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
     ranked_by = site.primary_metric(eid)
     primary = [ranked_by] if ranked_by else []
     metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
+    top = _top(site, runs, primary[0] if primary else "")
     return {
         "id": eid,
         "name": experiment["name"],
@@ -118,7 +161,8 @@ def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
         "dir": {k: site.direction(k) for k in metric_keys},
         "mkeys": metric_keys,
         "pkeys": sorted({k for r in runs for k in site.params.get(r["run_id"], {})}),
-        "top": _top(site, runs, primary[0] if primary else ""),
+        "top": top,
+        "base": _tagged_baseline(site, runs) or (top[0] if top else runs[0]["run_id"]),
         "runs": [_run_record(site, run) for run, _ in ordered_runs(
             site, runs, primary[0] if primary else "")],
     }
@@ -156,6 +200,17 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         data = payload(site, exp)
         yield SiteFile(urls.experiment_data(eid), data_script(eid, data))
         leaderboard = Link(exp["name"], urls.experiment(eid))
+        yield ChartsPage(
+            path=urls.experiment_charts(eid),
+            title=f"Charts · {exp['name']}",
+            breadcrumbs=(Link("Home", urls.home), leaderboard,
+                         Link("charts", urls.experiment_charts(eid))),
+            experiment_id=eid,
+            leaderboard=leaderboard,
+            data_script=urls.experiment_data(eid),
+            primary_metric=data["primary"],
+            run_count=len(runs),
+        )
         yield ComparePage(
             path=urls.compare(eid),
             title=f"Compare runs · {exp['name']}",

@@ -74,6 +74,7 @@ class LeaderboardPage(Page):
     )
     primary_metric: str = doc("The metric rows are ranked by ('' when none).", "")
     compare: Link | None = doc("The compare page of this experiment.", None)
+    charts: Link | None = doc("The chart view of this experiment (all runs per metric).", None)
     data_script: str = doc("Site path of the experiment's compact JSON (as a script).", "")
 
 
@@ -314,5 +315,6 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
             trends=_trends(site, runs, primary[:2]),
             primary_metric=ranked_by,
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
+            charts=Link("Chart view", urls.experiment_charts(eid)) if runs else None,
             data_script=urls.experiment_data(eid) if runs else "",
         )
