@@ -58,13 +58,13 @@ COMPACTOR = """
             return tmp
         LocalFS._write_temp = _write_temp
     elif step == "publish":  # the part is published, nothing it covers is deleted yet
-        write_table = Store.write_table
-        def _write_table(self, folder, prefix, table, covers):
-            file_id = write_table(self, folder, prefix, table, covers)
+        write_sorted = Store.write_sorted
+        def _write_sorted(self, folder, prefix, rows, covers):
+            file_id = write_sorted(self, folder, prefix, rows, covers)
             if prefix == "part":
                 pause(file_id)
             return file_id
-        Store.write_table = _write_table
+        Store.write_sorted = _write_sorted
     elif step == "delete":  # half of the covered files are deleted
         delete_many = LocalFS.delete_many
         def _delete_many(self, paths):
