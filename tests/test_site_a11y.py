@@ -144,6 +144,7 @@ PAGES: dict[str, Callable[[dict[str, str]], str]] = {
     "changes": lambda ids: "changes.html",
     "leaderboard": lambda ids: "experiments/nyc-taxi.html",
     "compare": lambda ids: "experiments/nyc-taxi-compare.html",
+    "chart view": lambda ids: "experiments/nyc-taxi-charts.html",
     "sweep": lambda ids: f"sweeps/{ids['xgb-sweep']}.html",
     "run with artifacts": lambda ids: f"runs/{ids['retrain']}.html",
     "run without artifacts": lambda ids: f"runs/{ids['lasso']}.html",

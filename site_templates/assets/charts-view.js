@@ -6,7 +6,12 @@
 (function () {
   "use strict";
 
-  var PLOT_CONFIG = { responsive: true, displaylogo: false };
+  // One mode bar button (download PNG), never a cloud link; as in site.js (#18).
+  var PLOT_CONFIG = {
+    responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false,
+    showLink: false, modeBarButtons: [["toImage"]]
+  };
+  var MAX_TABLE_ROWS = 500;
   var MISSING = "(none)";
 
   function el(tag, className, text) {
@@ -192,12 +197,42 @@
   View.prototype.plot = function (container, key, traces, layout) {
     var figure = el("figure", "chart metric-chart");
     figure.setAttribute("data-metric", key);
-    figure.setAttribute("role", "img");
-    figure.setAttribute("aria-label", layout.title.text);
+    figure.setAttribute("aria-label", layout.title.text); // not role="img": it holds a button
     var target = el("div", "chart-target");
     figure.appendChild(target);
+    figure.appendChild(this.dataTable(layout.title.text, traces));
     container.appendChild(figure);
     window.Plotly.newPlot(target, traces, layout, PLOT_CONFIG);
+  };
+
+  /** The chart's text alternative: a closed <details> with its points (bands left out, #18). */
+  View.prototype.dataTable = function (caption, traces) {
+    var details = el("details", "chart-alt");
+    details.appendChild(el("summary", "", "Data of this chart"));
+    var wrap = el("div", "table-wrap");
+    wrap.tabIndex = 0;
+    wrap.setAttribute("role", "region");
+    wrap.setAttribute("aria-label", "Data of " + caption);
+    var table = el("table", "grid chart-table");
+    table.appendChild(el("caption", "", caption));
+    var head = table.createTHead().insertRow();
+    ["series", "x", "y"].forEach(function (c) {
+      var th = el("th", "", c);
+      th.scope = "col";
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    var count = 0;
+    traces.forEach(function (t) {
+      if (t.meta === "min" || t.meta === "max" || !t.x || !t.y) return;
+      for (var i = 0; i < t.x.length && count < MAX_TABLE_ROWS; i++, count++) {
+        var tr = body.insertRow();
+        [t.name, t.x[i], t.y[i]].forEach(function (v) { tr.appendChild(el("td", "", v)); });
+      }
+    });
+    wrap.appendChild(table);
+    details.appendChild(wrap);
+    return details;
   };
 
   View.prototype.clear = function (container) {
