@@ -10,7 +10,7 @@ export OMP_NUM_THREADS ?= 1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/python -m pip install -q -e ".[dev,ml-cpu]"
+	$(BIN)/python -m pip install -q -e ".[dev,ml-cpu,spark]"
 	touch $(STAMP)
 
 install: $(STAMP)
