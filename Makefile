@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.autolog_overhead
 	$(BIN)/python -m benchmarks.site
 	$(BIN)/python -m benchmarks.s3
+	$(BIN)/python -m benchmarks.spark_views
+	$(BIN)/python -m benchmarks.spark_sweep
 
 ## MLflow for `make bench`, in its own venv (mlflow 3.x pins pyarrow<26).
 bench-env:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -111,9 +110,9 @@ def _add(columns: dict[str, list[Any]], run_ids: Any, kind: str, key: Any, value
             columns[name].append(np.full(m, data, dtype=dtype if data is not None else object))
 
 
-def _peak_rss_mb(pid: int | None = None) -> float:
-    if pid is None:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _peak_rss_mb(pid: int | str = "self") -> float:
+    """Peak resident set of a process (VmHWM: ru_maxrss would count the parent's from before
+    the exec on Linux)."""
     with open(f"/proc/{pid}/status", encoding="ascii") as fh:
         for line in fh:
             if line.startswith("VmHWM:"):

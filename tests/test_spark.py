@@ -42,7 +42,7 @@ def spark() -> Iterator[Any]:
             .appName("tracker-tests")
             .config("spark.driver.memory", "1g")
             .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.shuffle.partitions", "2")  # tiny stores: fewer tasks
             .config("spark.sql.session.timeZone", "UTC")
             # tracker from this checkout, and this module (objectives defined here)
             .config("spark.executorEnv.PYTHONPATH", f"{ROOT}{os.pathsep}{ROOT / 'tests'}")
