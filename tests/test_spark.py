@@ -221,6 +221,41 @@ def test_plain_hyperopt_fmin_nests_executor_runs_under_the_active_run(
     assert "TRACKER_PARENT_RUN_ID" not in env  # the run ended: executors no longer nest under it
 
 
+def test_a_sweep_into_an_s3_store_is_logged_by_executors(spark: Any, s3_bucket: str) -> None:
+    import numpy as np
+    from hyperopt import SparkTrials, hp, rand
+
+    import tracker.hyperopt
+
+    uri = f"s3://{s3_bucket}/tracking"
+    tracker.set_tracking_uri(uri)
+    # What spark.executorEnv.* gives executors on a cluster: the endpoint and keys.
+    env = spark.sparkContext.environment
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL_S3")
+    saved = {name: env.get(name) for name in names}
+    env.update({name: os.environ[name] for name in names})
+    try:
+        tracker.hyperopt.fmin(
+            lambda p: float(p["x"]) ** 2, {"x": hp.uniform("x", -1, 1)}, algo=rand.suggest,
+            max_evals=4, trials=SparkTrials(parallelism=4, spark_session=spark),
+            rstate=np.random.default_rng(5), max_queue_len=4, show_progressbar=False,
+        )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+    client = tracker.TrackerClient(uri)
+    (parent,) = client.search_runs(filter_string="tags.sweep = 'hyperopt'")
+    trials = children(client, parent.info.run_id)
+    assert sorted(int(r.data.tags["trial_number"]) for r in trials) == [0, 1, 2, 3]
+    for run in trials:
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics["loss"] == pytest.approx(float(run.data.params["x"]) ** 2)
+    assert parent.data.metrics["best_loss"] == min(r.data.metrics["loss"] for r in trials)
+
+
 # -------------------------------------------------------------------- Spark SQL over the store
 
 

@@ -134,7 +134,7 @@ def reconcile(sweep: _Sweep, trials: Any) -> None:
     """Match hyperopt's trials to the runs executors logged; record what no executor finished."""
     from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, spec_from_misc
 
-    from tracker.hyperopt import _Outcome, _outcome, _Trial
+    from tracker.hyperopt import _log_params, _Outcome, _outcome, _Trial
 
     client = sweep.client
     by_key: dict[str, list[Any]] = {}
@@ -168,6 +168,7 @@ def reconcile(sweep: _Sweep, trials: Any) -> None:
             client.set_tag(run_id, "trial_number", number)
             if run.info.status == RunStatus.RUNNING:  # its executor was stopped mid-trial
                 ended = RunStatus.KILLED if state == JOB_STATE_CANCEL else RunStatus.FAILED
+                _log_params(client, run_id, params, logging.DEBUG)  # the executor had not yet
                 client.set_tag(run_id, "trial_status", outcome.status)
                 if outcome.error:
                     client.set_tag(run_id, "error", outcome.error[:MAX_TAG_VALUE_LENGTH])
