@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         models,
         pyfunc,
         sklearn,
+        spark,
         tracking,
         xgboost,
     )
@@ -124,14 +125,15 @@ __all__ = [
     "set_tracking_uri",
     "sql",
     "sklearn",
+    "spark",
     "start_run",
     "tracking",
     "xgboost",
 ]
 
 _SUBMODULES = {
-    "autologging", "data", "entities", "exceptions", "hyperopt", "models", "pyfunc", "sklearn", "tracking",
-    "xgboost",
+    "autologging", "data", "entities", "exceptions", "hyperopt", "models", "pyfunc", "sklearn", "spark",
+    "tracking", "xgboost",
 }
 
 
