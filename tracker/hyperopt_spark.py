@@ -331,7 +331,17 @@ def share_active_run(parent_run_id: str | None, uri: str, experiment_id: str | N
     Called by ``tracker.start_run``/``end_run`` only when pyspark is already imported. PySpark
     sends ``SparkContext.environment`` with every job, so Python workers started for later jobs
     see these variables (``TRACKER_PARENT_RUN_ID`` nests their first run under the driver's).
+    Spark keys its Python worker daemons by that environment: each active run under which
+    Python jobs run gets its own daemon per executor until the SparkContext stops.
+    ``TRACKER_SPARK_SHARE_RUN=0`` turns this off.
+
+    Args:
+        parent_run_id: the driver's active run (None: no run is active any more).
+        uri: the tracking URI (made absolute for executors).
+        experiment_id: the active run's experiment.
     """
+    if os.environ.get("TRACKER_SPARK_SHARE_RUN", "1").strip().lower() in ("0", "false", "no"):
+        return
     pyspark = sys.modules.get("pyspark")
     context = getattr(pyspark, "SparkContext", None)
     sc = getattr(context, "_active_spark_context", None)
