@@ -51,6 +51,8 @@ ENV_PARENT = "TRACKER_PARENT_RUN_ID"
 ENV_URI = "TRACKER_TRACKING_URI"
 ENV_EXPERIMENT = "TRACKER_EXPERIMENT_ID"
 
+_sharing_suspended = False  # True while fmin_spark opens or ends its own parent run
+
 
 def is_spark_trials(trials: Any) -> bool:
     """Whether ``trials`` is hyperopt's ``SparkTrials`` (checked without importing pyspark)."""
@@ -108,7 +110,14 @@ def fmin_spark(fn: Callable[..., Any], space: Any, algo: Any, max_evals: int | N
             "recorded as FAILED runs and the sweep goes on anyway."
         )
     hyperopt = _hyperopt()
-    sweep, owned = _start(fn, space, algo, max_evals, False, run_name)
+    global _sharing_suspended
+    # The closure carries the parent: changing the executor environment for it would only make
+    # Spark start another Python worker daemon (it keys them by environment).
+    _sharing_suspended = True
+    try:
+        sweep, owned = _start(fn, space, algo, max_evals, False, run_name)
+    finally:
+        _sharing_suspended = False
     objective = _ExecutorObjective(
         sweep.fn, sweep.space, portable_uri(sweep.client.tracking_uri), sweep.parent_id,
         sweep.experiment_id,
@@ -127,7 +136,17 @@ def fmin_spark(fn: Callable[..., Any], space: Any, algo: Any, max_evals: int | N
             sweep.log_summary()
         finally:
             if owned:
-                api.end_run(status)
+                _end_parent(status)
+
+
+def _end_parent(status: str) -> None:
+    """End the sweep's parent run without touching the executor environment (see fmin_spark)."""
+    global _sharing_suspended
+    _sharing_suspended = True
+    try:
+        api.end_run(status)
+    finally:
+        _sharing_suspended = False
 
 
 def reconcile(sweep: _Sweep, trials: Any) -> None:
@@ -340,7 +359,9 @@ def share_active_run(parent_run_id: str | None, uri: str, experiment_id: str | N
         uri: the tracking URI (made absolute for executors).
         experiment_id: the active run's experiment.
     """
-    if os.environ.get("TRACKER_SPARK_SHARE_RUN", "1").strip().lower() in ("0", "false", "no"):
+    if _sharing_suspended or os.environ.get("TRACKER_SPARK_SHARE_RUN", "1").strip().lower() in (
+        "0", "false", "no"
+    ):
         return
     pyspark = sys.modules.get("pyspark")
     context = getattr(pyspark, "SparkContext", None)
