@@ -256,6 +256,25 @@ def test_a_sweep_into_an_s3_store_is_logged_by_executors(spark: Any, s3_bucket: 
     assert parent.data.metrics["best_loss"] == min(r.data.metrics["loss"] for r in trials)
 
 
+def test_what_sparktrials_refuses_is_a_tracker_error_before_any_run(
+    spark: Any, store_uri: str
+) -> None:
+    from hyperopt import SparkTrials, hp
+
+    import tracker.hyperopt
+    from tracker.exceptions import InvalidArgumentError
+
+    trials = SparkTrials(parallelism=1, spark_session=spark)
+    space = {"x": hp.uniform("x", 0, 1)}
+    with pytest.raises(InvalidArgumentError, match="does not support catch_eval_exceptions"):
+        tracker.hyperopt.fmin(cheap_objective, space, max_evals=1, trials=trials,
+                              catch_eval_exceptions=True)
+    with pytest.raises(InvalidArgumentError, match="does not support pass_expr_memo_ctrl"):
+        tracker.hyperopt.fmin(cheap_objective, space, max_evals=1, trials=trials,
+                              pass_expr_memo_ctrl=True)
+    assert tracker.TrackerClient(store_uri).search_runs() == []
+
+
 # -------------------------------------------------------------------- Spark SQL over the store
 
 
