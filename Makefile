@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@echo "==> installing tracker and its dev and ML extras into $(VENV) (pip's progress follows)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
-	$(BIN)/python -m pip install -e ".[dev,ml-cpu]"
+	$(BIN)/python -m pip install -e ".[dev,ml-cpu,spark]"
 # axe-core for the accessibility tests (tests/test_site_a11y.py), kept out of the site (#18)
 	if command -v npm >/dev/null; then npm install -s --no-audit --no-fund --prefix .axe axe-core@4; fi
 	touch $(STAMP)
@@ -50,6 +50,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.autolog_overhead
 	$(BIN)/python -m benchmarks.site
 	$(BIN)/python -m benchmarks.s3
+	$(BIN)/python -m benchmarks.spark_views
+	$(BIN)/python -m benchmarks.spark_sweep
 
 ## MLflow for `make bench`, in its own venv (mlflow 3.x pins pyarrow<26).
 bench-env:

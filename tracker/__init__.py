@@ -70,6 +70,7 @@ if TYPE_CHECKING:
         projects,
         pyfunc,
         sklearn,
+        spark,
         tracking,
         xgboost,
     )
@@ -138,15 +139,15 @@ __all__ = [
     "set_tracking_uri",
     "sql",
     "sklearn",
+    "spark",
     "start_run",
     "tracking",
     "xgboost",
 ]
 
 _SUBMODULES = {
-    "autologging", "data", "entities", "exceptions", "hyperopt", "models", "projects", "pyfunc", "sklearn",
-    "tracking",
-    "xgboost",
+    "autologging", "data", "entities", "exceptions", "hyperopt", "models", "projects", "pyfunc",
+    "sklearn", "spark", "tracking", "xgboost",
 }
 
 

@@ -231,6 +231,8 @@ def start_run(
             client.set_tag(run_id, "mlflow.note.content", description)
     else:
         parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
+        if parent is None and not stack:  # a Spark executor of a driver's run (#14)
+            parent = os.environ.get("TRACKER_PARENT_RUN_ID") or None
         exp_id = str(experiment_id) if experiment_id is not None else _active_experiment_id()
         run = client.create_run(
             exp_id, tags=tags, run_name=run_name, parent_run_id=parent, description=description
@@ -238,6 +240,7 @@ def start_run(
     active = ActiveRun(run, client)
     stack.append(active)
     _last_run_id = run.info.run_id
+    _share_with_spark()
     return active
 
 
@@ -253,6 +256,20 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         run._client.set_terminated(run.info.run_id, status)
     finally:
         stack.pop()
+        _share_with_spark()
+
+
+def _share_with_spark() -> None:
+    """Tell the executors of an active SparkContext where runs nest now (only once pyspark is
+    imported: plain ``hyperopt.fmin`` with ``SparkTrials`` inside ``start_run``, #14)."""
+    if "pyspark" in sys.modules:
+        from tracker.hyperopt_spark import share_active_run
+
+        if _state.stack:
+            top = _state.stack[-1].info
+            share_active_run(str(top.run_id), get_tracking_uri(), str(top.experiment_id))
+        else:
+            share_active_run(None, get_tracking_uri(), None)
 
 
 def active_run() -> ActiveRun | None:

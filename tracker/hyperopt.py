@@ -109,7 +109,8 @@ def fmin(
         max_evals: the number of trials.
         timeout: hyperopt's ``timeout`` (seconds).
         loss_threshold: stop once a loss is at or below this.
-        trials: a ``hyperopt.Trials`` to fill (a new one if None).
+        trials: a ``hyperopt.Trials`` to fill (a new one if None), or ``SparkTrials``: trials
+            then run and are logged on Spark executors (``tracker.hyperopt_spark``).
         rstate: ``np.random.default_rng(seed)`` for a reproducible sweep.
         allow_trials_fmin: hyperopt's ``allow_trials_fmin``.
         pass_expr_memo_ctrl: call ``fn(expr=, memo=, ctrl=)`` as hyperopt does.
@@ -124,6 +125,16 @@ def fmin(
         trials_save_file: hyperopt's ``trials_save_file``.
         run_name: name of a new parent run (default ``sweep-<algo>``).
     """
+    from tracker import hyperopt_spark
+
+    if hyperopt_spark.is_spark_trials(trials):  # trials run on executors: tracker.hyperopt_spark
+        return hyperopt_spark.fmin_spark(fn, space, algo, max_evals, trials, run_name,
+            pass_expr_memo_ctrl, dict(
+                timeout=timeout, loss_threshold=loss_threshold, rstate=rstate, verbose=verbose,
+                allow_trials_fmin=allow_trials_fmin, catch_eval_exceptions=catch_eval_exceptions,
+                return_argmin=return_argmin, points_to_evaluate=points_to_evaluate,
+                max_queue_len=max_queue_len, show_progressbar=show_progressbar,
+                early_stop_fn=early_stop_fn, trials_save_file=trials_save_file))
     hyperopt = _hyperopt()
     sweep, owned = _start(fn, space, algo, max_evals, pass_expr_memo_ctrl, run_name)
     if show_progressbar is None:  # #13: carriage-return updates flood CI logs

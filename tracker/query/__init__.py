@@ -82,6 +82,15 @@ def _close_all() -> None:
             pass
 
 
+def run_is_dead(run_host: str | None, pid: int | None, last_seen: int | None, host: str,
+                now: int, pid_alive: Callable[[int], bool]) -> bool:
+    """Whether a RUNNING run's process is gone: silent for ``DEAD_AFTER_MS``, or its pid on this
+    host has exited (also used by ``tracker.spark`` for the Spark ``runs`` view)."""
+    return (last_seen is not None and now - last_seen > DEAD_AFTER_MS) or (
+        run_host == host and pid is not None and not pid_alive(int(pid))
+    )
+
+
 class StoreQuery:
     """DuckDB over one store. Reloads only the files that changed since the last call.
 
@@ -406,9 +415,7 @@ class StoreQuery:
         ).fetchall()
         changes = []
         for run_id, run_host, pid, last_seen, was_dead in rows:
-            dead = (last_seen is not None and now - last_seen > DEAD_AFTER_MS) or (
-                run_host == host and pid is not None and not pid_alive(int(pid))
-            )
+            dead = run_is_dead(run_host, pid, last_seen, host, now, pid_alive)
             if dead != was_dead:
                 changes.append((dead, run_id))
         if changes:
