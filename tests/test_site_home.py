@@ -176,3 +176,17 @@ def test_since_the_last_build_and_builds_as_entries_outside_git(tmp_path: Path) 
     titles = [e.find("h2").get_text().strip() for e in _soup(site / "changes.html").select(
         "article.change")]
     assert titles == ["Build 2", "Build 1"]
+
+
+def test_model_page_shows_each_versions_metric_and_change_vs_production(repo: Path) -> None:
+    site = repo / "site-model"
+    build(str(repo / "tracking"), site, strict=True)
+    soup = _soup(site / "models" / "taxi-model.html")
+    heads = [th.get_text(strip=True) for th in soup.select("table.versions thead th")]
+    assert heads[:3] == ["Version", "Stage", "Primary metric"]
+    rows = {tr["id"]: tr for tr in soup.select("table.versions tbody tr")}
+    v2 = " ".join(rows["v2"].find_all("td")[1].get_text(" ", strip=True).split())
+    assert v2 == "rmse 5.273 -2.4 % vs v1"
+    assert "better" in rows["v2"].select_one(".delta")["class"]
+    v1 = " ".join(rows["v1"].find_all("td")[1].get_text(" ", strip=True).split())
+    assert v1 == "rmse 5.4"  # no version was in Production before it

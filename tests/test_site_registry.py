@@ -163,10 +163,10 @@ def test_registry_lists_every_model_with_versions_stages_and_aliases(site: Any) 
     assert [text(r.select_one(".badge[class*=badge-stage-]")) for r in rows] == [
         "None", "Production", "Archived"]
     assert [text(b) for b in rows[1].select(".badge-alias")] == ["@champion"]
-    run_link = rows[1].find_all("td")[2].find("a")
+    run_link = rows[1].find_all("td")[3].find("a")  # after stage, primary metric, aliases
     assert text(run_link) == "xgb" and resolve("models/index.html", run_link["href"]) == (
         f"runs/{ids['xgb']}.html")
-    assert "not in this store" in text(rows[0].find_all("td")[2])
+    assert "not in this store" in text(rows[0].find_all("td")[3])
 
 
 def test_model_page_versions_table(site: Any) -> None:
@@ -176,10 +176,12 @@ def test_model_page_versions_table(site: Any) -> None:
     assert text(soup.find("h1")).startswith(MODEL)
     table = soup.select_one("table.versions")
     assert [text(th) for th in table.select("thead th")] == [
-        "Version", "Stage", "Aliases", "Run", "Registered", "By", "Description", "Source"]
+        "Version", "Stage", "Primary metric", "Aliases", "Run", "Registered", "By",
+        "Description", "Source"]
     rows = table.select("tbody tr")
     assert [r["id"] for r in rows] == ["v3", "v2", "v1"]
     cells = [text(td) for td in rows[1].find_all(["th", "td"])]
+    del cells[2]  # the primary metric (tests/test_site_home.py checks it)
     assert cells[:4] == ["v2", "Production", "@champion", "xgb"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", cells[4])
     assert cells[5] == tracker.context.current_user()

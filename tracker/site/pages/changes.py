@@ -64,7 +64,7 @@ class Entry:
     url: str = doc("The commit's page on its forge ('' when unknown).")
     author: str = doc("Who trained (the runs' user).")
     time: int | None = doc("When its first run started (a build: its newest data), ms.")
-    runs: tuple[ChangedRun, ...] = doc("The runs it added, best first per experiment.")
+    runs: tuple[ChangedRun, ...] = doc("The runs it added, per experiment best first.")
     verdicts: tuple[Verdict, ...] = doc("Per experiment: best primary metric vs before.")
     events: tuple[tuple[str, Link], ...] = doc("Registry events in its time span: (text, model).")
 
@@ -199,8 +199,16 @@ def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None
 
     first = min(ids, key=lambda r: (site.runs_by_id[r]["start_time"] or 0, r))
     tags = site.tags.get(first, {})
+    def best_first(run_id: str) -> tuple[str, int, float, str]:
+        eid = site.runs_by_id[run_id]["experiment_id"]
+        metric = site.primary_metric(eid)
+        value = site.metrics.get(run_id, {}).get(metric) if metric else None
+        if value is None or math.isnan(value):
+            return (eid, 1, 0.0, run_id)
+        return (eid, 0, value if site.direction(metric) == "min" else -value, run_id)
+
     runs = []
-    for run_id in sorted(ids, key=lambda r: (site.runs_by_id[r]["experiment_id"], r)):
+    for run_id in sorted(ids, key=best_first):
         run = site.runs_by_id[run_id]
         eid = run["experiment_id"]
         metric = site.primary_metric(eid)

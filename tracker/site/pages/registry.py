@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tracker.registry import CONFLICT_RESOLVED
 from tracker.site.pages import Link, Page, SiteFile, doc
@@ -33,6 +33,11 @@ class VersionRow:
     description: str = doc("Description (Markdown, sanitized when rendered).")
     source: str = doc("The model's source URI (runs:/…, a path).")
     tags: tuple[tuple[str, str], ...] = doc("Version tags as (key, value), sorted.")
+    metric: str = doc("The primary metric of its run's experiment ('' when none).", "")
+    value: float | None = doc("Its run's value of ``metric``.", None)
+    baseline: Link | None = doc("The version in Production when this one was registered.", None)
+    change_pct: float | None = doc("Change of ``value`` against ``baseline``'s, in %.", None)
+    improved: bool | None = doc("True when that change is for the better.", None)
 
 
 @dataclass(frozen=True)
@@ -86,10 +91,53 @@ def iso_time(ms: int) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def _production_before(site: SiteData, version: ModelVersion) -> ModelVersion | None:
+    """The version that was in Production when ``version`` was registered (not itself)."""
+    state = next((s for s in site.models if s.model.name == version.name), None)
+    if state is None:
+        return None
+    number = None
+    for event in state.history:
+        if event.timestamp > version.creation_timestamp:
+            break
+        if event.event == "version_stage" and event.value == "Production" \
+                and event.key != "archived_by" and event.version != version.version:
+            number = event.version
+    return next((v for v in state.versions if v.version == number), None)
+
+
+def _metric_change(
+    site: SiteData, version: ModelVersion, run: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The primary metric of a version's run and its change against the Production before."""
+    import math
+
+    if run is None:
+        return {}
+    metric = site.primary_metric(run["experiment_id"])
+    value = site.metrics.get(run["run_id"], {}).get(metric) if metric else None
+    if value is None or math.isnan(value):
+        return {"metric": metric}
+    out: dict[str, Any] = {"metric": metric, "value": value}
+    before = _production_before(site, version)
+    old = site.metrics.get(before.run_id or "", {}).get(metric) if before else None
+    if before is not None and old is not None and not math.isnan(old):
+        out["baseline"] = Link(f"v{before.version}", site.urls.lineage(before.name,
+                                                                     before.version))
+        if old != 0:
+            out["change_pct"] = (value - old) / abs(old) * 100
+        direction = site.direction(metric)
+        out["improved"] = None if value == old else (
+            value < old if direction == "min" else value > old)
+    return out
+
+
 def version_row(site: SiteData, version: ModelVersion) -> VersionRow:
-    """A version as a table row (run linked only when the run is in this store)."""
+    """A version as a table row (run linked only when the run is in this store), with its
+    run's primary metric and the change against the version in Production before it."""
     run = site.runs_by_id.get(version.run_id or "")
     return VersionRow(
+        **_metric_change(site, version, run),
         version=version.version,
         link=Link(f"v{version.version}", site.urls.lineage(version.name, version.version)),
         stage=version.current_stage,
