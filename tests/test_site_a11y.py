@@ -463,3 +463,35 @@ def test_tab_reaches_every_control_with_a_visible_ring(kind: str, a11y_site: A11
     page, errors = open_ready(open_page, a11y_site, PAGES[kind](a11y_site.ids), 1280)
     assert check_every_control_reached(page)
     assert errors == []
+
+
+# -- #10: what a phone and a stakeholder see ---------------------------------------------------
+
+_DECIMAL = r"(?<![\w.:/-])-?\d[\d,]*\.\d+(?:e[-+]?\d+)?(?![\w.:/-])"
+
+
+@pytest.mark.parametrize("kind", list(PAGES))
+def test_no_page_scrolls_sideways_on_a_phone(
+    open_page: Any, a11y_site: A11ySite, kind: str
+) -> None:
+    page, errors = open_ready(open_page, a11y_site, PAGES[kind](a11y_site.ids), 390)
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], (kind, widths)
+    assert errors == []
+
+
+def test_no_visible_number_has_more_than_six_significant_digits(
+    open_page: Any, a11y_site: A11ySite
+) -> None:
+    import re
+
+    too_long = []
+    for kind, where in PAGES.items():
+        page, _ = open_ready(open_page, a11y_site, where(a11y_site.ids), 1280)
+        text = page.evaluate("document.body.innerText")
+        for number in re.findall(_DECIMAL, text, flags=re.IGNORECASE):
+            mantissa = number.lower().split("e")[0].replace(",", "").replace("-", "")
+            digits = mantissa.replace(".", "").lstrip("0")
+            if len(digits) > 6:
+                too_long.append((kind, number))
+    assert too_long == []
