@@ -190,3 +190,16 @@ def test_model_page_shows_each_versions_metric_and_change_vs_production(repo: Pa
     assert "better" in rows["v2"].select_one(".delta")["class"]
     v1 = " ".join(rows["v1"].find_all("td")[1].get_text(" ", strip=True).split())
     assert v1 == "rmse 5.4"  # no version was in Production before it
+
+
+@pytest.mark.parametrize(("record", "shown"), [
+    ({"source": "/home/ada/data/green_2021-01.parquet", "source_type": "local"},
+     ("green_2021-01.parquet", "local")),
+    ({"source": "s3://bucket/taxi/green.parquet", "source_type": "s3"},
+     ("s3://bucket/taxi/green.parquet", "s3")),
+    ({"source": "", "source_type": "code"}, ("", "in memory (no source recorded)")),
+])
+def test_dataset_sources_as_published(record: dict[str, str], shown: tuple[str, str]) -> None:
+    from tracker.site.pages.lineage import _source
+
+    assert _source(record) == shown

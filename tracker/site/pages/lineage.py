@@ -84,11 +84,22 @@ def _profile(text: Any) -> str:
     return f"{rows:,} rows" if isinstance(rows, int) else ""
 
 
+def _source(d: dict[str, Any]) -> tuple[str, str]:
+    """(source as published, its kind in words): a local path as its file name (no path of the
+    machine that trained is published, #10); no source at all says so instead of "code"."""
+    from tracker.site.pages.run import local_name
+
+    source = str(d.get("source") or "")
+    kind = str(d.get("source_type") or "")
+    if not source:
+        return "", "in memory (no source recorded)" if kind in ("", "code") else kind
+    return local_name(source), kind
+
+
 def _datasets(site: SiteData, run_id: str) -> tuple[DatasetRow, ...]:
     return tuple(
         DatasetRow(str(d.get("name") or ""), str(d.get("digest") or ""),
-                   str(d.get("context") or ""), str(d.get("source") or ""),
-                   str(d.get("source_type") or ""), _profile(d.get("profile")))
+                   str(d.get("context") or ""), *_source(d), _profile(d.get("profile")))
         for d in site.inputs.get(run_id, [])
     )
 
