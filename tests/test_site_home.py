@@ -203,3 +203,16 @@ def test_dataset_sources_as_published(record: dict[str, str], shown: tuple[str, 
     from tracker.site.pages.lineage import _source
 
     assert _source(record) == shown
+
+
+def test_a_damaged_changes_state_costs_history_not_the_build(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text(TRAIN)
+    _train(tmp_path, "one", "3.0", "no")
+    store, site = str(tmp_path / "tracking"), tmp_path / "site"
+    build(store, site)
+    state = site / ".tracker-cache" / "changes.json"
+    state.write_text('{"state": ["1", {"builds": [{"n": "x", "runs": 3}, 7], '
+                     '"current": [], "previous": {"runs": 5, "versions": {"m|1": 3}, '
+                     '"best": {"e": "bad"}}}]}')
+    build(store, site, strict=True)
+    assert (site / "changes.html").is_file()

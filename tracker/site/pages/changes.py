@@ -124,11 +124,15 @@ def state(site: SiteData) -> dict[str, Any]:
     old = old if isinstance(old, dict) else {}
     now = _now_state(site)
     current, previous = old.get("current"), old.get("previous")
-    if current is not None and current.get("runs") != now["runs"] or current is not None and \
-            current.get("versions") != now["versions"]:
+    current = current if isinstance(current, dict) else None
+    previous = previous if isinstance(previous, dict) else None
+    if current is not None and (current.get("runs"), current.get("versions")) != (
+            now["runs"], now["versions"]):
         previous = current
-    builds = [b for b in old.get("builds", []) if isinstance(b, dict)]
-    known = {r for b in builds for r in b.get("runs", [])}
+    # The cache is a file in the output folder: a damaged entry costs history, never the build.
+    builds = [b for b in old.get("builds", []) if isinstance(b, dict)
+              and isinstance(b.get("n"), int) and isinstance(b.get("runs"), list)]
+    known = {r for b in builds for r in _strings(b["runs"])}
     loose = sorted(r for r in now["runs"] if r not in known
                    and not site.tags.get(r, {}).get(COMMIT_TAG))
     if loose:
@@ -138,6 +142,11 @@ def state(site: SiteData) -> dict[str, Any]:
     value = {"builds": builds[-MAX_BUILDS:], "current": now, "previous": previous}
     site.cache.put(NAMESPACE, KEY, FORMAT, value)
     return value
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings of a list read back from the cache file (anything else: none)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 # -- entries ----------------------------------------------------------------------------------
@@ -165,7 +174,7 @@ def _groups(site: SiteData, builds: list[dict[str, Any]]) -> list[tuple[str, lis
     groups = [(sha, ids, min(site.runs_by_id[r]["start_time"] or 0 for r in ids))
               for sha, ids in by_commit.items()]
     for build in builds:
-        ids = [r for r in build.get("runs", []) if r in site.runs_by_id]
+        ids = [r for r in _strings(build.get("runs")) if r in site.runs_by_id]
         if ids:
             groups.append((f"build-{build['n']}", ids, int(build.get("time") or 0)))
     return sorted(groups, key=lambda g: (g[2], g[0]))
@@ -252,24 +261,33 @@ def since_last_build(site: SiteData) -> SinceLastBuild:
     reference = site.changes_state.get("previous")
     if not isinstance(reference, dict):
         return SinceLastBuild(True, (), 0, (), (), ())
-    old_runs = set(reference.get("runs", []))
+    old_runs = set(_strings(reference.get("runs")))
     new = sorted((r for r in site.runs if r["run_id"] not in old_runs),
                  key=lambda r: (-(r["start_time"] or 0), r["run_id"]))
-    old_versions = reference.get("versions", {})
+    old_versions = reference.get("versions")
+    old_versions = old_versions if isinstance(old_versions, dict) else {}
     versions, moves = [], []
     for s in site.models:
         for v in s.versions:
             link = Link(f"{s.model.name} v{v.version}", site.urls.lineage(s.model.name, v.version))
             before = old_versions.get(f"{s.model.name}|{v.version}")
+            if not (isinstance(before, list) and len(before) == 2):
+                before = None
             if before is None:
                 versions.append(link)
             elif before != [v.current_stage, sorted(v.aliases)]:
                 moves.append((f"now {v.current_stage}" + "".join(
                     f" @{a}" for a in sorted(v.aliases)) + f" (was {before[0]}" + "".join(
-                    f" @{a}" for a in before[1]) + ")", link))
+                    f" @{a}" for a in _strings(before[1])) + ")", link))
     regressions = []
-    for eid, (metric, value) in sorted(reference.get("best", {}).items()):
-        now = _bests(site).get(eid)
+    bests = reference.get("best")
+    current_bests = _bests(site)
+    for eid, entry in sorted(bests.items() if isinstance(bests, dict) else ()):
+        if not (isinstance(entry, list) and len(entry) == 2
+                and isinstance(entry[1], (int, float))):
+            continue
+        metric, value = entry
+        now = current_bests.get(eid)
         if now and now[0] == metric and site.directions.better(metric, value, now[1]):
             regressions.append((f"{site.experiment_name(eid)}: best {metric} {now[1]:.4g} "
                                 f"(was {value:.4g})", Link(site.experiment_name(eid),
