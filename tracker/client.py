@@ -15,7 +15,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from tracker import context
-from tracker.artifact_locations import own_layout
 from tracker.artifacts_client import ArtifactClientMixin
 from tracker.entities import (
     Experiment,
@@ -215,6 +214,8 @@ class TrackerClient(
         elif not isinstance(run_name, str):
             raise InvalidArgumentError(f"run_name must be a string, got {run_name!r}.")
         run_id = uuid.uuid4().hex
+        from tracker.artifact_locations import own_layout
+
         location = own_layout(self.store.fs, experiment.artifact_location,
                               experiment.experiment_id)
         artifact_uri = f"{location.rstrip('/')}/{run_id}/artifacts"
@@ -447,6 +448,8 @@ class TrackerClient(
             return live.artifact_uri
         cached = _artifact_uris.get(key)
         if cached is None:
+            from tracker.artifact_locations import own_layout
+
             row = self._run_row(run_id)
             cached = _artifact_uris[key] = own_layout(
                 self.store.fs, str(row["artifact_uri"]), str(row["experiment_id"]), run_id)
