@@ -21,6 +21,7 @@ DEPTHS = ["2", "4", "8"]
 CATEGORICAL = [("adam", "relu", 1.0, 0.9), ("adam", "relu", 3.0, 0.7),
                ("adam", "tanh", 5.0, 0.5), ("sgd", "relu", 7.0, 0.3)]
 SPARSE = 12  # runs with 12 distinct values of each param: binned
+HOSTILE = '<img src=x onerror="window.__pwned=1">%{z}&amp;'
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i in range(SPARSE):
             with tracker.start_run(run_name=f"s{i}"):
                 tracker.log_params({"lr": f"{10 ** (-4 + 4 * i / (SPARSE - 1)):.6g}", "units": str(i)})
+                tracker.log_metric("loss", float(i))
+        tracker.set_experiment("hostile")
+        for i, value in enumerate([HOSTILE, "plain"]):
+            with tracker.start_run(run_name=f"<b>r{i}</b>"):
+                tracker.log_params({"kind": value, "size": str(i)})
                 tracker.log_metric("loss", float(i))
     finally:
         tracker.api._tracking_uri = None
@@ -136,4 +142,29 @@ def test_many_numeric_values_are_binned_on_the_chart_view(site: Path, open_page:
     assert "lr in 6 log-width bins" in fig["caption"] and "units in 6 equal-width bins" in fig["caption"]
     assert "30 cells have no run and are left blank" in fig["caption"]
     assert page.evaluate("window.__csp") == []
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_param_values_are_shown_literally(site: Path, open_page: Any) -> None:  # noqa: F811
+    page, errors = open_page(site / "experiments" / "hostile-charts.html", init_script=CSP_LISTENER)
+    page.wait_for_selector(".pair-chart .js-plotly-plot")
+    page.select_option("select.pair-x", "kind")
+    page.select_option("select.pair-y", "size")
+    ticks = page.eval_on_selector_all(".pair-chart .xtick text", "ts => ts.map(t => t.textContent)")
+    assert sorted(ticks) == sorted([HOSTILE, "plain"])
+    assert page.eval_on_selector_all(".pair-chart img", "imgs => imgs.length") == 0
+    assert HOSTILE in page.eval_on_selector_all(".pair-chart td", "tds => tds.map(t => t.textContent)")
+    boxes = page.eval_on_selector_all(".charts-scalars .ytick text, .charts-scalars .xtick text",
+                                      "ts => ts.map(t => t.textContent)")
+    assert "all runs" in boxes
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("window.__csp") == []
+    # Run names in the compare page's bar chart and scatter labels are text, not markup.
+    page, errors = open_page(site / "experiments" / "hostile-compare.html", init_script=CSP_LISTENER)
+    page.wait_for_selector(".bar-chart .js-plotly-plot")
+    bars = page.eval_on_selector_all(".bar-chart .ytick text", "ts => ts.map(t => t.textContent)")
+    assert sorted(bars) == ["<b>r0</b>", "<b>r1</b>"]
+    labels = page.eval_on_selector_all(".scatter-chart .textpoint text", "ts => ts.map(t => t.textContent)")
+    assert "<b>r0</b>" in labels
     assert errors == []

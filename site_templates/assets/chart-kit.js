@@ -33,6 +33,12 @@
     return isFinite(number) ? number : null;
   }
 
+  /** Text plotly shows literally: it reads a little HTML in labels, hover text and names, and
+   * %{...} in hover templates. */
+  function plotlyText(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/%/g, "&#37;");
+  }
+
   /** A chart's text alternative (#18): a closed <details> with a table of ``rows`` (arrays in
    * the order of ``columns``), at most MAX_TABLE_ROWS of them (the caption says when cut). */
   function dataTable(caption, columns, rows) {
@@ -104,6 +110,6 @@
   window.tracker = window.tracker || {};
   window.tracker.chartKit = {
     PLOT_CONFIG: PLOT_CONFIG, MAX_TABLE_ROWS: MAX_TABLE_ROWS, el: el, formatNumber: formatNumber,
-    asNumber: asNumber, dataTable: dataTable, traceRows: traceRows, readHash: readHash, writeHash: writeHash
+    asNumber: asNumber, plotlyText: plotlyText, dataTable: dataTable, traceRows: traceRows, readHash: readHash, writeHash: writeHash
   };
 })();

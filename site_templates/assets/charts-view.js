@@ -198,7 +198,7 @@
     figure.appendChild(KIT.dataTable(layout.title.text, columns, KIT.traceRows(traces.filter(function (t) {
       return t.meta !== "min" && t.meta !== "max" && !t.opacity;
     }).map(function (t) { // a box's rows: run, group, value
-      return t.type === "box" ? { name: t.name, text: t.text, x: t.y.map(function () { return t.name; }), y: t.y } : t;
+      return t.type === "box" ? { name: t.group, text: t.runs, x: t.y.map(function () { return t.group; }), y: t.y } : t;
     }))));
     container.appendChild(figure);
     window.Plotly.newPlot(target, traces, layout, PLOT_CONFIG);
@@ -259,8 +259,9 @@
     this.metricKeys().forEach(function (key) {
       var boxes = (groups || [["all runs", runs]]).map(function (pair, i) {
         var kept = pair[1].filter(function (run) { return run.m && typeof run.m[key] === "number"; });
-        return { type: "box", name: pair[0], y: kept.map(function (run) { return run.m[key]; }),
-          text: kept.map(function (run) { return run.n; }), boxpoints: "all", jitter: 0.3, pointpos: 0,
+        return { type: "box", name: KIT.plotlyText(pair[0]), group: pair[0], y: kept.map(function (run) { return run.m[key]; }),
+          runs: kept.map(function (run) { return run.n; }),
+          text: kept.map(function (run) { return KIT.plotlyText(run.n); }), boxpoints: "all", jitter: 0.3, pointpos: 0,
           marker: { color: groups ? self.views.PALETTE[i % self.views.PALETTE.length] : "#1f77b4", size: 6 },
           hovertemplate: "%{text}: %{y}<extra></extra>" };
       }).filter(function (box) { return box.y.length; });

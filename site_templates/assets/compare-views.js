@@ -133,7 +133,8 @@
         type: "scatter", mode: series[0].length > 60 ? "lines" : "lines+markers", name: run.n,
         x: x, y: smooth ? ema(series[1], state.weight) : series[1], line: { color: color(run.i), width: 2 },
         marker: { size: 4 }, customdata: series[0].map(function () { return run.u; }),
-        hovertemplate: run.n + " · %{x}: %{y}<extra></extra>", legendgroup: run.i, showlegend: false
+        hovertemplate: window.tracker.chartKit.plotlyText(run.n) + " · %{x}: %{y}<extra></extra>",
+        legendgroup: run.i, showlegend: false
       });
       if (smooth) {
         traces.push({
@@ -164,7 +165,7 @@
     return {
       runs: kept,
       data: [{
-        type: "bar", orientation: "h", y: kept.map(function (r) { return r.n; }), x: values,
+        type: "bar", orientation: "h", y: kept.map(function (r) { return window.tracker.chartKit.plotlyText(r.n); }), x: values,
         marker: { color: kept.map(function (r) { return color(r.i); }) },
         text: values.map(format), textposition: "outside", cliponaxis: false,
         customdata: kept.map(function (r) { return r.u; }), hovertemplate: "%{y}: %{x}<extra></extra>"

@@ -417,10 +417,10 @@
     var colors = chosen.map(function (run) { return self.color(run); });
     var traces = [
       { type: "scatter", mode: "markers", name: "all runs", x: all.map(x), y: all.map(function (r) { return r.m[metric]; }),
-        text: all.map(function (r) { return r.n; }), customdata: all.map(function (r) { return r.u; }),
+        text: all.map(function (r) { return KIT.plotlyText(r.n); }), customdata: all.map(function (r) { return r.u; }),
         marker: { color: "#6e7781", size: 6 }, hovertemplate: "%{text}: %{x} → %{y}<extra></extra>" },
       { type: "scatter", mode: "markers+text", name: "selected", x: chosen.map(x), y: chosen.map(function (r) { return r.m[metric]; }),
-        text: chosen.map(function (r) { return r.n; }), customdata: chosen.map(function (r) { return r.u; }),
+        text: chosen.map(function (r) { return KIT.plotlyText(r.n); }), customdata: chosen.map(function (r) { return r.u; }),
         textposition: "top center", textfont: { size: 12, color: "#1b1f24" }, // direct labels (#18)
         marker: { color: colors, size: 11, line: { color: "#ffffff", width: 1 },
           symbol: chosen.map(function (run, i) { return SYMBOLS[i % SYMBOLS.length]; }) },
@@ -433,7 +433,7 @@
     var target = el("div", "chart-target");
     container.appendChild(target);
     container.appendChild(dataTable(metric + " against " + param + ", every run (selected runs are labelled)",
-      ["run", param, metric], traceRows([{ name: "", text: traces[0].text, x: traces[0].x, y: traces[0].y }])));
+      ["run", param, metric], traceRows([{ name: "", text: all.map(function (r) { return r.n; }), x: traces[0].x, y: traces[0].y }])));
     var extra = numeric ? {} : { xaxis: { title: { text: param }, type: "category", automargin: true } };
     this.plot(target, traces, layout(metric + " vs " + param, param, metric, extra));
   };

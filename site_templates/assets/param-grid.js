@@ -16,10 +16,7 @@
   var BINS = 6;
   var MISSING = "(none)";
 
-  /** Text plotly shows literally: it reads a little HTML in labels and %{...} in templates. */
-  function plotlyText(text) {
-    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/%/g, "&#37;");
-  }
+  var plotlyText = KIT.plotlyText;
 
   /** A bin edge in 3 significant digits, no exponent below 1e-6: 0.000464, 12.5, 1.2e+7. */
   function short(value) {
