@@ -159,7 +159,7 @@ def _validated(
         where = f"{name}:{lines.get(key, 2)}"
         lowered = key.lower()
         if lowered not in KEYS:
-            errors.append(f"{where}: unknown front matter key {key!r}; allowed keys: "
+            errors.append(f"{where}: unknown front matter key {key!r}; allowed keys are "
                           f"{', '.join(KEYS)}.")
             continue
         try:
