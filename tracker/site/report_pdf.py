@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import os
 import shutil
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 # A4 less the side margins (12 mm each) at 96 px per inch: charts are drawn at this width.
 PAGE_WIDTH_PX = 703
 CHART_TIMEOUT_MS = 15_000
+DEFAULT_PATHS = ("/usr/bin/chromium",)  # looked at after $TRACKER_CHROMIUM and the PATH
 
 
 class PdfError(TrackerError):
@@ -63,7 +64,7 @@ def chromium() -> str:
             "pip install playwright (the browser itself comes from your system, e.g. "
             "apt-get install chromium).") from None
     candidates = [os.environ.get("TRACKER_CHROMIUM", ""), shutil.which("chromium") or "",
-                  shutil.which("chromium-browser") or "", "/usr/bin/chromium"]
+                  shutil.which("chromium-browser") or "", *DEFAULT_PATHS]
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
@@ -86,15 +87,23 @@ def footer(title: str, date: str) -> str:
     )
 
 
-def render(out: str | os.PathLike[str], jobs: list[PdfJob]) -> Iterator[tuple[str, bytes]]:
+def render(out: str | os.PathLike[str], jobs: list[PdfJob]) -> list[tuple[str, bytes]]:
     """``(pdf site path, PDF bytes)`` of each job, printed from the built site in ``out``.
+
+    Chromium is driven from a thread of its own: Playwright's sync API refuses to run where an
+    asyncio loop is running (a notebook, or a program already using Playwright).
 
     Raises:
         PdfError: no Chromium, or a page failed to print.
     """
     if not jobs:
-        return
+        return []
     executable = chromium()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-pdf") as pool:
+        return pool.submit(_render, executable, Path(out), jobs).result()
+
+
+def _render(executable: str, out: Path, jobs: list[PdfJob]) -> list[tuple[str, bytes]]:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -106,8 +115,7 @@ def render(out: str | os.PathLike[str], jobs: list[PdfJob]) -> Iterator[tuple[st
             raise PdfError(f"Chromium ({executable}) did not start: "
                            f"{str(exc).splitlines()[0]}") from None
         try:
-            for job in jobs:
-                yield job.pdf, _print(browser, Path(out) / job.page, job)
+            return [(job.pdf, _print(browser, out / job.page, job)) for job in jobs]
         finally:
             browser.close()
 
