@@ -10,7 +10,12 @@ from tracker.commands.site import config_option
 
 @click.group("report")
 def report_group() -> None:
-    """Write Markdown reports (rendered by ``tracker build`` into the site)."""
+    """Markdown reports: scaffold one from the store (``tracker build`` renders them).
+
+    \b
+    Example:
+        tracker report new weekly-review
+    """
 
 
 @report_group.command("new")
@@ -24,12 +29,12 @@ def report_group() -> None:
 @pass_context
 def new_command(obj: _Context, name: str, experiment: str | None, reports: str) -> None:
     """Write reports/NAME.md: front matter, the best runs, the primary metric over training and
-    the champion model of an experiment (never over an existing file).
+    the champion model of an experiment (never over an existing file). ``tracker build``
+    then renders it into site/reports/NAME.html.
 
     \b
     Example:
         tracker report new weekly-review --experiment nyc-taxi-experiment
-        tracker build        # renders it into site/reports/weekly-review.html
     """
     from tracker.site.report_scaffold import new_report
 
