@@ -467,3 +467,34 @@ def test_pdf_of_a_report(site: dict[str, Any], tmp_path: Path) -> None:
     # A second build without --pdf removes the PDFs it no longer makes.
     build(str(site["root"] / "store"), out, reports=site["reports"])
     assert not pdf.exists()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_report_pages_pass_axe(
+    width: int, site: dict[str, Any], open_page: Any, tmp_path: Path
+) -> None:
+    from tests.test_site_a11y import READY, _report, axe_source, run_axe
+
+    axe = axe_source()
+    out = tmp_path / "site"
+    shutil.copytree(site["out"], out)
+    (out / "_test").mkdir()
+    shutil.copyfile(axe, out / "_test" / "axe.min.js")
+    problems = write_files(tmp_path / "bad", {"bad.md": BAD})
+    build(str(site["root"] / "store"), tmp_path / "bad-site", reports=problems)
+    (tmp_path / "bad-site" / "_test").mkdir()
+    shutil.copyfile(axe, tmp_path / "bad-site" / "_test" / "axe.min.js")
+
+    class Site:
+        def __init__(self, root: Path) -> None:
+            self.out = root
+
+    for root, path in ((out, "index.html"), (out, "reports/index.html"),
+                       (tmp_path / "bad-site", "reports/bad.html")):
+        page, errors = open_page(root / path, width=width,
+                                 init_script=browser_fixtures.CSP_LISTENER)
+        page.wait_for_function(READY, timeout=20_000)
+        violations = run_axe(page, Site(root))
+        assert violations == [], f"{path}: " + _report(violations)
+        assert errors == [] and page.evaluate("window.__csp") == []

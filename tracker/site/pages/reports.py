@@ -210,6 +210,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
     home = Link("Home", site.urls.landing)
     index = Link("Reports", site.urls.reports_index)
     commit = report_provenance.commit_of(sources[0].file) if sources else ""
+    commit = site.publish.scrub("commit", "", commit) if commit else ""  # redacted like tags (#15)
     entries = []
     for source in sources:
         page = report_page(site, source, index, commit)
