@@ -52,6 +52,13 @@ WHERE m.key = 'rmse' ORDER BY m.value
 
 The same heading twice gets two anchors.
 
+```chart
+sql: SELECT run_name, value FROM latest_metrics WHERE key = 'rmse' ORDER BY run_name
+x: run_name
+y: value
+kind: bar
+```
+
 ### <script>alert(1)</script> "quoted" & done
 
 ## Conclusions
@@ -376,7 +383,7 @@ PRINTED = {  # page type -> path
 }
 
 HIDDEN = """() => [...document.querySelectorAll(
-    'header.top, nav.breadcrumbs, .search, footer, button, select, input, .table-tools')]
+    'header.top, nav.breadcrumbs, .search, footer, button:not(.lb-sort), select, input, .table-tools')]
   .filter((el) => el.getClientRects().length > 0).map((el) => el.outerHTML.slice(0, 80))"""
 
 
@@ -398,6 +405,15 @@ def test_printed_pages_show_no_navigation_or_controls(
             .filter((t) => t.getClientRects().length > 0)
             .map((t) => t.getBoundingClientRect().right)""")
         assert all(right <= 794 for right in tables), tables
+        headers = page.evaluate("""() => [...document.querySelectorAll('main table')]
+            .filter((t) => t.getClientRects().length > 0 && t.tHead)
+            .map((t) => t.tHead.getBoundingClientRect().height)""")
+        assert all(height > 5 for height in headers), headers  # column names are printed
+        charts = page.evaluate("""() => [...document.querySelectorAll('figure.chart')]
+            .filter((f) => f.getClientRects().length > 0)
+            .map((f) => [f.getBoundingClientRect().width,
+                         f.closest('main').getBoundingClientRect().width])""")
+        assert all(width >= 0.95 * full for width, full in charts), charts
     finally:
         context.close()
 
