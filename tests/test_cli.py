@@ -539,7 +539,7 @@ class _FakeClient:
 
 @pytest.fixture
 def fake_client(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
-    monkeypatch.setattr("tracker.cli.TrackerClient", _FakeClient)
+    monkeypatch.setattr("tracker.commands._base.TrackerClient", _FakeClient)
     _FakeClient.calls = []
     return _FakeClient.calls
 

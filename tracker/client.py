@@ -41,7 +41,7 @@ from tracker.experiments_client import (
 )
 from tracker.legacy import LegacyClientMixin
 from tracker.media import MediaClientMixin
-from tracker.registry_client import RegistryClientMixin
+from tracker.registry.client import RegistryClientMixin
 from tracker.runlog import RunLog, flush_all
 from tracker.validation import (
     validate_run_id,

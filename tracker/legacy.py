@@ -14,7 +14,7 @@ from tracker.entities import ViewType
 
 if TYPE_CHECKING:
     from tracker.entities import Experiment, RunInfo
-    from tracker.registry_state import RegisteredModel
+    from tracker.registry.state import RegisteredModel
     from tracker.store.entities.paged_list import PagedList
 
 __all__ = [

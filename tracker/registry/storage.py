@@ -30,7 +30,8 @@ from tracker.exceptions import (
     NotFoundError,
     StoreError,
 )
-from tracker.registry_state import (
+from tracker.registry.events import _event_schema
+from tracker.registry.state import (
     CONFLICT_RESOLVED,
     STAGES,
     ModelVersion,
@@ -69,10 +70,6 @@ if TYPE_CHECKING:
 
 REGISTRY = "registry"
 COMPACT_AFTER_FILES = 64
-
-EVENT_COLUMNS = ("model_id", "seg", "event", "version", "key", "value", "user", "reason",
-                 "timestamp", "seq")
-
 
 # -- the registry object ---------------------------------------------------------------------
 
@@ -575,22 +572,3 @@ def _order(items: list[Any], order_by: list[str] | None, allowed: set[str]) -> l
         desc = len(parts) == 2 and parts[1].upper() == "DESC"
         out.sort(key=lambda x: getattr(x, field_name), reverse=desc)
     return out
-
-
-_EVENT_SCHEMA: Any = None
-
-
-def _event_schema() -> Any:
-    global _EVENT_SCHEMA
-    if _EVENT_SCHEMA is None:
-        import pyarrow as pa
-
-        _EVENT_SCHEMA = pa.schema(
-            [
-                ("model_id", pa.string()), ("seg", pa.string()), ("event", pa.string()),
-                ("version", pa.int64()), ("key", pa.string()), ("value", pa.string()),
-                ("user", pa.string()), ("reason", pa.string()), ("timestamp", pa.int64()),
-                ("seq", pa.int64()),
-            ]
-        )
-    return _EVENT_SCHEMA

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracker.entities import _MlflowObject
-from tracker.registry_state import ModelVersion, RegisteredModel
+from tracker.registry.state import ModelVersion, RegisteredModel
 
 __all__ = [
     "ModelVersion",
