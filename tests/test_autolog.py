@@ -37,9 +37,9 @@ import tracker.sklearn
 import tracker.xgboost
 from tracker.autologging import AutologWarning
 from tracker.autologging.datasets import training_dataset
-from tracker.xgboost._autolog import metric_key
+from tracker.model_uri import resolve
 from tracker.models.flavors import open_model
-from tracker.models.uri import resolve
+from tracker.xgboost._autolog import metric_key
 
 
 def _folder(model_uri: str) -> str:

@@ -930,7 +930,7 @@ def test_run_id_prefix_in_runs_uris(
     prefixed_store: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tracker.exceptions import InvalidArgumentError
-    from tracker.models.uri import resolve
+    from tracker.model_uri import resolve
 
     path, ids = prefixed_store
     client = tracker.TrackerClient(path)

@@ -544,7 +544,7 @@ def register_model(
     reason: str | None = None,
 ) -> Any:
     """Register the model at ``model_uri`` (e.g. ``runs:/<id>/model``) as a new version of ``name``."""
-    from tracker.models.uri import parse_runs_uri
+    from tracker.model_uri import parse_runs_uri
 
     client = _client()
     if not isinstance(model_uri, str) or not model_uri:

@@ -353,7 +353,7 @@ class Registry:
         max_results: int | None = None,
         order_by: list[str] | None = None,
     ) -> list[RegisteredModel]:
-        from tracker.query.simple_filter import compile_simple
+        from tracker.simple_filter import compile_simple
 
         check = compile_simple(filter_string, {"name": "str"}, "registered model")
         models = [m.entity() for m in self._all()]
@@ -441,7 +441,7 @@ class Registry:
         max_results: int | None = None,
         order_by: list[str] | None = None,
     ) -> list[ModelVersion]:
-        from tracker.query.simple_filter import compile_simple
+        from tracker.simple_filter import compile_simple
 
         fields = {"name": "str", "run_id": "str", "source": "str", "source_path": "str",
                   "version_number": "num", "current_stage": "str", "user_id": "str"}
