@@ -4,7 +4,7 @@ A Spark task runs in an executor's own Python process, which inherits neither th
 tracking URI nor its active run. ``tracker.start_run``/``end_run`` call ``share_active_run``
 (only once pyspark is imported) to put them into the active SparkContext's executor
 environment, so a run an objective starts on an executor nests under the driver's run
-(``TRACKER_PARENT_RUN_ID``, read by ``tracker.start_run``). ``tracker.hyperopt_spark`` suspends
+(``TRACKER_PARENT_RUN_ID``, read by ``tracker.start_run``). ``tracker.hyperopt.spark`` suspends
 the sharing while it opens or ends its own parent run. Standard library only; pyspark is
 looked up in ``sys.modules``, never imported.
 """

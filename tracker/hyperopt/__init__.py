@@ -110,7 +110,7 @@ def fmin(
         timeout: hyperopt's ``timeout`` (seconds).
         loss_threshold: stop once a loss is at or below this.
         trials: a ``hyperopt.Trials`` to fill (a new one if None), or ``SparkTrials``: trials
-            then run and are logged on Spark executors (``tracker.hyperopt_spark``).
+            then run and are logged on Spark executors (``tracker.hyperopt.spark``).
         rstate: ``np.random.default_rng(seed)`` for a reproducible sweep.
         allow_trials_fmin: hyperopt's ``allow_trials_fmin``.
         pass_expr_memo_ctrl: call ``fn(expr=, memo=, ctrl=)`` as hyperopt does.
@@ -125,9 +125,9 @@ def fmin(
         trials_save_file: hyperopt's ``trials_save_file``.
         run_name: name of a new parent run (default ``sweep-<algo>``).
     """
-    from tracker import hyperopt_spark
+    from tracker.hyperopt import spark as hyperopt_spark
 
-    if hyperopt_spark.is_spark_trials(trials):  # trials run on executors: tracker.hyperopt_spark
+    if hyperopt_spark.is_spark_trials(trials):  # trials run on executors: tracker.hyperopt.spark
         return hyperopt_spark.fmin_spark(fn, space, algo, max_evals, trials, run_name,
             pass_expr_memo_ctrl, dict(
                 timeout=timeout, loss_threshold=loss_threshold, rstate=rstate, verbose=verbose,
