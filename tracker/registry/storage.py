@@ -33,7 +33,6 @@ from tracker.exceptions import (
 from tracker.registry.events import _event_schema
 from tracker.registry.state import (
     CONFLICT_RESOLVED,
-    STAGES,
     ModelVersion,
     RegisteredModel,
     RegistryEvent,
@@ -48,20 +47,7 @@ from tracker.registry.state import (
 from tracker.store.store import new_seg_id, read_table
 from tracker.validation import validate_key
 
-__all__ = [
-    "CONFLICT_RESOLVED",
-    "REGISTRY",
-    "STAGES",
-    "ModelVersion",
-    "RegisteredModel",
-    "Registry",
-    "RegistryEvent",
-    "canonical_stage",
-    "model_id_for",
-    "validate_alias",
-    "validate_model_name",
-    "version_number",
-]
+__all__ = ["REGISTRY", "Registry"]
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
