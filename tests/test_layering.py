@@ -40,9 +40,6 @@ KNOWN_PACKAGE_CYCLES: dict[frozenset[str], str] = {
         "autolog() imports its integration on first call; the integration logs models with the "
         "package's log_model, and hyperparameter searches log their candidates as estimators"
     ),
-    frozenset({"tracker.hyperopt", "tracker.hyperopt.spark"}): (
-        "fmin hands SparkTrials sweeps to hyperopt.spark, which reuses the sweep's run logging"
-    ),
 }
 
 # The modules of the fluent API: the package root re-exports it.

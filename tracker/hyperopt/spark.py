@@ -34,13 +34,25 @@ from tracker import api
 from tracker.context import PARENT_RUN_ID
 from tracker.entities import RunStatus
 from tracker.exceptions import InvalidArgumentError
-from tracker.hyperopt import _TrialRuns
+from tracker.hyperopt._sweep import (
+    STATUS_FAIL,
+    STATUS_OK,
+    _close,
+    _hyperopt,
+    _log_params,
+    _Outcome,
+    _outcome,
+    _plain,
+    _start,
+    _Trial,
+    _TrialRuns,
+)
 from tracker.spark_env import portable_uri, sharing_suspended
 from tracker.validation import MAX_TAG_VALUE_LENGTH
 
 if TYPE_CHECKING:
     from tracker.client import TrackerClient
-    from tracker.hyperopt import _Space, _Sweep
+    from tracker.hyperopt._sweep import _Space, _Sweep
 
 log = logging.getLogger("tracker")
 
@@ -58,8 +70,6 @@ def is_spark_trials(trials: Any) -> bool:
 
 def trial_key(spec: dict[str, Any]) -> str:
     """A key of a sampled point (hp label → raw value), the same on the driver and executors."""
-    from tracker.hyperopt import _plain
-
     items = sorted((str(k), repr(_plain(v))) for k, v in spec.items())
     return hashlib.sha1(json.dumps(items).encode()).hexdigest()[:16]
 
@@ -82,8 +92,6 @@ def fmin_spark(fn: Callable[..., Any], space: Any, algo: Any, max_evals: int | N
         pass_expr_memo_ctrl: refused, as SparkTrials refuses it.
         options: the other ``hyperopt.fmin`` keyword arguments.
     """
-    from tracker.hyperopt import _hyperopt, _start
-
     if pass_expr_memo_ctrl or getattr(fn, "fmin_pass_expr_memo_ctrl", False):
         raise InvalidArgumentError(
             "SparkTrials does not support pass_expr_memo_ctrl: give an objective that takes the "
@@ -129,8 +137,6 @@ def _end_parent(status: str) -> None:
 def reconcile(sweep: _Sweep, trials: Any) -> None:
     """Match hyperopt's trials to the runs executors logged; record what no executor finished."""
     from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, spec_from_misc
-
-    from tracker.hyperopt import _log_params, _Outcome, _outcome, _Trial
 
     client = sweep.client
     by_key: dict[str, list[Any]] = {}
@@ -183,8 +189,6 @@ def _error(trial: dict[str, Any], default: str) -> str:
 def _record_lost(client: TrackerClient, sweep: _Sweep, number: int, params: dict[str, Any],
                  outcome: Any) -> str:
     """A run for a trial no executor logged: cancelled before it started, or its worker died."""
-    from tracker.hyperopt import _log_params
-
     run = client.create_run(
         sweep.experiment_id, run_name=f"trial-{number}", tags={"trial_number": number},
         parent_run_id=sweep.parent_id,
@@ -225,7 +229,6 @@ class _ExecutorObjective:
         from hyperopt import pyll
 
         from tracker.client import TrackerClient
-        from tracker.hyperopt import _close
 
         spec = _spec_from_memo(memo)
         key = trial_key(spec)
@@ -262,8 +265,6 @@ class _ExecutorObjective:
         Written while the objective's runs are still open (no store read is needed then);
         ``__call__`` ends them and publishes everything before the task returns.
         """
-        from tracker.hyperopt import STATUS_FAIL, STATUS_OK, _log_params, _Outcome, _outcome
-
         if raised is None:
             outcome = _outcome(result)
         else:
