@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli import _Context, pass_context, store_option
+from tracker.commands._base import Context, pass_context, store_option
 from tracker.commands.site import config_option
 
 
@@ -27,7 +27,7 @@ def report_group() -> None:
 @config_option
 @store_option
 @pass_context
-def new_command(obj: _Context, name: str, experiment: str | None, reports: str) -> None:
+def new_command(obj: Context, name: str, experiment: str | None, reports: str) -> None:
     """Write reports/NAME.md: front matter, the best runs, the primary metric over training and
     the champion model of an experiment (never over an existing file). ``tracker build``
     then renders it into site/reports/NAME.html.
