@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from tracker.site import reports
+from tracker.site import report_section, reports
 from tracker.site.pages import Link, Page, SiteFile, doc
 from tracker.site.urls import unique_slugs
 
@@ -51,6 +51,8 @@ class Section:
     sql: str = doc("The block's SQL (tables, charts, errors).", "")
     line: int = doc("Line of the block in the report file (0 for Markdown text).", 0)
     error: str = doc("What went wrong (kind 'error').", "")
+    block: Any = doc("The drawn block (kind 'block'): a ``report_blocks.BlockView``.", None)
+    data: Any = doc("The rows behind a block, with its CSV (``report_blocks.BlockData``).", None)
 
 
 @dataclass(frozen=True)
@@ -113,21 +115,31 @@ def _chart(site: SiteData, block: reports.Block) -> Section:
 
 
 def _block(site: SiteData, source: reports.ReportSource, block: reports.Block) -> Section:
+    if block.kind not in ("sql", "chart"):  # the YAML blocks (#17): errors name file:line
+        try:
+            return report_section.block_section(site, source, block)
+        except reports.ReportError as exc:
+            log.warning("%s", exc)
+            return Section("error", sql=block.text.strip(), line=block.line, error=str(exc))
     try:
-        return _table(site, block) if block.kind == "sql" else _chart(site, block)
+        section = _table(site, block) if block.kind == "sql" else _chart(site, block)
+        return report_section.with_data(site, section)
     except reports.ReportError as exc:
         log.warning("%s:%d: %s block: %s", source.file, block.line, block.kind, exc)
         return Section("error", sql=block.text.strip(), line=block.line, error=str(exc))
 
 
-def report_page(site: SiteData, source: reports.ReportSource, index: Link) -> ReportPage:
-    """The page of one report (its blocks are run now)."""
+def report_page(site: SiteData, source: reports.ReportSource, index: Link,
+                files: list[SiteFile] | None = None) -> ReportPage:
+    """The page of one report (its blocks are run now; their CSV files go to ``files``)."""
     sections = []
-    for piece in reports.render_markdown(source):
+    live = report_section.LiveValues(site, source)
+    for piece in reports.render_markdown(live.source):
         if isinstance(piece, str):
-            sections.append(Section("html", html=Markup(piece)))
+            sections.append(Section("html", html=live.fill(piece)))
         else:
             sections.append(_block(site, source, source.blocks[piece]))
+    sections = report_section.number_blocks(site, source, sections, files)
     path = site.urls.report(source.slug)
     return ReportPage(
         path=path,
@@ -136,7 +148,8 @@ def report_page(site: SiteData, source: reports.ReportSource, index: Link) -> Re
         description=source.description,
         source=os.path.basename(source.file),
         sections=tuple(sections),
-        has_charts=any(s.kind == "chart" for s in sections),
+        has_charts=any(s.kind == "chart" or (s.block is not None and s.block.figures)
+                       for s in sections),
     )
 
 
@@ -162,8 +175,10 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
     index = Link("Reports", site.urls.reports_index)
     entries = []
     for source in sources:
-        page = report_page(site, source, index)
+        files: list[SiteFile] = []
+        page = report_page(site, source, index, files)
         entries.append(ReportEntry(Link(page.title, page.path), page.description))
         yield page
+        yield from files
     yield ReportPage(path=index.href, title="Reports", breadcrumbs=(home, index),
                      reports=tuple(entries))
