@@ -355,7 +355,7 @@ def runs_block(site: SiteData, options: dict[str, Any], ctx: Context) -> BlockVi
     best = lb._best_values(site, runs, columns)
     rows = tuple(lb.Row(run["run_id"], _label(site, run), run["status"], bool(run["dead"]), "",
                         0, _cells(site, run, columns, best), None) for run in runs)
-    data_columns = ("run", "run_id", *(c.key for c in columns))
+    data_columns = ("run", "run_id", *(_data_name(c.key) for c in columns))
     data_rows = tuple(
         (row.link.label, row.run_id, *(_raw(site, run, c) for c in columns))
         for row, run in zip(rows, runs))
@@ -400,12 +400,21 @@ def _cells(site: SiteData, run: dict[str, Any], columns: list[Any], best: dict[s
     return tuple(cells)
 
 
+def _data_name(key: str) -> str:
+    """A column's name in view data and CSV: ``metrics.rmse``, ``start_time``."""
+    prefix, _, name = key.partition(".")
+    return {"start": "start_time"}.get(name, name) if prefix == "attr" else key
+
+
 def _raw(site: SiteData, run: dict[str, Any], column: Any) -> Any:
-    """A column's value in full (for the CSV)."""
+    """A column's value in full (for the CSV); times as ISO 8601 (UTC)."""
+    from tracker.site.render import format_iso
+
     prefix, _, name = column.key.partition(".")
     if prefix == "attr":
-        name = {"start": "start_time"}.get(name, name)
-        return value_of(site, run, "attributes", name)
+        name = _data_name(column.key)
+        value = value_of(site, run, "attributes", name)
+        return format_iso(value) if name in ("start_time", "end_time") and value else value
     return value_of(site, run, prefix, name)
 
 
@@ -476,7 +485,7 @@ def _grouped_runs(site: SiteData, options: dict[str, Any], ctx: Context, eid: st
             if col.key == "agg.count":
                 row.append(float(len(members)))
                 continue
-            _, metric, agg = col.key.split(".", 1)[0], *col.key.split(".", 1)[1].rsplit(".", 1)
+            metric, agg = col.key.removeprefix("metrics.").rsplit(".", 1)
             found = [v for r in members if (v := _number(site.metrics.get(r["run_id"], {}).get(
                 metric))) is not None]
             row.append(_Aggregate(agg)(found))
@@ -621,18 +630,19 @@ def _band_traces(site: SiteData, series: list[tuple[dict[str, Any], list[Any], l
     kind, name = grouping
     groups: dict[str, dict[Any, list[float]]] = {}
     for run, xs, ys in series:
-        steps = groups.setdefault(group_key(site, run, kind, name), {})
+        points = groups.setdefault(group_key(site, run, kind, name), {})
         shown = ema(ys, smoothing) if smoothing else ys
         for step, value in zip(xs, shown):
-            steps.setdefault(step, []).append(value)
+            points.setdefault(step, []).append(value)
     traces: list[dict[str, Any]] = []
     for index, group in enumerate(sorted(groups, key=_natural)):
         color, dash, symbol = _style(index)
-        steps = sorted(groups[group])
+        by_step = groups[group]
+        steps = sorted(by_step)
         label = f"{name} = {group}" if group else f"{name} not set"
-        lows = [charts.rounded(min(groups[group][s])) for s in steps]
-        highs = [charts.rounded(max(groups[group][s])) for s in steps]
-        means = [charts.rounded(sum(groups[group][s]) / len(groups[group][s])) for s in steps]
+        lows = [charts.rounded(min(by_step[s])) for s in steps]
+        highs = [charts.rounded(max(by_step[s])) for s in steps]
+        means = [charts.rounded(sum(by_step[s]) / len(by_step[s])) for s in steps]
         traces.append({"type": "scatter", "mode": "lines", "x": steps, "y": lows,
                        "line": {"width": 0, "color": color}, "showlegend": False,
                        "name": f"{label} min", "hoverinfo": "skip"})
@@ -708,8 +718,10 @@ def bar_block(site: SiteData, options: dict[str, Any], ctx: Context) -> BlockVie
     yk, yn = _field(y, "y", ctx, ("metrics",))
     x = _text(options, "x", ctx, "run")
     title = _text(options, "title", ctx)
+    labels: list[str] = []
+    values: list[float | None] = []
+    data: list[tuple[Any, ...]] = []
     if x == "run":
-        labels, values, data = [], [], []
         for run in runs:
             value = _number(site.metrics.get(run["run_id"], {}).get(yn))
             labels.append(_label(site, run).label)
@@ -798,9 +810,10 @@ def importance_block(site: SiteData, options: dict[str, Any], ctx: Context) -> B
         run = find_run(site, run_text, ctx, "run")
     else:
         _, version = find_version(site, model_text, ctx)
-        run = site.runs_by_id.get(version.run_id or "")
-        if run is None:
+        found_run = site.runs_by_id.get(version.run_id or "")
+        if found_run is None:
             raise ctx.error("model", f"the run of {model_text!r} is not in this site.")
+        run = found_run
     found = importance(artifacts(site, run, []))
     kinds = [i.kind for i in found]
     if not found:
@@ -915,13 +928,13 @@ def compare_block(site: SiteData, options: dict[str, Any], ctx: Context) -> Bloc
     primary = next((k for k in metric_keys if site.direction(k)), "")
     if primary:
         labels = [_label(site, r).label for r in runs]
-        values = [_number(site.metrics.get(r["run_id"], {}).get(primary)) for r in runs]
+        bars = [_number(site.metrics.get(r["run_id"], {}).get(primary)) for r in runs]
         layout = charts.layout(f"{primary} per run", "run", primary)
-        span = charts.value_range(values)
+        span = charts.value_range(bars)
         if span is not None:
             layout["yaxis"] = {**layout["yaxis"], "range": span}
         layout["xaxis"] = {**layout["xaxis"], "type": "category"}
-        figures.append({"data": [{"type": "bar", "name": primary, "x": labels, "y": values,
+        figures.append({"data": [{"type": "bar", "name": primary, "x": labels, "y": bars,
                                   "marker": {"color": charts.PALETTE[0]}}], "layout": layout})
     title = _text(options, "title", ctx) or f"{len(runs)} runs against {_label(site, base).label}"
     columns = ("kind", "key", *(f"{_label(site, r).label} ({r['run_id'][:8]})" for r in runs))

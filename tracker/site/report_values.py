@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup, escape
 
 from tracker.site.report_blocks import Context, find_run, find_version, run_set
-from tracker.site.reports import ReportError
 
 if TYPE_CHECKING:
     from tracker.site.data import SiteData
@@ -200,9 +199,9 @@ def evaluate(site: SiteData, text: str, ctx: Context) -> Value:
             return Value(version.current_stage, href)
         if field == "run_id":
             return Value((version.run_id or "")[:8], href, version.run_id or "")
-        run = site.runs_by_id.get(version.run_id or "")
-        metric = site.primary_metric(run["experiment_id"]) if run else ""
-        value = site.metrics.get(run["run_id"], {}).get(metric) if run and metric else None
+        source = site.runs_by_id.get(version.run_id or "")
+        metric = site.primary_metric(source["experiment_id"]) if source else ""
+        value = site.metrics.get(source["run_id"], {}).get(metric) if source and metric else None
         if value is None:
             raise ctx.error("model", f"the run of {args['name']!r} has no primary metric "
                             "value in this site.")
