@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -436,6 +437,19 @@ def test_example_reports_build_strict_without_sql(store: Any, tmp_path: Path) ->
     assert len(soup.select("a.live-value")) >= 4
 
 
+def test_the_documented_example_is_short_and_builds(store: Any, tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "site.md").read_text()
+    example = doc.split("````markdown\n", 1)[1].split("````\n", 1)[0]
+    assert len(example.splitlines()) < 15
+    site, result = build_report(store, tmp_path, example, strict=True)
+    soup = soup_of(site)
+    assert soup.select_one("h1").get_text() == "Weekly review"
+    assert [d["class"][1] for d in soup.select("div.report-block")] == [
+        "report-runs", "report-history", "report-model"]
+    assert len(soup.select("table.report-runs tbody tr")) == 5
+    assert soup.select_one("a.live-value").get_text() == "4.2"
+
+
 # -- in Chromium --------------------------------------------------------------------------------
 
 ALL_BLOCKS = """---
@@ -501,3 +515,16 @@ def test_blocks_in_chromium_keep_csp_and_fit(store: Any, tmp_path: Path, open_pa
     after = page.evaluate(names)
     assert after == sorted(before) and after != before
     assert "#" not in page.url
+    # and axe finds no WCAG 2.1 A/AA violation when axe-core is installed (tests/test_site_a11y)
+    from tests.test_site_a11y import AXE, RUN_AXE, WCAG, _report
+
+    if AXE.is_file():
+        (site / "_test").mkdir()
+        shutil.copyfile(AXE, site / "_test" / "axe.min.js")
+        page.evaluate("""(url) => new Promise((resolve, reject) => {
+            const s = document.createElement("script");
+            s.src = url; s.onload = resolve; s.onerror = () => reject(new Error("axe blocked"));
+            document.head.appendChild(s);
+        })""", (site / "_test" / "axe.min.js").as_uri())
+        violations = page.evaluate(RUN_AXE, WCAG)
+        assert violations == [], _report(violations)
