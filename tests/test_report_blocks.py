@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,26 @@ def test_history_points_equal_metric_history(store: Any, tmp_path: Path) -> None
     assert len(rows) == sum(len(v[0]) for v in expected.values())
 
 
+def test_history_x_time_and_relative(store: Any, tmp_path: Path) -> None:
+    block = ("```history\nexperiment: nyc-taxi-experiment\nfilter: \"attributes.run_name = "
+             "'xgboost-best'\"\nmetric: validation-rmse\nx: {x}\n```\n\n")
+    site, result = build_report(store, tmp_path, block.format(x="time") + block.format(
+        x="relative"))
+    assert result.warnings == []
+    by_time, relative = figures(soup_of(site))
+    client = tracker.tracking.MlflowClient(store[0])
+    run_id = store[1]["xgboost-best"]
+    points = client.get_metric_history(run_id, "validation-rmse")
+    start = client.get_run(run_id).info.start_time
+    assert by_time["layout"]["xaxis"]["type"] == "date"
+    assert by_time["data"][0]["x"] == [
+        datetime.fromtimestamp(p.timestamp / 1000, tz=timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S.%f")[:-3] for p in points]
+    assert relative["data"][0]["x"] == [
+        round((p.timestamp - start) / 3_600_000, 6) for p in points]
+    assert relative["layout"]["xaxis"]["title"]["text"] == "hours since start"
+
+
 def test_history_smoothing_log_and_group_band(store: Any, tmp_path: Path) -> None:
     text = ("```history\nexperiment: nyc-taxi-experiment\nfilter: \"tags.model = 'xgboost'\"\n"
             "metric: [validation-rmse]\nsmoothing: 0.5\nlog: true\ngroup_by: params.max_depth\n"
@@ -279,6 +300,44 @@ def test_parallel_importance_model_and_compare(store: Any, tmp_path: Path) -> No
     rmse = next(tr for tr in table.select("tbody tr") if tr.th.get_text().startswith("rmse"))
     worse = rmse.select_one(".delta.worse")
     assert worse is not None and worse.get_text(" ", strip=True).startswith("+0.6")
+
+
+def test_run_sets_keep_the_publish_rules(tmp_path: Path) -> None:
+    from tracker.config import load_config
+
+    uri = str(tmp_path / "store")
+    tracker.set_tracking_uri(uri)
+    for experiment in ("public", "secret"):
+        tracker.set_experiment(experiment)
+        for depth, rmse in ((3, 5.0), (6, 4.0)):
+            with tracker.start_run(run_name=f"{experiment}-{depth}"):
+                tracker.log_params({"max_depth": depth, "api_token": "hunter2-hunter2"})
+                tracker.log_metric("rmse", rmse)
+                tracker.log_metric("private_score", 0.123456)
+    tracker.api._tracking_uri = None
+    tracker.api._experiment_id = None
+    write_files(tmp_path, {"tracker.toml": '[experiments]\nexclude = ["secret"]\n'
+                                           '[redact]\nkeys = ["api_token", "private_*"]\n'})
+    reports = write_files(tmp_path / "reports", {"r.md": (
+        "```runs\nexperiment: public\ncolumns: [params.api_token, params.max_depth]\n```\n\n"
+        "```runs\nexperiment: public\nfilter: \"params.api_token = 'hunter2-hunter2'\"\n```\n\n"
+        "```runs\nexperiment: secret\n```\n\n"
+        "{{ metric(run=\"public-3\", key=\"private_score\") }}\n")})
+    result = build(uri, tmp_path / "site", reports=reports,
+                   config=load_config(tmp_path / "tracker.toml"))
+    site = tmp_path / "site"
+    soup = soup_of(site)
+    for code in soup.select("pre"):  # the blocks' own source, as the report's author wrote it
+        code.decompose()
+    files = "".join(p.read_text() for p in (site / "reports" / "r").glob("*.csv"))
+    for text in (str(soup), files):
+        assert "hunter2" not in text and "0.123456" not in text
+    assert [r["params.api_token"] for r in read_csv(site, "reports/r/block-1.csv")] == [
+        "[redacted]"] * 2
+    assert read_csv(site, "reports/r/block-2.csv") == []  # the filter sees what the site shows
+    assert any("block, experiment: no experiment 'secret'. Allowed: public" in w
+               for w in result.warnings)
+    assert any("no metric 'private_score'" in w for w in result.warnings)
 
 
 # -- inline values ------------------------------------------------------------------------------
