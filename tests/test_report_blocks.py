@@ -340,6 +340,30 @@ def test_run_sets_keep_the_publish_rules(tmp_path: Path) -> None:
     assert any("no metric 'private_score'" in w for w in result.warnings)
 
 
+def test_store_text_is_literal_in_charts_and_escaped_in_tables(tmp_path: Path) -> None:
+    evil = '<img src=x onerror=alert(1)><b>x</b>'
+    uri = str(tmp_path / "store")
+    tracker.set_tracking_uri(uri)
+    tracker.set_experiment("e")
+    for rmse in (1.0, 2.0):
+        with tracker.start_run(run_name=f"{evil}{rmse}"):
+            tracker.log_param("p", evil)
+            tracker.log_metric("rmse", rmse)
+    tracker.api._tracking_uri = None
+    tracker.api._experiment_id = None
+    reports = write_files(tmp_path / "reports", {"r.md": (
+        "```runs\nexperiment: e\ncolumns: [params.p]\n```\n\n```bar\nexperiment: e\n```\n\n"
+        "```scatter\nexperiment: e\nx: params.p\ny: metrics.rmse\ncolor: params.p\n```\n")})
+    result = build(uri, tmp_path / "site", reports=reports, strict=True)
+    assert result.warnings == []
+    soup = soup_of(tmp_path / "site")
+    assert soup.find("img") is None and soup.select("table b") == []
+    bar, scatter = figures(soup)
+    assert bar["data"][0]["x"] == ["&lt;img src=x onerror=alert(1)&gt;&lt;b&gt;x&lt;/b&gt;1.0",
+                                   "&lt;img src=x onerror=alert(1)&gt;&lt;b&gt;x&lt;/b&gt;2.0"]
+    assert "<img" not in json.dumps(scatter) and "<b>" not in json.dumps(scatter)
+
+
 # -- inline values ------------------------------------------------------------------------------
 
 VALUES = """---

@@ -956,8 +956,38 @@ def render_block(site: SiteData, kind: str, text: str, ctx: Context) -> BlockVie
     Raises:
         ReportError: an option is unknown or bad, or what it names does not exist.
     """
+    import dataclasses
+
     options = parse_options(text, ctx)
-    return BUILDERS[kind](site, options, ctx)
+    view = BUILDERS[kind](site, options, ctx)
+    return dataclasses.replace(view, figures=tuple(literal_text(f) for f in view.figures))
+
+
+def literal_text(figure: dict[str, Any]) -> dict[str, Any]:
+    """The figure with every name, label and title shown literally (``charts.plotly_text``):
+    run names, params and tags come from the store, and Plotly reads a little HTML in them."""
+    def text(value: Any) -> Any:
+        return charts.plotly_text(value) if isinstance(value, str) else value
+
+    data = []
+    for trace in figure["data"]:
+        trace = dict(trace)
+        for key in ("name", "text", "x"):
+            if key in trace:
+                trace[key] = [text(v) for v in trace[key]] if isinstance(
+                    trace[key], list) else text(trace[key])
+        data.append(trace)
+    layout = dict(figure["layout"])
+    for key in ("title", "xaxis", "yaxis"):
+        if key not in layout:
+            continue
+        part = dict(layout[key])
+        if key == "title":
+            part["text"] = text(part.get("text", ""))
+        elif "title" in part:
+            part["title"] = {**part["title"], "text": text(part["title"].get("text", ""))}
+        layout[key] = part
+    return {**figure, "data": data, "layout": layout}
 
 
 # ---------------------------------------------------------------------------- view data
