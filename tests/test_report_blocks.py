@@ -479,7 +479,7 @@ def test_inline_value_errors(store: Any, tmp_path: Path, expression: str, key: s
     text = f"---\ntitle: T\n---\nLine one.\n\nThe value is {expression} today.\n"
     site, result = build_report(store, tmp_path, text)
     (message,) = result.warnings
-    assert message.startswith(f"{tmp_path / 'reports' / 'r.md'}:6: inline value block, {key}:")
+    assert message.startswith(f"{tmp_path / 'reports' / 'r.md'}:6: inline value, {key}:")
     assert allowed in message
     error = soup_of(site).select_one("span.live-value-error")
     assert error is not None and "r.md:6" in error.get_text()

@@ -110,7 +110,8 @@ class Context:
 
     def error(self, key: str, message: str, allowed: Any = None) -> ReportError:
         """A ReportError naming file:line, the block, the key and (when given) what is allowed."""
-        text = f"{self.file}:{self.line}: {self.kind} block, {key}: {message}"
+        what = self.kind if self.kind == "inline value" else f"{self.kind} block"
+        text = f"{self.file}:{self.line}: {what}, {key}: {message}"
         if allowed:
             text += " Allowed: " + (", ".join(str(a) for a in allowed)
                                     if isinstance(allowed, (list, tuple)) else str(allowed)) + "."
