@@ -19,6 +19,7 @@ from bs4 import BeautifulSoup
 
 import tracker
 import tracker.api
+import tracker.exceptions
 from tests import browser as browser_fixtures
 from tests.conftest import write_files
 from tracker.site.build import BuildError, build
@@ -456,6 +457,16 @@ def test_every_bad_option_names_file_line_key_and_allowed(
     assert box is not None and box["data-line"] == "5" and f"{kind} block, {key}" in box.get_text()
     with pytest.raises(BuildError, match=r"r\.md:5: "):
         build_report(store, tmp_path / "strict", text, strict=True)
+
+
+def test_filter_errors_are_search_runs_errors(store: Any, tmp_path: Path) -> None:
+    bad = "metrics.rmse <> 'x' and"
+    with pytest.raises(tracker.exceptions.TrackerError) as raised:
+        search(store, bad)
+    site, result = build_report(store, tmp_path, f"```runs\nexperiment: {EXPERIMENT}\n"
+                                                 f"filter: {json.dumps(bad)}\n```\n")
+    (message,) = result.warnings
+    assert message.endswith(f"runs block, filter: {raised.value}")
 
 
 INLINE_ERRORS = [
