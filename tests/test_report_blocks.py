@@ -233,6 +233,27 @@ def test_history_x_time_and_relative(store: Any, tmp_path: Path) -> None:
     assert relative["layout"]["xaxis"]["title"]["text"] == "hours since start"
 
 
+def test_long_histories_are_drawn_downsampled_and_kept_whole_in_the_csv(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    tracker.set_tracking_uri(uri)
+    tracker.set_experiment("long")
+    values = [1.0 / (1 + step) + (5.0 if step == 1234 else 0.0) for step in range(2500)]
+    with tracker.start_run(run_name="long-run"):
+        for step, value in enumerate(values):
+            tracker.log_metric("loss", value, step=step)
+    tracker.api._tracking_uri = None
+    tracker.api._experiment_id = None
+    reports = write_files(tmp_path / "reports", {"r.md": (
+        "```history\nexperiment: long\nmetric: loss\n```\n")})
+    site = tmp_path / "site"
+    assert build(uri, site, reports=reports, strict=True).warnings == []
+    (figure,) = figures(soup_of(site))
+    trace = figure["data"][0]
+    assert 100 < len(trace["x"]) <= 1000
+    assert trace["x"][0] == 0 and trace["x"][-1] == 2499 and 1234 in trace["x"]  # the spike
+    assert len(read_csv(site, "reports/r/block-1.csv")) == 2500
+
+
 def test_history_smoothing_log_and_group_band(store: Any, tmp_path: Path) -> None:
     text = ("```history\nexperiment: nyc-taxi-experiment\nfilter: \"tags.model = 'xgboost'\"\n"
             "metric: [validation-rmse]\nsmoothing: 0.5\nlog: true\ngroup_by: params.max_depth\n"
@@ -434,6 +455,7 @@ ERRORS = [
     ("importance", "model: nyc-taxi-duration@nope", "model", "champion"),
     ("model", "name: nope", "name", "nyc-taxi-duration"),
     ("model", "name: nyc-taxi-duration\nversion: 9", "version", "1"),
+    ("model", "name: nyc-taxi-duration\nversion: \"9\"", "version", "1"),
     ("model", "name: nyc-taxi-duration\nstage: Prod", "stage", "None, Staging, Production"),
     ("model", "name: nyc-taxi-duration\nversion: 1\nalias: champion", "alias",
      "version, alias, stage"),

@@ -51,6 +51,7 @@ HISTORY_X = ("step", "time", "relative")
 STAGES = ("None", "Staging", "Production", "Archived")
 ATTRIBUTES = ("status", "start_time", "end_time", "duration", "user", "commit", "run_id",
               "run_name")
+CHART_POINTS = 1000  # points of a run's series drawn by a ```history block
 VIEW_ROWS = 200  # rows of "view data" shown in the page (the CSV has them all)
 
 
@@ -535,7 +536,7 @@ def _legend_on_top(layout: dict[str, Any]) -> dict[str, Any]:
 
 
 def history_block(site: SiteData, options: dict[str, Any], ctx: Context) -> BlockView:
-    from tracker.site.timeseries import ema
+    from tracker.site.timeseries import downsample, ema
 
     eid, runs = run_set(site, options, ctx, 10)
     metrics = _list(options, "metric", ctx)
@@ -575,6 +576,13 @@ def history_block(site: SiteData, options: dict[str, Any], ctx: Context) -> Bloc
                       if math.isfinite(p[2])]
             if not points:
                 continue
+            for p in points:
+                data.append((_label(site, run).label, run["run_id"], metric, p[0], p[1], p[2]))
+            # drawn: at most CHART_POINTS per run (LTTB plus the extremes, as the run page);
+            # the view data and CSV keep every point
+            keep = downsample([p[0] if x == "step" else p[1] for p in points],
+                              [p[2] for p in points], CHART_POINTS)
+            points = [points[i] for i in keep]
             start = run["start_time"] or points[0][1]
             xs: list[Any] = (
                 [p[0] for p in points] if x == "step" else
@@ -582,8 +590,6 @@ def history_block(site: SiteData, options: dict[str, Any], ctx: Context) -> Bloc
                 [round((p[1] - start) / 3_600_000, 6) for p in points])
             ys = [p[2] for p in points]
             series.append((run, xs, ys))
-            for p in points:
-                data.append((_label(site, run).label, run["run_id"], metric, p[0], p[1], p[2]))
         if grouping:
             traces = _band_traces(site, series, grouping, smoothing, ema)
         else:
@@ -850,6 +856,8 @@ def model_block(site: SiteData, options: dict[str, Any], ctx: Context) -> BlockV
     versions = {v.version: v for v in state.versions}
     if "version" in given:
         number = options["version"]
+        if isinstance(number, str) and number.strip().isdigit():
+            number = int(number)
         if isinstance(number, bool) or not isinstance(number, int) or number not in versions:
             raise ctx.error("version", f"model {name!r} has no version {number!r}.",
                             sorted(versions))
