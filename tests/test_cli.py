@@ -720,6 +720,7 @@ def test_the_expected_commands_exist() -> None:
         "tracker summary",
         "tracker gc", "tracker doctor",
         "tracker import-mlflow",
+        "tracker report", "tracker report new",
     }
 
 

@@ -417,6 +417,17 @@ def test_inline_values_are_formatted_and_linked(store: Any, tmp_path: Path) -> N
     assert values[0][1] == f"../runs/{expected}.html"
 
 
+def test_a_home_report_links_from_the_site_root(store: Any, tmp_path: Path) -> None:
+    text = ("---\nhome: true\nexperiment: nyc-taxi-experiment\n---\n"
+            "Best {{ best(\"nyc-taxi-experiment\", \"rmse\") }}.\n\n```runs\nlimit: 2\n```\n")
+    site, result = build_report(store, tmp_path, text, strict=True, name="home.md")
+    soup = BeautifulSoup((site / "index.html").read_text(), "html.parser")
+    assert soup.select_one("a.live-value")["href"] == f"runs/{store[1]['xgboost-best']}.html"
+    assert soup.select_one("a[download]")["href"] == "reports/home/block-1.csv"
+    assert (site / "reports" / "home" / "block-1.csv").is_file()
+    assert all(a["href"].startswith("runs/") for a in soup.select("table.report-runs tbody a"))
+
+
 def test_inline_value_number_format(store: Any, tmp_path: Path) -> None:
     site, _ = build_report(store, tmp_path, '{{ metric(run="trial-2", key="loss") }}\n')
     link = soup_of(site).select_one("a.live-value")

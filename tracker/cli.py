@@ -328,6 +328,7 @@ def _add_commands() -> None:
     from tracker.commands.gc import gc_command
     from tracker.commands.import_mlflow import import_mlflow_command
     from tracker.commands.models import models_group
+    from tracker.commands.report import report_group
     from tracker.commands.runs import runs_group
     from tracker.commands.site import build_command, serve_command, ui_command
     from tracker.commands.summary import summary_command
@@ -341,6 +342,7 @@ def _add_commands() -> None:
     cli.add_command(gc_command)
     cli.add_command(import_mlflow_command)
     cli.add_command(summary_command)
+    cli.add_command(report_group)
 
 
 _add_commands()

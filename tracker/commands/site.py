@@ -36,12 +36,14 @@ def config_option(func: F) -> F:
 @click.option("--base-url", default=None,
               help="URL the site is published at: sitemap.xml lists every page under it (links stay relative). [default: the config's]")
 @click.option("--title", default=None, help=_TITLE_HELP)
+@click.option("--pdf", is_flag=True,
+              help="Also print each report to a PDF next to its page (needs Chromium).")
 @config_option
 @store_option
 @pass_context
 def build_command(
     obj: _Context, out: str, reports: str | None, templates: str | None, strict: bool,
-    base_url: str | None, title: str | None,
+    base_url: str | None, title: str | None, pdf: bool,
 ) -> None:
     """Build the static site of the store into a folder (open index.html, or publish it).
 
@@ -68,7 +70,7 @@ def build_command(
     result = build(obj.uri, out, reports=reports, templates=templates, strict=strict,
                    base_url=config.base_url if base_url is None else base_url,
                    site_title=config.title if title is None else title, progress=progress,
-                   config=config)
+                   config=config, pdf=pdf)
     for warning in result.warnings:
         _notice(f"warning: {warning}")
     click.echo(
@@ -76,6 +78,9 @@ def build_command(
         f"({len(result.written)} files written, {result.unchanged} unchanged, "
         f"{len(result.removed)} removed)."
     )
+    if pdf:
+        click.echo(f"Printed {len(result.pdfs)} report PDF(s)"
+                   + (f": {', '.join(result.pdfs)}." if result.pdfs else " (no reports)."))
 
 
 def _project_templates(templates: str | None) -> str | None:

@@ -22,13 +22,17 @@ log = logging.getLogger("tracker.site")
 
 
 def front_matter(source: reports.ReportSource) -> tuple[dict[str, str], str, int]:
-    """(metadata, body, lines before the body) of the report's file as it is now."""
+    """(what blocks default to: ``experiment``, body, lines before the body) of the report."""
+    from tracker.site import report_meta
+
+    meta = {"experiment": source.front.experiment} if source.front.experiment else {}
     try:
         with open(source.file, encoding="utf-8") as fh:
             text = fh.read().replace("\r\n", "\n")
     except (OSError, UnicodeDecodeError):
-        return {}, "", 0
-    return reports.parse_front_matter(text)
+        return meta, "", 0
+    _, body, offset = report_meta.parse(text, source.file)
+    return meta, body, offset
 
 
 def block_section(site: SiteData, source: reports.ReportSource, block: reports.Block) -> Section:
