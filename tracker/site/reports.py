@@ -43,7 +43,9 @@ if TYPE_CHECKING:
     from tracker.query.sandbox import Sandbox
 
 MAX_ROWS = 200
-BLOCK_KINDS = ("sql", "chart")
+# ```sql and ```chart here; the YAML blocks of #17 in tracker.site.report_blocks (same order).
+BLOCK_KINDS = ("sql", "chart", "runs", "history", "scatter", "bar", "parallel", "importance",
+               "model", "compare")
 CHART_KINDS = ("line", "scatter", "bar")
 CHART_KEYS = ("sql", "x", "y", "color", "kind", "title")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from tracker.site import report_meta, report_provenance, reports
+from tracker.site import report_meta, report_provenance, report_section, reports
 from tracker.site.pages import Link, Page, SiteFile, doc
 from tracker.site.report_toc import Anchors, TocEntry
 from tracker.site.urls import unique_slugs
@@ -52,6 +52,8 @@ class Section:
     sql: str = doc("The block's SQL (tables, charts, errors).", "")
     line: int = doc("Line of the block in the report file (0 for Markdown text).", 0)
     error: str = doc("What went wrong (kind 'error').", "")
+    block: Any = doc("The drawn block (kind 'block'): a ``report_blocks.BlockView``.", None)
+    data: Any = doc("The rows behind a block, with its CSV (``report_blocks.BlockData``).", None)
 
 
 @dataclass(frozen=True)
@@ -126,26 +128,36 @@ def _chart(site: SiteData, block: reports.Block) -> Section:
 
 
 def _block(site: SiteData, source: reports.ReportSource, block: reports.Block) -> Section:
+    if block.kind not in ("sql", "chart"):  # the YAML blocks (#17): errors name file:line
+        try:
+            return report_section.block_section(site, source, block)
+        except reports.ReportError as exc:
+            log.warning("%s", exc)
+            return Section("error", sql=block.text.strip(), line=block.line, error=str(exc))
     try:
-        return _table(site, block) if block.kind == "sql" else _chart(site, block)
+        section = _table(site, block) if block.kind == "sql" else _chart(site, block)
+        return report_section.with_data(site, section)
     except reports.ReportError as exc:
         log.warning("%s:%d: %s block: %s", source.file, block.line, block.kind, exc)
         return Section("error", sql=block.text.strip(), line=block.line, error=str(exc))
 
 
 def report_page(
-    site: SiteData, source: reports.ReportSource, index: Link, commit: str = ""
+    site: SiteData, source: reports.ReportSource, index: Link, commit: str = "",
+    files: list[SiteFile] | None = None,
 ) -> ReportPage:
-    """The page of one report (its blocks are run now)."""
+    """The page of one report (its blocks are run now; their CSV files go to ``files``)."""
     for problem in source.front.errors:
         log.warning("%s", problem)
     sections = []
     anchors = Anchors()
-    for piece in reports.render_markdown(source):
+    live = report_section.LiveValues(site, source)  # {{ ... }} values (#17)
+    for piece in reports.render_markdown(live.source):
         if isinstance(piece, str):
-            sections.append(Section("html", html=Markup(anchors.add(piece))))
+            sections.append(Section("html", html=Markup(anchors.add(live.fill(piece)))))
         else:
             sections.append(_block(site, source, source.blocks[piece]))
+    sections = report_section.number_blocks(site, source, sections, files)
     path = site.urls.report(source.slug)
     if path == site.urls.landing and site.urls.home_report == source.slug:
         breadcrumbs: tuple[Link, ...] = (Link(source.title, path),)
@@ -159,7 +171,8 @@ def report_page(
         description=source.description,
         source=os.path.basename(source.file),
         sections=tuple(sections),
-        has_charts=any(s.kind == "chart" for s in sections),
+        has_charts=any(s.kind == "chart" or (s.block is not None and s.block.figures)
+                       for s in sections),
         author=front.author,
         date=front.date,
         tags=front.tags,
@@ -213,10 +226,12 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
     commit = site.publish.scrub("commit", "", commit) if commit else ""  # redacted like tags (#15)
     entries = []
     for source in sources:
-        page = report_page(site, source, index, commit)
+        files: list[SiteFile] = []
+        page = report_page(site, source, index, commit, files)
         entries.append(ReportEntry(
             Link(page.title, page.path), page.description, page.author, page.date, page.tags,
             home=site.urls.home_report == source.slug))
         yield page
+        yield from files
     yield ReportPage(path=index.href, title="Reports", breadcrumbs=(home, index),
                      reports=tuple(entries))
