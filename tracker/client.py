@@ -40,6 +40,7 @@ from tracker.experiments_client import (
     experiment_id_for,
 )
 from tracker.legacy import LegacyClientMixin
+from tracker.logged_models_client import LoggedModelClientMixin
 from tracker.media import MediaClientMixin
 from tracker.registry_client import RegistryClientMixin
 from tracker.runlog import RunLog, flush_all
@@ -105,6 +106,7 @@ class TrackerClient(
     ArtifactClientMixin,
     MediaClientMixin,
     RegistryClientMixin,
+    LoggedModelClientMixin,
     LegacyClientMixin,
 ):
     """Read and write experiments, runs, artifacts and the model registry of one store.
@@ -309,9 +311,18 @@ class TrackerClient(
         timestamp: int | None = None,
         step: int | None = None,
         synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
         run = self._runlog(run_id)
-        run.log_metric(key, value, step or 0, timestamp)
+        link = None
+        if model_id is not None or dataset_name is not None or dataset_digest is not None:
+            from tracker.logged_models import link_json, validate_model_id
+
+            link = link_json(model_id and validate_model_id(model_id), dataset_name,
+                             dataset_digest)
+        run.log_metric(key, value, step or 0, timestamp, link)
         if synchronous:
             run.flush()
 
@@ -332,7 +343,13 @@ class TrackerClient(
         for m in metrics:
             if not isinstance(m, Metric):
                 raise InvalidArgumentError(f"log_batch metrics must be Metric objects, got {m!r}.")
-            run.log_metric(m.key, m.value, m.step, m.timestamp)
+            link = None
+            if m.model_id is not None or m.dataset_name is not None:
+                from tracker.logged_models import link_json, validate_model_id
+
+                link = link_json(m.model_id and validate_model_id(m.model_id), m.dataset_name,
+                                 m.dataset_digest)
+            run.log_metric(m.key, m.value, m.step, m.timestamp, link)
         if synchronous:
             run.flush()
 

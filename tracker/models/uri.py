@@ -1,5 +1,5 @@
 """Model URIs: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
-``models:/<name>@<alias>``, and plain paths or ``file:`` URIs — resolved to a local folder
+``models:/<name>@<alias>``, MLflow 3's ``models:/<model_id>`` (a logged model), and plain paths or ``file:`` URIs — resolved to a local folder
 (downloaded first when the run's artifacts are in S3)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tracker.registry import ModelVersion
 
 _RUNS = re.compile(r"^runs:/(?P<run_id>[^/]+)(?:/(?P<path>.*))?$")
+_LOGGED = re.compile(r"^models:/(?P<model_id>[^/@]+)/?$")
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<ref>[^/]+)|@(?P<alias>[^/]+))/?$")
 
 
@@ -101,6 +102,9 @@ def resolve(client: TrackerClient, uri: str) -> ResolvedModel:
             )
         # A remote location (S3) is downloaded once per process into a temporary cache.
         return ResolvedModel(uri, local or repo.fetch(path), run_id, path)
+    logged = _LOGGED.match(uri)
+    if logged is not None:
+        return _resolve_logged(client, uri, logged.group("model_id"))
     if uri.startswith("models:/"):
         version = model_version_for(client, uri)
         inner = resolve(client, version.source)
@@ -115,3 +119,26 @@ def resolve(client: TrackerClient, uri: str) -> ResolvedModel:
     if not os.path.exists(local):
         raise NotFoundError(f"No model at {local!r} (from {uri!r}).")
     return ResolvedModel(uri, local)
+
+
+def _resolve_logged(client: TrackerClient, uri: str, model_id: str) -> ResolvedModel:
+    """The folder of the logged model ``model_id`` (its run's artifacts at its path)."""
+    from tracker.logged_models import validate_model_id
+
+    validate_model_id(model_id)
+    try:
+        state = client.logged_models.state(model_id)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"{exc} A registered model is loaded with models:/<name>/<version> or "
+            "models:/<name>@<alias>."
+        ) from None
+    run_id, path = state.get("source_run_id"), state.get("artifact_path")
+    if not run_id or not path:
+        raise NotFoundError(
+            f"Logged model {model_id!r} ({state.get('name')!r}, status "
+            f"{state.get('status') or 'unknown'}) has no files yet; log them with "
+            f"log_model(..., model_id={model_id!r})."
+        )
+    inner = resolve(client, f"runs:/{run_id}/{path}")
+    return ResolvedModel(uri, inner.local_path, run_id, path)

@@ -223,7 +223,15 @@ VIEWS: dict[str, str] = {
     "metrics": """
 CREATE OR REPLACE VIEW metrics AS
 SELECT m.run_id, m.experiment_id, m.key, m.num AS value, m.step, m."timestamp", r.run_name,
-       e.name AS experiment_name, to_timestamp(m."timestamp" / 1000) AS logged_at
+       e.name AS experiment_name, to_timestamp(m."timestamp" / 1000) AS logged_at,
+       -- a metric logged with model_id=/dataset= carries its link as JSON in ``value``
+       -- (tracker.logged_models); anything else there (a hostile store) links nothing
+       CASE WHEN json_valid(m.value) THEN json_extract_string(m.value, '$.model_id') END
+           AS model_id,
+       CASE WHEN json_valid(m.value) THEN json_extract_string(m.value, '$.dataset_name') END
+           AS dataset_name,
+       CASE WHEN json_valid(m.value) THEN json_extract_string(m.value, '$.dataset_digest') END
+           AS dataset_digest
 FROM records m
 LEFT JOIN runs r ON r.run_id = m.run_id
 LEFT JOIN experiments e ON e.experiment_id = m.experiment_id
