@@ -507,13 +507,20 @@ def register_model(
     tags: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> Any:
-    """Register the model at ``model_uri`` (e.g. ``runs:/<id>/model``) as a new version of ``name``."""
+    """Register the model at ``model_uri`` (``runs:/<id>/model``, ``models:/<model_id>``) as a
+    new version of ``name``."""
     from tracker.models.uri import parse_runs_uri
 
     client = _client()
     if not isinstance(model_uri, str) or not model_uri:
         raise InvalidArgumentError(f"model_uri must be a URI string, got {model_uri!r}.")
     run_id = None
+    if model_uri.startswith("models:/"):
+        from tracker.models.uri import logged_model_source
+
+        found = logged_model_source(client, model_uri)  # MLflow 3: models:/<model_id>
+        if found is not None:
+            model_uri, run_id = found
     if model_uri.startswith("runs:/"):
         from tracker.query.reads import resolve_run_id
 

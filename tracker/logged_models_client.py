@@ -259,13 +259,16 @@ def _search_record(model: LoggedModel, wanted: list[tuple[str, str | None]] | No
     }
 
 
-def _order_keys(order_by: Any) -> list[tuple[str, bool, list[tuple[str, str | None]] | None]]:
+_OrderKey = tuple[str, bool, "list[tuple[str, str | None]] | None"]
+
+
+def _order_keys(order_by: Any) -> list[_OrderKey]:
     """(field, ascending, dataset filter) of each ``order_by`` entry."""
     if order_by is None:
         return []
     if not isinstance(order_by, (list, tuple)):
         raise InvalidArgumentError(f"order_by must be a list, got {order_by!r}.")
-    out = []
+    out: list[_OrderKey] = []
     for item in order_by:
         if isinstance(item, str):
             parts = item.split()
@@ -275,7 +278,7 @@ def _order_keys(order_by: Any) -> list[tuple[str, bool, list[tuple[str, str | No
                 raise InvalidArgumentError(f"Invalid order_by entry {item!r}: use 'field [ASC|DESC]'.")
             out.append((parts[0], len(parts) == 1 or parts[1].upper() == "ASC", None))
         elif isinstance(item, dict) and isinstance(item.get("field_name"), str):
-            only = None
+            only: list[tuple[str, str | None]] | None = None
             if item.get("dataset_name") is not None:
                 only = [(str(item["dataset_name"]), item.get("dataset_digest"))]
             out.append((item["field_name"], bool(item.get("ascending", True)), only))

@@ -31,6 +31,12 @@ __all__ = [
     "RunStatus",
     "ViewType",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelInput",
+    "LoggedModelOutput",
+    "LoggedModelParameter",
+    "LoggedModelStatus",
+    "LoggedModelTag",
 ]
 
 
@@ -385,3 +391,14 @@ class Run(_MlflowObject):
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+# MLflow 3's logged-model entities (defined in their submodule, which needs the classes above).
+from tracker.entities.logged_model import (  # noqa: E402
+    LoggedModel,
+    LoggedModelInput,
+    LoggedModelOutput,
+    LoggedModelParameter,
+    LoggedModelStatus,
+    LoggedModelTag,
+)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 _RUNS = re.compile(r"^runs:/(?P<run_id>[^/]+)(?:/(?P<path>.*))?$")
 _LOGGED = re.compile(r"^models:/(?P<model_id>[^/@]+)/?$")
+_MLFLOW_ID = re.compile(r"^m-[0-9a-f]{32}$")
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<ref>[^/]+)|@(?P<alias>[^/]+))/?$")
 
 
@@ -121,17 +122,40 @@ def resolve(client: TrackerClient, uri: str) -> ResolvedModel:
     return ResolvedModel(uri, local)
 
 
+def logged_model_source(client: TrackerClient, uri: str) -> tuple[str, str] | None:
+    """(``runs:/<run_id>/<path>``, run id) of a ``models:/<model_id>`` URI; None for other URIs.
+
+    Registering a logged model records this source, so the registry, lineage and site treat
+    the version like one registered from its run.
+    """
+    logged = _LOGGED.match(uri)
+    if logged is None:
+        return None
+    run_id, path = _logged_files(client, logged.group("model_id"))
+    return f"runs:/{run_id}/{path}", run_id
+
+
 def _resolve_logged(client: TrackerClient, uri: str, model_id: str) -> ResolvedModel:
     """The folder of the logged model ``model_id`` (its run's artifacts at its path)."""
+    run_id, path = _logged_files(client, model_id)
+    inner = resolve(client, f"runs:/{run_id}/{path}")
+    return ResolvedModel(uri, inner.local_path, run_id, path)
+
+
+def _logged_files(client: TrackerClient, model_id: str) -> tuple[str, str]:
     from tracker.logged_models import validate_model_id
 
     validate_model_id(model_id)
     try:
         state = client.logged_models.state(model_id)
     except NotFoundError as exc:
-        raise NotFoundError(
-            f"{exc} A registered model is loaded with models:/<name>/<version> or "
-            "models:/<name>@<alias>."
+        hint = ("A registered model is loaded with models:/<name>/<version>, "
+                "models:/<name>/<stage>, models:/<name>/latest or models:/<name>@<alias>.")
+        if _MLFLOW_ID.match(model_id):
+            raise NotFoundError(f"{exc} {hint}") from None
+        raise InvalidArgumentError(
+            f"Invalid models URI 'models:/{model_id}': no logged model has the id {model_id!r} "
+            f"(MLflow 3's models:/<model_id>). {hint}"
         ) from None
     run_id, path = state.get("source_run_id"), state.get("artifact_path")
     if not run_id or not path:
@@ -140,5 +164,4 @@ def _resolve_logged(client: TrackerClient, uri: str, model_id: str) -> ResolvedM
             f"{state.get('status') or 'unknown'}) has no files yet; log them with "
             f"log_model(..., model_id={model_id!r})."
         )
-    inner = resolve(client, f"runs:/{run_id}/{path}")
-    return ResolvedModel(uri, inner.local_path, run_id, path)
+    return str(run_id), str(path)
