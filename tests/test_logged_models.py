@@ -249,6 +249,8 @@ def test_active_model_from_the_environment(
 ) -> None:
     model = mlflow.initialize_logged_model(name="env")
     monkeypatch.setenv("MLFLOW_ACTIVE_MODEL_ID", model.model_id)
+    # read once per thread, as MLflow does: a fresh thread state stands for a new process
+    monkeypatch.setattr(active_model, "_state", active_model._State())
     assert mlflow.get_active_model_id() == model.model_id
     with mlflow.start_run():
         mlflow.log_metrics({"a": 1.0, "b": 2.0})

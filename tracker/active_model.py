@@ -27,8 +27,11 @@ ACTIVE_MODEL_ENV = "MLFLOW_ACTIVE_MODEL_ID"
 
 
 class _State(threading.local):
+    """Per thread, as in MLflow: the active model starts as ``MLFLOW_ACTIVE_MODEL_ID``, read
+    once per thread (``log_metric`` checks it on every call; ``os.environ`` is slow)."""
+
     def __init__(self) -> None:
-        self.active_model_id: str | None = None
+        self.active_model_id: str | None = os.environ.get(ACTIVE_MODEL_ENV) or None
         self.set_by_user = False
         self.last_logged_model_id: str | None = None
 
@@ -230,8 +233,9 @@ def set_active_model(*, name: str | None = None, model_id: str | None = None) ->
 
 
 def get_active_model_id() -> str | None:
-    """The active model's id: ``set_active_model``'s, else ``MLFLOW_ACTIVE_MODEL_ID``, else None."""
-    return _state.active_model_id or os.environ.get(ACTIVE_MODEL_ENV) or None
+    """The active model's id: ``set_active_model``'s, else ``MLFLOW_ACTIVE_MODEL_ID`` (as set
+    when the thread first logged), else None."""
+    return _state.active_model_id
 
 
 def clear_active_model() -> None:

@@ -368,8 +368,7 @@ def log_metrics(
 def _metric_link(run: Any, step: Any, model_id: str | None, dataset: Any) -> str | None:
     """The model/dataset link of a metric: skipped cheaply while no model is about."""
     if (model_id is None and dataset is None and _active_model._state.active_model_id is None
-            and run.run_id not in _active_model._outputs and not os.environ.get(
-                _active_model.ACTIVE_MODEL_ENV)):
+            and run.run_id not in _active_model._outputs):
         return None
     return _active_model.metric_link(run.run_id, step, model_id, dataset, run)
 
