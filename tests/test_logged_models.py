@@ -295,3 +295,21 @@ def test_links_survive_compaction_and_hostile_values_link_nothing(
     runlog.flush()
     frame = mlflow.sql("SELECT key, model_id FROM metrics WHERE key LIKE 'odd%' ORDER BY key")
     assert frame["key"].tolist() == ["odd", "odd2"] and frame["model_id"].isna().all()
+
+
+def test_doctor_checks_logged_model_files(store_uri: str) -> None:
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    model = mlflow.initialize_logged_model(name="checked")
+    healthy = CliRunner().invoke(cli, ["--store", store_uri, "doctor"])
+    assert (healthy.exit_code, healthy.stdout) == (0, "No problems found.\n")
+    folder = next(Path(store_uri, "logged_models").glob(f"experiment_id=*/model_id={model.model_id}"))
+    bad = folder / "seg-18ebdd0000000000deadbeef.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    result = CliRunner().invoke(cli, ["--store", store_uri, "doctor"])
+    assert result.exit_code == 1
+    assert f"ERROR [file] {bad.relative_to(store_uri).as_posix()}" in result.stdout
+    # readers skip the unreadable file and keep what the others hold
+    assert mlflow.get_logged_model(model.model_id).name == "checked"

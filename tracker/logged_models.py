@@ -166,7 +166,9 @@ class LoggedModels:
             "experiment_id": experiment_id, "model_id": model_id, "tags": {}, "params": {},
             "metrics": [],
         }
-        times = [r["timestamp"] for r in rows if isinstance(r.get("timestamp"), int)]
+        # metric copies carry their own (older) times: the model's times are its own records'
+        times = [r["timestamp"] for r in rows
+                 if r["kind"] != "model_metric" and isinstance(r.get("timestamp"), int)]
         state["creation_timestamp"] = min(times, default=0)
         state["last_updated_timestamp"] = max(times, default=0)
         for row in rows:
@@ -190,12 +192,6 @@ class LoggedModels:
                     "dataset_name": link.get("dataset_name"),
                     "dataset_digest": link.get("dataset_digest"), "run_id": link.get("run_id"),
                 })
-        if "metrics" in state and state["last_updated_timestamp"]:
-            # metric copies carry their own (older) times: the model's update time is the
-            # latest change of the model itself
-            own = [r["timestamp"] for r in rows
-                   if r["kind"] != "model_metric" and isinstance(r.get("timestamp"), int)]
-            state["last_updated_timestamp"] = max(own, default=state["last_updated_timestamp"])
         return state
 
     # -- writing -------------------------------------------------------------------------------

@@ -113,13 +113,15 @@ class LoggedModelClientMixin:
         wanted = _dataset_filter(datasets)
         match = compile_simple(filter_string, SEARCH_FIELDS, "logged model", SEARCH_PREFIXES)
         models = self._entities(self.logged_models.states([str(e) for e in experiment_ids]))
+        keys = _order_keys(order_by)
         found = [m for m in models if match(_search_record(m, wanted))]
         found.sort(key=lambda m: m.model_id)
         found.sort(key=lambda m: m.creation_timestamp, reverse=True)
-        for key, ascending, only in reversed(_order_keys(order_by)):
-            present = [m for m in found if _order_value(m, key, only) is not None]
-            missing = [m for m in found if _order_value(m, key, only) is None]
-            present.sort(key=lambda m: _order_value(m, key, only), reverse=not ascending)
+        for key, ascending, only in reversed(keys):
+            values = {m.model_id: _order_value(m, key, only) for m in found}
+            present = [m for m in found if values[m.model_id] is not None]
+            missing = [m for m in found if values[m.model_id] is None]
+            present.sort(key=lambda m: values[m.model_id], reverse=not ascending)
             found = present + missing  # models without the value go last, as in MLflow
         return paginate(found, max_results, page_token, "search_logged_models")
 
