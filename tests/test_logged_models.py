@@ -17,7 +17,7 @@ from sklearn.linear_model import LinearRegression
 import tracker
 import tracker as mlflow
 from tracker import active_model
-from tracker.entities import LoggedModel, LoggedModelStatus
+from tracker.entities import LoggedModel, LoggedModelOutput, LoggedModelStatus
 from tracker.exceptions import FilterSyntaxError, InvalidArgumentError, NotFoundError
 from tracker.store.schema import COLUMNS
 
@@ -78,9 +78,13 @@ def test_log_model_creates_a_logged_model_with_params_tags_and_linked_metrics(
     assert frame["model_id"].tolist()[:2] == [info.model_id] * 2
     assert frame["dataset_name"].tolist()[0] == "train"
     assert mlflow.get_run(run.info.run_id).data.metrics["acc"] == 0.9
-    # the dataset given with the metric became a run input, once
-    inputs = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+    # the dataset given with the metric became a run input, once; the model a run output
+    got = mlflow.get_run(run.info.run_id)
+    inputs = got.inputs.dataset_inputs
     assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("train", ds.digest)]
+    assert got.outputs.model_outputs == [LoggedModelOutput(info.model_id, 0)]
+    assert got.outputs.to_dictionary() == {
+        "model_outputs": [{"model_id": info.model_id, "step": 0}]}
 
 
 def test_logged_models_are_append_only_record_files_old_readers_ignore(

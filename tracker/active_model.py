@@ -342,6 +342,7 @@ def finish_log_model(
     step = int(step or 0)
     with _outputs_lock:
         _outputs.setdefault(run_id, []).append((model.model_id, step))
+    client._runlog(run_id).add_record("model_output", model.model_id, None, float(step))
     q = client.query
     q.refresh()
     found = q.rows(

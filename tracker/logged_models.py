@@ -24,7 +24,9 @@ kind            key                            value / num
                                                ``dataset_name``, ``dataset_digest``)
 =============== ============================== ===========================================
 
-Metrics logged with ``log_metric(..., model_id=)`` stay in their run's files (the run's history
+The run that logs a model records it as a ``model_output`` record in its own files (key: the
+model id, ``num``: the step), which ``get_run(...).outputs.model_outputs`` lists; older readers
+ignore the kind. Metrics logged with ``log_metric(..., model_id=)`` stay in their run's files (the run's history
 is unchanged): their ``value`` column, unused by run metrics, holds the link JSON
 (``{"model_id": …, "dataset_name": …, "dataset_digest": …}``), which the query layer exposes as
 the ``model_id``/``dataset_name``/``dataset_digest`` columns of the ``metrics`` view. Only the
