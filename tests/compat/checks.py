@@ -377,9 +377,9 @@ def check_s50_mlflow3_model_metrics(logged: Logged) -> None:
 
 def check_s51_search_logged_models(logged: Logged) -> None:
     out = logged.output("out.json")
-    assert out["ranked"] == ["ridge_0.01", "ridge_1.0", "ridge_100.0"]
+    assert out["ranked"] == ["ridge_0", "ridge_1", "ridge_2"]
     assert out["best_alpha"] == "0.01"
-    assert out["df_names"] == ["ridge_100.0"] and out["df_status"] == ["READY"]
+    assert out["df_names"] == ["ridge_2"] and out["df_status"] == ["READY"]
     assert out["prediction"] == 1.0  # y = x0 - 2*x1 + 3 at (0, 1), fitted almost exactly
 
 

@@ -11,11 +11,11 @@ X = np.arange(40, dtype=float).reshape(20, 2)
 y = X @ np.array([1.0, -2.0]) + 3
 
 mlflow.set_experiment("candidates")
-for alpha in (0.01, 1.0, 100.0):
+for i, alpha in enumerate((0.01, 1.0, 100.0)):
     with mlflow.start_run(run_name=f"ridge-{alpha}"):
         mlflow.log_param("alpha", alpha)
         model = Ridge(alpha=alpha).fit(X, y)
-        info = mlflow.sklearn.log_model(model, name=f"ridge_{alpha}", tags={"family": "ridge"})
+        info = mlflow.sklearn.log_model(model, name=f"ridge_{i}", tags={"family": "ridge"})
         mse = float(np.mean((model.predict(X) - y) ** 2))
         mlflow.log_metric("mse", mse, model_id=info.model_id)
 

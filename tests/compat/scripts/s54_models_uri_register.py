@@ -5,13 +5,13 @@ import json
 
 import mlflow
 import numpy as np
-from sklearn.tree import DecisionTreeRegressor
+from sklearn.linear_model import LinearRegression
 
 X = np.arange(30, dtype=float).reshape(15, 2)
 y = X[:, 0] * 3
 
 with mlflow.start_run():
-    model = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, y)
+    model = LinearRegression().fit(X, y)
     model_info = mlflow.sklearn.log_model(model, name="tree")
 
 version = mlflow.register_model(model_info.model_uri, "tree-model")
