@@ -317,3 +317,36 @@ def test_doctor_checks_logged_model_files(store_uri: str) -> None:
     assert f"ERROR [file] {bad.relative_to(store_uri).as_posix()}" in result.stdout
     # readers skip the unreadable file and keep what the others hold
     assert mlflow.get_logged_model(model.model_id).name == "checked"
+
+
+def test_sql_views_of_logged_models(store_uri: str, fitted: LinearRegression) -> None:
+    import pyarrow as pa
+
+    with mlflow.start_run() as run:
+        mlflow.log_metric("pre", 1.0)
+        info = mlflow.sklearn.log_model(fitted, name="m", params={"p": 1}, tags={"t": "x"})
+        mlflow.log_metric("acc", 0.9, model_id=info.model_id, dataset=mlflow.data.from_pandas(
+            X, name="train"))
+    mlflow.set_logged_model_tags(info.model_id, {"gone": "1"})
+    mlflow.delete_logged_model_tag(info.model_id, "gone")
+    models = mlflow.sql("SELECT model_id, name, status, source_run_id FROM logged_models")
+    assert models.to_dict("records") == [
+        {"model_id": info.model_id, "name": "m", "status": "READY",
+         "source_run_id": run.info.run_id}]
+    params = mlflow.sql("SELECT key, value FROM logged_model_params ORDER BY key")
+    assert params.to_dict("records") == [{"key": "p", "value": "1"}]
+    tags = set(mlflow.sql("SELECT key FROM logged_model_tags")["key"])
+    assert "t" in tags and "gone" not in tags
+    metrics = mlflow.sql(
+        "SELECT key, value, run_id, coalesce(dataset_name, '-') AS dataset_name "
+        "FROM logged_model_metrics ORDER BY key")
+    assert metrics.to_dict("records") == [
+        {"key": "acc", "value": 0.9, "run_id": run.info.run_id, "dataset_name": "train"},
+        {"key": "pre", "value": 1.0, "run_id": run.info.run_id, "dataset_name": "-"},
+    ]
+    # a file of another shape in a model folder is reported and skipped, never fatal
+    folder = next(Path(store_uri, "logged_models").glob("experiment_id=*/model_id=*"))
+    pq.write_table(pa.table({"num": ["not a number"], "kind": ["model"]}),
+                   folder / "seg-18ebdd0000000000deadbeef.parquet")
+    assert mlflow.sql("SELECT count(*) AS n FROM logged_models")["n"][0] == 1
+    assert mlflow.sql("SELECT count(*) AS n FROM runs")["n"][0] == 1

@@ -97,6 +97,15 @@ def parse_link(value: Any) -> dict[str, str]:
     return {k: str(v) for k, v in parsed.items() if isinstance(k, str) and v is not None}
 
 
+def model_from_path(path: str) -> str | None:
+    """The model id of a record file's path (None when the path names none validly)."""
+    for part in path.split("/"):
+        if part.startswith("model_id="):
+            found = part[len("model_id="):]
+            return found if _ID.match(found) else None
+    return None
+
+
 def model_dir(experiment_id: str, model_id: str) -> str:
     return f"{LOGGED_MODELS}/experiment_id={experiment_id}/model_id={model_id}"
 
