@@ -350,3 +350,18 @@ def test_sql_views_of_logged_models(store_uri: str, fitted: LinearRegression) ->
                    folder / "seg-18ebdd0000000000deadbeef.parquet")
     assert mlflow.sql("SELECT count(*) AS n FROM logged_models")["n"][0] == 1
     assert mlflow.sql("SELECT count(*) AS n FROM runs")["n"][0] == 1
+
+
+def test_logged_models_in_an_s3_store(s3_bucket: str) -> None:
+    mlflow.set_tracking_uri(f"s3://{s3_bucket}/store")
+    mlflow.set_experiment("remote")
+    model = mlflow.initialize_logged_model(name="remote-model", params={"k": 1})
+    with mlflow.start_run():
+        mlflow.log_metric("acc", 0.5, model_id=model.model_id)
+    mlflow.finalize_logged_model(model.model_id, "READY")
+    got = mlflow.get_logged_model(model.model_id)
+    assert (got.status, got.params, [m.key for m in got.metrics or []]) == (
+        LoggedModelStatus.READY, {"k": "1"}, ["acc"])
+    found = mlflow.search_logged_models(filter_string="metrics.acc = 0.5", output_format="list")
+    assert [m.model_id for m in found] == [model.model_id]
+    assert mlflow.sql("SELECT status FROM logged_models")["status"].tolist() == ["READY"]
