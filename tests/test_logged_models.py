@@ -5,6 +5,7 @@ model and a dataset, ``models:/<model_id>`` URIs, and the records they leave in 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +366,28 @@ def test_logged_models_in_an_s3_store(s3_bucket: str) -> None:
     found = mlflow.search_logged_models(filter_string="metrics.acc = 0.5", output_format="list")
     assert [m.model_id for m in found] == [model.model_id]
     assert mlflow.sql("SELECT status FROM logged_models")["status"].tolist() == ["READY"]
+
+
+def test_log_model_does_not_load_the_query_layer(tmp_path: Path) -> None:
+    """Creating and finishing a logged model reads only the run's own files: a training script
+    in a big store pays no DuckDB load for it."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys, numpy as np, tracker as mlflow\n"
+        "from sklearn.linear_model import LinearRegression\n"
+        "X = np.arange(10.0).reshape(5, 2)\n"
+        "with mlflow.start_run():\n"
+        "    mlflow.log_metric('pre', 1.0)\n"
+        "    info = mlflow.sklearn.log_model(LinearRegression().fit(X, X[:, 0]), name='m')\n"
+        "    mlflow.log_metric('acc', 0.5, model_id=info.model_id)\n"
+        "print('duckdb' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(tracker.__file__).parent.parent),
+           "TRACKER_TRACKING_URI": str(tmp_path / "store")}
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False"]

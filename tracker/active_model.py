@@ -326,7 +326,7 @@ def finish_log_model(
     ok: bool,
 ) -> None:
     """Record where the files went and the final status; link the run's metrics at ``step``."""
-    from tracker.logged_models import link_json
+    from tracker.logged_models import link_json, parse_link
 
     if not ok:
         client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
@@ -342,16 +342,16 @@ def finish_log_model(
     step = int(step or 0)
     with _outputs_lock:
         _outputs.setdefault(run_id, []).append((model.model_id, step))
-    client._runlog(run_id).add_record("model_output", model.model_id, None, float(step))
-    q = client.query
-    q.refresh()
-    found = q.rows(
-        'SELECT key, value, step, "timestamp", dataset_name, dataset_digest FROM metrics '
-        "WHERE run_id = $id AND step = $step AND model_id IS NULL",
-        {"id": run_id, "step": step},
-    )
-    client.logged_models.link_metrics(model.model_id, [
-        (r["key"], r["value"], r["step"], r["timestamp"],
-         link_json(None, r["dataset_name"], r["dataset_digest"], run_id) or "{}")
-        for r in found
-    ])
+    runlog = client._runlog(run_id)
+    runlog.add_record("model_output", model.model_id, None, float(step))
+    # The run's metrics at this step so far, read from the run's own files (not through the
+    # query layer: log_model must not load DuckDB and the whole store).
+    runlog.flush()
+    found = []
+    for r in client.store.read_folder_records(runlog.folder):
+        link = parse_link(r.get("value"))
+        if (r.get("kind") == "metric" and r.get("step") == step and "model_id" not in link
+                and isinstance(r.get("key"), str) and isinstance(r.get("num"), float)):
+            found.append((r["key"], r["num"], step, r.get("timestamp") or 0, link_json(
+                None, link.get("dataset_name"), link.get("dataset_digest"), run_id) or "{}"))
+    client.logged_models.link_metrics(model.model_id, found)

@@ -76,7 +76,8 @@ class LoggedModelClientMixin:
             model_type=model_type, params=_strings(params, "params"),
             tags=_strings(tags, "tags"),
         )
-        return self.get_logged_model(model_id)
+        # a new id has no linked metrics yet: no query (log_model stays off DuckDB)
+        return self._entities([self.logged_models.state(model_id)], with_metrics=False)[0]
 
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         """The logged model ``model_id`` with its params, tags and linked metrics."""
@@ -165,8 +166,10 @@ class LoggedModelClientMixin:
 
     # -- building entities ------------------------------------------------------------------
 
-    def _entities(self, states: list[dict[str, Any]]) -> list[LoggedModel]:
-        linked = self._linked_metrics([s["model_id"] for s in states])
+    def _entities(
+        self, states: list[dict[str, Any]], with_metrics: bool = True
+    ) -> list[LoggedModel]:
+        linked = self._linked_metrics([s["model_id"] for s in states]) if with_metrics else {}
         out = []
         for s in states:
             copies = [Metric(**m) for m in s["metrics"]]
