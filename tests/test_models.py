@@ -177,7 +177,8 @@ def test_manifest_content(store: str, booster: xgb.Booster) -> None:
     manifest = json.loads((folder / "MLmodel").read_text())
     assert yaml.safe_load((folder / "MLmodel").read_text()) == manifest  # JSON is YAML
     assert manifest["run_id"] == run.info.run_id == info.run_id
-    assert manifest["artifact_path"] == "model" and info.model_uri == f"runs:/{info.run_id}/model"
+    assert manifest["artifact_path"] == "model"
+    assert info.model_uri == f"models:/{info.model_id}" and info.model_id.startswith("m-")
     assert manifest["model_uuid"] == info.model_uuid and len(info.model_uuid) == 32
     assert manifest["utc_time_created"] == info.utc_time_created
     assert manifest["flavors"]["python_function"]["loader_module"] == "tracker.xgboost"
@@ -456,7 +457,7 @@ def test_registered_checksums_catch_a_rewritten_manifest(store: str, pipeline: A
     manifest = json.loads((folder / "MLmodel").read_text())
     manifest["files"]["model.pkl"] = sha256_file(str(folder / "model.pkl"))
     (folder / "MLmodel").write_text(json.dumps(manifest))
-    tracker.sklearn.load_model(info.model_uri)  # self-consistent folder: runs:/ loads it
+    tracker.sklearn.load_model(f"runs:/{info.run_id}/model")  # self-consistent folder loads
     with pytest.raises(ModelIntegrityError, match=r"model\.pkl.*changed after registration"):
         tracker.sklearn.load_model("models:/guarded/1")
 

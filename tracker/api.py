@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
+from tracker import model_links as _active_model
 from tracker.client import DEFAULT_EXPERIMENT_ID, TrackerClient
 from tracker.entities import Experiment, Run, RunStatus, ViewType
 from tracker.exceptions import (
@@ -359,13 +360,20 @@ def log_metric(
     model_id: str | None = None,
     dataset: Any = None,
 ) -> None:
-    """Log a metric value (buffered; published within the flush interval, default 5 s)."""
+    """Log a metric value (buffered; published within the flush interval, default 5 s).
+
+    ``model_id=`` and ``dataset=`` link the value to a logged model and a dataset (MLflow 3);
+    without ``model_id=`` it links to the active model, else to a model this run logged at the
+    same step (``tracker.active_model.metric_link``).
+    """
     stack = _state.stack
     if run_id is None and stack:
         run = stack[-1]._log
     else:
         run = _runlog(run_id)
-    run.log_metric(key, value, 0 if step is None else step, timestamp)
+    step = 0 if step is None else step
+    link = _metric_link(run, step, model_id, dataset)
+    run.log_metric(key, value, step, timestamp, link)
     if synchronous:
         run.flush()
 
@@ -376,14 +384,25 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-    **_ignored: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
+    """Log several metrics at one step (``model_id=``/``dataset=`` as in ``log_metric``)."""
     if not isinstance(metrics, dict):
         raise InvalidArgumentError(f"log_metrics needs a dict, got {type(metrics).__name__}.")
     run = _runlog(run_id)
-    run.log_metrics(metrics, step if step is not None else 0, timestamp)
+    step = step if step is not None else 0
+    run.log_metrics(metrics, step, timestamp, _metric_link(run, step, model_id, dataset))
     if synchronous:
         run.flush()
+
+
+def _metric_link(run: Any, step: Any, model_id: str | None, dataset: Any) -> str | None:
+    """The model/dataset link of a metric: skipped cheaply while no model is about."""
+    if (model_id is None and dataset is None and _active_model._state.active_model_id is None
+            and run.run_id not in _active_model._outputs):
+        return None
+    return _active_model.metric_link(run.run_id, step, model_id, dataset, run)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
@@ -543,13 +562,20 @@ def register_model(
     tags: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> Any:
-    """Register the model at ``model_uri`` (e.g. ``runs:/<id>/model``) as a new version of ``name``."""
+    """Register the model at ``model_uri`` (``runs:/<id>/model``, ``models:/<model_id>``) as a
+    new version of ``name``."""
     from tracker.model_uri import parse_runs_uri
 
     client = _client()
     if not isinstance(model_uri, str) or not model_uri:
         raise InvalidArgumentError(f"model_uri must be a URI string, got {model_uri!r}.")
     run_id = None
+    if model_uri.startswith("models:/"):
+        from tracker.model_uri import logged_model_source
+
+        found = logged_model_source(client, model_uri)  # MLflow 3: models:/<model_id>
+        if found is not None:
+            model_uri, run_id = found
     if model_uri.startswith("runs:/"):
         from tracker.query.reads import resolve_run_id
 

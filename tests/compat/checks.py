@@ -359,3 +359,45 @@ def check_s34_experiment_numbers(logged: Logged) -> None:
     assert logged.output("out.json") == {"second": 1}
     assert [r.data.metrics["m"] for r in logged.runs("second-experiment")] == [1.0]
     assert [r.data.metrics["m"] for r in logged.runs("first-experiment")] == [2.0]
+
+
+def check_s50_mlflow3_model_metrics(logged: Logged) -> None:
+    out = logged.output("out.json")
+    assert out["model_uri"].startswith("models:/m-") and out["status"] == "READY"
+    assert out["name"] == "elasticnet" and out["source_run_id_ok"]
+    assert out["params"] == {"alpha": "0.1", "l1_ratio": "0.5"}
+    assert out["metrics"] == [["rmse", "eval_dataset", 1], ["rmse", "train_dataset", 1]]
+    run = logged.run("mlflow3-models")
+    names = sorted(i.dataset.name for i in run.inputs.dataset_inputs)
+    assert names == ["eval_dataset", "train_dataset"]  # the datasets became run inputs
+    frame = logged.client.sql("SELECT dataset_name, model_id FROM metrics ORDER BY dataset_name")
+    assert frame["dataset_name"].tolist() == ["eval_dataset", "train_dataset"]
+    assert set(frame["model_id"]) == {out["model_uri"].removeprefix("models:/")}
+
+
+def check_s51_search_logged_models(logged: Logged) -> None:
+    out = logged.output("out.json")
+    assert out["ranked"] == ["ridge_0", "ridge_1", "ridge_2"]
+    assert out["best_alpha"] == "0.01"
+    assert out["df_names"] == ["ridge_2"] and out["df_status"] == ["READY"]
+    assert out["prediction"] == 1.0  # y = x0 - 2*x1 + 3 at (0, 1), fitted almost exactly
+
+
+def check_s52_initialize_logged_model(logged: Logged) -> None:
+    assert logged.output("out.json") == {
+        "pending": "PENDING", "final": "READY", "params": {"temperature": "0.2"},
+        "tags": {"owner": "ana", "reviewed": "yes"}, "ready": ["llm-judge"], "other": "FAILED",
+        "uri_ok": True,
+    }
+
+
+def check_s53_set_active_model(logged: Logged) -> None:
+    assert logged.output("out.json") == {
+        "same_id": True, "metrics": ["answer_relevance", "cost_usd", "latency_s"], "found": 1,
+    }
+
+
+def check_s54_models_uri_register(logged: Logged) -> None:
+    assert logged.output("out.json") == {"version": 1, "same": True, "run_matches": True}
+    (version,) = logged.client.search_model_versions("name = 'tree-model'")
+    assert version.source.startswith("runs:/") and version.source.endswith("/tree")

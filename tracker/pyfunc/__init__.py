@@ -260,7 +260,7 @@ def log_model(
     return log_to_run(
         path, saver.save, saver.predict, input_example=example,
         signature=_signature(signature, example, saver),
-        registered_model_name=registered_model_name, metadata=metadata,
+        registered_model_name=registered_model_name, metadata=metadata, options=kwargs,
         example_params=example_params,
     )
 

@@ -1,8 +1,9 @@
 """The query layer: DuckDB tables over a store's records, and typed reads on top.
 
 Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``params``,
-``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, and the raw
-``records``. ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame.
+``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, the raw
+``records``, and MLflow 3's ``logged_models`` with ``logged_model_params``, ``logged_model_tags``
+and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class StoreQuery:
         self._version = 0  # bumped whenever the tables change
         self._wide: WideTable | None = None
         self._wide_version = -1
+        self._models_key: tuple[Any, ...] | None = None  # logged-model files loaded
 
     @property
     def warnings(self) -> list[str]:
@@ -127,9 +129,12 @@ class StoreQuery:
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
+            from tracker.query import logged
+
             self._con = connect()
             self._execute(views.EMPTY_RECORDS)
             self._rebuild()
+            logged.create_empty(self)
         return self._con
 
     def _execute(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
@@ -152,6 +157,9 @@ class StoreQuery:
         else:
             raise StoreError(f"The store at {self.store.uri} kept changing while being read.")
         self._mark_dead(con)
+        from tracker.query import logged
+
+        self._models_key = logged.refresh(self, self._models_key)
         return self
 
     def _apply(self, plan: ReadPlan) -> None:

@@ -157,7 +157,7 @@ def log_model(
         path, _saver(sk_model, _check_format(serialization_format)),
         lambda data: _predict(sk_model, data),
         input_example=input_example, signature=signature,
-        registered_model_name=registered_model_name, metadata=metadata,
+        registered_model_name=registered_model_name, metadata=metadata, options=kwargs,
     )
 
 

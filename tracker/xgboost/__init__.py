@@ -161,7 +161,7 @@ def log_model(
         path, _saver(xgb_model, _check_format(model_format)),
         lambda data: _predict(xgb_model, data),
         input_example=input_example, signature=signature,
-        registered_model_name=registered_model_name, metadata=metadata,
+        registered_model_name=registered_model_name, metadata=metadata, options=kwargs,
     )
 
 
