@@ -516,7 +516,7 @@ def dumps(python_model: PythonModel) -> bytes:
 
     bases = {id(PythonModel): "PythonModel", id(PythonModelContext): "PythonModelContext"}
 
-    class _Pickler(cloudpickle.CloudPickler):  # type: ignore[misc]
+    class _Pickler(cloudpickle.CloudPickler):
         def reducer_override(self, obj: Any) -> Any:
             name = bases.get(id(obj)) if isinstance(obj, type) else None
             if name is not None:
