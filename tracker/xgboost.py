@@ -247,9 +247,9 @@ def autolog(
 ) -> None:
     """Log every ``xgboost.train`` and ``XGBRegressor``/``XGBClassifier``/… ``fit`` call.
 
-    Params, ``<eval>-<metric>`` per round, early-stopping figures, feature importance JSON, the
-    training data and the model; into the active run, or a run started and ended around the
-    training. ``docs/autolog.md`` lists every name.
+    Params, ``<eval>-<metric>`` per round, early-stopping figures, feature importance (JSON and
+    PNG), the training data and the model, as MLflow 3 logs them; into the active run, or a run
+    started and ended around the training. ``docs/autolog.md`` lists every name.
 
     Args:
         log_input_examples: save the first 5 training rows with the model.
@@ -263,7 +263,9 @@ def autolog(
         registered_model_name: register every logged model under this name.
         model_format: ``ubj`` (default) or ``json``.
         extra_tags: tags for the runs autologging starts.
-        importance_types: feature importance types to log (default: all five).
+        importance_types: feature importance types to log as ``feature_importance_<type>.json``
+            and ``.png`` (default ``["weight"]``, as MLflow; any of weight, gain, cover,
+            total_gain, total_cover).
     """
     options = dict(locals())
     import sys
