@@ -49,7 +49,8 @@ def _xgboost_run() -> str:
     y = 3 * x[:, 0] - 2 * x[:, 3] + x[:, 7] + rng.normal(scale=0.1, size=120)
     names = [f"feat_{i:02d}" for i in range(25)]
     dtrain = xgb.DMatrix(x, label=y, feature_names=names)
-    tracker.xgboost.autolog(log_models=False)
+    # Three types (MLflow's default is weight only), so the chart's type switch is exercised.
+    tracker.xgboost.autolog(log_models=False, importance_types=["weight", "gain", "cover"])
     try:
         with tracker.start_run(run_name="xgb") as run:
             xgb.train({"max_depth": 3, "nthread": 1, "seed": 0}, dtrain, num_boost_round=12)

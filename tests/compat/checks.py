@@ -359,3 +359,38 @@ def check_s34_experiment_numbers(logged: Logged) -> None:
     assert logged.output("out.json") == {"second": 1}
     assert [r.data.metrics["m"] for r in logged.runs("second-experiment")] == [1.0]
     assert [r.data.metrics["m"] for r in logged.runs("first-experiment")] == [2.0]
+
+
+def check_s35_sklearn_classifier_autolog(logged: Logged) -> None:
+    run = logged.run("breast-cancer")
+    assert int(logged.stdout.strip()) > 120  # of 143 test rows
+    assert run.data.params["logisticregression__max_iter"] == "200"
+    assert {"training_accuracy_score", "training_roc_auc", "training_log_loss"} <= set(
+        run.data.metrics)
+    files = logged.artifacts(run)
+    figures = {"training_confusion_matrix.png", "training_roc_curve.png",
+               "training_precision_recall_curve.png"}
+    assert figures <= files, files
+    for name in figures:
+        assert logged.read(run, name)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "model/MLmodel" in files
+
+
+def check_s36_xgboost_sklearn_autolog(logged: Logged) -> None:
+    run = logged.run("iris-xgb")
+    assert logged.stdout.strip() == "38"
+    params = run.data.params
+    assert params["objective"] == "multi:softprob" and params["num_boost_round"] == "8"
+    assert params["custom_metric"] == "None" and "n_estimators" not in params
+    assert "estimator_name" not in run.data.tags
+    assert "validation_0-mlogloss" in run.data.metrics
+    files = logged.artifacts(run)
+    assert {"feature_importance_weight.json", "feature_importance_weight.png"} <= files
+    assert not {f for f in files if f.startswith("feature_importance_") and "weight" not in f}
+    assert set(logged.json(run, "feature_importance_weight.json")) <= {
+        "sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"}
+
+
+def check_s37_sklearn_unfitted_register(logged: Logged) -> None:
+    assert logged.output("out.json") == {"version": 1, "n_estimators": 5, "classes": [0, 1, 2]}
+    assert logged.client.get_model_version("rf-template", 1).run_id == logged.run().info.run_id

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tracker.autologging.session import RunContext
 
 _MISSING_WARNED: list[bool] = []
-_STYLE = {"savefig.dpi": 175, "figure.autolayout": True, "font.size": 8}
+_STYLE: dict[Any, Any] = {"savefig.dpi": 175, "figure.autolayout": True, "font.size": 8}
 
 
 def matplotlib_available(ctx: RunContext) -> bool:
