@@ -105,8 +105,13 @@ def test_importance_tables_hold_the_top_20_features_of_each_type(built: Built) -
     assert gain[0].th.get_text() == "feat_00"  # the strongest signal in the data
     # The raw JSON stays available, collapsed.
     raw = [d for d in page.select("details.artifact-preview")
-           if "feature_importance" in d.summary.get_text()]
+           if "feature_importance" in d.summary.get_text() and
+           d.summary.get_text().endswith(".json")]
     assert raw and all(not d.has_attr("open") for d in raw)
+    # The charts autologging draws as MLflow does are shown as images.
+    charts = [d for d in page.select("details.artifact-preview")
+              if d.summary.get_text() == "feature_importance_gain.png"]
+    assert charts and charts[0].img is not None
 
 
 @pytest.mark.browser
