@@ -112,7 +112,7 @@ def save_model(
     """Save a scikit-learn model as a model folder at ``path`` (which must not exist or be empty).
 
     Args:
-        sk_model: a fitted estimator or pipeline (anything with ``predict``).
+        sk_model: an estimator or pipeline, fitted or not (as in MLflow).
         path: the folder to create.
         input_example: optional example input; saved, and used to infer the signature.
         signature: a ``ModelSignature`` or dict; inferred from ``input_example`` when omitted.
@@ -145,7 +145,7 @@ def log_model(
     """Log a scikit-learn model to the active run (one is started if none is active).
 
     Args:
-        sk_model: a fitted estimator or pipeline (anything with ``predict``).
+        sk_model: an estimator or pipeline, fitted or not (as in MLflow).
         artifact_path: where in the run's artifacts (MLflow 2 spelling), e.g. ``"model"``.
         name: the same, MLflow 3 spelling; give exactly one of the two.
         input_example: optional example input; saved, and used to infer the signature.
