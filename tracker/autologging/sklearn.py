@@ -226,10 +226,16 @@ def _log_training_figures(
     for two classes), as MLflow logs them."""
     from sklearn.base import is_classifier
 
-    from tracker.autologging.plots import classifier_figures, log_figures, matplotlib_available
+    from tracker.autologging.plots import (
+        CLASSIFIER_STYLE,
+        classifier_figures,
+        log_figures,
+        matplotlib_available,
+    )
 
     if is_classifier(estimator) and matplotlib_available(ctx):
-        log_figures(ctx, classifier_figures(estimator, features, labels, weights, PREFIX))
+        log_figures(ctx, classifier_figures(estimator, features, labels, weights, PREFIX),
+                    CLASSIFIER_STYLE)
 
 
 def _computed(ctx: RunContext, named: dict[str, Callable[[], Any]]) -> dict[str, float]:

@@ -289,7 +289,7 @@ def _log_early_stopping(
 
 def _log_importance(ctx: RunContext, booster: Any) -> None:
     """``feature_importance_<type>.json`` and ``.png`` for each requested type, as MLflow."""
-    from tracker.autologging.plots import importance_figure, log_figures
+    from tracker.autologging.plots import IMPORTANCE_STYLE, importance_figure, log_figures
 
     scores: dict[str, Any] = {}
     for importance_type in ctx.opts["importance_types"]:
@@ -301,7 +301,7 @@ def _log_importance(ctx: RunContext, booster: Any) -> None:
         ctx.log_json_files({f"feature_importance_{kind}.json": value
                             for kind, value in scores.items()})
         log_figures(ctx, {f"feature_importance_{kind}.png": importance_figure(value, kind)
-                          for kind, value in scores.items() if value})
+                          for kind, value in scores.items() if value}, IMPORTANCE_STYLE)
 
 
 def _log_booster(ctx: RunContext, booster: Any, dtrain: Any) -> None:
