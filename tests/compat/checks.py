@@ -389,6 +389,11 @@ def check_s36_xgboost_sklearn_autolog(logged: Logged) -> None:
     assert not {f for f in files if f.startswith("feature_importance_") and "weight" not in f}
     assert set(logged.json(run, "feature_importance_weight.json")) <= {
         "sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"}
+    # The signature comes from the DataFrame fit() got (float64 columns: double), not a DMatrix.
+    inputs = json.loads(logged.json(run, "model/MLmodel")["signature"]["inputs"])
+    assert [(c["name"], c["type"]) for c in inputs] == [
+        ("sepal length (cm)", "double"), ("sepal width (cm)", "double"),
+        ("petal length (cm)", "double"), ("petal width (cm)", "double")]
 
 
 def check_s37_sklearn_unfitted_register(logged: Logged) -> None:
