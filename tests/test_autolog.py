@@ -37,9 +37,9 @@ import tracker.sklearn
 import tracker.xgboost
 from tracker.autologging import AutologWarning
 from tracker.autologging.datasets import training_dataset
-from tracker.autologging.xgboost import metric_key
+from tracker.model_uri import resolve
 from tracker.models.flavors import open_model
-from tracker.models.uri import resolve
+from tracker.xgboost._autolog import metric_key
 
 
 def _folder(model_uri: str) -> str:
@@ -386,7 +386,7 @@ def test_user_error_inside_user_run_leaves_the_run_to_the_user(dtrain: xgb.DMatr
 def test_failing_metric_logging_warns_and_training_completes(
     dtrain: xgb.DMatrix, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tracker.autologging.xgboost as integration
+    import tracker.xgboost._autolog as integration
 
     def broken(*args: Any) -> Any:
         raise OSError("disk full")

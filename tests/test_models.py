@@ -29,9 +29,9 @@ import tracker.sklearn
 import tracker.xgboost
 from tracker.artifacts import sha256_file
 from tracker.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from tracker.model_uri import resolve
 from tracker.models.manifest import ModelIntegrityError, load_input_example
 from tracker.models.signature import ColSpec, ModelSignature, Schema, TensorSpec, infer_signature
-from tracker.models.uri import resolve
 
 # -- data and models (tiny, fitted once) ----------------------------------------------------------
 

@@ -408,7 +408,7 @@ class _FakeSession:
 def test_import_tracker_does_not_import_pyspark() -> None:
     import subprocess
 
-    code = ("import sys, tracker, tracker.hyperopt, tracker.hyperopt_spark; tracker.spark; "
+    code = ("import sys, tracker, tracker.hyperopt, tracker.hyperopt.spark; tracker.spark; "
             "print('pyspark' in sys.modules, 'hyperopt' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tracker._version import __version__ as __version__
 from tracker.api import (
     ActiveRun,
     active_run,
@@ -27,15 +28,21 @@ from tracker.api import (
     last_active_run,
     lineage,
     list_artifacts,
+    list_experiments,
+    list_registered_models,
+    list_run_infos,
+    load_table,
     log_artifact,
     log_artifacts,
     log_dict,
     log_figure,
+    log_image,
     log_input,
     log_metric,
     log_metrics,
     log_param,
     log_params,
+    log_table,
     log_text,
     register_model,
     search_experiments,
@@ -56,8 +63,6 @@ from tracker.autologging import autolog
 from tracker.client import MlflowClient, TrackerClient
 from tracker.entities import RunStatus, ViewType
 from tracker.exceptions import MlflowException, TrackerError
-from tracker.legacy import list_experiments, list_registered_models, list_run_infos
-from tracker.media import load_table, log_image, log_table
 
 if TYPE_CHECKING:
     from tracker import (
@@ -75,7 +80,6 @@ if TYPE_CHECKING:
         xgboost,
     )
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ActiveRun",

@@ -18,11 +18,14 @@ from tracker.exceptions import (
     NotFoundError,
     TrackerError,
 )
+from tracker.legacy import notice_deprecated
+from tracker.uri import use_current_uri
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tracker.entities import FileInfo
+    from tracker.entities import FileInfo, RunInfo
+    from tracker.registry.state import RegisteredModel
 
 
 class _State(threading.local):
@@ -102,6 +105,9 @@ def get_tracking_uri() -> str:
     from tracker.uri import default_uri
 
     return _tracking_uri if _tracking_uri is not None else default_uri()
+
+
+use_current_uri(get_tracking_uri)  # a TrackerClient made without a URI uses this one (#13)
 
 
 def set_registry_uri(uri: str) -> None:
@@ -184,6 +190,32 @@ def set_experiment_tags(tags: dict[str, Any]) -> None:
         set_experiment_tag(key, value)
 
 
+def list_experiments(
+    view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None
+) -> list[Experiment]:
+    """MLflow 1.x's ``mlflow.list_experiments()`` (now ``search_experiments()``)."""
+    notice_deprecated("mlflow.list_experiments()", "mlflow.search_experiments()")
+    return list(_client().search_experiments(view_type, max_results))
+
+
+def list_run_infos(
+    experiment_id: str,
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 1000,
+    order_by: list[str] | None = None,
+) -> list[RunInfo]:
+    """MLflow 1.x's ``mlflow.list_run_infos()`` (now ``search_runs(output_format="list")``)."""
+    notice_deprecated("mlflow.list_run_infos()", 'mlflow.search_runs(output_format="list")')
+    runs = _client().search_runs([experiment_id], "", run_view_type, max_results, order_by)
+    return [run.info for run in runs]
+
+
+def list_registered_models(max_results: int | None = None) -> list[RegisteredModel]:
+    """``list_registered_models()`` as a fluent call (now ``search_registered_models()``)."""
+    notice_deprecated("mlflow.list_registered_models()", "mlflow.search_registered_models()")
+    return list(_client().search_registered_models(None, max_results, ["name ASC"]))
+
+
 def _active_experiment_id() -> str:
     if _experiment_id is not None:
         return _experiment_id
@@ -263,7 +295,7 @@ def _share_with_spark() -> None:
     """Tell the executors of an active SparkContext where runs nest now (only once pyspark is
     imported: plain ``hyperopt.fmin`` with ``SparkTrials`` inside ``start_run``, #14)."""
     if "pyspark" in sys.modules:
-        from tracker.hyperopt_spark import share_active_run
+        from tracker.spark_env import share_active_run
 
         if _state.stack:
             top = _state.stack[-1].info
@@ -402,6 +434,30 @@ def log_input(
     _runlog().add_record("input", key, value)
 
 
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+) -> None:
+    """Log an image to the active run (see ``TrackerClient.log_image``)."""
+    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp, synchronous)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Log a dict or DataFrame as a table of the active run (see ``TrackerClient.log_table``)."""
+    _client().log_table(_run_id(run_id), data, artifact_file)
+
+
+def load_table(
+    artifact_file: str, run_ids: list[str] | None = None, extra_columns: list[str] | None = None
+) -> pd.DataFrame:
+    """A table logged with ``log_table`` by the active experiment's runs (or ``run_ids``)."""
+    return _client().load_table(_active_experiment_id(), artifact_file, run_ids, extra_columns)
+
+
 def get_artifact_uri(artifact_path: str | None = None) -> str:
     """The URI of the active run's artifacts (or of ``artifact_path`` inside them)."""
     from tracker.validation import validate_artifact_path
@@ -488,7 +544,7 @@ def register_model(
     reason: str | None = None,
 ) -> Any:
     """Register the model at ``model_uri`` (e.g. ``runs:/<id>/model``) as a new version of ``name``."""
-    from tracker.models.uri import parse_runs_uri
+    from tracker.model_uri import parse_runs_uri
 
     client = _client()
     if not isinstance(model_uri, str) or not model_uri:

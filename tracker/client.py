@@ -41,8 +41,9 @@ from tracker.experiments_client import (
 )
 from tracker.legacy import LegacyClientMixin
 from tracker.media import MediaClientMixin
-from tracker.registry_client import RegistryClientMixin
+from tracker.registry.client import RegistryClientMixin
 from tracker.runlog import RunLog, flush_all
+from tracker.uri import current_uri
 from tracker.validation import (
     validate_run_id,
 )
@@ -118,9 +119,7 @@ class TrackerClient(
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
         if tracking_uri is None:
-            from tracker.api import get_tracking_uri  # the fluent API's URI, as in MLflow
-
-            tracking_uri = get_tracking_uri()
+            tracking_uri = current_uri()  # the fluent API's URI, as in MLflow
         self.tracking_uri = tracking_uri
         self.store = get_store(self.tracking_uri)
         self._query: StoreQuery | None = None

@@ -24,7 +24,7 @@ from tracker.models.signature import ModelSignature, as_frame, as_signature, inf
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tracker.models.uri import ResolvedModel
+    from tracker.model_uri import ResolvedModel
 
 PYFUNC = "python_function"
 
@@ -346,7 +346,7 @@ def open_model(model_uri: Any, flavor: str | None) -> OpenedModel:
             a ``file://`` URI.
         flavor: the flavor the caller needs (None: any).
     """
-    from tracker.models.uri import resolve
+    from tracker.model_uri import resolve
 
     uri = os.fspath(model_uri) if isinstance(model_uri, os.PathLike) else model_uri
     client: Any = None

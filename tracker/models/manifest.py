@@ -89,7 +89,7 @@ def build_manifest(
         artifact_path: where in the run's artifacts (None for ``save_model``).
         metadata: free-form user metadata (MLflow's ``metadata=``).
     """
-    from tracker import __version__
+    from tracker._version import __version__
 
     manifest: dict[str, Any] = {
         "artifact_path": artifact_path,

@@ -101,7 +101,7 @@ class PyFuncModel:
 
         sig = self._signature
         if sig is not None:
-            from tracker.models.signature import enforce_schema
+            from tracker.models.enforce import enforce_schema
 
             data = enforce_schema(sig.inputs, data)
         params = enforce_params(params, sig.params if sig is not None else None)

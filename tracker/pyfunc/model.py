@@ -291,7 +291,7 @@ def _local_artifact(name: str, uri: str) -> str:
     """The local file or folder an ``artifacts=`` entry names (run/registry URIs resolved)."""
     if uri.startswith(("runs:/", "models:/")):
         from tracker.api import _client
-        from tracker.models.uri import resolve
+        from tracker.model_uri import resolve
 
         return resolve(_client(), uri).local_path
     if "://" in uri and not uri.startswith("file://"):

@@ -5,7 +5,7 @@ its params (``get_params(deep=True)``), ``estimator_name``/``estimator_class`` t
 metrics under MLflow's names, a classifier's ``training_confusion_matrix.png`` (and ROC and
 precision-recall curves for two classes), the training data as a dataset input and the model. A parameter
 search adds ``best_*`` params, ``best_cv_score``, ``cv_results.csv``, the best estimator and one
-child run per candidate (see ``tracker.autologging.search``).
+child run per candidate (see ``tracker.sklearn._search``).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 def _log_fit(
     ctx: RunContext, original: Callable[..., Any], estimator: Any, args: Any, kwargs: dict[str, Any]
 ) -> Any:
-    from tracker.autologging.search import is_search, log_search
+    from tracker.sklearn._search import is_search, log_search
 
     features, labels, weights = fit_inputs(original, (estimator, *args), kwargs)
     deep = not is_search(estimator)  # a search's seed estimator params are not what was used

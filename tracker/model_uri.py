@@ -13,7 +13,7 @@ from tracker.exceptions import InvalidArgumentError, NotFoundError
 
 if TYPE_CHECKING:
     from tracker.client import TrackerClient
-    from tracker.registry import ModelVersion
+    from tracker.entities.model_registry import ModelVersion
 
 _RUNS = re.compile(r"^runs:/(?P<run_id>[^/]+)(?:/(?P<path>.*))?$")
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<ref>[^/]+)|@(?P<alias>[^/]+))/?$")
@@ -41,7 +41,7 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 def model_version_for(client: TrackerClient, uri: str) -> ModelVersion:
     """The registered version a ``models:/`` URI names (by number, stage, latest or alias)."""
-    from tracker.registry import STAGES, canonical_stage
+    from tracker.entities.model_registry import STAGES, canonical_stage
 
     match = _MODELS.match(uri)
     if match is None:

@@ -270,9 +270,9 @@ def autolog(
     options = dict(locals())
     import sys
 
-    if disable and "tracker.autologging.xgboost" not in sys.modules:
+    if disable and "tracker.xgboost._autolog" not in sys.modules:
         return  # never turned on: nothing to restore
     _xgboost()  # a clear error when XGBoost is missing
-    from tracker.autologging import xgboost as integration
+    from tracker.xgboost import _autolog as integration
 
     integration.autolog(**options)

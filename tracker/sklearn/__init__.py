@@ -320,6 +320,6 @@ def autolog(
         raise InvalidArgumentError(
             "tracker.sklearn.autolog needs the scikit-learn package: pip install scikit-learn."
         )
-    from tracker.autologging import sklearn as integration  # imports no scikit-learn module
+    from tracker.sklearn import _autolog as integration  # imports no scikit-learn module
 
     integration.autolog(**options)
