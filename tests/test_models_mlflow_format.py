@@ -40,7 +40,7 @@ def store(tmp_path: Path) -> str:
 
 
 def folder_of(model_uri: str) -> Path:
-    from tracker.models.uri import resolve
+    from tracker.model_uri import resolve
 
     return Path(resolve(tracker.TrackerClient(tracker.get_tracking_uri()), model_uri).local_path)
 
