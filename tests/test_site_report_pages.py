@@ -17,6 +17,7 @@ import yaml
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
+import tracker
 from tests import browser as browser_fixtures
 from tests.conftest import write_files
 from tests.test_site_build import seed_site_store
@@ -514,3 +515,25 @@ def test_report_pages_pass_axe(
         violations = run_axe(page, Site(root))
         assert violations == [], f"{path}: " + _report(violations)
         assert errors == [] and page.evaluate("window.__csp") == []
+
+
+def test_a_scaffolded_report_builds_strict_with_its_table_chart_and_model_card(
+    site: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = str(site["root"] / "store")
+    assert _new(store, "weekly-review").exit_code == 0
+    result = build(store, tmp_path / "site", reports=tmp_path / "reports", strict=True)
+    assert result.warnings == []
+    page = soup_of(tmp_path / "site" / "reports" / "weekly-review.html")
+    table_rows = page.select("table.report-runs tbody tr")
+    tracker.set_tracking_uri(store)
+    try:
+        expected = tracker.search_runs(experiment_names=["nyc-taxi"],
+                                       order_by=["metrics.rmse ASC"], max_results=10)
+    finally:
+        tracker.api._tracking_uri = None
+    assert 0 < len(table_rows) == len(expected)
+    assert page.select_one(".report-history .chart, .report-history figure") is not None
+    card = page.select_one(".report-model .model-card")
+    assert card is not None and "taxi-duration" in text(card)

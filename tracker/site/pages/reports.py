@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from tracker.site import report_meta, report_provenance, report_section, reports
 from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.report_section import Section, TableCell
 from tracker.site.report_toc import Anchors, TocEntry
 from tracker.site.urls import unique_slugs
 
@@ -25,35 +26,6 @@ if TYPE_CHECKING:
     from tracker.site.data import SiteData
 
 log = logging.getLogger("tracker.site")
-
-
-@dataclass(frozen=True)
-class TableCell:
-    """One cell of a query result."""
-
-    text: str = doc("Displayed text (escaped when rendered).")
-    href: str = doc("Site path the cell links to (run_id columns), '' for none.", "")
-    title: str = doc("Full value shown on hover when the text is shortened, else ''.", "")
-    numeric: bool = doc("Right-aligned number.", False)
-
-
-@dataclass(frozen=True)
-class Section:
-    """A piece of a report, in document order."""
-
-    kind: str = doc("'html', 'table', 'chart' or 'error'.")
-    html: Markup = doc("Sanitized HTML of Markdown text (kind 'html').", Markup(""))
-    columns: tuple[str, ...] = doc("Result column names (kind 'table').", factory=tuple)
-    rows: tuple[tuple[TableCell, ...], ...] = doc("Result rows, at most MAX_ROWS (kind 'table').",
-                                                  factory=tuple)
-    total_rows: int = doc("How many rows the query returned (kind 'table').", 0)
-    figure: dict[str, Any] | None = doc("Plotly figure dict (kind 'chart').", None)
-    title: str = doc("Chart title, for its accessible label (kind 'chart').", "")
-    sql: str = doc("The block's SQL (tables, charts, errors).", "")
-    line: int = doc("Line of the block in the report file (0 for Markdown text).", 0)
-    error: str = doc("What went wrong (kind 'error').", "")
-    block: Any = doc("The drawn block (kind 'block'): a ``report_blocks.BlockView``.", None)
-    data: Any = doc("The rows behind a block, with its CSV (``report_blocks.BlockData``).", None)
 
 
 @dataclass(frozen=True)
