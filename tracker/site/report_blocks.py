@@ -321,7 +321,7 @@ def value_of(site: SiteData, run: dict[str, Any], kind: str, name: str) -> Any:
 
 
 def _label(site: SiteData, run: dict[str, Any]) -> Link:
-    from tracker.site.pages.home import run_label
+    from tracker.site.links import run_label
 
     return Link(run_label(run), site.urls.run(run["run_id"]))
 

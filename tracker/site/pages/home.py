@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.site.links import run_label
 from tracker.site.pages import Link, Page, SiteFile, doc
 from tracker.site.pages.changes import SinceLastBuild, since_last_build
 
@@ -95,10 +96,6 @@ class HomePage(Page):
     champions: tuple[Champion, ...] = doc("Serving versions with their why, by model name.",
                                           factory=tuple)
     data_as_of: str = doc("ISO time of the newest data (or SOURCE_DATE_EPOCH); '' if none.", "")
-
-
-def run_label(run: dict[str, Any]) -> str:
-    return str(run["run_name"] or run["run_id"][:8])
 
 
 def best_runs(site: SiteData, runs: list[dict[str, Any]], metrics: list[str]) -> tuple[BestRun, ...]:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.site import charts_compare
 from tracker.site.charts_compare import TrialPoint
+from tracker.site.links import run_label
 from tracker.site.pages import Link, Page, SiteFile, doc
-from tracker.site.pages.home import run_label
 
 if TYPE_CHECKING:
     from tracker.site.data import SiteData
