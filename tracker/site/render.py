@@ -11,9 +11,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from markupsafe import Markup
 
@@ -89,15 +90,17 @@ def render_page(env: jinja2.Environment, page: Page, base: dict[str, Any]) -> st
 
 # -- filters --------------------------------------------------------------------------------
 
+_Filter = TypeVar("_Filter", bound=Callable[..., object])
 
-def _pass_context(func: Any) -> Any:
+
+def _pass_context(func: _Filter) -> _Filter:
     import jinja2
 
     return jinja2.pass_context(func)
 
 
 @_pass_context
-def rel(context: Any, target: str) -> str:
+def rel(context: jinja2.runtime.Context, target: str) -> str:
     """A site-root path as a link relative to the page being rendered."""
     return relative(context["page_path"], target)
 
@@ -194,7 +197,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def chart_table(figure: Any) -> dict[str, Any]:
+def chart_table(figure: object) -> dict[str, Any]:
     """A chart's text alternative (summary, columns, rows): ``charts.figure_table`` (#18)."""
     from tracker.site.charts import figure_table
 

@@ -12,7 +12,7 @@ from tracker.site.pages import Link, Page, SiteFile, doc
 from tracker.site.pages.changes import SinceLastBuild, since_last_build
 
 if TYPE_CHECKING:
-    from tracker.registry import RegistryEvent
+    from tracker.registry import ModelVersion, RegistryEvent
     from tracker.site.data import ModelState, SiteData
 
 RECENT_RUNS = 15
@@ -173,7 +173,7 @@ def champion(site: SiteData, state: ModelState) -> Champion | None:
     run = site.runs_by_id.get(serving.run_id or "") if serving else None
     metric = site.primary_metric(run["experiment_id"]) if run else ""
 
-    def value_of(version: Any) -> float | None:
+    def value_of(version: ModelVersion | None) -> float | None:
         got = site.metrics.get(version.run_id or "", {}).get(metric) if version else None
         return None if got is None or math.isnan(got) else got
 

@@ -8,7 +8,7 @@ table; the address keeps the brush), the best trial, and every trial in a table,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +118,7 @@ def _value(site: SiteData, run: dict[str, Any], metric: str) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _rank_key(direction: str) -> Any:
+def _rank_key(direction: str) -> Callable[[Trial], tuple[int, float, int]]:
     def key(trial: Trial) -> tuple[int, float, int]:
         if trial.value is None:
             return (1, 0.0, trial.number)
