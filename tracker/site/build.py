@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tracker.exceptions import TrackerError
 from tracker.site.cache import BuildCache
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from tracker.config import TrackerConfig
     from tracker.site.data import SiteData
+    from tracker.site.render import BaseContext
     from tracker.site.writer import SiteWriter
 
 log = logging.getLogger("tracker.site")
@@ -247,7 +248,7 @@ def sitemap(base_url: str, pages: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _base_context(site: SiteData, site_title: str, base_url: str) -> dict[str, Any]:
+def _base_context(site: SiteData, site_title: str, base_url: str) -> BaseContext:
     from tracker.site import reports
 
     urls = site.urls
@@ -261,7 +262,7 @@ def _base_context(site: SiteData, site_title: str, base_url: str) -> dict[str, A
     }
 
 
-def _page_input_hash(page: Page, base: dict[str, Any], theme: str) -> str:
+def _page_input_hash(page: Page, base: BaseContext, theme: str) -> str:
     h = hashlib.sha256(theme.encode())
     h.update(repr(sorted(base.items())).encode())
     h.update(page.template.encode())
@@ -269,7 +270,7 @@ def _page_input_hash(page: Page, base: dict[str, Any], theme: str) -> str:
     return h.hexdigest()
 
 
-def _write_page(writer: SiteWriter, env: jinja2.Environment, page: Page, base: dict[str, Any], theme: str) -> None:
+def _write_page(writer: SiteWriter, env: jinja2.Environment, page: Page, base: BaseContext, theme: str) -> None:
     from tracker.site import render
 
     input_hash = _page_input_hash(page, base, theme)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from markupsafe import Markup
 
@@ -36,6 +36,16 @@ TEMPLATE_BASE_CONTEXT = {
     "page_path": "Site-root path of the page being rendered (for relative links).",
     "plotly_js": "Site path of the bundled plotly.js (load it only on pages with charts).",
 }
+
+
+class BaseContext(TypedDict):
+    """What the build gives every template besides ``page`` and ``page_path`` (the same for
+    every page of a build; described in ``TEMPLATE_BASE_CONTEXT``)."""
+
+    plotly_js: str
+    site_title: str
+    base_url: str
+    nav: list[tuple[str, str]]
 
 
 def default_theme() -> Path:
@@ -82,7 +92,7 @@ def environment(user_templates: str | os.PathLike[str] | None = None) -> jinja2.
     return env
 
 
-def render_page(env: jinja2.Environment, page: Page, base: dict[str, Any]) -> str:
+def render_page(env: jinja2.Environment, page: Page, base: BaseContext) -> str:
     """HTML of one page."""
     template = env.get_template(page.template)
     return template.render(page=page, page_path=page.path, **base)
