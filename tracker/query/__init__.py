@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -116,6 +117,10 @@ class StoreQuery:
         self._version = 0  # bumped whenever the tables change
         self._wide: WideTable | None = None
         self._wide_version = -1
+        self._built = False  # the derived tables exist (folded, or restored from a snapshot)
+        # Held while the tables change or runs_wide is built; a background snapshot save holds
+        # it only to start its read transaction (tracker.query.snapshot).
+        self._lock = threading.RLock()
 
     @property
     def warnings(self) -> list[str]:
@@ -127,9 +132,10 @@ class StoreQuery:
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
+            # The derived tables are made by the first refresh (folded, or restored from a
+            # snapshot): folding an empty store first cost a new process ~40 ms (#16).
             self._con = connect()
             self._execute(views.EMPTY_RECORDS)
-            self._rebuild()
         return self._con
 
     def _execute(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
@@ -140,24 +146,27 @@ class StoreQuery:
 
     def refresh(self) -> StoreQuery:
         """Bring the tables up to date with the store's files."""
-        con = self.con
-        self.store.read_format_warning()
-        for _attempt in range(5):
-            plan = self.store.plan()
-            try:
-                self._apply(plan)
-                break
-            except FileNotFoundError:
-                continue  # a compactor removed a file between listing and reading: plan again
-        else:
-            raise StoreError(f"The store at {self.store.uri} kept changing while being read.")
-        self._mark_dead(con)
+        with self._lock:
+            con = self.con
+            self.store.read_format_warning()
+            for _attempt in range(5):
+                plan = self.store.plan()
+                try:
+                    self._apply(plan)
+                    break
+                except FileNotFoundError:
+                    continue  # a compactor removed a file between listing and reading: plan again
+            else:
+                raise StoreError(f"The store at {self.store.uri} kept changing while being read.")
+            if not self._built:
+                self._rebuild()
+            self._mark_dead(con)
         return self
 
     def _apply(self, plan: ReadPlan) -> None:
         fs = self.store.fs
         key = (plan.files, tuple(sorted(plan.exclude.items())))
-        if key == self._plan_key:
+        if key == self._plan_key and self._built:
             return
         if self._plan_key is None and not self._loaded and self._snapshots():
             self._restore_snapshot()
@@ -192,12 +201,13 @@ class StoreQuery:
             self._check_versions(added, wanted)
         for path, segs in exclude.items():
             self._execute(views.DELETE_SEGS, {"file": path, "segs": sorted(segs)})
-        self._loaded = {f: p for f, p in wanted.items() if f in added or f in self._loaded}
+        now_loaded = set(added).union(self._loaded)  # a set: ``in added`` was O(n²) at 10,000
+        self._loaded = {f: p for f, p in wanted.items() if f in now_loaded}
         self._exclude = exclude
         self._plan_key = key
         if self.publish is not None:  # always from scratch (see above)
             self._apply_publish(self.publish)
-        if from_scratch:
+        if from_scratch or not self._built:
             self._rebuild()
         else:
             touched.update(self._runs_in(added))
@@ -209,19 +219,57 @@ class StoreQuery:
         if worth_it and self._snapshots() and (
             time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
         ):
-            wide_table = self.wide_table()  # saved too: a new process's first search needs it
-            snapshot.save(self.con, self._snapshot_path(), self.store.fs.uri(), self._loaded,
-                          self._exclude, wide_table.as_json() if wide_table else None)
+            self._save_later()
 
     def wide_table(self) -> WideTable | None:
         """The columns of ``runs_wide`` (see ``tracker.query.wide``), built once per change of
         the tables; None when the store has too many keys for one table."""
-        if self._wide_version != self._version:
-            from tracker.query import wide
+        with self._lock:
+            if self._wide_version != self._version:
+                from tracker.query import wide
 
-            self._wide = wide.build(self)
-            self._wide_version = self._version
-        return self._wide
+                self._wide = wide.build(self)
+                self._wide_version = self._version
+            return self._wide
+
+    def _save_later(self) -> None:
+        """Save a snapshot of the tables as they are now, after the caller has its result.
+
+        A thread writes it through a cursor of its own (DuckDB connections are not shared
+        between threads) in a read transaction started under ``_lock``, so it saves exactly
+        the files in ``_loaded`` now even if this process loads more meanwhile; it gives up
+        when the tables changed before it started. Peak memory stays that of the load:
+        DuckDB streams the tables into the file.
+        """
+        version, loaded, exclude = self._version, dict(self._loaded), dict(self._exclude)
+        cursor = self.con.cursor()
+        path, uri = self._snapshot_path(), self.store.fs.uri()
+
+        def save() -> None:
+            try:
+                with self._lock:
+                    if self._version != version:
+                        return  # changed since: the load that changed it saves again
+                    if self._wide_version != version:  # saved too: a first search needs it
+                        from tracker.query import wide
+
+                        self._wide = wide.build(self, execute=cursor.execute)
+                        self._wide_version = version
+                    wide_columns = self._wide.as_json() if self._wide else None
+                    cursor.execute("BEGIN TRANSACTION")
+                    cursor.execute("SELECT count(*) FROM records").fetchall()  # pins the tables
+                snapshot.save(cursor, path, uri, loaded, exclude, wide_columns)
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+        if not snapshot.in_background(save, cursor):
+            cursor.close()
+
+    def wait_for_snapshot(self, timeout: float | None = None) -> bool:
+        """Wait until snapshots being saved in the background are written (tests, benchmarks);
+        True when none is left."""
+        return snapshot.wait_for_saves(timeout)
 
     def _snapshots(self) -> bool:
         """Whether tables are restored from and saved to snapshots: never with publish rules
@@ -273,6 +321,7 @@ class StoreQuery:
         self._loaded, self._exclude, wide_columns = restored
         for sql in views.VIEWS.values():
             self._execute(sql)
+        self._built = True
         self._restored = True
         self._version += 1
         if wide_columns is not None:
@@ -404,6 +453,7 @@ class StoreQuery:
         for sql in views.VIEWS.values():
             self._execute(sql)
         self._execute("ALTER TABLE runs ADD COLUMN dead BOOLEAN DEFAULT false")
+        self._built = True
 
     def _mark_dead(self, con: duckdb.DuckDBPyConnection) -> None:
         from tracker.store.store import local_owner, pid_alive
