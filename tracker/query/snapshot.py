@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,10 @@ log = logging.getLogger("tracker.query")
 MIN_LOAD_SECONDS = 0.1
 # At exit, how long to wait for a snapshot still being saved before interrupting it.
 EXIT_WAIT_SECONDS = 60.0
+# A save starts once the process has run no query for IDLE_SECONDS (on 2 cores it would slow
+# down the queries that follow the first one), or after MAX_IDLE_WAIT_SECONDS, or at exit.
+IDLE_SECONDS = 0.1
+MAX_IDLE_WAIT_SECONDS = 5.0
 # After a restore, the snapshot is saved again once this many files were added or removed since.
 STALE_FILES = 200
 TABLES = ("records", *views.DERIVED)
@@ -201,6 +206,18 @@ def _remove_abandoned(path: str) -> None:
 _saving: list[tuple[threading.Thread, Any]] = []  # (thread, the cursor it writes with)
 _saving_lock = threading.Lock()
 _exit_hook = False
+_exiting = threading.Event()  # set at exit: saves waiting for an idle moment start now
+
+
+def wait_until_idle(idle_for: Callable[[], float]) -> None:
+    """Sleep until ``idle_for()`` (seconds without a query) reaches ``IDLE_SECONDS``, at most
+    ``MAX_IDLE_WAIT_SECONDS``, or until the process starts exiting."""
+    deadline = time.monotonic() + MAX_IDLE_WAIT_SECONDS
+    while not _exiting.is_set() and time.monotonic() < deadline:
+        idle = idle_for()
+        if idle >= IDLE_SECONDS:
+            return
+        _exiting.wait(max(0.01, IDLE_SECONDS - idle))
 
 
 def in_background(work: Callable[[], Any], cursor: Any) -> bool:
@@ -239,6 +256,7 @@ def wait_for_saves(timeout: float | None = None) -> bool:
     After ``timeout`` seconds a save still running is interrupted (its temporary file is
     removed, the previous snapshot stays in place), so exit never hangs on a cache.
     """
+    _exiting.set()  # a save waiting for an idle moment starts now
     with _saving_lock:
         pending = list(_saving)
     for thread, cursor in pending:
@@ -251,6 +269,8 @@ def wait_for_saves(timeout: float | None = None) -> bool:
             thread.join(5.0)
     with _saving_lock:
         _saving[:] = [(t, c) for t, c in _saving if t.is_alive()]
+        if not _saving:
+            _exiting.clear()
         return not _saving
 
 
