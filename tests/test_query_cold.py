@@ -120,3 +120,86 @@ def test_the_first_search_of_a_process_imports_only_what_it_needs(
         bad = [m for m in loaded if m.startswith(_FORBIDDEN) or m in _FORBIDDEN]
         assert bad == [], f"{attempt}: {bad}"
         assert {"pandas", "duckdb", "tracker.query"} <= set(loaded)
+
+
+# -- a warm process lists only the folders that changed ---------------------------------------
+
+_LOG_IN_ANOTHER_PROCESS = """
+import sys
+from tracker.client import TrackerClient
+client = TrackerClient(sys.argv[1])
+eid = client.get_experiment_by_name("cold").experiment_id
+for name in sys.argv[2:]:
+    run = client.create_run(eid, run_name=name).info.run_id
+    client.log_metric(run, "m", 1.0)
+    client.set_terminated(run)
+client.flush()
+"""
+
+
+def _names(query: StoreQuery) -> list[str]:
+    return sorted(query.sql("SELECT run_name FROM runs WHERE lifecycle_stage = 'active'")
+                  ["run_name"])
+
+
+def test_a_warm_process_sees_runs_added_deleted_and_compacted_by_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.store import fs as store_fs
+    from tracker.store.compact import compact
+
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 3)
+    warm = StoreQuery(TrackerClient(uri).store)
+    assert _names(warm) == ["r0", "r1", "r2"]
+    scans: list[str] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path: str) -> object:
+        scans.append(str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(store_fs.os, "scandir", counting_scandir)
+    # Folders listed more than RACY_SECONDS after they changed are trusted while their mtime
+    # holds: pretend that much time has passed rather than sleeping.
+    monkeypatch.setattr(store_fs, "RACY_SECONDS", -3600.0)
+    _names(warm)  # lists the (now trusted) folders once more
+    scans.clear()
+    assert _names(warm) == ["r0", "r1", "r2"]
+    assert scans == [], "nothing changed: no folder is listed again"
+
+    subprocess.run([sys.executable, "-c", _LOG_IN_ANOTHER_PROCESS, uri, "new1", "new2"],
+                   env=_env(tmp_path / "cache"), check=True)
+    scans.clear()
+    assert _names(warm) == ["new1", "new2", "r0", "r1", "r2"]
+    run_folders = [p for p in scans if "run_id=" in p]
+    assert len(run_folders) == 2, "only the two new run folders are listed"
+
+    client = TrackerClient(uri)
+    gone = client.search_runs([client.get_experiment_by_name("cold").experiment_id],
+                              "attributes.run_name = 'r1'")[0].info.run_id
+    client.delete_run(gone)
+    assert _names(warm) == ["new1", "new2", "r0", "r2"]
+    compact(TrackerClient(uri).store, min_runs=1)  # run folders replaced by one part
+    assert not list(Path(uri, "runs").glob("experiment_id=*/run_id=*/*.parquet"))
+    assert _names(warm) == ["new1", "new2", "r0", "r2"]
+    fresh = StoreQuery(TrackerClient(uri).store)
+    assert _names(fresh) == _names(warm)
+
+
+def test_a_folder_changed_within_the_same_clock_tick_is_listed_again(tmp_path: Path) -> None:
+    """A folder whose mtime is too close to its listing is never trusted (a change in the
+    same tick leaves the mtime as it was)."""
+    from tracker.store.fs import LocalFS
+
+    fs = LocalFS(str(tmp_path))
+    folder = tmp_path / "runs" / "a"
+    folder.mkdir(parents=True)
+    (folder / "one.parquet").write_bytes(b"1")
+    stamp = os.stat(folder).st_mtime_ns
+    assert [e.path for e in fs.list_files_cached("runs")] == ["runs/a/one.parquet"]
+    (folder / "two.parquet").write_bytes(b"2")
+    os.utime(folder, ns=(stamp, stamp))  # the same mtime as when it was listed
+    assert [e.path for e in fs.list_files_cached("runs")] == [
+        "runs/a/one.parquet", "runs/a/two.parquet"]

@@ -164,7 +164,7 @@ class StoreQuery:
             con = self.con
             self.store.read_format_warning()
             for _attempt in range(5):
-                plan = self.store.plan()
+                plan = self.store.plan(cached=True)  # re-lists changed folders only
                 try:
                     self._apply(plan)
                     break

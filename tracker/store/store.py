@@ -227,10 +227,15 @@ class Store:
 
     # -- listing and planning reads -------------------------------------------------------
 
-    def list_record_files(self, prefixes: Sequence[str] = (EXPERIMENTS, RUNS, PARTS)) -> list[StoreFile]:
+    def list_record_files(
+        self, prefixes: Sequence[str] = (EXPERIMENTS, RUNS, PARTS), *, cached: bool = False
+    ) -> list[StoreFile]:
+        """The record files under ``prefixes``; ``cached``: through ``fs.list_files_cached``
+        (a warm reader that lists the store on every call, #16)."""
         files: list[StoreFile] = []
+        list_files = self.fs.list_files_cached if cached else self.fs.list_files
         for prefix in prefixes:
-            for entry in self.fs.list_files(prefix):
+            for entry in list_files(prefix):
                 parsed = parse_store_file(entry)
                 if parsed is not None:
                     files.append(parsed)
@@ -278,7 +283,7 @@ class Store:
         current = {k: v for k, v in self._covers_cache.items() if sizes.get(k[0]) == k[1]}
         covers_cache.save(self.fs.uri(), current)
 
-    def plan(self, files: Sequence[StoreFile] | None = None) -> ReadPlan:
+    def plan(self, files: Sequence[StoreFile] | None = None, *, cached: bool = False) -> ReadPlan:
         """Decide which files to read so that each segment's rows are read exactly once.
 
         A consolidated file (run ``final`` or compacted ``part``) lists in its footer the ids it
@@ -290,7 +295,7 @@ class Store:
         holds at least as many rows of each segment concerned (``tracker.store.covers``, #15).
         """
         if files is None:
-            files = self.list_record_files()
+            files = self.list_record_files(cached=cached)
         by_folder: dict[str, int] = {}
         for f in files:
             by_folder[f.folder] = by_folder.get(f.folder, 0) + 1
