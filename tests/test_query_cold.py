@@ -203,3 +203,65 @@ def test_a_folder_changed_within_the_same_clock_tick_is_listed_again(tmp_path: P
     os.utime(folder, ns=(stamp, stamp))  # the same mtime as when it was listed
     assert [e.path for e in fs.list_files_cached("runs")] == [
         "runs/a/one.parquet", "runs/a/two.parquet"]
+
+
+# -- snapshots saved after the result ---------------------------------------------------------
+
+_SEARCH = """
+import os, signal, sys, time
+import tracker
+from tracker.query import snapshot
+snapshot.MIN_LOAD_SECONDS = 0.0
+snapshot.STALE_FILES = 1  # any new file makes a process save again
+if sys.argv[3] == "kill-mid-save":
+    copy = snapshot._copy_table
+    def copy_then_die(con, alias, table):
+        copy(con, alias, table)
+        if table == "runs":  # some tables written, the file not yet renamed into place
+            os.kill(os.getpid(), signal.SIGKILL)
+    snapshot._copy_table = copy_then_die
+tracker.set_tracking_uri(sys.argv[1])
+started = time.perf_counter()
+frame = tracker.search_runs([sys.argv[2]], "metrics.m >= 0.1")
+print(len(frame), flush=True)
+"""
+
+
+def _search(uri: str, eid: str, cache: Path, mode: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _SEARCH, uri, eid, mode or "-"], env=_env(cache),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_first_process_saves_its_snapshot_before_exiting_cleanly(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 6)
+    cache = tmp_path / "cache"
+    done = _search(uri, eid, cache)
+    assert (done.returncode, done.stdout.strip()) == (0, "5")
+    assert done.stderr == ""  # no "Exception ignored", no atexit or thread complaints
+    assert [p.name.endswith(".duckdb") for p in (cache / "query").iterdir()] == [True]
+    again = _search(uri, eid, cache)
+    assert (again.returncode, again.stdout.strip(), again.stderr) == (0, "5", "")
+
+
+def test_a_process_killed_while_saving_leaves_no_snapshot_that_is_used(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 6)
+    cache = tmp_path / "cache"
+    killed = _search(uri, eid, cache, "kill-mid-save")
+    assert killed.returncode == -signal.SIGKILL and killed.stdout.strip() == "5"
+    left = [p.name for p in (cache / "query").iterdir()]
+    assert left and all(".tmp-" in name for name in left), left  # only the abandoned temp file
+
+    _log_runs(uri, 2)  # the store moved on: a half-written snapshot would now give 5 rows
+    after = _search(uri, eid, cache)
+    assert (after.returncode, after.stdout.strip(), after.stderr) == (0, "6", "")
+    left = [p.name for p in (cache / "query").iterdir()]
+    assert len(left) == 1 and left[0].endswith(".duckdb"), left  # saved; the temp file removed
+
+    # Killed while replacing a good snapshot: the good one stays and is used.
+    _log_runs(uri, 3)
+    killed = _search(uri, eid, cache, "kill-mid-save")
+    assert killed.returncode == -signal.SIGKILL and killed.stdout.strip() == "8"
+    final = _search(uri, eid, cache)
+    assert (final.returncode, final.stdout.strip(), final.stderr) == (0, "8", "")
