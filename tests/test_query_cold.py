@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tracker.client import TrackerClient
-from tracker.query import StoreQuery, footer_version, snapshot
+from tracker.query import StoreQuery, footer_version
 from tracker.store.footer import UNSURE
 
 REPO = Path(__file__).resolve().parent.parent

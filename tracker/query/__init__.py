@@ -78,6 +78,9 @@ def connect() -> duckdb.DuckDBPyConnection:
 def _close_all() -> None:
     # Closing before interpreter teardown avoids an intermittent abort ("terminate called
     # without an active exception") when DuckDB and pyarrow objects are destroyed late.
+    # A snapshot still being saved writes through a cursor of one of them: let it finish first
+    # (this hook may have been registered after snapshot's own, which does the same).
+    snapshot.wait_for_saves(snapshot.EXIT_WAIT_SECONDS)
     for con in list(_connections):
         try:
             con.close()
@@ -411,7 +414,7 @@ class StoreQuery:
                 except Exception:  # noqa: BLE001 - as above
                     continue
             if raw != b"1":
-                self.store.check_file_version(wanted[full], raw)  # type: ignore[arg-type]
+                self.store.check_file_version(wanted[full], raw)
 
     def _insert_local(self, added: list[str], wanted: dict[str, str]) -> list[str]:
         """Load local files; return the ones loaded. Unreadable ones are left out, each with
