@@ -124,7 +124,7 @@ class LocalFS(StoreFS):
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
         # list_files_cached: prefix -> (when it was last walked in full, folder -> listing)
-        self._listings: dict[str, tuple[float, dict[str, _Listing]]] = {}
+        self._listings: dict[str, tuple[float, dict[str, _Listing], list[FileEntry]]] = {}
 
     def full_path(self, path: str) -> str:
         return os.path.join(self.root, *path.split("/")) if path else self.root
@@ -248,16 +248,19 @@ class LocalFS(StoreFS):
         import time
 
         now = time.time()
-        walked, old = self._listings.get(prefix, (0.0, {}))
+        walked, old, before = self._listings.get(prefix, (0.0, {}, []))
         if now - walked >= FULL_WALK_SECONDS:
             walked, old = now, {}
         fresh: dict[str, _Listing] = {}
         found: list[tuple[str, int]] = []
         _walk_cached(self.full_path(prefix), old, fresh, found)
-        self._listings[prefix] = (walked, fresh)
-        root_len = len(self.root) + 1
-        out = [FileEntry(full[root_len:].replace(os.sep, "/"), size) for full, size in found]
-        out.sort(key=lambda e: e.path)
+        if len(fresh) == len(old) and all(fresh[k] is old.get(k) for k in fresh):
+            out = before  # every folder as it was: the same list (callers may memoize on it)
+        else:
+            root_len = len(self.root) + 1
+            out = [FileEntry(full[root_len:].replace(os.sep, "/"), size) for full, size in found]
+            out.sort(key=lambda e: e.path)
+        self._listings[prefix] = (walked, fresh, out)
         return out
 
     def list_dir(self, path: str) -> list[str]:
