@@ -265,3 +265,32 @@ def test_a_process_killed_while_saving_leaves_no_snapshot_that_is_used(tmp_path:
     assert killed.returncode == -signal.SIGKILL and killed.stdout.strip() == "8"
     final = _search(uri, eid, cache)
     assert (final.returncode, final.stdout.strip(), final.stderr) == (0, "8", "")
+
+
+def test_a_background_save_is_dropped_when_the_tables_change_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.query import snapshot
+
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
+    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 3)
+    query = StoreQuery(TrackerClient(uri).store)
+    copy = snapshot._copy_table
+
+    def copy_while_a_load_lands(con: object, alias: str, table: str) -> None:
+        copy(con, alias, table)  # type: ignore[arg-type]
+        if table == "runs":
+            _log_runs(uri, 1)
+            query.refresh()  # this process loads the new run while the save copies
+
+    monkeypatch.setattr(snapshot, "_copy_table", copy_while_a_load_lands)
+    assert len(_names(query)) == 3
+    assert query.wait_for_snapshot(30)
+    assert not (tmp_path / "cache" / "query").exists() or not [
+        p for p in (tmp_path / "cache" / "query").iterdir() if p.suffix == ".duckdb"
+    ], "a snapshot mixing two states of the tables was kept"
+    monkeypatch.setattr(snapshot, "_copy_table", copy)
+    assert len(_names(StoreQuery(TrackerClient(uri).store))) == 4

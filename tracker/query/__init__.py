@@ -255,10 +255,10 @@ class StoreQuery:
         """Save a snapshot of the tables as they are now, after the caller has its result.
 
         A thread writes it through a cursor of its own (DuckDB connections are not shared
-        between threads) in a read transaction started under ``_lock``, so it saves exactly
-        the files in ``_loaded`` now even if this process loads more meanwhile; it gives up
-        when the tables changed before it started. Peak memory stays that of the load:
-        DuckDB streams the tables into the file.
+        between threads) once the process is idle, table by table; the file is put in place
+        only if no load changed the tables in the meantime (``_version``, checked under
+        ``_lock``, which every change holds), so it holds exactly the files in ``_loaded`` now.
+        Peak memory stays near that of the load: each table is written out before the next.
         """
         version, loaded, exclude = self._version, dict(self._loaded), dict(self._exclude)
         cursor = self.con.cursor()
@@ -276,14 +276,16 @@ class StoreQuery:
                         self._wide = wide.build(self, execute=cursor.execute)
                         self._wide_version = version
                     wide_columns = self._wide.as_json() if self._wide else None
-                    cursor.execute("BEGIN TRANSACTION")
-                    cursor.execute("SELECT count(*) FROM records").fetchall()  # pins the tables
+
+                def unchanged() -> bool:
+                    with self._lock:
+                        return self._version == version
+
                 cursor.execute("SET threads = 1")  # a cache: less memory, and a core left free
                 try:
-                    snapshot.save(cursor, path, uri, loaded, exclude, wide_columns)
+                    snapshot.save(cursor, path, uri, loaded, exclude, wide_columns, unchanged)
                 finally:
                     cursor.execute("RESET threads")
-                cursor.execute("COMMIT")
             finally:
                 cursor.close()
 

@@ -148,10 +148,16 @@ def detach(con: duckdb.DuckDBPyConnection, *, keep_records: bool) -> None:
 def save(
     con: duckdb.DuckDBPyConnection, path: str, store_uri: str, loaded: dict[str, str],
     exclude: dict[str, frozenset[str]], wide: Any = None,
+    still_current: Callable[[], bool] | None = None,
 ) -> bool:
     """Write the tables of ``con`` to ``path`` (atomically); False when that was not possible.
 
     ``wide``: the columns of ``runs_wide`` when that table is current and should be saved too.
+    ``still_current``: for a save beside a process that may change its tables meanwhile (in
+    the background): the tables are copied one by one, each written out before the next
+    (``CHECKPOINT``, so the file's pages do not pile up in memory: 2,000 runs peaked 30-40 MB
+    higher without), and the file is put in place only when ``still_current()`` says after
+    the copy that no table changed since ``loaded`` was taken, else it is thrown away.
     """
     meta = json.dumps({
         "format": _format(), "store": store_uri, "files": loaded,
@@ -169,8 +175,13 @@ def save(
             con.execute(f"INSERT INTO {alias}.snapshot_meta VALUES (?)", [meta])
             for table in (*TABLES, WIDE) if wide is not None else TABLES:
                 _copy_table(con, alias, table)
+                if still_current is not None:
+                    con.execute(f"CHECKPOINT {alias}")
         finally:
             con.execute(f"DETACH {alias}")
+        if still_current is not None and not still_current():
+            _unlink(tmp)
+            return False
         os.replace(tmp, path)
         return True
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written costs time only
