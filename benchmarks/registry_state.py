@@ -69,7 +69,7 @@ def load_model_ratio() -> dict[str, float]:
 
     import tracker
     import tracker.xgboost
-    from tracker.models.uri import resolve
+    from tracker.model_uri import resolve
 
     root = tempfile.mkdtemp(prefix="bench-load-")
     tracker.set_tracking_uri(root)

@@ -539,7 +539,7 @@ class _FakeClient:
 
 @pytest.fixture
 def fake_client(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
-    monkeypatch.setattr("tracker.cli.TrackerClient", _FakeClient)
+    monkeypatch.setattr("tracker.commands._base.TrackerClient", _FakeClient)
     _FakeClient.calls = []
     return _FakeClient.calls
 
@@ -720,6 +720,7 @@ def test_the_expected_commands_exist() -> None:
         "tracker summary",
         "tracker gc", "tracker doctor",
         "tracker import-mlflow",
+        "tracker report", "tracker report new",
     }
 
 
@@ -930,7 +931,7 @@ def test_run_id_prefix_in_runs_uris(
     prefixed_store: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tracker.exceptions import InvalidArgumentError
-    from tracker.models.uri import resolve
+    from tracker.model_uri import resolve
 
     path, ids = prefixed_store
     client = tracker.TrackerClient(path)

@@ -131,7 +131,8 @@ def test_sql_tables_name_the_run_and_experiment_and_give_times(store_uri: str) -
         "latest_metrics": ["run_id", "key", "value", "step", "timestamp", "points", "run_name",
                            "experiment_name", "logged_at"],
         "metrics": ["run_id", "experiment_id", "key", "value", "step", "timestamp", "run_name",
-                    "experiment_name", "logged_at"],
+                    "experiment_name", "logged_at", "model_id", "dataset_name",
+                    "dataset_digest"],  # the MLflow 3 links (#12) come last
     }
     for table, columns in expected.items():
         frame = query.sql(f"SELECT * FROM {table} WHERE run_id = $id", {"id": run_id})

@@ -11,7 +11,7 @@ import pytest
 
 import tracker
 from tracker.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from tracker.models.uri import resolve
+from tracker.model_uri import resolve
 
 
 @pytest.fixture

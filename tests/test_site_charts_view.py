@@ -22,6 +22,7 @@ RUNS = {
     "b-only": ("b", "red", [10.0, 10.0, 10.0]),
     "no-opt": (None, "blue", [7.0, 7.0, 7.0]),
 }
+NOISY_STEPS = 30
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 tracker.set_tag("team", team)
                 for step, loss in enumerate(losses):
                     tracker.log_metric("loss", loss, step=step)
+                for step in range(NOISY_STEPS):  # a neutral metric that zigzags: 1, 3, 1, 3, ...
+                    tracker.log_metric("noise", 1.0 + 2 * (step % 2), step=step)
     finally:
         tracker.api._tracking_uri = None
         tracker.api._experiment_id = None
@@ -87,5 +90,61 @@ def test_runs_overlaid_then_grouped_with_mean_and_band(site: Path, open_page: An
     assert means == {"blue (1 run)": [3, 4, 5], "red (1 run)": [1, 2, 3]}
     assert page.input_value("select.charts-top") == "2"
     assert page.input_value("select.charts-group") == "tag:team"
+    assert page.evaluate("window.__csp") == []
+    assert errors == []
+
+
+def noise(page: Any) -> dict[str, Any]:
+    return page.evaluate("""() => { const gd = document.querySelector(
+        '.charts-histories figure[data-metric="noise"] .js-plotly-plot');
+        const t = gd.data.find(t => t.name === 'a-low');
+        return {x: Array.from(t.x), y: Array.from(t.y), traces: gd.data.length,
+                ytype: gd.layout.yaxis.type, xtitle: gd.layout.xaxis.title.text}; }""")
+
+
+def variance(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return sum((v - mean) ** 2 for v in values) / len(values)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_history_controls_change_the_plotted_data_and_stay_in_the_address(
+    site: Path, open_page: Any, width: int  # noqa: F811
+) -> None:
+    page, errors = open_page(site / "experiments" / "grouped-charts.html",
+                             init_script=CSP_LISTENER, width=width)
+    page.wait_for_selector(".charts-histories figure[data-metric=noise] .js-plotly-plot")
+    raw = noise(page)
+    assert raw["y"] == [1.0, 3.0] * (NOISY_STEPS // 2) and raw["x"] == list(range(NOISY_STEPS))
+    assert raw["traces"] == 4 and raw["ytype"] == "linear"
+    # Smoothing: the EMA line replaces the raw one (which stays, faded) and varies much less.
+    page.fill(".history-controls .smoothing input", "0.8")
+    smooth = noise(page)
+    assert smooth["traces"] == 8
+    assert variance(smooth["y"][5:]) < variance(raw["y"][5:]) / 10
+    assert page.text_content(".history-controls .smoothing output") == "0.80"
+    # Log scale and hours since each run's start, from the data script's seconds.
+    page.check(".history-controls .log-scale")
+    page.check(".history-controls input[value=relative]")
+    relative = noise(page)
+    assert relative["ytype"] == "log" and relative["xtitle"] == "hours since start"
+    seconds = page.evaluate("""() => Object.values(window.TRACKER_DATA)[0].runs.find(
+        r => r.n === 'a-low').h.noise[2]""")
+    assert relative["x"] == pytest.approx([s / 3600 for s in seconds])
+    assert relative["x"] != raw["x"]
+    assert page.evaluate("location.hash") == "#top=20&x=relative&smooth=0.80&log=1"
+    # Grouped lines are smoothed too; the address restores every choice.
+    page.select_option("select.charts-group", "param:opt")
+    page.reload()
+    page.wait_for_selector(".charts-histories figure[data-metric=noise] .js-plotly-plot")
+    assert page.is_checked(".history-controls input[value=relative]")
+    assert page.is_checked(".history-controls .log-scale")
+    assert page.input_value(".history-controls .smoothing input") == "0.8"
+    means = page.evaluate("""() => document.querySelector(
+        '.charts-histories figure[data-metric="noise"] .js-plotly-plot').data.filter(
+        t => t.meta === 'mean').map(t => Array.from(t.y))""")
+    assert len(means) == 3 and variance(means[0][5:]) < variance(raw["y"][5:]) / 10
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert page.evaluate("window.__csp") == []
     assert errors == []

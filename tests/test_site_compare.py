@@ -320,13 +320,13 @@ def test_compare_deltas_against_a_chosen_baseline_and_stable_colours(
     lines = page.evaluate(count)
     page.fill(".compare-controls .smoothing input", "0.6")
     assert page.evaluate(count) == 2 * lines  # a smoothed and a faded raw line per run
-    # Two params over every run, coloured by rmse (best darkest), the selected runs ringed.
+    # Two params over every run, coloured by rmse (best darkest): model is text, so a heatmap
+    # of the mean per cell (param-grid.js; exact cell values in tests/test_site_param_grid.py).
     page.select_option("select.pair-x", "alpha")
     page.select_option("select.pair-y", "model")
     pair = page.evaluate("""() => { const t = document.querySelector('.pair-chart .js-plotly-plot').data[0];
-        return {names: t.text, colors: t.marker.color, widths: t.marker.line.width,
-                reversed: t.marker.reversescale}; }""")
-    by_name = dict(zip(pair["names"], zip(pair["colors"], pair["widths"])))
-    assert by_name["alpha-run"] == (2, 2) and by_name["beta-run"][1] == 1  # 2 = rmse, ringed
+        return {type: t.type, reversed: t.reversescale, hash: location.hash}; }""")
+    assert pair["type"] == "heatmap"
     assert pair["reversed"] is False  # Viridis is dark at the low end: lower rmse is better
+    assert "pair=alpha%2Cmodel%2Crmse" in pair["hash"]
     assert errors == []

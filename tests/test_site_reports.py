@@ -345,15 +345,17 @@ def _error(query: Any, sql: str) -> str:
     raise AssertionError(sql)
 
 
-def test_the_example_reports_build_without_warnings(built: dict[str, Any], tmp_path: Path) -> None:
+def test_the_example_reports_build_without_warnings(tmp_path: Path) -> None:
+    from tests.test_report_blocks import seed_demo_store
+
     folder = Path(__file__).resolve().parent.parent / "reports"
     assert sorted(p.name for p in folder.glob("*.md")) == ["overview.md", "sweep.md"]
-    result = build(str(built["root"] / "store"), tmp_path / "site", reports=str(folder),
-                   strict=True)
+    seed_demo_store(str(tmp_path / "store"))  # the demo's experiment and model, in small
+    result = build(str(tmp_path / "store"), tmp_path / "site", reports=str(folder), strict=True)
     assert result.warnings == []
     soup = soup_of(tmp_path / "site", "reports/overview.html")
-    assert len(soup.select("div.report-table table")) == 2
-    assert len(soup.select("div.report-chart script.chart-data")) == 2
+    assert len(soup.select("table.report-runs")) == 2  # blocks only (#17): no SQL
+    assert len(soup.select("div.report-block script.chart-data")) == 3
 
 
 # -- bar axis range and legend placement (#11) ----------------------------------------------

@@ -298,6 +298,9 @@ def messy_store(uri: str) -> dict[str, str]:
             tracker.set_tags({"team": "a", "drop": "me"})
             for step in range(4):
                 tracker.log_metric("rmse", 10.0 - step - i / 10, step=step)
+            if i == 0:  # a metric linked to a logged model and a dataset (#12)
+                client.log_metric(run.info.run_id, "acc", 0.5, model_id="m-" + "a" * 32,
+                                  dataset_name="train", dataset_digest="abc")
             tracker.log_metric("odd", float("nan") if i % 2 else float("inf"))
             tracker.log_metric("same_step", 1.0, step=5, timestamp=1_000)
             tracker.log_metric("same_step", 2.0, step=5, timestamp=2_000)
@@ -408,7 +411,7 @@ class _FakeSession:
 def test_import_tracker_does_not_import_pyspark() -> None:
     import subprocess
 
-    code = ("import sys, tracker, tracker.hyperopt, tracker.hyperopt_spark; tracker.spark; "
+    code = ("import sys, tracker, tracker.hyperopt, tracker.hyperopt.spark; tracker.spark; "
             "print('pyspark' in sys.modules, 'hyperopt' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})

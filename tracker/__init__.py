@@ -10,6 +10,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tracker._version import __version__ as __version__
+from tracker.active_model import (
+    clear_active_model,
+    create_external_model,
+    delete_logged_model_tag,
+    finalize_logged_model,
+    get_active_model_id,
+    get_logged_model,
+    initialize_logged_model,
+    last_logged_model,
+    log_model_params,
+    search_logged_models,
+    set_active_model,
+    set_logged_model_tags,
+)
 from tracker.api import (
     ActiveRun,
     active_run,
@@ -27,15 +42,21 @@ from tracker.api import (
     last_active_run,
     lineage,
     list_artifacts,
+    list_experiments,
+    list_registered_models,
+    list_run_infos,
+    load_table,
     log_artifact,
     log_artifacts,
     log_dict,
     log_figure,
+    log_image,
     log_input,
     log_metric,
     log_metrics,
     log_param,
     log_params,
+    log_table,
     log_text,
     register_model,
     search_experiments,
@@ -56,8 +77,6 @@ from tracker.autologging import autolog
 from tracker.client import MlflowClient, TrackerClient
 from tracker.entities import RunStatus, ViewType
 from tracker.exceptions import MlflowException, TrackerError
-from tracker.legacy import list_experiments, list_registered_models, list_run_infos
-from tracker.media import load_table, log_image, log_table
 
 if TYPE_CHECKING:
     from tracker import (
@@ -75,7 +94,6 @@ if TYPE_CHECKING:
         xgboost,
     )
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ActiveRun",
@@ -88,22 +106,30 @@ __all__ = [
     "active_run",
     "autolog",
     "autologging",
+    "clear_active_model",
     "create_experiment",
+    "create_external_model",
     "data",
     "delete_experiment",
+    "delete_logged_model_tag",
     "delete_run",
     "delete_tag",
     "end_run",
     "entities",
     "exceptions",
+    "finalize_logged_model",
     "flush",
+    "get_active_model_id",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
+    "get_logged_model",
     "get_run",
     "get_tracking_uri",
     "hyperopt",
+    "initialize_logged_model",
     "last_active_run",
+    "last_logged_model",
     "lineage",
     "list_artifacts",
     "list_experiments",
@@ -118,6 +144,7 @@ __all__ = [
     "log_input",
     "log_metric",
     "log_metrics",
+    "log_model_params",
     "log_param",
     "log_params",
     "log_table",
@@ -127,19 +154,22 @@ __all__ = [
     "pyfunc",
     "register_model",
     "search_experiments",
+    "search_logged_models",
     "search_model_versions",
     "search_registered_models",
     "search_runs",
+    "set_active_model",
     "set_experiment",
     "set_experiment_tag",
     "set_experiment_tags",
+    "set_logged_model_tags",
     "set_registry_uri",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
-    "sql",
     "sklearn",
     "spark",
+    "sql",
     "start_run",
     "tracking",
     "xgboost",

@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
+from tracker import model_links as _active_model
 from tracker.client import DEFAULT_EXPERIMENT_ID, TrackerClient
 from tracker.entities import Experiment, Run, RunStatus, ViewType
 from tracker.exceptions import (
@@ -18,11 +19,14 @@ from tracker.exceptions import (
     NotFoundError,
     TrackerError,
 )
+from tracker.legacy import notice_deprecated
+from tracker.uri import use_current_uri
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tracker.entities import FileInfo
+    from tracker.entities import FileInfo, RunInfo
+    from tracker.registry.state import RegisteredModel
 
 
 class _State(threading.local):
@@ -102,6 +106,9 @@ def get_tracking_uri() -> str:
     from tracker.uri import default_uri
 
     return _tracking_uri if _tracking_uri is not None else default_uri()
+
+
+use_current_uri(get_tracking_uri)  # a TrackerClient made without a URI uses this one (#13)
 
 
 def set_registry_uri(uri: str) -> None:
@@ -184,6 +191,32 @@ def set_experiment_tags(tags: dict[str, Any]) -> None:
         set_experiment_tag(key, value)
 
 
+def list_experiments(
+    view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None
+) -> list[Experiment]:
+    """MLflow 1.x's ``mlflow.list_experiments()`` (now ``search_experiments()``)."""
+    notice_deprecated("mlflow.list_experiments()", "mlflow.search_experiments()")
+    return list(_client().search_experiments(view_type, max_results))
+
+
+def list_run_infos(
+    experiment_id: str,
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 1000,
+    order_by: list[str] | None = None,
+) -> list[RunInfo]:
+    """MLflow 1.x's ``mlflow.list_run_infos()`` (now ``search_runs(output_format="list")``)."""
+    notice_deprecated("mlflow.list_run_infos()", 'mlflow.search_runs(output_format="list")')
+    runs = _client().search_runs([experiment_id], "", run_view_type, max_results, order_by)
+    return [run.info for run in runs]
+
+
+def list_registered_models(max_results: int | None = None) -> list[RegisteredModel]:
+    """``list_registered_models()`` as a fluent call (now ``search_registered_models()``)."""
+    notice_deprecated("mlflow.list_registered_models()", "mlflow.search_registered_models()")
+    return list(_client().search_registered_models(None, max_results, ["name ASC"]))
+
+
 def _active_experiment_id() -> str:
     if _experiment_id is not None:
         return _experiment_id
@@ -263,7 +296,7 @@ def _share_with_spark() -> None:
     """Tell the executors of an active SparkContext where runs nest now (only once pyspark is
     imported: plain ``hyperopt.fmin`` with ``SparkTrials`` inside ``start_run``, #14)."""
     if "pyspark" in sys.modules:
-        from tracker.hyperopt_spark import share_active_run
+        from tracker.spark_env import share_active_run
 
         if _state.stack:
             top = _state.stack[-1].info
@@ -327,13 +360,20 @@ def log_metric(
     model_id: str | None = None,
     dataset: Any = None,
 ) -> None:
-    """Log a metric value (buffered; published within the flush interval, default 5 s)."""
+    """Log a metric value (buffered; published within the flush interval, default 5 s).
+
+    ``model_id=`` and ``dataset=`` link the value to a logged model and a dataset (MLflow 3);
+    without ``model_id=`` it links to the active model, else to a model this run logged at the
+    same step (``tracker.active_model.metric_link``).
+    """
     stack = _state.stack
     if run_id is None and stack:
         run = stack[-1]._log
     else:
         run = _runlog(run_id)
-    run.log_metric(key, value, 0 if step is None else step, timestamp)
+    step = 0 if step is None else step
+    link = _metric_link(run, step, model_id, dataset)
+    run.log_metric(key, value, step, timestamp, link)
     if synchronous:
         run.flush()
 
@@ -344,14 +384,25 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-    **_ignored: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
+    """Log several metrics at one step (``model_id=``/``dataset=`` as in ``log_metric``)."""
     if not isinstance(metrics, dict):
         raise InvalidArgumentError(f"log_metrics needs a dict, got {type(metrics).__name__}.")
     run = _runlog(run_id)
-    run.log_metrics(metrics, step if step is not None else 0, timestamp)
+    step = step if step is not None else 0
+    run.log_metrics(metrics, step, timestamp, _metric_link(run, step, model_id, dataset))
     if synchronous:
         run.flush()
+
+
+def _metric_link(run: Any, step: Any, model_id: str | None, dataset: Any) -> str | None:
+    """The model/dataset link of a metric: skipped cheaply while no model is about."""
+    if (model_id is None and dataset is None and _active_model._state.active_model_id is None
+            and run.run_id not in _active_model._outputs):
+        return None
+    return _active_model.metric_link(run.run_id, step, model_id, dataset, run)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
@@ -400,6 +451,30 @@ def log_input(
 
     key, value = input_record(dataset, context)
     _runlog().add_record("input", key, value)
+
+
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+) -> None:
+    """Log an image to the active run (see ``TrackerClient.log_image``)."""
+    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp, synchronous)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Log a dict or DataFrame as a table of the active run (see ``TrackerClient.log_table``)."""
+    _client().log_table(_run_id(run_id), data, artifact_file)
+
+
+def load_table(
+    artifact_file: str, run_ids: list[str] | None = None, extra_columns: list[str] | None = None
+) -> pd.DataFrame:
+    """A table logged with ``log_table`` by the active experiment's runs (or ``run_ids``)."""
+    return _client().load_table(_active_experiment_id(), artifact_file, run_ids, extra_columns)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
@@ -487,13 +562,20 @@ def register_model(
     tags: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> Any:
-    """Register the model at ``model_uri`` (e.g. ``runs:/<id>/model``) as a new version of ``name``."""
-    from tracker.models.uri import parse_runs_uri
+    """Register the model at ``model_uri`` (``runs:/<id>/model``, ``models:/<model_id>``) as a
+    new version of ``name``."""
+    from tracker.model_uri import parse_runs_uri
 
     client = _client()
     if not isinstance(model_uri, str) or not model_uri:
         raise InvalidArgumentError(f"model_uri must be a URI string, got {model_uri!r}.")
     run_id = None
+    if model_uri.startswith("models:/"):
+        from tracker.model_uri import logged_model_source
+
+        found = logged_model_source(client, model_uri)  # MLflow 3: models:/<model_id>
+        if found is not None:
+            model_uri, run_id = found
     if model_uri.startswith("runs:/"):
         from tracker.query.reads import resolve_run_id
 

@@ -8,141 +8,42 @@ pandas are imported inside command bodies, so ``tracker --help`` stays fast.
 
 from __future__ import annotations
 
-import functools
-import re
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from tracker.client import TrackerClient
-from tracker.config import TrackerConfig, load_config
-from tracker.entities import ViewType
-from tracker.exceptions import TrackerError
-from tracker.output import frame_rows, render, utc
+from tracker.commands._base import (
+    DEFAULT_STORE,
+    ENV_VARS,
+    HELP_OPTIONS,
+    STORE_HELP,
+    STORE_NAMES,
+    Context,
+    Group,
+    emit,
+    output_options,
+    pass_context,
+    store_option,
+    view_options,
+)
+from tracker.commands.doctor import doctor_command
+from tracker.commands.gc import gc_command
+from tracker.commands.import_mlflow import import_mlflow_command
+from tracker.commands.models import models_group
+from tracker.commands.report import report_group
+from tracker.commands.runs import runs_group
+from tracker.commands.site import build_command, serve_command, ui_command
+from tracker.commands.summary import summary_command
+from tracker.output import frame_rows, utc
 
 __all__ = ["cli"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS = ("table", "json", "csv")
-ENV_VARS = ["TRACKER_TRACKING_URI", "MLFLOW_TRACKING_URI"]
-DEFAULT_STORE = "./tracking"
-DEAD = "DEAD"
-
-# -- the group and its error boundary ---------------------------------------------------------
-
-
-class _Group(click.Group):
-    """A click group that turns library errors into one-line ``click.ClickException``s."""
-
-    group_class = type  # sub-groups are _Group too
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TrackerError as exc:
-            raise click.ClickException(_one_line(str(exc))) from exc
-
-
-def _one_line(message: str) -> str:
-    """A multi-line message (DuckDB's caret diagrams) folded into one line."""
-    parts = [re.sub(r"^\^+", "", line.strip()).strip() for line in message.splitlines()]
-    text = " ".join(p for p in parts if p)
-    return re.sub(r"\s+([.,;:])(?=\s|$)", r"\1", text)
-
-
-class _Context:
-    """What the group passes to its commands: the store URI and a client opened on demand.
-
-    The store is ``--store`` (or the environment) when given, else the config's ``store``, else
-    ``./tracking``. ``config_path`` (``--config`` of build/serve) replaces config discovery.
-    """
-
-    def __init__(self, uri: str | None) -> None:
-        self.given_uri = uri
-        self.config_path: str | None = None
-        self._config: TrackerConfig | None = None
-        self._client: TrackerClient | None = None
-
-    @property
-    def uri(self) -> str:
-        uri = self.given_uri if self.given_uri is not None else (
-            self.config().store or DEFAULT_STORE)
-        if uri.lower().startswith("s3://"):
-            self._configure_s3()
-        return uri
-
-    @uri.setter
-    def uri(self, value: str) -> None:
-        self.given_uri = value
-
-    def _configure_s3(self) -> None:
-        """The config's ``[s3]`` endpoint and region, used where the environment names none."""
-        settings = self.config().s3
-        if settings.endpoint_url or settings.region:
-            from tracker.store.s3 import configure
-
-            configure(default_endpoint_url=settings.endpoint_url or None,
-                      default_region=settings.region or None)
-
-    def config(self) -> TrackerConfig:
-        """The project configuration (``--config``, else the nearest one; read once)."""
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        return self._config
-
-    def client(self, *, must_exist: bool = True) -> TrackerClient:
-        """The client of the store. A missing store folder is an error (a ``--store`` typo must
-        not pass in CI, #13), or only a notice with ``must_exist=False`` (commands that write)."""
-        if self._client is None:
-            self._client = TrackerClient(self.uri)
-            if not self._client.store.fs.exists(""):
-                where = self._client.store.fs.root
-                if must_exist:
-                    raise click.ClickException(
-                        f"No store at {where} (from {self.uri!r}): check --store or "
-                        "TRACKER_TRACKING_URI, or log a run there first."
-                    )
-                _notice(f"no store at {where} yet; check --store or TRACKER_TRACKING_URI.")
-        return self._client
-
-
-pass_context = click.make_pass_decorator(_Context)
-
-_STORE_NAMES = ("--store", "--tracking-uri", "--backend-store-uri")
-_STORE_HELP = (
-    "The store: a folder, file:///abs/path, s3://bucket/prefix, or sqlite:///x.db (mapped to a "
-    "folder)."
-)
-
-
-def store_option(func: F) -> F:
-    """``--store`` after the command too (``tracker runs list --store DIR``); this one wins."""
-
-    def use(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-        if value is not None:
-            ctx.ensure_object(_Context).uri = value
-
-    return click.option(
-        *_STORE_NAMES, metavar="URI", expose_value=False, callback=use,
-        help=_STORE_HELP + " Overrides the one given before the command.",
-    )(func)
-
-
-def _notice(message: str) -> None:
-    click.echo(f"tracker: {message}", err=True)
-
-
-# ``-h`` is help everywhere (#13); ``tracker ui`` alone keeps MLflow's ``-h HOST``.
-HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
-
-
-@click.group(cls=_Group, context_settings=HELP_OPTIONS)
+@click.group(cls=Group, context_settings=HELP_OPTIONS)
 @click.option(
-    *_STORE_NAMES, "store", envvar=ENV_VARS, default=None, show_envvar=True, metavar="URI",
-    help=_STORE_HELP + f" [default: the config's store, else {DEFAULT_STORE}]",
+    *STORE_NAMES, "store", envvar=ENV_VARS, default=None, show_envvar=True, metavar="URI",
+    help=STORE_HELP + f" [default: the config's store, else {DEFAULT_STORE}]",
 )
 @click.version_option(package_name="tracker", prog_name="tracker")
 @click.pass_context
@@ -158,59 +59,7 @@ def cli(ctx: click.Context, store: str | None) -> None:
     Example:
         tracker --store ./tracking runs list --order-by "metrics.rmse ASC"
     """
-    ctx.obj = _Context(store)
-
-
-# -- shared options ---------------------------------------------------------------------------
-
-
-def output_options(func: F) -> F:
-    """``--format table|json|csv`` plus the shortcuts ``--table``, ``--json`` and ``--csv``."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        chosen = {name for name in FORMATS if kwargs.pop(f"{name}_flag")}
-        given = kwargs.pop("fmt")
-        if len(chosen) > 1 or (chosen and given is not None and {given} != chosen):
-            shown = sorted(chosen | ({given} if given else set()))
-            raise click.UsageError(f"Choose one output format, got {', '.join(shown)}.")
-        kwargs["fmt"] = given or (chosen.pop() if chosen else "table")
-        return func(*args, **kwargs)
-
-    for name in reversed(FORMATS):
-        help_text = f"Same as --format {name}."
-        wrapper = click.option(f"--{name}", f"{name}_flag", is_flag=True, help=help_text)(wrapper)
-    return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default=None,
-        help="Output format [default: table]: aligned columns, a JSON array, or CSV with header.",
-    )(wrapper)  # type: ignore[return-value]
-
-
-def view_options(func: F) -> F:
-    """``--all`` / ``--deleted``: which lifecycle stages to list (active only by default)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        show_all, deleted = kwargs.pop("show_all"), kwargs.pop("deleted")
-        if show_all and deleted:
-            raise click.UsageError("Use --all or --deleted, not both.")
-        kwargs["view"] = (
-            ViewType.ALL if show_all else ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
-        )
-        return func(*args, **kwargs)
-
-    wrapper = click.option("--deleted", is_flag=True, help="Only deleted ones.")(wrapper)
-    return click.option(
-        "--all", "show_all", is_flag=True, help="Active and deleted ones."
-    )(wrapper)  # type: ignore[return-value]
-
-
-def _emit(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, what: str) -> None:
-    if not rows and fmt == "table":
-        _notice(f"no {what}.")
-        return
-    click.echo(render(columns, rows, fmt))
-
+    ctx.obj = Context(store)
 
 
 # -- experiments ------------------------------------------------------------------------------
@@ -231,7 +80,7 @@ def experiments() -> None:
 @output_options
 @store_option
 @pass_context
-def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
+def experiments_list_command(obj: Context, view: int, fmt: str) -> None:
     """List experiments: id, name, artifact location, stage, run count and last activity.
 
     Active experiments by default; --all adds deleted ones, --deleted shows only those.
@@ -256,7 +105,7 @@ def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
             utc(max(times)) if times else None,
         ))
     columns = ["experiment_id", "name", "artifact_location", "lifecycle_stage", "runs"]
-    _emit([*columns, "last_activity"], rows, fmt, "experiments")
+    emit([*columns, "last_activity"], rows, fmt, "experiments")
 
 
 
@@ -268,7 +117,7 @@ def experiments_list_command(obj: _Context, view: int, fmt: str) -> None:
 @output_options
 @store_option
 @pass_context
-def sql_command(obj: _Context, query: str, fmt: str) -> None:
+def sql_command(obj: Context, query: str, fmt: str) -> None:
     """Run a SQL query (DuckDB dialect) over the store's tables and print the result.
 
     Tables: experiments, experiment_tags, runs, params, metrics (every point),
@@ -284,7 +133,7 @@ def sql_command(obj: _Context, query: str, fmt: str) -> None:
     if query == "-":
         query = sys.stdin.read()
     columns, rows = frame_rows(obj.client().sql(query))
-    _emit(columns, rows, fmt, "rows")
+    emit(columns, rows, fmt, "rows")
 
 
 @cli.command("compact")
@@ -294,7 +143,7 @@ def sql_command(obj: _Context, query: str, fmt: str) -> None:
 )
 @store_option
 @pass_context
-def compact_command(obj: _Context, min_runs: int) -> None:
+def compact_command(obj: Context, min_runs: int) -> None:
     """Merge the files of finished runs into one Parquet part per experiment.
 
     Queries over many small files are slow; compaction makes them fast again. It is safe
@@ -322,28 +171,16 @@ def compact_command(obj: _Context, min_runs: int) -> None:
 
 
 # Commands that live in their own modules (tracker/commands/*.py) are added here, one line each.
-# Imported in a function: mypy cannot type a command imported at module level through the cycle.
-def _add_commands() -> None:
-    from tracker.commands.doctor import doctor_command
-    from tracker.commands.gc import gc_command
-    from tracker.commands.import_mlflow import import_mlflow_command
-    from tracker.commands.models import models_group
-    from tracker.commands.runs import runs_group
-    from tracker.commands.site import build_command, serve_command, ui_command
-    from tracker.commands.summary import summary_command
-
-    cli.add_command(runs_group)
-    cli.add_command(models_group)
-    cli.add_command(build_command)
-    cli.add_command(serve_command)
-    cli.add_command(ui_command)
-    cli.add_command(doctor_command)
-    cli.add_command(gc_command)
-    cli.add_command(import_mlflow_command)
-    cli.add_command(summary_command)
-
-
-_add_commands()
+cli.add_command(runs_group)
+cli.add_command(models_group)
+cli.add_command(build_command)
+cli.add_command(serve_command)
+cli.add_command(ui_command)
+cli.add_command(doctor_command)
+cli.add_command(gc_command)
+cli.add_command(import_mlflow_command)
+cli.add_command(summary_command)
+cli.add_command(report_group)
 
 
 def main() -> None:

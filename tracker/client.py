@@ -8,7 +8,6 @@ publishes this process's pending records of that store, so a process always read
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 import uuid
@@ -40,9 +39,12 @@ from tracker.experiments_client import (
     experiment_id_for,
 )
 from tracker.legacy import LegacyClientMixin
+from tracker.logged_models_client import LoggedModelClientMixin
 from tracker.media import MediaClientMixin
-from tracker.registry_client import RegistryClientMixin
+from tracker.registry.client import RegistryClientMixin
+from tracker.run_names import random_run_name
 from tracker.runlog import RunLog, flush_all
+from tracker.uri import current_uri
 from tracker.validation import (
     validate_run_id,
 )
@@ -91,20 +93,12 @@ def get_store(uri: str) -> Store:
     return store
 
 
-_ADJECTIVES = ["amber", "bold", "brave", "bright", "calm", "clever", "crisp", "eager", "fast", "gentle", "grand", "happy", "keen", "lively", "lucid", "merry", "mighty", "nimble", "noble", "proud", "quick", "quiet", "rapid", "sharp", "shiny", "silent", "smart", "steady", "sunny", "swift", "tidy", "vivid", "warm", "wise"]
-_NOUNS = ["ant", "bat", "bear", "bee", "bird", "cat", "crow", "deer", "dove", "duck", "eel", "elk", "fox", "frog", "goat", "hawk", "hen", "horse", "lark", "lion", "lynx", "mole", "moth", "newt", "owl", "ox", "panda", "rat", "ram", "seal", "shark", "sheep", "slug", "snail", "swan", "toad", "trout", "whale", "wolf", "wren", "yak"]
-
-
-def random_run_name() -> str:
-    rng = random.SystemRandom()
-    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(1, 999)}"
-
-
 class TrackerClient(
     ExperimentClientMixin,
     ArtifactClientMixin,
     MediaClientMixin,
     RegistryClientMixin,
+    LoggedModelClientMixin,
     LegacyClientMixin,
 ):
     """Read and write experiments, runs, artifacts and the model registry of one store.
@@ -118,9 +112,7 @@ class TrackerClient(
 
     def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
         if tracking_uri is None:
-            from tracker.api import get_tracking_uri  # the fluent API's URI, as in MLflow
-
-            tracking_uri = get_tracking_uri()
+            tracking_uri = current_uri()  # the fluent API's URI, as in MLflow
         self.tracking_uri = tracking_uri
         self.store = get_store(self.tracking_uri)
         self._query: StoreQuery | None = None
@@ -309,9 +301,18 @@ class TrackerClient(
         timestamp: int | None = None,
         step: int | None = None,
         synchronous: bool | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
         run = self._runlog(run_id)
-        run.log_metric(key, value, step or 0, timestamp)
+        link = None
+        if model_id is not None or dataset_name is not None or dataset_digest is not None:
+            from tracker.logged_models import link_json, validate_model_id
+
+            link = link_json(model_id and validate_model_id(model_id), dataset_name,
+                             dataset_digest)
+        run.log_metric(key, value, step or 0, timestamp, link)
         if synchronous:
             run.flush()
 
@@ -332,7 +333,13 @@ class TrackerClient(
         for m in metrics:
             if not isinstance(m, Metric):
                 raise InvalidArgumentError(f"log_batch metrics must be Metric objects, got {m!r}.")
-            run.log_metric(m.key, m.value, m.step, m.timestamp)
+            link = None
+            if m.model_id is not None or m.dataset_name is not None:
+                from tracker.logged_models import link_json, validate_model_id
+
+                link = link_json(m.model_id and validate_model_id(m.model_id), m.dataset_name,
+                                 m.dataset_digest)
+            run.log_metric(m.key, m.value, m.step, m.timestamp, link)
         if synchronous:
             run.flush()
 

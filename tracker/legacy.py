@@ -1,8 +1,8 @@
 """MLflow 1.x names that courses and notebooks still use, kept working after MLflow 2 removed them.
 
-``list_experiments``, ``list_run_infos`` and ``list_registered_models`` (fluent and on the
-client) answer as MLflow 1.x did; each prints a one-line notice on stderr the first time a
-process calls it, naming the current spelling.
+``list_experiments``, ``list_run_infos`` and ``list_registered_models`` (on the client here;
+the fluent ones are in ``tracker.api``) answer as MLflow 1.x did; each prints a one-line notice
+on stderr the first time a process calls it, naming the current spelling.
 """
 
 from __future__ import annotations
@@ -14,16 +14,10 @@ from tracker.entities import ViewType
 
 if TYPE_CHECKING:
     from tracker.entities import Experiment, RunInfo
-    from tracker.registry_state import RegisteredModel
+    from tracker.registry.state import RegisteredModel
     from tracker.store.entities.paged_list import PagedList
 
-__all__ = [
-    "LegacyClientMixin",
-    "list_experiments",
-    "list_registered_models",
-    "list_run_infos",
-    "notice_deprecated",
-]
+__all__ = ["LegacyClientMixin", "notice_deprecated"]
 
 _noticed: set[str] = set()
 
@@ -85,35 +79,3 @@ class LegacyClientMixin:
         """MLflow 1.x: registered models by name (now ``search_registered_models``)."""
         notice_deprecated("MlflowClient.list_registered_models()", "search_registered_models()")
         return self.search_registered_models(None, max_results, ["name ASC"], page_token)
-
-
-def list_experiments(
-    view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None
-) -> list[Experiment]:
-    """MLflow 1.x's ``mlflow.list_experiments()`` (now ``search_experiments()``)."""
-    from tracker.api import _client
-
-    notice_deprecated("mlflow.list_experiments()", "mlflow.search_experiments()")
-    return list(_client().search_experiments(view_type, max_results))
-
-
-def list_run_infos(
-    experiment_id: str,
-    run_view_type: int = ViewType.ACTIVE_ONLY,
-    max_results: int = 1000,
-    order_by: list[str] | None = None,
-) -> list[RunInfo]:
-    """MLflow 1.x's ``mlflow.list_run_infos()`` (now ``search_runs(output_format="list")``)."""
-    from tracker.api import _client
-
-    notice_deprecated("mlflow.list_run_infos()", 'mlflow.search_runs(output_format="list")')
-    runs = _client().search_runs([experiment_id], "", run_view_type, max_results, order_by)
-    return [run.info for run in runs]
-
-
-def list_registered_models(max_results: int | None = None) -> list[RegisteredModel]:
-    """``list_registered_models()`` as a fluent call (now ``search_registered_models()``)."""
-    from tracker.api import _client
-
-    notice_deprecated("mlflow.list_registered_models()", "mlflow.search_registered_models()")
-    return list(_client().search_registered_models(None, max_results, ["name ASC"]))

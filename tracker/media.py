@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from tracker.entities import FileInfo, Run
 
-__all__ = ["MediaClientMixin", "load_table", "log_image", "log_table"]
+__all__ = ["MediaClientMixin"]
 
 LOGGED_IMAGES = "mlflow.loggedImages"
 LOGGED_ARTIFACTS = "mlflow.loggedArtifacts"
@@ -334,36 +334,3 @@ def _check_table_file(artifact_file: Any) -> None:
         raise InvalidArgumentError(
             f"Invalid table artifact_file {artifact_file!r}: it may not contain {' '.join(bad)}."
         )
-
-
-# -- fluent --------------------------------------------------------------------------------------
-
-
-def log_image(
-    image: Any,
-    artifact_file: str | None = None,
-    key: str | None = None,
-    step: int | None = None,
-    timestamp: int | None = None,
-    synchronous: bool | None = None,
-) -> None:
-    """Log an image to the active run (see ``TrackerClient.log_image``)."""
-    from tracker.api import _client, _run_id
-
-    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp, synchronous)
-
-
-def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
-    """Log a dict or DataFrame as a table of the active run (see ``TrackerClient.log_table``)."""
-    from tracker.api import _client, _run_id
-
-    _client().log_table(_run_id(run_id), data, artifact_file)
-
-
-def load_table(
-    artifact_file: str, run_ids: list[str] | None = None, extra_columns: list[str] | None = None
-) -> pd.DataFrame:
-    """A table logged with ``log_table`` by the active experiment's runs (or ``run_ids``)."""
-    from tracker.api import _active_experiment_id, _client
-
-    return _client().load_table(_active_experiment_id(), artifact_file, run_ids, extra_columns)

@@ -88,7 +88,7 @@ def lineage(client: TrackerClient, name: str, version: Any) -> Lineage:
 
 def _files(client: TrackerClient, source: str, info: dict[str, Any]) -> ModelFiles:
     from tracker.artifacts import sha256_file
-    from tracker.models.uri import resolve
+    from tracker.model_uri import resolve
 
     recorded: dict[str, str] = dict(info.get("files") or {})
     try:

@@ -101,7 +101,8 @@ class RunLog:
     # -- logging (hot path) ----------------------------------------------------------------
 
     def log_metric(
-        self, key: str, value: Any, step: Any = 0, timestamp: Any = None
+        self, key: str, value: Any, step: Any = 0, timestamp: Any = None,
+        link: str | None = None,
     ) -> None:
         if key not in _valid_keys:
             validate_key(key, "Metric")
@@ -111,13 +112,17 @@ class RunLog:
             step = metric_step(key, step)
         ts = _time_ns() // 1_000_000 if timestamp is None else timestamp_ms("Metric timestamp", timestamp)
         rows = self._rows
-        rows.append(("metric", key, None, value, step, ts, 0))
+        # link: the model/dataset JSON of tracker.logged_models.link_json (None: unlinked)
+        rows.append(("metric", key, link, value, step, ts, 0))
         if len(rows) >= FLUSH_ROWS:
             self.flush()
 
-    def log_metrics(self, metrics: dict[str, Any], step: Any = 0, timestamp: Any = None) -> None:
+    def log_metrics(
+        self, metrics: dict[str, Any], step: Any = 0, timestamp: Any = None,
+        link: str | None = None,
+    ) -> None:
         for key, value in metrics.items():
-            self.log_metric(key, value, step, timestamp)
+            self.log_metric(key, value, step, timestamp, link)
 
     def log_param(self, key: str, value: Any) -> None:
         validate_key(key, "Param")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
@@ -22,6 +23,22 @@ def default_uri() -> str:
         if value:
             return value
     return DEFAULT_URI
+
+
+# The fluent API registers its ``get_tracking_uri`` here (``tracker.set_tracking_uri``), so a
+# client made without a URI uses the fluent one without importing the fluent module (#13).
+_current_uri: Callable[[], str] = default_uri
+
+
+def use_current_uri(getter: Callable[[], str]) -> None:
+    """Make ``getter`` the source of ``current_uri()`` (called once by ``tracker.api``)."""
+    global _current_uri
+    _current_uri = getter
+
+
+def current_uri() -> str:
+    """The tracking URI of a client made without one: the fluent API's, else the default."""
+    return _current_uri()
 
 
 def resolve_local_path(uri: str, *, notice: bool = True) -> str:

@@ -1,25 +1,18 @@
 /* Experiment chart view (#11): every run's history per metric, limited to the top N runs by
  * the primary metric, or grouped by a param or tag (one line per group = the mean at each step,
  * a min–max band, the group's run count), and the latest value of every metric per group as a
- * box plot with its points. Reads the experiment's data script (window.TRACKER_DATA[id]); the
- * choice is kept in the address: #top=20&group=param:max_depth. DOM text via textContent. */
+ * box plot with its points; the run page's history controls (x axis step / wall time / hours
+ * since start, EMA smoothing, log scale, compare-views.js) and two params against a metric
+ * (param-grid.js). Reads the experiment's data script (window.TRACKER_DATA[id]); the choices
+ * are kept in the address: #top=20&group=param:max_depth&x=relative&smooth=0.6&log=1&pair=a,b,m.
+ * DOM text via textContent. */
 (function () {
   "use strict";
 
-  // One mode bar button (download PNG), never a cloud link; as in site.js (#18).
-  var PLOT_CONFIG = {
-    responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false,
-    showLink: false, modeBarButtons: [["toImage"]]
-  };
-  var MAX_TABLE_ROWS = 500;
+  var KIT = window.tracker.chartKit; // assets/chart-kit.js
+  var PLOT_CONFIG = KIT.PLOT_CONFIG;
+  var el = KIT.el;
   var MISSING = "(none)";
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = String(text);
-    return node;
-  }
 
   function rgba(hex, alpha) {
     var n = parseInt(hex.slice(1), 16);
@@ -43,8 +36,9 @@
     return order.map(function (pair) { return pair[0]; });
   }
 
-  /** Mean, min and max at each step over the runs that logged that step. */
-  function stats(runs, key) {
+  /** Mean, min and max at each step over the runs that logged that step; x is the step, or
+   * the mean time of the step over those runs (hours since start, or wall time). */
+  function stats(runs, key, mode) {
     var byStep = {};
     runs.forEach(function (run) {
       var series = run.h && run.h[key];
@@ -52,15 +46,22 @@
       series[0].forEach(function (step, i) {
         var v = series[1][i];
         if (typeof v !== "number") return;
-        (byStep[step] = byStep[step] || []).push(v);
+        var at = byStep[step] = byStep[step] || { y: [], t: [] };
+        at.y.push(v);
+        if (series[2]) at.t.push(mode === "wall" ? (run.t || 0) + series[2][i] * 1000 : series[2][i] / 3600);
       });
     });
     var steps = Object.keys(byStep).map(Number).sort(function (a, b) { return a - b; });
+    var mean = function (xs) { return xs.reduce(function (t, v) { return t + v; }, 0) / xs.length; };
     return {
-      x: steps,
-      mean: steps.map(function (s) { return byStep[s].reduce(function (t, v) { return t + v; }, 0) / byStep[s].length; }),
-      min: steps.map(function (s) { return Math.min.apply(null, byStep[s]); }),
-      max: steps.map(function (s) { return Math.max.apply(null, byStep[s]); })
+      x: steps.map(function (s) {
+        var t = byStep[s].t;
+        if (mode === "step" || t.length !== byStep[s].y.length) return s;
+        return mode === "wall" ? new Date(mean(t)).toISOString() : mean(t);
+      }),
+      mean: steps.map(function (s) { return mean(byStep[s].y); }),
+      min: steps.map(function (s) { return Math.min.apply(null, byStep[s].y); }),
+      max: steps.map(function (s) { return Math.max.apply(null, byStep[s].y); })
     };
   }
 
@@ -100,24 +101,17 @@
   };
 
   View.prototype.readHash = function () {
-    var self = this;
-    window.location.hash.replace(/^#/, "").split("&").forEach(function (part) {
-      var eq = part.indexOf("=");
-      var name = part.slice(0, eq);
-      var value = "";
-      try { value = decodeURIComponent(part.slice(eq + 1)); } catch (e) { value = ""; }
-      if (name === "top" && /^\d+$/.test(value)) self.top = Number(value);
-      if (name === "group") self.group = /^(param|tag):./.test(value) ? value : "";
-    });
+    var hash = KIT.readHash();
+    if (/^\d+$/.test(hash.top || "")) this.top = Number(hash.top);
+    this.group = /^(param|tag):./.test(hash.group || "") ? hash.group : "";
+    this.pairChoice = hash.pair || "";
+    this.views.applyControls(this.app.querySelector(".history-controls"), hash);
   };
 
   View.prototype.writeHash = function () {
-    var hash = "top=" + this.top + (this.group ? "&group=" + encodeURIComponent(this.group) : "");
-    try {
-      window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search + "#" + hash);
-    } catch (e) {
-      window.location.hash = hash;
-    }
+    var state = this.views.readControls(this.app.querySelector(".history-controls"));
+    KIT.writeHash([["top", String(this.top)], ["group", this.group]].concat(
+      this.views.controlsHash(state), [["pair", this.pairChoice]]));
   };
 
   View.prototype.fillControls = function () {
@@ -150,6 +144,12 @@
     top.addEventListener("change", changed);
     group.addEventListener("change", changed);
     this.app.querySelector(".charts-controls").hidden = false;
+    var history = this.app.querySelector(".history-controls");
+    history.hidden = false;
+    history.addEventListener("input", function () {
+      self.writeHash();
+      self.renderHistories();
+    });
   };
 
   View.prototype.legend = function (items) {
@@ -165,74 +165,43 @@
     });
   };
 
-  View.prototype.historyTraces = function (key, runs, groups) {
+  /** One line per run (compare-views.js, a faded raw line under each smoothed one), or per
+   * group the mean with its min–max band, smoothed alike. */
+  View.prototype.historyTraces = function (key, runs, groups, state) {
     var self = this;
+    if (!groups) return this.views.historyTraces(key, runs, this.colorOf, state);
     var traces = [];
-    if (!groups) {
-      runs.forEach(function (run) {
-        var series = run.h && run.h[key];
-        if (!series) return;
-        traces.push({ type: "scatter", mode: "lines", name: run.n, x: series[0], y: series[1],
-          line: { color: self.colorOf(run.i), width: 1.5 }, customdata: series[0].map(function () { return run.u; }),
-          hovertemplate: run.n + " · step %{x}: %{y}<extra></extra>" });
-      });
-      return traces;
-    }
+    var smooth = function (ys) { return state.weight > 0 ? self.views.ema(ys, state.weight) : ys; };
     groups.forEach(function (pair, index) {
-      var s = stats(pair[1], key);
+      var s = stats(pair[1], key, state.xaxis);
       if (!s.x.length) return;
       var color = self.views.PALETTE[index % self.views.PALETTE.length];
       var count = pair[1].filter(function (run) { return run.h && run.h[key]; }).length;
       var name = pair[0] + " (" + count + " run" + (count === 1 ? "" : "s") + ")";
-      traces.push({ type: "scatter", mode: "lines", name: name + " max", x: s.x, y: s.max,
+      traces.push({ type: "scatter", mode: "lines", name: name + " max", x: s.x, y: smooth(s.max),
         line: { width: 0, color: color }, hoverinfo: "skip", showlegend: false, meta: "max" });
-      traces.push({ type: "scatter", mode: "lines", name: name + " min", x: s.x, y: s.min, fill: "tonexty",
+      traces.push({ type: "scatter", mode: "lines", name: name + " min", x: s.x, y: smooth(s.min), fill: "tonexty",
         fillcolor: rgba(color, 0.18), line: { width: 0, color: color }, hoverinfo: "skip", showlegend: false, meta: "min" });
-      traces.push({ type: "scatter", mode: "lines", name: name, x: s.x, y: s.mean, meta: "mean",
-        line: { color: color, width: 2 }, hovertemplate: name + " · step %{x}: mean %{y}<extra></extra>" });
+      traces.push({ type: "scatter", mode: "lines", name: name, x: s.x, y: smooth(s.mean), meta: "mean",
+        line: { color: color, width: 2 }, hovertemplate: "%{x}: mean %{y}<extra></extra>" });
     });
     return traces;
   };
 
-  View.prototype.plot = function (container, key, traces, layout) {
+  View.prototype.plot = function (container, key, traces, layout, columns) {
     var figure = el("figure", "chart metric-chart");
     figure.setAttribute("data-metric", key);
     figure.setAttribute("aria-label", layout.title.text); // not role="img": it holds a button
     var target = el("div", "chart-target");
     figure.appendChild(target);
-    figure.appendChild(this.dataTable(layout.title.text, traces));
+    // The chart's text alternative (#18): its points, bands and faded raw lines left out.
+    figure.appendChild(KIT.dataTable(layout.title.text, columns, KIT.traceRows(traces.filter(function (t) {
+      return t.meta !== "min" && t.meta !== "max" && !t.opacity;
+    }).map(function (t) { // a box's rows: run, group, value
+      return t.type === "box" ? { name: t.group, text: t.runs, x: t.y.map(function () { return t.group; }), y: t.y } : t;
+    }))));
     container.appendChild(figure);
     window.Plotly.newPlot(target, traces, layout, PLOT_CONFIG);
-  };
-
-  /** The chart's text alternative: a closed <details> with its points (bands left out, #18). */
-  View.prototype.dataTable = function (caption, traces) {
-    var details = el("details", "chart-alt");
-    details.appendChild(el("summary", "", "Data of this chart"));
-    var wrap = el("div", "table-wrap");
-    wrap.tabIndex = 0;
-    wrap.setAttribute("role", "region");
-    wrap.setAttribute("aria-label", "Data of " + caption);
-    var table = el("table", "grid chart-table");
-    table.appendChild(el("caption", "", caption));
-    var head = table.createTHead().insertRow();
-    ["series", "x", "y"].forEach(function (c) {
-      var th = el("th", "", c);
-      th.scope = "col";
-      head.appendChild(th);
-    });
-    var body = table.createTBody();
-    var count = 0;
-    traces.forEach(function (t) {
-      if (t.meta === "min" || t.meta === "max" || !t.x || !t.y) return;
-      for (var i = 0; i < t.x.length && count < MAX_TABLE_ROWS; i++, count++) {
-        var tr = body.insertRow();
-        [t.name, t.x[i], t.y[i]].forEach(function (v) { tr.appendChild(el("td", "", v)); });
-      }
-    });
-    wrap.appendChild(table);
-    details.appendChild(wrap);
-    return details;
   };
 
   View.prototype.clear = function (container) {
@@ -240,45 +209,89 @@
     container.textContent = "";
   };
 
+  View.prototype.metricKeys = function () {
+    var primary = this.data.primary;
+    return (this.data.mkeys || []).slice().sort(function (a, b) {
+      return (b === primary) - (a === primary) || (a < b ? -1 : a > b ? 1 : 0);
+    });
+  };
+
+  View.prototype.title = function (key) {
+    var dir = (this.data.dir || {})[key];
+    return key + (dir === "max" ? " (higher is better)" : dir === "min" ? " (lower is better)" : "");
+  };
+
+  /** Draw the histories with the controls' state; charts already drawn are redrawn in place
+   * (Plotly.react: purging a chart while plotly.js still lays it out throws). */
+  View.prototype.renderHistories = function () {
+    var self = this;
+    var state = this.views.readControls(this.app.querySelector(".history-controls"));
+    var histories = this.app.querySelector(".charts-histories");
+    var columns = ["series", this.views.X_TITLES[state.xaxis], ""];
+    this.metricKeys().forEach(function (key) {
+      var traces = self.historyTraces(key, self.runs, self.groupList, state);
+      if (!traces.length) return;
+      var layout = self.views.historyLayout(self.title(key), key, state);
+      columns[2] = key;
+      var figure = histories.querySelector("figure[data-metric=\"" + CSS.escape(key) + "\"]");
+      if (!figure) {
+        self.plot(histories, key, traces, layout, columns);
+        return;
+      }
+      figure.replaceChild(KIT.dataTable(layout.title.text, columns, KIT.traceRows(traces.filter(function (t) {
+        return t.meta !== "min" && t.meta !== "max" && !t.opacity;
+      }))), figure.querySelector(".chart-alt"));
+      window.Plotly.react(figure.querySelector(".chart-target"), traces, layout, PLOT_CONFIG);
+    });
+  };
+
   View.prototype.render = function () {
     var self = this;
-    var runs = this.top ? this.ranked.slice(0, this.top) : this.ranked.slice();
-    var groups = this.groups(runs);
-    var histories = this.app.querySelector(".charts-histories");
+    var runs = this.runs = this.top ? this.ranked.slice(0, this.top) : this.ranked.slice();
+    var groups = this.groupList = this.groups(runs);
     var scalars = this.app.querySelector(".charts-scalars");
-    this.clear(histories);
+    this.clear(this.app.querySelector(".charts-histories"));
     this.clear(scalars);
     this.legend(groups ? groups.map(function (pair, i) {
       return [pair[0] + " (" + pair[1].length + ")", self.views.PALETTE[i % self.views.PALETTE.length]];
     }) : runs.map(function (run) { return [run.n, self.colorOf(run.i)]; }));
-    var dirs = this.data.dir || {};
-    var keys = (this.data.mkeys || []).slice().sort(function (a, b) {
-      return (b === self.data.primary) - (a === self.data.primary) || (a < b ? -1 : a > b ? 1 : 0);
-    });
-    keys.forEach(function (key) {
-      var hint = dirs[key] === "max" ? " (higher is better)" : dirs[key] === "min" ? " (lower is better)" : "";
-      var traces = self.historyTraces(key, runs, groups);
-      if (traces.length) {
-        self.plot(histories, key, traces, { title: { text: key + hint, font: { size: 14 } }, height: 300,
-          showlegend: false, hovermode: "closest", margin: { l: 56, r: 16, t: 40, b: 44 },
-          xaxis: { title: { text: "step" }, automargin: true }, yaxis: { title: { text: key }, automargin: true } });
-      }
+    this.renderHistories();
+    this.metricKeys().forEach(function (key) {
       var boxes = (groups || [["all runs", runs]]).map(function (pair, i) {
         var kept = pair[1].filter(function (run) { return run.m && typeof run.m[key] === "number"; });
-        return { type: "box", name: pair[0], y: kept.map(function (run) { return run.m[key]; }),
-          text: kept.map(function (run) { return run.n; }), boxpoints: "all", jitter: 0.3, pointpos: 0,
+        return { type: "box", name: KIT.plotlyText(pair[0]), group: pair[0], y: kept.map(function (run) { return run.m[key]; }),
+          runs: kept.map(function (run) { return run.n; }),
+          text: kept.map(function (run) { return KIT.plotlyText(run.n); }), boxpoints: "all", jitter: 0.3, pointpos: 0,
           marker: { color: groups ? self.views.PALETTE[i % self.views.PALETTE.length] : "#1f77b4", size: 6 },
           hovertemplate: "%{text}: %{y}<extra></extra>" };
       }).filter(function (box) { return box.y.length; });
       if (boxes.length) {
-        self.plot(scalars, key, boxes, { title: { text: key + hint, font: { size: 14 } }, height: 280, showlegend: false,
+        self.plot(scalars, key, boxes, { title: { text: self.title(key), font: { size: 14 } }, height: 280, showlegend: false,
           margin: { l: 56, r: 16, t: 40, b: 60 }, xaxis: { type: "category", automargin: true },
-          yaxis: { title: { text: key }, automargin: true } });
+          yaxis: { title: { text: key }, automargin: true } }, ["run", "group", key]);
       }
     });
+    if (this.pairView) this.pairView.render();
     this.app.querySelector(".charts-message").textContent = runs.length + " of " + this.data.runs.length +
       " runs" + (this.data.primary ? " (best by " + this.data.primary + ")" : "") +
       (groups ? " in " + groups.length + " group" + (groups.length === 1 ? "" : "s") : "") + ".";
+  };
+
+  /** Two params against a metric over the runs shown (param-grid.js). */
+  View.prototype.mountPair = function () {
+    var self = this;
+    var root = this.app.querySelector(".pair-section");
+    if (!root || !window.tracker.paramGrid) return;
+    this.pairView = window.tracker.paramGrid.mount(root, this.data, {
+      runs: function () { return self.runs; },
+      choice: this.pairChoice,
+      onChange: function (choice) {
+        self.pairChoice = choice;
+        self.writeHash();
+      },
+      plot: function (target, traces, layout) { return window.Plotly.newPlot(target, traces, layout, PLOT_CONFIG); },
+      clear: function (container) { self.clear(container); }
+    });
   };
 
   function start() {
@@ -299,6 +312,7 @@
     var view = new View(app, data);
     view.readHash();
     view.fillControls();
+    view.mountPair();
     view.writeHash();
     view.render();
     window.tracker.chartsView = view;

@@ -76,11 +76,12 @@
     return [lo - pad, hi + pad];
   }
 
-  /** The history controls' state from the page (x axis, smoothing, log scale). */
+  /** The history controls' state from the page (x axis, smoothing, log scale); the controls
+   * are a fieldset of x-axis radios, a .smoothing range with its <output> and a .log-scale box. */
   function readControls(controls) {
     var state = { xaxis: "step", weight: 0, log: false };
     if (!controls) return state;
-    var checked = controls.querySelector("input[name=compare-xaxis]:checked");
+    var checked = controls.querySelector("input[type=radio]:checked");
     var slider = controls.querySelector(".smoothing input");
     state.xaxis = checked && X_TITLES[checked.value] ? checked.value : "step";
     state.weight = Math.min(0.99, Math.max(0, parseFloat(slider && slider.value) || 0));
@@ -90,6 +91,29 @@
     return state;
   }
 
+  /** The controls' state as address pairs (defaults left out): x=wall&smooth=0.6&log=1. */
+  function controlsHash(state) {
+    return [["x", state.xaxis === "step" ? "" : state.xaxis],
+      ["smooth", state.weight > 0 ? state.weight.toFixed(2) : ""], ["log", state.log ? "1" : ""]];
+  }
+
+  /** Set the controls from the address ({x, smooth, log} as readHash gives them); values that
+   * are not allowed are ignored. */
+  function applyControls(controls, hash) {
+    if (!controls) return;
+    if (X_TITLES[hash.x]) {
+      var radio = controls.querySelector("input[type=radio][value=" + hash.x + "]");
+      if (radio) radio.checked = true;
+    }
+    var weight = parseFloat(hash.smooth);
+    var slider = controls.querySelector(".smoothing input");
+    if (slider && /^\d*\.?\d+$/.test(hash.smooth || "") && weight >= 0 && weight <= 0.99) slider.value = String(weight);
+    var log = controls.querySelector(".log-scale");
+    if (log && hash.log !== undefined) log.checked = hash.log === "1";
+    readControls(controls);
+  }
+
+  /** Hours since start, wall-time ISO strings or steps for one series ([steps, values, s]). */
   function xOf(run, series, mode) {
     if (mode === "step" || !series[2]) return series[0];
     return series[2].map(function (s) {
@@ -109,7 +133,8 @@
         type: "scatter", mode: series[0].length > 60 ? "lines" : "lines+markers", name: run.n,
         x: x, y: smooth ? ema(series[1], state.weight) : series[1], line: { color: color(run.i), width: 2 },
         marker: { size: 4 }, customdata: series[0].map(function () { return run.u; }),
-        hovertemplate: run.n + " · %{x}: %{y}<extra></extra>", legendgroup: run.i, showlegend: false
+        hovertemplate: window.tracker.chartKit.plotlyText(run.n) + " · %{x}: %{y}<extra></extra>",
+        legendgroup: run.i, showlegend: false
       });
       if (smooth) {
         traces.push({
@@ -140,7 +165,7 @@
     return {
       runs: kept,
       data: [{
-        type: "bar", orientation: "h", y: kept.map(function (r) { return r.n; }), x: values,
+        type: "bar", orientation: "h", y: kept.map(function (r) { return window.tracker.chartKit.plotlyText(r.n); }), x: values,
         marker: { color: kept.map(function (r) { return color(r.i); }) },
         text: values.map(format), textposition: "outside", cliponaxis: false,
         customdata: kept.map(function (r) { return r.u; }), hovertemplate: "%{y}: %{x}<extra></extra>"
@@ -239,66 +264,28 @@
       });
     };
 
-    /** Two params against each other over every run of the experiment, each point coloured by
-     * the primary metric (best darkest, as in the parallel coordinates); selected runs ringed. */
+    /** Two params against a chosen metric over every run of the experiment: a contour or a
+     * heatmap of the mean per cell (assets/param-grid.js); the selected runs are ringed, the
+     * choice is kept in the address (&pair=x,y,metric). */
     proto.renderPair = function () {
       var self = this;
-      var container = this.app.querySelector(".pair-chart");
-      if (!container) return;
-      var xs = this.app.querySelector(".pair-x");
-      var ys = this.app.querySelector(".pair-y");
-      var pkeys = this.data.pkeys || [];
-      var primary = this.data.primary;
-      if (pkeys.length < 2 || !primary) {
-        this.clear(container);
-        container.appendChild(el("p", "empty", "This needs two params and a primary metric."));
-        return;
+      var root = this.app.querySelector(".pair-section");
+      if (!root || !window.tracker.paramGrid) return;
+      if (!this.pairView) {
+        this.pairChoice = window.tracker.chartKit.readHash().pair || "";
+        this.pairView = window.tracker.paramGrid.mount(root, this.data, {
+          runs: function () { return self.data.runs; },
+          chosen: function () { return self.selection; },
+          choice: this.pairChoice,
+          onChange: function (choice) {
+            self.pairChoice = choice;
+            self.writeHash();
+          },
+          plot: function (target, data, layout) { return self.plot(target, data, layout); },
+          clear: function (container) { self.clear(container); }
+        });
       }
-      if (!xs.options.length) {
-        // Default axes: the params most runs with the metric have, preferring ones that vary.
-        var scored = this.data.runs.filter(function (r) { return r.m && typeof r.m[primary] === "number"; });
-        var rank = pkeys.map(function (key) {
-          var values = scored.filter(function (r) { return r.pa && r.pa[key] !== undefined; }).map(function (r) { return String(r.pa[key]); });
-          var varies = values.some(function (v) { return v !== values[0]; });
-          return [key, values.length * 2 + (varies ? scored.length * 2 + 1 : 0)];
-        }).sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); });
-        this.fillSelect(xs, pkeys, rank[0][0]);
-        this.fillSelect(ys, pkeys, rank[1][0]);
-        var redraw = function () { self.renderPair(); };
-        xs.addEventListener("change", redraw);
-        ys.addEventListener("change", redraw);
-        this.app.querySelector(".pair-controls").hidden = false;
-      }
-      this.clear(container);
-      var dir = (this.data.dir || {})[primary] || "";
-      var runs = this.data.runs.filter(function (r) {
-        return r.pa && r.pa[xs.value] !== undefined && r.pa[ys.value] !== undefined && r.m && typeof r.m[primary] === "number";
-      });
-      if (!runs.length) {
-        container.appendChild(el("p", "empty", "No run has " + xs.value + ", " + ys.value + " and " + primary + "."));
-        return;
-      }
-      var axis = function (key) {
-        var numeric = runs.every(function (r) { return asNumber(r.pa[key]) !== null; });
-        return { values: runs.map(function (r) { return numeric ? asNumber(r.pa[key]) : String(r.pa[key]); }),
-          layout: { title: { text: key }, automargin: true, type: numeric ? "linear" : "category" } };
-      };
-      var x = axis(xs.value);
-      var y = axis(ys.value);
-      var chosen = this.selection;
-      var target = el("div", "chart-target");
-      container.appendChild(target);
-      this.plot(target, [{
-        type: "scatter", mode: "markers", x: x.values, y: y.values, text: runs.map(function (r) { return r.n; }),
-        customdata: runs.map(function (r) { return r.u; }),
-        marker: { size: 11, color: runs.map(function (r) { return r.m[primary]; }), colorscale: "Viridis",
-          reversescale: dir === "max", showscale: true,  // Viridis: low values dark
-          colorbar: { title: { text: primary + (dir === "min" ? " (lower is better)" : dir === "max" ? " (higher is better)" : "") } },
-          line: { color: runs.map(function (r) { return chosen.indexOf(r.i) >= 0 ? "#000000" : "#ffffff"; }),
-            width: runs.map(function (r) { return chosen.indexOf(r.i) >= 0 ? 2 : 1; }) } },
-        hovertemplate: "%{text}: " + primary + " %{marker.color}<extra></extra>"
-      }], { title: { text: primary + " over " + xs.value + " × " + ys.value, font: { size: 14 } }, height: 360,
-        margin: { l: 56, r: 16, t: 40, b: 44 }, hovermode: "closest", xaxis: x.layout, yaxis: y.layout });
+      this.pairView.render();
     };
 
     /** Bar chart of the primary metric per selected run (compare-views.js barFigure). */
@@ -326,7 +313,8 @@
   window.tracker.compareViews = {
     install: install, dimension: dimension,
     PALETTE: PALETTE, colorIndex: colorIndex, ema: ema, delta: delta, valueRange: valueRange,
-    readControls: readControls, historyTraces: historyTraces, historyLayout: historyLayout,
+    readControls: readControls, controlsHash: controlsHash, applyControls: applyControls, xOf: xOf,
+    X_TITLES: X_TITLES, historyTraces: historyTraces, historyLayout: historyLayout,
     barFigure: barFigure
   };
 })();

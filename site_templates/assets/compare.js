@@ -8,36 +8,17 @@
   "use strict";
 
   var VIEWS = (window.tracker && window.tracker.compareViews) || null; // assets/compare-views.js
+  var KIT = window.tracker.chartKit; // assets/chart-kit.js
   var MAX_DIMENSIONS = 12;
   // Runs differ by line dash and marker symbol too, not by colour alone (#18).
   var DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
   var SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "star", "triangle-down"];
-  // One mode bar button (download PNG), never a cloud link; as in site.js (#18).
-  var PLOT_CONFIG = {
-    responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false,
-    showLink: false, modeBarButtons: [["toImage"]]
-  };
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function formatNumber(value) {
-    if (value === null || value === undefined) return "";
-    if (typeof value !== "number") return String(value);
-    if (value !== 0 && (Math.abs(value) >= 1e6 || Math.abs(value) < 1e-3)) return value.toPrecision(4);
-    if (Number.isInteger(value)) return String(value);
-    return String(Number(value.toPrecision(6)));
-  }
-
-  function asNumber(value) {
-    if (value === null || value === undefined || value === "") return null;
-    var number = Number(value);
-    return isFinite(number) ? number : null;
-  }
+  var PLOT_CONFIG = KIT.PLOT_CONFIG;
+  var el = KIT.el;
+  var formatNumber = KIT.formatNumber;
+  var asNumber = KIT.asNumber;
+  var dataTable = KIT.dataTable;
+  var traceRows = KIT.traceRows;
 
   // Parallel-coordinates dimensions (compare-views.js dimension).
   var dimension = VIEWS ? VIEWS.dimension : function (label, values) { return { label: label, values: values }; };
@@ -54,43 +35,6 @@
     };
     Object.keys(extra || {}).forEach(function (k) { base[k] = extra[k]; });
     return base;
-  }
-
-  /** A chart's text alternative: a closed <details> with a table of its points (#18). */
-  function dataTable(caption, columns, rows) {
-    var details = el("details", "chart-alt");
-    details.appendChild(el("summary", "", "Data of this chart"));
-    var wrap = el("div", "table-wrap");
-    wrap.tabIndex = 0;
-    wrap.setAttribute("role", "region");
-    wrap.setAttribute("aria-label", "Data of " + caption);
-    var table = el("table", "grid chart-table");
-    table.appendChild(el("caption", "", caption));
-    var head = table.createTHead().insertRow();
-    columns.forEach(function (c) {
-      var th = el("th", "", c);
-      th.scope = "col";
-      head.appendChild(th);
-    });
-    var body = table.createTBody();
-    rows.forEach(function (row) {
-      var tr = body.insertRow();
-      row.forEach(function (cell) { tr.appendChild(el("td", "", formatNumber(cell))); });
-    });
-    wrap.appendChild(table);
-    details.appendChild(wrap);
-    return details;
-  }
-
-  /** Rows (series, x, y) of scatter traces, for dataTable. */
-  function traceRows(traces) {
-    var rows = [];
-    traces.forEach(function (trace) {
-      trace.x.forEach(function (x, i) {
-        rows.push([trace.text && trace.text[i] !== undefined ? trace.text[i] : trace.name, x, trace.y[i]]);
-      });
-    });
-    return rows;
   }
 
   /* ---------------------------------------------------------------- the page */
@@ -149,14 +93,11 @@
     return known.length ? known : this.defaultSelection();
   };
 
+  /** The address: #runs=a,b&base=id&brush=...&x=wall&smooth=0.6&log=1&pair=x,y,metric. */
   Compare.prototype.writeHash = function () {
-    var hash = "runs=" + this.selection.map(encodeURIComponent).join(",") + (this.base ? "&base=" + encodeURIComponent(this.base) : "") + (this.brush ? "&brush=" + this.brush : "");
-    var url = window.location.pathname + window.location.search + "#" + hash;
-    try {
-      window.history.replaceState(window.history.state, "", url);
-    } catch (e) {
-      window.location.hash = hash;
-    }
+    var controls = VIEWS ? VIEWS.controlsHash(VIEWS.readControls(this.app.querySelector(".compare-controls"))) : [];
+    KIT.writeHash([["runs", this.selection.map(encodeURIComponent).join(",")], ["base", this.base],
+      ["brush", this.brush]].concat(controls, [["pair", this.pairChoice || ""]]), { runs: true, brush: true });
   };
 
   Compare.prototype.setSelection = function (ids) {
@@ -267,7 +208,11 @@
     var controls = this.app.querySelector(".compare-controls");
     if (controls) {
       controls.hidden = false;
-      var redraw = function () { self.updateHistories(); };
+      VIEWS.applyControls(controls, KIT.readHash());
+      var redraw = function () {
+        self.updateHistories();
+        self.writeHash();
+      };
       controls.addEventListener("input", redraw);
       controls.addEventListener("change", redraw);
     }
@@ -472,10 +417,10 @@
     var colors = chosen.map(function (run) { return self.color(run); });
     var traces = [
       { type: "scatter", mode: "markers", name: "all runs", x: all.map(x), y: all.map(function (r) { return r.m[metric]; }),
-        text: all.map(function (r) { return r.n; }), customdata: all.map(function (r) { return r.u; }),
+        text: all.map(function (r) { return KIT.plotlyText(r.n); }), customdata: all.map(function (r) { return r.u; }),
         marker: { color: "#6e7781", size: 6 }, hovertemplate: "%{text}: %{x} → %{y}<extra></extra>" },
       { type: "scatter", mode: "markers+text", name: "selected", x: chosen.map(x), y: chosen.map(function (r) { return r.m[metric]; }),
-        text: chosen.map(function (r) { return r.n; }), customdata: chosen.map(function (r) { return r.u; }),
+        text: chosen.map(function (r) { return KIT.plotlyText(r.n); }), customdata: chosen.map(function (r) { return r.u; }),
         textposition: "top center", textfont: { size: 12, color: "#1b1f24" }, // direct labels (#18)
         marker: { color: colors, size: 11, line: { color: "#ffffff", width: 1 },
           symbol: chosen.map(function (run, i) { return SYMBOLS[i % SYMBOLS.length]; }) },
@@ -488,7 +433,7 @@
     var target = el("div", "chart-target");
     container.appendChild(target);
     container.appendChild(dataTable(metric + " against " + param + ", every run (selected runs are labelled)",
-      ["run", param, metric], traceRows([{ name: "", text: traces[0].text, x: traces[0].x, y: traces[0].y }])));
+      ["run", param, metric], traceRows([{ name: "", text: all.map(function (r) { return r.n; }), x: traces[0].x, y: traces[0].y }])));
     var extra = numeric ? {} : { xaxis: { title: { text: param }, type: "category", automargin: true } };
     this.plot(target, traces, layout(metric + " vs " + param, param, metric, extra));
   };

@@ -83,7 +83,7 @@
   function Board(table) {
     this.table = table;
     this.tbody = table.tBodies[0];
-    this.tools = document.querySelector(".lb-tools");
+    this.tools = table.hasAttribute("data-no-hash") ? null : document.querySelector(".lb-tools");
     this.columns = this.readColumns();
     this.byKey = {};
     for (var c = 0; c < this.columns.length; c++) this.byKey[this.columns[c].key] = this.columns[c];
@@ -540,6 +540,7 @@
   };
 
   Board.prototype.writeHash = function () {
+    if (this.table.hasAttribute("data-no-hash")) return; // a report's table (#17): no URL state
     var hash = this.hash();
     this.lastHash = hash;
     var url = window.location.pathname + window.location.search + (hash ? "#" + hash : "");
@@ -582,6 +583,7 @@
   }
 
   Board.prototype.readHash = function () {
+    if (this.table.hasAttribute("data-no-hash")) return;
     var hash = window.location.hash.replace(/^#/, "");
     if (hash === this.lastHash) return;
     var state = parseHash(hash);

@@ -56,14 +56,25 @@
     });
   }
 
+  /** Charts at the width of the printed page, and back after printing (#17). */
+  function resizeCharts() {
+    if (typeof window.Plotly === "undefined") return;
+    document.querySelectorAll("figure.chart .chart-target").forEach(function (target) {
+      window.Plotly.Plots.resize(target);
+    });
+  }
+
   function start() {
     drawCharts();
     relativeTimes();
+    window.addEventListener("beforeprint", resizeCharts);
+    window.addEventListener("afterprint", resizeCharts);
   }
 
   window.tracker = window.tracker || {};
   window.tracker.drawCharts = drawCharts;
   window.tracker.timeAgo = timeAgo;
+  window.tracker.resizeCharts = resizeCharts;
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {

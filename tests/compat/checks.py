@@ -359,3 +359,83 @@ def check_s34_experiment_numbers(logged: Logged) -> None:
     assert logged.output("out.json") == {"second": 1}
     assert [r.data.metrics["m"] for r in logged.runs("second-experiment")] == [1.0]
     assert [r.data.metrics["m"] for r in logged.runs("first-experiment")] == [2.0]
+
+
+def check_s50_mlflow3_model_metrics(logged: Logged) -> None:
+    out = logged.output("out.json")
+    assert out["model_uri"].startswith("models:/m-") and out["status"] == "READY"
+    assert out["name"] == "elasticnet" and out["source_run_id_ok"]
+    assert out["params"] == {"alpha": "0.1", "l1_ratio": "0.5"}
+    assert out["metrics"] == [["rmse", "eval_dataset", 1], ["rmse", "train_dataset", 1]]
+    run = logged.run("mlflow3-models")
+    names = sorted(i.dataset.name for i in run.inputs.dataset_inputs)
+    assert names == ["eval_dataset", "train_dataset"]  # the datasets became run inputs
+    frame = logged.client.sql("SELECT dataset_name, model_id FROM metrics ORDER BY dataset_name")
+    assert frame["dataset_name"].tolist() == ["eval_dataset", "train_dataset"]
+    assert set(frame["model_id"]) == {out["model_uri"].removeprefix("models:/")}
+
+
+def check_s51_search_logged_models(logged: Logged) -> None:
+    out = logged.output("out.json")
+    assert out["ranked"] == ["ridge_0", "ridge_1", "ridge_2"]
+    assert out["best_alpha"] == "0.01"
+    assert out["df_names"] == ["ridge_2"] and out["df_status"] == ["READY"]
+    assert out["prediction"] == 1.0  # y = x0 - 2*x1 + 3 at (0, 1), fitted almost exactly
+
+
+def check_s52_initialize_logged_model(logged: Logged) -> None:
+    assert logged.output("out.json") == {
+        "pending": "PENDING", "final": "READY", "params": {"temperature": "0.2"},
+        "tags": {"owner": "ana", "reviewed": "yes"}, "ready": ["llm-judge"], "other": "FAILED",
+        "uri_ok": True,
+    }
+
+
+def check_s53_set_active_model(logged: Logged) -> None:
+    assert logged.output("out.json") == {
+        "same_id": True, "metrics": ["answer_relevance", "cost_usd", "latency_s"], "found": 1,
+    }
+
+
+def check_s54_models_uri_register(logged: Logged) -> None:
+    assert logged.output("out.json") == {"version": 1, "same": True, "run_matches": True}
+    (version,) = logged.client.search_model_versions("name = 'tree-model'")
+    assert version.source.startswith("runs:/") and version.source.endswith("/tree")
+def check_s35_sklearn_classifier_autolog(logged: Logged) -> None:
+    run = logged.run("breast-cancer")
+    assert int(logged.stdout.strip()) > 120  # of 143 test rows
+    assert run.data.params["logisticregression__max_iter"] == "200"
+    assert {"training_accuracy_score", "training_roc_auc", "training_log_loss"} <= set(
+        run.data.metrics)
+    files = logged.artifacts(run)
+    figures = {"training_confusion_matrix.png", "training_roc_curve.png",
+               "training_precision_recall_curve.png"}
+    assert figures <= files, files
+    for name in figures:
+        assert logged.read(run, name)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "model/MLmodel" in files
+
+
+def check_s36_xgboost_sklearn_autolog(logged: Logged) -> None:
+    run = logged.run("iris-xgb")
+    assert logged.stdout.strip() == "38"
+    params = run.data.params
+    assert params["objective"] == "multi:softprob" and params["num_boost_round"] == "8"
+    assert params["custom_metric"] == "None" and "n_estimators" not in params
+    assert "estimator_name" not in run.data.tags
+    assert "validation_0-mlogloss" in run.data.metrics
+    files = logged.artifacts(run)
+    assert {"feature_importance_weight.json", "feature_importance_weight.png"} <= files
+    assert not {f for f in files if f.startswith("feature_importance_") and "weight" not in f}
+    assert set(logged.json(run, "feature_importance_weight.json")) <= {
+        "sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"}
+    # The signature comes from the DataFrame fit() got (float64 columns: double), not a DMatrix.
+    inputs = json.loads(logged.json(run, "model/MLmodel")["signature"]["inputs"])
+    assert [(c["name"], c["type"]) for c in inputs] == [
+        ("sepal length (cm)", "double"), ("sepal width (cm)", "double"),
+        ("petal length (cm)", "double"), ("petal width (cm)", "double")]
+
+
+def check_s37_sklearn_unfitted_register(logged: Logged) -> None:
+    assert logged.output("out.json") == {"version": 1, "n_estimators": 5, "classes": [0, 1, 2]}
+    assert logged.client.get_model_version("rf-template", 1).run_id == logged.run().info.run_id

@@ -34,7 +34,7 @@ from tracker.client import TrackerClient
 from tracker.exceptions import TrackerError
 from tracker.redaction import MARKER, Redactor
 from tracker.registry import Registry
-from tracker.registry_state import model_id_for
+from tracker.registry.state import model_id_for
 
 REPO = Path(__file__).resolve().parents[2]
 RNG = random.Random(1515)

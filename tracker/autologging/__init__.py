@@ -3,7 +3,7 @@
 ``tracker.autologging.autolog()`` (exposed as ``tracker.autolog()``) turns on every integration
 whose library is installed; ``tracker.xgboost.autolog()`` and ``tracker.sklearn.autolog()`` turn
 on one, with its own options. Importing this package imports neither library: each integration
-module (``tracker.autologging.xgboost``, ``tracker.autologging.sklearn``) is imported when its
+module (``tracker.xgboost._autolog``, ``tracker.sklearn._autolog``) is imported when its
 ``autolog`` is called. See ``docs/autolog.md``.
 """
 
@@ -60,11 +60,11 @@ def autolog(
             continue  # never turned on: nothing to restore, and no need to import it
         if importlib.util.find_spec(library) is None:
             continue
-        module = importlib.import_module(f"tracker.autologging.{name}")
+        module = importlib.import_module(f"tracker.{name}._autolog")
         module.autolog(**shared)
 
 
 def _loaded() -> set[str]:
     import sys
 
-    return {name for name in INTEGRATIONS if f"tracker.autologging.{name}" in sys.modules}
+    return {name for name in INTEGRATIONS if f"tracker.{name}._autolog" in sys.modules}

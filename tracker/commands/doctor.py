@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli import _Context, pass_context, store_option
+from tracker.commands._base import Context, pass_context, store_option
 from tracker.output import render
 
 
@@ -25,7 +25,7 @@ from tracker.output import render
 )
 @store_option
 @pass_context
-def doctor_command(obj: _Context, fmt: str, apply_fix: bool) -> None:
+def doctor_command(obj: Context, fmt: str, apply_fix: bool) -> None:
     """Check a store: unreadable or too new files, the format marker, runs left RUNNING by a
     dead process, garbage for tracker gc, registry version conflicts after a git merge.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli import _Context, _notice, pass_context, store_option
+from tracker.commands._base import Context, notice, pass_context, store_option
 from tracker.output import render
 
 
@@ -20,7 +20,7 @@ from tracker.output import render
 )
 @store_option
 @pass_context
-def gc_command(obj: _Context, dry_run: bool, min_age: str) -> None:
+def gc_command(obj: Context, dry_run: bool, min_age: str) -> None:
     """Delete what crashes and compaction leave behind: temporary files, files superseded by
     compaction, stale lock files and empty folders.
 
@@ -35,7 +35,7 @@ def gc_command(obj: _Context, dry_run: bool, min_age: str) -> None:
 
     result = gc(obj.client(must_exist=True).store, min_age=parse_duration(min_age), dry_run=dry_run)
     for note in result.notes:
-        _notice(note)
+        notice(note)
     if not result.items:
         click.echo("Nothing to delete.")
         return

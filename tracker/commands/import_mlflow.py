@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tracker.cli import _Context, _notice, pass_context, store_option
+from tracker.commands._base import Context, notice, pass_context, store_option
 
 
 @click.command("import-mlflow")
@@ -30,8 +30,8 @@ from tracker.cli import _Context, _notice, pass_context, store_option
 )
 @store_option
 @pass_context
-def _import_mlflow(
-    obj: _Context, uri: str, experiments: tuple[str, ...], dry_run: bool, as_json: bool,
+def import_mlflow_command(
+    obj: Context, uri: str, experiments: tuple[str, ...], dry_run: bool, as_json: bool,
     artifact_roots: tuple[str, ...],
 ) -> None:
     """Import an MLflow store (URI: sqlite:///mlflow.db or an mlruns folder) into the store.
@@ -53,14 +53,9 @@ def _import_mlflow(
     summary = import_mlflow(uri, client, experiments or None, dry_run=dry_run,
                             artifact_roots=artifact_roots)
     for warning in summary.warnings:
-        _notice(f"warning: {warning}")
+        notice(f"warning: {warning}")
     if as_json:
         counts = {"source": summary.source, "dry_run": dry_run, **summary.counts()}
         click.echo(json.dumps(counts, sort_keys=True))
     else:
         click.echo(summary.text())
-
-
-# Declared, not inferred: mypy cannot infer a decorated function's type through the import
-# cycle with tracker/cli.py, which adds this command to the group.
-import_mlflow_command: click.Command = _import_mlflow

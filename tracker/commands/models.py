@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracker.cli import _Context, _emit, output_options, pass_context, store_option
+from tracker.commands._base import Context, emit, output_options, pass_context, store_option
 from tracker.output import text, utc
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def _aliases_text(aliases: dict[str, int] | list[str]) -> str:
 @output_options
 @store_option
 @pass_context
-def models_list_command(obj: _Context, fmt: str) -> None:
+def models_list_command(obj: Context, fmt: str) -> None:
     """List registered models with their versions in Production and Staging and their aliases.
 
     \b
@@ -54,7 +54,7 @@ def models_list_command(obj: _Context, fmt: str) -> None:
         ))
     columns = ["name", "versions", "latest", "production", "staging", "aliases", "updated",
                "description"]
-    _emit(columns, rows, fmt, "registered models")
+    emit(columns, rows, fmt, "registered models")
 
 
 def _quote(text: str) -> str:
@@ -67,7 +67,7 @@ def _quote(text: str) -> str:
 @output_options
 @store_option
 @pass_context
-def models_show_command(obj: _Context, name: str, history: bool, fmt: str) -> None:
+def models_show_command(obj: Context, name: str, history: bool, fmt: str) -> None:
     """Show a model's versions (stage, aliases, run, description) or its full history.
 
     --history prints one line per registry event: time (UTC), user, what changed and, in
@@ -87,7 +87,7 @@ def models_show_command(obj: _Context, name: str, history: bool, fmt: str) -> No
              utc(v.creation_timestamp), v.user_id, v.description, v.source) for v in versions]
     columns = ["version", "stage", "aliases", "run_id", "created", "user", "description",
                "source"]
-    _emit(columns, rows, fmt, "versions")
+    emit(columns, rows, fmt, "versions")
 
 
 def _history(events: Sequence[RegistryEvent], fmt: str) -> None:
@@ -99,10 +99,10 @@ def _history(events: Sequence[RegistryEvent], fmt: str) -> None:
         rows = [(utc(e.timestamp), e.user, e.event, e.version, e.key, e.value, e.reason, line)
                 for e, line in zip(events, lines)]
         columns = ["time", "user", "event", "version", "key", "value", "reason", "text"]
-        _emit(columns, rows, fmt, "events")
+        emit(columns, rows, fmt, "events")
         return
     if not events:
-        _emit([], [], fmt, "events")
+        emit([], [], fmt, "events")
         return
     width = max(len(e.user or "") for e in events)
     for event, line in zip(events, lines):
@@ -121,7 +121,7 @@ def _history(events: Sequence[RegistryEvent], fmt: str) -> None:
 @store_option
 @pass_context
 def models_promote_command(
-    obj: _Context, name: str, version: str, stage: str, archive_existing: bool,
+    obj: Context, name: str, version: str, stage: str, archive_existing: bool,
     reason: str | None,
 ) -> None:
     """Move a model version to a stage.
@@ -145,7 +145,7 @@ def models_promote_command(
 @store_option
 @pass_context
 def models_alias_command(
-    obj: _Context, name: str, version: str, alias: str, delete: bool, reason: str | None
+    obj: Context, name: str, version: str, alias: str, delete: bool, reason: str | None
 ) -> None:
     """Point an alias (e.g. champion) at a model version, or remove it with --delete.
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tracker.cli import (
+from tracker.commands._base import (
     DEAD,
-    _Context,
-    _emit,
-    _notice,
+    Context,
+    emit,
+    notice,
     output_options,
     pass_context,
     store_option,
@@ -78,7 +78,7 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
                 f"params.{name} or tags.{name}."
             )
         if len(frame) and name not in present:
-            _notice(f"no listed run has {name}; its column is empty.")
+            notice(f"no listed run has {name}; its column is empty.")
     return list(requested)
 
 
@@ -110,7 +110,7 @@ def _data_columns(frame: pd.DataFrame, requested: Sequence[str]) -> list[str]:
 @store_option
 @pass_context
 def runs_list_command(
-    obj: _Context, experiment: tuple[str, ...], filter_string: str | None,
+    obj: Context, experiment: tuple[str, ...], filter_string: str | None,
     order_by: tuple[str, ...], max_results: int | None, columns: tuple[str, ...], wide: bool,
     view: int, fmt: str,
 ) -> None:
@@ -155,13 +155,13 @@ def runs_list_command(
             plain(rec["start_time"]), duration(rec["start_time"], rec["end_time"]),
             *(rec.get(c) for c in data_columns),
         ])
-    _emit(header + data_columns, rows, fmt, "runs")
+    emit(header + data_columns, rows, fmt, "runs")
 
 
 SHORT_ID = 8
 
 
-def _emit_fitted(obj: _Context, frame: pd.DataFrame, dead: set[str], names: dict[str, str]
+def _emit_fitted(obj: Context, frame: pd.DataFrame, dead: set[str], names: dict[str, str]
                  ) -> None:
     """The default table of ``runs list``: the columns that tell runs apart, fitted to the
     terminal (#13: 38 columns were 783 characters wide)."""
@@ -194,7 +194,7 @@ def _emit_fitted(obj: _Context, frame: pd.DataFrame, dead: set[str], names: dict
                                 keep=len(base) + len(metrics))
     click.echo(render(kept, fitted, "table"))
     if dropped:
-        _notice(f"{dropped} more param column{'s' if dropped > 1 else ''} hidden to fit "
+        notice(f"{dropped} more param column{'s' if dropped > 1 else ''} hidden to fit "
                 f"{width} characters; --wide shows every column, --columns picks them.")
 
 
@@ -209,7 +209,7 @@ def _short(param: Any) -> Any:
     return param
 
 
-def _primary_metrics(obj: _Context, frame: pd.DataFrame, records: list[dict[Any, Any]],
+def _primary_metrics(obj: Context, frame: pd.DataFrame, records: list[dict[Any, Any]],
                      experiments: list[str], names: dict[str, str]) -> list[str]:
     """The ``metrics.*`` column of each listed experiment's primary metric (tracker.directions)."""
     directions = obj.config().directions
@@ -318,7 +318,7 @@ def _full_id(client: TrackerClient, run_id: str) -> str:
 @output_options
 @store_option
 @pass_context
-def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
+def runs_show_command(obj: Context, run_id: str, fmt: str) -> None:
     """Show one run: info, params, latest metrics, tags, dataset inputs and artifacts.
 
     RUN_ID may be a unique prefix of 6 or more characters. --format json prints one JSON
@@ -343,7 +343,7 @@ def runs_show_command(obj: _Context, run_id: str, fmt: str) -> None:
 @click.argument("run_id")
 @store_option
 @pass_context
-def runs_delete_command(obj: _Context, run_id: str) -> None:
+def runs_delete_command(obj: Context, run_id: str) -> None:
     """Soft-delete a run: searches hide it; its files stay and `runs restore` brings it back.
 
     RUN_ID may be a unique prefix of 6 or more characters.
@@ -355,14 +355,14 @@ def runs_delete_command(obj: _Context, run_id: str) -> None:
     client = obj.client()
     run_id = _full_id(client, run_id)
     client.delete_run(run_id)
-    _notice(f"deleted run {run_id}; undo with: tracker runs restore {run_id}")
+    notice(f"deleted run {run_id}; undo with: tracker runs restore {run_id}")
 
 
 @runs_group.command("restore")
 @click.argument("run_id")
 @store_option
 @pass_context
-def runs_restore_command(obj: _Context, run_id: str) -> None:
+def runs_restore_command(obj: Context, run_id: str) -> None:
     """Restore a deleted run, so searches show it again (`runs list --deleted` lists them).
 
     RUN_ID may be a unique prefix of 6 or more characters.
@@ -374,5 +374,5 @@ def runs_restore_command(obj: _Context, run_id: str) -> None:
     client = obj.client()
     run_id = _full_id(client, run_id)
     client.restore_run(run_id)
-    _notice(f"restored run {run_id}")
+    notice(f"restored run {run_id}")
 

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tracker.cli import _Context, _notice, pass_context, store_option
+from tracker.commands._base import Context, notice, pass_context, store_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,7 +19,7 @@ def config_option(func: F) -> F:
 
     def use(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
         if value is not None:
-            ctx.ensure_object(_Context).config_path = value
+            ctx.ensure_object(Context).config_path = value
 
     return click.option(
         "--config", metavar="PATH", expose_value=False, callback=use,
@@ -36,12 +36,14 @@ def config_option(func: F) -> F:
 @click.option("--base-url", default=None,
               help="URL the site is published at: sitemap.xml lists every page under it (links stay relative). [default: the config's]")
 @click.option("--title", default=None, help=_TITLE_HELP)
+@click.option("--pdf", is_flag=True,
+              help="Also print each report to a PDF next to its page (needs Chromium).")
 @config_option
 @store_option
 @pass_context
 def build_command(
-    obj: _Context, out: str, reports: str | None, templates: str | None, strict: bool,
-    base_url: str | None, title: str | None,
+    obj: Context, out: str, reports: str | None, templates: str | None, strict: bool,
+    base_url: str | None, title: str | None, pdf: bool,
 ) -> None:
     """Build the static site of the store into a folder (open index.html, or publish it).
 
@@ -68,14 +70,17 @@ def build_command(
     result = build(obj.uri, out, reports=reports, templates=templates, strict=strict,
                    base_url=config.base_url if base_url is None else base_url,
                    site_title=config.title if title is None else title, progress=progress,
-                   config=config)
+                   config=config, pdf=pdf)
     for warning in result.warnings:
-        _notice(f"warning: {warning}")
+        notice(f"warning: {warning}")
     click.echo(
         f"Built {result.pages} pages into {result.out} in {result.seconds:.1f} s "
         f"({len(result.written)} files written, {result.unchanged} unchanged, "
         f"{len(result.removed)} removed)."
     )
+    if pdf:
+        click.echo(f"Printed {len(result.pdfs)} report PDF(s)"
+                   + (f": {', '.join(result.pdfs)}." if result.pdfs else " (no reports)."))
 
 
 def _project_templates(templates: str | None) -> str | None:
@@ -128,7 +133,7 @@ def serve_options(*, mlflow_h: bool) -> Callable[[F], F]:
     return decorate
 
 
-def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
+def _serve(obj: Context, out: str, host: str, port: int, reports: str | None,
            templates: str | None, title: str | None, artifact_root: str | None) -> None:
     """What ``serve`` and ``ui`` do: build, serve, rebuild on changes until Ctrl-C."""
     import os
@@ -136,7 +141,7 @@ def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
     from tracker.site.serve import serve
 
     if artifact_root is not None:
-        _notice("--default-artifact-root is ignored: artifacts are served from where the runs "
+        notice("--default-artifact-root is ignored: artifacts are served from where the runs "
                 "logged them.")
     reports = reports if reports is not None else ("reports" if os.path.isdir("reports") else None)
     templates = _project_templates(templates)
@@ -152,7 +157,7 @@ def _serve(obj: _Context, out: str, host: str, port: int, reports: str | None,
 
 @click.command("serve")
 @serve_options(mlflow_h=False)
-def serve_command(obj: _Context, **options: Any) -> None:
+def serve_command(obj: Context, **options: Any) -> None:
     """Build the site, serve it on http://127.0.0.1:8000/ and rebuild it when runs are logged.
 
     The store, the reports and the templates are checked once a second; a change rebuilds
@@ -167,7 +172,7 @@ def serve_command(obj: _Context, **options: Any) -> None:
 
 @click.command("ui", context_settings={"help_option_names": ["--help"]})
 @serve_options(mlflow_h=True)
-def ui_command(obj: _Context, **options: Any) -> None:
+def ui_command(obj: Context, **options: Any) -> None:
     """The same as `tracker serve`, under MLflow's name (`mlflow ui` options accepted).
 
     As in `mlflow ui`, -h is --host here (`tracker ui -h 0.0.0.0`); --help is the help.

@@ -6,9 +6,7 @@ import os
 
 import click
 
-# ``import tracker.cli as cli`` (not ``from tracker.cli import …``) lets mypy check this module
-# before cli.py in their import cycle; ``click.pass_obj`` hands over the group's ``_Context``.
-import tracker.cli as cli
+from tracker.commands._base import Context, store_option
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -50,10 +48,10 @@ STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
     is_flag=True,
     help="Exit with code 3 when a metric's best is worse than the baseline's best.",
 )
-@cli.store_option
+@store_option
 @click.pass_obj
 def summary_command(
-    obj: cli._Context,
+    obj: Context,
     baseline: str,
     metrics: tuple[str, ...],
     markdown: bool,

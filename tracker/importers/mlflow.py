@@ -29,11 +29,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from tracker.entities import LifecycleStage, RunStatus, ViewType
 from tracker.exceptions import InvalidArgumentError, NotFoundError, TrackerError
+from tracker.importers.mlflow_files import FileSource
 from tracker.importers.mlflow_registry import RegistryImporter
-from tracker.importers.mlflow_source import find_local_dir, inside, local_path, open_source
+from tracker.importers.mlflow_source import find_local_dir, inside, local_path
+from tracker.importers.mlflow_sqlite import SqliteSource
 from tracker.validation import validate_run_id
 
 if TYPE_CHECKING:
@@ -526,3 +529,34 @@ def _walk(folder: str) -> list[tuple[str, str]]:
             path = os.path.join(dirpath, name)
             out.append((os.path.relpath(path, folder).replace(os.sep, "/"), path))
     return out
+
+
+# -- the source ------------------------------------------------------------------------------
+
+
+def open_source(uri: str) -> MlflowSource:
+    """The MLflow store at ``uri``: ``sqlite:///path.db``, a ``file:`` URI or a folder path.
+
+    Raises ``NotFoundError`` when nothing is there and ``StoreError`` when it is not an MLflow
+    store or its database schema is one this importer cannot read.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidArgumentError(f"The MLflow store URI must be a non-empty string, got {uri!r}.")
+    path = _local_path(uri)
+    if path is None:
+        raise InvalidArgumentError(
+            f"Cannot import from {uri!r}: give sqlite:///path/to/mlflow.db, a file: URI or the "
+            "path of an mlruns folder (tracking servers and other databases are not read)."
+        )
+    if not os.path.exists(path):
+        raise NotFoundError(f"No MLflow store at {path} (from {uri!r}): no such file or folder.")
+    if os.path.isdir(path):
+        return FileSource(path, uri)
+    return SqliteSource(path, uri)
+
+
+def _local_path(uri: str) -> str | None:
+    """The filesystem path of a ``sqlite:``/``file:`` URI or plain path; None for other schemes."""
+    if uri.startswith("sqlite:///"):
+        return os.path.abspath(os.path.expanduser(unquote(uri[len("sqlite:///") :])))
+    return local_path(uri)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlparse
 
-from tracker.exceptions import InvalidArgumentError, NotFoundError, StoreError
+from tracker.exceptions import StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -132,38 +132,6 @@ class MlflowSource(Protocol):
         """Folders artifacts may be copied from without being named by the user: the MLflow
         store's own tree (an ``mlruns`` folder, a database's folder)."""
         ...
-
-
-def open_source(uri: str) -> MlflowSource:
-    """The MLflow store at ``uri``: ``sqlite:///path.db``, a ``file:`` URI or a folder path.
-
-    Raises ``NotFoundError`` when nothing is there and ``StoreError`` when it is not an MLflow
-    store or its database schema is one this importer cannot read.
-    """
-    if not isinstance(uri, str) or not uri.strip():
-        raise InvalidArgumentError(f"The MLflow store URI must be a non-empty string, got {uri!r}.")
-    path = _local_path(uri)
-    if path is None:
-        raise InvalidArgumentError(
-            f"Cannot import from {uri!r}: give sqlite:///path/to/mlflow.db, a file: URI or the "
-            "path of an mlruns folder (tracking servers and other databases are not read)."
-        )
-    if not os.path.exists(path):
-        raise NotFoundError(f"No MLflow store at {path} (from {uri!r}): no such file or folder.")
-    if os.path.isdir(path):
-        from tracker.importers.mlflow_files import FileSource
-
-        return FileSource(path, uri)
-    from tracker.importers.mlflow_sqlite import SqliteSource
-
-    return SqliteSource(path, uri)
-
-
-def _local_path(uri: str) -> str | None:
-    """The filesystem path of a ``sqlite:``/``file:`` URI or plain path; None for other schemes."""
-    if uri.startswith("sqlite:///"):
-        return os.path.abspath(os.path.expanduser(unquote(uri[len("sqlite:///") :])))
-    return local_path(uri)
 
 
 def local_path(uri: str) -> str | None:

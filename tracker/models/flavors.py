@@ -24,7 +24,7 @@ from tracker.models.signature import ModelSignature, as_frame, as_signature, inf
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tracker.models.uri import ResolvedModel
+    from tracker.model_uri import ResolvedModel
 
 PYFUNC = "python_function"
 
@@ -44,9 +44,11 @@ class SavedFlavor:
         name: the flavor name (``xgboost``, ``sklearn``).
         conf: the flavor's manifest entry (library version, file, format, model class).
         data: the model file, relative to the folder (None: the flavor records its own files).
-        loader_module: the module whose ``load_model`` reads it back (``tracker.xgboost``).
+        loader_module: the ``python_function`` loader MLflow names for it (``mlflow.xgboost``),
+            so MLflow loads the folder too; tracker maps it to its own module.
         libraries: ``{module: version}`` the model needs.
         requirements: the lines of ``requirements.txt`` (None: pins of ``libraries``).
+        pyfunc: extra keys of the ``python_function`` entry (``model_path``, ``predict_fn``).
 
     A flavor named ``python_function`` (custom models) has its ``conf`` merged into the
     ``python_function`` entry instead of getting an entry of its own, as MLflow writes it.
@@ -58,6 +60,7 @@ class SavedFlavor:
     loader_module: str
     libraries: dict[str, str]
     requirements: tuple[str, ...] | None = None
+    pyfunc: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class ModelInfo:
     saved_input_example_info: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     signature_dict: dict[str, Any] | None = field(default=None, repr=False)
+    model_id: str | None = None  # the MLflow 3 logged model (model_uri is models:/<model_id>)
 
 
 @dataclass(frozen=True)
@@ -214,9 +218,12 @@ def _write_folder(
         mf.write_requirement_lines(folder, saved.requirements)
     else:
         mf.write_requirements(folder, saved.libraries)
+    mf.write_environments(folder)
     pyfunc: dict[str, Any] = {"loader_module": saved.loader_module}
     if saved.data is not None:
         pyfunc["data"] = saved.data
+    pyfunc.update(saved.pyfunc)
+    pyfunc["env"] = dict(mf.ENVIRONMENTS)
     pyfunc["python_version"] = platform.python_version()
     flavors = {PYFUNC: pyfunc}
     if saved.name == PYFUNC:
@@ -256,17 +263,22 @@ def _infer(
     return ModelSignature(inputs, outputs, param_schema)
 
 
-def info_from_manifest(manifest: dict[str, Any], version: int | None) -> ModelInfo:
+def info_from_manifest(
+    manifest: dict[str, Any], version: int | None, model_id: str | None = None
+) -> ModelInfo:
     """The ``ModelInfo`` of a logged model folder.
 
     Args:
         manifest: the folder's manifest (with ``run_id`` and ``artifact_path`` set).
         version: the registered version number, if it was registered.
+        model_id: the logged model's id (then ``model_uri`` is ``models:/<model_id>``).
     """
     sig = manifest.get("signature")
+    runs_uri = f"runs:/{manifest['run_id']}/{manifest['artifact_path']}"
     return ModelInfo(
+        model_id=model_id,
         artifact_path=manifest["artifact_path"],
-        model_uri=f"runs:/{manifest['run_id']}/{manifest['artifact_path']}",
+        model_uri=f"models:/{model_id}" if model_id else runs_uri,
         run_id=manifest["run_id"],
         flavors=manifest["flavors"],
         signature=ModelSignature.from_dict(sig) if sig else None,
@@ -292,8 +304,12 @@ def log_to_run(
     registered_model_name: str | None,
     metadata: dict[str, Any] | None,
     example_params: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> ModelInfo:
     """Save a model folder into the active run's artifacts at ``path`` (a run is started if none).
+
+    The folder is also an MLflow 3 logged model (``tracker.active_model``): PENDING while its
+    files are written, then READY (FAILED if writing raised), with ``model_uri`` ``models:/<id>``.
 
     Args:
         path: the validated artifact path.
@@ -304,8 +320,10 @@ def log_to_run(
         registered_model_name: register the logged model under this name too.
         metadata: free-form user metadata.
         example_params: inference params given with the input example.
+        options: MLflow 3's ``log_model`` keywords (``params``, ``tags``, ``model_type``,
+            ``step``, ``model_id``).
     """
-    from tracker import api
+    from tracker import api, model_links
 
     as_signature(signature)  # refuse a bad signature before a run is started
     active = api.active_run() or api.start_run()
@@ -315,18 +333,28 @@ def log_to_run(
             f"Run {run_id} already has artifacts at {path!r}; log the model under another "
             "artifact_path (logged models are not overwritten: versions may point at them)."
         )
-    with tempfile.TemporaryDirectory(prefix="tracker-model-") as tmp:
-        folder = os.path.join(tmp, "model")
-        manifest = save_folder(
-            folder, saver, predict, input_example=input_example, signature=signature,
-            run_id=run_id, artifact_path=path, metadata=metadata, example_params=example_params,
-        )
-        client.log_artifacts(run_id, folder, path)
+    options = options or {}
+    model = model_links.begin_log_model(
+        client, run_id, str(active.info.experiment_id), path, options
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="tracker-model-") as tmp:
+            folder = os.path.join(tmp, "model")
+            manifest = save_folder(
+                folder, saver, predict, input_example=input_example, signature=signature,
+                run_id=run_id, artifact_path=path, metadata=metadata,
+                example_params=example_params,
+            )
+            client.log_artifacts(run_id, folder, path)
+    except BaseException:
+        model_links.finish_log_model(client, model, run_id, path, options.get("step"), False)
+        raise
+    model_links.finish_log_model(client, model, run_id, path, options.get("step"), True)
     version = None
     if registered_model_name is not None:
         registered = api.register_model(f"runs:/{run_id}/{path}", registered_model_name)
         version = int(registered.version)
-    return info_from_manifest(manifest, version)
+    return info_from_manifest(manifest, version, model.model_id)
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -340,7 +368,7 @@ def open_model(model_uri: Any, flavor: str | None) -> OpenedModel:
             a ``file://`` URI.
         flavor: the flavor the caller needs (None: any).
     """
-    from tracker.models.uri import resolve
+    from tracker.model_uri import resolve
 
     uri = os.fspath(model_uri) if isinstance(model_uri, os.PathLike) else model_uri
     client: Any = None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ColSpec", "ModelSignature", "ParamSchema", "ParamSpec", "Schema", "TensorSpec",
-    "enforce_schema", "infer_signature",
+    "infer_signature",
 ]
 
 # MLflow's column type names and the numpy dtype each one is held in.
@@ -342,18 +342,3 @@ def _numeric_type(dtype: Any) -> str | None:
     if np_dtype.kind in "iu":
         return "integer" if np.can_cast(np_dtype, np.int32, "safe") else "long"
     return None
-
-
-# -- enforcement (tracker.models.enforce) ----------------------------------------------------------
-
-
-def enforce_schema(schema: Schema, data: Any) -> Any:
-    """Check ``data`` against the input schema; see ``tracker.models.enforce.enforce_schema``.
-
-    Args:
-        schema: the model's input schema.
-        data: a DataFrame, numpy array, dict or list.
-    """
-    from tracker.models.enforce import enforce_schema as enforce
-
-    return enforce(schema, data)

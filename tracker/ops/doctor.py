@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import CorruptFileError
+from tracker.logged_models import LOGGED_MODELS
 from tracker.registry import REGISTRY, Registry
 from tracker.store import schema
 from tracker.store.store import EXPERIMENTS, MARKER, PARTS, RUNS
@@ -174,8 +175,12 @@ def _marker(store: Store) -> list[Finding]:
     return []
 
 
+# Folders of record files: runs and experiments, the registry, MLflow 3 logged models (#12).
+_TOPS = (EXPERIMENTS, RUNS, PARTS, REGISTRY, LOGGED_MODELS)
+
+
 def _has_records(store: Store) -> bool:
-    return any(store.fs.list_dir(top) for top in (EXPERIMENTS, RUNS, PARTS, REGISTRY))
+    return any(store.fs.list_dir(top) for top in _TOPS)
 
 
 def _files(store: Store) -> list[Finding]:
@@ -243,7 +248,7 @@ def _covers(store: Store) -> list[Finding]:
 
 def _record_entries(store: Store) -> list[str]:
     paths: list[str] = []
-    for top in (EXPERIMENTS, RUNS, PARTS, REGISTRY):
+    for top in _TOPS:
         paths.extend(e.path for e in store.fs.list_files(top) if e.path.endswith(".parquet"))
     return paths
 

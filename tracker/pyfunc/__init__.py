@@ -32,11 +32,14 @@ __all__ = [
 
 FLAVOR_NAME = "python_function"
 
-# loader_module values a manifest may name, and the module that loads each one.
+# loader_module values a manifest may name, and the module that loads each one: MLflow's names
+# (what tracker writes, and what MLflow wrote) and the tracker.* names of older tracker folders.
 _LOADERS = {
+    "mlflow.xgboost": "tracker.xgboost",
+    "mlflow.sklearn": "tracker.sklearn",
+    "mlflow.pyfunc.model": "tracker.pyfunc.model",  # custom models
     "tracker.xgboost": "tracker.xgboost",
     "tracker.sklearn": "tracker.sklearn",
-    "mlflow.pyfunc.model": "tracker.pyfunc.model",  # custom models, recorded as MLflow does
 }
 
 
@@ -98,7 +101,7 @@ class PyFuncModel:
 
         sig = self._signature
         if sig is not None:
-            from tracker.models.signature import enforce_schema
+            from tracker.models.enforce import enforce_schema
 
             data = enforce_schema(sig.inputs, data)
         params = enforce_params(params, sig.params if sig is not None else None)
@@ -260,7 +263,7 @@ def log_model(
     return log_to_run(
         path, saver.save, saver.predict, input_example=example,
         signature=_signature(signature, example, saver),
-        registered_model_name=registered_model_name, metadata=metadata,
+        registered_model_name=registered_model_name, metadata=metadata, options=kwargs,
         example_params=example_params,
     )
 

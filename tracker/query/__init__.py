@@ -1,8 +1,9 @@
 """The query layer: DuckDB tables over a store's records, and typed reads on top.
 
 Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``params``,
-``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, and the raw
-``records``. ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame.
+``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, the raw
+``records``, and MLflow 3's ``logged_models`` with ``logged_model_params``, ``logged_model_tags``
+and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame.
 """
 
 from __future__ import annotations
@@ -135,10 +136,11 @@ class StoreQuery:
         self._wide_version = -1
         self._built = False  # the derived tables exist (folded, or restored from a snapshot)
         # Held while the tables change or runs_wide is built; a background snapshot save holds
-        # it only to start its read transaction (tracker.query.snapshot).
+        # it only to build runs_wide and to check that no load changed the tables meanwhile.
         self._lock = threading.RLock()
         self._last_active = 0.0  # time.monotonic() of the last query this process ran
         self._working = 0  # calls in progress that will query again (see ``working``)
+        self._models_key: tuple[Any, ...] | None = None  # logged-model files loaded
 
     @property
     def warnings(self) -> list[str]:
@@ -151,9 +153,11 @@ class StoreQuery:
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             # The derived tables are made by the first refresh (folded, or restored from a
-            # snapshot): folding an empty store first cost a new process ~40 ms (#16).
+            # snapshot): folding an empty store first cost a new process ~40 ms (#16). The
+            # logged-model views come with them (they read ``metrics``): ``_model_views``.
             self._con = connect()
             self._execute(views.EMPTY_RECORDS)
+            self._execute(views.EMPTY_LOGGED_MODEL_RECORDS)
         return self._con
 
     def _execute(self, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
@@ -180,6 +184,9 @@ class StoreQuery:
             if not self._built:
                 self._rebuild()
             self._mark_dead(con)
+            from tracker.query import logged
+
+            self._models_key = logged.refresh(self, self._models_key)
         return self
 
     def _apply(self, plan: ReadPlan) -> None:
@@ -367,6 +374,7 @@ class StoreQuery:
         self._loaded, self._exclude, wide_columns = restored
         for sql in views.VIEWS.values():
             self._execute(sql)
+        self._model_views()
         self._built = True
         self._restored = True
         self._version += 1
@@ -533,7 +541,13 @@ class StoreQuery:
         for sql in views.VIEWS.values():
             self._execute(sql)
         self._execute("ALTER TABLE runs ADD COLUMN dead BOOLEAN DEFAULT false")
+        self._model_views()
         self._built = True
+
+    def _model_views(self) -> None:
+        """The views over MLflow 3's logged models (``tracker.query.logged``)."""
+        for sql in views.LOGGED_MODEL_VIEWS.values():
+            self._execute(sql)
 
     def _mark_dead(self, con: duckdb.DuckDBPyConnection) -> None:
         from tracker.store.store import local_owner, pid_alive

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracker.exceptions import FilterSyntaxError
-from tracker.query.simple_filter import compile_simple
+from tracker.simple_filter import compile_simple
 
 if TYPE_CHECKING:
     from tracker.entities import Experiment

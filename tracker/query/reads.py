@@ -164,7 +164,21 @@ def get_run(q: StoreQuery, run_id: str) -> Run:
     found = runs_by_id(q, [run_id])
     if not found:
         raise NotFoundError(f"Run {run_id!r} not found in the store at {q.store.uri}.")
-    return found[0]
+    run = found[0]
+    # MLflow 3's model outputs: the logged models this run logged (``model_output`` records,
+    # tracker.logged_models), only here: search_runs would pay a scan of every record for them.
+    rows = q.rows(
+        "SELECT key, min(num) AS step FROM records WHERE run_id = $id AND kind = 'model_output' "
+        "GROUP BY key ORDER BY min(seq)", {"id": run_id},
+    )
+    if rows:
+        from tracker.entities import RunOutputs
+        from tracker.entities.logged_model import LoggedModelOutput
+
+        outputs = [LoggedModelOutput(r["key"], int(r["step"] or 0)) for r in rows
+                   if isinstance(r["key"], str)]
+        run = Run(run.info, run.data, run.inputs, RunOutputs(outputs))
+    return run
 
 
 MIN_RUN_ID_PREFIX = 6

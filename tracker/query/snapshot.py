@@ -60,7 +60,7 @@ def _format() -> str:
     snapshots are ignored."""
     import duckdb
 
-    from tracker import __version__
+    from tracker._version import __version__
 
     h = hashlib.sha256(f"{SCHEMA_VERSION} {__version__} {duckdb.__version__}".encode())
     for sql in (views.EMPTY_RECORDS, *views.DERIVED.values()):

@@ -95,7 +95,10 @@ FROM records WHERE kind = 'param'
 GROUP BY run_id, key
 """,
     "metrics_base": """
-SELECT run_id, experiment_id, key, num AS value, step, `timestamp`
+SELECT run_id, experiment_id, key, num AS value, step, `timestamp`,
+       get_json_object(value, '$.model_id') AS model_id,
+       get_json_object(value, '$.dataset_name') AS dataset_name,
+       get_json_object(value, '$.dataset_digest') AS dataset_digest
 FROM records WHERE kind = 'metric'
 """,
     "latest_metrics_base": """
@@ -138,8 +141,9 @@ LEFT JOIN experiments e ON e.experiment_id = r.experiment_id"""
 NAMED_VIEWS: dict[str, str] = {
     "tags": f"SELECT b.*, r.run_name, e.name AS experiment_name FROM tags_base b {_NAMES}",
     "params": f"SELECT b.*, r.run_name, e.name AS experiment_name FROM params_base b {_NAMES}",
-    "metrics": f"""SELECT b.*, r.run_name, e.name AS experiment_name,
-       timestamp_millis(b.`timestamp`) AS logged_at FROM metrics_base b {_NAMES}""",
+    "metrics": f"""SELECT b.run_id, b.experiment_id, b.key, b.value, b.step, b.`timestamp`,
+       r.run_name, e.name AS experiment_name, timestamp_millis(b.`timestamp`) AS logged_at,
+       b.model_id, b.dataset_name, b.dataset_digest FROM metrics_base b {_NAMES}""",
     "latest_metrics": f"""SELECT b.*, r.run_name, e.name AS experiment_name,
        timestamp_millis(b.`timestamp`) AS logged_at FROM latest_metrics_base b {_NAMES}""",
 }

@@ -228,11 +228,80 @@ VIEWS: dict[str, str] = {
     "metrics": """
 CREATE OR REPLACE VIEW metrics AS
 SELECT m.run_id, m.experiment_id, m.key, m.num AS value, m.step, m."timestamp", r.run_name,
-       e.name AS experiment_name, to_timestamp(m."timestamp" / 1000) AS logged_at
+       e.name AS experiment_name, to_timestamp(m."timestamp" / 1000) AS logged_at,
+       -- a metric logged with model_id=/dataset= carries its link as JSON in ``value``
+       -- (tracker.logged_models); anything else there (a hostile store) links nothing
+       CASE WHEN json_valid(m.value) THEN json_extract_string(m.value, '$.model_id') END
+           AS model_id,
+       CASE WHEN json_valid(m.value) THEN json_extract_string(m.value, '$.dataset_name') END
+           AS dataset_name,
+       CASE WHEN json_valid(m.value) THEN json_extract_string(m.value, '$.dataset_digest') END
+           AS dataset_digest
 FROM records m
 LEFT JOIN runs r ON r.run_id = m.run_id
 LEFT JOIN experiments e ON e.experiment_id = m.experiment_id
 WHERE m.kind = 'metric'
+""",
+}
+
+# MLflow 3 logged models (tracker.logged_models): their records are loaded apart from the run
+# records (``tracker.query.logged``), whole, whenever their files change; the views fold them.
+EMPTY_LOGGED_MODEL_RECORDS = """
+CREATE OR REPLACE TABLE logged_model_records (
+    experiment_id VARCHAR, model_id VARCHAR, seg VARCHAR, kind VARCHAR, key VARCHAR,
+    value VARCHAR, num DOUBLE, step BIGINT, "timestamp" BIGINT, seq BIGINT
+)
+"""
+
+LOAD_LOGGED_MODEL_RECORDS = """
+CREATE OR REPLACE TABLE logged_model_records AS
+SELECT experiment_id, model_id, seg, kind, key, value, num, step, "timestamp", seq
+FROM incoming_model_records
+"""
+
+LOGGED_MODEL_VIEWS: dict[str, str] = {
+    "logged_models": """
+CREATE OR REPLACE VIEW logged_models AS
+SELECT model_id, experiment_id,
+       arg_max(value, seq) FILTER (WHERE kind = 'model' AND key = 'name') AS name,
+       arg_max(value, seq) FILTER (WHERE kind = 'model' AND key = 'status') AS status,
+       arg_max(value, seq) FILTER (WHERE kind = 'model' AND key = 'source_run_id')
+           AS source_run_id,
+       arg_max(value, seq) FILTER (WHERE kind = 'model' AND key = 'model_type') AS model_type,
+       arg_max(value, seq) FILTER (WHERE kind = 'model' AND key = 'artifact_location')
+           AS artifact_location,
+       min("timestamp") FILTER (WHERE kind <> 'model_metric') AS creation_timestamp,
+       max("timestamp") FILTER (WHERE kind <> 'model_metric') AS last_updated_timestamp
+FROM logged_model_records
+WHERE kind IN ('model', 'model_param', 'model_tag', 'model_metric')
+GROUP BY model_id, experiment_id
+HAVING name IS NOT NULL
+""",
+    "logged_model_params": """
+CREATE OR REPLACE VIEW logged_model_params AS
+SELECT model_id, key, arg_max(value, seq) AS value
+FROM logged_model_records WHERE kind = 'model_param' AND value IS NOT NULL
+GROUP BY model_id, key
+""",
+    "logged_model_tags": """
+CREATE OR REPLACE VIEW logged_model_tags AS
+SELECT model_id, key, value FROM (
+    SELECT model_id, key, arg_max_null(value, seq) AS value
+    FROM logged_model_records WHERE kind = 'model_tag' GROUP BY model_id, key
+) WHERE value IS NOT NULL
+""",
+    # run metrics logged with model_id=, and those log_model linked after the fact
+    "logged_model_metrics": """
+CREATE OR REPLACE VIEW logged_model_metrics AS
+SELECT model_id, run_id, key, value, step, "timestamp", dataset_name, dataset_digest
+FROM metrics WHERE model_id IS NOT NULL
+UNION ALL
+SELECT model_id,
+       CASE WHEN json_valid(value) THEN json_extract_string(value, '$.run_id') END,
+       key, num, step, "timestamp",
+       CASE WHEN json_valid(value) THEN json_extract_string(value, '$.dataset_name') END,
+       CASE WHEN json_valid(value) THEN json_extract_string(value, '$.dataset_digest') END
+FROM logged_model_records WHERE kind = 'model_metric'
 """,
 }
 
@@ -246,6 +315,10 @@ PUBLIC_TABLES = (
     "tags",
     "artifacts",
     "inputs",
+    "logged_models",
+    "logged_model_params",
+    "logged_model_tags",
+    "logged_model_metrics",
 )
 
 # Publishing (``StoreQuery(..., publish=…)``, used by ``tracker build``): hidden experiments and

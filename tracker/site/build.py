@@ -55,6 +55,7 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     reused_groups: int = 0  # run pages (with their CSVs and artifacts) kept without collecting
     seconds: float = 0.0
+    pdfs: list[str] = field(default_factory=list)  # report PDFs (``pdf=True``)
 
 
 class _WarningCounter(logging.Handler):
@@ -77,6 +78,7 @@ def build(
     site_title: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     config: TrackerConfig | None = None,
+    pdf: bool = False,
 ) -> BuildResult:
     """Build the static site of a store.
 
@@ -92,6 +94,8 @@ def build(
         progress: called with (pages done, pages total) during rendering.
         config: the project configuration: title, base URL, which experiments, redaction,
             artifact rules (None: the defaults, which still redact the usual secrets).
+        pdf: also print each report to a PDF next to its page (needs Chromium and Playwright;
+            ``tracker.site.report_pdf``).
     """
     from tracker.client import TrackerClient
     from tracker.query import StoreQuery
@@ -105,6 +109,11 @@ def build(
     site_title = site_title if site_title is not None else rules.config.title
     base_url = _checked_base_url(base_url if base_url is not None else rules.config.base_url)
 
+    if pdf:
+        from tracker.site import report_pdf
+
+        report_pdf.chromium()  # no Chromium: fail before building anything
+    pdfs: list[str] = []
     started = time.perf_counter()
     counter = _WarningCounter()
     counter.addFilter(rules.log_filter())  # warnings quote names and paths: redacted (#15)
@@ -143,6 +152,8 @@ def build(
         if base_url:
             writer.write("sitemap.xml", sitemap(base_url, sorted(
                 path for path in writer.files if path.endswith(".html"))))
+        if pdf:
+            pdfs = _write_pdfs(writer, pages)
         stats = writer.finish()
         cache.save()
     finally:
@@ -153,7 +164,7 @@ def build(
         written=stats.written,
         unchanged=stats.unchanged, removed=stats.removed, warnings=counter.messages,
         reused_groups=stats.reused_groups,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, pdfs=pdfs,
     )
     if strict and counter.messages:
         raise BuildError(
@@ -184,6 +195,20 @@ def _collect(site: Any, writer: Any) -> tuple[list[Page | SiteFile], int]:
             raise BuildError(f"Two pages want the same path {item.path!r}.")
         seen.add(item.path)
     return items, sum(1 for path in kept if path in writer.previous["inputs"])
+
+
+def _write_pdfs(writer: Any, pages: list[Page]) -> list[str]:
+    """Each report page printed to a PDF next to it (the pages are on disk by now)."""
+    from tracker.site import report_pdf
+    from tracker.site.pages.reports import ReportPage
+
+    jobs = [report_pdf.PdfJob(p.path, p.title, p.date or p.data_as_of) for p in pages
+            if isinstance(p, ReportPage) and p.source]
+    written = []
+    for path, data in report_pdf.render(writer.out, jobs):
+        writer.write(path, data)
+        written.append(path)
+    return written
 
 
 def _checked_base_url(base_url: str) -> str:

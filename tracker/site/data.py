@@ -294,9 +294,12 @@ class SiteData:
 
     @cached_property
     def urls(self) -> Urls:
+        from tracker.site.pages.reports import home_report_slug
+
         return Urls(
             {e["experiment_id"]: e["name"] for e in self.experiments},
             [m.model.name for m in self.models],
+            home_report=home_report_slug(self),
         )
 
     def primary_metric(self, experiment_id: str) -> str:

@@ -29,7 +29,6 @@ is then split at the placeholders into pieces the page model holds in order.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -38,12 +37,15 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import TrackerError
 from tracker.site import charts
+from tracker.site.report_meta import FrontMatter
 
 if TYPE_CHECKING:
     from tracker.query.sandbox import Sandbox
 
 MAX_ROWS = 200
-BLOCK_KINDS = ("sql", "chart")
+# ```sql and ```chart here; the YAML blocks of #17 in tracker.site.report_blocks (same order).
+BLOCK_KINDS = ("sql", "chart", "runs", "history", "scatter", "bar", "parallel", "importance",
+               "model", "compare")
 CHART_KINDS = ("line", "scatter", "bar")
 CHART_KEYS = ("sql", "x", "y", "color", "kind", "title")
 
@@ -82,6 +84,7 @@ class ReportSource:
     markdown: str
     blocks: tuple[Block, ...]
     token: str
+    front: FrontMatter = FrontMatter()  # every front matter key, validated (report_meta)
 
 
 @dataclass(frozen=True)
@@ -182,18 +185,16 @@ def load_report(path: str, slug: str) -> ReportSource:
     """Read and parse one report file."""
     with open(path, encoding="utf-8") as fh:
         text = fh.read().replace("\r\n", "\n")
-    meta, body, offset = parse_front_matter(text)
+    from tracker.site import report_meta
+
+    front, body, offset = report_meta.parse(text, path)
     token = "TRACKERBLOCK" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    title = meta.get("title", "")
+    title = front.title
     if not title:
         title, body, offset = _title_from_heading(body, offset, slug)
     markdown, blocks = extract_blocks(body, offset, token)
-    try:
-        order = float(meta.get("order", "inf"))
-    except ValueError:
-        order = math.inf
-    return ReportSource(slug, path, title, order if not math.isnan(order) else math.inf,
-                        meta.get("description", ""), markdown, blocks, token)
+    return ReportSource(slug, path, title, front.order, front.description, markdown, blocks,
+                        token, front)
 
 
 def _title_from_heading(body: str, offset: int, slug: str) -> tuple[str, str, int]:

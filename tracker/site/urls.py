@@ -73,14 +73,22 @@ class Urls:
     Args:
         experiments: experiment id → name.
         models: registered model names.
-        reports: report slugs.
+        home_report: the slug of the report that is the landing page (``home: true``, #17):
+            it is ``index.html`` and the experiments dashboard moves to ``dashboard.html``.
     """
 
-    def __init__(self, experiments: dict[str, str], models: Iterable[str] = ()) -> None:
+    def __init__(
+        self, experiments: dict[str, str], models: Iterable[str] = (),
+        home_report: str | None = None,
+    ) -> None:
         self._experiments = unique_slugs(experiments.items())
         self._models = unique_slugs((m, m) for m in models)
+        self.home_report = home_report
+        if home_report is not None:
+            self.home = "dashboard.html"
 
-    home = "index.html"
+    home = "index.html"  # the experiments dashboard ("dashboard.html" under a home report)
+    landing = "index.html"  # the site's front page: the dashboard, or the home report
     changes = "changes.html"
     registry = "models/index.html"
     search_index = "assets/search-index.js"
@@ -122,9 +130,8 @@ class Urls:
     def lineage(self, name: str, version: int) -> str:
         return f"models/{self._models[name]}/v{int(version)}.html"
 
-    @staticmethod
-    def report(slug: str) -> str:
-        return f"reports/{slug}.html"
+    def report(self, slug: str) -> str:
+        return self.landing if slug == self.home_report else f"reports/{slug}.html"
 
     @staticmethod
     def asset(name: str) -> str:

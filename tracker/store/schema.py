@@ -12,9 +12,12 @@ experiment_id   string   experiment the record belongs to
 run_id          string   run the record belongs to (null for experiment records)
 seg             string   id of the segment file that first published the record
 kind            string   ``experiment``, ``experiment_tag``, ``run``, ``param``, ``metric``,
-                         ``tag``, ``input``, ``artifact``
+                         ``tag``, ``input``, ``artifact``, ``model_output``; in
+                         ``logged_models/``: ``model``, ``model_param``, ``model_tag``,
+                         ``model_metric`` (``tracker.logged_models``)
 key             string   attribute, param, metric or tag name; artifact path; dataset id
-value           string   param/tag/attribute value, JSON for inputs; null deletes a tag
+value           string   param/tag/attribute value, JSON for inputs; null deletes a tag; for
+                         a metric, null or the JSON link to a logged model and dataset
 num             double   metric value (NaN and ±inf kept), artifact size
 step            int64    metric step
 timestamp       int64    milliseconds since the epoch (metric time; time of the event)
@@ -47,7 +50,10 @@ COLUMNS: tuple[str, ...] = (
 ROW_FIELDS: tuple[str, ...] = ("kind", "key", "value", "num", "step", "timestamp", "seq")
 
 KINDS = frozenset(
-    {"experiment", "experiment_tag", "run", "param", "metric", "tag", "input", "artifact"}
+    {"experiment", "experiment_tag", "run", "param", "metric", "tag", "input", "artifact",
+     # MLflow 3 logged models (tracker.logged_models): a run's model outputs, and the records
+     # of logged_models/ folders. Readers skip kinds they do not know, so no version bump.
+     "model_output", "model", "model_param", "model_tag", "model_metric"}
 )
 
 # Parquet key-value metadata written into every file.

@@ -1,16 +1,17 @@
 """MLflow's ``mlflow.entities.model_registry``: registered models, versions, their tags and aliases.
 
-``RegisteredModel`` and ``ModelVersion`` are the registry's own entities (``tracker.registry``);
-their ``tags`` are dicts as in MLflow. The tag and alias classes exist for code that builds or
+``RegisteredModel`` and ``ModelVersion`` are the registry's own entities (``tracker.registry``
+folds its events into them); their ``tags`` are dicts as in MLflow. The tag and alias classes exist for code that builds or
 type-checks them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from tracker.entities import _MlflowObject
-from tracker.registry_state import ModelVersion, RegisteredModel
+from tracker.exceptions import InvalidArgumentError
 
 __all__ = [
     "ModelVersion",
@@ -19,6 +20,52 @@ __all__ = [
     "RegisteredModelAlias",
     "RegisteredModelTag",
 ]
+
+STAGES = ("None", "Staging", "Production", "Archived")
+
+
+def canonical_stage(stage: Any) -> str:
+    """``staging`` → ``Staging``; anything but the four MLflow stages is an error."""
+    if isinstance(stage, str):
+        for known in STAGES:
+            if stage.strip().lower() == known.lower():
+                return known
+    raise InvalidArgumentError(f"Invalid stage {stage!r}; allowed: {', '.join(STAGES)}.")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a registered model, as MLflow's entity."""
+
+    name: str
+    version: int
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str
+    user_id: str
+    current_stage: str
+    source: str
+    run_id: str | None
+    status: str = "READY"
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    run_link: str | None = None
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registered model with its latest version per stage, tags and aliases."""
+
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str
+    latest_versions: list[ModelVersion]
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
 
 
 @dataclass(frozen=True, repr=False)

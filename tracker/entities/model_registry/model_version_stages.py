@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.registry_state import STAGES, canonical_stage
+from tracker.entities.model_registry import STAGES, canonical_stage
 
 __all__ = [
     "ALL_STAGES",

@@ -8,7 +8,7 @@ by the build that first saw them: the build keeps that history in its output fol
 (``.tracker-cache/changes.json``), which ``pages.yml`` carries from one CI build to the next.
 
 Whether an entry improved or regressed an experiment's best is decided by
-``tracker.summary.summarize`` — the same code as ``tracker summary`` — between the store as of
+``tracker.changes.summarize`` — the same code as ``tracker summary`` — between the store as of
 the previous entry and as of this one.
 """
 
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from tracker.site.pages import Link, Page, SiteFile, doc
 
 if TYPE_CHECKING:
+    from tracker.changes import Snapshot
     from tracker.site.data import SiteData
-    from tracker.summary import Snapshot
 
 NAMESPACE, KEY, FORMAT = "changes", "state", "1"
 MAX_BUILDS = 200
@@ -153,7 +153,7 @@ def _strings(value: Any) -> list[str]:
 
 
 def _snapshot(site: SiteData, run_ids: Iterable[str]) -> Snapshot:
-    from tracker.summary import RunState, Snapshot
+    from tracker.changes import RunState, Snapshot
 
     runs = {}
     for run_id in run_ids:
@@ -181,7 +181,7 @@ def _groups(site: SiteData, builds: list[dict[str, Any]]) -> list[tuple[str, lis
 
 
 def _verdicts(site: SiteData, before: set[str], added: list[str]) -> tuple[Verdict, ...]:
-    from tracker.summary import summarize
+    from tracker.changes import summarize
 
     current = _snapshot(site, before | set(added))
     result = summarize(current, _snapshot(site, before), "previous entry",

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from tracker.site import reports
+from tracker.site import report_meta, report_provenance, report_section, reports
 from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.report_section import Section, TableCell
+from tracker.site.report_toc import Anchors, TocEntry
 from tracker.site.urls import unique_slugs
 
 if TYPE_CHECKING:
@@ -27,38 +29,15 @@ log = logging.getLogger("tracker.site")
 
 
 @dataclass(frozen=True)
-class TableCell:
-    """One cell of a query result."""
-
-    text: str = doc("Displayed text (escaped when rendered).")
-    href: str = doc("Site path the cell links to (run_id columns), '' for none.", "")
-    title: str = doc("Full value shown on hover when the text is shortened, else ''.", "")
-    numeric: bool = doc("Right-aligned number.", False)
-
-
-@dataclass(frozen=True)
-class Section:
-    """A piece of a report, in document order."""
-
-    kind: str = doc("'html', 'table', 'chart' or 'error'.")
-    html: Markup = doc("Sanitized HTML of Markdown text (kind 'html').", Markup(""))
-    columns: tuple[str, ...] = doc("Result column names (kind 'table').", factory=tuple)
-    rows: tuple[tuple[TableCell, ...], ...] = doc("Result rows, at most MAX_ROWS (kind 'table').",
-                                                  factory=tuple)
-    total_rows: int = doc("How many rows the query returned (kind 'table').", 0)
-    figure: dict[str, Any] | None = doc("Plotly figure dict (kind 'chart').", None)
-    title: str = doc("Chart title, for its accessible label (kind 'chart').", "")
-    sql: str = doc("The block's SQL (tables, charts, errors).", "")
-    line: int = doc("Line of the block in the report file (0 for Markdown text).", 0)
-    error: str = doc("What went wrong (kind 'error').", "")
-
-
-@dataclass(frozen=True)
 class ReportEntry:
     """A report in the reports index."""
 
     link: Link = doc("Report title and page.")
     description: str = doc("Its front-matter description ('' when none).")
+    author: str = doc("Front-matter author ('' when none).", "")
+    date: str = doc("Front-matter date, ISO ('' when none).", "")
+    tags: tuple[str, ...] = doc("Front-matter tags.", factory=tuple)
+    home: bool = doc("True for the report that is the site's landing page.", False)
 
 
 @dataclass(frozen=True)
@@ -73,6 +52,14 @@ class ReportPage(Page):
     has_charts: bool = doc("True when a section is a chart (the page loads plotly.js).", False)
     reports: tuple[ReportEntry, ...] = doc("Every report, in order (the index page only).",
                                            factory=tuple)
+    author: str = doc("Front-matter author ('' when none).", "")
+    date: str = doc("Front-matter date, ISO ('' when none).", "")
+    tags: tuple[str, ...] = doc("Front-matter tags.", factory=tuple)
+    toc: tuple[TocEntry, ...] = doc("Table of contents (reports with 3+ headings), else ().",
+                                    factory=tuple)
+    data_as_of: str = doc("Latest run end time in the store ('' when none).", "")
+    commit: str = doc("Short sha and subject of the reports' git commit ('' when unknown).", "")
+    problems: tuple[str, ...] = doc("Front-matter errors ('file:line: ...').", factory=tuple)
 
 
 def _cell(site: SiteData, column: str, value: Any) -> TableCell:
@@ -113,30 +100,58 @@ def _chart(site: SiteData, block: reports.Block) -> Section:
 
 
 def _block(site: SiteData, source: reports.ReportSource, block: reports.Block) -> Section:
+    if block.kind not in ("sql", "chart"):  # the YAML blocks (#17): errors name file:line
+        try:
+            return report_section.block_section(site, source, block)
+        except reports.ReportError as exc:
+            log.warning("%s", exc)
+            return Section("error", sql=block.text.strip(), line=block.line, error=str(exc))
     try:
-        return _table(site, block) if block.kind == "sql" else _chart(site, block)
+        section = _table(site, block) if block.kind == "sql" else _chart(site, block)
+        return report_section.with_data(site, section)
     except reports.ReportError as exc:
         log.warning("%s:%d: %s block: %s", source.file, block.line, block.kind, exc)
         return Section("error", sql=block.text.strip(), line=block.line, error=str(exc))
 
 
-def report_page(site: SiteData, source: reports.ReportSource, index: Link) -> ReportPage:
-    """The page of one report (its blocks are run now)."""
+def report_page(
+    site: SiteData, source: reports.ReportSource, index: Link, commit: str = "",
+    files: list[SiteFile] | None = None,
+) -> ReportPage:
+    """The page of one report (its blocks are run now; their CSV files go to ``files``)."""
+    for problem in source.front.errors:
+        log.warning("%s", problem)
     sections = []
-    for piece in reports.render_markdown(source):
+    anchors = Anchors()
+    live = report_section.LiveValues(site, source)  # {{ ... }} values (#17)
+    for piece in reports.render_markdown(live.source):
         if isinstance(piece, str):
-            sections.append(Section("html", html=Markup(piece)))
+            sections.append(Section("html", html=Markup(anchors.add(live.fill(piece)))))
         else:
             sections.append(_block(site, source, source.blocks[piece]))
+    sections = report_section.number_blocks(site, source, sections, files)
     path = site.urls.report(source.slug)
+    if path == site.urls.landing and site.urls.home_report == source.slug:
+        breadcrumbs: tuple[Link, ...] = (Link(source.title, path),)
+    else:
+        breadcrumbs = (Link("Home", site.urls.landing), index, Link(source.title, path))
+    front = source.front
     return ReportPage(
         path=path,
         title=source.title,
-        breadcrumbs=(Link("Home", site.urls.home), index, Link(source.title, path)),
+        breadcrumbs=breadcrumbs,
         description=source.description,
         source=os.path.basename(source.file),
         sections=tuple(sections),
-        has_charts=any(s.kind == "chart" for s in sections),
+        has_charts=any(s.kind == "chart" or (s.block is not None and s.block.figures)
+                       for s in sections),
+        author=front.author,
+        date=front.date,
+        tags=front.tags,
+        toc=anchors.toc(),
+        data_as_of=report_provenance.data_as_of(site.runs),
+        commit=commit,
+        problems=front.errors,
     )
 
 
@@ -151,19 +166,44 @@ def report_sources(site: SiteData) -> list[reports.ReportSource]:
             sources.append(reports.load_report(path, slug))
         except (OSError, UnicodeDecodeError) as exc:
             log.warning("%s: the report could not be read (%s); it was skipped.", path, exc)
-    return sorted(sources, key=lambda s: (s.order, s.title.lower(), s.slug))
+    return ordered(sources)
+
+
+def ordered(sources: list[reports.ReportSource]) -> list[reports.ReportSource]:
+    """By front-matter ``order`` (lower first, none last), then ``date`` (newest first, none
+    last), then title."""
+    out = sorted(sources, key=lambda s: (s.title.lower(), s.slug))
+    out.sort(key=lambda s: s.front.date, reverse=True)
+    return sorted(out, key=lambda s: s.order)
+
+
+def home_report_slug(site: SiteData) -> str | None:
+    """The slug of the report with ``home: true`` (the landing page), or None.
+
+    Raises:
+        FrontMatterError: two or more reports set it.
+    """
+    sources = report_sources(site)
+    home = report_meta.home_file([(s.file, s.front) for s in sources])
+    return next((s.slug for s in sources if s.file == home), None)
 
 
 def collect(site: SiteData) -> Iterable[Page | SiteFile]:
     if not reports.report_files(site.reports_dir):
         return  # no reports: no index page and no "Reports" in the nav
     sources = report_sources(site)
-    home = Link("Home", site.urls.home)
+    home = Link("Home", site.urls.landing)
     index = Link("Reports", site.urls.reports_index)
+    commit = report_provenance.commit_of(sources[0].file) if sources else ""
+    commit = site.publish.scrub("commit", "", commit) if commit else ""  # redacted like tags (#15)
     entries = []
     for source in sources:
-        page = report_page(site, source, index)
-        entries.append(ReportEntry(Link(page.title, page.path), page.description))
+        files: list[SiteFile] = []
+        page = report_page(site, source, index, commit, files)
+        entries.append(ReportEntry(
+            Link(page.title, page.path), page.description, page.author, page.date, page.tags,
+            home=site.urls.home_report == source.slug))
         yield page
+        yield from files
     yield ReportPage(path=index.href, title="Reports", breadcrumbs=(home, index),
                      reports=tuple(entries))

@@ -30,9 +30,9 @@ from tracker.exceptions import (
     NotFoundError,
     StoreError,
 )
-from tracker.registry_state import (
+from tracker.registry.events import _event_schema
+from tracker.registry.state import (
     CONFLICT_RESOLVED,
-    STAGES,
     ModelVersion,
     RegisteredModel,
     RegistryEvent,
@@ -47,20 +47,7 @@ from tracker.registry_state import (
 from tracker.store.store import new_seg_id, read_table
 from tracker.validation import validate_key
 
-__all__ = [
-    "CONFLICT_RESOLVED",
-    "REGISTRY",
-    "STAGES",
-    "ModelVersion",
-    "RegisteredModel",
-    "Registry",
-    "RegistryEvent",
-    "canonical_stage",
-    "model_id_for",
-    "validate_alias",
-    "validate_model_name",
-    "version_number",
-]
+__all__ = ["REGISTRY", "Registry"]
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -69,10 +56,6 @@ if TYPE_CHECKING:
 
 REGISTRY = "registry"
 COMPACT_AFTER_FILES = 64
-
-EVENT_COLUMNS = ("model_id", "seg", "event", "version", "key", "value", "user", "reason",
-                 "timestamp", "seq")
-
 
 # -- the registry object ---------------------------------------------------------------------
 
@@ -356,7 +339,7 @@ class Registry:
         max_results: int | None = None,
         order_by: list[str] | None = None,
     ) -> list[RegisteredModel]:
-        from tracker.query.simple_filter import compile_simple
+        from tracker.simple_filter import compile_simple
 
         check = compile_simple(filter_string, {"name": "str"}, "registered model")
         models = [m.entity() for m in self._all()]
@@ -444,7 +427,7 @@ class Registry:
         max_results: int | None = None,
         order_by: list[str] | None = None,
     ) -> list[ModelVersion]:
-        from tracker.query.simple_filter import compile_simple
+        from tracker.simple_filter import compile_simple
 
         fields = {"name": "str", "run_id": "str", "source": "str", "source_path": "str",
                   "version_number": "num", "current_stage": "str", "user_id": "str"}
@@ -575,22 +558,3 @@ def _order(items: list[Any], order_by: list[str] | None, allowed: set[str]) -> l
         desc = len(parts) == 2 and parts[1].upper() == "DESC"
         out.sort(key=lambda x: getattr(x, field_name), reverse=desc)
     return out
-
-
-_EVENT_SCHEMA: Any = None
-
-
-def _event_schema() -> Any:
-    global _EVENT_SCHEMA
-    if _EVENT_SCHEMA is None:
-        import pyarrow as pa
-
-        _EVENT_SCHEMA = pa.schema(
-            [
-                ("model_id", pa.string()), ("seg", pa.string()), ("event", pa.string()),
-                ("version", pa.int64()), ("key", pa.string()), ("value", pa.string()),
-                ("user", pa.string()), ("reason", pa.string()), ("timestamp", pa.int64()),
-                ("seq", pa.int64()),
-            ]
-        )
-    return _EVENT_SCHEMA

@@ -1,6 +1,7 @@
 """Small filters for experiments and registry searches: ``field OP value`` clauses joined by AND.
 
-Fields are plain attributes (``name``, ``run_id``, …) or ``tags.<key>``; operators are
+Fields are plain attributes (``name``, ``run_id``, …) or ``tags.<key>`` (and, where the caller
+allows them, ``params.<key>`` and ``metrics.<key>``); operators are
 ``= != LIKE ILIKE NOT LIKE IN NOT IN`` (and ``< <= > >=`` for numeric fields); values are quoted
 strings, numbers, or parenthesised lists for IN.
 """
@@ -14,7 +15,7 @@ from typing import Any
 from tracker.exceptions import FilterSyntaxError
 
 _CLAUSE = re.compile(
-    r"""\s*(?P<field>tags\.(?:`[^`]+`|"[^"]+"|[\w.\-/:]+)|[A-Za-z_][\w.]*)\s*
+    r"""\s*(?P<field>(?:tags|params|metrics)\.(?:`[^`]+`|"[^"]+"|[\w.\-/:]+)|[A-Za-z_][\w.]*)\s*
         (?P<op>!=|<=|>=|=|<|>|NOT\s+LIKE|ILIKE|LIKE|NOT\s+IN|IN)\s*
         (?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?|\((?:[^()'"]|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")*\))
         \s*$""",
@@ -45,7 +46,8 @@ def _values(raw: str) -> list[str]:
 
 
 def compile_simple(
-    filter_string: str | None, fields: Mapping[str, str], what: str
+    filter_string: str | None, fields: Mapping[str, str], what: str,
+    prefixes: Mapping[str, str] | None = None,
 ) -> Callable[[Record], bool]:
     """A predicate over records (dicts with the fields and a ``tags`` dict).
 
@@ -53,43 +55,52 @@ def compile_simple(
         filter_string: the user's filter (None or blank matches everything).
         fields: allowed field names mapped to ``"str"`` or ``"num"``.
         what: what is searched, for error messages (e.g. ``"model version"``).
+        prefixes: ``<prefix>.<key>`` fields allowed, mapped to ``"str"`` or ``"num"``; the
+            record holds a dict under each prefix (default: ``{"tags": "str"}``).
     """
+    prefixes = {"tags": "str"} if prefixes is None else prefixes
     if filter_string is None or not str(filter_string).strip():
         return lambda record: True
-    checks = [_clause(part, filter_string, fields, what) for part in _AND.split(filter_string.strip())]
+    checks = [_clause(part, filter_string, fields, what, prefixes)
+              for part in _AND.split(filter_string.strip())]
     return lambda record: all(check(record) for check in checks)
 
 
 def _clause(
-    part: str, whole: str, fields: Mapping[str, str], what: str
+    part: str, whole: str, fields: Mapping[str, str], what: str, prefixes: Mapping[str, str]
 ) -> Callable[[Record], bool]:
     match = _CLAUSE.match(part)
     if match is None:
         raise FilterSyntaxError(
             f"Invalid {what} filter {whole!r} at {part.strip()!r}: write <field> <op> <value>, "
-            f"with fields {', '.join(sorted(fields))} or tags.<key>, joined by AND."
+            f"with fields {', '.join(sorted(fields))} or {_prefixed(prefixes)}, joined by AND."
         )
     field = match.group("field")
     op = " ".join(match.group("op").upper().split())
     values = _values(match.group("value"))
-    if field.lower().startswith("tags."):
-        key = field[5:].strip("`\"")
-        kind = "str"
+    prefix = field.split(".", 1)[0].lower()
+    if prefix in prefixes and "." in field:
+        key = field.split(".", 1)[1].strip("`\"")
+        kind = prefixes[prefix]
 
         def get(record: Record) -> Any:
-            return record.get("tags", {}).get(key)
+            return record.get(prefix, {}).get(key)
     else:
         name = field.lower().removeprefix("attributes.")
         if name not in fields:
             raise FilterSyntaxError(
                 f"Invalid {what} filter {whole!r}: unknown field {field!r}; allowed: "
-                f"{', '.join(sorted(fields))}, tags.<key>."
+                f"{', '.join(sorted(fields))}, {_prefixed(prefixes)}."
             )
         kind = fields[name]
 
         def get(record: Record) -> Any:
             return record.get(name)
     return _operator(op, values, kind, get, whole, what)
+
+
+def _prefixed(prefixes: Mapping[str, str]) -> str:
+    return ", ".join(f"{p}.<key>" for p in prefixes)
 
 
 def _operator(

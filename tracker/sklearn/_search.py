@@ -41,7 +41,7 @@ def log_search(ctx: RunContext, search: Any, features: Any) -> None:
         search: the fitted search.
         features: the training X (for the best estimator's input example).
     """
-    from tracker.autologging.sklearn import log_estimator
+    from tracker.sklearn._autolog import log_estimator
 
     if hasattr(search, "best_score_"):
         ctx.log_metrics({"best_cv_score": search.best_score_})

@@ -15,7 +15,7 @@ own, and logs the parent's summary as the in-process path does (``tracker.hypero
 
 Plain ``hyperopt.fmin(..., trials=SparkTrials())`` inside ``with tracker.start_run()``: tracker
 puts the tracking URI, experiment id and active run id into the Spark context's executor
-environment (``share_active_run``), so a run the objective starts on an executor is nested
+environment (``tracker.spark_env.share_active_run``), so a run the objective starts on an executor is nested
 under the driver's run (``TRACKER_PARENT_RUN_ID``, read by ``tracker.start_run``).
 
 pyspark and hyperopt are imported on first use, not with this module.
@@ -26,8 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -36,22 +34,30 @@ from tracker import api
 from tracker.context import PARENT_RUN_ID
 from tracker.entities import RunStatus
 from tracker.exceptions import InvalidArgumentError
-from tracker.hyperopt import _TrialRuns
+from tracker.hyperopt._sweep import (
+    STATUS_FAIL,
+    STATUS_OK,
+    _close,
+    _hyperopt,
+    _log_params,
+    _Outcome,
+    _outcome,
+    _plain,
+    _start,
+    _Trial,
+    _TrialRuns,
+)
+from tracker.spark_env import portable_uri, sharing_suspended
 from tracker.validation import MAX_TAG_VALUE_LENGTH
 
 if TYPE_CHECKING:
     from tracker.client import TrackerClient
-    from tracker.hyperopt import _Space, _Sweep
+    from tracker.hyperopt._sweep import _Space, _Sweep
 
 log = logging.getLogger("tracker")
 
 TRIAL_KEY = "tracker.trial_key"
 STATUS_CANCELLED = "cancelled"
-ENV_PARENT = "TRACKER_PARENT_RUN_ID"
-ENV_URI = "TRACKER_TRACKING_URI"
-ENV_EXPERIMENT = "TRACKER_EXPERIMENT_ID"
-
-_sharing_suspended = False  # True while fmin_spark opens or ends its own parent run
 
 
 def is_spark_trials(trials: Any) -> bool:
@@ -64,19 +70,8 @@ def is_spark_trials(trials: Any) -> bool:
 
 def trial_key(spec: dict[str, Any]) -> str:
     """A key of a sampled point (hp label → raw value), the same on the driver and executors."""
-    from tracker.hyperopt import _plain
-
     items = sorted((str(k), repr(_plain(v))) for k, v in spec.items())
     return hashlib.sha1(json.dumps(items).encode()).hexdigest()[:16]
-
-
-def portable_uri(uri: str) -> str:
-    """The tracking URI as an executor must see it: local paths made absolute."""
-    from tracker.uri import resolve_local_path
-
-    if uri.lower().startswith("s3://"):
-        return uri
-    return resolve_local_path(uri, notice=False)
 
 
 # -- driver: the sweep --------------------------------------------------------------------------
@@ -97,8 +92,6 @@ def fmin_spark(fn: Callable[..., Any], space: Any, algo: Any, max_evals: int | N
         pass_expr_memo_ctrl: refused, as SparkTrials refuses it.
         options: the other ``hyperopt.fmin`` keyword arguments.
     """
-    from tracker.hyperopt import _hyperopt, _start
-
     if pass_expr_memo_ctrl or getattr(fn, "fmin_pass_expr_memo_ctrl", False):
         raise InvalidArgumentError(
             "SparkTrials does not support pass_expr_memo_ctrl: give an objective that takes the "
@@ -110,14 +103,10 @@ def fmin_spark(fn: Callable[..., Any], space: Any, algo: Any, max_evals: int | N
             "recorded as FAILED runs and the sweep goes on anyway."
         )
     hyperopt = _hyperopt()
-    global _sharing_suspended
     # The closure carries the parent: changing the executor environment for it would only make
     # Spark start another Python worker daemon (it keys them by environment).
-    _sharing_suspended = True
-    try:
+    with sharing_suspended():
         sweep, owned = _start(fn, space, algo, max_evals, False, run_name)
-    finally:
-        _sharing_suspended = False
     objective = _ExecutorObjective(
         sweep.fn, sweep.space, portable_uri(sweep.client.tracking_uri), sweep.parent_id,
         sweep.experiment_id,
@@ -141,19 +130,13 @@ def fmin_spark(fn: Callable[..., Any], space: Any, algo: Any, max_evals: int | N
 
 def _end_parent(status: str) -> None:
     """End the sweep's parent run without touching the executor environment (see fmin_spark)."""
-    global _sharing_suspended
-    _sharing_suspended = True
-    try:
+    with sharing_suspended():
         api.end_run(status)
-    finally:
-        _sharing_suspended = False
 
 
 def reconcile(sweep: _Sweep, trials: Any) -> None:
     """Match hyperopt's trials to the runs executors logged; record what no executor finished."""
     from hyperopt.base import JOB_STATE_CANCEL, JOB_STATE_DONE, spec_from_misc
-
-    from tracker.hyperopt import _log_params, _Outcome, _outcome, _Trial
 
     client = sweep.client
     by_key: dict[str, list[Any]] = {}
@@ -206,8 +189,6 @@ def _error(trial: dict[str, Any], default: str) -> str:
 def _record_lost(client: TrackerClient, sweep: _Sweep, number: int, params: dict[str, Any],
                  outcome: Any) -> str:
     """A run for a trial no executor logged: cancelled before it started, or its worker died."""
-    from tracker.hyperopt import _log_params
-
     run = client.create_run(
         sweep.experiment_id, run_name=f"trial-{number}", tags={"trial_number": number},
         parent_run_id=sweep.parent_id,
@@ -248,7 +229,6 @@ class _ExecutorObjective:
         from hyperopt import pyll
 
         from tracker.client import TrackerClient
-        from tracker.hyperopt import _close
 
         spec = _spec_from_memo(memo)
         key = trial_key(spec)
@@ -285,8 +265,6 @@ class _ExecutorObjective:
         Written while the objective's runs are still open (no store read is needed then);
         ``__call__`` ends them and publishes everything before the task returns.
         """
-        from tracker.hyperopt import STATUS_FAIL, STATUS_OK, _log_params, _Outcome, _outcome
-
         if raised is None:
             outcome = _outcome(result)
         else:
@@ -342,46 +320,3 @@ class _KeyedTrialRuns(_TrialRuns):
 
 
 # -- plain hyperopt.fmin: the active run shared with executors ----------------------------------
-
-
-def share_active_run(parent_run_id: str | None, uri: str, experiment_id: str | None) -> None:
-    """Put the driver's active run into the executor environment of the active SparkContext.
-
-    Called by ``tracker.start_run``/``end_run`` only when pyspark is already imported. PySpark
-    sends ``SparkContext.environment`` with every job, so Python workers started for later jobs
-    see these variables (``TRACKER_PARENT_RUN_ID`` nests their first run under the driver's).
-    Spark keys its Python worker daemons by that environment: each active run under which
-    Python jobs run gets its own daemon per executor until the SparkContext stops.
-    ``TRACKER_SPARK_SHARE_RUN=0`` turns this off.
-
-    Args:
-        parent_run_id: the driver's active run (None: no run is active any more).
-        uri: the tracking URI (made absolute for executors).
-        experiment_id: the active run's experiment.
-    """
-    if _sharing_suspended or os.environ.get("TRACKER_SPARK_SHARE_RUN", "1").strip().lower() in (
-        "0", "false", "no"
-    ):
-        return
-    pyspark = sys.modules.get("pyspark")
-    context = getattr(pyspark, "SparkContext", None)
-    sc = getattr(context, "_active_spark_context", None)
-    if sc is None:
-        return
-    env = sc.environment
-    if parent_run_id is None:
-        for name in (ENV_PARENT, ENV_EXPERIMENT):
-            env.pop(name, None)
-        return
-    try:
-        env[ENV_URI] = portable_uri(uri)
-    except InvalidArgumentError:
-        return
-    env[ENV_PARENT] = parent_run_id
-    if experiment_id is not None:
-        env[ENV_EXPERIMENT] = experiment_id
-
-
-def env_parent_run_id() -> str | None:
-    """The run an executor's first run nests under (set by ``share_active_run``)."""
-    return os.environ.get(ENV_PARENT) or None

@@ -1,8 +1,9 @@
-"""The registry's entities and how a model's events fold into them.
+"""How a model's events fold into the registry's entities.
 
-``Registry`` (``tracker.registry``) reads a model's events in time order and applies them to a
-``_Model``; the entities it returns (``RegisteredModel``, ``ModelVersion``, ``RegistryEvent``)
-are shaped like MLflow's. Names and stages are validated here too.
+``Registry`` (``tracker.registry.storage``) reads a model's events in time order and applies them
+to a ``_Model``; the entities it returns (``RegisteredModel``, ``ModelVersion``, shaped like
+MLflow's and defined with the stage names in ``tracker.entities.model_registry``, and
+``RegistryEvent``) are re-exported here. Names and aliases are validated here too.
 """
 
 from __future__ import annotations
@@ -12,21 +13,25 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracker.entities.model_registry import STAGES, ModelVersion, RegisteredModel, canonical_stage
 from tracker.exceptions import InvalidArgumentError
 from tracker.validation import validate_key
 
-STAGES = ("None", "Staging", "Production", "Archived")
+__all__ = [
+    "CONFLICT_RESOLVED",
+    "STAGES",
+    "ModelVersion",
+    "RegisteredModel",
+    "RegistryEvent",
+    "canonical_stage",
+    "model_id_for",
+    "validate_alias",
+    "validate_model_name",
+    "version_number",
+]
+
 # After a git merge two registrations can claim one number; this event names the one that keeps it.
 CONFLICT_RESOLVED = "version_conflict_resolved"
-
-
-def canonical_stage(stage: Any) -> str:
-    """``staging`` → ``Staging``; anything but the four MLflow stages is an error."""
-    if isinstance(stage, str):
-        for known in STAGES:
-            if stage.strip().lower() == known.lower():
-                return known
-    raise InvalidArgumentError(f"Invalid stage {stage!r}; allowed: {', '.join(STAGES)}.")
 
 
 def version_number(version: Any) -> int:
@@ -63,39 +68,6 @@ def validate_alias(alias: Any) -> str:
 
 
 # -- entities ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    """One version of a registered model, as MLflow's entity."""
-
-    name: str
-    version: int
-    creation_timestamp: int
-    last_updated_timestamp: int
-    description: str
-    user_id: str
-    current_stage: str
-    source: str
-    run_id: str | None
-    status: str = "READY"
-    status_message: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    run_link: str | None = None
-    aliases: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RegisteredModel:
-    """A registered model with its latest version per stage, tags and aliases."""
-
-    name: str
-    creation_timestamp: int
-    last_updated_timestamp: int
-    description: str
-    latest_versions: list[ModelVersion]
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,7 @@ class RegistryClientMixin:
 
 def model_checksums(client: Any, source: str) -> dict[str, Any]:
     """What the registry records about the model files at registration time (for lineage)."""
-    from tracker.models.uri import resolve
+    from tracker.model_uri import resolve
 
     try:
         resolved = resolve(client, source)

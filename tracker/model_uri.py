@@ -1,5 +1,5 @@
 """Model URIs: ``runs:/<run_id>/<path>``, ``models:/<name>/<version|stage|latest>``,
-``models:/<name>@<alias>``, and plain paths or ``file:`` URIs — resolved to a local folder
+``models:/<name>@<alias>``, MLflow 3's ``models:/<model_id>`` (a logged model), and plain paths or ``file:`` URIs — resolved to a local folder
 (downloaded first when the run's artifacts are in S3)."""
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from tracker.exceptions import InvalidArgumentError, NotFoundError
 
 if TYPE_CHECKING:
     from tracker.client import TrackerClient
-    from tracker.registry import ModelVersion
+    from tracker.entities.model_registry import ModelVersion
 
 _RUNS = re.compile(r"^runs:/(?P<run_id>[^/]+)(?:/(?P<path>.*))?$")
+_LOGGED = re.compile(r"^models:/(?P<model_id>[^/@]+)/?$")
+_MLFLOW_ID = re.compile(r"^m-[0-9a-f]{32}$")
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<ref>[^/]+)|@(?P<alias>[^/]+))/?$")
 
 
@@ -41,7 +43,7 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 def model_version_for(client: TrackerClient, uri: str) -> ModelVersion:
     """The registered version a ``models:/`` URI names (by number, stage, latest or alias)."""
-    from tracker.registry import STAGES, canonical_stage
+    from tracker.entities.model_registry import STAGES, canonical_stage
 
     match = _MODELS.match(uri)
     if match is None:
@@ -101,6 +103,9 @@ def resolve(client: TrackerClient, uri: str) -> ResolvedModel:
             )
         # A remote location (S3) is downloaded once per process into a temporary cache.
         return ResolvedModel(uri, local or repo.fetch(path), run_id, path)
+    logged = _LOGGED.match(uri)
+    if logged is not None:
+        return _resolve_logged(client, uri, logged.group("model_id"))
     if uri.startswith("models:/"):
         version = model_version_for(client, uri)
         inner = resolve(client, version.source)
@@ -115,3 +120,48 @@ def resolve(client: TrackerClient, uri: str) -> ResolvedModel:
     if not os.path.exists(local):
         raise NotFoundError(f"No model at {local!r} (from {uri!r}).")
     return ResolvedModel(uri, local)
+
+
+def logged_model_source(client: TrackerClient, uri: str) -> tuple[str, str] | None:
+    """(``runs:/<run_id>/<path>``, run id) of a ``models:/<model_id>`` URI; None for other URIs.
+
+    Registering a logged model records this source, so the registry, lineage and site treat
+    the version like one registered from its run.
+    """
+    logged = _LOGGED.match(uri)
+    if logged is None:
+        return None
+    run_id, path = _logged_files(client, logged.group("model_id"))
+    return f"runs:/{run_id}/{path}", run_id
+
+
+def _resolve_logged(client: TrackerClient, uri: str, model_id: str) -> ResolvedModel:
+    """The folder of the logged model ``model_id`` (its run's artifacts at its path)."""
+    run_id, path = _logged_files(client, model_id)
+    inner = resolve(client, f"runs:/{run_id}/{path}")
+    return ResolvedModel(uri, inner.local_path, run_id, path)
+
+
+def _logged_files(client: TrackerClient, model_id: str) -> tuple[str, str]:
+    from tracker.logged_models import validate_model_id
+
+    validate_model_id(model_id)
+    try:
+        state = client.logged_models.state(model_id)
+    except NotFoundError as exc:
+        hint = ("A registered model is loaded with models:/<name>/<version>, "
+                "models:/<name>/<stage>, models:/<name>/latest or models:/<name>@<alias>.")
+        if _MLFLOW_ID.match(model_id):
+            raise NotFoundError(f"{exc} {hint}") from None
+        raise InvalidArgumentError(
+            f"Invalid models URI 'models:/{model_id}': no logged model has the id {model_id!r} "
+            f"(MLflow 3's models:/<model_id>). {hint}"
+        ) from None
+    run_id, path = state.get("source_run_id"), state.get("artifact_path")
+    if not run_id or not path:
+        raise NotFoundError(
+            f"Logged model {model_id!r} ({state.get('name')!r}, status "
+            f"{state.get('status') or 'unknown'}) has no files yet; log them with "
+            f"log_model(..., model_id={model_id!r})."
+        )
+    return str(run_id), str(path)
