@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks import (
+    cold,
     end_run,
     import_time,
     log_metric,
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "search_large": search_large,
     "end_run": end_run,
     "memory": memory,
+    "cold": cold,
 }
 
 

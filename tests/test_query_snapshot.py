@@ -51,6 +51,7 @@ def _tables(query: StoreQuery) -> dict[str, pd.DataFrame]:
     for table in views.PUBLIC_TABLES:
         frame = query.sql(f"SELECT * FROM {table}")
         out[table] = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+    assert query.wait_for_snapshot(30)  # saved in the background, after the results
     return out
 
 
@@ -217,6 +218,7 @@ def test_search_frames_from_the_wide_table_equal_the_per_call_pivot(
 ) -> None:
     from tracker.query import wide
 
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")  # each query pivots for itself
     uri = str(tmp_path / "store")
     _log(uri, ["a", "b", "c"])
     client = TrackerClient(uri)
@@ -255,6 +257,7 @@ def test_the_wide_table_follows_new_keys_and_comes_back_from_a_snapshot(
     query.refresh()
     first = query.wide_table()
     assert first is not None and "params.alpha" in dict(first.columns).values()
+    assert query.wait_for_snapshot(30)
 
     restored = StoreQuery(TrackerClient(uri).store)  # a new process, same store: no pivot
     traced: list[str] = []

@@ -403,6 +403,7 @@ def test_query_snapshots_never_hold_or_serve_published_tables(
     tracker.api._tracking_uri = None
     plain = tracker.TrackerClient(uri)
     assert plain.sql("SELECT value FROM params")["value"].tolist() == ["snap-secret-31"]
+    assert snapshot.wait_for_saves(30)  # saved in the background, after the result
     assert os.path.exists(snapshot.path_for(plain.store.fs.uri()))  # saved, unredacted
     build(uri, tmp_path / "site")
     for path in site_files(tmp_path / "site"):

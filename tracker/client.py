@@ -408,10 +408,12 @@ class TrackerClient(
 
         if experiment_ids is not None:
             experiment_ids = self._experiment_ids(experiment_ids)
-        run_ids = search_runs(
-            self.query, experiment_ids, filter_string, run_view_type, max_results, order_by
-        )
-        return runs_dataframe(self.query, run_ids)
+        query = self.query
+        with query.working():  # a snapshot being saved waits for the DataFrame
+            run_ids = search_runs(
+                query, experiment_ids, filter_string, run_view_type, max_results, order_by
+            )
+            return runs_dataframe(query, run_ids)
 
     def experiment_stats(self) -> dict[str, tuple[int, int | None]]:
         """Per experiment id: (runs not deleted, last activity in ms or None)."""

@@ -69,6 +69,22 @@ class ExperimentClientMixin:
         self._experiments_key = key
         return self._experiments
 
+    def _experiment_folders(self, experiment_ids: Any) -> list[str] | None:
+        """``experiment_ids`` as they are when each names an experiment folder of the store
+        (or is ``Default``'s id), found by listing folders only; None when any needs the
+        experiments' records (an MLflow number, an unknown id, a bad value: the caller's
+        ``resolve_experiment_ids`` decides). Reading the records cost a new process's first
+        search ~15 ms and the import of ``pyarrow.parquet`` (#16)."""
+        ids = [experiment_ids] if isinstance(experiment_ids, (str, int)) else experiment_ids
+        if not isinstance(ids, (list, tuple)) or not ids or any(
+            isinstance(e, bool) or not isinstance(e, (str, int)) for e in ids
+        ):
+            return None
+        texts = [str(e).strip() for e in ids]
+        folders = {f.folder.split("=", 1)[1] for f in self.store.list_record_files(("experiments",))}
+        folders.add(DEFAULT_EXPERIMENT_ID)
+        return texts if all(t in folders for t in texts) else None
+
     def _write_experiment(self, experiment_id: str, rows: list[tuple[Any, ...]]) -> None:
         from tracker.store.store import experiment_dir
 
@@ -150,6 +166,9 @@ class ExperimentClientMixin:
     def _experiment_ids(self, experiment_ids: Any) -> list[str]:
         from tracker.experiment_ids import resolve_experiment_ids
 
+        found = self._experiment_folders(experiment_ids)
+        if found is not None:
+            return found
         experiments = self._experiment_map()
         return resolve_experiment_ids(experiments, experiment_ids, self.store.uri, self._created_ns)
 

@@ -28,7 +28,7 @@ def refresh(q: StoreQuery, key: tuple[Any, ...] | None) -> tuple[Any, ...] | Non
 
     if q.publish is not None:
         return key
-    files = q.store.list_record_files((LOGGED_MODELS,))
+    files = q.store.list_record_files((LOGGED_MODELS,), cached=True)  # changed folders only (#16)
     new_key = tuple(sorted((f.path, f.size) for f in files))
     if new_key == key:
         return key

@@ -303,12 +303,13 @@ def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
     )
     from tracker.query import wide
 
-    wide_table = q.wide_table()
-    if wide_table is not None:
-        table, present = wide.select(q, wide_table)
-    else:  # past the wide table's budget: pivot the long rows of these runs
-        table, present = wide.select_long(q)
-    return _to_frame(table, present)
+    with q.working():
+        wide_table = q.wide_table()
+        if wide_table is not None:
+            table, present = wide.select(q, wide_table)
+        else:  # past the wide table's budget: pivot the long rows of these runs
+            table, present = wide.select_long(q)
+        return _to_frame(table, present)
 
 
 def _to_frame(table: Any, names: dict[str, str]) -> pd.DataFrame:

@@ -13,6 +13,7 @@ two MLflow columns); ``WideTable.columns`` maps them to ``metrics.<key>``, ``par
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,17 +45,22 @@ class WideTable:
         return cls(tuple((str(alias), str(name)) for alias, name in data))
 
 
-def build(q: StoreQuery) -> WideTable | None:
+def build(q: StoreQuery, execute: Callable[..., Any] | None = None) -> WideTable | None:
     """Create ``runs_wide`` from the current tables; None when it would exceed its budget
-    (``MAX_COLUMNS`` keys or ``MAX_CELLS`` keys × runs)."""
-    keys = q._execute(
+    (``MAX_COLUMNS`` keys or ``MAX_CELLS`` keys × runs).
+
+    ``execute``: runs the SQL (default ``q._execute``); a background snapshot save passes
+    its own cursor's.
+    """
+    run = execute or q._execute
+    keys = run(
         "SELECT 'metrics', key FROM (SELECT DISTINCT key FROM latest_metrics) "
         "UNION ALL SELECT 'params', key FROM (SELECT DISTINCT key FROM params) "
         "UNION ALL SELECT 'tags', key FROM (SELECT DISTINCT key FROM tags) ORDER BY 1, 2"
     ).fetchall()
     if len(keys) > MAX_COLUMNS:
         return None
-    (runs,) = q._execute("SELECT count(*) FROM runs").fetchone() or (0,)
+    (runs,) = run("SELECT count(*) FROM runs").fetchone() or (0,)
     if len(keys) * runs > MAX_CELLS:
         return None
     columns: list[tuple[str, str]] = []
@@ -73,7 +79,7 @@ def build(q: StoreQuery) -> WideTable | None:
         joins.append(f"LEFT JOIN (SELECT run_id, {pivots} FROM {source} GROUP BY run_id) "
                      f"AS {table} USING (run_id)")
         selected.append(f"{table}.* EXCLUDE (run_id)")
-    q._execute(
+    run(
         f"CREATE OR REPLACE TABLE {TABLE} AS SELECT {', '.join(selected)} FROM runs r "
         f"{' '.join(joins)}",
         params,

@@ -46,7 +46,19 @@ def _claims(raw: bytes | None) -> frozenset[str]:
 
 
 def read_covers(fs: StoreFS, path: str) -> frozenset[str]:
-    """Ids a consolidated file claims to supersede, from its footer."""
+    """Ids a consolidated file claims to supersede, from its footer (read from its bytes when
+    local: ``tracker.store.footer``)."""
+    if fs.is_local:
+        from tracker.store.footer import UNSURE, footer_value
+
+        try:
+            raw = footer_value(fs.full_path(path), META_COVERS)
+        except FileNotFoundError:
+            return frozenset()
+        except OSError:
+            raw = UNSURE  # pyarrow below says what is wrong
+        if raw is not UNSURE:
+            return _claims(raw)
     import pyarrow as pa
     import pyarrow.parquet as pq
 

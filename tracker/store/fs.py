@@ -73,6 +73,12 @@ class StoreFS:
         """Every file under ``prefix`` (recursively), temporary files excluded, sorted by path."""
         raise NotImplementedError
 
+    def list_files_cached(self, prefix: str) -> list[FileEntry]:
+        """``list_files`` for a process that lists the same prefix again and again (a warm
+        query layer): an adapter may answer from what it listed before when it can tell that
+        nothing changed. This one cannot: it lists everything."""
+        return self.list_files(prefix)
+
     def stat(self, path: str) -> tuple[str | None, int]:
         """(``"file"``, size), (``"dir"``, 0), or (None, -1) when nothing is at ``path``."""
         raise NotImplementedError
@@ -117,6 +123,8 @@ class LocalFS(StoreFS):
 
     def __init__(self, root: str) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
+        # list_files_cached: prefix -> (when it was last walked in full, folder -> listing)
+        self._listings: dict[str, tuple[float, dict[str, _Listing], list[FileEntry]]] = {}
 
     def full_path(self, path: str) -> str:
         return os.path.join(self.root, *path.split("/")) if path else self.root
@@ -224,6 +232,35 @@ class LocalFS(StoreFS):
         for full, size in _walk(base):
             out.append(FileEntry(full[root_len:].replace(os.sep, "/"), size))
         out.sort(key=lambda e: e.path)
+        return out
+
+    def list_files_cached(self, prefix: str) -> list[FileEntry]:
+        """``list_files``, re-listing only the folders whose modification time changed (#16).
+
+        Adding, renaming or removing a file or folder changes its parent folder's mtime, and
+        store files are never rewritten in place, so a folder whose mtime is the one seen when
+        it was listed holds the same entries: one ``stat`` instead of a listing. A folder whose
+        mtime was within ``RACY_SECONDS`` of its listing is listed again (a second change in
+        the same clock tick would leave the mtime as it was), and every ``FULL_WALK_SECONDS``
+        the whole prefix is walked as ``list_files`` does, the source of truth when in doubt
+        (network filesystems that cache attributes).
+        """
+        import time
+
+        now = time.time()
+        walked, old, before = self._listings.get(prefix, (0.0, {}, []))
+        if now - walked >= FULL_WALK_SECONDS:
+            walked, old = now, {}
+        fresh: dict[str, _Listing] = {}
+        found: list[tuple[str, int]] = []
+        _walk_cached(self.full_path(prefix), old, fresh, found)
+        if len(fresh) == len(old) and all(fresh[k] is old.get(k) for k in fresh):
+            out = before  # every folder as it was: the same list (callers may memoize on it)
+        else:
+            root_len = len(self.root) + 1
+            out = [FileEntry(full[root_len:].replace(os.sep, "/"), size) for full, size in found]
+            out.sort(key=lambda e: e.path)
+        self._listings[prefix] = (walked, fresh, out)
         return out
 
     def list_dir(self, path: str) -> list[str]:
@@ -435,6 +472,59 @@ def _walk(base: str) -> Iterator[tuple[str, int]]:
                 yield entry.path, entry.stat().st_size
         except FileNotFoundError:  # deleted by a compactor while we looked
             continue
+
+
+# list_files_cached: a folder listed less than this after its last change is listed again.
+RACY_SECONDS = 2.0
+# list_files_cached: walk everything again after this long, trusting no folder's mtime.
+FULL_WALK_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """One folder as ``_walk_cached`` listed it: its mtime then, and what it held."""
+
+    mtime_ns: int
+    trusted: bool  # listed long enough after its mtime to be reused while the mtime holds
+    files: tuple[tuple[str, int], ...]  # (full path, size)
+    folders: tuple[str, ...]  # full paths
+
+
+def _walk_cached(
+    folder: str, old: dict[str, _Listing], fresh: dict[str, _Listing],
+    found: list[tuple[str, int]],
+) -> None:
+    import time
+
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    listing = old.get(folder)
+    if listing is None or not listing.trusted or listing.mtime_ns != mtime:
+        listed_at = time.time_ns()
+        files: list[tuple[str, int]] = []
+        folders: list[str] = []
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if entry.name.startswith(TMP_PREFIX):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(entry.path)
+                elif entry.is_file():
+                    files.append((entry.path, entry.stat().st_size))
+            except FileNotFoundError:  # deleted by a compactor while we looked
+                continue
+        trusted = listed_at - mtime > RACY_SECONDS * 1e9
+        listing = _Listing(mtime, trusted, tuple(files), tuple(folders))
+    fresh[folder] = listing
+    found.extend(listing.files)
+    for sub in listing.folders:
+        _walk_cached(sub, old, fresh, found)
 
 
 def _unlink_quietly(path: str) -> None:

@@ -112,6 +112,10 @@ class Store:
         self.warnings: list[str] = []
         self._initialized = False
         self._lock = threading.Lock()
+        # list_record_files(cached=True): prefixes -> (the listings, the files parsed from them)
+        self._listed: dict[tuple[str, ...], tuple[list[Any], list[StoreFile]]] = {}
+        # plan(cached=True): (the files planned, what else the plan depended on, the plan)
+        self._last_plan: tuple[Sequence[StoreFile], tuple[int, ...], ReadPlan] | None = None
 
     # -- format marker -------------------------------------------------------------------
 
@@ -227,13 +231,28 @@ class Store:
 
     # -- listing and planning reads -------------------------------------------------------
 
-    def list_record_files(self, prefixes: Sequence[str] = (EXPERIMENTS, RUNS, PARTS)) -> list[StoreFile]:
+    def list_record_files(
+        self, prefixes: Sequence[str] = (EXPERIMENTS, RUNS, PARTS), *, cached: bool = False
+    ) -> list[StoreFile]:
+        """The record files under ``prefixes``; ``cached``: through ``fs.list_files_cached``
+        (a warm reader that lists the store on every call, #16)."""
+        if cached:
+            listed = [self.fs.list_files_cached(prefix) for prefix in prefixes]
+            memo = self._listed.get(tuple(prefixes))
+            if memo is not None and len(memo[0]) == len(listed) and all(
+                a is b for a, b in zip(memo[0], listed)
+            ):
+                return memo[1]  # nothing changed: the very list parsed last time
+        else:
+            listed = [self.fs.list_files(prefix) for prefix in prefixes]
         files: list[StoreFile] = []
-        for prefix in prefixes:
-            for entry in self.fs.list_files(prefix):
+        for entries in listed:
+            for entry in entries:
                 parsed = parse_store_file(entry)
                 if parsed is not None:
                     files.append(parsed)
+        if cached:
+            self._listed[tuple(prefixes)] = (listed, files)
         return files
 
     def covers(self, file: StoreFile) -> frozenset[str]:
@@ -278,7 +297,7 @@ class Store:
         current = {k: v for k, v in self._covers_cache.items() if sizes.get(k[0]) == k[1]}
         covers_cache.save(self.fs.uri(), current)
 
-    def plan(self, files: Sequence[StoreFile] | None = None) -> ReadPlan:
+    def plan(self, files: Sequence[StoreFile] | None = None, *, cached: bool = False) -> ReadPlan:
         """Decide which files to read so that each segment's rows are read exactly once.
 
         A consolidated file (run ``final`` or compacted ``part``) lists in its footer the ids it
@@ -290,7 +309,21 @@ class Store:
         holds at least as many rows of each segment concerned (``tracker.store.covers``, #15).
         """
         if files is None:
-            files = self.list_record_files()
+            files = self.list_record_files(cached=cached)
+        if cached:
+            # The same listing (the very list) and nothing learnt since about covers or bad
+            # files: the same plan, without parsing 2,000 names again (a warm search, #16).
+            depends = (len(self._covers_cache), len(self._bad_files), len(self._file_warnings))
+            last = self._last_plan
+            if last is not None and last[0] is files and last[1] == depends:
+                return last[2]
+            plan = self._plan(files)
+            depends = (len(self._covers_cache), len(self._bad_files), len(self._file_warnings))
+            self._last_plan = (files, depends, plan)
+            return plan
+        return self._plan(files)
+
+    def _plan(self, files: Sequence[StoreFile]) -> ReadPlan:
         by_folder: dict[str, int] = {}
         for f in files:
             by_folder[f.folder] = by_folder.get(f.folder, 0) + 1
@@ -310,7 +343,7 @@ class Store:
         skipped: list[str] = [f.path for f in unreadable]
         held: list[StoreFile] = []
         for f in consolidated:
-            if f in unreadable:
+            if unreadable and f in unreadable:  # hashing 2,000 StoreFiles cost ~10 ms
                 continue
             if f.file_id in covered:
                 held.append(f)  # claimed by a file read before it (checked below)

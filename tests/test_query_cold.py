@@ -1,0 +1,296 @@
+"""Cold paths of the query layer (#16): what a new process's first search imports, the footer
+version read without pyarrow, snapshots saved after the result (and never half-saved), and
+new runs found by a warm process without walking every run folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tracker.client import TrackerClient
+from tracker.query import StoreQuery, footer_version
+from tracker.store.footer import UNSURE
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _env(cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACKER_", "MLFLOW_"))}
+    env["TRACKER_CACHE_DIR"] = str(cache)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _log_runs(uri: str, count: int, experiment: str = "cold") -> str:
+    client = TrackerClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    eid = found.experiment_id if found else client.create_experiment(experiment)
+    for i in range(count):
+        run_id = client.create_run(eid, run_name=f"r{i}").info.run_id
+        client.log_param(run_id, "p", str(i % 2))
+        client.log_metric(run_id, "m", i / 10)
+        client.set_terminated(run_id)
+    client.flush()
+    return str(eid)
+
+
+# -- footer_version ----------------------------------------------------------------------------
+
+
+def _parquet(path: Path, metadata: dict[bytes, bytes] | None) -> str:
+    table = pa.table({"x": [1, 2]})
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+    return str(path)
+
+
+def test_footer_version_reads_what_pyarrow_reads(tmp_path: Path) -> None:
+    key = b"tracker.format_version"
+    assert footer_version(_parquet(tmp_path / "a.parquet", {key: b"1"})) == b"1"
+    assert footer_version(_parquet(tmp_path / "b.parquet", {key: b"99"})) == b"99"
+    assert footer_version(_parquet(tmp_path / "c.parquet", {b"other": b"1"})) is None
+    long = b"[" + b'"a",' * 100 + b'"b"]'  # a length of two bytes
+    assert footer_version(_parquet(tmp_path / "d.parquet", {key: long})) == long
+    twice = {key: b"1", b"x": b"tracker.format_version"}
+    assert footer_version(_parquet(tmp_path / "e.parquet", twice)) is UNSURE
+    (tmp_path / "f.parquet").write_bytes(b"PAR1 not really")
+    assert footer_version(str(tmp_path / "f.parquet")) is UNSURE
+    for name in "abcde":
+        path = str(tmp_path / f"{name}.parquet")
+        found = footer_version(path)
+        if found is not UNSURE:
+            assert found == (pq.read_metadata(path).metadata or {}).get(key), name
+
+
+def test_a_newer_loose_file_is_still_reported_by_the_first_load(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 2)
+    folder = next(Path(uri, "runs").glob("experiment_id=*/run_id=*"))
+    table = pq.read_table(next(folder.glob("*.parquet")))
+    newer = folder / "seg-18ebdd0000000000cafef00d.parquet"
+    pq.write_table(table.replace_schema_metadata({b"tracker.format_version": b"99"}), newer)
+    query = StoreQuery(TrackerClient(uri).store)
+    query.refresh()
+    assert any("format version '99'" in w and newer.name in w for w in query.warnings)
+
+
+# -- what the first search of a process imports ------------------------------------------------
+
+_IMPORTS = """
+import sys, tracker
+tracker.set_tracking_uri(sys.argv[1])
+frame = tracker.search_runs([sys.argv[2]], "metrics.m >= 0.1")
+print(len(frame))
+print(" ".join(sorted(sys.modules)))
+"""
+
+# Modules a search has no use for: the site, plotting, templates, DuckDB extensions, the
+# network, and pyarrow's Parquet and filesystem layers (the tables come from DuckDB).
+_FORBIDDEN = (
+    "tracker.site", "tracker.figures", "tracker.models", "jinja2",
+    "matplotlib", "plotly", "markdown", "sklearn", "scipy", "pyspark", "boto3", "botocore",
+    "requests", "urllib3", "http.client", "pyarrow.parquet", "pyarrow.fs", "pyarrow.dataset",
+    "tracker.store.compact", "tracker.store.s3",
+)
+
+
+@pytest.mark.parametrize("compacted", [False, True], ids=["loose", "compacted"])
+def test_the_first_search_of_a_process_imports_only_what_it_needs(
+    tmp_path: Path, compacted: bool
+) -> None:
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 12)
+    if compacted:
+        from tracker.store.compact import compact
+
+        compact(TrackerClient(uri).store, min_runs=1)
+    cache = tmp_path / "cache"
+    for attempt in ("no snapshot", "from the snapshot"):
+        done = subprocess.run([sys.executable, "-c", _IMPORTS, uri, eid], env=_env(cache),
+                              capture_output=True, text=True, check=True)
+        count, modules = done.stdout.splitlines()
+        assert count == "11", attempt
+        loaded = modules.split()
+        bad = [m for m in loaded if m.startswith(_FORBIDDEN) or m in _FORBIDDEN]
+        assert bad == [], f"{attempt}: {bad}"
+        assert {"pandas", "duckdb", "tracker.query"} <= set(loaded)
+
+
+# -- a warm process lists only the folders that changed ---------------------------------------
+
+_LOG_IN_ANOTHER_PROCESS = """
+import sys
+from tracker.client import TrackerClient
+client = TrackerClient(sys.argv[1])
+eid = client.get_experiment_by_name("cold").experiment_id
+for name in sys.argv[2:]:
+    run = client.create_run(eid, run_name=name).info.run_id
+    client.log_metric(run, "m", 1.0)
+    client.set_terminated(run)
+client.flush()
+"""
+
+
+def _names(query: StoreQuery) -> list[str]:
+    return sorted(query.sql("SELECT run_name FROM runs WHERE lifecycle_stage = 'active'")
+                  ["run_name"])
+
+
+def test_a_warm_process_sees_runs_added_deleted_and_compacted_by_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.store import fs as store_fs
+    from tracker.store.compact import compact
+
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 3)
+    warm = StoreQuery(TrackerClient(uri).store)
+    assert _names(warm) == ["r0", "r1", "r2"]
+    scans: list[str] = []
+    real_scandir = os.scandir
+
+    def counting_scandir(path: str) -> object:
+        scans.append(str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(store_fs.os, "scandir", counting_scandir)
+    # Folders listed more than RACY_SECONDS after they changed are trusted while their mtime
+    # holds: pretend that much time has passed rather than sleeping.
+    monkeypatch.setattr(store_fs, "RACY_SECONDS", -3600.0)
+    _names(warm)  # lists the (now trusted) folders once more
+    scans.clear()
+    assert _names(warm) == ["r0", "r1", "r2"]
+    assert scans == [], "nothing changed: no folder is listed again"
+
+    subprocess.run([sys.executable, "-c", _LOG_IN_ANOTHER_PROCESS, uri, "new1", "new2"],
+                   env=_env(tmp_path / "cache"), check=True)
+    scans.clear()
+    assert _names(warm) == ["new1", "new2", "r0", "r1", "r2"]
+    run_folders = [p for p in scans if "run_id=" in p]
+    assert len(run_folders) == 2, "only the two new run folders are listed"
+
+    client = TrackerClient(uri)
+    gone = client.search_runs([client.get_experiment_by_name("cold").experiment_id],
+                              "attributes.run_name = 'r1'")[0].info.run_id
+    client.delete_run(gone)
+    assert _names(warm) == ["new1", "new2", "r0", "r2"]
+    compact(TrackerClient(uri).store, min_runs=1)  # run folders replaced by one part
+    assert not list(Path(uri, "runs").glob("experiment_id=*/run_id=*/*.parquet"))
+    assert _names(warm) == ["new1", "new2", "r0", "r2"]
+    fresh = StoreQuery(TrackerClient(uri).store)
+    assert _names(fresh) == _names(warm)
+
+
+def test_a_folder_changed_within_the_same_clock_tick_is_listed_again(tmp_path: Path) -> None:
+    """A folder whose mtime is too close to its listing is never trusted (a change in the
+    same tick leaves the mtime as it was)."""
+    from tracker.store.fs import LocalFS
+
+    fs = LocalFS(str(tmp_path))
+    folder = tmp_path / "runs" / "a"
+    folder.mkdir(parents=True)
+    (folder / "one.parquet").write_bytes(b"1")
+    stamp = os.stat(folder).st_mtime_ns
+    assert [e.path for e in fs.list_files_cached("runs")] == ["runs/a/one.parquet"]
+    (folder / "two.parquet").write_bytes(b"2")
+    os.utime(folder, ns=(stamp, stamp))  # the same mtime as when it was listed
+    assert [e.path for e in fs.list_files_cached("runs")] == [
+        "runs/a/one.parquet", "runs/a/two.parquet"]
+
+
+# -- snapshots saved after the result ---------------------------------------------------------
+
+_SEARCH = """
+import os, signal, sys, time
+import tracker
+from tracker.query import snapshot
+snapshot.MIN_LOAD_SECONDS = 0.0
+snapshot.STALE_FILES = 1  # any new file makes a process save again
+if sys.argv[3] == "kill-mid-save":
+    copy = snapshot._copy_table
+    def copy_then_die(con, alias, table):
+        copy(con, alias, table)
+        if table == "runs":  # some tables written, the file not yet renamed into place
+            os.kill(os.getpid(), signal.SIGKILL)
+    snapshot._copy_table = copy_then_die
+tracker.set_tracking_uri(sys.argv[1])
+started = time.perf_counter()
+frame = tracker.search_runs([sys.argv[2]], "metrics.m >= 0.1")
+print(len(frame), flush=True)
+"""
+
+
+def _search(uri: str, eid: str, cache: Path, mode: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _SEARCH, uri, eid, mode or "-"], env=_env(cache),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_first_process_saves_its_snapshot_before_exiting_cleanly(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 6)
+    cache = tmp_path / "cache"
+    done = _search(uri, eid, cache)
+    assert (done.returncode, done.stdout.strip()) == (0, "5")
+    assert done.stderr == ""  # no "Exception ignored", no atexit or thread complaints
+    assert [p.name.endswith(".duckdb") for p in (cache / "query").iterdir()] == [True]
+    again = _search(uri, eid, cache)
+    assert (again.returncode, again.stdout.strip(), again.stderr) == (0, "5", "")
+
+
+def test_a_process_killed_while_saving_leaves_no_snapshot_that_is_used(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 6)
+    cache = tmp_path / "cache"
+    killed = _search(uri, eid, cache, "kill-mid-save")
+    assert killed.returncode == -signal.SIGKILL and killed.stdout.strip() == "5"
+    left = [p.name for p in (cache / "query").iterdir()]
+    assert left and all(".tmp-" in name for name in left), left  # only the abandoned temp file
+
+    _log_runs(uri, 2)  # the store moved on: a half-written snapshot would now give 5 rows
+    after = _search(uri, eid, cache)
+    assert (after.returncode, after.stdout.strip(), after.stderr) == (0, "6", "")
+    left = [p.name for p in (cache / "query").iterdir()]
+    assert len(left) == 1 and left[0].endswith(".duckdb"), left  # saved; the temp file removed
+
+    # Killed while replacing a good snapshot: the good one stays and is used.
+    _log_runs(uri, 3)
+    killed = _search(uri, eid, cache, "kill-mid-save")
+    assert killed.returncode == -signal.SIGKILL and killed.stdout.strip() == "8"
+    final = _search(uri, eid, cache)
+    assert (final.returncode, final.stdout.strip(), final.stderr) == (0, "8", "")
+
+
+def test_a_background_save_is_dropped_when_the_tables_change_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.query import snapshot
+
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
+    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 3)
+    query = StoreQuery(TrackerClient(uri).store)
+    copy = snapshot._copy_table
+
+    def copy_while_a_load_lands(con: object, alias: str, table: str) -> None:
+        copy(con, alias, table)  # type: ignore[arg-type]
+        if table == "runs":
+            _log_runs(uri, 1)
+            query.refresh()  # this process loads the new run while the save copies
+
+    monkeypatch.setattr(snapshot, "_copy_table", copy_while_a_load_lands)
+    assert len(_names(query)) == 3
+    assert query.wait_for_snapshot(30)
+    assert not (tmp_path / "cache" / "query").exists() or not [
+        p for p in (tmp_path / "cache" / "query").iterdir() if p.suffix == ".duckdb"
+    ], "a snapshot mixing two states of the tables was kept"
+    monkeypatch.setattr(snapshot, "_copy_table", copy)
+    assert len(_names(StoreQuery(TrackerClient(uri).store))) == 4
