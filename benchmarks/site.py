@@ -224,8 +224,8 @@ ACTIONS = (
     ("sort by rmse", "th[data-key='metrics.rmse']", None),
     ("sort by rmse, reversed", "th[data-key='metrics.rmse']", None),
     ("sort by a text param", "th[data-key='params.p0']", None),
-    ("filter rmse < 1", None, "rmse < 1"),
-    ("filter rmse < 1 and p0 = adam", None, "rmse < 1 and p0 = adam"),
+    ("filter rmse < 1", None, "metrics.rmse < 1"),
+    ("filter rmse < 1 and p0 = adam", None, "metrics.rmse < 1 and params.p0 = 'adam'"),
     ("filter text 'lbfgs'", None, "lbfgs"),
     ("clear the filter", None, ""),
 )
