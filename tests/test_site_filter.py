@@ -205,10 +205,13 @@ def test_filter_box_errors_are_search_runs_errors(filter_site: FilterSite,
         _apply(page, text)
         assert message.text_content() == _python_error(filter_site, text), text
         assert page.get_attribute(".lb-filter", "aria-invalid") == "true", text
+    _apply(page, "rmse < 5")
+    assert page.text_content(".lb-filter-hint") == (
+        "Did you mean metrics.rmse? Bare names are attributes, as in search_runs.")
     _apply(page, "artifact_uri LIKE '%'")  # a local path: not published
     assert "artifact_uri is not published" in message.text_content()
     _apply(page, "metrics.rmse < 5")
-    assert message.text_content() == ""
+    assert message.text_content() == "" and page.text_content(".lb-filter-hint") == ""
     assert errors == []
 
 

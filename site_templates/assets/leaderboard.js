@@ -415,7 +415,7 @@
       if (this.matched !== null) {
         var hits = 0;
         for (var i = 0; i < n; i++) hits += this.matched[i];
-        text += " (" + hits + " match" + (hits === 1 ? "" : "es") + " the filter)";
+        text += " (" + hits + (hits === 1 ? " matches" : " match") + " the filter)";
       }
       this.count.textContent = text;
     }
@@ -427,7 +427,22 @@
     }
   };
 
+  /** After search_runs' own message for a bare metric or param name (an attribute there), a
+   * hint naming the field that exists: "Did you mean metrics.rmse?". */
+  Board.prototype.hintFor = function (message) {
+    var match = /: unknown attribute '([^'\\]+)'/.exec(message);
+    if (!match) return "";
+    var name = match[1];
+    var found = [];
+    var prefixes = ["metrics.", "params."];
+    for (var p = 0; p < prefixes.length; p++) {
+      if (this.byKey[prefixes[p] + name]) found.push(prefixes[p] + (/^[\w.]+$/.test(name) ? name : "`" + name + "`"));
+    }
+    return found.length ? "Did you mean " + found.join(" or ") + "? Bare names are attributes, as in search_runs." : "";
+  };
+
   Board.prototype.showMessage = function (text) {
+    if (this.hint) this.hint.textContent = this.hintFor(text);
     if (!this.message) return;
     this.message.textContent = text;
     this.message.classList.toggle("error", text !== "");
@@ -793,6 +808,7 @@
     if (!tools) return;
     this.filterInput = tools.querySelector(".lb-filter");
     this.message = tools.querySelector(".lb-filter-msg");
+    this.hint = tools.querySelector(".lb-filter-hint");
     this.count = tools.querySelector(".lb-count");
     this.compareButton = tools.querySelector(".lb-compare");
     var timer = null;
