@@ -98,7 +98,9 @@ def history(points: list[tuple[int, int, float]], start: int | None = None) -> l
     return [[p[0] for p in kept],
             [int(v) if type(v) is float and v.is_integer() and abs(v) < 1e15 else v
              for v in values],
-            [round((p[1] - origin) / 1000, 3) for p in kept]]
+            # whole milliseconds / 1000 already is the 3-decimal value: round only the rest
+            [(t - origin) / 1000 if type(t) is int and type(origin) is int
+             else round((t - origin) / 1000, 3) for _, t, _ in kept]]
 
 
 def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
