@@ -29,16 +29,16 @@ def _number(value: Any) -> float:
 
 def encode(points: Sequence[tuple[int, int, float]]) -> bytes:
     """``step,timestamp,value`` rows of ``points`` (values as Python's shortest repr)."""
-    if any(step is None or ts is None for step, ts, _ in points):  # csv writes None as ''
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(HEADER)
-        writer.writerows((step, ts, repr(_number(value))) for step, ts, value in points)
-        return buf.getvalue().encode("utf-8")
-    # Numbers need no quoting: one f-string per row is ~3x faster than csv.writer (#10).
-    rows = [f"{step},{ts},{value!r}\n" if type(value) is float
-            else f"{step},{ts},{_number(value)!r}\n" for step, ts, value in points]
-    return _HEADER_LINE + "".join(rows).encode("utf-8")
+    # Numbers need no quoting: one f-string per row is ~1.6x faster than csv.writer (#10).
+    text = "".join([f"{step},{ts},{value!r}\n" if type(value) is float
+                    else f"{step},{ts},{_number(value)!r}\n" for step, ts, value in points])
+    if "None" not in text:  # a float's repr never holds it: no step or timestamp was None
+        return _HEADER_LINE + text.encode("utf-8")
+    buf = io.StringIO()  # csv writes None as an empty field
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows((step, ts, repr(_number(value))) for step, ts, value in points)
+    return buf.getvalue().encode("utf-8")
 
 
 def history_csv(points: Sequence[tuple[int, int, float]], max_bytes: int) -> tuple[bytes, int]:
