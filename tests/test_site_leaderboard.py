@@ -357,6 +357,8 @@ def _top_level_names(page: Any) -> list[str]:
 def _filter(page: Any, text: str) -> None:
     page.fill(".lb-filter", text)
     page.press(".lb-filter", "Enter")
+    page.wait_for_function(  # the first filter loads the filter data
+        "() => document.querySelector('table.leaderboard').getAttribute('aria-busy') !== 'true'")
 
 
 def _check_sorting(page: Any) -> None:
@@ -385,17 +387,18 @@ def _check_sorting(page: Any) -> None:
 
 
 def _check_filtering(page: Any) -> None:
-    _filter(page, "rmse < 5")  # a numeric condition hides the others
+    _filter(page, "metrics.rmse < 5")  # a numeric condition hides the others
     assert set(_visible_names(page)) == {"alpha-run", "gamma-run", "trial-1", "trial-2",
-                                         "trial-3", "trial-4"}
+                                         "trial-3", "trial-4",
+                                         "sweep-parent"}  # context for its matching trials
     assert page.text_content(".lb-filter-msg") == ""
-    _filter(page, "model = xgboost and rmse >= 4")
+    _filter(page, "params.model = 'xgboost' and metrics.rmse >= 4")
     assert _visible_names(page) == ["beta-run"]
     best = "table.leaderboard tbody tr td.best"  # the best value among the rows shown
     assert page.eval_on_selector_all(best, "cells => cells.length") >= 1
     _filter(page, "lasso 0.1")
     assert _visible_names(page) == ["alpha-run"]
-    for bad in ("rmse < abc", "nosuchcolumn > 1", "rmse <", "< 5"):
+    for bad in ("metrics.rmse < abc", "nosuchcolumn > 1", "metrics.rmse <", "< 5"):
         _filter(page, bad)
         assert page.text_content(".lb-filter-msg").strip(), bad
         assert page.get_attribute(".lb-filter", "aria-invalid") == "true"
@@ -531,10 +534,13 @@ def test_sweep_parallel_coordinates_in_chromium(board_site: BoardSite, open_page
 
 @pytest.mark.browser
 def test_leaderboard_url_state_restores_the_view(board_site: BoardSite, open_page: Any) -> None:
-    state = "sort=metrics.rmse:desc&filter=model%20%3D%20lasso&cols=metrics.rmse,params.zz_hidden"
+    state = ("sort=metrics.rmse:desc&filter=params.model%20%3D%20'lasso'"
+             "&cols=metrics.rmse,params.zz_hidden")
     page, errors = open_page(board_site.out / "experiments" / "board.html", fragment=state)
     assert page.get_attribute("th[data-key='metrics.rmse']", "aria-sort") == "descending"
-    assert page.input_value(".lb-filter") == "model = lasso"
+    assert page.input_value(".lb-filter") == "params.model = 'lasso'"
+    page.wait_for_function(
+        "() => document.querySelector('table.leaderboard').getAttribute('aria-busy') === 'false'")
     assert _visible_names(page) == ["alpha-run", "nometric-run", "nan-run"]  # missing: last
     assert page.is_visible("th[data-key='params.zz_hidden']")
     assert not page.is_visible("th[data-key='params.alpha']")
@@ -611,8 +617,8 @@ MEASURES = (  # name, header to click, filter to type, read keys afresh?
     ("sort numeric, reversed", "th[data-key='metrics.m0'] button", None, False),
     ("sort text column", "th[data-key='params.p1'] button", None, False),
     ("sort numeric param", "th[data-key='params.p0'] button", None, False),
-    ("filter m1 < 5, cold keys", None, "m1 < 5", True),
-    ("filter m1 < 5 and p1 = adam", None, "m1 < 5 and p1 = adam", False),
+    ("filter m1 < 5, cold keys", None, "metrics.m1 < 5", True),
+    ("filter m1 < 5 and p1 = adam", None, "metrics.m1 < 5 and params.p1 = 'adam'", False),
     ("filter text 'lbfgs'", None, "lbfgs", False),
     ("filter cleared", None, "", False),
 )

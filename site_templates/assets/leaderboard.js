@@ -13,69 +13,50 @@
 (function () {
   "use strict";
 
-  var OPERATORS = ["<=", ">=", "!=", "==", "<", ">", "="];
   var KIND_LABELS = { attr: "Attributes", metric: "Metrics", param: "Params" };
-  var ALIASES = { name: "attr.name", run: "attr.name", status: "attr.status", start: "attr.start" };
   var PAGE_SIZE = 200;
+  var FILTER_GLOBAL = "TRACKER_FILTER_DATA";
+  /* A filter with none of these characters and no IS is plain words, matched against every
+   * cell's text; anything else is a search_runs filter (run-filter.js). */
+  var GRAMMAR_CHARS = /[=!<>()'"`,]|(^|\s)is(\s|$)/i;
 
   /* ---------------------------------------------------------------- filter parsing */
 
-  /** Split filter text into words, quoted strings and operators; null plus a message on error. */
-  function tokenize(text) {
-    var tokens = [];
-    var pattern = /\s*(?:"([^"]*)"|'([^']*)'|(<=|>=|!=|==|<|>|=)|([^\s<>=!"']+)|(\S))/y;
-    var match;
-    pattern.lastIndex = 0;
-    while (pattern.lastIndex < text.length && (match = pattern.exec(text)) !== null) {
-      if (match[1] !== undefined || match[2] !== undefined) {
-        tokens.push({ type: "word", value: match[1] !== undefined ? match[1] : match[2], quoted: true });
-      } else if (match[3] !== undefined) {
-        tokens.push({ type: "op", value: match[3] === "==" ? "=" : match[3] });
-      } else if (match[4] !== undefined) {
-        tokens.push({ type: "word", value: match[4], quoted: false });
-      } else if (match[5] !== undefined) {
-        return { error: "Unexpected “" + match[5] + "” (quote it, or use one of " + OPERATORS.join(" ") + ")." };
-      }
-    }
-    return { tokens: tokens };
+  /** Free-text words of a filter, or null when it is a search_runs filter. */
+  function freeTextTerms(text) {
+    if (GRAMMAR_CHARS.test(text)) return null;
+    return text.toLowerCase().split(/\s+/).filter(function (word) {
+      return word !== "" && word !== "and";
+    });
   }
 
-  /** Parse filter text into free-text terms and column conditions. */
+  /** A parsed filter: {kind: "none"|"text"|"grammar"|"error", terms, tree, error}. */
   function parseFilter(text) {
-    var lexed = tokenize(text);
-    if (lexed.error) return { terms: [], conditions: [], error: lexed.error };
-    var tokens = lexed.tokens;
-    var terms = [];
-    var conditions = [];
-    for (var i = 0; i < tokens.length; ) {
-      var token = tokens[i];
-      if (token.type === "word" && !token.quoted && token.value.toLowerCase() === "and") {
-        i += 1;
-        continue;
-      }
-      if (token.type === "op") {
-        return { terms: [], conditions: [], error: "“" + token.value + "” needs a column name before it, e.g. rmse " + token.value + " 5." };
-      }
-      var next = tokens[i + 1];
-      if (next && next.type === "op") {
-        var value = tokens[i + 2];
-        if (!value || value.type === "op") {
-          return { terms: [], conditions: [], error: "“" + token.value + " " + next.value + "” needs a value after " + next.value + "." };
-        }
-        conditions.push({ name: token.value, op: next.value, value: value.value });
-        i += 3;
-      } else {
-        terms.push(token.value.toLowerCase());
-        i += 1;
-      }
+    if (!text || !text.trim()) return { kind: "none", terms: [], tree: null, error: "" };
+    var terms = freeTextTerms(text);
+    if (terms) return { kind: "text", terms: terms, tree: null, error: "" };
+    var compiled = window.tracker.runFilter.compile(text);
+    if (compiled.error) return { kind: "error", terms: [], tree: null, error: compiled.error };
+    var refs = window.tracker.runFilter.references(compiled.tree);
+    if (refs.attributes.artifact_uri) {
+      return {
+        kind: "error", terms: [], tree: null,
+        error: "artifact_uri is not published on the site (it is a path on the machine that " +
+          "trained); filter on it with tracker.search_runs."
+      };
     }
-    return { terms: terms, conditions: conditions, error: null };
+    return { kind: "grammar", terms: [], tree: compiled.tree, error: "", refs: refs };
   }
 
   function parseNumber(text) {
     if (typeof text !== "string" || text.trim() === "") return NaN;
     var number = Number(text);
     return number;
+  }
+
+  /** A metric value of the filter data: numbers, or "NaN"/"Infinity"/"-Infinity". */
+  function metricValue(value) {
+    return typeof value === "number" ? value : Number(value);
   }
 
   /* ---------------------------------------------------------------- the board */
@@ -254,93 +235,132 @@
 
   /* ---------------------------------------------------------------- filtering */
 
-  Board.prototype.findColumn = function (name) {
-    var lower = name.toLowerCase();
-    if (ALIASES[lower]) return this.byKey[ALIASES[lower]];
-    var candidates = [lower, "metrics." + lower, "params." + lower, "attr." + lower];
-    for (var i = 0; i < candidates.length; i++) {
-      for (var c = 0; c < this.columns.length; c++) {
-        if (this.columns[c].key.toLowerCase() === candidates[i]) return this.columns[c];
-      }
+  /** Filter records by row index: from the build's filter data (every attribute, tag, param
+   * and metric) when the page names it, else what the table itself holds (metrics and params
+   * as data-sort keys, the run id). null while the filter data is loading. */
+  Board.prototype.records = function () {
+    if (this.recordList) return this.recordList;
+    var src = this.table.getAttribute("data-filter-script");
+    var id = this.table.getAttribute("data-experiment") || "";
+    var loaded = window[FILTER_GLOBAL] && window[FILTER_GLOBAL][id];
+    if (src && !loaded) {
+      this.loadFilterData(src);
+      return null;
     }
-    for (var l = 0; l < this.columns.length; l++) {
-      if (this.columns[l].label.toLowerCase() === lower) return this.columns[l];
+    var list = new Array(this.rows.length);
+    var byId = {};
+    if (loaded) {
+      loaded.forEach(function (r) {
+        var metrics = {};
+        Object.keys(r.m).forEach(function (k) { metrics[k] = metricValue(r.m[k]); });
+        byId[r.i] = {
+          id: r.i, name: r.n, status: r.s, user: r.u, start: r.t, end: r.e, stage: "active",
+          artifactUri: null, params: r.p, metrics: metrics, tags: r.g
+        };
+      });
     }
-    return null;
+    for (var i = 0; i < this.rows.length; i++) {
+      var row = this.rows[i];
+      list[i] = loaded ? byId[row.id] || null : this.tableRecord(row);
+    }
+    this.recordList = list;
+    return list;
   };
 
-  /** A test function (row index → bool) for one condition, or a string saying what is wrong. */
-  Board.prototype.condition = function (cond) {
-    var column = this.findColumn(cond.name);
-    if (!column) return "Unknown column “" + cond.name + "”: use a metric, param or attribute name.";
-    var keys = this.keys(column);
-    var op = cond.op;
-    var number = parseNumber(cond.value);
-    var isNumber = number === number;
-    if (op === "<" || op === "<=" || op === ">" || op === ">=") {
-      if (!isNumber) return "“" + cond.name + " " + op + " " + cond.value + "”: " + op + " compares numbers, and “" + cond.value + "” is not one.";
-      var numbers = column.numeric ? keys : null;
-      return function (i) {
-        var k = numbers ? numbers[i] : parseNumber(keys[i]);
-        if (k !== k) return false;
-        if (op === "<") return k < number;
-        if (op === "<=") return k <= number;
-        if (op === ">") return k > number;
-        return k >= number;
-      };
+  Board.prototype.tableRecord = function (row) {
+    var record = { id: row.id, stage: "active", metrics: {}, params: {}, tags: {} };
+    for (var c = 0; c < this.columns.length; c++) {
+      var column = this.columns[c];
+      if (column.kind !== "metric" && column.kind !== "param") continue;
+      var cell = row.tr.cells[column.index];
+      var raw = cell ? cell.getAttribute("data-sort") : null;
+      if (raw === null || raw === "") continue;
+      var key = column.key.slice(column.key.indexOf(".") + 1);
+      if (column.kind === "metric") record.metrics[key] = Number(raw);
+      else record.params[key] = raw;
     }
-    var text = cond.value.toLowerCase();
-    var equal = function (i) {
-      var k = keys[i];
-      if (column.numeric) return k === k && isNumber ? k === number : false;
-      if (k === text) return true;
-      return isNumber && k !== "" && parseNumber(k) === number;
-    };
-    var missing = function (i) {
-      var k = keys[i];
-      return column.numeric ? k !== k : k === "";
-    };
-    if (column.numeric && !isNumber && text !== "") {
-      return "“" + cond.name + "” holds numbers, and “" + cond.value + "” is not one.";
-    }
-    if (op === "!=") return function (i) { return missing(i) || !equal(i); };
-    return equal;
+    return record;
   };
 
-  /** Compile the filter text: {test, error}; test is null when nothing is filtered. */
+  /** Load the filter data script (once), then apply the filter typed meanwhile. */
+  Board.prototype.loadFilterData = function (src) {
+    if (this.loading) return;
+    var self = this;
+    this.loading = true;
+    var script = document.createElement("script");
+    script.src = src;
+    script.onload = function () {
+      self.loading = false;
+      self.setFilter(self.filterText, true);
+    };
+    script.onerror = function () {
+      self.loading = false;
+      self.table.removeAttribute("data-filter-script"); // the table's own data, then
+      self.setFilter(self.filterText, true);
+    };
+    document.head.appendChild(script);
+  };
+
+  /** Compile the filter text: {test, error, pending}; test is null when nothing is filtered. */
   Board.prototype.compileFilter = function (text) {
     var parsed = parseFilter(text);
-    if (parsed.error) return { test: null, error: parsed.error };
-    var tests = [];
-    for (var i = 0; i < parsed.conditions.length; i++) {
-      var test = this.condition(parsed.conditions[i]);
-      if (typeof test === "string") return { test: null, error: test };
-      tests.push(test);
+    if (parsed.kind === "error") return { test: null, error: parsed.error };
+    if (parsed.kind === "none") return { test: null, error: "" };
+    if (parsed.kind === "text") {
+      var terms = parsed.terms;
+      if (!terms.length) return { test: null, error: "" };
+      var texts = this.rowTexts();
+      return {
+        error: "",
+        test: function (i) {
+          for (var w = 0; w < terms.length; w++) if (texts[i].indexOf(terms[w]) < 0) return false;
+          return true;
+        }
+      };
     }
-    var terms = parsed.terms;
-    if (!tests.length && !terms.length) return { test: null, error: null };
-    var texts = terms.length ? this.rowTexts() : null;
+    var records = this.records();
+    if (records === null) return { test: null, error: "", pending: true };
+    var tree = parsed.tree;
+    var evaluate = window.tracker.runFilter.evaluate;
     return {
-      error: null,
-      test: function (i) {
-        for (var t = 0; t < tests.length; t++) if (!tests[t](i)) return false;
-        for (var w = 0; w < terms.length; w++) if (texts[i].indexOf(terms[w]) < 0) return false;
-        return true;
-      }
+      error: "",
+      test: function (i) { return records[i] !== null && evaluate(tree, records[i]); }
     };
   };
 
-  Board.prototype.setFilter = function (text) {
+  /** Apply a filter. Rows that match are shown; so are the ancestors of a matching child run
+   * (marked as context, class lb-context), so a matching trial shows under its sweep. */
+  Board.prototype.setFilter = function (text, again) {
+    if (again && text !== this.filterText) return true;
     this.filterText = text;
     var compiled = this.compileFilter(text);
     this.showMessage(compiled.error || "");
-    var n = this.rows.length;
+    this.table.setAttribute("aria-busy", compiled.pending ? "true" : "false");
+    if (compiled.pending) return true; // applied when the filter data has loaded
+    var rows = this.rows;
+    var n = rows.length;
     var matched = null;
+    var context = null;
     if (compiled.test) {
       matched = new Uint8Array(n);
+      context = new Uint8Array(n);
       for (var i = 0; i < n; i++) matched[i] = compiled.test(i) ? 1 : 0;
+      for (var j = 0; j < n; j++) {
+        if (!matched[j]) continue;
+        for (var p = rows[j].parent; p >= 0 && !matched[p] && !context[p]; p = rows[p].parent) context[p] = 1;
+      }
+    }
+    for (var r = 0; r < n; r++) {
+      var isContext = context !== null && context[r] === 1;
+      if (isContext !== !!rows[r].context) {
+        rows[r].context = isContext;
+        rows[r].tr.classList.toggle("lb-context", isContext);
+        if (isContext) rows[r].tr.setAttribute("data-context", "");
+        else rows[r].tr.removeAttribute("data-context");
+      }
     }
     this.matched = matched;
+    this.context = context;
     this.render();
     this.updateBest();
     return !compiled.error;
@@ -366,7 +386,7 @@
     var total = 0;
     for (var k = 0; k < order.length; k++) {
       var i = order[k];
-      if (folded[i] || (this.matched !== null && !this.matched[i])) continue;
+      if (folded[i] || (this.matched !== null && !this.matched[i] && !this.context[i])) continue;
       total += 1;
       if (shown.length < this.limit) shown.push(i);
     }
@@ -391,7 +411,13 @@
     var n = this.rows.length;
     if (this.count) {
       var all = total === n ? n + " runs" : total + " of " + n + " runs";
-      this.count.textContent = shown < total ? "Showing " + shown + " of " + all : "Showing " + all;
+      var text = shown < total ? "Showing " + shown + " of " + all : "Showing " + all;
+      if (this.matched !== null) {
+        var hits = 0;
+        for (var i = 0; i < n; i++) hits += this.matched[i];
+        text += " (" + hits + (hits === 1 ? " matches" : " match") + " the filter)";
+      }
+      this.count.textContent = text;
     }
     if (this.more) {
       var left = total - shown;
@@ -401,7 +427,22 @@
     }
   };
 
+  /** After search_runs' own message for a bare metric or param name (an attribute there), a
+   * hint naming the field that exists: "Did you mean metrics.rmse?". */
+  Board.prototype.hintFor = function (message) {
+    var match = /: unknown attribute '([^'\\]+)'/.exec(message);
+    if (!match) return "";
+    var name = match[1];
+    var found = [];
+    var prefixes = ["metrics.", "params."];
+    for (var p = 0; p < prefixes.length; p++) {
+      if (this.byKey[prefixes[p] + name]) found.push(prefixes[p] + (/^[\w.]+$/.test(name) ? name : "`" + name + "`"));
+    }
+    return found.length ? "Did you mean " + found.join(" or ") + "? Bare names are attributes, as in search_runs." : "";
+  };
+
   Board.prototype.showMessage = function (text) {
+    if (this.hint) this.hint.textContent = this.hintFor(text);
     if (!this.message) return;
     this.message.textContent = text;
     this.message.classList.toggle("error", text !== "");
@@ -603,6 +644,23 @@
     this.sortBy(state.sort ? state.sort.key : null, state.sort ? state.sort.dir : "asc");
   };
 
+  /** A filter in the query string (a shared link: board.html?filter=metrics.rmse%20%3C%205) is
+   * applied when the hash holds none; the view state is then kept in the hash as usual. */
+  Board.prototype.readQuery = function () {
+    if (this.filterText) return;
+    var match = /[?&]filter=([^&]*)/.exec(window.location.search);
+    if (!match) return;
+    var text;
+    try {
+      text = decodeURIComponent(match[1].replace(/\+/g, " "));
+    } catch (e) {
+      return;
+    }
+    if (this.filterInput) this.filterInput.value = text;
+    this.setFilter(text);
+    this.writeHash();
+  };
+
   /* ---------------------------------------------------------------- grouping and selection */
 
   Board.prototype.addToggles = function () {
@@ -752,6 +810,7 @@
     if (!tools) return;
     this.filterInput = tools.querySelector(".lb-filter");
     this.message = tools.querySelector(".lb-filter-msg");
+    this.hint = tools.querySelector(".lb-filter-hint");
     this.count = tools.querySelector(".lb-count");
     this.compareButton = tools.querySelector(".lb-compare");
     var timer = null;
@@ -799,6 +858,7 @@
     this.render();
     this.updateCompareButton();
     this.readHash();
+    this.readQuery();
     this.warm();
     var self = this;
     window.addEventListener("hashchange", function () { self.readHash(); });

@@ -64,7 +64,19 @@
     });
   }
 
+  /** The Menu button's aria-expanded follows its popover nav (opening works without script). */
+  function navMenu() {
+    var button = document.querySelector(".nav-button[popovertarget]");
+    var nav = button && document.getElementById(button.getAttribute("popovertarget"));
+    if (!nav || typeof nav.showPopover !== "function") return;
+    button.setAttribute("aria-expanded", "false");
+    nav.addEventListener("toggle", function (event) {
+      button.setAttribute("aria-expanded", event.newState === "open" ? "true" : "false");
+    });
+  }
+
   function start() {
+    navMenu();
     drawCharts();
     relativeTimes();
     window.addEventListener("beforeprint", resizeCharts);

@@ -180,7 +180,7 @@ def metric_history_figure(
     return {
         "data": [{
             "type": "scatter", "mode": "lines" if len(steps) > 30 else "lines+markers",
-            "name": label, "x": steps, "y": [rounded(v) for v in values],
+            "name": label, "x": steps, "y": [float(f"{v:.6g}") for v in values],
         }],
         "layout": {
             "xaxis": {"title": {"text": "hours since start" if stepless else "step"}},

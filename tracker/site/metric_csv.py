@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 HEADER = ("step", "timestamp", "value")
 _SAMPLE_ROWS = 1000  # rows encoded to estimate the size of the whole file
+_HEADER_LINE = (",".join(HEADER) + "\n").encode("utf-8")
 
 
 def _number(value: Any) -> float:
@@ -28,7 +29,12 @@ def _number(value: Any) -> float:
 
 def encode(points: Sequence[tuple[int, int, float]]) -> bytes:
     """``step,timestamp,value`` rows of ``points`` (values as Python's shortest repr)."""
-    buf = io.StringIO()
+    # Numbers need no quoting: one f-string per row is ~1.6x faster than csv.writer (#10).
+    text = "".join([f"{step},{ts},{value!r}\n" if type(value) is float
+                    else f"{step},{ts},{_number(value)!r}\n" for step, ts, value in points])
+    if "None" not in text:  # a float's repr never holds it: no step or timestamp was None
+        return _HEADER_LINE + text.encode("utf-8")
+    buf = io.StringIO()  # csv writes None as an empty field
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(HEADER)
     writer.writerows((step, ts, repr(_number(value))) for step, ts, value in points)
@@ -46,7 +52,7 @@ def history_csv(points: Sequence[tuple[int, int, float]], max_bytes: int) -> tup
         raise ValueError(f"max_bytes must be a non-negative integer, got {max_bytes!r}.")
     n = len(points)
     sample = encode(points[:_SAMPLE_ROWS])
-    header = len(encode(()))
+    header = len(_HEADER_LINE)
     per_row = (len(sample) - header) / max(1, min(n, _SAMPLE_ROWS))
     estimate = header + per_row * n
     if not max_bytes or estimate <= max_bytes:

@@ -7,6 +7,7 @@ turns a target into the link written into ``from_page``.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import unicodedata
@@ -45,9 +46,14 @@ def relative(from_page: str, target: str) -> str:
     if "://" in target or target.startswith(("#", "mailto:")):
         return target
     path, _, fragment = target.partition("#")
-    start = posixpath.dirname(from_page) or "."
-    link = _relpath(path, start) if path else ""
+    link = _link(posixpath.dirname(from_page) or ".", path) if path else ""
     return f"{link}#{fragment}" if fragment else link
+
+
+@functools.lru_cache(maxsize=65536)
+def _link(start: str, path: str) -> str:
+    """``_relpath`` remembered: every run page links the same assets from ``runs/`` (#10)."""
+    return _relpath(path, start)
 
 
 def _relpath(path: str, start: str) -> str:
@@ -100,6 +106,11 @@ class Urls:
     def experiment_data(self, experiment_id: str) -> str:
         """Compact JSON (as a script) of an experiment's runs, for client-side compare."""
         return f"experiments/{self._experiments[experiment_id]}.data.js"
+
+    def experiment_filter_data(self, experiment_id: str) -> str:
+        """Every run's attributes, params, latest metrics and tags (as a script), loaded by the
+        leaderboard's filter box when a filter needs them (#10)."""
+        return f"experiments/{self._experiments[experiment_id]}.filter.js"
 
     def compare(self, experiment_id: str) -> str:
         return f"experiments/{self._experiments[experiment_id]}-compare.html"

@@ -91,8 +91,16 @@ def history(points: list[tuple[int, int, float]], start: int | None = None) -> l
 
     keep = downsample([p[0] for p in points], [p[2] for p in points], MAX_POINTS)
     origin = start if start is not None else (points[0][1] if points else 0)
-    return [[points[i][0] for i in keep], [compact(points[i][2]) for i in keep],
-            [round((points[i][1] - origin) / 1000, 3) for i in keep]]
+    kept = [points[i] for i in keep]
+    # compact() inlined for the common case (a finite float): 600,000 calls at 2,000 runs (#10)
+    values = [float(f"{v:.6g}") if type(v) is float and math.isfinite(v) else compact(v)
+              for _, _, v in kept]
+    return [[p[0] for p in kept],
+            [int(v) if type(v) is float and v.is_integer() and abs(v) < 1e15 else v
+             for v in values],
+            # whole milliseconds / 1000 already is the 3-decimal value: round only the rest
+            [(t - origin) / 1000 if type(t) is int and type(origin) is int
+             else round((t - origin) / 1000, 3) for _, t, _ in kept]]
 
 
 def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:

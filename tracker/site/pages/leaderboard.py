@@ -76,6 +76,7 @@ class LeaderboardPage(Page):
     compare: Link | None = doc("The compare page of this experiment.", None)
     charts: Link | None = doc("The chart view of this experiment (all runs per metric).", None)
     data_script: str = doc("Site path of the experiment's compact JSON (as a script).", "")
+    filter_script: str = doc("Site path of the data the filter box evaluates filters on.", "")
 
 
 def sort_text(value: float | None) -> str:
@@ -294,6 +295,59 @@ def _row(
     )
 
 
+FILTER_GLOBAL = "TRACKER_FILTER_DATA"
+#: Tags left out of the filter data: the training script's absolute local path (#10).
+UNPUBLISHED_TAGS = frozenset({"mlflow.source.name"})
+
+
+def _number(value: float) -> float | str:
+    """A metric value for JSON: NaN and ±inf as the strings JavaScript's Number() reads."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def filter_records(site: SiteData, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What ``search_runs`` filters look at, per run: attributes (not ``artifact_uri``, a local
+    path), params, latest metrics (full precision) and tags (not ``mlflow.source.name``)."""
+    records = []
+    for run in runs:
+        run_id = run["run_id"]
+        tags = site.tags.get(run_id, {})
+        records.append({
+            "i": run_id, "n": run["run_name"], "s": run["status"], "u": run["user_id"],
+            "t": run["start_time"], "e": run["end_time"],
+            "p": site.params.get(run_id, {}),
+            "m": {k: _number(v) for k, v in site.metrics.get(run_id, {}).items()},
+            "g": {k: v for k, v in tags.items() if k not in UNPUBLISHED_TAGS},
+        })
+    return records
+
+
+def filter_script(experiment_id: str, records: list[dict[str, Any]]) -> bytes:
+    """The records as a script assigning ``window.TRACKER_FILTER_DATA[<experiment id>]``."""
+    from tracker.site.render import json_data
+
+    key = str(json_data(experiment_id))
+    return (
+        f"window.{FILTER_GLOBAL} = window.{FILTER_GLOBAL} || {{}};\n"
+        f"window.{FILTER_GLOBAL}[{key}] = {json_data(records)};\n"
+    ).encode()
+
+
+def parse_filter_script(content: bytes | str) -> tuple[str, list[dict[str, Any]]]:
+    """(experiment id, records) back from a filter data script (for tests and tools)."""
+    import json
+
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    head, _, body = text.strip().splitlines()[-1].partition("] = ")
+    prefix = f"window.{FILTER_GLOBAL}["
+    if not head.startswith(prefix) or not body.endswith(";"):
+        raise ValueError("Not a tracker filter data script: expected "
+                         f"window.{FILTER_GLOBAL}[...] = [...];")
+    return json.loads(head[len(prefix):]), json.loads(body[:-1])
+
+
 def collect(site: SiteData) -> Iterable[Page | SiteFile]:
     urls = site.urls
     for exp in site.experiments:
@@ -305,6 +359,9 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         best = _best_values(site, runs, columns)
         rows = tuple(_row(site, run, depth, columns, best)
                      for run, depth in ordered_runs(site, runs, ranked_by))
+        if runs:
+            yield SiteFile(urls.experiment_filter_data(eid),
+                           filter_script(eid, filter_records(site, runs)))
         yield LeaderboardPage(
             path=urls.experiment(eid),
             title=exp["name"],
@@ -317,4 +374,5 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
             charts=Link("Chart view", urls.experiment_charts(eid)) if runs else None,
             data_script=urls.experiment_data(eid) if runs else "",
+            filter_script=urls.experiment_filter_data(eid) if runs else "",
         )

@@ -209,7 +209,7 @@ def _metrics(
     rows, figures = [], []
     for key in sorted(set(latest) | set(history)):
         points = history.get(key, [])
-        values = [_number(p[2]) for p in points]
+        values = [v if type(v) is float else _number(v) for _, _, v in points]
         finite = [v for v in values if math.isfinite(v)]
         direction = site.direction(key)
         csv_path = site.urls.run_metric_csv(run_id, key) if len(points) > 1 else ""
@@ -237,8 +237,8 @@ def _chart(
     run: dict[str, Any], key: str, points: list[tuple[int, int, float]], values: list[float],
     csv_path: str, logged: int,
 ) -> MetricChart | None:
-    steps = [int(p[0]) for p in points]
-    times = [int(p[1]) for p in points]
+    steps = [s if type(s) is int else int(s) for s, _, _ in points]
+    times = [t if type(t) is int else int(t) for _, t, _ in points]
     # Logged without steps (all 0): time is the only x-axis that spreads the points out.
     stepless = steps[0] == steps[-1]
     keep = timeseries.downsample(times if stepless else steps, values, MAX_POINTS)
