@@ -199,3 +199,22 @@ def test_history_blocks_fit_keep_csp_and_pass_axe(site: Any, open_page: Any,
         assert violations == [], _report(violations)
     assert page.evaluate("window.__csp") == []
     assert errors == []
+
+
+def test_without_javascript_the_block_shows_its_points(site: Any, browser: Any) -> None:
+    path, uri, ids = site
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390,
+                                                                       "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(browser_fixtures.file_url(path / "reports" / "two.html"))
+        view = page.locator(".history-view").nth(1)
+        assert view.locator(".history-controls").is_hidden()
+        assert "need JavaScript" in view.inner_text()
+        view.locator("summary", has_text="Data of this chart").click()
+        cells = view.locator("table.chart-table tbody tr td:nth-child(3)").all_text_contents()
+        _, _, values, _ = history(uri, ids["xgboost-best"])
+        assert [float(c) for c in cells] == values
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
