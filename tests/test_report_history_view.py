@@ -218,3 +218,34 @@ def test_without_javascript_the_block_shows_its_points(site: Any, browser: Any) 
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     finally:
         context.close()
+
+
+def test_store_text_stays_text_in_the_view(tmp_path: Path, open_page: Any) -> None:
+    evil = '<img src=x onerror=alert(1)><b>x</b>%{y}'
+    uri = str(tmp_path / "store")
+    tracker.set_tracking_uri(uri)
+    tracker.set_experiment("e")
+    for index in range(2):
+        with tracker.start_run(run_name=f"{evil}{index}"):
+            tracker.log_param("p", f"{evil}</script>")
+            for step in range(3):
+                tracker.log_metric("loss", 1.0 / (1 + step + index), step=step)
+    tracker.api._tracking_uri = None
+    tracker.api._experiment_id = None
+    reports = write_files(tmp_path / "reports", {"r.md": (
+        "```history\nexperiment: e\nmetric: loss\ntitle: \"<b>t</b>\"\n```\n\n"
+        "```history\nexperiment: e\nmetric: loss\ngroup_by: params.p\n```\n")})
+    assert build(uri, tmp_path / "site", reports=reports, strict=True).warnings == []
+    page, errors = open_page(tmp_path / "site" / "reports" / "r.html",
+                             init_script=browser_fixtures.CSP_LISTENER)
+    page.wait_for_function("document.querySelectorAll('.history-view .js-plotly-plot')"
+                           ".length == 2", timeout=20_000)
+    page.locator(".history-view").nth(0).locator(".js-plotly-plot").hover()
+    assert page.evaluate("document.querySelectorAll('.history-view img, .history-view svg b,"
+                         " .history-legend b').length") == 0
+    legend = page.locator(".history-view").nth(1).locator(".history-legend li")
+    assert legend.all_text_contents() == [f"p = {evil}</script>"]
+    title = page.locator(".history-view").nth(0).locator(".gtitle").text_content()
+    assert title == "<b>t</b>"
+    assert page.evaluate("window.__csp") == []
+    assert errors == []
