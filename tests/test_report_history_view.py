@@ -131,6 +131,11 @@ def test_each_block_starts_from_its_options_and_draws_the_metric_history(
     assert len([t for t in grouped if t["fill"] == "tonexty"]) == 2
     legend = page.locator(".history-view").nth(2).locator(".history-legend li")
     assert legend.all_text_contents() == ["max_depth = 3", "max_depth = 6"]
+    assert legend.locator("a").count() == 0  # groups are not pages
+    runs = page.locator(".history-view").nth(0).locator(".history-legend li a")
+    assert runs.all_text_contents() == ["trial-1", "trial-2", "trial-0"]  # by rmse, as ranked
+    assert all(href.endswith(".html") for href in runs.evaluate_all(
+        "(links) => links.map((a) => a.getAttribute('href'))"))
     # the compare block: its runs' histories (lucid-ox has none) with the same controls
     (compared,) = page.evaluate(TRACES, 3)
     assert sorted(t["name"] for t in compared) == ["trial-0", "xgboost-best"]
