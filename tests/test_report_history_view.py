@@ -254,3 +254,27 @@ def test_store_text_stays_text_in_the_view(tmp_path: Path, open_page: Any) -> No
     assert title == "<b>t</b>"
     assert page.evaluate("window.__csp") == []
     assert errors == []
+
+
+@pytest.mark.slow
+def test_pdf_prints_the_drawn_histories(tmp_path: Path) -> None:
+    from tracker.site import report_pdf
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("needs poppler-utils (pdftotext)")
+    try:
+        report_pdf.chromium()
+    except report_pdf.PdfError as exc:
+        pytest.skip(str(exc))
+    uri = str(tmp_path / "store")
+    seed_demo_store(uri)
+    reports = write_files(tmp_path / "reports", {"two.md": REPORT.replace(
+        "---\n\n", f"experiment: {EXPERIMENT}\n---\n\n", 1)})
+    result = build(uri, tmp_path / "site", reports=reports, strict=True, pdf=True)
+    assert "reports/two.pdf" in result.pdfs
+    import subprocess
+
+    text = subprocess.run(["pdftotext", str(tmp_path / "site" / "reports" / "two.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "validation-rmse by hours since start" in text  # drawn by history-view.js
+    assert "log scale" not in text  # the controls are not printed

@@ -83,6 +83,7 @@
         KIT.traceRows(shown.map(function (t) { return { name: t.name, x: t.x, y: t.y }; }))));
       var layout = VIEWS.historyLayout(KIT.plotlyText(self.title(key, state)), KIT.plotlyText(key), state);
       window.Plotly.react(figure.querySelector(".chart-target"), traces, layout, KIT.PLOT_CONFIG);
+      figure.dataset.drawn = "1"; // what the PDF printer (report_pdf.py) waits for
     });
   };
 
