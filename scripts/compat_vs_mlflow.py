@@ -1,6 +1,7 @@
 """Run the compatibility corpus under tracker and under real MLflow, and diff what both logged.
 
     python -m scripts.compat_vs_mlflow --mlflow-python .venv-bench/bin/python [s07 s18 ...]
+    python -m scripts.compat_vs_mlflow --mlflow-python ... --without-models s20 s21 s35 s36
 
 Each script in tests/compat/scripts runs twice in fresh folders: with the ``mlflow`` shim
 (tracker), and with the given interpreter's real MLflow on a ``file:`` store (scripts that set
@@ -57,8 +58,15 @@ def run_mlflow(python: str, script: Path, workdir: Path) -> subprocess.Completed
                           text=True, timeout=TIMEOUT, check=False)
 
 
-def summarise(store: str) -> dict[str, Any]:
-    """What a store holds, in a form two stores can be compared by."""
+def summarise(store: str, without_models: bool = False) -> dict[str, Any]:
+    """What a store holds, in a form two stores can be compared by.
+
+    Args:
+        store: the store.
+        without_models: leave out the files of logged model folders (those holding ``MLmodel``):
+            MLflow 3 keeps a logged model outside the run's artifacts, so with this the rest of
+            what autologging logs can be compared on its own.
+    """
     from tracker.client import TrackerClient
     from tracker.entities import ViewType
 
@@ -81,7 +89,7 @@ def summarise(store: str) -> dict[str, Any]:
                 "params": run.data.params,
                 "metrics": {k: round(v, 6) for k, v in run.data.metrics.items()},
                 "tags": {k: v for k, v in run.data.tags.items() if not k.startswith(_SYSTEM_TAGS)},
-                "artifacts": sorted(files),
+                "artifacts": sorted(_without_models(files) if without_models else files),
             })
         out[exp.name] = rows
     out["registry"] = {
@@ -107,7 +115,14 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {json.dumps(a)[:120]} != {json.dumps(b)[:120]}"]
 
 
-def compare(script: Path, mlflow_python: str) -> tuple[str, list[str]]:
+def _without_models(files: list[str]) -> list[str]:
+    folders = {f.rpartition("/")[0] + "/" for f in files if f.rpartition("/")[2] == "MLmodel"}
+    return [f for f in files if not any(f.startswith(folder) for folder in folders)]
+
+
+def compare(
+    script: Path, mlflow_python: str, without_models: bool = False
+) -> tuple[str, list[str]]:
     from tracker.client import TrackerClient
     from tracker.importers.mlflow import import_mlflow
 
@@ -125,7 +140,8 @@ def compare(script: Path, mlflow_python: str) -> tuple[str, list[str]]:
         return "nothing logged", []
     imported = str(theirs / "imported")
     import_mlflow(source, TrackerClient(imported))
-    lines = differences(summarise(str(stores[0])), summarise(imported))
+    lines = differences(summarise(str(stores[0]), without_models),
+                        summarise(imported, without_models))
     outputs = [d / "out.json" for d in (ours, theirs)]
     if all(p.exists() for p in outputs):
         a, b = (mask(json.loads(p.read_text())) for p in outputs)
@@ -136,6 +152,9 @@ def compare(script: Path, mlflow_python: str) -> tuple[str, list[str]]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mlflow-python", required=True, help="a Python with MLflow installed")
+    parser.add_argument("--without-models", action="store_true",
+                        help="leave logged model folders out of the artifact lists (MLflow 3 "
+                             "keeps them outside the run's artifacts)")
     parser.add_argument("names", nargs="*", help="only scripts whose names contain these")
     args = parser.parse_args(argv)
     if not os.access(args.mlflow_python, os.X_OK):
@@ -143,7 +162,7 @@ def main(argv: list[str]) -> int:
     scripts = [s for s in SCRIPTS if not args.names or any(n in s.name for n in args.names)]
     same = 0
     for script in scripts:
-        verdict, lines = compare(script, args.mlflow_python)
+        verdict, lines = compare(script, args.mlflow_python, args.without_models)
         same += verdict == "same"
         print(f"{verdict:15} {script.stem}", flush=True)
         for line in lines[:12]:

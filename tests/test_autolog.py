@@ -58,8 +58,6 @@ RECORDS: list[dict[str, Any]] = [
 Y_RECORDS = np.array([r["trip_distance"] for r in RECORDS]) * 2.5 + np.arange(80) % 7
 BINARY = (Y_TRAIN - Y_TRAIN.median() > 0).astype(int)
 PARAMS = {"max_depth": 2, "eta": 0.3, "nthread": 1, "seed": 0}
-IMPORTANCE_TYPES = ["weight", "gain", "cover", "total_gain", "total_cover"]
-
 
 @pytest.fixture(autouse=True)
 def store(tmp_path: Path) -> Any:
@@ -102,6 +100,13 @@ def _history(run_id: str, key: str) -> list[tuple[int, float]]:
     return [(m.step, m.value) for m in _client().get_metric_history(run_id, key)]
 
 
+def assert_png(run_id: str, path: str, tmp_path: Path) -> None:
+    """The artifact is a PNG image of a real figure (not an empty file)."""
+    local = Path(_client().download_artifacts(run_id, path, str(tmp_path / "png")))
+    data = local.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, (path, len(data))
+
+
 def _artifact_json(run_id: str, path: str, tmp_path: Path) -> Any:
     local = _client().download_artifacts(run_id, path, str(tmp_path / "dl"))
     return json.loads(Path(local).read_text())
@@ -134,17 +139,18 @@ def test_train_logs_params_metrics_importance_dataset_and_model(
     assert run.data.params == {
         "max_depth": "2", "eta": "0.3", "nthread": "1", "seed": "0", "num_boost_round": "8",
         "early_stopping_rounds": "None", "maximize": "None", "verbose_eval": "False",
+        "custom_metric": "None",  # every train() argument MLflow logs, with its default
     }
     expected = evals_result["validation"]["rmse"]
     assert _history(run_id, "validation-rmse") == list(enumerate(expected))
     assert set(run.data.metrics) == {"validation-rmse"}
 
-    combined = _artifact_json(run_id, "feature_importance.json", tmp_path)
-    assert list(combined) == IMPORTANCE_TYPES
-    for kind in IMPORTANCE_TYPES:
-        assert combined[kind] == pytest.approx(booster.get_score(importance_type=kind))
-        per_type = _artifact_json(run_id, f"feature_importance_{kind}.json", tmp_path / kind)
-        assert per_type == combined[kind]
+    # MLflow's default importance_types=["weight"]: one JSON file and its bar chart.
+    root = {a.path for a in tracker.list_artifacts(run_id)}
+    assert root == {"feature_importance_weight.json", "feature_importance_weight.png", "model"}
+    assert _artifact_json(run_id, "feature_importance_weight.json", tmp_path) == pytest.approx(
+        booster.get_score(importance_type="weight"))
+    assert_png(run_id, "feature_importance_weight.png", tmp_path)
 
     inputs = _inputs(run)
     assert set(inputs) == {("train", "training"), ("validation", "eval")}
@@ -260,9 +266,10 @@ def test_importance_types_are_checked(dtrain: xgb.DMatrix, tmp_path: Path) -> No
     tracker.xgboost.autolog(importance_types=["gain"], log_models=False)
     xgb.train(PARAMS, dtrain, num_boost_round=2)
     run_id = _only_run().info.run_id
-    assert list(_artifact_json(run_id, "feature_importance.json", tmp_path)) == ["gain"]
+    assert _artifact_json(run_id, "feature_importance_gain.json", tmp_path) == pytest.approx(
+        xgb.train(PARAMS, dtrain, num_boost_round=2).get_score(importance_type="gain"))
     assert {a.path for a in tracker.list_artifacts(run_id)} == {
-        "feature_importance.json", "feature_importance_gain.json"
+        "feature_importance_gain.json", "feature_importance_gain.png"
     }
 
 
@@ -288,15 +295,17 @@ def test_regressor_fit_logs_one_run(tmp_path: Path) -> None:
     model.fit(X_TRAIN, Y_TRAIN, eval_set=[(X_VALID, Y_VALID)], verbose=False)
     run = _only_run()
     run_id = run.info.run_id
-    assert run.data.params["n_estimators"] == "6" and run.data.params["max_depth"] == "2"
-    assert run.data.params["num_boost_round"] == "6"
+    # As MLflow 3: the params fit() hands to xgboost.train, not get_params(); no estimator tags.
+    assert run.data.params["max_depth"] == "2" and run.data.params["num_boost_round"] == "6"
     assert run.data.params["objective"] == "reg:squarederror"
-    assert run.data.tags["estimator_name"] == "XGBRegressor"
-    assert run.data.tags["estimator_class"] == "xgboost.sklearn.XGBRegressor"
+    assert run.data.params["custom_metric"] == "None"
+    assert "n_estimators" not in run.data.params and "importance_type" not in run.data.params
+    assert "estimator_name" not in run.data.tags
     expected = model.evals_result()["validation_0"]["rmse"]
     assert _history(run_id, "validation_0-rmse") == list(enumerate(expected))
     assert set(_inputs(run)) == {("train", "training"), ("validation_0", "eval")}
-    assert "gain" in _artifact_json(run_id, "feature_importance.json", tmp_path)
+    assert set(_artifact_json(run_id, "feature_importance_weight.json", tmp_path)) <= set(
+        X_TRAIN.columns)
     loaded = tracker.xgboost.load_model(f"runs:/{run_id}/model")
     assert type(loaded) is xgb.XGBRegressor
     np.testing.assert_array_equal(loaded.predict(X_VALID), model.predict(X_VALID))
@@ -309,10 +318,11 @@ def test_classifier_early_stopping_and_rf_subclass() -> None:
                             learning_rate=0.9)
     clf.fit(X_TRAIN, labels, eval_set=[(X_TRAIN, labels)], verbose=False)
     xgb.XGBRFClassifier(n_estimators=3, max_depth=2, n_jobs=1).fit(X_TRAIN, labels)
-    runs = {r.data.tags["estimator_name"]: r for r in _runs()}
-    assert set(runs) == {"XGBClassifier", "XGBRFClassifier"}  # super().fit() adds no run
-    metrics = _client().get_run(runs["XGBClassifier"].info.run_id).data.metrics
+    found = sorted(_runs(), key=lambda r: r.info.start_time)
+    assert len(found) == 2  # super().fit() adds no run
+    metrics = _client().get_run(found[0].info.run_id).data.metrics
     assert metrics["best_iteration"] == clf.best_iteration
+    assert found[1].data.params["num_parallel_tree"] == "3"  # the random forest
 
 
 # -- runs: the user's or our own -------------------------------------------------------------------
@@ -508,6 +518,48 @@ def test_binary_classifier_roc_auc_uses_the_positive_class() -> None:
     clf = LogisticRegression().fit(X_TRAIN, labels)
     expected = skm.roc_auc_score(labels, clf.predict_proba(X_TRAIN)[:, 1])
     assert _only_run().data.metrics["training_roc_auc"] == pytest.approx(expected, rel=1e-12)
+
+
+def _pngs(run_id: str) -> set[str]:
+    return {a.path for a in tracker.list_artifacts(run_id) if a.path.endswith(".png")}
+
+
+def test_classifier_figures_as_mlflow_logs_them(tmp_path: Path) -> None:
+    """Binary: confusion matrix, ROC and precision-recall curves; more classes: the confusion
+    matrix only; regressors: none."""
+    tracker.sklearn.autolog(log_models=False)
+    binary = LogisticRegression().fit(X_TRAIN, BINARY)
+    assert binary.classes_.tolist() == [0, 1]
+    run_id = _only_run().info.run_id
+    assert _pngs(run_id) == {"training_confusion_matrix.png", "training_roc_curve.png",
+                             "training_precision_recall_curve.png"}
+    for name in _pngs(run_id):
+        assert_png(run_id, name, tmp_path / name)
+    with tracker.start_run() as multi:
+        LogisticRegression(max_iter=500).fit(*load_iris(return_X_y=True))
+    assert _pngs(multi.info.run_id) == {"training_confusion_matrix.png"}
+    with tracker.start_run() as regression:
+        LinearRegression().fit(X_TRAIN, Y_TRAIN)
+    assert _pngs(regression.info.run_id) == set()
+
+
+def test_without_matplotlib_figures_are_skipped_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.autologging import plots
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    monkeypatch.setattr(plots, "_MISSING_WARNED", [])
+    tracker.sklearn.autolog(log_models=False)
+    with pytest.warns(AutologWarning, match="matplotlib is not installed") as caught:
+        LogisticRegression().fit(X_TRAIN, BINARY)
+        LogisticRegression(C=2.0).fit(X_TRAIN, BINARY)
+    assert len([w for w in caught if "matplotlib" in str(w.message)]) == 1
+    runs = _runs()
+    assert len(runs) == 2
+    for run in runs:
+        assert _pngs(run.info.run_id) == set()
+        assert "training_accuracy_score" in run.data.metrics  # the rest is logged
 
 
 def test_grid_search_parent_and_child_runs(tmp_path: Path) -> None:

@@ -49,7 +49,8 @@ def _xgboost_run() -> str:
     y = 3 * x[:, 0] - 2 * x[:, 3] + x[:, 7] + rng.normal(scale=0.1, size=120)
     names = [f"feat_{i:02d}" for i in range(25)]
     dtrain = xgb.DMatrix(x, label=y, feature_names=names)
-    tracker.xgboost.autolog(log_models=False)
+    # Three types (MLflow's default is weight only), so the chart's type switch is exercised.
+    tracker.xgboost.autolog(log_models=False, importance_types=["weight", "gain", "cover"])
     try:
         with tracker.start_run(run_name="xgb") as run:
             xgb.train({"max_depth": 3, "nthread": 1, "seed": 0}, dtrain, num_boost_round=12)
@@ -104,8 +105,13 @@ def test_importance_tables_hold_the_top_20_features_of_each_type(built: Built) -
     assert gain[0].th.get_text() == "feat_00"  # the strongest signal in the data
     # The raw JSON stays available, collapsed.
     raw = [d for d in page.select("details.artifact-preview")
-           if "feature_importance" in d.summary.get_text()]
+           if "feature_importance" in d.summary.get_text() and
+           d.summary.get_text().endswith(".json")]
     assert raw and all(not d.has_attr("open") for d in raw)
+    # The charts autologging draws as MLflow does are shown as images.
+    charts = [d for d in page.select("details.artifact-preview")
+              if d.summary.get_text() == "feature_importance_gain.png"]
+    assert charts and charts[0].img is not None
 
 
 @pytest.mark.browser

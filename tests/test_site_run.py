@@ -27,7 +27,7 @@ import tracker.artifacts
 import tracker.data
 from tests.browser import browser, open_page  # noqa: F401 (fixtures)
 from tracker.site.build import build
-from tracker.site.pages.run import commit_url, repo_web_url
+from tracker.site.links import commit_url, repo_web_url
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 XSS = "<img src=x onerror=alert(1)>"

@@ -401,3 +401,41 @@ def check_s54_models_uri_register(logged: Logged) -> None:
     assert logged.output("out.json") == {"version": 1, "same": True, "run_matches": True}
     (version,) = logged.client.search_model_versions("name = 'tree-model'")
     assert version.source.startswith("runs:/") and version.source.endswith("/tree")
+def check_s35_sklearn_classifier_autolog(logged: Logged) -> None:
+    run = logged.run("breast-cancer")
+    assert int(logged.stdout.strip()) > 120  # of 143 test rows
+    assert run.data.params["logisticregression__max_iter"] == "200"
+    assert {"training_accuracy_score", "training_roc_auc", "training_log_loss"} <= set(
+        run.data.metrics)
+    files = logged.artifacts(run)
+    figures = {"training_confusion_matrix.png", "training_roc_curve.png",
+               "training_precision_recall_curve.png"}
+    assert figures <= files, files
+    for name in figures:
+        assert logged.read(run, name)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "model/MLmodel" in files
+
+
+def check_s36_xgboost_sklearn_autolog(logged: Logged) -> None:
+    run = logged.run("iris-xgb")
+    assert logged.stdout.strip() == "38"
+    params = run.data.params
+    assert params["objective"] == "multi:softprob" and params["num_boost_round"] == "8"
+    assert params["custom_metric"] == "None" and "n_estimators" not in params
+    assert "estimator_name" not in run.data.tags
+    assert "validation_0-mlogloss" in run.data.metrics
+    files = logged.artifacts(run)
+    assert {"feature_importance_weight.json", "feature_importance_weight.png"} <= files
+    assert not {f for f in files if f.startswith("feature_importance_") and "weight" not in f}
+    assert set(logged.json(run, "feature_importance_weight.json")) <= {
+        "sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"}
+    # The signature comes from the DataFrame fit() got (float64 columns: double), not a DMatrix.
+    inputs = json.loads(logged.json(run, "model/MLmodel")["signature"]["inputs"])
+    assert [(c["name"], c["type"]) for c in inputs] == [
+        ("sepal length (cm)", "double"), ("sepal width (cm)", "double"),
+        ("petal length (cm)", "double"), ("petal width (cm)", "double")]
+
+
+def check_s37_sklearn_unfitted_register(logged: Logged) -> None:
+    assert logged.output("out.json") == {"version": 1, "n_estimators": 5, "classes": [0, 1, 2]}
+    assert logged.client.get_model_version("rf-template", 1).run_id == logged.run().info.run_id

@@ -23,6 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000_000
 
 
+@pytest.fixture(autouse=True)
+def _outside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the CLI from an empty folder, as in a project without reports: the checkout's own
+    reports/ folder is written for the demo's store and would add its warnings under --strict."""
+    monkeypatch.chdir(tmp_path)
+
+
 def seed(store: Path, names: tuple[str, ...] = ("good-1", "good-2")) -> dict[str, str]:
     """A store with one experiment and a finished run per name: name -> run id."""
     tracker.set_tracking_uri(str(store))

@@ -73,3 +73,38 @@ def test_a_model_swapped_after_its_checksum_is_never_unpickled(
         ARMED.clear()
     assert not marker.exists(), "the swapped pickle ran"
     assert loaded.predict([[3.0]])[0] == pytest.approx(3.0)
+
+
+MLFLOW_STYLE = {
+    "sklearn": ("model.pkl", {
+        "python_function": {"loader_module": "mlflow.sklearn", "model_path": "model.pkl"},
+        "sklearn": {"pickled_model": "model.pkl", "serialization_format": "cloudpickle"}}),
+    "custom": ("python_model.pkl", {
+        "python_function": {"loader_module": "mlflow.pyfunc.model",
+                            "python_model": "python_model.pkl"}}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MLFLOW_STYLE))
+def test_a_pickle_without_checksums_is_never_unpickled_without_the_opt_in(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder in MLflow's format lists no checksums (#12): a hostile pickle placed in such a
+    folder in the store must not run unless the user set MLFLOW_ALLOW_PICKLE_DESERIALIZATION."""
+    import json
+
+    from tracker.exceptions import ModelIntegrityError
+
+    monkeypatch.delenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", raising=False)
+    name, flavors = MLFLOW_STYLE[kind]
+    folder = tmp_path / "model"
+    folder.mkdir()
+    marker = tmp_path / "pwned"
+    (folder / name).write_bytes(pickle.dumps(_Payload(marker)))
+    (folder / "MLmodel").write_text(json.dumps({"flavors": flavors}))
+    loaders = [tracker.pyfunc.load_model] + ([tracker.sklearn.load_model] if kind == "sklearn"
+                                             else [])
+    for load in loaders:
+        with pytest.raises(ModelIntegrityError, match="MLFLOW_ALLOW_PICKLE_DESERIALIZATION"):
+            load(str(folder))
+    assert not marker.exists(), "an unverified pickle ran"

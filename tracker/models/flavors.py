@@ -44,9 +44,11 @@ class SavedFlavor:
         name: the flavor name (``xgboost``, ``sklearn``).
         conf: the flavor's manifest entry (library version, file, format, model class).
         data: the model file, relative to the folder (None: the flavor records its own files).
-        loader_module: the module whose ``load_model`` reads it back (``tracker.xgboost``).
+        loader_module: the ``python_function`` loader MLflow names for it (``mlflow.xgboost``),
+            so MLflow loads the folder too; tracker maps it to its own module.
         libraries: ``{module: version}`` the model needs.
         requirements: the lines of ``requirements.txt`` (None: pins of ``libraries``).
+        pyfunc: extra keys of the ``python_function`` entry (``model_path``, ``predict_fn``).
 
     A flavor named ``python_function`` (custom models) has its ``conf`` merged into the
     ``python_function`` entry instead of getting an entry of its own, as MLflow writes it.
@@ -58,6 +60,7 @@ class SavedFlavor:
     loader_module: str
     libraries: dict[str, str]
     requirements: tuple[str, ...] | None = None
+    pyfunc: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -215,9 +218,12 @@ def _write_folder(
         mf.write_requirement_lines(folder, saved.requirements)
     else:
         mf.write_requirements(folder, saved.libraries)
+    mf.write_environments(folder)
     pyfunc: dict[str, Any] = {"loader_module": saved.loader_module}
     if saved.data is not None:
         pyfunc["data"] = saved.data
+    pyfunc.update(saved.pyfunc)
+    pyfunc["env"] = dict(mf.ENVIRONMENTS)
     pyfunc["python_version"] = platform.python_version()
     flavors = {PYFUNC: pyfunc}
     if saved.name == PYFUNC:

@@ -1,13 +1,18 @@
 """The model folder: its ``MLmodel`` manifest (JSON, which is also valid YAML), input example,
 requirements, and the checksums that are verified before a model file is loaded.
 
-Layout written by ``tracker.<flavor>.save_model`` / ``log_model``::
+Layout written by ``tracker.<flavor>.save_model`` / ``log_model`` — MLflow's, so MLflow 3 loads
+and serves the folder unchanged (``mlflow.pyfunc.load_model``, ``mlflow models serve``)::
 
     model/
-      MLmodel              manifest: flavors, signature, files {path: sha256}, versions, ids
+      MLmodel              manifest: flavors (python_function's loader_module is MLflow's:
+                           mlflow.sklearn, mlflow.xgboost, mlflow.pyfunc.model), signature,
+                           files {path: sha256}, versions, ids
       model.ubj | model.pkl  the model itself (the flavor decides the name and format)
       input_example.json   when an input example was given
       requirements.txt     pinned versions of the libraries the model needs
+      conda.yaml           the same requirements as a conda environment (MLflow's env files)
+      python_env.yaml      the Python version and ``-r requirements.txt``, for virtualenv
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from tracker.exceptions import InvalidArgumentError, ModelIntegrityError, NotFou
 MANIFEST = "MLmodel"
 INPUT_EXAMPLE = "input_example.json"
 REQUIREMENTS = "requirements.txt"
+CONDA_ENV = "conda.yaml"
+PYTHON_ENV = "python_env.yaml"
+# The python_function entry's ``env``, as MLflow records it.
+ENVIRONMENTS = {"conda": CONDA_ENV, "virtualenv": PYTHON_ENV}
 
 # Distribution names used in requirements.txt for the modules a model may need.
 _PIP_NAMES = {"sklearn": "scikit-learn"}
@@ -201,6 +210,58 @@ def read_verified(folder: str, manifest: dict[str, Any], rel: str) -> bytes:
     return data
 
 
+ALLOW_UNVERIFIED = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
+
+
+def unverified_allowed() -> bool:
+    """Whether the user opted in to deserializing model files that carry no checksums (folders
+    MLflow wrote), with MLflow 3's own switch ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``."""
+    return os.environ.get(ALLOW_UNVERIFIED, "").strip().lower() == "true"
+
+
+def has_checksums(manifest: dict[str, Any]) -> bool:
+    """True for folders tracker wrote (the manifest lists ``files``); False for MLflow's."""
+    return isinstance(manifest.get("files"), dict)
+
+
+def read_model_file(folder: str, manifest: dict[str, Any], rel: str, *, runs_code: bool) -> bytes:
+    """The bytes of model file ``rel``, read once: verified (``read_verified``) when the manifest
+    lists checksums, as tracker's do.
+
+    A folder MLflow wrote lists none. Its file is then read only if it stays inside the folder,
+    and — when deserializing it runs code (pickles) — only if the user opted in with
+    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``, the switch MLflow 3 itself requires; else
+    ``ModelIntegrityError``. XGBoost's UBJ/JSON files run no code and are read.
+
+    Args:
+        folder: the model folder.
+        manifest: its manifest.
+        rel: the file's path relative to the folder.
+        runs_code: whether deserializing the file can run code.
+    """
+    if has_checksums(manifest):
+        return read_verified(folder, manifest, rel)
+    root = os.path.realpath(folder)
+    full = os.path.realpath(os.path.join(folder, *str(rel).split("/")))
+    if os.path.commonpath([root, full]) != root:
+        raise ModelIntegrityError(
+            f"The {MANIFEST} manifest in {folder} names model file {rel!r}, outside the model "
+            "folder; refusing to load it."
+        )
+    if runs_code and not unverified_allowed():
+        raise ModelIntegrityError(
+            f"Model file {rel!r} in {folder} has no checksum (the folder was not written by "
+            "tracker, e.g. by MLflow), so it cannot be verified, and unpickling it can run "
+            f"code. Refusing to load it; if you trust its source, set {ALLOW_UNVERIFIED}=true "
+            "(as MLflow 3 itself requires)."
+        )
+    try:
+        with open(full, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ModelIntegrityError(f"Model file {rel!r} is missing from {folder}.") from None
+
+
 def verify_tree(folder: str, manifest: dict[str, Any], prefix: str) -> None:
     """Check every file under ``prefix`` (e.g. ``code``): listed in ``files``, unchanged, none
     added — a module dropped into a model's ``code/`` folder would be imported otherwise.
@@ -338,3 +399,24 @@ def write_requirement_lines(folder: str, lines: tuple[str, ...] | list[str]) -> 
     """
     with open(os.path.join(folder, REQUIREMENTS), "w", encoding="utf-8") as fh:
         fh.write("".join(f"{line}\n" for line in lines))
+
+
+def write_environments(folder: str) -> None:
+    """Write ``conda.yaml`` and ``python_env.yaml`` (MLflow's environment files) from the
+    folder's ``requirements.txt``, so MLflow's tooling can rebuild the model's environment.
+
+    Args:
+        folder: the model folder, holding ``requirements.txt`` already.
+    """
+    import yaml
+
+    with open(os.path.join(folder, REQUIREMENTS), encoding="utf-8") as fh:
+        lines = [line.strip() for line in fh if line.strip()]
+    python = platform.python_version()
+    conda = {"channels": ["conda-forge"],
+             "dependencies": [f"python={python}", "pip", {"pip": lines}], "name": "mlflow-env"}
+    venv = {"python": python, "build_dependencies": ["pip", "setuptools", "wheel"],
+            "dependencies": [f"-r {REQUIREMENTS}"]}
+    for name, content in ((CONDA_ENV, conda), (PYTHON_ENV, venv)):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as fh:
+            yaml.safe_dump(content, fh, sort_keys=False, default_flow_style=False)

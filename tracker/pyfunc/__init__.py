@@ -32,11 +32,14 @@ __all__ = [
 
 FLAVOR_NAME = "python_function"
 
-# loader_module values a manifest may name, and the module that loads each one.
+# loader_module values a manifest may name, and the module that loads each one: MLflow's names
+# (what tracker writes, and what MLflow wrote) and the tracker.* names of older tracker folders.
 _LOADERS = {
+    "mlflow.xgboost": "tracker.xgboost",
+    "mlflow.sklearn": "tracker.sklearn",
+    "mlflow.pyfunc.model": "tracker.pyfunc.model",  # custom models
     "tracker.xgboost": "tracker.xgboost",
     "tracker.sklearn": "tracker.sklearn",
-    "mlflow.pyfunc.model": "tracker.pyfunc.model",  # custom models, recorded as MLflow does
 }
 
 

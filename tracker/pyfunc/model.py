@@ -210,7 +210,7 @@ class CustomSaver:
         from tracker.models.manifest import library_versions
 
         try:
-            payload = cloudpickle.dumps(self.python_model, protocol=pickle.DEFAULT_PROTOCOL)
+            payload = dumps(self.python_model)
         except Exception as exc:  # noqa: BLE001 - any pickling failure, reported with its cause
             raise InvalidArgumentError(
                 f"python_model {type(self.python_model).__name__} cannot be pickled with "
@@ -428,23 +428,36 @@ def _load(
         model_config: overrides of the logged ``model_config`` keys.
     """
     from tracker.models.flavors import PYFUNC
-    from tracker.models.manifest import read_verified, verify_tree
+    from tracker.models.manifest import has_checksums, read_model_file, verify_tree
 
     conf = manifest["flavors"][PYFUNC]
     artifacts = {name: _inside(folder, str(info.get("path")), f"artifact {name!r}")
                  for name, info in (conf.get("artifacts") or {}).items()}
+    verified = has_checksums(manifest)
+    # A folder MLflow wrote has no checksums: read_model_file refuses it unless the user opted
+    # in (MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true), before any code or artifact is used.
+    payload = read_model_file(folder, manifest, str(conf.get("python_model", PYTHON_MODEL)),
+                              runs_code=True)
     if conf.get("code"):
         code = str(conf["code"])
         _inside(folder, code, "code")
-        verify_tree(folder, manifest, code)
-        _add_to_sys_path(folder, manifest, code)
-    if artifacts:
+        if verified:
+            verify_tree(folder, manifest, code)
+            _add_to_sys_path(folder, manifest, code)
+        else:
+            _add_unverified_code(folder, code)
+    if artifacts and verified:
         verify_tree(folder, manifest, ARTIFACTS_DIR)
-    payload = read_verified(folder, manifest, str(conf.get("python_model", PYTHON_MODEL)))
     _warn_cloudpickle_version(conf.get("cloudpickle_version"))
     try:
-        python_model = pickle.loads(payload)  # noqa: S301 - these bytes' sha256 was just checked
+        python_model = loads(payload)  # verified just above (or the user opted in)
     except ModuleNotFoundError as exc:
+        if str(exc.name).split(".")[0] == "mlflow":
+            raise InvalidArgumentError(
+                f"The custom model in {folder} was pickled by MLflow and refers to MLflow's own "
+                f"module {exc.name!r} (MLflow 3 wraps predict in its input validation); loading "
+                "it needs mlflow installed next to tracker: pip install mlflow."
+            ) from None
         raise InvalidArgumentError(
             f"The custom model in {folder} needs module {exc.name!r}, which cannot be imported. "
             "Install it, or log the model with code_paths=[...] holding that module."
@@ -457,6 +470,91 @@ def _load(
     context = PythonModelContext(artifacts, _model_config(conf.get("config"), model_config))
     python_model.load_context(context)
     return LoadedPythonModel(python_model, context)
+
+
+def _add_unverified_code(folder: str, code: str) -> None:
+    """Put ``code/`` of a folder MLflow wrote on ``sys.path`` (as MLflow does: the user opted
+    in to loading it unverified)."""
+    path = os.path.join(folder, *code.split("/"))
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
+# -- pickling: the PythonModel base class under MLflow's name -------------------------------------
+#
+# A custom model class defined in a script or notebook is pickled by value, and its base class by
+# name. Recorded as tracker.pyfunc.model.PythonModel, MLflow could not unpickle it without
+# tracker installed; so the base classes are recorded as mlflow.pyfunc.model's, which MLflow
+# has, and tracker's unpickler maps that name back to its own classes (for pickles MLflow wrote
+# too).
+
+_MLFLOW_MODULES = ("mlflow.pyfunc.model", "mlflow.pyfunc")
+_BASES = ("PythonModel", "PythonModelContext")
+
+
+class _ModuleByName:
+    """Pickles as ``importlib.import_module(name)``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        import importlib
+
+        return importlib.import_module, (self.name,)
+
+
+def dumps(python_model: PythonModel) -> bytes:
+    """``python_model`` pickled with cloudpickle, its base classes named as MLflow names them.
+
+    Args:
+        python_model: the model instance.
+    """
+    import io
+
+    import cloudpickle
+
+    bases = {id(PythonModel): "PythonModel", id(PythonModelContext): "PythonModelContext"}
+
+    class _Pickler(cloudpickle.CloudPickler):
+        def reducer_override(self, obj: Any) -> Any:
+            name = bases.get(id(obj)) if isinstance(obj, type) else None
+            if name is not None:
+                return getattr, (_ModuleByName("mlflow.pyfunc.model"), name)
+            return super().reducer_override(obj)
+
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.DEFAULT_PROTOCOL).dump(python_model)
+    return buffer.getvalue()
+
+
+def _import_module(name: str) -> Any:
+    """``importlib.import_module``, with MLflow's pyfunc modules meaning this one."""
+    import importlib
+
+    if name in _MLFLOW_MODULES:
+        return sys.modules[__name__]
+    return importlib.import_module(name)
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "importlib" and name == "import_module":
+            return _import_module
+        if module in _MLFLOW_MODULES and name in _BASES:
+            return globals()[name]
+        return super().find_class(module, name)
+
+
+def loads(payload: bytes) -> Any:
+    """Unpickle a custom model (``dumps``' output, or MLflow's ``python_model.pkl``).
+
+    Args:
+        payload: the verified bytes.
+    """
+    import io
+
+    return _Unpickler(io.BytesIO(payload)).load()  # noqa: S301 - the caller verified the bytes
 
 
 def _raw(loaded: LoadedPythonModel) -> PythonModel:

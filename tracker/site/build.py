@@ -11,18 +11,23 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tracker.exceptions import TrackerError
 from tracker.site.cache import BuildCache
-from tracker.site.pages import Group, Page, SiteFile
+from tracker.site.pages import Collector, Group, Page, SiteFile
 
 if TYPE_CHECKING:
+    import jinja2
+
     from tracker.config import TrackerConfig
+    from tracker.site.data import SiteData
+    from tracker.site.render import BaseContext
+    from tracker.site.writer import SiteWriter
 
 log = logging.getLogger("tracker.site")
 
-# Page modules under tracker.site.pages, in build order; each has collect(site).
+# Page modules under tracker.site.pages, in build order; each has a ``collect`` (``Collector``).
 # (One name per line: several people add pages at once.)
 COLLECTORS = (
     "home",
@@ -174,13 +179,18 @@ def build(
     return result
 
 
-def _collect(site: Any, writer: Any) -> tuple[list[Page | SiteFile], int]:
+def collector(name: str) -> Collector:
+    """The ``collect`` function of page module ``tracker.site.pages.<name>``."""
+    collect: Collector = importlib.import_module(f"tracker.site.pages.{name}").collect
+    return collect
+
+
+def _collect(site: SiteData, writer: SiteWriter) -> tuple[list[Page | SiteFile], int]:
     """Every page and file to write, and how many pages of reused groups stay as they are."""
     items: list[Page | SiteFile] = []
     kept: list[str] = []
     for name in COLLECTORS:
-        module = importlib.import_module(f"tracker.site.pages.{name}")
-        for item in module.collect(site):
+        for item in collector(name)(site):
             if not isinstance(item, Group):
                 items.append(item)
             elif writer.reusable(item.key, item.fingerprint):
@@ -197,7 +207,7 @@ def _collect(site: Any, writer: Any) -> tuple[list[Page | SiteFile], int]:
     return items, sum(1 for path in kept if path in writer.previous["inputs"])
 
 
-def _write_pdfs(writer: Any, pages: list[Page]) -> list[str]:
+def _write_pdfs(writer: SiteWriter, pages: list[Page]) -> list[str]:
     """Each report page printed to a PDF next to it (the pages are on disk by now)."""
     from tracker.site import report_pdf
     from tracker.site.pages.reports import ReportPage
@@ -238,7 +248,7 @@ def sitemap(base_url: str, pages: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _base_context(site: Any, site_title: str, base_url: str) -> dict[str, Any]:
+def _base_context(site: SiteData, site_title: str, base_url: str) -> BaseContext:
     from tracker.site import reports
 
     urls = site.urls
@@ -252,7 +262,7 @@ def _base_context(site: Any, site_title: str, base_url: str) -> dict[str, Any]:
     }
 
 
-def _page_input_hash(page: Page, base: dict[str, Any], theme: str) -> str:
+def _page_input_hash(page: Page, base: BaseContext, theme: str) -> str:
     h = hashlib.sha256(theme.encode())
     h.update(repr(sorted(base.items())).encode())
     h.update(page.template.encode())
@@ -260,7 +270,7 @@ def _page_input_hash(page: Page, base: dict[str, Any], theme: str) -> str:
     return h.hexdigest()
 
 
-def _write_page(writer: Any, env: Any, page: Page, base: dict[str, Any], theme: str) -> None:
+def _write_page(writer: SiteWriter, env: jinja2.Environment, page: Page, base: BaseContext, theme: str) -> None:
     from tracker.site import render
 
     input_hash = _page_input_hash(page, base, theme)
@@ -315,7 +325,7 @@ def plotly_asset() -> tuple[str, bytes]:
     return plotly_asset_name(), _plotly_source().read_bytes()
 
 
-def _write_assets(writer: Any, templates: str | os.PathLike[str] | None) -> None:
+def _write_assets(writer: SiteWriter, templates: str | os.PathLike[str] | None) -> None:
     from tracker.site.render import default_theme
 
     roots = [default_theme() / "assets"]

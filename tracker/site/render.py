@@ -11,9 +11,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from markupsafe import Markup
 
@@ -35,6 +36,16 @@ TEMPLATE_BASE_CONTEXT = {
     "page_path": "Site-root path of the page being rendered (for relative links).",
     "plotly_js": "Site path of the bundled plotly.js (load it only on pages with charts).",
 }
+
+
+class BaseContext(TypedDict):
+    """What the build gives every template besides ``page`` and ``page_path`` (the same for
+    every page of a build; described in ``TEMPLATE_BASE_CONTEXT``)."""
+
+    plotly_js: str
+    site_title: str
+    base_url: str
+    nav: list[tuple[str, str]]
 
 
 def default_theme() -> Path:
@@ -81,7 +92,7 @@ def environment(user_templates: str | os.PathLike[str] | None = None) -> jinja2.
     return env
 
 
-def render_page(env: jinja2.Environment, page: Page, base: dict[str, Any]) -> str:
+def render_page(env: jinja2.Environment, page: Page, base: BaseContext) -> str:
     """HTML of one page."""
     template = env.get_template(page.template)
     return template.render(page=page, page_path=page.path, **base)
@@ -89,15 +100,17 @@ def render_page(env: jinja2.Environment, page: Page, base: dict[str, Any]) -> st
 
 # -- filters --------------------------------------------------------------------------------
 
+_Filter = TypeVar("_Filter", bound=Callable[..., object])
 
-def _pass_context(func: Any) -> Any:
+
+def _pass_context(func: _Filter) -> _Filter:
     import jinja2
 
     return jinja2.pass_context(func)
 
 
 @_pass_context
-def rel(context: Any, target: str) -> str:
+def rel(context: jinja2.runtime.Context, target: str) -> str:
     """A site-root path as a link relative to the page being rendered."""
     return relative(context["page_path"], target)
 
@@ -194,7 +207,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def chart_table(figure: Any) -> dict[str, Any]:
+def chart_table(figure: object) -> dict[str, Any]:
     """A chart's text alternative (summary, columns, rows): ``charts.figure_table`` (#18)."""
     from tracker.site.charts import figure_table
 

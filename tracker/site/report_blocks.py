@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,12 @@ from tracker.site.pages import Link
 from tracker.site.reports import ReportError
 
 if TYPE_CHECKING:
+    from tracker.registry import ModelVersion
     from tracker.site.data import ModelState, SiteData
+    from tracker.site.pages.artifacts import Importance
+    from tracker.site.pages.home import Champion
+    from tracker.site.pages.leaderboard import Cell, Column, Row
+    from tracker.site.pages.registry import VersionRow
 
 KINDS = ("runs", "history", "scatter", "bar", "parallel", "importance", "model", "compare")
 RUN_SET_KEYS = ("experiment", "filter", "order_by", "limit")
@@ -76,16 +82,16 @@ class BlockView:
     kind: str
     line: int
     title: str = ""
-    columns: tuple[Any, ...] = ()  # runs: leaderboard Columns
-    rows: tuple[Any, ...] = ()  # runs: leaderboard Rows; compare: CompareRow
+    columns: tuple[Column, ...] = ()  # runs: leaderboard Columns
+    rows: tuple[Row, ...] | tuple[CompareRow, ...] = ()  # runs: leaderboard Rows; compare
     primary_metric: str = ""
     figures: tuple[dict[str, Any], ...] = ()  # Plotly figures (history, scatter, bar, compare)
     parcoords: dict[str, Any] | None = None  # parallel: parcoords.js spec
-    importance: Any = None  # importance: pages.artifacts.Importance
+    importance: Importance | None = None  # importance: the scores drawn
     run: Link | None = None  # importance: the run the scores come from
-    version: Any = None  # model: pages.registry.VersionRow
+    version: VersionRow | None = None  # model: the version's row
     model: Link | None = None  # model: the model page
-    champion: Any = None  # model: pages.home.Champion when this version serves
+    champion: Champion | None = None  # model: the champion card when this version serves
     runs: tuple[Link, ...] = ()  # compare: the compared runs, baseline first
     note: str = ""  # a line under the block (how many runs matched, ...)
     data: BlockData = field(default_factory=BlockData)
@@ -269,7 +275,7 @@ def find_run(site: SiteData, text: str, ctx: Context, key: str = "run") -> dict[
 
 
 def find_version(site: SiteData, spec: str, ctx: Context, key: str = "model") -> tuple[
-        ModelState, Any]:
+        ModelState, ModelVersion]:
     """(model state, version) of ``name@alias``, ``name/3`` or ``name`` (its latest version)."""
     name, alias, number = spec, "", ""
     if "@" in spec:
@@ -325,7 +331,7 @@ def value_of(site: SiteData, run: dict[str, Any], kind: str, name: str) -> Any:
 
 
 def _label(site: SiteData, run: dict[str, Any]) -> Link:
-    from tracker.site.pages.home import run_label
+    from tracker.site.links import run_label
 
     return Link(run_label(run), site.urls.run(run["run_id"]))
 
@@ -369,7 +375,7 @@ def runs_block(site: SiteData, options: dict[str, Any], ctx: Context) -> BlockVi
                      note=_matched(runs), data=BlockData(data_columns, data_rows))
 
 
-def _column(site: SiteData, runs: list[dict[str, Any]], text: str, ctx: Context) -> Any:
+def _column(site: SiteData, runs: list[dict[str, Any]], text: str, ctx: Context) -> Column:
     from tracker.site.pages import leaderboard as lb
 
     kind, name = _field(text, "columns", ctx)
@@ -386,8 +392,8 @@ def _column(site: SiteData, runs: list[dict[str, Any]], text: str, ctx: Context)
     return lb.Column(attr, label, "attr", name in ("duration", "end_time"), "", True)
 
 
-def _cells(site: SiteData, run: dict[str, Any], columns: list[Any], best: dict[str, float]
-           ) -> tuple[Any, ...]:
+def _cells(site: SiteData, run: dict[str, Any], columns: list[Column], best: dict[str, float]
+           ) -> tuple[Cell, ...]:
     """Leaderboard cells (``pages.leaderboard``), plus tag, run id, run name and end columns."""
     from tracker.site.pages import leaderboard as lb
 
@@ -412,7 +418,7 @@ def _data_name(key: str) -> str:
     return {"start": "start_time"}.get(name, name) if prefix == "attr" else key
 
 
-def _raw(site: SiteData, run: dict[str, Any], column: Any) -> Any:
+def _raw(site: SiteData, run: dict[str, Any], column: Column) -> Any:
     """A column's value in full (for the CSV); times as ISO 8601 (UTC)."""
     from tracker.site.render import format_iso
 
@@ -474,7 +480,7 @@ def _grouped_runs(site: SiteData, options: dict[str, Any], ctx: Context, eid: st
     groups: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         groups.setdefault(group_key(site, run, kind, name), []).append(run)
-    columns: list[Any] = []
+    columns: list[Column] = []
     if "count" in aggregates:
         columns.append(lb.Column("agg.count", "runs", "attr", True, "", True))
     for metric in metrics:
@@ -707,7 +713,8 @@ def _utc(ms: int) -> str:
 
 
 def _band_traces(site: SiteData, series: list[tuple[dict[str, Any], list[Any], list[float]]],
-                 grouping: tuple[str, str], smoothing: float, ema: Any) -> list[dict[str, Any]]:
+                 grouping: tuple[str, str], smoothing: float,
+                 ema: Callable[[list[float], float], list[float]]) -> list[dict[str, Any]]:
     """Per group: the mean by step as a line, the min–max range as a band."""
     kind, name = grouping
     groups: dict[str, dict[Any, list[float]]] = {}

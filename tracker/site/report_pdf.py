@@ -18,9 +18,12 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tracker.exceptions import TrackerError
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Route
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -120,7 +123,7 @@ def _render(executable: str, out: Path, jobs: list[PdfJob]) -> list[tuple[str, b
             browser.close()
 
 
-def _print(browser: Any, file: Path, job: PdfJob) -> bytes:
+def _print(browser: Browser, file: Path, job: PdfJob) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
 
     context = browser.new_context(viewport={"width": PAGE_WIDTH_PX, "height": 1000},
@@ -147,7 +150,7 @@ def _print(browser: Any, file: Path, job: PdfJob) -> bytes:
         context.close()
 
 
-def _local_only(route: Any) -> None:
+def _local_only(route: Route) -> None:
     if route.request.url.startswith(LOCAL_SCHEMES):
         route.continue_()
     else:

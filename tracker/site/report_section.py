@@ -47,8 +47,8 @@ class Section:
     sql: str = doc("The block's SQL (tables, charts, errors).", "")
     line: int = doc("Line of the block in the report file (0 for Markdown text).", 0)
     error: str = doc("What went wrong (kind 'error').", "")
-    block: Any = doc("The drawn block (kind 'block'): a ``report_blocks.BlockView``.", None)
-    data: Any = doc("The rows behind a block, with its CSV (``report_blocks.BlockData``).", None)
+    block: report_blocks.BlockView | None = doc("The drawn block (kind 'block').", None)
+    data: report_blocks.BlockData | None = doc("The rows behind a block, with its CSV.", None)
 
 
 def front_matter(source: reports.ReportSource) -> tuple[dict[str, str], str, int]:

@@ -27,6 +27,7 @@ An unknown function, run, model or key raises ``ReportError`` naming file:line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -223,7 +224,7 @@ def _metric_keys(site: SiteData, ctx: Context, options: dict[str, Any]) -> list[
                    for k in site.metrics.get(r["run_id"], {})})
 
 
-def _number(value: float, href: str, formatter: Any) -> Value:
+def _number(value: float, href: str, formatter: Callable[[float], str]) -> Value:
     text = formatter(value)
     return Value(text, href, repr(value) if text != repr(value) else "")
 

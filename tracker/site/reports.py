@@ -41,6 +41,7 @@ from tracker.site.report_meta import FrontMatter
 
 if TYPE_CHECKING:
     from tracker.query.sandbox import Sandbox
+    from tracker.site.data import SiteData
 
 MAX_ROWS = 200
 # ```sql and ```chart here; the YAML blocks of #17 in tracker.site.report_blocks (same order).
@@ -109,7 +110,7 @@ def report_files(reports_dir: str | None) -> list[str]:
     )
 
 
-def nav_entries(site: Any) -> list[tuple[str, str]]:
+def nav_entries(site: SiteData) -> list[tuple[str, str]]:
     """``[("Reports", <reports index>)]`` when the build has reports, else ``[]``."""
     return [("Reports", site.urls.reports_index)] if report_files(site.reports_dir) else []
 

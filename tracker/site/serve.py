@@ -22,11 +22,14 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from tracker.exceptions import TrackerError
 from tracker.site import media
+
+if TYPE_CHECKING:
+    from tracker.config import TrackerConfig
 
 log = logging.getLogger("tracker.site")
 
@@ -278,7 +281,10 @@ def serve(
     interval: float = 1.0,
     echo: Callable[[str], None] = print,
     stop: threading.Event | None = None,
-    **build_options: Any,
+    site_title: str | None = None,
+    base_url: str | None = None,
+    strict: bool = False,
+    config: TrackerConfig | None = None,
 ) -> None:
     """Build the site, serve it, and rebuild on changes until Ctrl-C (or ``stop`` is set).
 
@@ -292,13 +298,14 @@ def serve(
         interval: seconds between two change checks.
         echo: where progress lines go.
         stop: an event that ends serving when set (tests, embedding).
-        build_options: passed on to ``build`` (``site_title``, ``base_url``, ``strict``).
+        site_title, base_url, strict, config: passed on to ``build``.
     """
     from tracker.site.build import build
     from tracker.site.render import default_theme
 
     def rebuild() -> None:
-        result = build(store_uri, out, reports=reports, templates=templates, **build_options)
+        result = build(store_uri, out, reports=reports, templates=templates,
+                       site_title=site_title, base_url=base_url, strict=strict, config=config)
         for warning in result.warnings:
             echo(f"warning: {warning}")
         echo(f"Built {result.pages} pages in {result.seconds:.1f} s ({len(result.written)} files "

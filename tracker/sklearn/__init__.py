@@ -1,9 +1,10 @@
 """The scikit-learn flavor: ``tracker.sklearn.log_model`` / ``save_model`` / ``load_model``.
 
-Any fitted estimator with ``predict`` is accepted — pipelines included, such as the course's
+Any estimator (fitted or not, as in MLflow) is accepted — pipelines included, such as the course's
 ``make_pipeline(DictVectorizer(), LinearRegression())`` that takes a list of dicts. The model is
 pickled (cloudpickle by default, as MLflow does); unpickling runs code, so ``load_model`` first
 checks the pickle's sha256 against the manifest and refuses a modified file without reading it.
+The folder is MLflow's (``loader_module: mlflow.sklearn``, ``model_path``), so MLflow loads it.
 """
 
 from __future__ import annotations
@@ -24,36 +25,40 @@ __all__ = [
 FLAVOR_NAME = "sklearn"
 SERIALIZATION_FORMATS = ("cloudpickle", "pickle")
 _DATA = "model.pkl"
+LOADER_MODULE = "mlflow.sklearn"  # what MLflow records, so MLflow loads the folder too
+PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba", "score")
 
 
 def _check_model(sk_model: Any, where: str) -> None:
-    """Refuse objects without ``predict`` and unfitted scikit-learn estimators."""
-    if isinstance(sk_model, (str, bytes, os.PathLike)) or not callable(
-        getattr(sk_model, "predict", None)
+    """Refuse names, paths and objects that are not scikit-learn-like (no ``fit`` or ``predict``).
+
+    Unfitted estimators are accepted, as MLflow accepts them (a template logged and registered
+    before training); predicting with one raises scikit-learn's ``NotFittedError``.
+    """
+    if isinstance(sk_model, (str, bytes, os.PathLike)) or not (
+        callable(getattr(sk_model, "predict", None)) or callable(getattr(sk_model, "fit", None))
     ):
         raise InvalidArgumentError(
-            f"{where} expects a fitted scikit-learn estimator or pipeline (an object with a "
-            f"predict method), got {type(sk_model).__module__}.{type(sk_model).__qualname__} "
+            f"{where} expects a scikit-learn estimator or pipeline (an object with fit or "
+            f"predict), got {type(sk_model).__module__}.{type(sk_model).__qualname__} "
             f"{_short_repr(sk_model)}."
         )
-    try:
-        from sklearn.base import BaseEstimator
-        from sklearn.exceptions import NotFittedError
-        from sklearn.utils.validation import check_is_fitted
-    except ImportError:
-        return
-    if isinstance(sk_model, BaseEstimator):
-        try:
-            check_is_fitted(sk_model)
-        except NotFittedError:
-            raise InvalidArgumentError(
-                f"{where}: the {type(sk_model).__name__} is not fitted; call fit() first."
-            ) from None
 
 
 def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_predict_fn(predict_fn: Any) -> str:
+    """MLflow's ``pyfunc_predict_fn=``: the method the ``python_function`` flavor calls."""
+    if predict_fn is None:
+        return "predict"
+    if predict_fn not in PREDICT_FNS:
+        raise InvalidArgumentError(
+            f"pyfunc_predict_fn must be one of {PREDICT_FNS}, got {predict_fn!r}."
+        )
+    return str(predict_fn)
 
 
 def _check_format(serialization_format: str) -> str:
@@ -65,7 +70,7 @@ def _check_format(serialization_format: str) -> str:
     return serialization_format
 
 
-def _saver(sk_model: Any, serialization_format: str) -> Any:
+def _saver(sk_model: Any, serialization_format: str, predict_fn: str = "predict") -> Any:
     """The flavor writer ``tracker.models.flavors.save_folder`` calls with the folder."""
 
     def save(folder: str) -> SavedFlavor:
@@ -89,7 +94,8 @@ def _saver(sk_model: Any, serialization_format: str) -> Any:
             "model_class": f"{cls.__module__}.{cls.__qualname__}",
             "code": None,
         }
-        return SavedFlavor(FLAVOR_NAME, conf, _DATA, __name__, libraries)
+        return SavedFlavor(FLAVOR_NAME, conf, None, LOADER_MODULE, libraries,
+                           pyfunc={"model_path": _DATA, "predict_fn": predict_fn})
 
     return save
 
@@ -106,7 +112,7 @@ def save_model(
     """Save a scikit-learn model as a model folder at ``path`` (which must not exist or be empty).
 
     Args:
-        sk_model: a fitted estimator or pipeline (anything with ``predict``).
+        sk_model: an estimator or pipeline, fitted or not (as in MLflow).
         path: the folder to create.
         input_example: optional example input; saved, and used to infer the signature.
         signature: a ``ModelSignature`` or dict; inferred from ``input_example`` when omitted.
@@ -117,8 +123,9 @@ def save_model(
 
     _check_model(sk_model, "tracker.sklearn.save_model")
     metadata = check_kwargs(kwargs, "tracker.sklearn.save_model")
+    predict_fn = _check_predict_fn(kwargs.get("pyfunc_predict_fn"))
     save_folder(
-        os.fspath(path), _saver(sk_model, _check_format(serialization_format)),
+        os.fspath(path), _saver(sk_model, _check_format(serialization_format), predict_fn),
         lambda data: _predict(sk_model, data),
         input_example=input_example, signature=signature, metadata=metadata,
     )
@@ -138,7 +145,7 @@ def log_model(
     """Log a scikit-learn model to the active run (one is started if none is active).
 
     Args:
-        sk_model: a fitted estimator or pipeline (anything with ``predict``).
+        sk_model: an estimator or pipeline, fitted or not (as in MLflow).
         artifact_path: where in the run's artifacts (MLflow 2 spelling), e.g. ``"model"``.
         name: the same, MLflow 3 spelling; give exactly one of the two.
         input_example: optional example input; saved, and used to infer the signature.
@@ -153,8 +160,9 @@ def log_model(
     _check_model(sk_model, where)
     path = target_path(artifact_path, name, where)
     metadata = check_kwargs(kwargs, where)
+    predict_fn = _check_predict_fn(kwargs.get("pyfunc_predict_fn"))
     return log_to_run(
-        path, _saver(sk_model, _check_format(serialization_format)),
+        path, _saver(sk_model, _check_format(serialization_format), predict_fn),
         lambda data: _predict(sk_model, data),
         input_example=input_example, signature=signature,
         registered_model_name=registered_model_name, metadata=metadata, options=kwargs,
@@ -177,12 +185,35 @@ def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -
 
 def _load(folder: str, manifest: dict[str, Any]) -> Any:
     """Unpickle the model of a folder — only once its sha256 matches the manifest. The file is
-    read once: the bytes that were hashed are the bytes unpickled."""
-    from tracker.models.manifest import read_verified
+    read once: the bytes that were hashed are the bytes unpickled. Folders MLflow wrote (no
+    checksums) need ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true``, as in MLflow 3."""
+    from tracker.models.manifest import read_model_file
 
     conf = manifest["flavors"][FLAVOR_NAME]
-    payload = read_verified(folder, manifest, str(conf.get("pickled_model", _DATA)))
-    return pickle.loads(payload)  # noqa: S301 - these bytes' checksum was verified just above
+    fmt = conf.get("serialization_format", "pickle")
+    if fmt not in (*SERIALIZATION_FORMATS, "skops"):
+        raise InvalidArgumentError(
+            f"The manifest's serialization_format {fmt!r} is not one tracker reads; supported: "
+            f"{[*SERIALIZATION_FORMATS, 'skops']}."
+        )
+    payload = read_model_file(folder, manifest, str(conf.get("pickled_model", _DATA)),
+                              runs_code=True)
+    if fmt == "skops":
+        return _load_skops(payload, folder)
+    return pickle.loads(payload)  # noqa: S301 - verified above (or the user opted in)
+
+
+def _load_skops(payload: bytes, folder: str) -> Any:
+    """A model MLflow 3 saved in its default ``skops`` format (only skops' default trusted
+    types: the manifest's own ``skops_trusted_types`` is not trusted)."""
+    try:
+        import skops.io
+    except ImportError:
+        raise InvalidArgumentError(
+            f"The scikit-learn model in {folder} was saved by MLflow in the skops format; "
+            "loading it needs the skops package: pip install skops."
+        ) from None
+    return skops.io.loads(payload)
 
 
 def takes_dicts(model: Any) -> bool:

@@ -2,7 +2,8 @@
 
 Only the outermost ``fit`` logs (a ``Pipeline``'s steps and a search's candidate fits do not):
 its params (``get_params(deep=True)``), ``estimator_name``/``estimator_class`` tags, training
-metrics under MLflow's names, the training data as a dataset input and the model. A parameter
+metrics under MLflow's names, a classifier's ``training_confusion_matrix.png`` (and ROC and
+precision-recall curves for two classes), the training data as a dataset input and the model. A parameter
 search adds ``best_*`` params, ``best_cv_score``, ``cv_results.csv``, the best estimator and one
 child run per candidate (see ``tracker.sklearn._search``).
 """
@@ -146,6 +147,8 @@ def _log_fit(
     if labels is not None:
         ctx.attempt("log the training metrics", _log_training_metrics, ctx, estimator, features,
                     labels, weights)
+        ctx.attempt("log the training figures", _log_training_figures, ctx, estimator, features,
+                    labels, weights)
     ctx.attempt("log estimator.html", _log_html, ctx, estimator)
     if not deep:
         log_search(ctx, estimator, features)
@@ -214,6 +217,25 @@ def _log_training_metrics(
     if score is not None:
         metrics[PREFIX + "score"] = score
     ctx.log_metrics(metrics)
+
+
+def _log_training_figures(
+    ctx: RunContext, estimator: Any, features: Any, labels: Any, weights: Any
+) -> None:
+    """A classifier's ``training_confusion_matrix.png`` (and ROC and precision-recall curves
+    for two classes), as MLflow logs them."""
+    from sklearn.base import is_classifier
+
+    from tracker.autologging.plots import (
+        CLASSIFIER_STYLE,
+        classifier_figures,
+        log_figures,
+        matplotlib_available,
+    )
+
+    if is_classifier(estimator) and matplotlib_available(ctx):
+        log_figures(ctx, classifier_figures(estimator, features, labels, weights, PREFIX),
+                    CLASSIFIER_STYLE)
 
 
 def _computed(ctx: RunContext, named: dict[str, Callable[[], Any]]) -> dict[str, float]:

@@ -19,6 +19,7 @@ __all__ = ["FLAVOR_NAME", "autolog", "load_model", "log_model", "save_model"]
 
 FLAVOR_NAME = "xgboost"
 MODEL_FORMATS = ("ubj", "json")
+LOADER_MODULE = "mlflow.xgboost"  # what MLflow records, so MLflow loads the folder too
 
 
 def _xgboost() -> Any:
@@ -93,7 +94,7 @@ def _saver(xgb_model: Any, model_format: str) -> Any:
         modules = ["xgboost", "numpy", "scipy", "pandas"]
         if not isinstance(xgb_model, xgb.Booster):
             modules.append("sklearn")
-        return SavedFlavor(FLAVOR_NAME, conf, data, __name__, library_versions(*modules))
+        return SavedFlavor(FLAVOR_NAME, conf, data, LOADER_MODULE, library_versions(*modules))
 
     return save
 
@@ -180,13 +181,13 @@ def load_model(model_uri: str | os.PathLike[str], dst_path: str | None = None) -
 
 
 def _load(folder: str, manifest: dict[str, Any]) -> Any:
-    """Read the model file of a folder: read once, checked against the manifest's sha256, and
-    the same bytes loaded."""
-    from tracker.models.manifest import read_verified
+    """Read the model file of a folder: read once, checked against the manifest's sha256 (when
+    it lists checksums: MLflow's folders do not), and the same bytes loaded."""
+    from tracker.models.manifest import read_model_file
 
     conf = manifest["flavors"][FLAVOR_NAME]
     cls = _model_class(str(conf.get("model_class", "xgboost.core.Booster")))
-    payload = read_verified(folder, manifest, str(conf["data"]))
+    payload = read_model_file(folder, manifest, str(conf["data"]), runs_code=False)
     model = cls()
     model.load_model(bytearray(payload))  # XGBoost reads UBJ and JSON from memory too
     return model
@@ -246,9 +247,9 @@ def autolog(
 ) -> None:
     """Log every ``xgboost.train`` and ``XGBRegressor``/``XGBClassifier``/… ``fit`` call.
 
-    Params, ``<eval>-<metric>`` per round, early-stopping figures, feature importance JSON, the
-    training data and the model; into the active run, or a run started and ended around the
-    training. ``docs/autolog.md`` lists every name.
+    Params, ``<eval>-<metric>`` per round, early-stopping figures, feature importance (JSON and
+    PNG), the training data and the model, as MLflow 3 logs them; into the active run, or a run
+    started and ended around the training. ``docs/autolog.md`` lists every name.
 
     Args:
         log_input_examples: save the first 5 training rows with the model.
@@ -262,7 +263,9 @@ def autolog(
         registered_model_name: register every logged model under this name.
         model_format: ``ubj`` (default) or ``json``.
         extra_tags: tags for the runs autologging starts.
-        importance_types: feature importance types to log (default: all five).
+        importance_types: feature importance types to log as ``feature_importance_<type>.json``
+            and ``.png`` (default ``["weight"]``, as MLflow; any of weight, gain, cover,
+            total_gain, total_cover).
     """
     options = dict(locals())
     import sys

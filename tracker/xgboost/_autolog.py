@@ -1,8 +1,11 @@
 """XGBoost autologging: ``xgboost.train`` and the scikit-learn wrappers' ``fit``.
 
-Per training: the params, every eval metric of every boosting round (``validation-rmse`` at
+Per training, what MLflow 3 logs: the booster params and ``xgboost.train``'s other arguments
+(``num_boost_round``, ``custom_metric``…; for the scikit-learn wrappers, the params their
+``fit`` hands to ``train``), every eval metric of every boosting round (``validation-rmse`` at
 step = round) through a callback that appends to the run's buffer, the early-stopping figures,
-feature importance of every type as JSON, the training data as a dataset input and the model.
+``feature_importance_<type>.json`` and ``.png`` for each of ``importance_types`` (default
+``weight``), the training data as a dataset input and the model.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from tracker.autologging.datasets import (
     remember_dmatrix_data,
     training_dataset,
 )
-from tracker.autologging.models import estimator_tags, example_and_signature, fit_inputs
+from tracker.autologging.models import example_and_signature, fit_inputs
 from tracker.autologging.session import notify, run_patched
 from tracker.exceptions import InvalidArgumentError
 
@@ -31,9 +34,14 @@ if TYPE_CHECKING:
 
 FLAVOR = "xgboost"
 IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
+DEFAULT_IMPORTANCE_TYPES = ("weight",)  # MLflow's default
 MIN_VERSION = (1, 7)  # DMatrix.get_data(), keyword-only train() arguments
-# xgboost.train arguments logged as params (besides the params dict), as MLflow logs them.
-TRAIN_ARGS = ("num_boost_round", "early_stopping_rounds", "maximize", "verbose_eval")
+# xgboost.train arguments not logged as params (data, objects and the params dict itself); every
+# other argument is, with its default when not given — the set MLflow logs.
+UNLOGGED_ARGS = frozenset({
+    "params", "dtrain", "evals", "obj", "feval", "evals_result", "xgb_model", "callbacks",
+    "learning_rates",
+})
 
 
 def autolog(
@@ -64,7 +72,7 @@ def autolog(
         registered_model_name: register every logged model under this name.
         model_format: ``ubj`` or ``json``.
         extra_tags: tags for the runs autologging starts.
-        importance_types: feature importance types to log (default: all five).
+        importance_types: feature importance types to log (default: ``["weight"]``, as MLflow).
     """
     opts = dict(locals())
     if disable:
@@ -86,7 +94,9 @@ def autolog(
 
 
 def _importance_types(given: list[str] | None) -> list[str]:
-    types = list(IMPORTANCE_TYPES if given is None else given)
+    if isinstance(given, str):
+        given = [given]
+    types = list(DEFAULT_IMPORTANCE_TYPES if given is None else given)
     unknown = sorted(set(types) - set(IMPORTANCE_TYPES))
     if unknown:
         raise InvalidArgumentError(
@@ -182,10 +192,12 @@ def _log_train_params(ctx: RunContext, arguments: dict[str, Any]) -> None:
             grouped.setdefault(key, []).append(value)
         params = {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
     logged = {k: v for k, v in params.items() if not callable(v)}
-    logged.update({name: arguments[name] for name in TRAIN_ARGS if name in arguments})
-    custom = arguments.get("custom_metric")
-    if custom is not None:
-        logged["custom_metric"] = getattr(custom, "__name__", type(custom).__name__)
+    for name, value in arguments.items():
+        if name in UNLOGGED_ARGS or name in logged:
+            continue
+        if callable(value):  # custom_metric=my_metric: its name, not a repr with an address
+            value = getattr(value, "__name__", type(value).__name__)
+        logged[name] = value
     ctx.log_params(logged)
 
 
@@ -276,15 +288,20 @@ def _log_early_stopping(
 
 
 def _log_importance(ctx: RunContext, booster: Any) -> None:
-    combined: dict[str, Any] = {}
+    """``feature_importance_<type>.json`` and ``.png`` for each requested type, as MLflow."""
+    from tracker.autologging.plots import IMPORTANCE_STYLE, importance_figure, log_figures
+
+    scores: dict[str, Any] = {}
     for importance_type in ctx.opts["importance_types"]:
         try:
-            combined[importance_type] = booster.get_score(importance_type=importance_type)
+            scores[importance_type] = booster.get_score(importance_type=importance_type)
         except xgboost.core.XGBoostError:
             continue  # gblinear models only have "weight"
-    if combined:
-        files = {f"feature_importance_{kind}.json": scores for kind, scores in combined.items()}
-        ctx.log_json_files({**files, "feature_importance.json": combined})
+    if scores:
+        ctx.log_json_files({f"feature_importance_{kind}.json": value
+                            for kind, value in scores.items()})
+        log_figures(ctx, {f"feature_importance_{kind}.png": importance_figure(value, kind)
+                          for kind, value in scores.items() if value}, IMPORTANCE_STYLE)
 
 
 def _log_booster(ctx: RunContext, booster: Any, dtrain: Any) -> None:
@@ -316,10 +333,9 @@ def _fit_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 def _log_fit(
     ctx: RunContext, original: Callable[..., Any], model: Any, args: Any, kwargs: dict[str, Any]
 ) -> Any:
-    """Fit with logging; the ``xgboost.train`` it calls adds the per-round metrics."""
+    """Fit with logging; the ``xgboost.train`` it calls logs the params it is given (as MLflow:
+    not ``get_params()``, no estimator tags), the per-round metrics and feature importance."""
     features, labels, _ = fit_inputs(original, (model, *args), kwargs)
-    ctx.attempt("log the params", lambda: ctx.log_params(model.get_params(deep=True)))
-    ctx.attempt("set the estimator tags", ctx.set_tags, estimator_tags(model))
     if ctx.opts["log_datasets"] and features is not None:
         ctx.attempt("log the training datasets", _log_fit_datasets, ctx, features, labels,
                     kwargs.get("eval_set"))

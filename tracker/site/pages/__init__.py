@@ -1,14 +1,19 @@
 """Page models: one frozen dataclass per page type, each field documented with ``help``.
 
-A page module exposes ``collect(site: SiteData) -> Iterable[Page | SiteFile]``; ``build``
-renders every ``Page`` with its ``template`` and writes every ``SiteFile`` as is.
+A page module exposes ``collect(site: SiteData) -> Iterable[Page | SiteFile | Group]`` (a
+``Collector``); ``build`` renders every ``Page`` with its ``template``, writes every ``SiteFile``
+as is and collects a ``Group`` only when its fingerprint changed. Links and labels that several
+pages make come from ``tracker.site.links``, so page modules never import each other to link.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from tracker.site.data import SiteData
 
 
 def doc(text: str, default: Any = ..., factory: Any = None) -> Any:
@@ -58,3 +63,9 @@ class Group:
     key: str = doc("Stable name of the group, e.g. run:<run id>.")
     fingerprint: str = doc("Hash of everything the group's pages and files are made from.")
     make: Callable[[], Iterable[Page | SiteFile]] = doc("Collects the group's pages and files.")
+
+
+class Collector(Protocol):
+    """A page module's ``collect``: the build's site data in, its pages, files and groups out."""
+
+    def __call__(self, site: SiteData, /) -> Iterable[Page | SiteFile | Group]: ...

@@ -202,9 +202,8 @@ def _verdicts(site: SiteData, before: set[str], added: list[str]) -> tuple[Verdi
 
 def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None,
            before: set[str]) -> Entry:
-    from tracker.site.pages.home import run_label
+    from tracker.site.links import commit_url, run_label
     from tracker.site.pages.registry import _event_text
-    from tracker.site.pages.run import commit_url
 
     first = min(ids, key=lambda r: (site.runs_by_id[r]["start_time"] or 0, r))
     tags = site.tags.get(first, {})
@@ -256,7 +255,7 @@ def entries(site: SiteData) -> list[Entry]:
 
 def since_last_build(site: SiteData) -> SinceLastBuild:
     """The home panel, from the state the previous different build left."""
-    from tracker.site.pages.home import run_label
+    from tracker.site.links import run_label
 
     reference = site.changes_state.get("previous")
     if not isinstance(reference, dict):

@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.site.links import run_label
 from tracker.site.pages import Link, Page, SiteFile, doc
-from tracker.site.pages.home import run_label
 from tracker.site.pages.leaderboard import ordered_runs
 
 if TYPE_CHECKING:

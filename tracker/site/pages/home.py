@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.site.links import run_label
 from tracker.site.pages import Link, Page, SiteFile, doc
 from tracker.site.pages.changes import SinceLastBuild, since_last_build
 
 if TYPE_CHECKING:
-    from tracker.registry import RegistryEvent
+    from tracker.registry import ModelVersion, RegistryEvent
     from tracker.site.data import ModelState, SiteData
 
 RECENT_RUNS = 15
@@ -97,10 +98,6 @@ class HomePage(Page):
     data_as_of: str = doc("ISO time of the newest data (or SOURCE_DATE_EPOCH); '' if none.", "")
 
 
-def run_label(run: dict[str, Any]) -> str:
-    return str(run["run_name"] or run["run_id"][:8])
-
-
 def best_runs(site: SiteData, runs: list[dict[str, Any]], metrics: list[str]) -> tuple[BestRun, ...]:
     """For each metric, the run with the best finite latest value."""
     import math
@@ -176,7 +173,7 @@ def champion(site: SiteData, state: ModelState) -> Champion | None:
     run = site.runs_by_id.get(serving.run_id or "") if serving else None
     metric = site.primary_metric(run["experiment_id"]) if run else ""
 
-    def value_of(version: Any) -> float | None:
+    def value_of(version: ModelVersion | None) -> float | None:
         got = site.metrics.get(version.run_id or "", {}).get(metric) if version else None
         return None if got is None or math.isnan(got) else got
 

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from tracker.site import charts
+from tracker.site.links import run_label
 from tracker.site.pages import Link, Page, SiteFile, doc
-from tracker.site.pages.home import run_label
 
 if TYPE_CHECKING:
     from tracker.site.data import SiteData

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from tracker.registry import CONFLICT_RESOLVED
+from tracker.site.links import run_label
 from tracker.site.pages import Link, Page, SiteFile, doc
-from tracker.site.pages.home import run_label
 
 if TYPE_CHECKING:
     from tracker.registry import ModelVersion, RegistryEvent

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from tracker import context as ctx
 from tracker.site import charts, metric_csv, timeseries
+from tracker.site.links import commit_url, repo_web_url, run_label
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
 from tracker.site.pages.artifacts import Artifact, Importance, importance, lazy_previews
 from tracker.site.pages.artifacts import artifacts as artifact_list
-from tracker.site.pages.home import run_label
 from tracker.site.pages.run_summary import RunStrip, run_strip
 
 if TYPE_CHECKING:
@@ -40,14 +40,6 @@ SYSTEM_TAGS = frozenset({
     ctx.GIT_DIRTY, ctx.USER, ctx.RUN_NAME, ctx.PARENT_RUN_ID, ctx.NOTE, ctx.GIT_MESSAGE,
     ctx.SOURCE_PATH,
 })
-_FORGES = {
-    "github.com": "{repo}/commit/{sha}",
-    "gitlab.com": "{repo}/-/commit/{sha}",
-    "bitbucket.org": "{repo}/commits/{sha}",
-}
-_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
-_SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
-_SCP_REMOTE = re.compile(r"^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!//)(.+)$")
 
 
 @dataclass(frozen=True)
@@ -152,43 +144,6 @@ class RunPage(Page):
 
 
 # -- code version ---------------------------------------------------------------------------
-
-
-def repo_web_url(remote: str) -> str:
-    """The https page of a GitHub, GitLab or Bitbucket remote (https, ssh or git@ form), or ''.
-
-    Args:
-        remote: the ``mlflow.source.git.repoURL`` tag.
-    """
-    remote = remote.strip()
-    scp = _SCP_REMOTE.match(remote)
-    if scp:
-        host, path = scp.group(1), scp.group(2)
-    else:
-        try:
-            parts = urlsplit(remote)
-            host, path = parts.hostname or "", parts.path
-        except ValueError:  # e.g. an unclosed "[" in the host: not a forge URL
-            return ""
-        if parts.scheme not in ("https", "http", "ssh", "git", "git+ssh"):
-            return ""
-    host = host.lower().removeprefix("www.")
-    path = path.strip("/").removesuffix(".git")
-    segments = path.split("/")
-    if host not in _FORGES or len(segments) < 2 or not all(_SEGMENT.match(s) for s in segments):
-        return ""
-    if host != "gitlab.com" and len(segments) != 2:  # only GitLab has subgroups
-        return ""
-    return f"https://{host}/{path}"
-
-
-def commit_url(remote: str, sha: str) -> str:
-    """The web page of commit ``sha`` when ``remote`` is a known forge, else ''."""
-    repo = repo_web_url(remote)
-    if not repo or not _SHA.match(sha):
-        return ""
-    host = urlsplit(repo).hostname or ""
-    return _FORGES[host].format(repo=repo, sha=sha.lower())
 
 
 def _redacted(remote: str) -> str:

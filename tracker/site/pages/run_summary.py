@@ -56,7 +56,7 @@ def _best(site: SiteData, key: str, runs: Callable[[], list[dict[str, Any]]],
 
 def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
     """The strip of ``run``'s page."""
-    from tracker.site.pages.home import run_label
+    from tracker.site.links import run_label
 
     run_id, eid = run["run_id"], run["experiment_id"]
     metric = site.primary_metric(eid)

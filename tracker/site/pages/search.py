@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from tracker.site.links import run_label
 from tracker.site.pages import Page, SiteFile
-from tracker.site.pages.home import run_label
 
 if TYPE_CHECKING:
     from tracker.site.data import SiteData

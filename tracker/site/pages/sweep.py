@@ -8,14 +8,14 @@ table; the address keeps the brush), the best trial, and every trial in a table,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tracker.site import charts_compare
 from tracker.site.charts_compare import TrialPoint
+from tracker.site.links import run_label
 from tracker.site.pages import Link, Page, SiteFile, doc
-from tracker.site.pages.home import run_label
 
 if TYPE_CHECKING:
     from tracker.site.data import SiteData
@@ -118,7 +118,7 @@ def _value(site: SiteData, run: dict[str, Any], metric: str) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _rank_key(direction: str) -> Any:
+def _rank_key(direction: str) -> Callable[[Trial], tuple[int, float, int]]:
     def key(trial: Trial) -> tuple[int, float, int]:
         if trial.value is None:
             return (1, 0.0, trial.number)
