@@ -252,6 +252,12 @@ def test_long_histories_are_drawn_downsampled_and_kept_whole_in_the_csv(tmp_path
     assert 100 < len(trace["x"]) <= 1000
     assert trace["x"][0] == 0 and trace["x"][-1] == 2499 and 1234 in trace["x"]  # the spike
     assert len(read_csv(site, "reports/r/block-1.csv")) == 2500
+    # the series the page's controls redraw (history-view.js): the same cut, exact values
+    view = json.loads(soup_of(site).select_one("script.history-data").string)
+    steps, drawn, _ = view["runs"][0]["h"]["loss"]
+    assert 100 < len(steps) <= 1000 and 1234 in steps and steps[-1] == 2499
+    assert drawn == [values[step] for step in steps]
+    assert (view["x"], view["smoothing"], view["log"]) == ("step", 0, False)
 
 
 def test_history_smoothing_log_and_group_band(store: Any, tmp_path: Path) -> None:

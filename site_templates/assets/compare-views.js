@@ -117,7 +117,7 @@
   function xOf(run, series, mode) {
     if (mode === "step" || !series[2]) return series[0];
     return series[2].map(function (s) {
-      return mode === "wall" ? new Date((run.t || 0) + s * 1000).toISOString() : s / HOUR_S;
+      return mode === "wall" ? new Date(Math.round((run.t || 0) + s * 1000)).toISOString() : s / HOUR_S;
     });
   }
 
@@ -143,6 +143,44 @@
           legendgroup: run.i, showlegend: false
         });
       }
+    });
+    return traces;
+  }
+
+  /** Per group of runs (run.g indexes ``groups``: [{n: label, c: colour, d: dash}]): the mean
+   * by step as a line and the min–max range as a band, each run smoothed first (the twin of
+   * _band_traces in tracker/site/report_blocks.py). By step only: runs' times do not line up. */
+  function bandTraces(key, runs, groups, state) {
+    var byGroup = groups.map(function () { return {}; });
+    runs.forEach(function (run) {
+      var series = run.h && run.h[key];
+      if (!series || !byGroup[run.g]) return;
+      var values = state.weight > 0 ? ema(series[1], state.weight) : series[1];
+      series[0].forEach(function (step, i) {
+        if (values[i] === null || !isFinite(values[i])) return;
+        (byGroup[run.g][step] = byGroup[run.g][step] || []).push(values[i]);
+      });
+    });
+    var traces = [];
+    groups.forEach(function (group, g) {
+      var points = byGroup[g];
+      var steps = Object.keys(points).map(Number).sort(function (a, b) { return a - b; });
+      if (!steps.length) return;
+      var low = steps.map(function (s) { return Math.min.apply(null, points[s]); });
+      var high = steps.map(function (s) { return Math.max.apply(null, points[s]); });
+      var mean = steps.map(function (s) {
+        return points[s].reduce(function (a, b) { return a + b; }, 0) / points[s].length;
+      });
+      var rgb = [1, 3, 5].map(function (i) { return parseInt(group.c.slice(i, i + 2), 16); }).join(",");
+      traces.push({ type: "scatter", mode: "lines", name: group.n + " min", x: steps, y: low,
+        line: { width: 0, color: group.c }, hoverinfo: "skip", showlegend: false });
+      traces.push({ type: "scatter", mode: "lines", name: group.n + " max", x: steps, y: high,
+        fill: "tonexty", fillcolor: "rgba(" + rgb + ",0.18)", line: { width: 0, color: group.c },
+        hoverinfo: "skip", showlegend: false });
+      traces.push({ type: "scatter", mode: steps.length > 30 ? "lines" : "lines+markers",
+        name: group.n + " (mean)", x: steps, y: mean, line: { color: group.c, width: 2, dash: group.d },
+        marker: { size: 5 }, showlegend: false,
+        hovertemplate: window.tracker.chartKit.plotlyText(group.n) + " mean · %{x}: %{y}<extra></extra>" });
     });
     return traces;
   }
@@ -314,7 +352,7 @@
     install: install, dimension: dimension,
     PALETTE: PALETTE, colorIndex: colorIndex, ema: ema, delta: delta, valueRange: valueRange,
     readControls: readControls, controlsHash: controlsHash, applyControls: applyControls, xOf: xOf,
-    X_TITLES: X_TITLES, historyTraces: historyTraces, historyLayout: historyLayout,
+    X_TITLES: X_TITLES, historyTraces: historyTraces, bandTraces: bandTraces, historyLayout: historyLayout,
     barFigure: barFigure
   };
 })();

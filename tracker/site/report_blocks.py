@@ -58,6 +58,7 @@ STAGES = ("None", "Staging", "Production", "Archived")
 ATTRIBUTES = ("status", "start_time", "end_time", "duration", "user", "commit", "run_id",
               "run_name")
 CHART_POINTS = 1000  # points of a run's series drawn by a ```history block
+COMPARE_HISTORIES = 4  # metric histories drawn under a ```compare table
 VIEW_ROWS = 200  # rows of "view data" shown in the page (the CSV has them all)
 
 
@@ -94,6 +95,9 @@ class BlockView:
     runs: tuple[Link, ...] = ()  # compare: the compared runs, baseline first
     note: str = ""  # a line under the block (how many runs matched, ...)
     data: BlockData = field(default_factory=BlockData)
+    # history, compare: the series drawn in the page with on-page controls (history-view.js)
+    view: dict[str, Any] | None = None
+    legend: tuple[tuple[Link, str], ...] = ()  # history, compare: (run or group, colour)
 
 
 @dataclass(frozen=True)
@@ -599,8 +603,9 @@ def history_block(site: SiteData, options: dict[str, Any], ctx: Context) -> Bloc
         if grouping:
             traces = _band_traces(site, series, grouping, smoothing, ema)
         else:
-            for index, (run, xs, ys) in enumerate(series):
-                color, dash, symbol = _style(index)
+            place = {r["run_id"]: i for i, r in enumerate(runs)}
+            for run, xs, ys in series:
+                color, dash, symbol = _style(place[run["run_id"]])
                 shown = ema(ys, smoothing) if smoothing else ys
                 if smoothing:
                     traces.append({"type": "scatter", "mode": "lines", "x": xs,
@@ -624,10 +629,80 @@ def history_block(site: SiteData, options: dict[str, Any], ctx: Context) -> Bloc
         if len(traces) > 1:
             _legend_on_top(layout)
         figures.append({"data": traces, "layout": layout})
+    view, legend = history_view(site, runs, metrics, {"x": x, "smoothing": smoothing,
+                                                      "log": log_scale, "title": _text(
+                                                          options, "title", ctx)}, grouping)
     return BlockView("history", ctx.line, _text(options, "title", ctx), figures=tuple(figures),
                      note=_matched(runs), data=BlockData(
                          ("run", "run_id", "metric", "step", "timestamp", "value"),
-                         tuple(data)))
+                         tuple(data)), view=view, legend=legend)
+
+
+VIEW_X = {"step": "step", "time": "wall", "relative": "relative"}  # block x: → view x
+
+
+def history_view(site: SiteData, runs: list[dict[str, Any]], metrics: list[str],
+                 options: dict[str, Any], grouping: tuple[str, str] | None = None,
+                 ) -> tuple[dict[str, Any] | None, tuple[tuple[Link, str], ...]]:
+    """The series a block draws in the page with the compare page's controls (x axis, EMA
+    smoothing, log scale; ``assets/history-view.js``) and its legend, or (None, ()) when no run
+    has a point of the metrics.
+
+    The view is JSON: ``{"x": "step"|"wall"|"relative", "smoothing", "log", "title", "metrics":
+    [keys], "group": name or "", "groups": [{"n": label, "c": colour, "d": dash}], "runs": [{"i":
+    run id, "n": label, "c": colour, "d": dash, "y": symbol, "g": group index, "t": start ms,
+    "h": {metric: [[steps], [values], [seconds since t]]}}]}``. A run's colour is its place in
+    the run set, a group's its place in the sorted group values, so colours do not move when
+    the controls change. Values are exact; a series has at most ``CHART_POINTS`` points (LTTB
+    plus the extremes by step).
+
+    Args:
+        options: the block's ``x`` (``HISTORY_X``), ``smoothing``, ``log`` and ``title``.
+        grouping: (kind, name) of ``group_by``: the view draws a mean line and a min–max band
+            per group.
+    """
+    from tracker.site.timeseries import downsample
+
+    labels = {r["run_id"]: _label(site, r) for r in runs}
+    records = []
+    for index, run in enumerate(runs):
+        found = {m: pts for m in metrics if (pts := [
+            p for p in site.history(run["run_id"]).get(m, []) if math.isfinite(p[2])])}
+        if not found:
+            continue
+        origin = run["start_time"]
+        if origin is None:
+            origin = min(pts[0][1] for pts in found.values())
+        histories: dict[str, list[list[Any]]] = {}
+        for metric, points in found.items():
+            keep = downsample([p[0] for p in points], [p[2] for p in points], CHART_POINTS)
+            histories[metric] = [[points[i][0] for i in keep], [points[i][2] for i in keep],
+                                 [round((points[i][1] - origin) / 1000, 3) for i in keep]]
+        color, dash, symbol = _style(index)
+        record: dict[str, Any] = {"i": run["run_id"], "n": labels[run["run_id"]].label,
+                                  "c": color, "d": dash, "y": symbol, "t": origin,
+                                  "h": histories}
+        if grouping:
+            record["g"] = group_key(site, run, *grouping)
+        records.append(record)
+    if not records:
+        return None, ()
+    groups = sorted({r["g"] for r in records}, key=_natural) if grouping else []
+    for record in records:
+        if grouping:
+            record["g"] = groups.index(record["g"])
+    view: dict[str, Any] = {
+        "x": VIEW_X[options.get("x", "step")], "smoothing": options.get("smoothing", 0),
+        "log": bool(options.get("log", False)), "title": options.get("title", ""),
+        "metrics": list(metrics), "group": grouping[1] if grouping else "", "runs": records}
+    if grouping:
+        name = grouping[1]
+        view["groups"] = [{"n": f"{name} = {g}" if g else f"{name} not set",
+                           "c": _style(i)[0], "d": _style(i)[1]} for i, g in enumerate(groups)]
+        legend = tuple((Link(g["n"], ""), g["c"]) for g in view["groups"])
+    else:
+        legend = tuple((labels[r["i"]], r["c"]) for r in records)
+    return view, legend
 
 
 def _utc(ms: int) -> str:
@@ -954,9 +1029,14 @@ def compare_block(site: SiteData, options: dict[str, Any], ctx: Context) -> Bloc
                                   "marker": {"color": charts.PALETTE[0]}}], "layout": layout})
     title = _text(options, "title", ctx) or f"{len(runs)} runs against {_label(site, base).label}"
     columns = ("kind", "key", *(f"{_label(site, r).label} ({r['run_id'][:8]})" for r in runs))
+    # the metrics some run logged at 2+ steps, drawn as on the compare page (primary first)
+    stepped = [k for k in metric_keys if any(
+        len(site.history(r["run_id"]).get(k, [])) > 1 for r in runs)]
+    stepped.sort(key=lambda k: k != primary)
+    view, legend = history_view(site, runs, stepped[:COMPARE_HISTORIES], {})
     return BlockView("compare", ctx.line, title, rows=tuple(rows), figures=tuple(figures),
                      runs=tuple(_label(site, r) for r in runs),
-                     data=BlockData(columns, tuple(data)))
+                     data=BlockData(columns, tuple(data)), view=view, legend=legend)
 
 
 BUILDERS = {

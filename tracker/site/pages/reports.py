@@ -143,8 +143,8 @@ def report_page(
         description=source.description,
         source=os.path.basename(source.file),
         sections=tuple(sections),
-        has_charts=any(s.kind == "chart" or (s.block is not None and s.block.figures)
-                       for s in sections),
+        has_charts=any(s.kind == "chart" or (s.block is not None and (
+            s.block.figures or s.block.view)) for s in sections),
         author=front.author,
         date=front.date,
         tags=front.tags,
