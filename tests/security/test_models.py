@@ -59,7 +59,7 @@ def test_a_model_swapped_after_its_checksum_is_never_unpickled(
     model = LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
     with tracker.start_run():
         info = tracker.sklearn.log_model(model, artifact_path="model")
-    run_id = info.model_uri.split("/")[1]
+    run_id = info.run_id  # model_uri is models:/<model_id> (MLflow 3)
     folder = Path(tracker.get_run(run_id).info.artifact_uri.removeprefix("file://")) / "model"
     pkl = folder / "model.pkl"
     assert pkl.is_file()
