@@ -124,7 +124,7 @@ def begin_log_model(
     if params is not None and not isinstance(params, dict):
         raise InvalidArgumentError(f"log_model: params must be a dict, got {params!r}.")
     run_params = dict(client._runlog(run_id)._params)
-    model = client.create_logged_model(
+    model = client._create_logged_model(  # name: the artifact path, checked by the flavor
         experiment_id, name, run_id, _context_tags(options.get("tags")),
         {**(params or {}), **run_params}, options.get("model_type"),
     )

@@ -276,6 +276,9 @@ FROM logged_model_records
 WHERE kind IN ('model', 'model_param', 'model_tag', 'model_metric')
 GROUP BY model_id, experiment_id
 HAVING name IS NOT NULL
+   -- delete_logged_model: soft, the records stay
+   AND coalesce(arg_max(value, seq) FILTER (WHERE kind = 'model' AND key = 'lifecycle_stage'),
+                'active') <> 'deleted'
 """,
     "logged_model_params": """
 CREATE OR REPLACE VIEW logged_model_params AS
