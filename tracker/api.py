@@ -392,7 +392,23 @@ def log_metrics(
         raise InvalidArgumentError(f"log_metrics needs a dict, got {type(metrics).__name__}.")
     run = _runlog(run_id)
     step = step if step is not None else 0
-    run.log_metrics(metrics, step, timestamp, _metric_link(run, step, model_id, dataset))
+    if (model_id is None and dataset is None and _active_model._state.active_model_id is None
+            and run.run_id not in _active_model._outputs):
+        run.log_metrics(metrics, step, timestamp)  # no model about: skipped cheaply
+    else:
+        link, others = _active_model.metric_links(run.run_id, step, model_id, dataset, run)
+        if others:  # MLflow 3 links the values to every model the run logged at this step
+            import time
+
+            from tracker.validation import timestamp_ms
+
+            timestamp = (int(time.time() * 1000) if timestamp is None
+                         else timestamp_ms("Metric timestamp", timestamp))
+        run.log_metrics(metrics, step, timestamp, link)
+        if others:
+            run.flush()  # the values are in the run before the models' copies
+            _active_model.link_to_others(_client(), run.run_id, others, metrics, int(step),
+                                         timestamp, link)
     if synchronous:
         run.flush()
 
