@@ -119,7 +119,7 @@ def test_search_logged_models_filters_orders_and_pages(store_uri: str) -> None:
     for alpha, rmse in ((0.1, 3.0), (0.5, 1.0), (1.0, 2.0)):
         with mlflow.start_run():
             mlflow.log_param("alpha", alpha)
-            info = mlflow.sklearn.log_model(LinearRegression().fit(X, Y), name=f"lasso-{alpha}",
+            info = mlflow.sklearn.log_model(LinearRegression().fit(X, Y), name=f"lasso-{alpha}".replace(".", "_"),
                                             tags={"family": "linear"})
             mlflow.log_metric("rmse", rmse, model_id=info.model_id)
             ids[alpha] = info.model_id
@@ -136,15 +136,15 @@ def test_search_logged_models_filters_orders_and_pages(store_uri: str) -> None:
         found = mlflow.search_logged_models(output_format="list", **kwargs)
         return [m.name for m in found]
 
-    assert names(filter_string="metrics.rmse < 2.5") == ["lasso-1.0", "lasso-0.5"]
-    assert names(filter_string="params.alpha = '0.5' AND tags.family = 'linear'") == ["lasso-0.5"]
-    assert names(filter_string="name IN ('lasso-0.1', 'nope')") == ["lasso-0.1"]
-    assert names(filter_string="name LIKE 'lasso-1%' AND status = 'READY'") == ["lasso-1.0"]
-    assert names(filter_string=f"model_id = '{ids[0.1]}'") == ["lasso-0.1"]
-    assert names(filter_string="creation_time > 0", max_results=2) == ["lasso-1.0", "lasso-0.5"]
+    assert names(filter_string="metrics.rmse < 2.5") == ["lasso-1_0", "lasso-0_5"]
+    assert names(filter_string="params.alpha = '0.5' AND tags.family = 'linear'") == ["lasso-0_5"]
+    assert names(filter_string="name IN ('lasso-0_1', 'nope')") == ["lasso-0_1"]
+    assert names(filter_string="name LIKE 'lasso-1%' AND status = 'READY'") == ["lasso-1_0"]
+    assert names(filter_string=f"model_id = '{ids[0.1]}'") == ["lasso-0_1"]
+    assert names(filter_string="creation_time > 0", max_results=2) == ["lasso-1_0", "lasso-0_5"]
     assert names(order_by=[{"field_name": "metrics.rmse", "ascending": True}]) == [
-        "lasso-0.5", "lasso-1.0", "lasso-0.1"]
-    assert names(order_by=["creation_timestamp ASC"]) == ["lasso-0.1", "lasso-0.5", "lasso-1.0"]
+        "lasso-0_5", "lasso-1_0", "lasso-0_1"]
+    assert names(order_by=["creation_timestamp ASC"]) == ["lasso-0_1", "lasso-0_5", "lasso-1_0"]
     assert names(filter_string="metrics.rmse < 5", datasets=[{"dataset_name": "other"}]) == []
     page = mlflow.MlflowClient().search_logged_models(
         [mlflow.get_experiment_by_name("search").experiment_id], max_results=2
