@@ -60,7 +60,6 @@ def initialize_logged_model(
         experiment_id: its experiment (default: the active run's, else the active experiment).
     """
     from tracker import api
-
     from tracker.logged_models import validate_logged_model_name
 
     if name is not None:

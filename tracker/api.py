@@ -397,18 +397,19 @@ def log_metrics(
         run.log_metrics(metrics, step, timestamp)  # no model about: skipped cheaply
     else:
         link, others = _active_model.metric_links(run.run_id, step, model_id, dataset, run)
-        if others:  # MLflow 3 links the values to every model the run logged at this step
+        if not others:
+            run.log_metrics(metrics, step, timestamp, link)
+        else:  # MLflow 3 links the values to every model the run logged at this step
             import time
 
             from tracker.validation import timestamp_ms
 
-            timestamp = (int(time.time() * 1000) if timestamp is None
-                         else timestamp_ms("Metric timestamp", timestamp))
-        run.log_metrics(metrics, step, timestamp, link)
-        if others:
+            ts = (int(time.time() * 1000) if timestamp is None
+                  else timestamp_ms("Metric timestamp", timestamp))
+            run.log_metrics(metrics, step, ts, link)
             run.flush()  # the values are in the run before the models' copies
-            _active_model.link_to_others(_client(), run.run_id, others, metrics, int(step),
-                                         timestamp, link)
+            _active_model.link_to_others(_client(), run.run_id, others, metrics, int(step), ts,
+                                         link)
     if synchronous:
         run.flush()
 
