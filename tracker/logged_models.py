@@ -26,13 +26,15 @@ kind            key                            value / num
 =============== ============================== ===========================================
 
 The run that logs a model records it as a ``model_output`` record in its own files (key: the
-model id, ``num``: the step), which ``get_run(...).outputs.model_outputs`` lists; older readers
-ignore the kind. Metrics logged with ``log_metric(..., model_id=)`` stay in their run's files (the run's history
+model id, ``num``: the step), which ``Run.outputs.model_outputs`` lists (``get_run``,
+``search_runs``: the query layer's ``model_outputs`` table); older readers ignore the kind.
+Metrics logged with ``log_metric(..., model_id=)`` stay in their run's files (the run's history
 is unchanged): their ``value`` column, unused by run metrics, holds the link JSON
 (``{"model_id": …, "dataset_name": …, "dataset_digest": …}``), which the query layer exposes as
 the ``model_id``/``dataset_name``/``dataset_digest`` columns of the ``metrics`` view. Only the
-metrics ``log_model`` links after the fact (a run's metrics at the model's step) are copied
-here as ``model_metric`` records.
+metrics linked after the fact or to more than one model (a run's metrics at the model's step,
+which ``log_model`` links; ``log_metrics`` values at a step where the run logged several models,
+linked to each) are copied here as ``model_metric`` records.
 """
 
 from __future__ import annotations
