@@ -119,7 +119,8 @@ def test_search_logged_models_filters_orders_and_pages(store_uri: str) -> None:
     for alpha, rmse in ((0.1, 3.0), (0.5, 1.0), (1.0, 2.0)):
         with mlflow.start_run():
             mlflow.log_param("alpha", alpha)
-            info = mlflow.sklearn.log_model(LinearRegression().fit(X, Y), name=f"lasso-{alpha}",
+            name = f"lasso-{alpha}".replace(".", "_")  # MLflow 3 refuses '.' in model names
+            info = mlflow.sklearn.log_model(LinearRegression().fit(X, Y), name=name,
                                             tags={"family": "linear"})
             mlflow.log_metric("rmse", rmse, model_id=info.model_id)
             ids[alpha] = info.model_id
@@ -136,15 +137,15 @@ def test_search_logged_models_filters_orders_and_pages(store_uri: str) -> None:
         found = mlflow.search_logged_models(output_format="list", **kwargs)
         return [m.name for m in found]
 
-    assert names(filter_string="metrics.rmse < 2.5") == ["lasso-1.0", "lasso-0.5"]
-    assert names(filter_string="params.alpha = '0.5' AND tags.family = 'linear'") == ["lasso-0.5"]
-    assert names(filter_string="name IN ('lasso-0.1', 'nope')") == ["lasso-0.1"]
-    assert names(filter_string="name LIKE 'lasso-1%' AND status = 'READY'") == ["lasso-1.0"]
-    assert names(filter_string=f"model_id = '{ids[0.1]}'") == ["lasso-0.1"]
-    assert names(filter_string="creation_time > 0", max_results=2) == ["lasso-1.0", "lasso-0.5"]
+    assert names(filter_string="metrics.rmse < 2.5") == ["lasso-1_0", "lasso-0_5"]
+    assert names(filter_string="params.alpha = '0.5' AND tags.family = 'linear'") == ["lasso-0_5"]
+    assert names(filter_string="name IN ('lasso-0_1', 'nope')") == ["lasso-0_1"]
+    assert names(filter_string="name LIKE 'lasso-1%' AND status = 'READY'") == ["lasso-1_0"]
+    assert names(filter_string=f"model_id = '{ids[0.1]}'") == ["lasso-0_1"]
+    assert names(filter_string="creation_time > 0", max_results=2) == ["lasso-1_0", "lasso-0_5"]
     assert names(order_by=[{"field_name": "metrics.rmse", "ascending": True}]) == [
-        "lasso-0.5", "lasso-1.0", "lasso-0.1"]
-    assert names(order_by=["creation_timestamp ASC"]) == ["lasso-0.1", "lasso-0.5", "lasso-1.0"]
+        "lasso-0_5", "lasso-1_0", "lasso-0_1"]
+    assert names(order_by=["creation_timestamp ASC"]) == ["lasso-0_1", "lasso-0_5", "lasso-1_0"]
     assert names(filter_string="metrics.rmse < 5", datasets=[{"dataset_name": "other"}]) == []
     page = mlflow.MlflowClient().search_logged_models(
         [mlflow.get_experiment_by_name("search").experiment_id], max_results=2
@@ -391,3 +392,170 @@ def test_log_model_does_not_load_the_query_layer(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False"]
+
+
+# -- the last gaps of #12: versions' model_id, delete, search_runs outputs, shared steps, names --
+
+
+def test_registered_versions_carry_the_logged_models_id(
+    store_uri: str, fitted: LinearRegression
+) -> None:
+    client = mlflow.MlflowClient()
+    client.create_model_version("lr", "/elsewhere/model")  # no logged model: as older versions
+    with mlflow.start_run() as run:
+        first = mlflow.sklearn.log_model(fitted, name="first", registered_model_name="lr")
+        second = mlflow.sklearn.log_model(fitted, name="second")
+    by_id = mlflow.register_model(second.model_uri, "lr")
+    by_run = mlflow.register_model(f"runs:/{run.info.run_id}/second", "lr")
+    by_prefix = mlflow.register_model(f"runs:/{run.info.run_id[:8]}/first", "lr")
+    assert [client.get_model_version("lr", v).model_id for v in (1, 2, 3, 4, 5)] == [
+        None, first.model_id, second.model_id, second.model_id, first.model_id]
+    assert (by_id.model_id, by_run.model_id, by_prefix.model_id) == (
+        second.model_id, second.model_id, first.model_id)
+    assert by_id.source == f"runs:/{run.info.run_id}/second"  # the source stays the run's path
+    found = client.search_model_versions("name = 'lr'")
+    assert {v.version: v.model_id for v in found}[2] == first.model_id
+    # a runs:/ path that holds no logged model registers without one
+    with mlflow.start_run() as other:
+        mlflow.log_text("x", "notes/readme.txt")
+    plain = mlflow.register_model(f"runs:/{other.info.run_id}/notes", "notes")
+    assert plain.model_id is None
+    with pytest.raises(InvalidArgumentError, match="Invalid logged model id"):
+        client.create_model_version("lr", "/x", model_id="../../etc")
+
+
+def test_delete_logged_model_hides_it_and_appends_one_record(
+    store_uri: str, fitted: LinearRegression
+) -> None:
+    from tracker.store.compact import compact
+
+    with mlflow.start_run():
+        kept = mlflow.sklearn.log_model(fitted, name="kept")
+        gone = mlflow.sklearn.log_model(fitted, name="gone")
+        mlflow.log_metric("acc", 0.7, model_id=gone.model_id)
+    client = mlflow.MlflowClient()
+    before = _model_files(store_uri)
+    client.delete_logged_model(gone.model_id)
+    after = _model_files(store_uri)
+    assert set(before) < set(after) and len(after) == len(before) + 1  # append-only
+    with pytest.raises(NotFoundError, match=f"{gone.model_id}.*deleted"):
+        client.get_logged_model(gone.model_id)
+    with pytest.raises(NotFoundError, match="deleted"):
+        mlflow.get_logged_model(gone.model_id)
+    with pytest.raises(NotFoundError):
+        client.delete_logged_model(gone.model_id)  # already deleted, as in MLflow
+    with pytest.raises(NotFoundError):
+        client.delete_logged_model("m-" + "0" * 32)
+    assert client.get_logged_model(gone.model_id, allow_deleted=True).name == "gone"
+    listed = mlflow.search_logged_models(output_format="list")
+    assert [m.model_id for m in listed] == [kept.model_id]
+    assert mlflow.search_logged_models()["name"].tolist() == ["kept"]
+    assert mlflow.sql("SELECT name FROM logged_models")["name"].tolist() == ["kept"]
+    with pytest.raises(NotFoundError):
+        mlflow.pyfunc.load_model(gone.model_uri)
+    compact(client.store)
+    assert [m.name for m in mlflow.search_logged_models(output_format="list")] == ["kept"]
+    with pytest.raises(NotFoundError):
+        mlflow.MlflowClient().get_logged_model(gone.model_id)
+
+
+def test_search_runs_fills_model_outputs_with_one_query_per_page(
+    store_uri: str, fitted: LinearRegression, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.query import StoreQuery
+
+    logged = {}
+    for i in range(4):
+        with mlflow.start_run() as run:
+            if i % 2 == 0:
+                a = mlflow.sklearn.log_model(fitted, name="a")
+                b = mlflow.sklearn.log_model(fitted, name="b", step=3)
+                logged[run.info.run_id] = [(a.model_id, 0), (b.model_id, 3)]
+            else:
+                logged[run.info.run_id] = []
+    listed = mlflow.search_runs(output_format="list")
+    got = {r.info.run_id: [(o.model_id, o.step) for o in r.outputs.model_outputs]
+           for r in listed}
+    assert got == logged
+    paged = mlflow.MlflowClient().search_runs([listed[0].info.experiment_id], max_results=2)
+    assert [[(o.model_id, o.step) for o in r.outputs.model_outputs] for r in paged] == [
+        logged[r.info.run_id] for r in paged]
+    assert {r.info.run_id: r.outputs.model_outputs for r in listed} == {
+        rid: mlflow.get_run(rid).outputs.model_outputs for rid in logged}
+
+    def queries(n: int) -> int:
+        calls: list[str] = []
+        original = StoreQuery.rows
+
+        def counting(self: StoreQuery, sql: str, *args: Any, **kwargs: Any) -> Any:
+            calls.append(sql)
+            return original(self, sql, *args, **kwargs)
+
+        monkeypatch.setattr(StoreQuery, "rows", counting)
+        mlflow.MlflowClient().search_runs([listed[0].info.experiment_id], max_results=n)
+        monkeypatch.setattr(StoreQuery, "rows", original)
+        return len(calls)
+
+    assert queries(1) == queries(4)  # not one query per run
+
+
+def test_metrics_at_a_step_with_several_models_link_as_mlflow_3(
+    store_uri: str, fitted: LinearRegression
+) -> None:
+    """MLflow 3.17: ``log_model`` links the step's earlier metrics to each model;
+    ``log_metrics`` links to each model logged at the step; ``log_metric`` to the first."""
+    with mlflow.start_run() as run:
+        mlflow.log_metric("before", 1.0)
+        first = mlflow.sklearn.log_model(fitted, name="first")
+        second = mlflow.sklearn.log_model(fitted, name="second")
+        ds = mlflow.data.from_pandas(X, name="val")
+        mlflow.log_metrics({"val_rmse": 0.7, "val_mae": 0.5}, dataset=ds)
+        mlflow.log_metric("test_rmse", 0.9)
+        mlflow.log_metrics({"elsewhere": 1.0}, step=4)
+
+    def linked(info: Any) -> dict[str, Any]:
+        return {m.key: (m.value, m.dataset_name, m.run_id)
+                for m in mlflow.get_logged_model(info.model_id).metrics or []}
+
+    rid = run.info.run_id
+    assert linked(first) == {"before": (1.0, None, rid), "val_rmse": (0.7, "val", rid),
+                             "val_mae": (0.5, "val", rid), "test_rmse": (0.9, None, rid)}
+    assert linked(second) == {"before": (1.0, None, rid), "val_rmse": (0.7, "val", rid),
+                              "val_mae": (0.5, "val", rid)}
+    # the run's history keeps one point per value
+    history = mlflow.MlflowClient().get_metric_history(rid, "val_rmse")
+    assert [(m.value, m.step) for m in history] == [(0.7, 0)]
+    frame = mlflow.sql("SELECT model_id, key FROM logged_model_metrics WHERE key = 'val_mae' "
+                       "ORDER BY model_id")
+    assert sorted(frame["model_id"]) == sorted([first.model_id, second.model_id])
+    found = mlflow.search_logged_models(filter_string="metrics.val_mae = 0.5",
+                                        output_format="list")
+    assert {m.model_id for m in found} == {first.model_id, second.model_id}
+
+
+@pytest.mark.parametrize("name", ["my.model", "a/b", "c:d", "50%", 'say"hi"', "it's", ""])
+def test_logged_model_names_follow_mlflow_3s_rule(
+    store_uri: str, fitted: LinearRegression, name: str
+) -> None:
+    experiment_id = mlflow.set_experiment("names").experiment_id
+    client = mlflow.MlflowClient()
+    for create in (lambda: mlflow.initialize_logged_model(name=name),
+                   lambda: mlflow.create_external_model(name=name),
+                   lambda: client.create_logged_model(experiment_id, name=name),
+                   lambda: mlflow.sklearn.log_model(fitted, name=name)):
+        with pytest.raises(InvalidArgumentError) as caught:
+            create()
+        message = str(caught.value)
+        assert repr(name) in message and """/ : . % " '""" in message
+    assert mlflow.search_logged_models(output_format="list") == []
+
+
+def test_logged_model_names_mlflow_accepts_and_mlflow_2_paths(
+    store_uri: str, fitted: LinearRegression
+) -> None:
+    mlflow.set_experiment("names")
+    assert mlflow.initialize_logged_model(name="rf-model_v2 (final)").name == "rf-model_v2 (final)"
+    with mlflow.start_run():
+        # MLflow 2's artifact_path= keeps its path rule; the model is named after the path
+        info = mlflow.sklearn.log_model(fitted, artifact_path="models/rf.v1")
+    assert mlflow.get_logged_model(info.model_id).name == "models/rf.v1"

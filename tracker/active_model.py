@@ -60,7 +60,10 @@ def initialize_logged_model(
         experiment_id: its experiment (default: the active run's, else the active experiment).
     """
     from tracker import api
+    from tracker.logged_models import validate_logged_model_name
 
+    if name is not None:
+        validate_logged_model_name(name, "initialize_logged_model")
     if source_run_id is None and (run := api.active_run()) is not None:
         source_run_id = str(run.info.run_id)
     model = _client().create_logged_model(

@@ -392,7 +392,24 @@ def log_metrics(
         raise InvalidArgumentError(f"log_metrics needs a dict, got {type(metrics).__name__}.")
     run = _runlog(run_id)
     step = step if step is not None else 0
-    run.log_metrics(metrics, step, timestamp, _metric_link(run, step, model_id, dataset))
+    if (model_id is None and dataset is None and _active_model._state.active_model_id is None
+            and run.run_id not in _active_model._outputs):
+        run.log_metrics(metrics, step, timestamp)  # no model about: skipped cheaply
+    else:
+        link, others = _active_model.metric_links(run.run_id, step, model_id, dataset, run)
+        if not others:
+            run.log_metrics(metrics, step, timestamp, link)
+        else:  # MLflow 3 links the values to every model the run logged at this step
+            import time
+
+            from tracker.validation import timestamp_ms
+
+            ts = (int(time.time() * 1000) if timestamp is None
+                  else timestamp_ms("Metric timestamp", timestamp))
+            run.log_metrics(metrics, step, ts, link)
+            run.flush()  # the values are in the run before the models' copies
+            _active_model.link_to_others(_client(), run.run_id, others, metrics, int(step), ts,
+                                         link)
     if synchronous:
         run.flush()
 
@@ -561,29 +578,40 @@ def register_model(
     *,
     tags: dict[str, Any] | None = None,
     reason: str | None = None,
+    _logged_model_id: str | None = None,
 ) -> Any:
     """Register the model at ``model_uri`` (``runs:/<id>/model``, ``models:/<model_id>``) as a
-    new version of ``name``."""
+    new version of ``name``. A version registered from an MLflow 3 logged model (its
+    ``models:/<model_id>`` URI, or the ``runs:/`` URI of the run and path it was logged at)
+    carries its id as ``ModelVersion.model_id``."""
     from tracker.model_uri import parse_runs_uri
 
     client = _client()
     if not isinstance(model_uri, str) or not model_uri:
         raise InvalidArgumentError(f"model_uri must be a URI string, got {model_uri!r}.")
     run_id = None
+    logged_id = _logged_model_id
     if model_uri.startswith("models:/"):
-        from tracker.model_uri import logged_model_source
+        from tracker.model_uri import _LOGGED, logged_model_source
 
         found = logged_model_source(client, model_uri)  # MLflow 3: models:/<model_id>
         if found is not None:
+            matched = _LOGGED.match(model_uri)
+            logged_id = matched.group("model_id") if matched else None
             model_uri, run_id = found
     if model_uri.startswith("runs:/"):
         from tracker.query.reads import resolve_run_id
 
-        prefix = parse_runs_uri(model_uri)[0]
+        prefix, path = parse_runs_uri(model_uri)
         run_id = resolve_run_id(client.query, prefix)  # a unique prefix is enough (#13)
         # The version's source names the whole id.
         model_uri = model_uri.replace(f"runs:/{prefix}", f"runs:/{run_id}", 1)
-    return client.create_model_version(name, model_uri, run_id=run_id, tags=tags, reason=reason)
+        if logged_id is None and path:
+            # MLflow 3: the logged model the run logged at that path, if any
+            experiment_id = str(client.get_run(run_id).info.experiment_id)
+            logged_id = client.logged_models.find_by_artifact_path(experiment_id, run_id, path)
+    return client.create_model_version(name, model_uri, run_id=run_id, tags=tags, reason=reason,
+                                       model_id=logged_id)
 
 
 def search_registered_models(

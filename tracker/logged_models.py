@@ -14,9 +14,10 @@ kind            key                            value / num
 ``model``       ``name``, ``status``,          the attribute's value; the latest ``seq``
                 ``status_message``,            wins. ``timestamp`` of the first record is
                 ``model_type``,                the creation time, of the latest the last
-                ``source_run_id``,             update time.
-                ``artifact_location``,
-                ``artifact_path``
+                ``source_run_id``,             update time. ``lifecycle_stage``
+                ``artifact_location``,         ``deleted``: ``delete_logged_model`` (soft:
+                ``artifact_path``,             the records stay, readers hide the model)
+                ``lifecycle_stage``
 ``model_param`` param name                     param value (latest wins)
 ``model_tag``   tag name                       tag value; null deletes the tag
 ``model_metric`` metric name                   ``num``/``step``/``timestamp`` as a run
@@ -25,13 +26,15 @@ kind            key                            value / num
 =============== ============================== ===========================================
 
 The run that logs a model records it as a ``model_output`` record in its own files (key: the
-model id, ``num``: the step), which ``get_run(...).outputs.model_outputs`` lists; older readers
-ignore the kind. Metrics logged with ``log_metric(..., model_id=)`` stay in their run's files (the run's history
+model id, ``num``: the step), which ``Run.outputs.model_outputs`` lists (``get_run``,
+``search_runs``: the query layer's ``model_outputs`` table); older readers ignore the kind.
+Metrics logged with ``log_metric(..., model_id=)`` stay in their run's files (the run's history
 is unchanged): their ``value`` column, unused by run metrics, holds the link JSON
 (``{"model_id": …, "dataset_name": …, "dataset_digest": …}``), which the query layer exposes as
 the ``model_id``/``dataset_name``/``dataset_digest`` columns of the ``metrics`` view. Only the
-metrics ``log_model`` links after the fact (a run's metrics at the model's step) are copied
-here as ``model_metric`` records.
+metrics linked after the fact or to more than one model (a run's metrics at the model's step,
+which ``log_model`` links; ``log_metrics`` values at a step where the run logged several models,
+linked to each) are copied here as ``model_metric`` records.
 """
 
 from __future__ import annotations
@@ -53,8 +56,11 @@ LOGGED_MODELS = "logged_models"
 KINDS = ("model", "model_param", "model_tag", "model_metric")
 ATTRIBUTES = (
     "name", "status", "status_message", "model_type", "source_run_id", "artifact_location",
-    "artifact_path",
+    "artifact_path", "lifecycle_stage",
 )
+DELETED = "deleted"
+# MLflow 3's rule for logged model names (``name=``): these characters are refused.
+NAME_FORBIDDEN = ("/", ":", ".", "%", '"', "'")
 # Ids read from folder names and given by users: no separators, no leading dot (store content
 # is untrusted, and an id becomes part of a path).
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -73,6 +79,23 @@ def validate_model_id(model_id: Any) -> str:
             "digits, as ModelInfo.model_id and LoggedModel.model_id give it."
         )
     return model_id
+
+
+def validate_logged_model_name(name: Any, where: str = "logged model") -> str:
+    """``name`` when MLflow 3 accepts it as a logged model name, else ``InvalidArgumentError``.
+
+    Args:
+        name: the name to check.
+        where: the calling function, for the message.
+    """
+    if not isinstance(name, str) or not name or any(c in name for c in NAME_FORBIDDEN):
+        shown = " ".join(NAME_FORBIDDEN)
+        raise InvalidArgumentError(
+            f"{where}: invalid logged model name {name!r}: a name must be a non-empty string "
+            f"without any of the characters {shown} (MLflow 3's rule). Use e.g. 'model' or "
+            "'rf-model_v2'; MLflow 2's artifact_path= still takes a path like 'models/rf'."
+        )
+    return name
 
 
 def link_json(model_id: str | None, dataset_name: str | None, dataset_digest: str | None,
@@ -143,8 +166,9 @@ class LoggedModels:
                 return eid
         return None
 
-    def state(self, model_id: str) -> dict[str, Any]:
-        """The folded state of one model; ``NotFoundError`` when it does not exist."""
+    def state(self, model_id: str, allow_deleted: bool = False) -> dict[str, Any]:
+        """The folded state of one model; ``NotFoundError`` when it does not exist (or was
+        deleted, unless ``allow_deleted``)."""
         eid = self.locate(model_id)
         if eid is None:
             raise NotFoundError(
@@ -154,6 +178,11 @@ class LoggedModels:
         found = self._fold(eid, model_id)
         if found is None:
             raise NotFoundError(f"Logged model {model_id!r} has no readable records.")
+        if found.get("lifecycle_stage") == DELETED and not allow_deleted:
+            raise NotFoundError(
+                f"Logged model {model_id!r} not found: it was deleted (delete_logged_model); "
+                "mlflow.search_logged_models() lists the logged models."
+            )
         return found
 
     def states(self, experiment_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -163,7 +192,7 @@ class LoggedModels:
         for eid in eids:
             for mid in self.model_ids(eid):
                 found = self._fold(eid, mid)
-                if found is not None:
+                if found is not None and found.get("lifecycle_stage") != DELETED:
                     out.append(found)
         return out
 
@@ -238,6 +267,20 @@ class LoggedModels:
             raise NotFoundError(f"Logged model {model_id!r} not found in the store at "
                                 f"{self.store.uri}.")
         self._publish(eid, model_id, rows)
+
+    def delete(self, model_id: str) -> None:
+        """Soft-delete a model: one record; its files and records stay, readers hide it."""
+        self.state(model_id)  # NotFoundError when missing or already deleted, as in MLflow
+        self.update(model_id, [("model", "lifecycle_stage", DELETED)])
+
+    def find_by_artifact_path(
+        self, experiment_id: str, run_id: str, path: str
+    ) -> str | None:
+        """The (newest) live model ``run_id`` logged at artifact path ``path``, if any."""
+        found = [s for s in self.states([experiment_id])
+                 if s.get("source_run_id") == run_id and s.get("artifact_path") == path]
+        found.sort(key=lambda s: s["creation_timestamp"])
+        return found[-1]["model_id"] if found else None
 
     def link_metrics(self, model_id: str, metrics: list[tuple[str, float, int, int, str]]) -> None:
         """Copy (key, value, step, timestamp, link JSON) metrics to the model, as one file."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tracker.entities import Metric
 from tracker.entities.logged_model import LoggedModel, LoggedModelStatus
 from tracker.exceptions import InvalidArgumentError
-from tracker.logged_models import validate_model_id
+from tracker.logged_models import validate_logged_model_name, validate_model_id
 
 if TYPE_CHECKING:
     from tracker.logged_models import LoggedModels
@@ -62,15 +62,27 @@ class LoggedModelClientMixin:
             tags: its tags.
             params: its params.
             model_type: free-form type.
+
+        Raises:
+            InvalidArgumentError: ``name`` is empty or holds one of ``/ : . % " '`` (MLflow 3).
         """
+        if name is not None:
+            validate_logged_model_name(name, "create_logged_model")
+        return self._create_logged_model(experiment_id, name, source_run_id, tags, params,
+                                         model_type)
+
+    def _create_logged_model(
+        self, experiment_id: str, name: str | None, source_run_id: str | None,
+        tags: dict[str, Any] | None, params: dict[str, Any] | None, model_type: str | None,
+    ) -> LoggedModel:
+        """``create_logged_model`` without the name rule: ``log_model(artifact_path=…)`` names
+        its model after the path (MLflow 2's rule, checked by the caller)."""
         from tracker.run_names import random_run_name
 
         if not isinstance(experiment_id, str) or not experiment_id:
             raise InvalidArgumentError(
                 f"create_logged_model needs an experiment id, got {experiment_id!r}."
             )
-        if name is not None and (not isinstance(name, str) or not name.strip()):
-            raise InvalidArgumentError(f"A logged model name must be a non-empty string, got {name!r}.")
         model_id = self.logged_models.create(
             experiment_id, name or random_run_name(), source_run_id=source_run_id,
             model_type=model_type, params=_strings(params, "params"),
@@ -81,8 +93,14 @@ class LoggedModelClientMixin:
 
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
         """The logged model ``model_id`` with its params, tags and linked metrics."""
-        state = self.logged_models.state(validate_model_id(model_id))
+        state = self.logged_models.state(validate_model_id(model_id), allow_deleted)
         return self._entities([state])[0]
+
+    def delete_logged_model(self, model_id: str) -> None:
+        """Delete a logged model (soft, as in MLflow): ``get_logged_model`` then raises
+        ``NotFoundError`` (``allow_deleted=True`` still reads it) and ``search_logged_models``
+        leaves it out. Its files and records stay; the deletion is one more record."""
+        self.logged_models.delete(validate_model_id(model_id))
 
     def search_logged_models(
         self, experiment_ids: list[str], filter_string: str | None = None,

@@ -60,10 +60,11 @@ def _context_tags(tags: dict[str, Any] | None) -> dict[str, Any]:
 def metric_link(
     run_id: str, step: int, model_id: str | None, dataset: Any, logged: Any = None
 ) -> str | None:
-    """The link JSON for a metric (None: unlinked), as MLflow 3 decides it.
+    """The link JSON for a metric (None: unlinked), as MLflow 3 decides it for ``log_metric``.
 
-    The model is ``model_id=``, else the active model, else the model this run logged at the
-    same step (the latest, if several). A ``dataset=`` is recorded as a run input once.
+    The model is ``model_id=``, else the active model, else the first model this run logged at
+    the same step (MLflow 3's ``log_metric`` links to the first only; ``log_metrics`` to each,
+    see ``metric_links``). A ``dataset=`` is recorded as a run input once.
 
     Args:
         run_id: the run the metric goes to.
@@ -72,16 +73,29 @@ def metric_link(
         dataset: the ``dataset=`` argument (a ``tracker.data`` dataset or ``Dataset`` entity).
         logged: the run's log, to record the dataset input on.
     """
+    return metric_links(run_id, step, model_id, dataset, logged)[0]
+
+
+def metric_links(
+    run_id: str, step: int, model_id: str | None, dataset: Any, logged: Any = None
+) -> tuple[str | None, list[str]]:
+    """``metric_link``'s link, and the other models the metrics link to, as MLflow 3's
+    ``log_metrics`` decides: every model this run logged at the step (when neither
+    ``model_id=`` nor an active model names one). The link names the first; the caller copies
+    the metrics to the others (``LoggedModels.link_metrics``): the run's history keeps one
+    point per value."""
     from tracker.logged_models import link_json, validate_model_id
 
+    others: list[str] = []
     if model_id is not None:
         validate_model_id(model_id)
     else:
         model_id = get_active_model_id()
         if model_id is None:
             with _outputs_lock:
-                at_step = [m for m, s in _outputs.get(run_id, ()) if s == step]
-            model_id = at_step[-1] if at_step else None
+                at_step = list(dict.fromkeys(m for m, s in _outputs.get(run_id, ()) if s == step))
+            model_id = at_step[0] if at_step else None
+            others = at_step[1:]
     name = digest = None
     if dataset is not None:
         name, digest = getattr(dataset, "name", None), getattr(dataset, "digest", None)
@@ -92,7 +106,23 @@ def metric_link(
             )
         if logged is not None:
             _log_dataset_once(logged, dataset)
-    return link_json(model_id, name, digest)
+    return link_json(model_id, name, digest), others
+
+
+def link_to_others(
+    client: TrackerClient, run_id: str, others: list[str], metrics: dict[str, float],
+    step: int, timestamp: int, link: str | None,
+) -> None:
+    """Copy ``log_metrics``' values to the other models logged at their step (one file each)."""
+    from tracker.logged_models import link_json, parse_link
+
+    parsed = parse_link(link)
+    copy_link = link_json(None, parsed.get("dataset_name"), parsed.get("dataset_digest"),
+                          run_id) or "{}"
+    for other in others:
+        client.logged_models.link_metrics(
+            other, [(k, float(v), step, timestamp, copy_link) for k, v in metrics.items()]
+        )
 
 
 _logged_inputs: set[tuple[str, str, str]] = set()
@@ -124,7 +154,7 @@ def begin_log_model(
     if params is not None and not isinstance(params, dict):
         raise InvalidArgumentError(f"log_model: params must be a dict, got {params!r}.")
     run_params = dict(client._runlog(run_id)._params)
-    model = client.create_logged_model(
+    model = client._create_logged_model(  # name: the artifact path, checked by the flavor
         experiment_id, name, run_id, _context_tags(options.get("tags")),
         {**(params or {}), **run_params}, options.get("model_type"),
     )

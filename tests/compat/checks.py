@@ -401,6 +401,26 @@ def check_s54_models_uri_register(logged: Logged) -> None:
     assert logged.output("out.json") == {"version": 1, "same": True, "run_matches": True}
     (version,) = logged.client.search_model_versions("name = 'tree-model'")
     assert version.source.startswith("runs:/") and version.source.endswith("/tree")
+    assert version.model_id is not None and version.model_id.startswith("m-")
+
+
+def check_s55_logged_model_lifecycle(logged: Logged) -> None:
+    # what MLflow 3.17 writes for the same script (its file store; its sqlite registry leaves
+    # ModelVersion.model_id empty)
+    assert logged.output("out.json") == {
+        "versions": [True, True, True], "outputs": True,
+        "linear_metrics": ["test_rmse", "train_rmse", "val_rmse"],
+        "ridge_metrics": ["train_rmse", "val_rmse"], "searched": ["linear"],
+        "deleted_hidden": True, "bad_name_refused": True,
+    }
+    run = logged.run("lifecycle")
+    assert run.data.metrics == {"train_rmse": 0.5, "val_rmse": 0.7, "test_rmse": 0.9}
+    assert len(run.outputs.model_outputs) == 2
+    # each value is one point of the run's history, however many models it links to
+    history = logged.client.get_metric_history(run.info.run_id, "val_rmse")
+    assert [m.value for m in history] == [0.7]
+
+
 def check_s35_sklearn_classifier_autolog(logged: Logged) -> None:
     run = logged.run("breast-cancer")
     assert int(logged.stdout.strip()) > 120  # of 143 test rows

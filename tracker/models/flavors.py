@@ -109,6 +109,10 @@ def target_path(artifact_path: str | None, name: str | None, where: str) -> str:
             f"(got artifact_path={artifact_path!r}, name={name!r})."
         )
     given = artifact_path if artifact_path is not None else name
+    if name is not None:  # MLflow 3's name= follows its logged-model name rule
+        from tracker.logged_models import validate_logged_model_name
+
+        validate_logged_model_name(name, where)
     if given is None:
         raise InvalidArgumentError(
             f"{where}: say where to log the model with artifact_path='model' (or name='model')."
@@ -352,7 +356,8 @@ def log_to_run(
     model_links.finish_log_model(client, model, run_id, path, options.get("step"), True)
     version = None
     if registered_model_name is not None:
-        registered = api.register_model(f"runs:/{run_id}/{path}", registered_model_name)
+        registered = api.register_model(f"runs:/{run_id}/{path}", registered_model_name,
+                                        _logged_model_id=model.model_id)
         version = int(registered.version)
     return info_from_manifest(manifest, version, model.model_id)
 

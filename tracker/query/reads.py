@@ -16,8 +16,10 @@ from tracker.entities import (
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
     ViewType,
 )
+from tracker.entities.logged_model import LoggedModelOutput
 from tracker.exceptions import InvalidArgumentError, NotFoundError
 
 if TYPE_CHECKING:
@@ -123,6 +125,17 @@ def runs_by_id(q: StoreQuery, run_ids: list[str]) -> list[Run]:
         )
         input_tags = [InputTag("mlflow.data.context", r["context"])] if r["context"] else []
         inputs.setdefault(r["run_id"], []).append(DatasetInput(dataset, input_tags))
+    # MLflow 3's model outputs: the logged models each run logged (one query for the page)
+    outputs: dict[str, list[LoggedModelOutput]] = {}
+    for r in q.rows(
+        "SELECT run_id, model_id, step FROM model_outputs WHERE run_id IN (SELECT unnest($ids)) "
+        "ORDER BY seq",
+        ids,
+    ):
+        if isinstance(r["model_id"], str):
+            outputs.setdefault(r["run_id"], []).append(
+                LoggedModelOutput(r["model_id"], int(r["step"] or 0))
+            )
     out = []
     for run_id in run_ids:
         info = infos.get(run_id)
@@ -137,6 +150,7 @@ def runs_by_id(q: StoreQuery, run_ids: list[str]) -> list[Run]:
                     tags=tags.get(run_id, {}),
                 ),
                 RunInputs(inputs.get(run_id, [])),
+                *([RunOutputs(outputs[run_id])] if run_id in outputs else []),
             )
         )
     return out
@@ -164,21 +178,7 @@ def get_run(q: StoreQuery, run_id: str) -> Run:
     found = runs_by_id(q, [run_id])
     if not found:
         raise NotFoundError(f"Run {run_id!r} not found in the store at {q.store.uri}.")
-    run = found[0]
-    # MLflow 3's model outputs: the logged models this run logged (``model_output`` records,
-    # tracker.logged_models), only here: search_runs would pay a scan of every record for them.
-    rows = q.rows(
-        "SELECT key, min(num) AS step FROM records WHERE run_id = $id AND kind = 'model_output' "
-        "GROUP BY key ORDER BY min(seq)", {"id": run_id},
-    )
-    if rows:
-        from tracker.entities import RunOutputs
-        from tracker.entities.logged_model import LoggedModelOutput
-
-        outputs = [LoggedModelOutput(r["key"], int(r["step"] or 0)) for r in rows
-                   if isinstance(r["key"], str)]
-        run = Run(run.info, run.data, run.inputs, RunOutputs(outputs))
-    return run
+    return found[0]
 
 
 MIN_RUN_ID_PREFIX = 6

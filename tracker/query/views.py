@@ -177,11 +177,19 @@ SELECT run_id,
 FROM records WHERE kind = 'input'
 GROUP BY ALL
 """,
+    # MLflow 3's run model outputs: the logged models a run logged, at which step
+    # (``model_output`` records, tracker.logged_models); ``Run.outputs`` of get_run/search_runs
+    "model_outputs": """
+CREATE OR REPLACE TABLE model_outputs AS
+SELECT run_id, key AS model_id, min(num) AS step, min(seq) AS seq
+FROM records WHERE kind = 'model_output' AND key IS NOT NULL
+GROUP BY run_id, key
+""",
 }
 
 # Derived tables with one row per run (and key): after a few files change, only the rows of
 # the runs in those files are redone (``refold``); the others are folded from all records.
-RUN_TABLES = ("runs", "tags", "params", "latest_metrics", "artifacts", "inputs")
+RUN_TABLES = ("runs", "tags", "params", "latest_metrics", "artifacts", "inputs", "model_outputs")
 
 # The tables that carry ``experiment_name``: after a rename, the rows of runs no file touched
 # are renamed with this (``touched_experiments`` holds the renamed experiments' ids).
@@ -276,6 +284,9 @@ FROM logged_model_records
 WHERE kind IN ('model', 'model_param', 'model_tag', 'model_metric')
 GROUP BY model_id, experiment_id
 HAVING name IS NOT NULL
+   -- delete_logged_model: soft, the records stay
+   AND coalesce(arg_max(value, seq) FILTER (WHERE kind = 'model' AND key = 'lifecycle_stage'),
+                'active') <> 'deleted'
 """,
     "logged_model_params": """
 CREATE OR REPLACE VIEW logged_model_params AS

@@ -94,10 +94,15 @@ class RegistryClientMixin:
         self, name: str, source: str, run_id: str | None = None,
         tags: dict[str, Any] | None = None, run_link: str | None = None,
         description: str | None = None, await_creation_for: int | None = None,
-        *, reason: str | None = None,
+        model_id: str | None = None, *, reason: str | None = None,
     ) -> ModelVersion:
-        """Register ``source`` (a ``runs:/`` URI, artifact URI or path) as a new version."""
+        """Register ``source`` (a ``runs:/`` URI, artifact URI or path) as a new version;
+        ``model_id=`` names the MLflow 3 logged model it comes from (``ModelVersion.model_id``)."""
         extra = model_checksums(self, source)
+        if model_id is not None:
+            from tracker.logged_models import validate_model_id
+
+            extra["model_id"] = validate_model_id(model_id)
         return self.registry.create_model_version(
             name, source, run_id, tags, description, extra=extra, reason=reason
         )

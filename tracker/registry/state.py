@@ -189,6 +189,7 @@ class _Model:
             current_stage=mv.stage, source=mv.source, run_id=mv.run_id, tags=dict(mv.tags),
             aliases=aliases, status=str(mv.info.get("status") or "READY"),
             status_message=mv.info.get("status_message"),
+            model_id=_text(mv.info.get("model_id")),
         )
 
     def live_versions(self) -> list[_Version]:
@@ -204,6 +205,11 @@ class _Model:
             latest_versions=[self.version_entity(v) for v in sorted(latest.values(), key=lambda v: v.number)],
             tags=dict(self.tags), aliases=dict(sorted(self.aliases.items())),
         )
+
+
+def _text(value: Any) -> str | None:
+    """A string field of a registration record (None when absent or not a string)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _set_or_delete(target: dict[str, str], key: str, value: str | None) -> None:

@@ -51,6 +51,8 @@ class ModelVersion:
     tags: dict[str, str] = field(default_factory=dict)
     run_link: str | None = None
     aliases: list[str] = field(default_factory=list)
+    # MLflow 3: the logged model the version was registered from (None for older versions)
+    model_id: str | None = None
 
 
 @dataclass(frozen=True)
