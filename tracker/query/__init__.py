@@ -497,6 +497,8 @@ class StoreQuery:
         Whole files are grouped up to ``CHUNK_ROWS`` records; a bigger file is read in ranges
         of its rows. Raises ``duckdb.Error`` with some chunks loaded (the caller deletes them).
         """
+        import duckdb
+
         rows = dict(self._execute(
             "SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": added}
         ).fetchall())
@@ -527,7 +529,7 @@ class StoreQuery:
                     with self._threads(1 if len(files) >= MANY_FILES else None):
                         self._execute(sql, params)
                     break
-                except Exception:
+                except duckdb.Error:  # other columns in some file: retried with union_by_name
                     if i == len(sqls) - 1:
                         raise
             self._execute(f"CHECKPOINT {TABLES_DB}")
