@@ -294,3 +294,44 @@ def test_a_background_save_is_dropped_when_the_tables_change_meanwhile(
     ], "a snapshot mixing two states of the tables was kept"
     monkeypatch.setattr(snapshot, "_copy_table", copy)
     assert len(_names(StoreQuery(TrackerClient(uri).store))) == 4
+
+
+# -- big loads, compressed chunk by chunk ------------------------------------------------------
+
+
+def _tables(query: StoreQuery) -> dict[str, list[tuple[object, ...]]]:
+    tables = ("runs", "params", "tags", "latest_metrics", "metrics", "experiments")
+    return {t: sorted(map(tuple, query.sql(f"SELECT * FROM {t}").astype(str).values.tolist()))
+            for t in tables}
+
+
+def test_a_big_load_in_compressed_chunks_gives_the_same_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import tracker.query as query_module
+    from tracker.store.compact import compact
+
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 6)
+    compact(TrackerClient(uri).store, min_runs=1)  # one part holding every record
+    _log_runs(uri, 3, experiment="later")  # and loose run files beside it
+    whole = _tables(StoreQuery(TrackerClient(uri).store))
+    assert len(whole["runs"]) == 9
+
+    monkeypatch.setattr(query_module, "BIG_LOAD_BYTES", 0)
+    monkeypatch.setattr(query_module, "CHUNK_ROWS", 5)  # the part is read in ranges of rows
+    traced: list[str] = []
+    chunked = StoreQuery(TrackerClient(uri).store, tracer=traced.append)
+    assert _tables(chunked) == whole
+    assert sum(sql.startswith("CHECKPOINT") for sql in traced) >= 4, "loaded in chunks"
+    stored = chunked.sql("SELECT DISTINCT compression FROM pragma_storage_info('records') "
+                         "WHERE segment_type = 'VARCHAR'")
+    assert set(stored["compression"]) - {"Uncompressed"}, "the records are kept compressed"
+
+    # A damaged file among them: the chunks loaded are undone and the load finds the bad file.
+    victim = next(Path(uri).glob("runs/*/run_id=*/*.parquet"))
+    victim.write_bytes(victim.read_bytes()[:40])
+    damaged = StoreQuery(TrackerClient(uri).store)
+    assert len(damaged.sql("SELECT * FROM runs")) == 8
+    assert any(victim.name in w for w in damaged.warnings)

@@ -23,6 +23,14 @@ FROM read_parquet($files, union_by_name = true, filename = true)
 # A file with other columns makes it fail, and INSERT_RECORDS is used instead.
 INSERT_RECORDS_SAME_SCHEMA = INSERT_RECORDS.replace("union_by_name = true", "union_by_name = false")
 
+# Rows [start, stop) of one file (a big file loaded in chunks, ``StoreQuery._insert_in_chunks``).
+INSERT_RECORD_RANGE = """
+INSERT INTO records
+SELECT experiment_id, run_id, seg, kind, key, value, num, step, "timestamp", seq, filename
+FROM read_parquet($files, filename = true, file_row_number = true)
+WHERE file_row_number >= $start AND file_row_number < $stop
+"""
+
 # Records read through pyarrow (remote stores: DuckDB has no S3 access without httpfs), as the
 # Arrow table registered under this name.
 INSERT_ARROW_RECORDS = """
