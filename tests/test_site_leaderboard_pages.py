@@ -1,9 +1,11 @@
 """A leaderboard longer than its first screen (#14): the page holds the top rows, no-JS pages
 hold the rest (rel=next/prev), the page script loads every row from content-hashed row chunks
-and sorts and filters all of them, and one new run rewrites only a few chunks."""
+and sorts and filters all of them, and one new run rewrites only a few chunks. The experiment's
+compare data is chunked the same way."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ import tracker
 from tests import browser as browser_fixtures
 from tracker.client import TrackerClient
 from tracker.site.build import build
-from tracker.site.pages import leaderboard
+from tracker.site.pages import compare, leaderboard
 
 browser, open_page = browser_fixtures.browser, browser_fixtures.open_page  # fixtures
 
@@ -24,6 +26,7 @@ TOP = 430  # top-level runs: more than two screens of 200
 KIDS = 6  # trials of the one sweep
 CHUNK_ROWS = 60  # small chunks, so the test sees several
 ROW_CHUNK = re.compile(r"experiments/lb\.rows-[0-9a-f]{16}\.js$")
+DATA_CHUNK = re.compile(r"experiments/lb\.data-[0-9a-f]{16}\.js$")
 
 
 @dataclass
@@ -83,6 +86,7 @@ def long_board(tmp_path_factory: pytest.TempPathFactory) -> LongBoard:
     eid, expected = seed(store)
     patch = pytest.MonkeyPatch()
     patch.setattr(leaderboard, "CHUNK_ROWS", CHUNK_ROWS)
+    patch.setattr(compare, "CHUNK_RUNS", CHUNK_ROWS)
     try:
         result = build(store, root / "site")
     finally:
@@ -208,15 +212,52 @@ def test_one_new_run_rewrites_few_row_chunks(long_board: LongBoard, tmp_path: Pa
     before = {p.name for p in (out / "experiments").glob("lb.rows-*.js")}
     patch = pytest.MonkeyPatch()
     patch.setattr(leaderboard, "CHUNK_ROWS", CHUNK_ROWS)
+    patch.setattr(compare, "CHUNK_RUNS", CHUNK_ROWS)
     try:
         result = build(store, out)
     finally:
         patch.undo()
     written = [p for p in result.written if ROW_CHUNK.search(p)]
     assert len(written) == 2  # the rank order and the new run's chunk, not the other 7
+    data_written = [p for p in result.written if DATA_CHUNK.search(p)]
+    assert len(data_written) == 1  # the new run's compare data chunk, not the other 7
+    assert "experiments/lb.data.js" in result.written  # the small head: order, top, keys
     after = {p.name for p in (out / "experiments").glob("lb.rows-*.js")}
     assert len(after) == 9 and len(before - after) == 2  # the old versions are removed
     chunks = _chunks(out)
     assert chunks[f"{long_board.experiment_id}:order"].count(run_id) == 1
     # the first full build wrote every chunk
     assert len([p for p in long_board.first_written if ROW_CHUNK.search(p)]) == 9
+    assert len([p for p in long_board.first_written if DATA_CHUNK.search(p)]) == 8
+
+
+def test_compare_data_in_chunks(long_board: LongBoard) -> None:
+    eid = long_board.experiment_id
+    key, head = compare.parse_data_script((long_board.out / "experiments/lb.data.js").read_bytes())
+    assert key == eid and "runs" not in head
+    assert head["order"] == long_board.expected
+    assert len(head["chunks"]) == 8
+    records = []
+    for name in head["chunks"]:
+        text = (long_board.out / "experiments" / name).read_text(encoding="utf-8")
+        assert text.startswith("window.TRACKER_DATA_CHUNKS = ")
+        records += json.loads(text.strip().splitlines()[-1].partition("] = ")[2][:-1])
+    assert sorted(r["i"] for r in records) == sorted(long_board.expected)
+    assert sum("rmse" in r["m"] for r in records) == TOP + KIDS  # all but the sweep parent
+
+
+@pytest.mark.browser
+def test_compare_and_chart_pages_read_the_chunks(long_board: LongBoard, open_page: Any) -> None:
+    total = TOP + 1 + KIDS
+    page, errors = open_page(long_board.out / "experiments" / "lb-compare.html",
+                             init_script=browser_fixtures.CSP_LISTENER)
+    page.wait_for_function("() => window.tracker && window.tracker.compare")
+    assert page.evaluate("window.tracker.compare.data.runs.length") == total
+    assert page.evaluate("window.tracker.compare.data.runs.map(r => r.i)") == long_board.expected
+    assert page.evaluate("window.__csp") == []
+    assert errors == []
+    page, errors = open_page(long_board.out / "experiments" / "lb-charts.html",
+                             init_script=browser_fixtures.CSP_LISTENER)
+    page.wait_for_function("() => window.tracker && window.tracker.chartsView")
+    assert page.evaluate("window.__csp") == []
+    assert errors == []
