@@ -261,3 +261,29 @@ def test_compare_and_chart_pages_read_the_chunks(long_board: LongBoard, open_pag
     page.wait_for_function("() => window.tracker && window.tracker.chartsView")
     assert page.evaluate("window.__csp") == []
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["lb.html", "lb-p2.html"])
+def test_long_board_pages_pass_axe(path: str, long_board: LongBoard, open_page: Any) -> None:
+    import shutil
+
+    from tests.test_site_a11y import RUN_AXE, WCAG, axe_source
+
+    axe = long_board.out / "_test" / "axe.min.js"  # same origin as the pages, under the CSP
+    if not axe.exists():
+        axe.parent.mkdir(exist_ok=True)
+        shutil.copy(axe_source(), axe)
+    page, errors = open_page(long_board.out / "experiments" / path, width=390,
+                             init_script=browser_fixtures.CSP_LISTENER)
+    if path == "lb.html":
+        page.wait_for_function("() => window.tracker.leaderboards.length === 1")
+    page.evaluate("""(url) => new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = url; s.onload = resolve; s.onerror = () => reject(new Error("axe blocked"));
+        document.head.appendChild(s);
+    })""", axe.as_uri())
+    violations = page.evaluate(RUN_AXE, WCAG)
+    assert violations == []
+    assert page.evaluate("window.__csp") == []
+    assert errors == []
