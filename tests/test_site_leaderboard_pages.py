@@ -205,8 +205,8 @@ def test_one_new_run_rewrites_few_row_chunks(long_board: LongBoard, tmp_path: Pa
     client = TrackerClient(store)
     run_id = client.create_run(long_board.experiment_id, start_time=1_700_000_009_000,
                                run_name="late").info.run_id
-    client.log_batch(run_id, metrics=[tracker.entities.Metric("rmse", 7.77777, 1, 0)],
-                     params=[("model", "a"), ("i", "late")])
+    client.log_batch(run_id, metrics=[tracker.entities.Metric("rmse", 10.5001, 1, 0)],
+                     params=[("model", "a"), ("i", "999")])
     client.set_terminated(run_id)
     client.flush()
     before = {p.name for p in (out / "experiments").glob("lb.rows-*.js")}
@@ -219,6 +219,9 @@ def test_one_new_run_rewrites_few_row_chunks(long_board: LongBoard, tmp_path: Pa
         patch.undo()
     written = [p for p in result.written if ROW_CHUNK.search(p)]
     assert len(written) == 2  # the rank order and the new run's chunk, not the other 7
+    # the new run ranks on page 3: page 2's rows did not move, so it is not rendered again
+    assert "experiments/lb-p3.html" in result.written
+    assert "experiments/lb-p2.html" not in result.written
     data_written = [p for p in result.written if DATA_CHUNK.search(p)]
     assert len(data_written) == 1  # the new run's compare data chunk, not the other 7
     assert "experiments/lb.data.js" in result.written  # the small head: order, top, keys

@@ -97,7 +97,8 @@ class LeaderboardPage(Page):
 
 @dataclass(frozen=True)
 class LeaderboardRowsPage(Page):
-    """Rows ``first``.. of a leaderboard, for reading it without JavaScript."""
+    """Rows ``first``.. of a leaderboard, for reading it without JavaScript. It does not name
+    the total, so a page whose rows did not move is not rendered again after a new run."""
 
     template = "leaderboard_rows.html"
 
@@ -105,7 +106,6 @@ class LeaderboardRowsPage(Page):
     columns: tuple[Column, ...] = doc("Columns in display order.", factory=tuple)
     rows: tuple[Row, ...] = doc("This page's runs, in rank order.", factory=tuple)
     first: int = doc("Rank of this page's first row (1-based).", 1)
-    total_rows: int = doc("Runs on the whole leaderboard.", 0)
     primary_metric: str = doc("The metric rows are ranked by ('' when none).", "")
     board: Link | None = doc("The leaderboard page.", None)
     prev_page: Link | None = doc("The previous page.", None)
@@ -493,7 +493,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
                 path=_page_path(board, number),
                 title=f"{title}, runs {first + 1}–{min(first + FIRST_SCREEN, len(rows))}",
                 breadcrumbs=crumbs, experiment_id=eid, columns=tuple(columns),
-                rows=rows[first:first + FIRST_SCREEN], first=first + 1, total_rows=len(rows),
+                rows=rows[first:first + FIRST_SCREEN], first=first + 1,
                 primary_metric=ranked_by, board=Link(title, board),
                 prev_page=pages[number - 2], number=number,
                 next_page=pages[number] if number < page_count else None, pages=pages,
