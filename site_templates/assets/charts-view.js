@@ -298,10 +298,16 @@
     var app = document.querySelector(".charts-app");
     if (!app) return;
     var id = app.getAttribute("data-experiment");
-    var store = window.TRACKER_DATA || {};
-    var data = Object.prototype.hasOwnProperty.call(store, id) ? store[id] : null;
     var message = app.querySelector(".charts-message");
-    if (!data || !data.runs || !window.tracker || !window.tracker.compareViews) {
+    if (!window.tracker || !window.tracker.compareViews) {
+      message.textContent = "The data of this experiment did not load: rebuild the site.";
+      return;
+    }
+    window.tracker.loadExperimentData(id, function (data) { show(app, data, message); });
+  }
+
+  function show(app, data, message) {
+    if (!data || !data.runs) {
       message.textContent = "The data of this experiment did not load: rebuild the site.";
       return;
     }

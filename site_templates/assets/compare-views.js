@@ -347,7 +347,52 @@
     };
   }
 
+  /** An experiment's data (window.TRACKER_DATA[id]) with its `runs`, to done(data), or
+   * done(null) when it is missing. A big experiment's data names its run chunks (#14): they are
+   * loaded (scripts next to the data script) and their records put back in `order`. */
+  function loadExperimentData(id, done) {
+    var store = window.TRACKER_DATA || {};
+    var data = Object.prototype.hasOwnProperty.call(store, id) ? store[id] : null;
+    if (!data || data.runs || !data.chunks || !data.order) return done(data);
+    var script = null;
+    var scripts = document.querySelectorAll("script[src]");
+    for (var s = 0; s < scripts.length; s++) {
+      if (/\.data\.js$/.test(scripts[s].getAttribute("src"))) script = scripts[s];
+    }
+    if (!script) return done(null);
+    var left = data.chunks.length;
+    var failed = false;
+    var finish = function () {
+      var all = window.TRACKER_DATA_CHUNKS || {};
+      var byId = {};
+      for (var c = 0; c < data.chunks.length; c++) {
+        var chunk = all[id + ":" + c + "/" + data.chunks.length];
+        if (!chunk) return done(null);
+        for (var r = 0; r < chunk.length; r++) byId[chunk[r].i] = chunk[r];
+      }
+      data.runs = [];
+      for (var o = 0; o < data.order.length; o++) {
+        if (byId[data.order[o]]) data.runs.push(byId[data.order[o]]);
+      }
+      done(data);
+    };
+    data.chunks.forEach(function (name) {
+      var tag = document.createElement("script");
+      tag.src = new URL(name, script.src).href;
+      tag.onload = tag.onerror = function (event) {
+        if (event.type === "error") failed = true;
+        left -= 1;
+        if (left === 0) {
+          if (failed) done(null);
+          else finish();
+        }
+      };
+      document.head.appendChild(tag);
+    });
+  }
+
   window.tracker = window.tracker || {};
+  window.tracker.loadExperimentData = loadExperimentData;
   window.tracker.compareViews = {
     install: install, dimension: dimension,
     PALETTE: PALETTE, colorIndex: colorIndex, ema: ema, delta: delta, valueRange: valueRange,

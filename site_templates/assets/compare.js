@@ -586,17 +586,18 @@
     var app = document.querySelector(".compare-app");
     if (!app) return;
     var id = app.getAttribute("data-experiment");
-    var store = window.TRACKER_DATA || {};
-    var data = Object.prototype.hasOwnProperty.call(store, id) ? store[id] : null;
-    if (!data || !data.runs) {
-      var message = app.querySelector(".compare-message");
-      if (message) message.textContent = "The data of this experiment did not load (its .data.js file is missing): rebuild the site.";
-      return;
-    }
-    var page = new Compare(app, data);
-    page.init();
-    window.tracker = window.tracker || {};
-    window.tracker.compare = page;
+    if (!window.tracker || !window.tracker.loadExperimentData) return; // compare-views.js missing
+    window.tracker.loadExperimentData(id, function (data) {
+      if (!data || !data.runs) {
+        var message = app.querySelector(".compare-message");
+        if (message) message.textContent = "The data of this experiment did not load (its .data.js file is missing): rebuild the site.";
+        return;
+      }
+      var page = new Compare(app, data);
+      page.init();
+      window.tracker = window.tracker || {};
+      window.tracker.compare = page;
+    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -9,6 +9,10 @@
  * rest), swapped in with one DocumentFragment while the body is detached. Laying out a table
  * costs ~15 µs per cell in Chromium, so keeping all 10,000 rows in the DOM would cost seconds
  * per sort however fast the script is.
+ *
+ * A long board (more rows than the first screen) names its row chunks in data-row-chunks: the
+ * rank order and every row as data. They are loaded first; the board then works on all rows,
+ * and a row's <tr> is built only when it is first shown (the page's own rows are reused).
  */
 (function () {
   "use strict";
@@ -16,6 +20,7 @@
   var KIND_LABELS = { attr: "Attributes", metric: "Metrics", param: "Params" };
   var PAGE_SIZE = 200;
   var FILTER_GLOBAL = "TRACKER_FILTER_DATA";
+  var ROWS_GLOBAL = "TRACKER_LEADERBOARD_ROWS";
   /* A filter with none of these characters and no IS is plain words, matched against every
    * cell's text; anything else is a search_runs filter (run-filter.js). */
   var GRAMMAR_CHARS = /[=!<>()'"`,]|(^|\s)is(\s|$)/i;
@@ -61,14 +66,20 @@
 
   /* ---------------------------------------------------------------- the board */
 
-  function Board(table) {
+  function Board(table, data) {
     this.table = table;
     this.tbody = table.tBodies[0];
     this.tools = table.hasAttribute("data-no-hash") ? null : document.querySelector(".lb-tools");
     this.columns = this.readColumns();
     this.byKey = {};
-    for (var c = 0; c < this.columns.length; c++) this.byKey[this.columns[c].key] = this.columns[c];
-    this.rows = this.readRows();
+    this.cellOffset = 0; // header cells before the first data column (select, run name)
+    for (var c = 0; c < this.columns.length; c++) {
+      this.byKey[this.columns[c].key] = this.columns[c];
+      if (this.columns[c].fixed) this.cellOffset = this.columns[c].index + 1;
+    }
+    this.selectable = !!(table.tHead.rows[0].cells[0] &&
+      table.tHead.rows[0].cells[0].classList.contains("select"));
+    this.rows = data ? this.dataRows(data) : this.readRows();
     this.keyCache = {};
     this.texts = null;
     this.matched = null;
@@ -132,6 +143,114 @@
     return rows;
   };
 
+  /** Rows from the row chunks (in rank order); the body's own rows keep their <tr>. */
+  Board.prototype.dataRows = function (data) {
+    var own = {};
+    var trs = this.tbody.rows;
+    for (var t = 0; t < trs.length; t++) own[trs[t].getAttribute("data-run") || ""] = trs[t];
+    var rows = [];
+    var byId = {};
+    for (var i = 0; i < data.length; i++) {
+      var d = data[i];
+      var tr = own[d[0]] || null;
+      var row = { tr: tr, id: d[0], parent: -1, children: [], index: i, data: d, parentId: d[3] };
+      row.box = tr && tr.cells[0] ? tr.cells[0].querySelector("input[type=checkbox]") : null;
+      rows.push(row);
+      byId[row.id] = i;
+    }
+    for (var j = 0; j < rows.length; j++) {
+      var p = rows[j].parentId ? byId[rows[j].parentId] : undefined;
+      if (p !== undefined && p < j) {
+        rows[j].parent = p;
+        rows[p].children.push(j);
+      }
+    }
+    this.rowById = byId;
+    return rows;
+  };
+
+  /** The data-sort key of a row's cell in `column` (null when it has none). */
+  Board.prototype.cellSort = function (row, column) {
+    if (row.data) {
+      if (column.fixed) return row.data[1];
+      var item = row.data[8][column.index - this.cellOffset];
+      return item ? item[1] : null;
+    }
+    var cell = row.tr.cells[column.index];
+    return cell ? cell.getAttribute("data-sort") : null;
+  };
+
+  /** A row's <tr>, built from its data the first time it is shown, in the board's state. */
+  Board.prototype.trOf = function (index) {
+    var row = this.rows[index];
+    if (row.tr) return row.tr;
+    var d = row.data;
+    var tr = document.createElement("tr");
+    tr.setAttribute("data-run", d[0]);
+    if (d[3]) tr.setAttribute("data-parent", d[3]);
+    tr.setAttribute("data-depth", String(d[4]));
+    tr.className = "depth-" + Math.min(d[4], 4);
+    if (this.selectable) {
+      var td = document.createElement("td");
+      td.className = "select";
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.setAttribute("aria-label", "Select " + d[1]);
+      box.value = d[0];
+      box.checked = !!row.checked;
+      td.appendChild(box);
+      tr.appendChild(td);
+      row.box = box;
+    }
+    var th = document.createElement("th");
+    th.setAttribute("scope", "row");
+    th.setAttribute("data-sort", d[1]);
+    var link = document.createElement(d[2] ? "a" : "span");
+    if (d[2]) link.setAttribute("href", d[2]);
+    link.textContent = d[1];
+    th.appendChild(link);
+    if (d[7]) {
+      var sweep = document.createElement("a");
+      sweep.className = "sweep-link";
+      sweep.setAttribute("href", d[7]);
+      sweep.title = "Trials of this sweep";
+      sweep.textContent = "sweep";
+      th.appendChild(document.createTextNode(" "));
+      th.appendChild(sweep);
+    }
+    tr.appendChild(th);
+    for (var c = 0; c < this.columns.length; c++) {
+      var column = this.columns[c];
+      if (column.fixed) continue;
+      var item = d[8][column.index - this.cellOffset] || ["", ""];
+      var cell = document.createElement("td");
+      cell.setAttribute("data-sort", item[1]);
+      cell.className = (column.numeric ? "num" : "") + (column.visible ? "" : " col-hidden");
+      if (column.key === "attr.status") {
+        var badge = document.createElement("span");
+        badge.className = "badge badge-" + (d[6] ? "dead" : String(d[5]).toLowerCase());
+        badge.textContent = d[6] ? "dead" : String(d[5]).toLowerCase();
+        if (d[6]) badge.title = "The process logging this run died: it will never finish.";
+        cell.appendChild(badge);
+      } else {
+        cell.textContent = item[0];
+        if (item[3]) cell.title = item[3];
+      }
+      var marks = this.marks[column.key];
+      var best = this.bestTouched && marks ? marks.indexOf(index) >= 0 : item[2] === 1;
+      if (best) this.markBest(cell, true);
+      tr.appendChild(cell);
+    }
+    if (row.context) {
+      tr.classList.add("lb-context");
+      tr.setAttribute("data-context", "");
+    }
+    row.tr = tr;
+    if (row.children.length) this.addToggle(index);
+    if (this.collapsed[index]) this.setCollapsed(index, true);
+    return tr;
+  };
+
   /** Sort keys of one column for every row (read once): numbers (NaN = missing) or strings. */
   Board.prototype.keys = function (column) {
     var cached = this.keyCache[column.key];
@@ -139,8 +258,7 @@
     var n = this.rows.length;
     var keys = column.numeric ? new Float64Array(n) : new Array(n);
     for (var i = 0; i < n; i++) {
-      var cell = this.rows[i].tr.cells[column.index];
-      var raw = cell ? cell.getAttribute("data-sort") : null;
+      var raw = this.cellSort(this.rows[i], column);
       if (column.numeric) keys[i] = raw === null || raw === "" ? NaN : parseNumber(raw);
       else keys[i] = raw === null ? "" : raw.toLowerCase();
     }
@@ -151,7 +269,16 @@
   Board.prototype.rowTexts = function () {
     if (this.texts) return this.texts;
     var texts = new Array(this.rows.length);
-    for (var i = 0; i < this.rows.length; i++) texts[i] = this.rows[i].tr.textContent.toLowerCase();
+    for (var i = 0; i < this.rows.length; i++) {
+      var row = this.rows[i];
+      if (row.data) {
+        var parts = [row.data[1], row.data[6] ? "dead" : row.data[5]];
+        for (var c = 0; c < row.data[8].length; c++) parts.push(row.data[8][c][0]);
+        texts[i] = parts.join(" ").toLowerCase();
+      } else {
+        texts[i] = row.tr.textContent.toLowerCase();
+      }
+    }
     this.texts = texts;
     return texts;
   };
@@ -272,8 +399,7 @@
     for (var c = 0; c < this.columns.length; c++) {
       var column = this.columns[c];
       if (column.kind !== "metric" && column.kind !== "param") continue;
-      var cell = row.tr.cells[column.index];
-      var raw = cell ? cell.getAttribute("data-sort") : null;
+      var raw = this.cellSort(row, column);
       if (raw === null || raw === "") continue;
       var key = column.key.slice(column.key.indexOf(".") + 1);
       if (column.kind === "metric") record.metrics[key] = Number(raw);
@@ -354,6 +480,7 @@
       var isContext = context !== null && context[r] === 1;
       if (isContext !== !!rows[r].context) {
         rows[r].context = isContext;
+        if (!rows[r].tr) continue; // built with its context mark when first shown
         rows[r].tr.classList.toggle("lb-context", isContext);
         if (isContext) rows[r].tr.setAttribute("data-context", "");
         else rows[r].tr.removeAttribute("data-context");
@@ -399,7 +526,7 @@
       table.removeChild(body); // edits in a detached body cost no style or layout work
       body.textContent = "";
       var fragment = document.createDocumentFragment();
-      for (var r = 0; r < shown.length; r++) fragment.appendChild(rows[shown[r]].tr);
+      for (var r = 0; r < shown.length; r++) fragment.appendChild(this.trOf(shown[r]));
       body.appendChild(fragment);
       table.insertBefore(body, next);
       this.shown = shown;
@@ -502,11 +629,14 @@
     var keep = {};
     for (var x = 0; x < next.length; x++) keep[next[x]] = true;
     for (var o = 0; o < old.length; o++) {
-      if (!keep[old[o]]) this.markBest(rows[old[o]].tr.cells[column.index], false);
-      else keep[old[o]] = "done";
+      if (!keep[old[o]]) {
+        if (rows[old[o]].tr) this.markBest(rows[old[o]].tr.cells[column.index], false);
+      } else keep[old[o]] = "done";
     }
     for (var y = 0; y < next.length; y++) {
-      if (keep[next[y]] === true) this.markBest(rows[next[y]].tr.cells[column.index], true);
+      if (keep[next[y]] === true && rows[next[y]].tr) {
+        this.markBest(rows[next[y]].tr.cells[column.index], true);
+      }
     }
     this.marks[column.key] = next;
   };
@@ -518,7 +648,8 @@
     column.visible = visible;
     column.th.classList.toggle("col-hidden", !visible);
     for (var i = 0; i < this.rows.length; i++) {
-      var cell = this.rows[i].tr.cells[column.index];
+      var tr = this.rows[i].tr;
+      var cell = tr ? tr.cells[column.index] : null; // rows not built yet get it when built
       if (cell) cell.classList.toggle("col-hidden", !visible);
     }
     if (this.chooser && this.chooser[column.key]) this.chooser[column.key].checked = visible;
@@ -663,25 +794,32 @@
 
   /* ---------------------------------------------------------------- grouping and selection */
 
+  /** The collapse button of a parent row (when its <tr> is built). */
+  Board.prototype.addToggle = function (index) {
+    var self = this;
+    var row = this.rows[index];
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "lb-toggle";
+    button.setAttribute("aria-expanded", "true");
+    button.setAttribute("aria-label", "Hide the " + row.children.length + " child runs");
+    button.textContent = "▾";
+    button.addEventListener("click", function () {
+      self.setCollapsed(index, !self.collapsed[index]);
+      self.render();
+    });
+    row.toggle = button;
+    var head = row.tr.cells[this.cellOffset - 1];
+    if (head) head.insertBefore(button, head.firstChild);
+  };
+
   Board.prototype.addToggles = function () {
     var self = this;
     var parents = 0;
     this.rows.forEach(function (row, index) {
       if (!row.children.length) return;
       parents += 1;
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "lb-toggle";
-      button.setAttribute("aria-expanded", "true");
-      button.setAttribute("aria-label", "Hide the " + row.children.length + " child runs");
-      button.textContent = "▾";
-      button.addEventListener("click", function () {
-        self.setCollapsed(index, !self.collapsed[index]);
-        self.render();
-      });
-      row.toggle = button;
-      var head = row.tr.cells[1];
-      if (head) head.insertBefore(button, head.firstChild);
+      if (row.tr) self.addToggle(index);
     });
     var all = document.querySelector(".lb-collapse-all");
     if (all && !parents) all.hidden = true;
@@ -712,7 +850,7 @@
     var ids = [];
     for (var i = 0; i < this.order.length; i++) {
       var row = this.rows[this.order[i]];
-      if (row.box && row.box.checked) ids.push(row.id);
+      if (row.box ? row.box.checked : row.checked) ids.push(row.id);
     }
     return ids;
   };
@@ -728,7 +866,8 @@
     var shown = {};
     for (var s = 0; s < this.shown.length; s++) shown[this.shown[s]] = true;
     for (var i = 0; i < this.rows.length; i++) {
-      if (this.rows[i].box) this.rows[i].box.checked = on && shown[i] === true;
+      this.rows[i].checked = on && shown[i] === true;
+      if (this.rows[i].box) this.rows[i].box.checked = this.rows[i].checked;
     }
     this.updateCompareButton();
   };
@@ -864,16 +1003,67 @@
     window.addEventListener("hashchange", function () { self.readHash(); });
   };
 
+  /** Load a long board's row chunks (scripts), then call done(rows in rank order), or
+   * done(null) when one fails to load (the board then works on the page's own rows). */
+  function loadRows(table, done) {
+    var srcs = table.getAttribute("data-row-chunks").split(" ");
+    var id = table.getAttribute("data-experiment") || "";
+    var left = srcs.length;
+    var failed = false;
+    var finish = function () {
+      var all = window[ROWS_GLOBAL] || {};
+      var order = all[id + ":order"];
+      var count = srcs.length - 1;
+      var byId = {};
+      for (var c = 0; c < count && order; c++) {
+        var chunk = all[id + ":" + c + "/" + count];
+        if (!chunk) return done(null);
+        for (var r = 0; r < chunk.length; r++) byId[chunk[r][0]] = chunk[r];
+      }
+      if (!order) return done(null);
+      var rows = [];
+      for (var o = 0; o < order.length; o++) if (byId[order[o]]) rows.push(byId[order[o]]);
+      done(rows);
+    };
+    srcs.forEach(function (src) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = script.onerror = function (event) {
+        if (event.type === "error") failed = true;
+        left -= 1;
+        if (left === 0) {
+          if (failed) done(null);
+          else finish();
+        }
+      };
+      document.head.appendChild(script);
+    });
+  }
+
+  function startBoard(table, data) {
+    table.removeAttribute("aria-busy"); // before init: a filter in the URL may set it again
+    var board = new Board(table, data);
+    board.init();
+    window.tracker.leaderboards.push(board);
+    if (data) {
+      var pages = document.querySelectorAll(".lb-pages");
+      for (var p = 0; p < pages.length; p++) pages[p].hidden = true; // every row is here now
+    }
+  }
+
   function start() {
     var tables = document.querySelectorAll("table.leaderboard");
     window.tracker = window.tracker || {};
     window.tracker.leaderboards = [];
-    for (var i = 0; i < tables.length; i++) {
-      if (!tables[i].tBodies.length) continue;
-      var board = new Board(tables[i]);
-      board.init();
-      window.tracker.leaderboards.push(board);
-    }
+    Array.prototype.forEach.call(tables, function (table) {
+      if (!table.tBodies.length) return;
+      if (!table.getAttribute("data-row-chunks")) {
+        startBoard(table, null);
+        return;
+      }
+      table.setAttribute("aria-busy", "true");
+      loadRows(table, function (rows) { startBoard(table, rows); });
+    });
   }
 
   window.tracker = window.tracker || {};

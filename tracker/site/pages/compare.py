@@ -15,6 +15,14 @@ baseline run id}``, runs in leaderboard order; the default baseline is the run t
 best run by the primary metric. Numbers keep 6 significant
 digits; NaN and ±inf become null in ``m`` and are left out of ``h``; histories of more than one
 finite point only, downsampled with LTTB to at most ``MAX_POINTS`` points per series.
+
+An experiment of more than ``CHUNK_RUNS`` runs keeps its run records in chunks (#14): the data
+script then has ``"order"`` (the run ids in leaderboard order) and ``"chunks"`` (file names,
+relative to the data script's folder) instead of ``"runs"``; each chunk assigns
+``window.TRACKER_DATA_CHUNKS["<experiment id>:<i>/<n>"] = [run records]``, a run's chunk picked
+by the hash of its id and the file named by the hash of its content, so one new run rewrites
+its own chunk and the small data script, not 38 MB of histories.
+``window.tracker.loadExperimentData`` (compare-views.js) puts ``runs`` back together.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ if TYPE_CHECKING:
 MAX_POINTS = 200
 DEFAULT_SELECTION = 5
 DATA_GLOBAL = "TRACKER_DATA"
+CHUNKS_GLOBAL = "TRACKER_DATA_CHUNKS"
+#: Experiments with more runs than this keep their run records in chunks of about this many.
+CHUNK_RUNS = 1000
 
 
 @dataclass(frozen=True)
@@ -198,6 +209,41 @@ def parse_data_script(content: bytes | str) -> tuple[str, dict[str, Any]]:
     return json.loads(head[len(prefix):]), json.loads(body[:-1])
 
 
+def split_runs(
+    experiment_id: str, data: dict[str, Any], path: str
+) -> tuple[dict[str, Any], list[SiteFile]]:
+    """The data without ``runs`` but with ``order`` and ``chunks``, and the chunk files (next to
+    ``path``, the data script), when there are more than ``CHUNK_RUNS`` runs; else as it is."""
+    import posixpath
+
+    from tracker.site.pages.leaderboard import chunk_of
+    from tracker.site.render import json_data
+    from tracker.site.writer import content_hash
+
+    runs = data["runs"]
+    if len(runs) <= CHUNK_RUNS:
+        return data, []
+    count = 1
+    while count * CHUNK_RUNS < len(runs):
+        count *= 2
+    buckets: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for record in runs:
+        buckets[chunk_of(record["i"], count)].append(record)
+    folder, name = posixpath.split(path)
+    stem = name[:-len(".data.js")] if name.endswith(".data.js") else name
+    files = []
+    for index, bucket in enumerate(buckets):
+        key = json_data(f"{experiment_id}:{index}/{count}")
+        content = (f"window.{CHUNKS_GLOBAL} = window.{CHUNKS_GLOBAL} || {{}};\n"
+                   f"window.{CHUNKS_GLOBAL}[{key}] = {json_data(bucket)};\n").encode()
+        files.append(SiteFile(posixpath.join(folder, f"{stem}.data-{content_hash(content)[:16]}.js"),
+                              content))
+    head = {k: v for k, v in data.items() if k != "runs"}
+    head["order"] = [record["i"] for record in runs]
+    head["chunks"] = [posixpath.basename(f.path) for f in files]
+    return head, files
+
+
 def collect(site: SiteData) -> Iterable[Page | SiteFile]:
     urls = site.urls
     for exp in site.experiments:
@@ -206,7 +252,9 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         if not runs:
             continue
         data = payload(site, exp)
-        yield SiteFile(urls.experiment_data(eid), data_script(eid, data))
+        head, chunks = split_runs(eid, data, urls.experiment_data(eid))
+        yield from chunks
+        yield SiteFile(urls.experiment_data(eid), data_script(eid, head))
         leaderboard = Link(exp["name"], urls.experiment(eid))
         yield ChartsPage(
             path=urls.experiment_charts(eid),

@@ -1,8 +1,12 @@
 """The experiment leaderboard: every run as a row, best values marked, trends above.
 
-The table is complete HTML (it works without JavaScript); ``assets/leaderboard.js`` adds
-sorting, filtering, a column chooser, parent/child collapsing, row selection for the compare
-page and URL state on top, from the ``data-*`` attributes.
+The page carries the first screen (the ``FIRST_SCREEN`` best-ranked rows) as HTML; without
+JavaScript the rest is on paginated pages (``<slug>-p2.html`` ... linked with rel=next/prev,
+``FIRST_SCREEN`` rows each). With JavaScript, ``assets/leaderboard.js`` loads every row from
+row chunks (scripts named by the hash of their content: a run's chunk is picked by the hash
+of its run id, so one new run rewrites its own chunk, the rank order and the chunks whose
+best marks moved, not the whole board) and adds sorting, filtering, a column chooser,
+parent/child collapsing, row selection for the compare page and URL state on top.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ if TYPE_CHECKING:
 
 VISIBLE_PARAMS = 6
 VISIBLE_METRICS = 6
+#: Rows in the leaderboard page's HTML and on each of its no-JS pages.
+FIRST_SCREEN = 200
+#: About this many rows per row chunk (the number of chunks is a power of two).
+CHUNK_ROWS = 2000
+ROWS_GLOBAL = "TRACKER_LEADERBOARD_ROWS"
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,32 @@ class LeaderboardPage(Page):
     charts: Link | None = doc("The chart view of this experiment (all runs per metric).", None)
     data_script: str = doc("Site path of the experiment's compact JSON (as a script).", "")
     filter_script: str = doc("Site path of the data the filter box evaluates filters on.", "")
+    total_rows: int = doc("Runs on the whole leaderboard (``rows`` holds the first screen).", 0)
+    row_chunks: tuple[str, ...] = doc(
+        "Site paths of the row chunk scripts (the rank order first), '' when none.", factory=tuple
+    )
+    next_page: Link | None = doc("The no-JS page with the next rows.", None)
+    pages: tuple[Link, ...] = doc("Every no-JS page of the board, the first included.",
+                                  factory=tuple)
+
+
+@dataclass(frozen=True)
+class LeaderboardRowsPage(Page):
+    """Rows ``first``.. of a leaderboard, for reading it without JavaScript. It does not name
+    the total, so a page whose rows did not move is not rendered again after a new run."""
+
+    template = "leaderboard_rows.html"
+
+    experiment_id: str = doc("Experiment id.", "")
+    columns: tuple[Column, ...] = doc("Columns in display order.", factory=tuple)
+    rows: tuple[Row, ...] = doc("This page's runs, in rank order.", factory=tuple)
+    first: int = doc("Rank of this page's first row (1-based).", 1)
+    primary_metric: str = doc("The metric rows are ranked by ('' when none).", "")
+    board: Link | None = doc("The leaderboard page.", None)
+    prev_page: Link | None = doc("The previous page.", None)
+    next_page: Link | None = doc("The next page.", None)
+    pages: tuple[Link, ...] = doc("Every page of the board, the first included.", factory=tuple)
+    number: int = doc("This page's number (the leaderboard itself is 1).", 2)
 
 
 def sort_text(value: float | None) -> str:
@@ -348,7 +383,85 @@ def parse_filter_script(content: bytes | str) -> tuple[str, list[dict[str, Any]]
     return json.loads(head[len(prefix):]), json.loads(body[:-1])
 
 
+def _chunk_count(rows: int) -> int:
+    count = 1
+    while count * CHUNK_ROWS < rows:
+        count *= 2
+    return count
+
+
+def chunk_of(run_id: str, count: int) -> int:
+    """The row chunk holding ``run_id`` among ``count``: stable across builds, whatever runs
+    are added (only the chunk count, a power of two, changes as the board grows)."""
+    import hashlib
+
+    return int(hashlib.sha1(run_id.encode("utf-8")).hexdigest()[:8], 16) % count
+
+
+def _row_data(row: Row, experiments_dir: str) -> list[Any]:
+    """A row for the page script: [id, label, href, parent id, depth, status, dead, sweep href,
+    cells], hrefs relative to the leaderboard's folder, each cell [text, sort(, best, full)]."""
+    import posixpath
+
+    def rel(href: str) -> str:
+        return posixpath.relpath(href, experiments_dir) if href else ""
+
+    cells: list[list[Any]] = []
+    for cell in row.cells:
+        if cell.best or cell.full:
+            cells.append([cell.text, cell.sort, 1 if cell.best else 0, cell.full])
+        else:
+            cells.append([cell.text, cell.sort])
+    return [row.run_id, row.link.label, rel(row.link.href), row.parent_id, row.depth, row.status,
+            1 if row.dead else 0, rel(row.sweep.href) if row.sweep else "", cells]
+
+
+def row_chunks(
+    experiment_id: str, rows: tuple[Row, ...], folder: str, stem: str
+) -> list[SiteFile]:
+    """The rank order (run ids) and the rows, in chunks by run id, as scripts assigning
+    ``window.TRACKER_LEADERBOARD_ROWS["<experiment id>:<part>"]``; each file is named by the
+    hash of its content, so an unchanged chunk keeps its name and is not rewritten."""
+    import posixpath
+
+    from tracker.site.render import json_data
+    from tracker.site.writer import content_hash
+
+    count = _chunk_count(len(rows))
+    parts: list[tuple[str, Any]] = [("order", [row.run_id for row in rows])]
+    buckets: list[list[list[Any]]] = [[] for _ in range(count)]
+    for row in rows:
+        buckets[chunk_of(row.run_id, count)].append(_row_data(row, folder))
+    parts += [(f"{index}/{count}", bucket) for index, bucket in enumerate(buckets)]
+    files = []
+    for part, data in parts:
+        key = json_data(f"{experiment_id}:{part}")
+        content = (f"window.{ROWS_GLOBAL} = window.{ROWS_GLOBAL} || {{}};\n"
+                   f"window.{ROWS_GLOBAL}[{key}] = {json_data(data)};\n").encode()
+        name = f"{stem}.rows-{content_hash(content)[:16]}.js"
+        files.append(SiteFile(posixpath.join(folder, name), content))
+    return files
+
+
+def parse_row_chunk(content: bytes | str) -> tuple[str, Any]:
+    """(key, data) back from a row chunk script (for tests and tools)."""
+    import json
+
+    text = content.decode("utf-8") if isinstance(content, bytes) else content
+    head, _, body = text.strip().splitlines()[-1].partition("] = ")
+    prefix = f"window.{ROWS_GLOBAL}["
+    if not head.startswith(prefix) or not body.endswith(";"):
+        raise ValueError(f"Not a tracker row chunk: expected window.{ROWS_GLOBAL}[...] = ...;")
+    return json.loads(head[len(prefix):]), json.loads(body[:-1])
+
+
+def _page_path(board_path: str, number: int) -> str:
+    return board_path if number == 1 else f"{board_path[:-len('.html')]}-p{number}.html"
+
+
 def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+    import posixpath
+
     urls = site.urls
     for exp in site.experiments:
         eid = exp["experiment_id"]
@@ -359,20 +472,47 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         best = _best_values(site, runs, columns)
         rows = tuple(_row(site, run, depth, columns, best)
                      for run, depth in ordered_runs(site, runs, ranked_by))
+        board = urls.experiment(eid)
+        title = exp["name"]
+        crumbs = (Link("Home", urls.home), Link(title, board))
+        page_count = max(1, math.ceil(len(rows) / FIRST_SCREEN))
+        pages = tuple(Link(str(n), _page_path(board, n)) for n in range(1, page_count + 1))
+        if page_count == 1:
+            pages = ()
+        chunks: list[SiteFile] = []
         if runs:
             yield SiteFile(urls.experiment_filter_data(eid),
                            filter_script(eid, filter_records(site, runs)))
+        if len(rows) > FIRST_SCREEN:
+            folder, name = posixpath.split(board)
+            chunks = row_chunks(eid, rows, folder, name[:-len(".html")])
+            yield from chunks
+        for number in range(2, page_count + 1):
+            first = (number - 1) * FIRST_SCREEN
+            yield LeaderboardRowsPage(
+                path=_page_path(board, number),
+                title=f"{title}, runs {first + 1}–{min(first + FIRST_SCREEN, len(rows))}",
+                breadcrumbs=crumbs, experiment_id=eid, columns=tuple(columns),
+                rows=rows[first:first + FIRST_SCREEN], first=first + 1,
+                primary_metric=ranked_by, board=Link(title, board),
+                prev_page=pages[number - 2], number=number,
+                next_page=pages[number] if number < page_count else None, pages=pages,
+            )
         yield LeaderboardPage(
-            path=urls.experiment(eid),
-            title=exp["name"],
-            breadcrumbs=(Link("Home", urls.home), Link(exp["name"], urls.experiment(eid))),
+            path=board,
+            title=title,
+            breadcrumbs=crumbs,
             experiment_id=eid,
             columns=tuple(columns),
-            rows=rows,
+            rows=rows[:FIRST_SCREEN],
             trends=_trends(site, runs, primary[:2]),
             primary_metric=ranked_by,
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
             charts=Link("Chart view", urls.experiment_charts(eid)) if runs else None,
             data_script=urls.experiment_data(eid) if runs else "",
             filter_script=urls.experiment_filter_data(eid) if runs else "",
+            total_rows=len(rows),
+            row_chunks=tuple(chunk.path for chunk in chunks),
+            next_page=pages[1] if page_count > 1 else None,
+            pages=pages,
         )
