@@ -187,3 +187,35 @@ def drag_brush(page: Any, scope: str, key: str, start: float, end: float) -> Non
 def click_axis(page: Any, scope: str, key: str) -> None:
     """A click (no drag) on axis ``key``: clears its brush."""
     page.locator(f"{scope} .pc-axis[data-key='{key}'] rect.pc-hit").click()
+
+
+# ------------------------------------------------------------------ every-page-type sites
+
+# A report with a sql table and a chart, for the sites the a11y and CSP tests build.
+SAMPLE_REPORT = """---
+title: Weekly review
+---
+# Weekly review
+
+The sweep beat the baseline.
+
+```sql
+SELECT run_name, status FROM runs ORDER BY run_name
+```
+
+```chart
+sql: SELECT run_name, value FROM latest_metrics WHERE key = 'rmse' ORDER BY run_name
+x: run_name
+y: value
+kind: bar
+```
+"""
+
+# Every chart of the page drawn: plotly figures (site.js, run.js), parallel coordinates (SVG).
+CHARTS_DRAWN = """() => {
+  const all = (figures, inner) => Array.from(document.querySelectorAll(figures))
+    .every((f) => f.querySelector(inner));
+  return document.readyState === "complete"
+    && all("figure.chart", ".js-plotly-plot") && all("figure.run-chart", ".js-plotly-plot")
+    && all("figure.parcoords", "svg.pc-svg") && all(".parcoords-chart", "svg.pc-svg, p.empty");
+}"""

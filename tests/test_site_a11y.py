@@ -34,34 +34,6 @@ AXE = Path(os.environ.get("TRACKER_AXE", ROOT / ".axe" / "node_modules" / "axe-c
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 WIDTHS = (1280, 390)
 
-REPORT = """---
-title: Weekly review
----
-# Weekly review
-
-The sweep beat the baseline.
-
-```sql
-SELECT run_name, status FROM runs ORDER BY run_name
-```
-
-```chart
-sql: SELECT run_name, value FROM latest_metrics WHERE key = 'rmse' ORDER BY run_name
-x: run_name
-y: value
-kind: bar
-```
-"""
-
-# Every chart of the page drawn: plotly figures (site.js, run.js), parallel coordinates (SVG).
-READY = """() => {
-  const all = (figures, inner) => Array.from(document.querySelectorAll(figures))
-    .every((f) => f.querySelector(inner));
-  return document.readyState === "complete"
-    && all("figure.chart", ".js-plotly-plot") && all("figure.run-chart", ".js-plotly-plot")
-    && all("figure.parcoords", "svg.pc-svg") && all(".parcoords-chart", "svg.pc-svg, p.empty");
-}"""
-
 # axe's result, reduced to what a failure message needs: rule, impact, help and the nodes.
 RUN_AXE = """async (tags) => {
   const result = await window.axe.run(document, { runOnly: { type: "tag", values: tags }, preload: false });
@@ -130,7 +102,7 @@ def a11y_site(tmp_path_factory: pytest.TempPathFactory) -> A11ySite:
     axe = axe_source()
     root = tmp_path_factory.mktemp("a11y")
     ids = seed_every_feature(str(root / "store"), root)
-    reports = write_files(root / "reports", {"weekly-review.md": REPORT})
+    reports = write_files(root / "reports", {"weekly-review.md": browser_fixtures.SAMPLE_REPORT})
     build(str(root / "store"), root / "site", reports=reports, strict=True)
     # Into the test's copy of the site only (same origin as its pages), never the shipped theme.
     (root / "site" / "_test").mkdir()
@@ -162,7 +134,7 @@ def open_ready(open_page: Any, site: A11ySite, path: str, width: int) -> tuple[A
     assert target.is_file(), path
     page, errors = open_page(target, width=width, height=900,
                              init_script=browser_fixtures.CSP_LISTENER)
-    page.wait_for_function(READY, timeout=20_000)
+    page.wait_for_function(browser_fixtures.CHARTS_DRAWN, timeout=20_000)
     page.wait_for_timeout(200)  # late work: resize handlers, deferred draws
     return page, errors
 

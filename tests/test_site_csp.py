@@ -25,34 +25,6 @@ browser, open_page = browser_fixtures.browser, browser_fixtures.open_page  # fix
 
 pytestmark = pytest.mark.browser
 
-REPORT = """---
-title: Weekly review
----
-# Weekly review
-
-The sweep beat the baseline.
-
-```sql
-SELECT run_name, status FROM runs ORDER BY run_name
-```
-
-```chart
-sql: SELECT run_name, value FROM latest_metrics WHERE key = 'rmse' ORDER BY run_name
-x: run_name
-y: value
-kind: bar
-```
-"""
-
-# Every chart of the page drawn: plotly figures (site.js, run.js), parallel coordinates (SVG).
-READY = """() => {
-  const all = (figures, inner) => Array.from(document.querySelectorAll(figures))
-    .every((f) => f.querySelector(inner));
-  return document.readyState === "complete"
-    && all("figure.chart", ".js-plotly-plot") && all("figure.run-chart", ".js-plotly-plot")
-    && all("figure.parcoords", "svg.pc-svg") && all(".parcoords-chart", "svg.pc-svg, p.empty");
-}"""
-
 COUNTS = """() => ({
   plotly: document.querySelectorAll(".js-plotly-plot").length,
   parcoords: document.querySelectorAll("svg.pc-svg").length,
@@ -72,7 +44,7 @@ class CspSite:
 def csp_site(tmp_path_factory: pytest.TempPathFactory) -> CspSite:
     root = tmp_path_factory.mktemp("csp")
     ids = seed_site_store(str(root / "store"))
-    reports = write_files(root / "reports", {"weekly-review.md": REPORT})
+    reports = write_files(root / "reports", {"weekly-review.md": browser_fixtures.SAMPLE_REPORT})
     build(str(root / "store"), root / "site", reports=reports, strict=True)
     return CspSite(root / "site", ids)
 
@@ -98,7 +70,7 @@ def _open_checked(open_page: Any, site: CspSite, path: str) -> tuple[Any, list[s
     target = site.out / path
     assert target.is_file(), path
     page, errors = open_page(target, init_script=browser_fixtures.CSP_LISTENER)
-    page.wait_for_function(READY, timeout=20_000)
+    page.wait_for_function(browser_fixtures.CHARTS_DRAWN, timeout=20_000)
     page.wait_for_timeout(300)  # late work: resize handlers, deferred draws
     return page, errors
 
@@ -127,7 +99,7 @@ def test_search_from_a_page_has_no_csp_violation(csp_site: CspSite, open_page: A
     box.press("ArrowDown")
     box.press("Enter")  # opens the first result: another page, with its own listener
     page.wait_for_load_state("load")
-    page.wait_for_function(READY, timeout=20_000)
+    page.wait_for_function(browser_fixtures.CHARTS_DRAWN, timeout=20_000)
     assert page.evaluate("() => window.__csp") == []
     assert errors == []
 
