@@ -491,7 +491,7 @@ def test_pdf_of_a_report(site: dict[str, Any], tmp_path: Path) -> None:
 def test_report_pages_pass_axe(
     width: int, site: dict[str, Any], open_page: Any, tmp_path: Path
 ) -> None:
-    from tests.test_site_a11y import READY, _report, axe_source, run_axe
+    from tests.test_site_a11y import _report, axe_source, run_axe
 
     axe = axe_source()
     out = tmp_path / "site"
@@ -511,7 +511,7 @@ def test_report_pages_pass_axe(
                        (tmp_path / "bad-site", "reports/bad.html")):
         page, errors = open_page(root / path, width=width,
                                  init_script=browser_fixtures.CSP_LISTENER)
-        page.wait_for_function(READY, timeout=20_000)
+        page.wait_for_function(browser_fixtures.CHARTS_DRAWN, timeout=20_000)
         violations = run_axe(page, Site(root))
         assert violations == [], f"{path}: " + _report(violations)
         assert errors == [] and page.evaluate("window.__csp") == []
