@@ -642,6 +642,8 @@ class StoreQuery:
             if dead != was_dead:
                 changes.append((dead, run_id))
         if changes:
+            if self._restored:  # ``runs`` may still be read from the snapshot: copy it first
+                snapshot.materialize(con, "runs")
             con.executemany("UPDATE runs SET dead = ? WHERE run_id = ?", changes)
 
     # -- user-facing SQL -------------------------------------------------------------------

@@ -45,7 +45,8 @@ def refresh(q: StoreQuery, key: tuple[Any, ...] | None) -> tuple[Any, ...] | Non
             size = next((f.size for f in files if f.path == path), 0)
             q.store.mark_bad(path, size, f"not in the record schema: {exc}")
     if not parts:
-        q._execute(views.EMPTY_LOGGED_MODEL_RECORDS)
+        if key is not None:  # else still the empty table a new connection starts with
+            q._execute(views.EMPTY_LOGGED_MODEL_RECORDS)
         return new_key
     import pyarrow as pa
 

@@ -31,6 +31,13 @@ MAX_COLUMNS = 500
 MAX_CELLS = 20_000_000
 
 
+def base_columns(prefix: str) -> list[str]:
+    """The base columns of table alias ``prefix``, the times as UTC timestamps: converted here
+    rather than by pandas, which cost a new process's first search ~5 ms (#16)."""
+    return [f"epoch_ms({prefix}.{c})::TIMESTAMPTZ AS {c}" if c.endswith("_time") else f"{prefix}.{c}"
+            for c in BASE_COLUMNS]
+
+
 @dataclass(frozen=True)
 class WideTable:
     """The columns of ``runs_wide``: alias → MLflow column name, in MLflow's order."""
@@ -98,7 +105,7 @@ def select(q: StoreQuery, wide: WideTable) -> Any:
     else:
         counts = ()
     present = [(alias, name) for (alias, name), n in zip(wide.columns, counts) if n]
-    cols = ", ".join([f"w.{c}" for c in BASE_COLUMNS] + [f"w.{alias}" for alias, _ in present])
+    cols = ", ".join(base_columns("w") + [f"w.{alias}" for alias, _ in present])
     cursor = q._execute(
         f"SELECT {cols} FROM _selected s JOIN {TABLE} w USING (run_id) ORDER BY s.ord"
     )
@@ -120,7 +127,7 @@ def select_long(q: StoreQuery) -> Any:
         "row_number() OVER (ORDER BY ord) - 1 AS pos FROM _selected SEMI JOIN runs USING (run_id)"
     )
     base = _arrow(q._execute(
-        f"SELECT {', '.join(f'r.{c}' for c in BASE_COLUMNS)} FROM _selected_pos p "
+        f"SELECT {', '.join(base_columns('r'))} FROM _selected_pos p "
         "JOIN runs r USING (run_id) ORDER BY p.pos"
     ))
     n = base.num_rows
