@@ -35,6 +35,23 @@ MANY_FILES = 64
 # are compressed as they go: files of at least BIG_LOAD_BYTES in all are loaded CHUNK_ROWS
 # records at a time, each chunk compressed before the next is read (``_insert_in_chunks``).
 TABLES_DB = "tracker_tables"
+# The views a restored snapshot creates only when a query names one (``StoreQuery._execute``).
+LAZY_VIEWS = ("metrics", "logged_models", "logged_model_params", "logged_model_tags",
+              "logged_model_metrics")
+
+
+def _names_a_lazy_view(sql: str) -> bool:
+    """Whether ``sql`` names ``metrics`` or a logged-model view (``latest_metrics`` is a table;
+    a regex would cost a new process ~1 ms to compile)."""
+    text = sql.lower()
+    if "logged_model" in text:
+        return True
+    start = text.find("metrics")
+    while start >= 0:
+        if start == 0 or not (text[start - 1].isalnum() or text[start - 1] == "_"):
+            return True
+        start = text.find("metrics", start + 1)
+    return False
 BIG_LOAD_BYTES = 16 << 20
 CHUNK_ROWS = 1_000_000
 
@@ -154,6 +171,7 @@ class StoreQuery:
         self._wide: WideTable | None = None
         self._wide_version = -1
         self._built = False  # the derived tables exist (folded, or restored from a snapshot)
+        self._views_pending = False  # restored: ``metrics`` and the logged-model views not made
         # Held while the tables change or runs_wide is built; a background snapshot save holds
         # it only to build runs_wide and to check that no load changed the tables meanwhile.
         self._lock = threading.RLock()
@@ -170,6 +188,13 @@ class StoreQuery:
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
+        """The connection, with every table and view of the query layer."""
+        con = self._connection()
+        if self._views_pending:
+            self._create_views()
+        return con
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             # The derived tables are made by the first refresh (folded, or restored from a
             # snapshot): folding an empty store first cost a new process ~40 ms (#16). The
@@ -188,13 +213,15 @@ class StoreQuery:
         if self.tracer is not None:
             self.tracer(sql.strip())
         self._last_active = time.monotonic()
-        con = self._con if self._con is not None else self.con
+        con = self._con if self._con is not None else self._connection()
+        if self._views_pending and _names_a_lazy_view(sql):
+            self._create_views()
         return con.execute(sql, params) if params is not None else con.execute(sql)
 
     def refresh(self) -> StoreQuery:
         """Bring the tables up to date with the store's files."""
         with self._lock:
-            con = self.con
+            con = self._connection()
             self.store.read_format_warning()
             for _attempt in range(5):
                 plan = self.store.plan(cached=True)  # re-lists changed folders only
@@ -228,7 +255,7 @@ class StoreQuery:
                 self._plan_key = key
                 return  # the snapshot holds exactly these files
             same_base = exclude == self._exclude
-            snapshot.detach(self.con, keep_records=same_base)
+            snapshot.detach(self._connection(), keep_records=same_base)
             self._restored = False
             if not same_base:
                 self._loaded = {}
@@ -292,7 +319,7 @@ class StoreQuery:
         Peak memory stays near that of the load: each table is written out before the next.
         """
         version, loaded, exclude = self._version, dict(self._loaded), dict(self._exclude)
-        cursor = self.con.cursor()
+        cursor = self._connection().cursor()
         cursor.execute(f"USE {TABLES_DB}")  # a cursor starts in the default database
         path, uri = self._snapshot_path(), self.store.fs.uri()
 
@@ -393,13 +420,15 @@ class StoreQuery:
         """Start from the tables a previous process saved for this store, if any."""
         from tracker.query.wide import WideTable
 
-        restored = snapshot.restore(self.con, self._snapshot_path(), self.store.fs.uri())
+        restored = snapshot.restore(
+            self._connection(), self._snapshot_path(), self.store.fs.uri()
+        )
         if restored is None:
             return
         self._loaded, self._exclude, wide_columns = restored
-        for sql in views.VIEWS.values():
-            self._execute(sql)
-        self._model_views()
+        # ``metrics`` and the logged-model views wait until a query names one: binding them
+        # cost a new process's first search ~5 ms, and a search reads neither (#16).
+        self._views_pending = True
         self._built = True
         self._restored = True
         self._version += 1
@@ -617,11 +646,16 @@ class StoreQuery:
     def _rebuild(self) -> None:
         for sql in views.DERIVED.values():
             self._execute(sql)
+        self._execute("ALTER TABLE runs ADD COLUMN dead BOOLEAN DEFAULT false")
+        self._create_views()
+        self._built = True
+
+    def _create_views(self) -> None:
+        """``metrics`` and the logged-model views (over tables by name: made once)."""
+        self._views_pending = False
         for sql in views.VIEWS.values():
             self._execute(sql)
-        self._execute("ALTER TABLE runs ADD COLUMN dead BOOLEAN DEFAULT false")
         self._model_views()
-        self._built = True
 
     def _model_views(self) -> None:
         """The views over MLflow 3's logged models (``tracker.query.logged``)."""
@@ -655,6 +689,8 @@ class StoreQuery:
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgumentError(f"sql() needs a query string, got {query!r}.")
         self.refresh()
+        if self._views_pending:  # any text may name a view: make them before it runs
+            self._create_views()
         try:
             return self._execute(query, params).df()
         except duckdb.Error as exc:

@@ -22,8 +22,7 @@ ever contains fixed fragments and whitelisted column names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, NoReturn, Union
+from typing import Any, NamedTuple, NoReturn, Union
 
 from tracker.exceptions import FilterSyntaxError
 
@@ -94,8 +93,8 @@ _QUOTES = "'\"`"
 # --------------------------------------------------------------------------- tokens
 
 
-@dataclass(frozen=True)
-class _Source:
+# NamedTuples rather than frozen dataclasses: a new process makes them ~5x faster (3 ms, #16).
+class _Source(NamedTuple):
     """The text being parsed, and what to call it in error messages."""
 
     text: str
@@ -106,8 +105,7 @@ class _Source:
         return FilterSyntaxError(f"Invalid {self.label} {self.text!r}: {detail}")
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     """One lexical token: ``kind`` is word/string/backtick/op/(/)/,/end."""
 
     kind: str
@@ -168,8 +166,7 @@ def _read_quoted(src: _Source, start: int) -> _Token:
 # --------------------------------------------------------------------------- AST
 
 
-@dataclass(frozen=True)
-class _Field:
+class _Field(NamedTuple):
     """What a comparison or sort looks at: a metric, param, tag or ``runs`` column."""
 
     kind: str  # "metric" | "param" | "tag" | "attribute"
@@ -182,8 +179,7 @@ class _Field:
         return f"{self.kind} {self.name!r}"
 
 
-@dataclass(frozen=True)
-class _Compare:
+class _Compare(NamedTuple):
     """``field op value``; value is a str, a number, a tuple of str (IN) or None (IS NULL)."""
 
     field: _Field
@@ -191,8 +187,7 @@ class _Compare:
     value: str | float | int | tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class _BoolOp:
+class _BoolOp(NamedTuple):
     """``AND`` / ``OR`` of two or more sub-expressions."""
 
     op: str
