@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tracker.client import TrackerClient
-from tracker.query import StoreQuery, snapshot, views
+from tracker.query import StoreQuery, reads, snapshot, views
 from tracker.store.compact import compact
 
 
@@ -275,3 +275,85 @@ def test_the_wide_table_follows_new_keys_and_comes_back_from_a_snapshot(
     assert later is not None and "params.beta" in dict(later.columns).values()
     restored.refresh()  # the snapshot plus the new files: pivoted again
     assert restored.wide_table() == later
+
+
+def _served(query: StoreQuery) -> set[str]:
+    """The tables a query layer reads in place from its attached snapshot (views over it)."""
+    return {row[0] for row in query._connection().execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND sql LIKE '%tracker_snapshot.%'"
+    ).fetchall()}
+
+
+def test_a_restored_snapshot_is_read_in_place_and_gives_the_same_frames(
+    tmp_path: Path, always_snapshot: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """#16: a new process reads the snapshot's tables where they are (nothing copied) until one
+    must change; its search DataFrame and every table equal those of a fresh load."""
+    uri = str(tmp_path / "store")
+    _log(uri, ["a", "b", "c", "d"])
+    _tables(StoreQuery(TrackerClient(uri).store))
+    search = ("metrics.loss < 0.3", ["metrics.loss", "attributes.run_name"])
+
+    def frame(query: StoreQuery) -> pd.DataFrame:
+        ids = reads.search_runs(query, None, search[0], order_by=search[1])
+        return reads.runs_dataframe(query, ids)
+
+    restored = StoreQuery(TrackerClient(uri).store)
+    got = frame(restored)
+    assert {"runs", "params", "tags", "latest_metrics", "records"} <= _served(restored)
+    with monkeypatch.context() as m:
+        m.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+        fresh = StoreQuery(TrackerClient(uri).store)
+        expected = frame(fresh)
+        assert _served(fresh) == set()
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(got["tags.mlflow.runName"]) == ["d", "c", "b"]
+    assert str(got["start_time"].dtype) == "datetime64[us, UTC]"
+    # ``metrics`` and the logged-model views are made when a query first names them.
+    assert restored.sql("SELECT count(*) AS n FROM metrics")["n"][0] == 12
+    assert restored.sql("SELECT count(*) AS n FROM logged_model_metrics")["n"][0] == 0
+    _assert_same(_tables(restored), _fresh(uri, monkeypatch))
+
+
+def test_marking_a_dead_run_copies_runs_out_of_a_restored_snapshot(
+    tmp_path: Path, always_snapshot: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tracker.query as query_module
+
+    uri = str(tmp_path / "store")
+    (live,) = _log(uri, ["live"], finish=False)
+    _tables(StoreQuery(TrackerClient(uri).store))
+    monkeypatch.setattr(query_module, "run_is_dead", lambda *args: True)
+    restored = StoreQuery(TrackerClient(uri).store)
+    restored.refresh()
+    assert "runs" not in _served(restored)  # copied: dead-run marking updates it
+    assert "params" in _served(restored)
+    dead = restored.sql("SELECT run_id, dead FROM runs")
+    assert dead.to_dict("records") == [{"run_id": live, "dead": True}]
+
+
+def test_a_snapshot_saved_in_slices_holds_every_row(
+    tmp_path: Path, always_snapshot: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A background save copies tables a few rows at a time (#16: less memory); rows deleted
+    by a compaction leave gaps in the row ids that the slices must step over."""
+    monkeypatch.setattr(snapshot, "SAVE_CHUNK_ROWS", 7)
+    monkeypatch.setattr(snapshot, "STALE_FILES", 1)  # the second load saves again
+    uri = str(tmp_path / "store")
+    ids = _log(uri, [f"r{i}" for i in range(5)])
+    first = StoreQuery(TrackerClient(uri).store)
+    _tables(first)
+    client = TrackerClient(uri)
+    client.delete_run(ids[1])
+    compact(client.store, min_runs=1)  # removes loose files: their records are deleted
+    _log(uri, ["late"])
+    _tables(first)  # refolded, saved again in slices of 7 rows
+    restored = StoreQuery(TrackerClient(uri).store)
+    tables = _tables(restored)
+    assert "records" in _served(restored)
+    _assert_same(tables, _fresh(uri, monkeypatch))
+    records = restored.sql("SELECT count(*) AS n FROM records")["n"][0]
+    with monkeypatch.context() as m:
+        m.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+        fresh = StoreQuery(TrackerClient(uri).store)
+        assert records == fresh.sql("SELECT count(*) AS n FROM records")["n"][0] > 7
