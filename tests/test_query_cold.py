@@ -215,8 +215,8 @@ snapshot.MIN_LOAD_SECONDS = 0.0
 snapshot.STALE_FILES = 1  # any new file makes a process save again
 if sys.argv[3] == "kill-mid-save":
     copy = snapshot._copy_table
-    def copy_then_die(con, alias, table):
-        copy(con, alias, table)
+    def copy_then_die(con, alias, table, **options):
+        copy(con, alias, table, **options)
         if table == "runs":  # some tables written, the file not yet renamed into place
             os.kill(os.getpid(), signal.SIGKILL)
     snapshot._copy_table = copy_then_die
