@@ -280,8 +280,8 @@ def test_a_background_save_is_dropped_when_the_tables_change_meanwhile(
     query = StoreQuery(TrackerClient(uri).store)
     copy = snapshot._copy_table
 
-    def copy_while_a_load_lands(con: object, alias: str, table: str) -> None:
-        copy(con, alias, table)  # type: ignore[arg-type]
+    def copy_while_a_load_lands(con: object, alias: str, table: str, **options: bool) -> None:
+        copy(con, alias, table, **options)  # type: ignore[arg-type]
         if table == "runs":
             _log_runs(uri, 1)
             query.refresh()  # this process loads the new run while the save copies
