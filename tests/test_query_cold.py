@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -335,3 +336,42 @@ def test_a_big_load_in_compressed_chunks_gives_the_same_tables(
     damaged = StoreQuery(TrackerClient(uri).store)
     assert len(damaged.sql("SELECT * FROM runs")) == 8
     assert any(victim.name in w for w in damaged.warnings)
+
+
+def test_after_a_big_load_the_first_search_leaves_the_wide_table_to_the_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#16: after a load read in compressed chunks, the first search pivots the rows of its
+    own runs and the background snapshot save builds ``runs_wide``; the DataFrames are those
+    of a small load, and the next process starts with the wide table."""
+    import tracker.query as query_module
+    from tracker.query import reads, snapshot
+
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
+    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 6)
+
+    def frame(query: StoreQuery) -> pd.DataFrame:
+        return reads.runs_dataframe(query, reads.search_runs(query, [eid], "metrics.m >= 0.1"))
+
+    with monkeypatch.context() as m:
+        m.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+        small = StoreQuery(TrackerClient(uri).store)
+        expected = frame(small)
+        assert small.wide_table() is not None and not small.wide_table_later()
+
+    monkeypatch.setattr(query_module, "BIG_LOAD_BYTES", 0)
+    traced: list[str] = []
+    big = StoreQuery(TrackerClient(uri).store, tracer=traced.append)
+    got = frame(big)
+    assert not any("CREATE OR REPLACE TABLE runs_wide" in sql for sql in traced)
+    pd.testing.assert_frame_equal(got, expected)
+    assert len(got) == 5
+    assert big.wait_for_snapshot(30)  # the save built runs_wide on its own cursor
+    assert not big.wide_table_later() and big.wide_table() is not None
+    pd.testing.assert_frame_equal(frame(big), expected)
+    restored = StoreQuery(TrackerClient(uri).store)
+    pd.testing.assert_frame_equal(frame(restored), expected)
+    assert restored.wide_table() is not None

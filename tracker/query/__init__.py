@@ -170,6 +170,8 @@ class StoreQuery:
         self._version = 0  # bumped whenever the tables change
         self._wide: WideTable | None = None
         self._wide_version = -1
+        self._wide_later = -1  # the version whose runs_wide a background save will build
+        self._big_load = False  # the last load was read in compressed chunks
         self._built = False  # the derived tables exist (folded, or restored from a snapshot)
         self._views_pending = False  # restored: ``metrics`` and the logged-model views not made
         # Held while the tables change or runs_wide is built; a background snapshot save holds
@@ -265,6 +267,7 @@ class StoreQuery:
             self._loaded = {}
             self._execute(views.EMPTY_RECORDS)
         from_scratch = not self._loaded
+        self._big_load = False
         removed = [f for f in self._loaded if f not in wanted]
         added = [f for f in wanted if f not in self._loaded]
         touched: set[str] = set()
@@ -309,6 +312,12 @@ class StoreQuery:
                 self._wide_version = self._version
             return self._wide
 
+    def wide_table_later(self) -> bool:
+        """Whether ``runs_wide`` is not built for the current tables and a background snapshot
+        save will build it (after a big load): a search then pivots just its own runs
+        (``wide.select_long``) instead of building the table before its result (#16)."""
+        return self._wide_version != self._version and self._wide_later == self._version
+
     def _save_later(self) -> None:
         """Save a snapshot of the tables as they are now, after the caller has its result.
 
@@ -348,7 +357,11 @@ class StoreQuery:
             finally:
                 cursor.close()
 
+        # After a big load the save builds runs_wide, not the search (2,000 runs: the save's
+        # peak memory would grow by ~5 MB for ~20 ms saved, so small loads build it first).
+        self._wide_later = version if self._big_load else -1
         if not snapshot.in_background(save, cursor):
+            self._wide_later = -1
             cursor.close()
 
     def _idle_for(self) -> float:
@@ -489,6 +502,7 @@ class StoreQuery:
         if _total_size(added) >= BIG_LOAD_BYTES:
             try:
                 self._insert_in_chunks(added)
+                self._big_load = True
                 return added
             except duckdb.Error as exc:
                 # Undo the chunks loaded; the load below finds what is wrong (or that a file

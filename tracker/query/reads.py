@@ -304,10 +304,12 @@ def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
     from tracker.query import wide
 
     with q.working():
-        wide_table = q.wide_table()
+        # Past the wide table's budget, or while a background save is to build it: pivot the
+        # long rows of these runs.
+        wide_table = None if q.wide_table_later() else q.wide_table()
         if wide_table is not None:
             table, present = wide.select(q, wide_table)
-        else:  # past the wide table's budget: pivot the long rows of these runs
+        else:
             table, present = wide.select_long(q)
         return _to_frame(table, present)
 

@@ -52,8 +52,10 @@ MAX_IDLE_WAIT_SECONDS = 5.0
 # After a restore, the snapshot is saved again once this many files were added or removed since.
 STALE_FILES = 200
 TABLES = ("records", *views.DERIVED)
-# A background save copies tables this many rows at a time (``_copy_table``).
+# A background save copies tables this many rows at a time, in at most SAVE_SLICES slices
+# (``_copy_table``).
 SAVE_CHUNK_ROWS = 40_000
+SAVE_SLICES = 8
 WIDE = "runs_wide"  # tracker.query.wide; saved when it is current
 
 
@@ -231,8 +233,11 @@ def _copy_table(
         return
     con.execute(f"CREATE TABLE {alias}.{table} AS FROM main.{table} LIMIT 0")
     (end,) = con.execute(f"SELECT coalesce(max(rowid) + 1, 0) FROM main.{table}").fetchone() or (0,)
-    for start in range(0, int(end), SAVE_CHUNK_ROWS):  # rowids: in order, gaps after deletes
-        stop = start + SAVE_CHUNK_ROWS
+    # Each CHECKPOINT costs more as the file grows: a big table goes in at most SAVE_SLICES
+    # slices (3.7 M records in slices of 40,000 took 25 s of CPU instead of 11).
+    size = max(SAVE_CHUNK_ROWS, -(-int(end) // SAVE_SLICES))
+    for start in range(0, int(end), size):  # rowids: in order, gaps after deletes
+        stop = start + size
         con.execute(
             f"INSERT INTO {alias}.{table} FROM main.{table} "
             f"WHERE rowid >= {int(start)} AND rowid < {int(stop)}"
