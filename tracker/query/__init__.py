@@ -35,14 +35,14 @@ MANY_FILES = 64
 # are compressed as they go: files of at least BIG_LOAD_BYTES in all are loaded CHUNK_ROWS
 # records at a time, each chunk compressed before the next is read (``_insert_in_chunks``).
 TABLES_DB = "tracker_tables"
-# The views a restored snapshot creates only when a query names one (``StoreQuery._execute``).
-LAZY_VIEWS = ("metrics", "logged_models", "logged_model_params", "logged_model_tags",
-              "logged_model_metrics")
+BIG_LOAD_BYTES = 16 << 20
+CHUNK_ROWS = 1_000_000
 
 
 def _names_a_lazy_view(sql: str) -> bool:
-    """Whether ``sql`` names ``metrics`` or a logged-model view (``latest_metrics`` is a table;
-    a regex would cost a new process ~1 ms to compile)."""
+    """Whether ``sql`` names ``metrics`` or a logged-model view, which a restored snapshot makes
+    only when a query names one (``StoreQuery._execute``; ``latest_metrics`` is a table; a
+    regex would cost a new process ~1 ms to compile)."""
     text = sql.lower()
     if "logged_model" in text:
         return True
@@ -52,8 +52,7 @@ def _names_a_lazy_view(sql: str) -> bool:
             return True
         start = text.find("metrics", start + 1)
     return False
-BIG_LOAD_BYTES = 16 << 20
-CHUNK_ROWS = 1_000_000
+
 
 __all__ = ["PublishFilter", "StoreQuery", "connect"]
 
