@@ -343,6 +343,13 @@ class StoreQuery:
                         self._wide = wide.build(self, execute=cursor.execute)
                         self._wide_version = version
                     wide_columns = self._wide.as_json() if self._wide else None
+                    # Compress the tables in memory before copying them: the copy's slices
+                    # then sit beside compressed tables (2,000 loose runs: peak 245 -> 230 MB).
+                    # Under the lock, so no load is writing meanwhile.
+                    try:
+                        cursor.execute(f"CHECKPOINT {TABLES_DB}")
+                    except Exception as exc:  # noqa: BLE001 - only memory is at stake
+                        log.debug("could not compress the tables before a save: %s", exc)
 
                 def unchanged() -> bool:
                     with self._lock:
