@@ -343,6 +343,7 @@ class StoreQuery:
                         self._wide = wide.build(self, execute=cursor.execute)
                         self._wide_version = version
                     wide_columns = self._wide.as_json() if self._wide else None
+                    cursor.execute("SET threads = 1")  # a cache: less memory, a core left free
                     # Compress the tables in memory before copying them: the copy's slices
                     # then sit beside compressed tables (2,000 loose runs: peak 245 -> 230 MB).
                     # Under the lock, so no load is writing meanwhile.
@@ -355,7 +356,6 @@ class StoreQuery:
                     with self._lock:
                         return self._version == version
 
-                cursor.execute("SET threads = 1")  # a cache: less memory, and a core left free
                 try:
                     snapshot.save(cursor, path, uri, loaded, exclude, wide_columns, unchanged)
                 finally:
