@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.site import charts
 from tracker.site.links import run_label
-from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.pages import Group, Link, Page, SiteFile, doc
 
 if TYPE_CHECKING:
     from tracker.site.data import SiteData
@@ -85,7 +85,9 @@ class LeaderboardPage(Page):
     compare: Link | None = doc("The compare page of this experiment.", None)
     charts: Link | None = doc("The chart view of this experiment (all runs per metric).", None)
     data_script: str = doc("Site path of the experiment's compact JSON (as a script).", "")
-    filter_script: str = doc("Site path of the data the filter box evaluates filters on.", "")
+    filter_scripts: tuple[str, ...] = doc(
+        "Site paths of the filter data chunks the filter box evaluates filters on.", factory=tuple
+    )
     total_rows: int = doc("Runs on the whole leaderboard (``rows`` holds the first screen).", 0)
     row_chunks: tuple[str, ...] = doc(
         "Site paths of the row chunk scripts (the rank order first), '' when none.", factory=tuple
@@ -359,19 +361,19 @@ def filter_records(site: SiteData, runs: list[dict[str, Any]]) -> list[dict[str,
     return records
 
 
-def filter_script(experiment_id: str, records: list[dict[str, Any]]) -> bytes:
-    """The records as a script assigning ``window.TRACKER_FILTER_DATA[<experiment id>]``."""
+def filter_script(key: str, records: list[dict[str, Any]]) -> bytes:
+    """The records as a script assigning ``window.TRACKER_FILTER_DATA[<key>]``; the key of a
+    chunk of an experiment's records is ``<experiment id>:<index>/<count>``."""
     from tracker.site.render import json_data
 
-    key = str(json_data(experiment_id))
     return (
         f"window.{FILTER_GLOBAL} = window.{FILTER_GLOBAL} || {{}};\n"
-        f"window.{FILTER_GLOBAL}[{key}] = {json_data(records)};\n"
+        f"window.{FILTER_GLOBAL}[{json_data(key)}] = {json_data(records)};\n"
     ).encode()
 
 
 def parse_filter_script(content: bytes | str) -> tuple[str, list[dict[str, Any]]]:
-    """(experiment id, records) back from a filter data script (for tests and tools)."""
+    """(key, records) back from a filter data script (for tests and tools)."""
     import json
 
     text = content.decode("utf-8") if isinstance(content, bytes) else content
@@ -383,19 +385,11 @@ def parse_filter_script(content: bytes | str) -> tuple[str, list[dict[str, Any]]
     return json.loads(head[len(prefix):]), json.loads(body[:-1])
 
 
-def _chunk_count(rows: int) -> int:
-    count = 1
-    while count * CHUNK_ROWS < rows:
-        count *= 2
-    return count
-
-
 def chunk_of(run_id: str, count: int) -> int:
-    """The row chunk holding ``run_id`` among ``count``: stable across builds, whatever runs
-    are added (only the chunk count, a power of two, changes as the board grows)."""
-    import hashlib
+    """The row chunk holding ``run_id`` among ``count`` (``tracker.site.chunks.chunk_of``)."""
+    from tracker.site.chunks import chunk_of as of
 
-    return int(hashlib.sha1(run_id.encode("utf-8")).hexdigest()[:8], 16) % count
+    return of(run_id, count)
 
 
 def _row_data(row: Row, experiments_dir: str) -> list[Any]:
@@ -416,6 +410,13 @@ def _row_data(row: Row, experiments_dir: str) -> list[Any]:
             1 if row.dead else 0, rel(row.sweep.href) if row.sweep else "", cells]
 
 
+def _rows_script(key: str, data: Any) -> bytes:
+    from tracker.site.render import json_data
+
+    return (f"window.{ROWS_GLOBAL} = window.{ROWS_GLOBAL} || {{}};\n"
+            f"window.{ROWS_GLOBAL}[{json_data(key)}] = {json_data(data)};\n").encode()
+
+
 def row_chunks(
     experiment_id: str, rows: tuple[Row, ...], folder: str, stem: str
 ) -> list[SiteFile]:
@@ -424,10 +425,10 @@ def row_chunks(
     hash of its content, so an unchanged chunk keeps its name and is not rewritten."""
     import posixpath
 
-    from tracker.site.render import json_data
+    from tracker.site.chunks import chunk_count
     from tracker.site.writer import content_hash
 
-    count = _chunk_count(len(rows))
+    count = chunk_count(len(rows), CHUNK_ROWS)
     parts: list[tuple[str, Any]] = [("order", [row.run_id for row in rows])]
     buckets: list[list[list[Any]]] = [[] for _ in range(count)]
     for row in rows:
@@ -435,12 +436,73 @@ def row_chunks(
     parts += [(f"{index}/{count}", bucket) for index, bucket in enumerate(buckets)]
     files = []
     for part, data in parts:
-        key = json_data(f"{experiment_id}:{part}")
-        content = (f"window.{ROWS_GLOBAL} = window.{ROWS_GLOBAL} || {{}};\n"
-                   f"window.{ROWS_GLOBAL}[{key}] = {json_data(data)};\n").encode()
+        content = _rows_script(f"{experiment_id}:{part}", data)
         name = f"{stem}.rows-{content_hash(content)[:16]}.js"
         files.append(SiteFile(posixpath.join(folder, name), content))
     return files
+
+
+def _keyed_row_chunks(
+    site: SiteData, experiment_id: str, rows: tuple[Row, ...], columns: list[Column],
+    folder: str, stem: str,
+) -> tuple[list[str], list[SiteFile | Group]]:
+    """``row_chunks`` of a board, each chunk kept unread when its rows did not change
+    (``tracker.site.chunks``): (site paths, the order first; the files and groups)."""
+    import posixpath
+
+    from tracker.site.chunks import chunk_count, chunk_file, chunk_key
+    from tracker.site.writer import content_hash
+
+    count = chunk_count(len(rows), CHUNK_ROWS)
+    order = _rows_script(f"{experiment_id}:order", [row.run_id for row in rows])
+    order_path = posixpath.join(folder, f"{stem}.rows-{content_hash(order)[:16]}.js")
+    paths: list[str] = [order_path]
+    items: list[SiteFile | Group] = [SiteFile(order_path, order)]
+    buckets: list[list[Row]] = [[] for _ in range(count)]
+    for row in rows:
+        buckets[chunk_of(row.run_id, count)].append(row)
+    shape = tuple((c.key, c.kind) for c in columns)
+    for index, bucket in enumerate(buckets):
+        def make(bucket: list[Row] = bucket, index: int = index) -> bytes:
+            return _rows_script(f"{experiment_id}:{index}/{count}",
+                                [_row_data(row, folder) for row in bucket])
+
+        # A row is its run (the fingerprint), its place in the tree and its best marks.
+        fingerprint = chunk_key(
+            site, (site.runs_by_id[row.run_id] for row in bucket), "rows", experiment_id,
+            index, count, folder, shape,
+            [(row.depth, row.parent_id, [i for i, c in enumerate(row.cells) if c.best])
+             for row in bucket])
+        chunk = chunk_file(site, f"chunk:{experiment_id}:rows:{index}/{count}", fingerprint,
+                           folder, f"{stem}.rows", make)
+        paths.append(chunk.path)
+        items.append(chunk.group)
+    return paths, items
+
+
+def _filter_chunks(
+    site: SiteData, experiment_id: str, runs: list[dict[str, Any]], folder: str, stem: str
+) -> tuple[list[str], list[Group]]:
+    """The filter data in chunks by run id (``filter_records``, ``filter_script``), each kept
+    unread when its runs did not change: (site paths, groups)."""
+    from tracker.site.chunks import chunk_count, chunk_file, chunk_key
+
+    count = chunk_count(len(runs), CHUNK_ROWS)
+    buckets: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for run in runs:
+        buckets[chunk_of(run["run_id"], count)].append(run)
+    paths, groups = [], []
+    for index, bucket in enumerate(buckets):
+        def make(bucket: list[dict[str, Any]] = bucket, index: int = index) -> bytes:
+            return filter_script(f"{experiment_id}:{index}/{count}",
+                                 filter_records(site, bucket))
+
+        fingerprint = chunk_key(site, bucket, "filter", experiment_id, index, count)
+        chunk = chunk_file(site, f"chunk:{experiment_id}:filter:{index}/{count}", fingerprint,
+                           folder, f"{stem}.filter", make)
+        paths.append(chunk.path)
+        groups.append(chunk.group)
+    return paths, groups
 
 
 def parse_row_chunk(content: bytes | str) -> tuple[str, Any]:
@@ -459,7 +521,7 @@ def _page_path(board_path: str, number: int) -> str:
     return board_path if number == 1 else f"{board_path[:-len('.html')]}-p{number}.html"
 
 
-def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
     import posixpath
 
     urls = site.urls
@@ -479,14 +541,16 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         pages = tuple(Link(str(n), _page_path(board, n)) for n in range(1, page_count + 1))
         if page_count == 1:
             pages = ()
-        chunks: list[SiteFile] = []
+        folder, name = posixpath.split(board)
+        stem = name[:-len(".html")]
+        filters: list[str] = []
         if runs:
-            yield SiteFile(urls.experiment_filter_data(eid),
-                           filter_script(eid, filter_records(site, runs)))
+            filters, groups = _filter_chunks(site, eid, runs, folder, stem)
+            yield from groups
+        chunks: list[str] = []
         if len(rows) > FIRST_SCREEN:
-            folder, name = posixpath.split(board)
-            chunks = row_chunks(eid, rows, folder, name[:-len(".html")])
-            yield from chunks
+            chunks, items = _keyed_row_chunks(site, eid, rows, columns, folder, stem)
+            yield from items
         for number in range(2, page_count + 1):
             first = (number - 1) * FIRST_SCREEN
             yield LeaderboardRowsPage(
@@ -510,9 +574,9 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
             charts=Link("Chart view", urls.experiment_charts(eid)) if runs else None,
             data_script=urls.experiment_data(eid) if runs else "",
-            filter_script=urls.experiment_filter_data(eid) if runs else "",
+            filter_scripts=tuple(filters),
             total_rows=len(rows),
-            row_chunks=tuple(chunk.path for chunk in chunks),
+            row_chunks=tuple(chunks),
             next_page=pages[1] if page_count > 1 else None,
             pages=pages,
         )
