@@ -12,7 +12,7 @@ parent/child collapsing, row selection for the compare page and URL state on top
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -442,9 +442,42 @@ def row_chunks(
     return files
 
 
+class _Rows:
+    """A board's rows in rank order, each made only when a page or chunk that shows it is
+    made (#14): a rebuild after one new run makes the first screen and the new run's page and
+    chunk, not 10,000 rows. ``marks`` says, cheaply, what else a row shows besides its run."""
+
+    def __init__(self, site: SiteData, ranked: list[tuple[dict[str, Any], int]],
+                 columns: list[Column], best: dict[str, float]) -> None:
+        self.site, self.ranked, self.columns, self.best = site, ranked, columns, best
+        self._made: dict[int, Row] = {}
+        self._metric_columns = [(i, c.key, c.key[len("metrics."):])
+                                for i, c in enumerate(columns) if c.kind == "metric"]
+
+    def __len__(self) -> int:
+        return len(self.ranked)
+
+    def row(self, index: int) -> Row:
+        made = self._made.get(index)
+        if made is None:
+            run, depth = self.ranked[index]
+            made = self._made[index] = _row(self.site, run, depth, self.columns, self.best)
+        return made
+
+    def rows(self, start: int = 0, stop: int | None = None) -> tuple[Row, ...]:
+        return tuple(self.row(i) for i in range(len(self.ranked))[start:stop])
+
+    def marks(self, index: int) -> tuple[int, str, tuple[int, ...]]:
+        """(depth, parent id shown, columns where the row has the best value) of a row."""
+        run, depth = self.ranked[index]
+        metrics = self.site.metrics.get(run["run_id"], {})
+        best = tuple(i for i, key, name in self._metric_columns
+                     if (v := metrics.get(name)) is not None and self.best.get(key) == v)
+        return depth, (run["parent_run_id"] or "") if depth else "", best
+
+
 def _keyed_row_chunks(
-    site: SiteData, experiment_id: str, rows: tuple[Row, ...], columns: list[Column],
-    folder: str, stem: str,
+    site: SiteData, experiment_id: str, rows: _Rows, folder: str, stem: str,
 ) -> tuple[list[str], list[SiteFile | Group]]:
     """``row_chunks`` of a board, each chunk kept unread when its rows did not change
     (``tracker.site.chunks``): (site paths, the order first; the files and groups)."""
@@ -454,26 +487,24 @@ def _keyed_row_chunks(
     from tracker.site.writer import content_hash
 
     count = chunk_count(len(rows), CHUNK_ROWS)
-    order = _rows_script(f"{experiment_id}:order", [row.run_id for row in rows])
+    order = _rows_script(f"{experiment_id}:order", [run["run_id"] for run, _ in rows.ranked])
     order_path = posixpath.join(folder, f"{stem}.rows-{content_hash(order)[:16]}.js")
     paths: list[str] = [order_path]
     items: list[SiteFile | Group] = [SiteFile(order_path, order)]
-    buckets: list[list[Row]] = [[] for _ in range(count)]
-    for row in rows:
-        buckets[chunk_of(row.run_id, count)].append(row)
-    shape = tuple((c.key, c.kind) for c in columns)
-    for index, bucket in enumerate(buckets):
-        def make(bucket: list[Row] = bucket, index: int = index) -> bytes:
-            return _rows_script(f"{experiment_id}:{index}/{count}",
-                                [_row_data(row, folder) for row in bucket])
+    buckets: list[list[int]] = [[] for _ in range(count)]
+    for index, (run, _) in enumerate(rows.ranked):
+        buckets[chunk_of(run["run_id"], count)].append(index)
+    shape = tuple((c.key, c.kind) for c in rows.columns)
+    for part, bucket in enumerate(buckets):
+        def make(bucket: list[int] = bucket, part: int = part) -> bytes:
+            return _rows_script(f"{experiment_id}:{part}/{count}",
+                                [_row_data(rows.row(i), folder) for i in bucket])
 
         # A row is its run (the fingerprint), its place in the tree and its best marks.
         fingerprint = chunk_key(
-            site, (site.runs_by_id[row.run_id] for row in bucket), "rows", experiment_id,
-            index, count, folder, shape,
-            [(row.depth, row.parent_id, [i for i, c in enumerate(row.cells) if c.best])
-             for row in bucket])
-        chunk = chunk_file(site, f"chunk:{experiment_id}:rows:{index}/{count}", fingerprint,
+            site, (rows.ranked[i][0] for i in bucket), "rows", experiment_id, part, count,
+            folder, shape, [rows.marks(i) for i in bucket])
+        chunk = chunk_file(site, f"chunk:{experiment_id}:rows:{part}/{count}", fingerprint,
                            folder, f"{stem}.rows", make)
         paths.append(chunk.path)
         items.append(chunk.group)
@@ -523,6 +554,9 @@ def _page_path(board_path: str, number: int) -> str:
 
 def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
     import posixpath
+    from functools import partial
+
+    from tracker.site.chunks import chunk_key
 
     urls = site.urls
     for exp in site.experiments:
@@ -532,8 +566,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
         ranked_by = site.primary_metric(eid)
         columns = _columns(site, runs, primary)
         best = _best_values(site, runs, columns)
-        rows = tuple(_row(site, run, depth, columns, best)
-                     for run, depth in ordered_runs(site, runs, ranked_by))
+        rows = _Rows(site, ordered_runs(site, runs, ranked_by), columns, best)
         board = urls.experiment(eid)
         title = exp["name"]
         crumbs = (Link("Home", urls.home), Link(title, board))
@@ -549,26 +582,31 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
             yield from groups
         chunks: list[str] = []
         if len(rows) > FIRST_SCREEN:
-            chunks, items = _keyed_row_chunks(site, eid, rows, columns, folder, stem)
+            chunks, items = _keyed_row_chunks(site, eid, rows, folder, stem)
             yield from items
         for number in range(2, page_count + 1):
             first = (number - 1) * FIRST_SCREEN
-            yield LeaderboardRowsPage(
-                path=_page_path(board, number),
+            page = partial(
+                LeaderboardRowsPage, path=_page_path(board, number),
                 title=f"{title}, runs {first + 1}–{min(first + FIRST_SCREEN, len(rows))}",
                 breadcrumbs=crumbs, experiment_id=eid, columns=tuple(columns),
-                rows=rows[first:first + FIRST_SCREEN], first=first + 1,
-                primary_metric=ranked_by, board=Link(title, board),
+                first=first + 1, primary_metric=ranked_by, board=Link(title, board),
                 prev_page=pages[number - 2], number=number,
                 next_page=pages[number] if number < page_count else None, pages=pages,
             )
+            # A no-JS page is made again only when its rows or the board's shape changed.
+            shown = range(len(rows))[first:first + FIRST_SCREEN]
+            fingerprint = chunk_key(site, (rows.ranked[i][0] for i in shown), "page",
+                                    repr(page.keywords), [rows.marks(i) for i in shown])
+            yield Group(f"board:{eid}:{number}", fingerprint, partial(
+                _rows_page, page, rows, first))
         yield LeaderboardPage(
             path=board,
             title=title,
             breadcrumbs=crumbs,
             experiment_id=eid,
             columns=tuple(columns),
-            rows=rows[:FIRST_SCREEN],
+            rows=rows.rows(0, FIRST_SCREEN),
             trends=_trends(site, runs, primary[:2]),
             primary_metric=ranked_by,
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
@@ -580,3 +618,8 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
             next_page=pages[1] if page_count > 1 else None,
             pages=pages,
         )
+
+
+def _rows_page(page: Callable[..., LeaderboardRowsPage], rows: _Rows, first: int
+               ) -> list[Page]:
+    return [page(rows=rows.rows(first, first + FIRST_SCREEN))]
