@@ -139,8 +139,9 @@ def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> 
                                     site.direction(k) == "", k))
     shown_metrics = {k for k in metric_keys if site.direction(k)}
     shown_metrics = set(sorted(shown_metrics, key=metric_keys.index)[:VISIBLE_METRICS])
-    param_keys = sorted({k for r in runs for k in site.params.get(r["run_id"], {})})
-    varying = [k for k in param_keys if _varies(site, runs, k)][:VISIBLE_PARAMS]
+    seen = _param_values(site, runs)
+    param_keys = sorted(seen)
+    varying = [k for k in param_keys if len(seen[k][0]) > 1][:VISIBLE_PARAMS]
     cols = [
         Column("attr.status", "status", "attr", False, "", True),
         Column("attr.start", "start (UTC)", "attr", False, "", True),
@@ -150,15 +151,33 @@ def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> 
     ]
     cols += [Column(f"metrics.{k}", k, "metric", True, site.direction(k), k in shown_metrics)
              for k in metric_keys]
-    cols += [Column(f"params.{k}", k, "param", _all_numeric(site, runs, k), "", k in varying)
+    cols += [Column(f"params.{k}", k, "param", seen[k][1], "", k in varying)
              for k in param_keys]
     return cols
 
 
-def _varies(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
-    """True when at least two runs have ``key`` with at least two different values."""
-    values = [p[key] for r in runs if key in (p := site.params.get(r["run_id"], {}))]
-    return len(values) > 1 and len(set(values)) > 1
+def _param_values(
+    site: SiteData, runs: list[dict[str, Any]]
+) -> dict[str, tuple[set[str], bool]]:
+    """Per param key, in one pass over the runs (#14): up to two of its distinct values (two:
+    it varies) and whether every non-empty value is a number."""
+    seen: dict[str, tuple[set[str], bool]] = {}
+    numbers: dict[str, bool] = {}
+    for run in runs:
+        for key, value in site.params.get(run["run_id"], {}).items():
+            distinct, numeric = seen.get(key) or (set(), True)
+            if len(distinct) < 2:
+                distinct.add(value)
+            if numeric and value is not None and value != "":
+                if value not in numbers:
+                    try:
+                        float(value)
+                        numbers[value] = True
+                    except ValueError:
+                        numbers[value] = False
+                numeric = numbers[value]
+            seen[key] = (distinct, numeric)
+    return seen
 
 
 def _all_numeric(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
