@@ -9,6 +9,7 @@ import random
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,8 +154,31 @@ def test_changes_verdicts_need_only_the_best_run_so_far(tmp_path: Path) -> None:
     verdicts = []
     for _, ids, _ in groups:
         fast = changes._verdicts(site, seen, ids, bests.runs())
-        assert fast == changes._verdicts(site, seen, ids, seen)  # every earlier run
+        assert [(v.experiment.label, v.metric, v.before, v.after, v.verdict, v.best)
+                for v in fast] == _reference(site, seen, ids)
         verdicts += [v.verdict for v in fast]
         seen |= set(ids)
         bests.add(ids)
     assert {"improved", "regressed", "no baseline"} <= set(verdicts)
+
+
+def _reference(site: SiteData, before: set[str], added: list[str]) -> list[tuple[Any, ...]]:
+    """The primary metric's verdicts ``summarize`` gives from every run, all their metrics and
+    params (what the page computed before #14)."""
+    from tracker.changes import RunState, Snapshot, summarize
+    from tracker.site.pages import Link
+
+    def snapshot(ids: set[str]) -> Snapshot:
+        return Snapshot({e["experiment_id"]: e["name"] for e in site.experiments}, {
+            i: RunState(i, site.runs_by_id[i]["experiment_id"],
+                        site.runs_by_id[i]["run_name"] or i[:8], site.runs_by_id[i]["status"],
+                        dict(site.metrics.get(i, {})), dict(site.params.get(i, {})))
+            for i in ids})
+
+    result = summarize(snapshot(before | set(added)), snapshot(before), "x",
+                       directions=site.directions)
+    return [(e.name, m.key, m.baseline.value if m.baseline else None,
+             m.current.value if m.current else None, m.verdict,
+             Link(m.current.run_name, site.urls.run(m.current.run_id)) if m.current else None)
+            for e in result.experiments for m in e.metrics
+            if m.key == site.primary_metric(e.experiment_id)]

@@ -153,14 +153,18 @@ def _strings(value: Any) -> list[str]:
 
 
 def _snapshot(site: SiteData, run_ids: Iterable[str]) -> Snapshot:
+    """The runs as ``summarize`` compares them, with only their experiment's primary metric
+    (the one verdict the page shows; params and other metrics would only cost time, #14)."""
     from tracker.changes import RunState, Snapshot
 
     runs = {}
     for run_id in run_ids:
         run = site.runs_by_id[run_id]
+        primary = site.primary_metric(run["experiment_id"])
+        metrics = site.metrics.get(run_id, {})
         runs[run_id] = RunState(run_id, run["experiment_id"], run["run_name"] or run_id[:8],
-                                run["status"], dict(site.metrics.get(run_id, {})),
-                                dict(site.params.get(run_id, {})))
+                                run["status"],
+                                {primary: metrics[primary]} if primary in metrics else {}, {})
     return Snapshot({e["experiment_id"]: e["name"] for e in site.experiments}, runs)
 
 
