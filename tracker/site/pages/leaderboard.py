@@ -414,10 +414,12 @@ def chunk_of(run_id: str, count: int) -> int:
 def _row_data(row: Row, experiments_dir: str) -> list[Any]:
     """A row for the page script: [id, label, href, parent id, depth, status, dead, sweep href,
     cells], hrefs relative to the leaderboard's folder, each cell [text, sort(, best, full)]."""
-    import posixpath
+    from tracker.site.urls import relative
 
-    def rel(href: str) -> str:
-        return posixpath.relpath(href, experiments_dir) if href else ""
+    page = f"{experiments_dir}/_" if experiments_dir else "_"  # any page of that folder
+
+    def rel(href: str) -> str:  # not posixpath.relpath: it asks the OS for the cwd each time
+        return relative(page, href) if href else ""
 
     cells: list[list[Any]] = []
     for cell in row.cells:
