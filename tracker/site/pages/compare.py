@@ -21,7 +21,8 @@ script then has ``"order"`` (the run ids in leaderboard order) and ``"chunks"`` 
 relative to the data script's folder) instead of ``"runs"``; each chunk assigns
 ``window.TRACKER_DATA_CHUNKS["<experiment id>:<i>/<n>"] = [run records]``, a run's chunk picked
 by the hash of its id and the file named by the hash of its content, so one new run rewrites
-its own chunk and the small data script, not 38 MB of histories.
+its own chunk and the small data script, not 38 MB of histories. A chunk whose runs did not
+change is not even made again (``tracker.site.chunks``), and the histories are cached per chunk.
 ``window.tracker.loadExperimentData`` (compare-views.js) puts ``runs`` back together.
 """
 
