@@ -385,3 +385,48 @@ def test_a_rebuilt_site_equals_a_site_built_from_scratch(
     for path, data in rebuilt.items():
         for secret in (AWS, GITHUB, PASSWORD, HIDDEN):
             assert secret.encode() not in data, (path, secret)
+
+
+def test_a_load_during_a_save_never_puts_unpublished_records_in_the_copy(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    uri = str(tmp_path / "store")
+    _run(uri, "public-a", "first", secret=AWS)
+    query = StoreQuery(TrackerClient(uri).store, publish=RULES)
+    copy_table, apply = snapshot._copy_table, published.apply
+    loaded, copied = threading.Event(), threading.Event()  # the new records are in; copy made
+    seen: list[int] = []
+    loads: list[threading.Thread] = []
+
+    def apply_later(q: StoreQuery, publish: Any, files: Any = None, state: Any = None) -> Any:
+        if threading.current_thread() in loads:  # the records are loaded, not yet published
+            loaded.set()
+            copied.wait(10)
+        return apply(q, publish, files, state)
+
+    def copy_and_load(con: Any, alias: str, table: str) -> None:
+        if not loads:  # mid-save: a new run with a secret, and a load of it in another thread
+            _run(uri, "public-a", "second", secret=GITHUB)
+            loads.append(threading.Thread(target=query.refresh))
+            loads[0].start()
+            loaded.wait(2)  # it waits for the save instead: never set
+        (count,) = con.execute("SELECT count(*) FROM main.records WHERE value LIKE ?",
+                               [f"%{GITHUB}%"]).fetchone()
+        seen.append(count)
+        copy_table(con, alias, table)
+        if table == "records":
+            copied.set()
+
+    monkeypatch.setattr(snapshot, "_copy_table", copy_and_load)
+    monkeypatch.setattr(published, "apply", apply_later)
+    query.refresh()  # a full load: saved in the background
+    assert query.wait_for_snapshot(30)
+    loads[0].join(30)
+    assert not loads[0].is_alive(), "the load waited for the save, not forever"
+    assert seen and not any(seen), "the copy saw unpublished records"
+    assert not loaded.is_set() or copied.is_set()
+    assert not _published_path(uri, RULES).exists()  # the copy was stale: thrown away
+    monkeypatch.setattr(snapshot, "_copy_table", copy_table)
+    _assert_same(_tables(query), _fresh(uri, RULES, monkeypatch))

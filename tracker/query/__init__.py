@@ -38,6 +38,8 @@ MANY_FILES = 64
 TABLES_DB = "tracker_tables"
 BIG_LOAD_BYTES = 16 << 20
 CHUNK_ROWS = 1_000_000
+# How long a save of published tables waits to see whether a load changed them meanwhile.
+CHANGE_WAIT = 1.0
 
 __all__ = ["PublishFilter", "StoreQuery", "connect"]
 
@@ -350,8 +352,15 @@ class StoreQuery:
                     wide_columns = self._wide.as_json() if self._wide else None
 
                 def unchanged() -> bool:
-                    with self._lock:
+                    # Published tables are copied holding ``_publishing``, which a load waits
+                    # for holding ``_lock``: wait for ``_lock`` only a moment (a load in
+                    # progress changes the tables anyway, and the copy is thrown away).
+                    if not self._lock.acquire(timeout=-1 if key is None else CHANGE_WAIT):
+                        return False
+                    try:
                         return self._version == version
+                    finally:
+                        self._lock.release()
 
                 cursor.execute("SET threads = 1")  # a cache: less memory, and a core left free
                 try:
