@@ -430,3 +430,28 @@ def test_a_load_during_a_save_never_puts_unpublished_records_in_the_copy(
     assert not _published_path(uri, RULES).exists()  # the copy was stale: thrown away
     monkeypatch.setattr(snapshot, "_copy_table", copy_table)
     _assert_same(_tables(query), _fresh(uri, RULES, monkeypatch))
+
+
+def test_big_tables_are_copied_from_the_snapshot_in_chunks(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(snapshot, "BIG_TABLE_ROWS", 10)
+    monkeypatch.setattr(snapshot, "COPY_CHUNK_ROWS", 7)
+    uri = str(tmp_path / "store")
+    _run(uri, "public-a", "first", secret=AWS)
+    _run(uri, "sandbox-qz7", "hidden", secret=HIDDEN)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    _run(uri, "public-a", "second", secret=GITHUB)
+    copied: list[tuple[str, int]] = []
+    copy_in = snapshot._copy_in
+
+    def count(con: Any, table: str) -> None:
+        copy_in(con, table)
+        copied.append((table, con.execute(f"SELECT count(*) FROM {table}_copy").fetchone()[0]))
+
+    monkeypatch.setattr(snapshot, "_copy_in", count)
+    tables = _cached(uri, RULES, traced)
+    assert not _full_load(traced)
+    assert dict(copied)["records"] > 3 * 7  # in several chunks
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
