@@ -455,3 +455,43 @@ def test_big_tables_are_copied_from_the_snapshot_in_chunks(
     assert not _full_load(traced)
     assert dict(copied)["records"] > 3 * 7  # in several chunks
     _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+
+
+class _FailsOnce:
+    """The test rules, except that redacting a value holding GITHUB fails the first time."""
+
+    def __init__(self) -> None:
+        self.fails = 1
+
+    def fingerprint(self) -> str:
+        return RULES.fingerprint() + " fails once"
+
+    def keeps_experiment(self, name: str | None) -> bool:
+        return RULES.keeps_experiment(name)
+
+    def keeps_metric(self, key: str) -> bool:
+        return RULES.keeps_metric(key)
+
+    def scrub(self, kind: str, key: str, value: str) -> str:
+        if GITHUB in value and self.fails:
+            self.fails -= 1
+            raise RuntimeError("redaction failed")
+        return RULES.scrub(kind, key, value)
+
+    def scrub_key(self, kind: str, key: str) -> str:
+        return RULES.scrub_key(kind, key)
+
+
+def test_records_loaded_but_not_published_are_never_folded_later(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uri = str(tmp_path / "store")
+    _run(uri, "public-a", "first", secret=AWS)
+    query = StoreQuery(TrackerClient(uri).store, publish=_FailsOnce())
+    _tables(query)
+    _run(uri, "public-a", "second", secret=GITHUB)
+    with pytest.raises(RuntimeError, match="redaction failed"):
+        query.refresh()
+    tables = _tables(query)  # the next call publishes everything again
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert not any(GITHUB in frame.to_csv() for frame in tables.values())

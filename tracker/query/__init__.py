@@ -251,17 +251,10 @@ class StoreQuery:
         if exclude != self._exclude or self._republish(wanted):
             self._loaded = {}
             self._execute(views.EMPTY_RECORDS)
-        with self._publishing if self.publish is not None else contextlib.nullcontext():
+        if self.publish is None:
             from_scratch, added, removed, touched = self._load(wanted, exclude)
-            if self.publish is not None:
-                if not from_scratch and published.names_experiments(self, added):
-                    # An experiment created, renamed or deleted may change which are published.
-                    self._loaded = {}
-                    self._execute(views.EMPTY_RECORDS)
-                    from_scratch, added, removed, touched = self._load(wanted, exclude)
-                self._published = published.apply(
-                    self, self.publish, None if from_scratch else added, self._published
-                )
+        else:
+            from_scratch, added, removed, touched = self._load_published(wanted, exclude)
         self._plan_key = key
         if from_scratch or not self._built:
             self._rebuild()
@@ -276,6 +269,30 @@ class StoreQuery:
             time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
         ):
             self._save_later()
+
+    def _load_published(
+        self, wanted: dict[str, str], exclude: dict[str, frozenset[str]]
+    ) -> tuple[bool, list[str], list[str], set[str]]:
+        """``_load``, then the publish rules applied to the records loaded (all of them, or
+        those of the new files on top of published ones), holding ``_publishing``."""
+        assert self.publish is not None
+        with self._publishing:
+            try:
+                from_scratch, added, removed, touched = self._load(wanted, exclude)
+                if not from_scratch and published.names_experiments(self, added):
+                    # An experiment created, renamed or deleted may change which are published.
+                    self._loaded = {}
+                    self._execute(views.EMPTY_RECORDS)
+                    from_scratch, added, removed, touched = self._load(wanted, exclude)
+                self._published = published.apply(
+                    self, self.publish, None if from_scratch else added, self._published
+                )
+            except BaseException:
+                # Records loaded but not published must never be folded by a later call.
+                self._loaded, self._published = {}, None
+                self._execute(views.EMPTY_RECORDS)
+                raise
+        return from_scratch, added, removed, touched
 
     def _republish(self, wanted: dict[str, str]) -> bool:
         """Whether published tables must be made again from every file to hold ``wanted``:
