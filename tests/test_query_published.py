@@ -495,3 +495,20 @@ def test_records_loaded_but_not_published_are_never_folded_later(
     tables = _tables(query)  # the next call publishes everything again
     _assert_same(tables, _fresh(uri, RULES, monkeypatch))
     assert not any(GITHUB in frame.to_csv() for frame in tables.values())
+
+
+def test_a_baseline_store_read_for_a_summary_leaves_no_snapshot(
+    tmp_path: Path, cache: Path,
+) -> None:
+    from tracker.changes import read_snapshot
+
+    uri = str(tmp_path / "store")
+    _run(uri, "public-a", "first", secret=AWS)
+    read_snapshot(uri, RULES, cache=False)
+    assert snapshot.wait_for_saves(30)
+    assert not (cache / "query").exists() or not any((cache / "query").iterdir())
+    read_snapshot(uri, RULES)
+    assert snapshot.wait_for_saves(30)
+    assert _published_path(uri, RULES).exists()
+    with pytest.raises(InvalidArgumentError, match="snapshots="):
+        StoreQuery(TrackerClient(uri).store, snapshots="no")  # type: ignore[arg-type]

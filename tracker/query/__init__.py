@@ -144,12 +144,17 @@ class StoreQuery:
         tracer: called with every SQL string run (``tracer=print`` to see them).
         publish: applied to the records before the tables are built, so no table or query
             sees what it drops or rewrites (the site build's redaction and experiment rules).
+        snapshots: restore and save query snapshots (``tracker.query.snapshot``) when they
+            are enabled; False for a store in a temporary folder.
     """
 
     def __init__(
         self, store: Store, tracer: Callable[[str], Any] | None = None,
-        publish: PublishFilter | None = None,
+        publish: PublishFilter | None = None, *, snapshots: bool = True,
     ) -> None:
+        if not isinstance(snapshots, bool):
+            raise InvalidArgumentError(f"StoreQuery(snapshots=) takes True or False, got "
+                                       f"{snapshots!r}.")
         self.store = store
         self.tracer = tracer
         self.publish = publish
@@ -173,6 +178,7 @@ class StoreQuery:
         # while a snapshot of the published tables is copied, so none holds unredacted ones.
         self._published: published.Published | None = None
         self._publishing = threading.Lock()
+        self._use_snapshots = snapshots
 
     @property
     def warnings(self) -> list[str]:
@@ -420,7 +426,9 @@ class StoreQuery:
     def _snapshots(self) -> bool:
         """Whether tables are restored from and saved to snapshots: with publish rules, only
         when they have a fingerprint, in a snapshot of their own (``_publish_key``)."""
-        return snapshot.enabled() and (self.publish is None or self._publish_key() is not None)
+        return self._use_snapshots and snapshot.enabled() and (
+            self.publish is None or self._publish_key() is not None
+        )
 
     def _publish_key(self) -> str | None:
         """The digest naming the snapshot of the tables published with ``publish`` (None:
