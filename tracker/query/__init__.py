@@ -3,7 +3,9 @@
 Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``params``,
 ``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, the raw
 ``records``, and MLflow 3's ``logged_models`` with ``logged_model_params``, ``logged_model_tags``
-and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame.
+and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame;
+there the registry's ``model_versions`` and ``registered_models`` are also made
+(``tracker.query.registry_tables``), for queries that name them.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
-from tracker.query import snapshot, views
+from tracker.query import registry_tables, snapshot, views
 
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
     from tracker.query.wide import WideTable
+    from tracker.registry import Registry
     from tracker.store.store import ReadPlan, Store
 
 log = logging.getLogger("tracker.query")
@@ -160,6 +163,8 @@ class StoreQuery:
         self._last_active = 0.0  # time.monotonic() of the last query this process ran
         self._working = 0  # calls in progress that will query again (see ``working``)
         self._models_key: tuple[Any, ...] | None = None  # logged-model files loaded
+        self._registry: Registry | None = None  # for model_versions, registered_models
+        self._registry_rows: dict[str, list[tuple[Any, ...]]] = {}  # the rows of each, as made
 
     @property
     def warnings(self) -> list[str]:
@@ -653,12 +658,39 @@ class StoreQuery:
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgumentError(f"sql() needs a query string, got {query!r}.")
         self.refresh()
+        if self.publish is None:  # the registry is not redacted here: never for a site build
+            self._registry_tables(registry_tables.mentioned(query))
         try:
             return self._execute(query, params).df()
         except duckdb.Error as exc:
-            raise InvalidArgumentError(
-                f"SQL error: {exc}. Tables: {', '.join(views.PUBLIC_TABLES)}."
-            ) from exc
+            tables = (*views.PUBLIC_TABLES, *registry_tables.TABLES)
+            raise InvalidArgumentError(f"SQL error: {exc}. Tables: {', '.join(tables)}.") from exc
+
+    def _registry_tables(self, names: list[str]) -> None:
+        """(Re)make the registry tables ``names`` from the registry's own fold (#14).
+
+        Only for a query that names one: folding lists every model's folder (one request each
+        on S3), which other queries need not pay for. They are temporary tables of this
+        connection, never in a snapshot, and made again only when the registry changed.
+        """
+        if not names:
+            return
+        if self._registry is None:
+            from tracker.registry import Registry
+
+            self._registry = Registry(self.store)
+        folded = registry_tables.rows(self._registry)
+        for name in names:
+            if self._registry_rows.get(name) == folded[name]:
+                continue
+            con = self.con
+            con.register("incoming_registry", registry_tables.arrow_table(name, folded[name]))
+            try:
+                self._execute(
+                    f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM incoming_registry")
+            finally:
+                con.unregister("incoming_registry")
+            self._registry_rows[name] = folded[name]
 
     def rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
         """Run an internal query and return its rows as dicts (tables must be fresh)."""
