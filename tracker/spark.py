@@ -82,6 +82,7 @@ def register_views(spark: Any, store_uri: str, *, ignore_corrupt_files: bool = T
 def _register_registry(spark: Any, store: Store) -> None:
     """``model_versions`` and ``registered_models``: the registry folded on the driver, by the
     same code and into the same rows as DuckDB's tables (``tracker.query.registry_tables``)."""
+    from tracker.query import registry_tables
     from tracker.registry import Registry
 
     folded = registry_tables.rows(Registry(store))
