@@ -62,7 +62,7 @@ def registry_state(versions: int) -> dict[str, float]:
     def table() -> None:  # the rows of the SQL tables, DuckDB's and Spark's (#14)
         from tracker.query import registry_tables
 
-        folded = registry_tables.rows(Registry(tracker.TrackerClient(root).store))
+        folded = registry_tables.rows(Registry(tracker.TrackerClient(root).store).every_model())
         registry_tables.arrow_table("model_versions", folded["model_versions"])
 
     return {"versions": versions, "events": events, "write_s": write_s,

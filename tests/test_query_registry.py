@@ -213,8 +213,15 @@ def test_report_sql_cannot_read_the_registry_tables(store_uri: str) -> None:
 
 
 def test_a_bad_query_names_the_registry_tables_too(store_uri: str) -> None:
+    client = tracker.TrackerClient(store_uri)
     with pytest.raises(InvalidArgumentError, match=r"Tables: .*model_versions, registered_models"):
-        tracker.TrackerClient(store_uri).sql("SELECT * FROM model_version")
+        client.sql("SELECT * FROM model_version")
+    # the query layer alone is not handed the registry's fold: no such tables, none named
+    from tracker.query import StoreQuery
+
+    client.create_model_version("m", "/models/m/1")
+    with pytest.raises(InvalidArgumentError, match=r"logged_model_metrics\.$"):
+        StoreQuery(client.store).sql("SELECT * FROM model_versions")
 
 
 def test_other_queries_do_not_read_the_registry(store_uri: str, tmp_path: Path) -> None:

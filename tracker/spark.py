@@ -85,7 +85,7 @@ def _register_registry(spark: Any, store: Store) -> None:
     from tracker.query import registry_tables
     from tracker.registry import Registry
 
-    folded = registry_tables.rows(Registry(store))
+    folded = registry_tables.rows(Registry(store).every_model())
     for name, table_rows in folded.items():
         frame = spark.createDataFrame(table_rows, registry_tables.spark_schema(name))
         frame.createOrReplaceTempView(name)

@@ -5,7 +5,8 @@ Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``par
 ``records``, and MLflow 3's ``logged_models`` with ``logged_model_params``, ``logged_model_tags``
 and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame;
 there the registry's ``model_versions`` and ``registered_models`` are also made
-(``tracker.query.registry_tables``), for queries that name them.
+(``tracker.query.registry_tables``), for queries that name them, from the fold the client
+layer hands over.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tracker.query.wide import WideTable
-    from tracker.registry import Registry
     from tracker.store.store import ReadPlan, Store
 
 log = logging.getLogger("tracker.query")
@@ -163,7 +163,6 @@ class StoreQuery:
         self._last_active = 0.0  # time.monotonic() of the last query this process ran
         self._working = 0  # calls in progress that will query again (see ``working``)
         self._models_key: tuple[Any, ...] | None = None  # logged-model files loaded
-        self._registry: Registry | None = None  # for model_versions, registered_models
         self._registry_rows: dict[str, list[tuple[Any, ...]]] = {}  # the rows of each, as made
 
     @property
@@ -651,22 +650,37 @@ class StoreQuery:
 
     # -- user-facing SQL -------------------------------------------------------------------
 
-    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
-        """Run a SQL query over the store's tables and return a DataFrame."""
+    def sql(
+        self, query: str, params: Any = None, *,
+        registry: Callable[[], Iterable[registry_tables.Folded]] | None = None,
+    ) -> pd.DataFrame:
+        """Run a SQL query over the store's tables and return a DataFrame.
+
+        Args:
+            query: one SQL statement (DuckDB's dialect).
+            params: its parameters (``$name`` or ``?``).
+            registry: the registry's fold (``Registry.every_model``, given by the client layer:
+                the query layer does not read the registry itself); with it, a query that
+                names ``model_versions`` or ``registered_models`` gets those tables.
+        """
         import duckdb
 
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgumentError(f"sql() needs a query string, got {query!r}.")
         self.refresh()
-        if self.publish is None:  # the registry is not redacted here: never for a site build
-            self._registry_tables(registry_tables.mentioned(query))
+        # never with publish rules: these tables are not redacted (the site redacts apart)
+        with_registry = registry is not None and self.publish is None
+        if registry is not None and with_registry:
+            self._registry_tables(registry, registry_tables.mentioned(query))
         try:
             return self._execute(query, params).df()
         except duckdb.Error as exc:
-            tables = (*views.PUBLIC_TABLES, *registry_tables.TABLES)
+            tables = (*views.PUBLIC_TABLES, *(registry_tables.TABLES if with_registry else ()))
             raise InvalidArgumentError(f"SQL error: {exc}. Tables: {', '.join(tables)}.") from exc
 
-    def _registry_tables(self, names: list[str]) -> None:
+    def _registry_tables(
+        self, registry: Callable[[], Iterable[registry_tables.Folded]], names: list[str]
+    ) -> None:
         """(Re)make the registry tables ``names`` from the registry's own fold (#14).
 
         Only for a query that names one: folding lists every model's folder (one request each
@@ -675,11 +689,7 @@ class StoreQuery:
         """
         if not names:
             return
-        if self._registry is None:
-            from tracker.registry import Registry
-
-            self._registry = Registry(self.store)
-        folded = registry_tables.rows(self._registry)
+        folded = registry_tables.rows(registry())
         for name in names:
             if self._registry_rows.get(name) == folded[name]:
                 continue
