@@ -3,10 +3,10 @@
 Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``params``,
 ``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, the raw
 ``records``, and MLflow 3's ``logged_models`` with ``logged_model_params``, ``logged_model_tags``
-and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame;
-there the registry's ``model_versions`` and ``registered_models`` are also made
-(``tracker.query.registry_tables``), for queries that name them, from the fold the client
-layer hands over.
+and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over
+them and returns a DataFrame; there the registry's ``model_versions`` and ``registered_models``
+are also made (``tracker.query.registry_tables``), for queries that name them, from the fold the
+client layer hands over.
 """
 
 from __future__ import annotations
@@ -670,7 +670,7 @@ class StoreQuery:
         self.refresh()
         # never with publish rules: these tables are not redacted (the site redacts apart)
         with_registry = registry is not None and self.publish is None
-        if registry is not None and with_registry:
+        if with_registry and registry is not None:
             self._registry_tables(registry, registry_tables.mentioned(query))
         try:
             return self._execute(query, params).df()
