@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -224,7 +223,7 @@ def test_a_bad_query_names_the_registry_tables_too(store_uri: str) -> None:
         StoreQuery(client.store).sql("SELECT * FROM model_versions")
 
 
-def test_other_queries_do_not_read_the_registry(store_uri: str, tmp_path: Path) -> None:
+def test_other_queries_do_not_read_the_registry(store_uri: str) -> None:
     client = tracker.TrackerClient(store_uri)
     client.create_model_version("m", "/models/m/1")
     seen: list[str] = []
