@@ -3,7 +3,10 @@
 Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``params``,
 ``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, the raw
 ``records``, and MLflow 3's ``logged_models`` with ``logged_model_params``, ``logged_model_tags``
-and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame.
+and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over
+them and returns a DataFrame; there the registry's ``model_versions`` and ``registered_models``
+are also made (``tracker.query.registry_tables``), for queries that name them, from the fold the
+client layer hands over.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
-from tracker.query import published, snapshot, views
+from tracker.query import published, registry_tables, snapshot, views
 
 if TYPE_CHECKING:
     import duckdb
@@ -179,6 +182,7 @@ class StoreQuery:
         self._published: published.Published | None = None
         self._publishing = threading.Lock()
         self._use_snapshots = snapshots
+        self._registry_rows: dict[str, list[tuple[Any, ...]]] = {}  # the rows of each, as made
 
     @property
     def warnings(self) -> list[str]:
@@ -692,19 +696,57 @@ class StoreQuery:
 
     # -- user-facing SQL -------------------------------------------------------------------
 
-    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
-        """Run a SQL query over the store's tables and return a DataFrame."""
+    def sql(
+        self, query: str, params: Any = None, *,
+        registry: Callable[[], Iterable[registry_tables.Folded]] | None = None,
+    ) -> pd.DataFrame:
+        """Run a SQL query over the store's tables and return a DataFrame.
+
+        Args:
+            query: one SQL statement (DuckDB's dialect).
+            params: its parameters (``$name`` or ``?``).
+            registry: the registry's fold (``Registry.every_model``, given by the client layer:
+                the query layer does not read the registry itself); with it, a query that
+                names ``model_versions`` or ``registered_models`` gets those tables.
+        """
         import duckdb
 
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgumentError(f"sql() needs a query string, got {query!r}.")
         self.refresh()
+        # never with publish rules: these tables are not redacted (the site redacts apart)
+        with_registry = registry is not None and self.publish is None
+        if with_registry and registry is not None:
+            self._registry_tables(registry, registry_tables.mentioned(query))
         try:
             return self._execute(query, params).df()
         except duckdb.Error as exc:
-            raise InvalidArgumentError(
-                f"SQL error: {exc}. Tables: {', '.join(views.PUBLIC_TABLES)}."
-            ) from exc
+            tables = (*views.PUBLIC_TABLES, *(registry_tables.TABLES if with_registry else ()))
+            raise InvalidArgumentError(f"SQL error: {exc}. Tables: {', '.join(tables)}.") from exc
+
+    def _registry_tables(
+        self, registry: Callable[[], Iterable[registry_tables.Folded]], names: list[str]
+    ) -> None:
+        """(Re)make the registry tables ``names`` from the registry's own fold (#14).
+
+        Only for a query that names one: folding lists every model's folder (one request each
+        on S3), which other queries need not pay for. They are temporary tables of this
+        connection, never in a snapshot, and made again only when the registry changed.
+        """
+        if not names:
+            return
+        folded = registry_tables.rows(registry())
+        for name in names:
+            if self._registry_rows.get(name) == folded[name]:
+                continue
+            con = self.con
+            con.register("incoming_registry", registry_tables.arrow_table(name, folded[name]))
+            try:
+                self._execute(
+                    f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM incoming_registry")
+            finally:
+                con.unregister("incoming_registry")
+            self._registry_rows[name] = folded[name]
 
     def rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
         """Run an internal query and return its rows as dicts (tables must be fresh)."""
