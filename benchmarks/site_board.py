@@ -83,13 +83,13 @@ def make_board(out: Path, rows: int) -> Path:
     (out / "experiments").mkdir(parents=True)
     for chunk in chunks:
         (out / chunk.path).write_bytes(chunk.content)
-    (out / "experiments/big.filter.js").write_bytes(filter_script("big", records))
+    (out / "experiments/big.filter.js").write_bytes(filter_script("big:0/1", records))
     pages = tuple(Link(str(n), f"experiments/big-p{n}.html")
                   for n in range(1, -(-rows // 200) + 1))
     page = LeaderboardPage(
         path="experiments/big.html", title="big", breadcrumbs=(), experiment_id="big",
         columns=tuple(columns), rows=tuple(table[:200]), total_rows=rows,
-        row_chunks=tuple(c.path for c in chunks), filter_script="experiments/big.filter.js",
+        row_chunks=tuple(c.path for c in chunks), filter_scripts=("experiments/big.filter.js",),
         pages=pages, next_page=pages[1] if len(pages) > 1 else None,
     )
     base = {"plotly_js": plotly_asset_name(), "site_title": "t", "base_url": "", "nav": []}

@@ -389,6 +389,25 @@ def test_compaction_then_queries_and_cli(s3_bucket: str, moto_endpoint: str) -> 
     assert json.loads(sql.output) == [{"total": 10.0}]
 
 
+def test_the_registry_tables_of_an_s3_store(s3_bucket: str) -> None:
+    """``model_versions`` folds the registry through tracker's S3 access (no httpfs) (#14)."""
+    uri = f"s3://{s3_bucket}/store"
+    client = tracker.MlflowClient(uri)
+    client.create_model_version("m", "s3://b/m/1", tags={"k": "v"})
+    client.create_model_version("m", "s3://b/m/2")
+    client.set_registered_model_alias("m", "champion", 2)
+    client.delete_model_version("m", 1)
+    result = CliRunner().invoke(cli, [
+        "sql", "--store", uri, "--json",
+        "SELECT version, aliases, tags['k'] AS k, lifecycle_stage FROM model_versions "
+        "ORDER BY version"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [
+        {"version": 1, "aliases": [], "k": "v", "lifecycle_stage": "deleted"},
+        {"version": 2, "aliases": ["champion"], "k": None, "lifecycle_stage": "active"},
+    ]
+
+
 # -- the site --------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ filter survives in the URL (``#filter=`` and ``?filter=``).
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,9 +165,12 @@ def _show_all(page: Any) -> None:
 
 def test_filter_data_script_publishes_no_local_path(filter_site: FilterSite) -> None:
     """The filter data holds what filters need, not the script's path nor artifact_uri."""
-    text = (filter_site.out / "experiments" / "board.filter.js").read_text(encoding="utf-8")
-    experiment_id, records = parse_filter_script(text)
-    assert experiment_id == filter_site.experiment_id
+    board = (filter_site.out / "experiments" / "board.html").read_text(encoding="utf-8")
+    names = re.search(r'data-filter-script="([^"]+)"', board).group(1).split()  # type: ignore[union-attr]
+    assert len(names) == 1 and re.fullmatch(r"board\.filter-[0-9a-f]{16}\.js", names[0])
+    text = (filter_site.out / "experiments" / names[0]).read_text(encoding="utf-8")
+    key, records = parse_filter_script(text)
+    assert key == f"{filter_site.experiment_id}:0/1"  # one chunk of a short board (#14)
     by_id = {r["i"]: r for r in records}
     assert set(by_id) == set(filter_site.ids.values())
     tagged = by_id[filter_site.ids["tagged-run"]]

@@ -138,20 +138,24 @@ class Summary:
 # -- reading a store and a baseline -------------------------------------------------------------
 
 
-def read_snapshot(uri: str, publish: PublishFilter | None = None) -> Snapshot:
+def read_snapshot(
+    uri: str, publish: PublishFilter | None = None, *, cache: bool = True
+) -> Snapshot:
     """Read the active experiments and runs of the store at ``uri`` through the query layer.
 
     Args:
         uri: the store.
         publish: publish rules applied to the records first (the site's: hidden experiments
             and metrics left out, names and values redacted); None reads the store as it is.
+        cache: restore and save query snapshots of the tables (False for a store that is a
+            temporary folder, such as a baseline extracted from git).
     """
     from tracker.query import StoreQuery, bulk
     from tracker.uri import open_store
 
     if not isinstance(uri, str) or not uri:
         raise InvalidArgumentError(f"read_snapshot needs a store URI, got {uri!r}.")
-    query = StoreQuery(open_store(uri), publish=publish)
+    query = StoreQuery(open_store(uri), publish=publish, snapshots=cache)
     experiments = {e["experiment_id"]: str(e["name"]) for e in bulk.experiments(query)}
     metrics, params = bulk.latest_metrics(query), bulk.params(query)
     runs = {}
@@ -332,5 +336,5 @@ def summary(
     """
     current = read_snapshot(store_uri, publish)
     with baseline_store(baseline, store_uri) as (path, label):
-        before = read_snapshot(path, publish)
+        before = read_snapshot(path, publish, cache=False)  # often a temporary folder
     return summarize(current, before, label, metrics=metrics, directions=directions)

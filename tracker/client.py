@@ -467,8 +467,9 @@ class TrackerClient(
     # -- SQL --------------------------------------------------------------------------------
 
     def sql(self, query: str, params: Any = None) -> pd.DataFrame:
-        """Run SQL over the store's tables (see ``tracker.query``) and return a DataFrame."""
-        return self.query.sql(query, params)
+        """Run SQL over the store's tables (see ``tracker.query``), the registry's
+        ``model_versions`` and ``registered_models`` included, and return a DataFrame."""
+        return self.query.sql(query, params, registry=self.registry.every_model)
 
 
 def _shared_query(store: Store) -> StoreQuery:

@@ -1,13 +1,16 @@
 """Spark SQL over a store: ``register_views(spark, store_uri)`` (#14).
 
 Registers the query layer's views (``experiments``, ``experiment_tags``, ``runs``, ``params``,
-``metrics``, ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, and the raw ``records``)
-as Spark temp views, with the semantics of the DuckDB tables (``tracker.query.views``): the
-files read are the ones tracker's own read plan (``Store.plan()``) names, so files superseded
-by a run's final file or a compacted part are skipped and overlapping parts are read once;
+``metrics``, ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, the raw ``records``, and
+the registry's ``model_versions`` and ``registered_models``) as Spark temp views, with the
+semantics of the DuckDB tables (``tracker.query.views``): the files read are the ones
+tracker's own read plan (``Store.plan()``) names, so files superseded by a run's final file
+or a compacted part are skipped and overlapping parts are read once;
 deleted tags, deleted runs and experiments (``lifecycle_stage``), resumed runs, the latest
 metric order and dead runs (``runs.dead``) fold as in DuckDB. The SQL lives in
-``tracker.query.spark_views``; a differential test keeps both engines equal.
+``tracker.query.spark_views``; a differential test keeps both engines equal. The registry's two
+views are not SQL: the driver folds the registry's event log in Python, as DuckDB's tables are
+made (``tracker.query.registry_tables``), and Spark gets those rows.
 
 This is the path for stores larger than one machine: Spark reads the Parquet files in
 parallel on executors. pyspark is imported by the caller (a ``SparkSession`` is passed in);
@@ -47,7 +50,7 @@ def register_views(spark: Any, store_uri: str, *, ignore_corrupt_files: bool = T
         ignore_corrupt_files: skip files Spark cannot read (DuckDB's reader skips them with a
             warning); False makes such a file fail the query instead.
     """
-    from tracker.query import spark_views
+    from tracker.query import registry_tables, spark_views
     from tracker.uri import open_store
 
     if not (hasattr(spark, "read") and hasattr(spark, "sql") and hasattr(spark, "createDataFrame")):
@@ -72,7 +75,20 @@ def register_views(spark: Any, store_uri: str, *, ignore_corrupt_files: bool = T
     _register(spark, "runs", spark_views.VIEWS["runs"])
     for name, sql in spark_views.NAMED_VIEWS.items():
         _register(spark, name, sql)
-    return list(spark_views.PUBLIC_VIEWS)
+    _register_registry(spark, store)
+    return [*spark_views.PUBLIC_VIEWS, *registry_tables.TABLES]
+
+
+def _register_registry(spark: Any, store: Store) -> None:
+    """``model_versions`` and ``registered_models``: the registry folded on the driver, by the
+    same code and into the same rows as DuckDB's tables (``tracker.query.registry_tables``)."""
+    from tracker.query import registry_tables
+    from tracker.registry import Registry
+
+    folded = registry_tables.rows(Registry(store).every_model())
+    for name, table_rows in folded.items():
+        frame = spark.createDataFrame(table_rows, registry_tables.spark_schema(name))
+        frame.createOrReplaceTempView(name)
 
 
 def _register(spark: Any, name: str, select: str) -> None:

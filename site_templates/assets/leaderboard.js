@@ -367,11 +367,11 @@
    * as data-sort keys, the run id). null while the filter data is loading. */
   Board.prototype.records = function () {
     if (this.recordList) return this.recordList;
-    var src = this.table.getAttribute("data-filter-script");
+    var srcs = (this.table.getAttribute("data-filter-script") || "").split(" ").filter(Boolean);
     var id = this.table.getAttribute("data-experiment") || "";
-    var loaded = window[FILTER_GLOBAL] && window[FILTER_GLOBAL][id];
-    if (src && !loaded) {
-      this.loadFilterData(src);
+    var loaded = srcs.length ? filterChunks(id, srcs.length) : null;
+    if (srcs.length && !loaded) {
+      this.loadFilterData(srcs);
       return null;
     }
     var list = new Array(this.rows.length);
@@ -394,6 +394,19 @@
     return list;
   };
 
+  /** Every record of the filter data chunks "<id>:<i>/<count>" (#14), or null while one of
+   * them has not loaded. */
+  function filterChunks(id, count) {
+    var all = window[FILTER_GLOBAL] || {};
+    var records = [];
+    for (var c = 0; c < count; c++) {
+      var chunk = all[id + ":" + c + "/" + count];
+      if (!chunk) return null;
+      records = records.concat(chunk);
+    }
+    return records;
+  }
+
   Board.prototype.tableRecord = function (row) {
     var record = { id: row.id, stage: "active", metrics: {}, params: {}, tags: {} };
     for (var c = 0; c < this.columns.length; c++) {
@@ -408,23 +421,26 @@
     return record;
   };
 
-  /** Load the filter data script (once), then apply the filter typed meanwhile. */
-  Board.prototype.loadFilterData = function (src) {
+  /** Load the filter data scripts (once), then apply the filter typed meanwhile. */
+  Board.prototype.loadFilterData = function (srcs) {
     if (this.loading) return;
     var self = this;
+    var left = srcs.length;
+    var failed = false;
     this.loading = true;
-    var script = document.createElement("script");
-    script.src = src;
-    script.onload = function () {
-      self.loading = false;
-      self.setFilter(self.filterText, true);
-    };
-    script.onerror = function () {
-      self.loading = false;
-      self.table.removeAttribute("data-filter-script"); // the table's own data, then
-      self.setFilter(self.filterText, true);
-    };
-    document.head.appendChild(script);
+    srcs.forEach(function (src) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = script.onerror = function (event) {
+        if (event.type === "error") failed = true;
+        left -= 1;
+        if (left > 0) return;
+        self.loading = false;
+        if (failed) self.table.removeAttribute("data-filter-script"); // the table's own data
+        self.setFilter(self.filterText, true);
+      };
+      document.head.appendChild(script);
+    });
   };
 
   /** Compile the filter text: {test, error, pending}; test is null when nothing is filtered. */

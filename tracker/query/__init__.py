@@ -3,21 +3,25 @@
 Tables (see ``views.py``): ``experiments``, ``experiment_tags``, ``runs``, ``params``,
 ``metrics`` (every point), ``latest_metrics``, ``tags``, ``artifacts``, ``inputs``, the raw
 ``records``, and MLflow 3's ``logged_models`` with ``logged_model_params``, ``logged_model_tags``
-and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over them and returns a DataFrame.
+and ``logged_model_metrics`` (``tracker.query.logged``). ``StoreQuery.sql`` runs any SELECT over
+them and returns a DataFrame; there the registry's ``model_versions`` and ``registered_models``
+are also made (``tracker.query.registry_tables``), for queries that name them, from the fold the
+client layer hands over.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
-from tracker.query import snapshot, views
+from tracker.query import published, registry_tables, snapshot, views
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,6 +41,8 @@ MANY_FILES = 64
 TABLES_DB = "tracker_tables"
 BIG_LOAD_BYTES = 16 << 20
 CHUNK_ROWS = 1_000_000
+# How long a save of published tables waits to see whether a load changed them meanwhile.
+CHANGE_WAIT = 1.0
 
 
 def _names_a_lazy_view(sql: str) -> bool:
@@ -58,7 +64,12 @@ __all__ = ["PublishFilter", "StoreQuery", "connect"]
 
 
 class PublishFilter(Protocol):
-    """What a published view of a store leaves out or rewrites (``tracker.site.publish``)."""
+    """What a published view of a store leaves out or rewrites (``tracker.site.publish``).
+
+    A filter that also has ``fingerprint() -> str`` (a text that changes whenever what it
+    leaves out or rewrites may change) gets its published tables saved between processes
+    (``tracker.query.published``); one without is applied to a full load every time.
+    """
 
     def keeps_experiment(self, name: str | None) -> bool:
         """False to drop every record of the experiment called ``name`` (None: no name)."""
@@ -152,12 +163,17 @@ class StoreQuery:
         tracer: called with every SQL string run (``tracer=print`` to see them).
         publish: applied to the records before the tables are built, so no table or query
             sees what it drops or rewrites (the site build's redaction and experiment rules).
+        snapshots: restore and save query snapshots (``tracker.query.snapshot``) when they
+            are enabled; False for a store in a temporary folder.
     """
 
     def __init__(
         self, store: Store, tracer: Callable[[str], Any] | None = None,
-        publish: PublishFilter | None = None,
+        publish: PublishFilter | None = None, *, snapshots: bool = True,
     ) -> None:
+        if not isinstance(snapshots, bool):
+            raise InvalidArgumentError(f"StoreQuery(snapshots=) takes True or False, got "
+                                       f"{snapshots!r}.")
         self.store = store
         self.tracer = tracer
         self.publish = publish
@@ -179,6 +195,13 @@ class StoreQuery:
         self._last_active = 0.0  # time.monotonic() of the last query this process ran
         self._working = 0  # calls in progress that will query again (see ``working``)
         self._models_key: tuple[Any, ...] | None = None  # logged-model files loaded
+        # With publish rules: the experiments published so far (``tracker.query.published``),
+        # and a lock held while ``records`` may hold records not yet published (a load) or
+        # while a snapshot of the published tables is copied, so none holds unredacted ones.
+        self._published: published.Published | None = None
+        self._publishing = threading.Lock()
+        self._use_snapshots = snapshots
+        self._registry_rows: dict[str, list[tuple[Any, ...]]] = {}  # the rows of each, as made
 
     @property
     def warnings(self) -> list[str]:
@@ -255,16 +278,74 @@ class StoreQuery:
             if exclude == self._exclude and wanted.keys() == self._loaded.keys():
                 self._plan_key = key
                 return  # the snapshot holds exactly these files
-            same_base = exclude == self._exclude
+            same_base = exclude == self._exclude and not self._republish(wanted)
             snapshot.detach(self._connection(), keep_records=same_base)
             self._restored = False
             if not same_base:
                 self._loaded = {}
-        # With publish rules, records of hidden experiments are deleted after loading; an
-        # incremental load could then miss them when a rename makes one visible: reload all.
-        if exclude != self._exclude or self.publish is not None:
+                self._views_pending = False  # over tables that are gone: the rebuild makes them
+        # Published tables are made again from every file when a file they hold is gone (a
+        # compaction) or the rules or files that decide which experiments are hidden changed:
+        # correct first; these are rare next to a new run, which is published on top (#14).
+        if exclude != self._exclude or self._republish(wanted):
             self._loaded = {}
             self._execute(views.EMPTY_RECORDS)
+        if self.publish is None:
+            from_scratch, added, removed, touched = self._load(wanted, exclude)
+        else:
+            from_scratch, added, removed, touched = self._load_published(wanted, exclude)
+        self._plan_key = key
+        if from_scratch or not self._built:
+            self._rebuild()
+        else:
+            touched.update(self._runs_in(added))
+            self._refold(touched)
+        self._version += 1
+        # Save after a full load, or once many files came on top of the snapshot; saving after
+        # every small change would cost more than the refold it saves the next process.
+        worth_it = from_scratch or len(added) + len(removed) >= snapshot.STALE_FILES
+        if worth_it and self._snapshots() and (
+            time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
+        ):
+            self._save_later()
+
+    def _load_published(
+        self, wanted: dict[str, str], exclude: dict[str, frozenset[str]]
+    ) -> tuple[bool, list[str], list[str], set[str]]:
+        """``_load``, then the publish rules applied to the records loaded (all of them, or
+        those of the new files on top of published ones), holding ``_publishing``."""
+        assert self.publish is not None
+        with self._publishing:
+            try:
+                from_scratch, added, removed, touched = self._load(wanted, exclude)
+                if not from_scratch and published.names_experiments(self, added):
+                    # An experiment created, renamed or deleted may change which are published.
+                    self._loaded = {}
+                    self._execute(views.EMPTY_RECORDS)
+                    from_scratch, added, removed, touched = self._load(wanted, exclude)
+                self._published = published.apply(
+                    self, self.publish, None if from_scratch else added, self._published
+                )
+            except BaseException:
+                # Records loaded but not published must never be folded by a later call.
+                self._loaded, self._published = {}, None
+                self._execute(views.EMPTY_RECORDS)
+                raise
+        return from_scratch, added, removed, touched
+
+    def _republish(self, wanted: dict[str, str]) -> bool:
+        """Whether published tables must be made again from every file to hold ``wanted``:
+        a file they hold is gone (compacted), or nothing says which experiments are hidden."""
+        return self.publish is not None and (
+            self._published is None or any(f not in wanted for f in self._loaded)
+        )
+
+    def _load(
+        self, wanted: dict[str, str], exclude: dict[str, frozenset[str]]
+    ) -> tuple[bool, list[str], list[str], set[str]]:
+        """Load the files of ``wanted`` not loaded yet and drop those gone; return whether
+        it was from scratch, the files loaded and removed, and the runs the removed ones held."""
+        fs = self.store.fs
         from_scratch = not self._loaded
         self._big_load = False
         removed = [f for f in self._loaded if f not in wanted]
@@ -283,22 +364,7 @@ class StoreQuery:
         now_loaded = set(added).union(self._loaded)  # a set: ``in added`` was O(n²) at 10,000
         self._loaded = {f: p for f, p in wanted.items() if f in now_loaded}
         self._exclude = exclude
-        self._plan_key = key
-        if self.publish is not None:  # always from scratch (see above)
-            self._apply_publish(self.publish)
-        if from_scratch or not self._built:
-            self._rebuild()
-        else:
-            touched.update(self._runs_in(added))
-            self._refold(touched)
-        self._version += 1
-        # Save after a full load, or once many files came on top of the snapshot; saving after
-        # every small change would cost more than the refold it saves the next process.
-        worth_it = from_scratch or len(added) + len(removed) >= snapshot.STALE_FILES
-        if worth_it and self._snapshots() and (
-            time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
-        ):
-            self._save_later()
+        return from_scratch, added, removed, touched
 
     def wide_table(self) -> WideTable | None:
         """The columns of ``runs_wide`` (see ``tracker.query.wide``), built once per change of
@@ -330,6 +396,10 @@ class StoreQuery:
         cursor = self._connection().cursor()
         cursor.execute(f"USE {TABLES_DB}")  # a cursor starts in the default database
         path, uri = self._snapshot_path(), self.store.fs.uri()
+        key = self._publish_key()
+        state = self._published.as_json() if self._published is not None else None
+        # Published tables are copied while no load can put unpublished records in them.
+        guard = self._publishing if self.publish is not None else contextlib.nullcontext()
 
         def save() -> None:
             try:
@@ -353,11 +423,20 @@ class StoreQuery:
                         log.debug("could not compress the tables before a save: %s", exc)
 
                 def unchanged() -> bool:
-                    with self._lock:
+                    # Published tables are copied holding ``_publishing``, which a load waits
+                    # for holding ``_lock``: wait for ``_lock`` only a moment (a load in
+                    # progress changes the tables anyway, and the copy is thrown away).
+                    if not self._lock.acquire(timeout=-1 if key is None else CHANGE_WAIT):
+                        return False
+                    try:
                         return self._version == version
+                    finally:
+                        self._lock.release()
 
                 try:
-                    snapshot.save(cursor, path, uri, loaded, exclude, wide_columns, unchanged)
+                    with guard:
+                        snapshot.save(cursor, path, uri, loaded, exclude, wide_columns, unchanged,
+                                      publish_key=key, published=state)
                 finally:
                     cursor.execute("RESET threads")
             finally:
@@ -396,9 +475,16 @@ class StoreQuery:
         return snapshot.wait_for_saves(timeout)
 
     def _snapshots(self) -> bool:
-        """Whether tables are restored from and saved to snapshots: never with publish rules
-        (a snapshot holds the unredacted tables; redacted ones must not replace them)."""
-        return self.publish is None and snapshot.enabled()
+        """Whether tables are restored from and saved to snapshots: with publish rules, only
+        when they have a fingerprint, in a snapshot of their own (``_publish_key``)."""
+        return self._use_snapshots and snapshot.enabled() and (
+            self.publish is None or self._publish_key() is not None
+        )
+
+    def _publish_key(self) -> str | None:
+        """The digest naming the snapshot of the tables published with ``publish`` (None:
+        plain tables, or rules that cannot be cached)."""
+        return published.cache_key(self.publish) if self.publish is not None else None
 
     def _runs_in(self, files: list[str]) -> list[str]:
         if not files:
@@ -433,18 +519,24 @@ class StoreQuery:
         self._execute("DROP TABLE touched_runs")
 
     def _snapshot_path(self) -> str:
-        return snapshot.path_for(self.store.fs.uri())
+        return snapshot.path_for(self.store.fs.uri(), self._publish_key())
 
     def _restore_snapshot(self) -> None:
         """Start from the tables a previous process saved for this store, if any."""
         from tracker.query.wide import WideTable
 
+        key = self._publish_key()
         restored = snapshot.restore(
-            self._connection(), self._snapshot_path(), self.store.fs.uri()
+            self._connection(), self._snapshot_path(), self.store.fs.uri(), key
         )
         if restored is None:
             return
-        self._loaded, self._exclude, wide_columns = restored
+        state = published.Published.from_json(restored[3]) if key is not None else None
+        if key is not None and state is None:  # published tables without their state: unusable
+            snapshot.detach(self._connection(), keep_records=False)
+            return
+        self._loaded, self._exclude, wide_columns, _ = restored
+        self._published = state
         # ``metrics`` and the logged-model views wait until a query names one: binding them
         # cost a new process's first search ~5 ms, and a search reads neither (#16).
         self._views_pending = True
@@ -622,47 +714,6 @@ class StoreQuery:
             good.append(full)
         return good
 
-    def _apply_publish(self, publish: PublishFilter) -> None:
-        """Drop hidden experiments and metrics from ``records``; rewrite text values and keys."""
-        names = self._execute(views.EXPERIMENT_NAMES).fetchall()
-        hidden = [eid for eid, name in names if not publish.keeps_experiment(name)]
-        if hidden:
-            self._execute(views.DELETE_EXPERIMENTS, {"ids": hidden})
-        keys = [k for (k,) in self._execute(views.METRIC_KEYS).fetchall()]
-        dropped = [k for k in keys if not publish.keeps_metric(k)]
-        if dropped:
-            self._execute(views.DELETE_METRICS, {"keys": dropped})
-        changed = [
-            (kind, key, value, new)
-            for kind, key, value in self._execute(views.TEXT_VALUES).fetchall()
-            if (new := publish.scrub(kind, key, value)) != value
-        ]
-        if changed:
-            self._replace(views.REPLACE_VALUES, "scrubbed", ("kind", "key", "old", "new"), changed)
-        # Keys after values: a value is redacted by its key as logged (#15: keys are names too).
-        renamed = [
-            (kind, key, new)
-            for kind, key in self._execute(views.NAMED_KEYS).fetchall()
-            if (new := publish.scrub_key(kind, key)) != key
-        ]
-        if renamed:
-            self._replace(views.REPLACE_KEYS, "renamed", ("kind", "old", "new"), renamed)
-
-    def _replace(
-        self, sql: str, table: str, names: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
-    ) -> None:
-        """Run ``sql`` with ``rows`` registered as the string table ``table``."""
-        import pyarrow as pa
-
-        columns = list(zip(*rows))
-        arrow = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, columns)})
-        con = self.con
-        con.register(table, arrow)
-        try:
-            self._execute(sql)
-        finally:
-            con.unregister(table)
-
     def _rebuild(self) -> None:
         for sql in views.DERIVED.values():
             self._execute(sql)
@@ -702,8 +753,19 @@ class StoreQuery:
 
     # -- user-facing SQL -------------------------------------------------------------------
 
-    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
-        """Run a SQL query over the store's tables and return a DataFrame."""
+    def sql(
+        self, query: str, params: Any = None, *,
+        registry: Callable[[], Iterable[registry_tables.Folded]] | None = None,
+    ) -> pd.DataFrame:
+        """Run a SQL query over the store's tables and return a DataFrame.
+
+        Args:
+            query: one SQL statement (DuckDB's dialect).
+            params: its parameters (``$name`` or ``?``).
+            registry: the registry's fold (``Registry.every_model``, given by the client layer:
+                the query layer does not read the registry itself); with it, a query that
+                names ``model_versions`` or ``registered_models`` gets those tables.
+        """
         import duckdb
 
         if not isinstance(query, str) or not query.strip():
@@ -711,12 +773,39 @@ class StoreQuery:
         self.refresh()
         if self._views_pending:  # any text may name a view: make them before it runs
             self._create_views()
+        # never with publish rules: these tables are not redacted (the site redacts apart)
+        with_registry = registry is not None and self.publish is None
+        if with_registry and registry is not None:
+            self._registry_tables(registry, registry_tables.mentioned(query))
         try:
             return self._execute(query, params).df()
         except duckdb.Error as exc:
-            raise InvalidArgumentError(
-                f"SQL error: {exc}. Tables: {', '.join(views.PUBLIC_TABLES)}."
-            ) from exc
+            tables = (*views.PUBLIC_TABLES, *(registry_tables.TABLES if with_registry else ()))
+            raise InvalidArgumentError(f"SQL error: {exc}. Tables: {', '.join(tables)}.") from exc
+
+    def _registry_tables(
+        self, registry: Callable[[], Iterable[registry_tables.Folded]], names: list[str]
+    ) -> None:
+        """(Re)make the registry tables ``names`` from the registry's own fold (#14).
+
+        Only for a query that names one: folding lists every model's folder (one request each
+        on S3), which other queries need not pay for. They are temporary tables of this
+        connection, never in a snapshot, and made again only when the registry changed.
+        """
+        if not names:
+            return
+        folded = registry_tables.rows(registry())
+        for name in names:
+            if self._registry_rows.get(name) == folded[name]:
+                continue
+            con = self.con
+            con.register("incoming_registry", registry_tables.arrow_table(name, folded[name]))
+            try:
+                self._execute(
+                    f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM incoming_registry")
+            finally:
+                con.unregister("incoming_registry")
+            self._registry_rows[name] = folded[name]
 
     def rows(self, query: str, params: Any = None) -> list[dict[str, Any]]:
         """Run an internal query and return its rows as dicts (tables must be fresh)."""

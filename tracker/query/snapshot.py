@@ -18,6 +18,11 @@ goes on querying. Exit waits for it (``wait_for_saves``, at most ``EXIT_WAIT_SEC
 save is interrupted). The file is written under a temporary name and renamed into place, so a
 process killed mid-save leaves a ``.tmp-<pid>`` file that no reader opens (and the next save
 removes), never a damaged snapshot.
+
+A build with publish rules (``tracker build``) keeps its published tables in a snapshot of their
+own (#14, ``tracker.query.published``): its file is named by a digest of the rules, and its
+metadata names that digest, so a snapshot of plain tables is never served with rules, nor a
+published one without them or with other rules.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tracker.exceptions import InvalidArgumentError
 from tracker.query import views
 from tracker.store.schema import SCHEMA_VERSION
 
@@ -52,6 +59,9 @@ MAX_IDLE_WAIT_SECONDS = 5.0
 # After a restore, the snapshot is saved again once this many files were added or removed since.
 STALE_FILES = 200
 TABLES = ("records", *views.DERIVED)
+# A snapshot's table bigger than this is copied into memory in chunks (``_copy_rows``).
+BIG_TABLE_ROWS = 4_000_000
+COPY_CHUNK_ROWS = 1_000_000
 # A background save copies tables this many rows at a time, in at most SAVE_SLICES slices
 # (``_copy_table``).
 SAVE_CHUNK_ROWS = 40_000
@@ -76,19 +86,33 @@ def enabled() -> bool:
     return os.environ.get("TRACKER_QUERY_SNAPSHOTS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def path_for(store_uri: str) -> str:
-    """The snapshot file of the store at ``store_uri`` (one per store and user)."""
+def path_for(store_uri: str, publish_key: str | None = None) -> str:
+    """The snapshot file of the store at ``store_uri`` (one per store and user), or of its
+    tables published with the rules whose digest is ``publish_key`` (one per set of rules).
+
+    Args:
+        store_uri: the store's URI.
+        publish_key: ``tracker.query.published.cache_key`` of the rules (hex digits), or None.
+    """
     from tracker.store.covers_cache import cache_root, store_key
 
-    return os.path.join(cache_root(), "query", f"{store_key(store_uri)}.duckdb")
+    name = store_key(store_uri)
+    if publish_key is not None:
+        if not isinstance(publish_key, str) or not _KEY.fullmatch(publish_key):
+            raise InvalidArgumentError(
+                f"A published snapshot's key must be 16-64 hex digits, got {publish_key!r}."
+            )
+        name = f"{name}-published-{publish_key}"
+    return os.path.join(cache_root(), "query", f"{name}.duckdb")
 
 
 ALIAS = "tracker_snapshot"
+_KEY = re.compile(r"[0-9a-f]{16,64}")
 
 
 def restore(
-    con: duckdb.DuckDBPyConnection, path: str, store_uri: str
-) -> tuple[dict[str, str], dict[str, frozenset[str]], Any] | None:
+    con: duckdb.DuckDBPyConnection, path: str, store_uri: str, publish_key: str | None = None,
+) -> tuple[dict[str, str], dict[str, frozenset[str]], Any, Any] | None:
     """Serve the tables saved at ``path`` in ``con``.
 
     Every table becomes a view over the attached snapshot, read only when queried (a first
@@ -96,9 +120,10 @@ def restore(
     must change (dead-run marking updates ``runs``) or ``detach`` copies them all. Copying
     ``runs`` up front and creating the views one statement at a time cost a new process
     ~10 ms (#16). Returns the files the snapshot holds (full path → store path) and the
-    segments excluded from some of them, and the columns of the saved ``runs_wide`` table
-    (None when it was not saved), or None when there is no usable snapshot (``con``
-    unchanged).
+    segments excluded from some of them, the columns of the saved ``runs_wide`` table (None
+    when it was not saved) and the ``published`` state saved with published tables, or None
+    when there is no usable snapshot (``con`` unchanged). ``publish_key``: the digest of the
+    rules the tables must have been published with (None: plain tables only).
     """
     if not os.path.isfile(path):
         return None
@@ -108,10 +133,19 @@ def restore(
         log.debug("ignoring unreadable query snapshot %s: %s", path, exc)
         return None
     try:
+        # Its tables are read in place, later: a truncated file must be found now (#16).
+        (blocks, block_size) = con.execute(
+            "SELECT total_blocks, block_size FROM pragma_database_size() "
+            "WHERE database_name = $name", {"name": ALIAS}
+        ).fetchone() or (0, 0)
+        if os.path.getsize(path) < int(blocks) * int(block_size):
+            raise ValueError("truncated")
         (meta,) = con.execute(f"SELECT meta FROM {ALIAS}.snapshot_meta").fetchone() or ("{}",)
         info = json.loads(meta)
         if info.get("format") != _format() or info.get("store") != store_uri:
             raise ValueError("made for another store or format")
+        if info.get("publish") != publish_key:  # plain tables for a build, or other rules
+            raise ValueError("published with other rules")
         loaded = {str(k): str(v) for k, v in info["files"].items()}
         exclude = {str(k): frozenset(v) for k, v in info["exclude"].items()}
         wide = info.get("wide")
@@ -128,7 +162,7 @@ def restore(
         log.debug("ignoring query snapshot %s: %s", path, exc)
         detach(con, keep_records=False)
         return None
-    return loaded, exclude, wide
+    return loaded, exclude, wide, info.get("published")
 
 
 def _served(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -139,8 +173,8 @@ def _served(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _copy_in(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Replace the view ``table`` by a copy of the snapshot's table."""
-    con.execute(f"CREATE TABLE {table}_copy AS FROM {ALIAS}.{table}")
+    """Replace the view ``table`` by a copy of the snapshot's table (``_copy_rows``)."""
+    _copy_rows(con, table)
     con.execute(f"DROP VIEW {table}")
     con.execute(f"ALTER TABLE {table}_copy RENAME TO {table}")
     if table == "runs":  # rows a refold inserts are not dead (tracker.query._mark_dead)
@@ -174,10 +208,31 @@ def detach(con: duckdb.DuckDBPyConnection, *, keep_records: bool) -> None:
         con.execute(f"DETACH {ALIAS}")
 
 
+def _copy_rows(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Copy the snapshot's ``table`` into ``{table}_copy`` of the current database.
+
+    A table of more than ``BIG_TABLE_ROWS`` rows is copied ``COPY_CHUNK_ROWS`` at a time, each
+    chunk compressed (``CHECKPOINT``) before the next: copied whole, the records of 100,000 runs
+    would sit uncompressed in memory (3.3 M records of 10,000 runs took ~0.9 GB so, #14).
+    """
+    (stop,) = con.execute(
+        f"SELECT coalesce(max(rowid) + 1, 0) FROM {ALIAS}.{table}").fetchone() or (0,)
+    if stop <= BIG_TABLE_ROWS:
+        con.execute(f"CREATE TABLE {table}_copy AS FROM {ALIAS}.{table}")
+        return
+    (database,) = con.execute("SELECT current_database()").fetchone() or ("memory",)
+    con.execute(f"CREATE TABLE {table}_copy AS FROM {ALIAS}.{table} LIMIT 0")
+    for start in range(0, stop, COPY_CHUNK_ROWS):
+        con.execute(f"INSERT INTO {table}_copy FROM {ALIAS}.{table} WHERE rowid >= $1 "
+                    "AND rowid < $2", [start, start + COPY_CHUNK_ROWS])
+        con.execute(f'CHECKPOINT "{database}"')
+
+
 def save(
     con: duckdb.DuckDBPyConnection, path: str, store_uri: str, loaded: dict[str, str],
     exclude: dict[str, frozenset[str]], wide: Any = None,
-    still_current: Callable[[], bool] | None = None,
+    still_current: Callable[[], bool] | None = None, publish_key: str | None = None,
+    published: Any = None,
 ) -> bool:
     """Write the tables of ``con`` to ``path`` (atomically); False when that was not possible.
 
@@ -187,10 +242,13 @@ def save(
     (``CHECKPOINT``, so the file's pages do not pile up in memory: 2,000 runs peaked 30-40 MB
     higher without), and the file is put in place only when ``still_current()`` says after
     the copy that no table changed since ``loaded`` was taken, else it is thrown away.
+    ``publish_key``: the digest of the rules the tables were published with (None: plain
+    tables), and ``published`` what ``restore`` should return with them (JSON).
     """
     meta = json.dumps({
         "format": _format(), "store": store_uri, "files": loaded,
         "exclude": {k: sorted(v) for k, v in exclude.items()}, "wide": wide,
+        "publish": publish_key, "published": published,
     })
     tmp = f"{path}.tmp-{os.getpid()}"
     alias = "tracker_snapshot_out"

@@ -340,39 +340,51 @@ PUBLIC_TABLES = (
     "logged_model_metrics",
 )
 
-# Publishing (``StoreQuery(..., publish=…)``, used by ``tracker build``): hidden experiments and
-# metrics are deleted from ``records`` and text values rewritten before the tables are folded,
-# so every table, and every query a report runs, sees only what may be published.
+# Publishing (``StoreQuery(..., publish=…)``, used by ``tracker build``; see ``query.published``):
+# hidden experiments and metrics are deleted from ``records`` and text values rewritten before the
+# tables are folded, so every table, and every query a report runs, sees only what may be
+# published. ``{scope}`` is '' for every record, or ``NEW_FILES`` for the records of the files
+# just loaded on top of published ones (``$files``): those already published are never redone.
+NEW_FILES = "AND records.filename IN (SELECT unnest($files))"
+
 EXPERIMENT_NAMES = """
 SELECT experiment_id,
        arg_max(value, seq) FILTER (WHERE kind = 'experiment' AND key = 'name') AS name
-FROM records WHERE experiment_id IS NOT NULL GROUP BY experiment_id ORDER BY experiment_id
+FROM records WHERE experiment_id IS NOT NULL {scope} GROUP BY experiment_id ORDER BY experiment_id
+"""
+
+# Whether the files just loaded hold an experiment's record (created, renamed, deleted): which
+# experiments are published may change, so the published tables are made again from scratch.
+EXPERIMENT_RECORDS = """
+SELECT count(*) FROM records WHERE kind = 'experiment' {scope}
 """
 
 DELETE_EXPERIMENTS = "DELETE FROM records WHERE experiment_id IN (SELECT unnest($ids))"
 
-METRIC_KEYS = "SELECT DISTINCT key FROM records WHERE kind = 'metric' ORDER BY key"
+METRIC_KEYS = "SELECT DISTINCT key FROM records WHERE kind = 'metric' {scope} ORDER BY key"
 
-DELETE_METRICS = "DELETE FROM records WHERE kind = 'metric' AND key IN (SELECT unnest($keys))"
+DELETE_METRICS = """
+DELETE FROM records WHERE kind = 'metric' AND key IN (SELECT unnest($keys)) {scope}
+"""
 
 # Every text value (``run`` records hold the run name and user; any kind, since a store is
 # untrusted and the raw ``records`` table is readable too).
 TEXT_VALUES = """
-SELECT DISTINCT kind, key, value FROM records WHERE value IS NOT NULL
+SELECT DISTINCT kind, key, value FROM records WHERE value IS NOT NULL {scope}
 """
 
 # ``scrubbed`` (kind, key, old, new) is registered by the caller for this statement only.
 REPLACE_VALUES = """
 UPDATE records SET value = s.new FROM scrubbed s
-WHERE records.kind = s.kind AND records.key = s.key AND records.value = s.old
+WHERE records.kind = s.kind AND records.key = s.key AND records.value = s.old {scope}
 """
 
 # Every key: param, tag and metric keys and artifact paths are names a user chose, an input's
 # key holds the dataset's name, and a hostile record may hold anything.
-NAMED_KEYS = "SELECT DISTINCT kind, key FROM records WHERE key IS NOT NULL"
+NAMED_KEYS = "SELECT DISTINCT kind, key FROM records WHERE key IS NOT NULL {scope}"
 
 # ``renamed`` (kind, old, new) is registered by the caller for this statement only.
 REPLACE_KEYS = """
 UPDATE records SET key = r.new FROM renamed r
-WHERE records.kind = r.kind AND records.key = r.old
+WHERE records.kind = r.kind AND records.key = r.old {scope}
 """

@@ -19,9 +19,10 @@ with a ``version_conflict_resolved`` event and registers the other again under a
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tracker import context
 from tracker.exceptions import (
@@ -47,7 +48,7 @@ from tracker.registry.state import (
 from tracker.store.store import new_seg_id, read_table
 from tracker.validation import validate_key
 
-__all__ = ["REGISTRY", "Registry"]
+__all__ = ["REGISTRY", "FoldedModel", "Registry"]
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -56,6 +57,17 @@ if TYPE_CHECKING:
 
 REGISTRY = "registry"
 COMPACT_AFTER_FILES = 64
+
+log = logging.getLogger("tracker.registry")
+
+
+class FoldedModel(NamedTuple):
+    """One model as ``Registry.every_model`` returns it: deleted ones and their versions too."""
+
+    model: RegisteredModel
+    deleted: bool
+    # every version, oldest first, with whether it is deleted (itself or its model)
+    versions: list[tuple[ModelVersion, bool]]
 
 # -- the registry object ---------------------------------------------------------------------
 
@@ -266,6 +278,32 @@ class Registry:
     def model_ids(self) -> list[str]:
         """Ids of every model folder, deleted models included."""
         return self._model_ids()
+
+    def every_model(self) -> list[FoldedModel]:
+        """Every model, deleted ones too, with every version, deleted ones too (#14).
+
+        What the query layer's ``model_versions`` and ``registered_models`` tables hold: the
+        entities ``get_registered_model`` and ``search_model_versions`` return, each with whether
+        it is deleted (a version is deleted when it or its model is). A model folder whose
+        events do not fold (a damaged or hostile store) is left out with a warning naming it.
+        """
+        found: list[FoldedModel] = []
+        for model_id in self._model_ids():
+            try:
+                model = self._load(model_id)
+                if not model.name:
+                    continue  # events without a model_created: nothing to show, as in _all
+                versions = [(model.version_entity(mv), model.deleted or mv.deleted)
+                            for _, mv in sorted(model.versions.items())]
+                found.append(FoldedModel(model.entity(), model.deleted, versions))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                message = (f"Skipping the registry folder {REGISTRY}/model_id={model_id} of the "
+                           f"store at {self.store.uri}: its events do not fold "
+                           f"({type(exc).__name__}: {exc}).")
+                if message not in self.store.warnings:
+                    self.store.warnings.append(message)
+                    log.warning("%s", message)
+        return found
 
     def events(self, model_id: str) -> list[dict[str, Any]]:
         """The raw events of one model, oldest first (what the fold reads)."""

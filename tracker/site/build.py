@@ -134,7 +134,7 @@ def build(
         site = SiteData(
             StoreQuery(client.store, publish=rules), Registry(client.store),
             reports_dir=os.fspath(reports) if reports is not None else None,
-            cache=cache, reusable=writer.reusable, publish=rules,
+            cache=cache, reusable=writer.reusable, kept_files=writer.kept_files, publish=rules,
         )
         env = render.environment(templates)
         base = _base_context(site, site_title, base_url)

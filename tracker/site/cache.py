@@ -3,16 +3,22 @@
 The cache lives in the output folder (``.tracker-cache/<namespace>.json``). Each entry is stored
 with the fingerprint of what it was derived from and is used only when that fingerprint matches;
 a missing, stale or unreadable cache costs time, never correctness. Each save keeps only the
-entries this build used, so the cache does not grow with deleted runs.
+entries this build used, and only the namespaces it used or ``keep``-ed (a namespace per chunk
+of an experiment's compare data is not even read when its chunk did not change, #14), so the
+cache does not grow with deleted runs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
+from tracker.exceptions import InvalidArgumentError
+
 CACHE_DIR = ".tracker-cache"
+_NAMESPACE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
 class BuildCache:
@@ -27,6 +33,12 @@ class BuildCache:
         self._old: dict[str, dict[str, list[Any]]] = {}
         self._new: dict[str, dict[str, list[Any]]] = {}
         self._changed: set[str] = set()
+        self._kept: set[str] = set()
+
+    def keep(self, namespace: str) -> None:
+        """Keep the namespace's file as it is, without reading it (its data is still valid)."""
+        self._check(namespace)
+        self._kept.add(namespace)
 
     def get(self, namespace: str, key: str, fingerprint: str) -> Any | None:
         """The value stored for ``key`` when it was made from ``fingerprint``, else None."""
@@ -38,14 +50,20 @@ class BuildCache:
 
     def put(self, namespace: str, key: str, fingerprint: str, value: Any) -> None:
         """Remember ``value`` (JSON-serialisable) as made from ``fingerprint``."""
+        self._check(namespace)
         self._new.setdefault(namespace, {})[key] = [fingerprint, value]
         self._changed.add(namespace)
 
     def save(self) -> None:
-        """Write the entries this build used or made (atomically, one file per namespace)."""
+        """Write the entries this build used or made (atomically, one file per namespace); remove
+        the files of namespaces this build neither used nor kept."""
         if self.folder is None:
             return
         os.makedirs(self.folder, exist_ok=True)
+        live = set(self._new) | self._kept
+        for name in os.listdir(self.folder):
+            if name.endswith(".json") and name[:-len(".json")] not in live:
+                os.unlink(os.path.join(self.folder, name))
         for namespace, entries in sorted(self._new.items()):
             if namespace not in self._changed and entries.keys() == self._old[namespace].keys():
                 continue  # every entry came from the file as it is
@@ -57,7 +75,14 @@ class BuildCache:
                 fh.write(text)
             os.replace(tmp, path)
 
+    @staticmethod
+    def _check(namespace: str) -> None:
+        if not _NAMESPACE.fullmatch(namespace):
+            raise InvalidArgumentError(f"Cache namespace {namespace!r}: use lowercase letters, digits, "
+                             "'_', '.' and '-' (it names a file).")
+
     def _namespace(self, namespace: str) -> dict[str, list[Any]]:
+        self._check(namespace)
         if namespace not in self._old:
             self._old[namespace] = self._load(namespace)
         return self._old[namespace]

@@ -62,6 +62,9 @@ class SiteData:
         reusable: ``(group key, fingerprint) -> bool``: whether the previous build's files of a
             group can stay (the build's ``SiteWriter.reusable``); runs whose page group is
             reusable are never loaded in full.
+        kept_files: ``(group key, fingerprint) -> paths``: the files of a group the previous
+            build made from the same fingerprint, which stay (``SiteWriter.kept_files``; None
+            when the group must be made again).
         build_key: a hash of everything outside the store that pages depend on (theme, page
             header, settings); part of every fingerprint.
         publish: the build's publish rules; ``query`` should apply the same ones (the registry
@@ -80,6 +83,7 @@ class SiteData:
         *,
         cache: BuildCache | None = None,
         reusable: Callable[[str, str], bool] | None = None,
+        kept_files: Callable[[str, str], list[str] | None] | None = None,
         build_key: str = "",
         publish: PublishRules | None = None,
     ) -> None:
@@ -89,6 +93,8 @@ class SiteData:
         self.reports_dir = reports_dir
         self.cache = cache if cache is not None else BuildCache(None)
         self.reusable = reusable if reusable is not None else (lambda key, fingerprint: False)
+        self.kept_files = kept_files if kept_files is not None else (
+            lambda key, fingerprint: None)
         self.build_key = build_key
         self._points: dict[str, dict[str, list[tuple[int, int, float]]]] = {}
         self._points_loaded: set[str] | None = set()  # None: every run's points are loaded

@@ -20,6 +20,7 @@ import codecs
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,24 @@ class PublishRules:
         if not isinstance(path, str):
             raise InvalidArgumentError(f"artifact_source needs a path string, got {path!r}.")
         return self._sources.get(path, path)
+
+    def knows_source(self, path: str) -> bool:
+        """False when ``path`` may be a redacted artifact path whose stored path this process
+        has not seen: tables restored from a snapshot of published tables (#14) were redacted
+        by an earlier build. (A redacted path holds ``~`` and a digest: ``redact_path``.)"""
+        if not isinstance(path, str):
+            raise InvalidArgumentError(f"knows_source needs a path string, got {path!r}.")
+        return "~" not in path or path in self._sources
+
+    def learn_sources(self, paths: Iterable[str]) -> None:
+        """Remember the published path of each stored artifact path of ``paths`` (a run's
+        artifact files) that redaction changes, so ``artifact_source`` finds it."""
+        for stored in paths:
+            if not isinstance(stored, str):
+                raise InvalidArgumentError(f"learn_sources needs path strings, got {stored!r}.")
+            shown = self.redactor.redact_path(stored)
+            if shown != stored:
+                self._sources.setdefault(shown, stored)
 
     def redact_path(self, path: str) -> str:
         """An artifact path as published (``Redactor.redact_path``)."""

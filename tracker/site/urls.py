@@ -107,11 +107,6 @@ class Urls:
         """Compact JSON (as a script) of an experiment's runs, for client-side compare."""
         return f"experiments/{self._experiments[experiment_id]}.data.js"
 
-    def experiment_filter_data(self, experiment_id: str) -> str:
-        """Every run's attributes, params, latest metrics and tags (as a script), loaded by the
-        leaderboard's filter box when a filter needs them (#10)."""
-        return f"experiments/{self._experiments[experiment_id]}.filter.js"
-
     def compare(self, experiment_id: str) -> str:
         return f"experiments/{self._experiments[experiment_id]}-compare.html"
 

@@ -74,6 +74,12 @@ class SiteWriter:
             self._reusable[(key, fingerprint)] = answer
         return answer
 
+    def kept_files(self, key: str, fingerprint: str) -> list[str] | None:
+        """The files of group ``key`` when the previous build's can stay (see ``reusable``)."""
+        if not self.reusable(key, fingerprint):
+            return None
+        return list(self.previous["groups"][key]["files"])
+
     def keep_group(self, key: str, fingerprint: str) -> list[str]:
         """Keep a reusable group's files as they are (see ``reusable``); returns their paths."""
         paths = list(self.previous["groups"][key]["files"])

@@ -356,6 +356,10 @@ def artifacts(site: SiteData, run: dict[str, Any], files: list[SiteFile]) -> tup
         return ()
     repo, why = _repo(site, run)
     sizes = dict(repo.walk()) if repo is not None and repo.local_path() is None else None
+    if repo is not None and not all(site.publish.knows_source(str(r["path"])) for r in rows):
+        # Redacted paths from a snapshot of published tables (#14): their stored paths are
+        # found by redacting the paths of the run's files, as the load that redacted them did.
+        site.publish.learn_sources(sizes if sizes is not None else (p for p, _ in repo.walk()))
     out, copied = [], set()
     for row in rows:
         artifact, copy = _artifact(site, run["run_id"], row, repo, why, sizes)

@@ -153,14 +153,18 @@ def _strings(value: Any) -> list[str]:
 
 
 def _snapshot(site: SiteData, run_ids: Iterable[str]) -> Snapshot:
+    """The runs as ``summarize`` compares them, with only their experiment's primary metric
+    (the one verdict the page shows; params and other metrics would only cost time, #14)."""
     from tracker.changes import RunState, Snapshot
 
     runs = {}
     for run_id in run_ids:
         run = site.runs_by_id[run_id]
+        primary = site.primary_metric(run["experiment_id"])
+        metrics = site.metrics.get(run_id, {})
         runs[run_id] = RunState(run_id, run["experiment_id"], run["run_name"] or run_id[:8],
-                                run["status"], dict(site.metrics.get(run_id, {})),
-                                dict(site.params.get(run_id, {})))
+                                run["status"],
+                                {primary: metrics[primary]} if primary in metrics else {}, {})
     return Snapshot({e["experiment_id"]: e["name"] for e in site.experiments}, runs)
 
 
@@ -180,11 +184,19 @@ def _groups(site: SiteData, builds: list[dict[str, Any]]) -> list[tuple[str, lis
     return sorted(groups, key=lambda g: (g[2], g[0]))
 
 
-def _verdicts(site: SiteData, before: set[str], added: list[str]) -> tuple[Verdict, ...]:
+def _verdicts(site: SiteData, before: set[str], added: list[str],
+              bests: Iterable[str]) -> tuple[Verdict, ...]:
+    """Each experiment's best primary metric before and after ``added``, by ``summarize``.
+
+    ``summarize`` sees, of the runs ``before``, only ``bests`` (the best of each experiment,
+    ``_Bests``) and those ``added`` again: the best it finds among them is the best among all
+    of ``before``, and the page stays proportional to what an entry added (#14).
+    """
     from tracker.changes import summarize
 
-    current = _snapshot(site, before | set(added))
-    result = summarize(current, _snapshot(site, before), "previous entry",
+    earlier = set(bests) | (before & set(added))
+    current = _snapshot(site, earlier | set(added))
+    result = summarize(current, _snapshot(site, earlier), "previous entry",
                        directions=site.directions)
     out = []
     for exp in result.experiments:
@@ -200,8 +212,36 @@ def _verdicts(site: SiteData, before: set[str], added: list[str]) -> tuple[Verdi
     return tuple(out)
 
 
+class _Bests:
+    """The best FINISHED run of each experiment by its primary metric, as runs are added: the
+    run ``tracker.changes`` would pick among all of them (ties: the first by name, then id)."""
+
+    def __init__(self, site: SiteData) -> None:
+        self.site = site
+        self.best: dict[str, tuple[float, str, str]] = {}  # experiment -> (value, name, id)
+
+    def add(self, run_ids: Iterable[str]) -> None:
+        site = self.site
+        for run_id in run_ids:
+            run = site.runs_by_id[run_id]
+            eid = run["experiment_id"]
+            metric = site.primary_metric(eid)
+            value = site.metrics.get(run_id, {}).get(metric) if metric else None
+            if (run["status"] != "FINISHED" or value is None or not math.isfinite(value)
+                    or not site.direction(metric)):
+                continue
+            mine = (value, run["run_name"] or run_id[:8], run_id)
+            old = self.best.get(eid)
+            if old is None or site.directions.better(metric, value, old[0]) or (
+                    value == old[0] and mine[1:] < old[1:]):
+                self.best[eid] = mine
+
+    def runs(self) -> list[str]:
+        return [best[2] for best in self.best.values()]
+
+
 def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None,
-           before: set[str]) -> Entry:
+           before: set[str], bests: Iterable[str]) -> Entry:
     from tracker.site.links import commit_url, run_label
     from tracker.site.pages.registry import _event_text
 
@@ -237,7 +277,7 @@ def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None
         url="" if is_build else commit_url(tags.get(REMOTE_TAG, ""), key),
         author=tags.get(USER_TAG, "") or site.runs_by_id[first]["user_id"] or "",
         time=start or None, runs=tuple(runs),
-        verdicts=_verdicts(site, before, ids), events=events,
+        verdicts=_verdicts(site, before, ids, bests), events=events,
     )
 
 
@@ -246,10 +286,12 @@ def entries(site: SiteData) -> list[Entry]:
     groups = _groups(site, site.changes_state["builds"])
     out: list[Entry] = []
     seen: set[str] = set()
+    bests = _Bests(site)
     for index, (key, ids, start) in enumerate(groups):
         end = groups[index + 1][2] if index + 1 < len(groups) else None
-        out.append(_entry(site, key, ids, start, end, seen))
+        out.append(_entry(site, key, ids, start, end, seen, bests.runs()))
         seen |= set(ids)
+        bests.add(ids)
     return out
 
 

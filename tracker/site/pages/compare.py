@@ -21,7 +21,8 @@ script then has ``"order"`` (the run ids in leaderboard order) and ``"chunks"`` 
 relative to the data script's folder) instead of ``"runs"``; each chunk assigns
 ``window.TRACKER_DATA_CHUNKS["<experiment id>:<i>/<n>"] = [run records]``, a run's chunk picked
 by the hash of its id and the file named by the hash of its content, so one new run rewrites
-its own chunk and the small data script, not 38 MB of histories.
+its own chunk and the small data script, not 38 MB of histories. A chunk whose runs did not
+change is not even made again (``tracker.site.chunks``), and the histories are cached per chunk.
 ``window.tracker.loadExperimentData`` (compare-views.js) puts ``runs`` back together.
 """
 
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tracker.site.links import run_label
-from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.pages import Group, Link, Page, SiteFile, doc
 from tracker.site.pages.leaderboard import ordered_runs
 
 if TYPE_CHECKING:
@@ -114,7 +115,9 @@ def history(points: list[tuple[int, int, float]], start: int | None = None) -> l
              else round((t - origin) / 1000, 3) for _, t, _ in kept]]
 
 
-def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
+def _run_record(site: SiteData, run: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """A run's compare record; its histories come from the build cache's ``namespace`` (one
+    per chunk, so a new run reads and rewrites only its own chunk's) when unchanged."""
     run_id = run["run_id"]
     record: dict[str, Any] = {
         "i": run_id, "n": run_label(run), "s": "DEAD" if run["dead"] else run["status"],
@@ -129,15 +132,23 @@ def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
     if tags:
         record["tg"] = tags
     digest = f"{MAX_POINTS}:t:{site.metric_digests.get(run_id, '')}"
-    histories = site.cache.get("compare-histories", run_id, digest)
+    histories = site.cache.get(namespace, run_id, digest)
     if histories is None:
         series = site.history(run_id)
         histories = {k: h for k, v in sorted(series.items()) if len(v) > 1
                      and len((h := history(v, run["start_time"]))[0]) > 1}
-        site.cache.put("compare-histories", run_id, digest, histories)
+        site.cache.put(namespace, run_id, digest, histories)
     if histories:
         record["h"] = histories
     return record
+
+
+def _histories_namespace(experiment_id: str, index: int = 0, count: int = 1) -> str:
+    """The build cache namespace of the histories of one chunk of an experiment's runs."""
+    import hashlib
+
+    digest = hashlib.sha1(experiment_id.encode("utf-8")).hexdigest()[:12]
+    return f"compare-histories-{digest}-{index}-{count}"
 
 
 def _top(site: SiteData, runs: list[dict[str, Any]], primary: str) -> list[str]:
@@ -165,8 +176,8 @@ def _tagged_baseline(site: SiteData, runs: list[dict[str, Any]]) -> str:
     return found
 
 
-def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
-    """The compact data of one experiment (see the module docstring)."""
+def _head(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
+    """The data of one experiment without its run records."""
     eid = experiment["experiment_id"]
     runs = site.runs_by_experiment[eid]
     ranked_by = site.primary_metric(eid)
@@ -182,9 +193,21 @@ def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
         "pkeys": sorted({k for r in runs for k in site.params.get(r["run_id"], {})}),
         "top": top,
         "base": _tagged_baseline(site, runs) or (top[0] if top else runs[0]["run_id"]),
-        "runs": [_run_record(site, run) for run, _ in ordered_runs(
-            site, runs, primary[0] if primary else "")],
     }
+
+
+def _ranked(site: SiteData, experiment_id: str) -> list[dict[str, Any]]:
+    """The experiment's runs in leaderboard order."""
+    runs = site.runs_by_experiment[experiment_id]
+    return [run for run, _ in ordered_runs(site, runs, site.primary_metric(experiment_id))]
+
+
+def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
+    """The compact data of one experiment, every run record included (the module docstring)."""
+    eid = experiment["experiment_id"]
+    namespace = _histories_namespace(eid)
+    return {**_head(site, experiment),
+            "runs": [_run_record(site, run, namespace) for run in _ranked(site, eid)]}
 
 
 def data_script(experiment_id: str, data: dict[str, Any]) -> bytes:
@@ -209,52 +232,63 @@ def parse_data_script(content: bytes | str) -> tuple[str, dict[str, Any]]:
     return json.loads(head[len(prefix):]), json.loads(body[:-1])
 
 
-def split_runs(
-    experiment_id: str, data: dict[str, Any], path: str
-) -> tuple[dict[str, Any], list[SiteFile]]:
-    """The data without ``runs`` but with ``order`` and ``chunks``, and the chunk files (next to
-    ``path``, the data script), when there are more than ``CHUNK_RUNS`` runs; else as it is."""
+def _chunks(
+    site: SiteData, experiment_id: str, ranked: list[dict[str, Any]], path: str
+) -> tuple[list[str], list[Group]]:
+    """The chunk file names (relative to ``path``, the data script) and groups of an
+    experiment's run records (``ranked``: in leaderboard order): a run's chunk is picked by
+    the hash of its id, each file is named by the hash of its content, and a chunk whose runs
+    did not change is kept as it is, unread (``tracker.site.chunks``)."""
     import posixpath
 
-    from tracker.site.pages.leaderboard import chunk_of
+    from tracker.site.chunks import chunk_count, chunk_file, chunk_key, chunk_of
     from tracker.site.render import json_data
-    from tracker.site.writer import content_hash
 
-    runs = data["runs"]
-    if len(runs) <= CHUNK_RUNS:
-        return data, []
-    count = 1
-    while count * CHUNK_RUNS < len(runs):
-        count *= 2
+    count = chunk_count(len(ranked), CHUNK_RUNS)
     buckets: list[list[dict[str, Any]]] = [[] for _ in range(count)]
-    for record in runs:
-        buckets[chunk_of(record["i"], count)].append(record)
+    for run in ranked:
+        buckets[chunk_of(run["run_id"], count)].append(run)
     folder, name = posixpath.split(path)
     stem = name[:-len(".data.js")] if name.endswith(".data.js") else name
-    files = []
+    names, groups = [], []
     for index, bucket in enumerate(buckets):
-        key = json_data(f"{experiment_id}:{index}/{count}")
-        content = (f"window.{CHUNKS_GLOBAL} = window.{CHUNKS_GLOBAL} || {{}};\n"
-                   f"window.{CHUNKS_GLOBAL}[{key}] = {json_data(bucket)};\n").encode()
-        files.append(SiteFile(posixpath.join(folder, f"{stem}.data-{content_hash(content)[:16]}.js"),
-                              content))
-    head = {k: v for k, v in data.items() if k != "runs"}
-    head["order"] = [record["i"] for record in runs]
-    head["chunks"] = [posixpath.basename(f.path) for f in files]
-    return head, files
+        namespace = _histories_namespace(experiment_id, index, count)
+
+        def make(bucket: list[dict[str, Any]] = bucket, index: int = index,
+                 namespace: str = namespace) -> bytes:
+            records = [_run_record(site, run, namespace) for run in bucket]
+            key = json_data(f"{experiment_id}:{index}/{count}")
+            return (f"window.{CHUNKS_GLOBAL} = window.{CHUNKS_GLOBAL} || {{}};\n"
+                    f"window.{CHUNKS_GLOBAL}[{key}] = {json_data(records)};\n").encode()
+
+        group_key = f"chunk:{experiment_id}:data:{index}/{count}"
+        fingerprint = chunk_key(site, bucket, "data", experiment_id, index, count, MAX_POINTS)
+        chunk = chunk_file(site, group_key, fingerprint, folder, f"{stem}.data", make)
+        if chunk.kept:
+            site.cache.keep(namespace)  # its histories stay valid, unread
+        names.append(posixpath.basename(chunk.path))
+        groups.append(chunk.group)
+    return names, groups
 
 
-def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
     urls = site.urls
     for exp in site.experiments:
         eid = exp["experiment_id"]
         runs = site.runs_by_experiment[eid]
         if not runs:
             continue
-        data = payload(site, exp)
-        head, chunks = split_runs(eid, data, urls.experiment_data(eid))
-        yield from chunks
-        yield SiteFile(urls.experiment_data(eid), data_script(eid, head))
+        data = _head(site, exp)
+        ranked = _ranked(site, eid)
+        path = urls.experiment_data(eid)
+        if len(ranked) <= CHUNK_RUNS:
+            namespace = _histories_namespace(eid)
+            data["runs"] = [_run_record(site, run, namespace) for run in ranked]
+        else:
+            data["order"] = [run["run_id"] for run in ranked]
+            data["chunks"], groups = _chunks(site, eid, ranked, path)
+            yield from groups
+        yield SiteFile(path, data_script(eid, data))
         leaderboard = Link(exp["name"], urls.experiment(eid))
         yield ChartsPage(
             path=urls.experiment_charts(eid),

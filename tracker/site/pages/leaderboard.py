@@ -12,14 +12,14 @@ parent/child collapsing, row selection for the compare page and URL state on top
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from tracker.site import charts
 from tracker.site.links import run_label
-from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.pages import Group, Link, Page, SiteFile, doc
 
 if TYPE_CHECKING:
     from tracker.site.data import SiteData
@@ -85,7 +85,9 @@ class LeaderboardPage(Page):
     compare: Link | None = doc("The compare page of this experiment.", None)
     charts: Link | None = doc("The chart view of this experiment (all runs per metric).", None)
     data_script: str = doc("Site path of the experiment's compact JSON (as a script).", "")
-    filter_script: str = doc("Site path of the data the filter box evaluates filters on.", "")
+    filter_scripts: tuple[str, ...] = doc(
+        "Site paths of the filter data chunks the filter box evaluates filters on.", factory=tuple
+    )
     total_rows: int = doc("Runs on the whole leaderboard (``rows`` holds the first screen).", 0)
     row_chunks: tuple[str, ...] = doc(
         "Site paths of the row chunk scripts (the rank order first), '' when none.", factory=tuple
@@ -137,8 +139,9 @@ def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> 
                                     site.direction(k) == "", k))
     shown_metrics = {k for k in metric_keys if site.direction(k)}
     shown_metrics = set(sorted(shown_metrics, key=metric_keys.index)[:VISIBLE_METRICS])
-    param_keys = sorted({k for r in runs for k in site.params.get(r["run_id"], {})})
-    varying = [k for k in param_keys if _varies(site, runs, k)][:VISIBLE_PARAMS]
+    seen = _param_values(site, runs)
+    param_keys = sorted(seen)
+    varying = [k for k in param_keys if len(seen[k][0]) > 1][:VISIBLE_PARAMS]
     cols = [
         Column("attr.status", "status", "attr", False, "", True),
         Column("attr.start", "start (UTC)", "attr", False, "", True),
@@ -148,15 +151,33 @@ def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> 
     ]
     cols += [Column(f"metrics.{k}", k, "metric", True, site.direction(k), k in shown_metrics)
              for k in metric_keys]
-    cols += [Column(f"params.{k}", k, "param", _all_numeric(site, runs, k), "", k in varying)
+    cols += [Column(f"params.{k}", k, "param", seen[k][1], "", k in varying)
              for k in param_keys]
     return cols
 
 
-def _varies(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
-    """True when at least two runs have ``key`` with at least two different values."""
-    values = [p[key] for r in runs if key in (p := site.params.get(r["run_id"], {}))]
-    return len(values) > 1 and len(set(values)) > 1
+def _param_values(
+    site: SiteData, runs: list[dict[str, Any]]
+) -> dict[str, tuple[set[str], bool]]:
+    """Per param key, in one pass over the runs (#14): up to two of its distinct values (two:
+    it varies) and whether every non-empty value is a number."""
+    seen: dict[str, tuple[set[str], bool]] = {}
+    numbers: dict[str, bool] = {}
+    for run in runs:
+        for key, value in site.params.get(run["run_id"], {}).items():
+            distinct, numeric = seen.get(key) or (set(), True)
+            if len(distinct) < 2:
+                distinct.add(value)
+            if numeric and value is not None and value != "":
+                if value not in numbers:
+                    try:
+                        float(value)
+                        numbers[value] = True
+                    except ValueError:
+                        numbers[value] = False
+                numeric = numbers[value]
+            seen[key] = (distinct, numeric)
+    return seen
 
 
 def _all_numeric(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
@@ -359,19 +380,19 @@ def filter_records(site: SiteData, runs: list[dict[str, Any]]) -> list[dict[str,
     return records
 
 
-def filter_script(experiment_id: str, records: list[dict[str, Any]]) -> bytes:
-    """The records as a script assigning ``window.TRACKER_FILTER_DATA[<experiment id>]``."""
+def filter_script(key: str, records: list[dict[str, Any]]) -> bytes:
+    """The records as a script assigning ``window.TRACKER_FILTER_DATA[<key>]``; the key of a
+    chunk of an experiment's records is ``<experiment id>:<index>/<count>``."""
     from tracker.site.render import json_data
 
-    key = str(json_data(experiment_id))
     return (
         f"window.{FILTER_GLOBAL} = window.{FILTER_GLOBAL} || {{}};\n"
-        f"window.{FILTER_GLOBAL}[{key}] = {json_data(records)};\n"
+        f"window.{FILTER_GLOBAL}[{json_data(key)}] = {json_data(records)};\n"
     ).encode()
 
 
 def parse_filter_script(content: bytes | str) -> tuple[str, list[dict[str, Any]]]:
-    """(experiment id, records) back from a filter data script (for tests and tools)."""
+    """(key, records) back from a filter data script (for tests and tools)."""
     import json
 
     text = content.decode("utf-8") if isinstance(content, bytes) else content
@@ -383,28 +404,22 @@ def parse_filter_script(content: bytes | str) -> tuple[str, list[dict[str, Any]]
     return json.loads(head[len(prefix):]), json.loads(body[:-1])
 
 
-def _chunk_count(rows: int) -> int:
-    count = 1
-    while count * CHUNK_ROWS < rows:
-        count *= 2
-    return count
-
-
 def chunk_of(run_id: str, count: int) -> int:
-    """The row chunk holding ``run_id`` among ``count``: stable across builds, whatever runs
-    are added (only the chunk count, a power of two, changes as the board grows)."""
-    import hashlib
+    """The row chunk holding ``run_id`` among ``count`` (``tracker.site.chunks.chunk_of``)."""
+    from tracker.site.chunks import chunk_of as of
 
-    return int(hashlib.sha1(run_id.encode("utf-8")).hexdigest()[:8], 16) % count
+    return of(run_id, count)
 
 
 def _row_data(row: Row, experiments_dir: str) -> list[Any]:
     """A row for the page script: [id, label, href, parent id, depth, status, dead, sweep href,
     cells], hrefs relative to the leaderboard's folder, each cell [text, sort(, best, full)]."""
-    import posixpath
+    from tracker.site.urls import relative
 
-    def rel(href: str) -> str:
-        return posixpath.relpath(href, experiments_dir) if href else ""
+    page = f"{experiments_dir}/_" if experiments_dir else "_"  # any page of that folder
+
+    def rel(href: str) -> str:  # not posixpath.relpath: it asks the OS for the cwd each time
+        return relative(page, href) if href else ""
 
     cells: list[list[Any]] = []
     for cell in row.cells:
@@ -416,6 +431,13 @@ def _row_data(row: Row, experiments_dir: str) -> list[Any]:
             1 if row.dead else 0, rel(row.sweep.href) if row.sweep else "", cells]
 
 
+def _rows_script(key: str, data: Any) -> bytes:
+    from tracker.site.render import json_data
+
+    return (f"window.{ROWS_GLOBAL} = window.{ROWS_GLOBAL} || {{}};\n"
+            f"window.{ROWS_GLOBAL}[{json_data(key)}] = {json_data(data)};\n").encode()
+
+
 def row_chunks(
     experiment_id: str, rows: tuple[Row, ...], folder: str, stem: str
 ) -> list[SiteFile]:
@@ -424,10 +446,10 @@ def row_chunks(
     hash of its content, so an unchanged chunk keeps its name and is not rewritten."""
     import posixpath
 
-    from tracker.site.render import json_data
+    from tracker.site.chunks import chunk_count
     from tracker.site.writer import content_hash
 
-    count = _chunk_count(len(rows))
+    count = chunk_count(len(rows), CHUNK_ROWS)
     parts: list[tuple[str, Any]] = [("order", [row.run_id for row in rows])]
     buckets: list[list[list[Any]]] = [[] for _ in range(count)]
     for row in rows:
@@ -435,12 +457,104 @@ def row_chunks(
     parts += [(f"{index}/{count}", bucket) for index, bucket in enumerate(buckets)]
     files = []
     for part, data in parts:
-        key = json_data(f"{experiment_id}:{part}")
-        content = (f"window.{ROWS_GLOBAL} = window.{ROWS_GLOBAL} || {{}};\n"
-                   f"window.{ROWS_GLOBAL}[{key}] = {json_data(data)};\n").encode()
+        content = _rows_script(f"{experiment_id}:{part}", data)
         name = f"{stem}.rows-{content_hash(content)[:16]}.js"
         files.append(SiteFile(posixpath.join(folder, name), content))
     return files
+
+
+class _Rows:
+    """A board's rows in rank order, each made only when a page or chunk that shows it is
+    made (#14): a rebuild after one new run makes the first screen and the new run's page and
+    chunk, not 10,000 rows. ``marks`` says, cheaply, what else a row shows besides its run."""
+
+    def __init__(self, site: SiteData, ranked: list[tuple[dict[str, Any], int]],
+                 columns: list[Column], best: dict[str, float]) -> None:
+        self.site, self.ranked, self.columns, self.best = site, ranked, columns, best
+        self._made: dict[int, Row] = {}
+        self._metric_columns = [(i, c.key, c.key[len("metrics."):])
+                                for i, c in enumerate(columns) if c.kind == "metric"]
+
+    def __len__(self) -> int:
+        return len(self.ranked)
+
+    def row(self, index: int) -> Row:
+        made = self._made.get(index)
+        if made is None:
+            run, depth = self.ranked[index]
+            made = self._made[index] = _row(self.site, run, depth, self.columns, self.best)
+        return made
+
+    def rows(self, start: int = 0, stop: int | None = None) -> tuple[Row, ...]:
+        return tuple(self.row(i) for i in range(len(self.ranked))[start:stop])
+
+    def marks(self, index: int) -> tuple[int, str, tuple[int, ...]]:
+        """(depth, parent id shown, columns where the row has the best value) of a row."""
+        run, depth = self.ranked[index]
+        metrics = self.site.metrics.get(run["run_id"], {})
+        best = tuple(i for i, key, name in self._metric_columns
+                     if (v := metrics.get(name)) is not None and self.best.get(key) == v)
+        return depth, (run["parent_run_id"] or "") if depth else "", best
+
+
+def _keyed_row_chunks(
+    site: SiteData, experiment_id: str, rows: _Rows, folder: str, stem: str,
+) -> tuple[list[str], list[SiteFile | Group]]:
+    """``row_chunks`` of a board, each chunk kept unread when its rows did not change
+    (``tracker.site.chunks``): (site paths, the order first; the files and groups)."""
+    import posixpath
+
+    from tracker.site.chunks import chunk_count, chunk_file, chunk_key
+    from tracker.site.writer import content_hash
+
+    count = chunk_count(len(rows), CHUNK_ROWS)
+    order = _rows_script(f"{experiment_id}:order", [run["run_id"] for run, _ in rows.ranked])
+    order_path = posixpath.join(folder, f"{stem}.rows-{content_hash(order)[:16]}.js")
+    paths: list[str] = [order_path]
+    items: list[SiteFile | Group] = [SiteFile(order_path, order)]
+    buckets: list[list[int]] = [[] for _ in range(count)]
+    for index, (run, _) in enumerate(rows.ranked):
+        buckets[chunk_of(run["run_id"], count)].append(index)
+    shape = tuple((c.key, c.kind) for c in rows.columns)
+    for part, bucket in enumerate(buckets):
+        def make(bucket: list[int] = bucket, part: int = part) -> bytes:
+            return _rows_script(f"{experiment_id}:{part}/{count}",
+                                [_row_data(rows.row(i), folder) for i in bucket])
+
+        # A row is its run (the fingerprint), its place in the tree and its best marks.
+        fingerprint = chunk_key(
+            site, (rows.ranked[i][0] for i in bucket), "rows", experiment_id, part, count,
+            folder, shape, [rows.marks(i) for i in bucket])
+        chunk = chunk_file(site, f"chunk:{experiment_id}:rows:{part}/{count}", fingerprint,
+                           folder, f"{stem}.rows", make)
+        paths.append(chunk.path)
+        items.append(chunk.group)
+    return paths, items
+
+
+def _filter_chunks(
+    site: SiteData, experiment_id: str, runs: list[dict[str, Any]], folder: str, stem: str
+) -> tuple[list[str], list[Group]]:
+    """The filter data in chunks by run id (``filter_records``, ``filter_script``), each kept
+    unread when its runs did not change: (site paths, groups)."""
+    from tracker.site.chunks import chunk_count, chunk_file, chunk_key
+
+    count = chunk_count(len(runs), CHUNK_ROWS)
+    buckets: list[list[dict[str, Any]]] = [[] for _ in range(count)]
+    for run in runs:
+        buckets[chunk_of(run["run_id"], count)].append(run)
+    paths, groups = [], []
+    for index, bucket in enumerate(buckets):
+        def make(bucket: list[dict[str, Any]] = bucket, index: int = index) -> bytes:
+            return filter_script(f"{experiment_id}:{index}/{count}",
+                                 filter_records(site, bucket))
+
+        fingerprint = chunk_key(site, bucket, "filter", experiment_id, index, count)
+        chunk = chunk_file(site, f"chunk:{experiment_id}:filter:{index}/{count}", fingerprint,
+                           folder, f"{stem}.filter", make)
+        paths.append(chunk.path)
+        groups.append(chunk.group)
+    return paths, groups
 
 
 def parse_row_chunk(content: bytes | str) -> tuple[str, Any]:
@@ -459,8 +573,11 @@ def _page_path(board_path: str, number: int) -> str:
     return board_path if number == 1 else f"{board_path[:-len('.html')]}-p{number}.html"
 
 
-def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
     import posixpath
+    from functools import partial
+
+    from tracker.site.chunks import chunk_key
 
     urls = site.urls
     for exp in site.experiments:
@@ -470,8 +587,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         ranked_by = site.primary_metric(eid)
         columns = _columns(site, runs, primary)
         best = _best_values(site, runs, columns)
-        rows = tuple(_row(site, run, depth, columns, best)
-                     for run, depth in ordered_runs(site, runs, ranked_by))
+        rows = _Rows(site, ordered_runs(site, runs, ranked_by), columns, best)
         board = urls.experiment(eid)
         title = exp["name"]
         crumbs = (Link("Home", urls.home), Link(title, board))
@@ -479,40 +595,52 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         pages = tuple(Link(str(n), _page_path(board, n)) for n in range(1, page_count + 1))
         if page_count == 1:
             pages = ()
-        chunks: list[SiteFile] = []
+        folder, name = posixpath.split(board)
+        stem = name[:-len(".html")]
+        filters: list[str] = []
         if runs:
-            yield SiteFile(urls.experiment_filter_data(eid),
-                           filter_script(eid, filter_records(site, runs)))
+            filters, groups = _filter_chunks(site, eid, runs, folder, stem)
+            yield from groups
+        chunks: list[str] = []
         if len(rows) > FIRST_SCREEN:
-            folder, name = posixpath.split(board)
-            chunks = row_chunks(eid, rows, folder, name[:-len(".html")])
-            yield from chunks
+            chunks, items = _keyed_row_chunks(site, eid, rows, folder, stem)
+            yield from items
         for number in range(2, page_count + 1):
             first = (number - 1) * FIRST_SCREEN
-            yield LeaderboardRowsPage(
-                path=_page_path(board, number),
+            page = partial(
+                LeaderboardRowsPage, path=_page_path(board, number),
                 title=f"{title}, runs {first + 1}–{min(first + FIRST_SCREEN, len(rows))}",
                 breadcrumbs=crumbs, experiment_id=eid, columns=tuple(columns),
-                rows=rows[first:first + FIRST_SCREEN], first=first + 1,
-                primary_metric=ranked_by, board=Link(title, board),
+                first=first + 1, primary_metric=ranked_by, board=Link(title, board),
                 prev_page=pages[number - 2], number=number,
                 next_page=pages[number] if number < page_count else None, pages=pages,
             )
+            # A no-JS page is made again only when its rows or the board's shape changed.
+            shown = range(len(rows))[first:first + FIRST_SCREEN]
+            fingerprint = chunk_key(site, (rows.ranked[i][0] for i in shown), "page",
+                                    repr(page.keywords), [rows.marks(i) for i in shown])
+            yield Group(f"board:{eid}:{number}", fingerprint, partial(
+                _rows_page, page, rows, first))
         yield LeaderboardPage(
             path=board,
             title=title,
             breadcrumbs=crumbs,
             experiment_id=eid,
             columns=tuple(columns),
-            rows=rows[:FIRST_SCREEN],
+            rows=rows.rows(0, FIRST_SCREEN),
             trends=_trends(site, runs, primary[:2]),
             primary_metric=ranked_by,
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
             charts=Link("Chart view", urls.experiment_charts(eid)) if runs else None,
             data_script=urls.experiment_data(eid) if runs else "",
-            filter_script=urls.experiment_filter_data(eid) if runs else "",
+            filter_scripts=tuple(filters),
             total_rows=len(rows),
-            row_chunks=tuple(chunk.path for chunk in chunks),
+            row_chunks=tuple(chunks),
             next_page=pages[1] if page_count > 1 else None,
             pages=pages,
         )
+
+
+def _rows_page(page: Callable[..., LeaderboardRowsPage], rows: _Rows, first: int
+               ) -> list[Page]:
+    return [page(rows=rows.rows(first, first + FIRST_SCREEN))]

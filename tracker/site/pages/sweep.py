@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from tracker.site import charts_compare
 from tracker.site.charts_compare import TrialPoint
 from tracker.site.links import run_label
-from tracker.site.pages import Link, Page, SiteFile, doc
+from tracker.site.pages import Group, Link, Page, doc
 
 if TYPE_CHECKING:
     from tracker.site.data import SiteData
@@ -68,12 +69,16 @@ class SweepPage(Page):
     compare: Link | None = doc("The compare page with the best trials selected.", None)
 
 
-def _metric_of(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]]) -> str:
-    """``loss`` if the trials log it, else the experiment's primary metric, else theirs."""
+def _metric_of(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]],
+               primary: list[str] | None = None) -> str:
+    """``loss`` if the trials log it, else the experiment's primary metric (``primary``: its
+    ``primary_metrics``, when known), else theirs."""
     logged = {k for kid in kids for k in site.metrics.get(kid["run_id"], {})}
     if "loss" in logged:
         return "loss"
-    primary = site.primary_metrics(site.runs_by_experiment.get(parent["experiment_id"], []), 3)
+    if primary is None:
+        primary = site.primary_metrics(
+            site.runs_by_experiment.get(parent["experiment_id"], []), 3)
     for key in primary:
         if key in logged:
             return key
@@ -171,11 +176,13 @@ def _parcoords(
     )
 
 
-def sweep_page(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]]) -> SweepPage:
-    """The sweep page of ``parent`` with the child runs ``kids``."""
+def sweep_page(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]],
+               metric: str | None = None) -> SweepPage:
+    """The sweep page of ``parent`` with the child runs ``kids`` (ranked by ``metric``; None:
+    ``_metric_of``)."""
     urls = site.urls
     eid = parent["experiment_id"]
-    metric = _metric_of(site, parent, kids)
+    metric = _metric_of(site, parent, kids) if metric is None else metric
     direction = site.direction(metric) if metric else "min"
     keys, fixed = _split_params(site, kids)
     trials = _trials(site, kids, metric, direction, keys)
@@ -206,10 +213,25 @@ def sweep_page(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]
     )
 
 
-def collect(site: SiteData) -> Iterable[Page | SiteFile]:
+def collect(site: SiteData) -> Iterable[Group]:
+    """One group per sweep, made again only when its parent or a trial changed (#14): a page
+    is made from those runs, each one's fingerprint covering its experiment and the rules."""
+    from tracker.site.chunks import chunk_key
+
+    primary: dict[str, list[str]] = {}
     for parent_id in sorted(site.children):
         parent = site.runs_by_id.get(parent_id)
         kids = [site.runs_by_id[c] for c in site.children[parent_id] if c in site.runs_by_id]
-        if parent is None or not kids or parent["experiment_id"] not in site.runs_by_experiment:
+        eid = parent["experiment_id"] if parent is not None else ""
+        if parent is None or not kids or eid not in site.runs_by_experiment:
             continue
-        yield sweep_page(site, parent, kids)
+        if eid not in primary:  # once per experiment, not per sweep
+            primary[eid] = site.primary_metrics(site.runs_by_experiment[eid], 3)
+        metric = _metric_of(site, parent, kids, primary[eid])
+        yield Group(f"sweep:{parent_id}", chunk_key(site, [parent, *kids], "sweep", metric),
+                    partial(_sweep_items, site, parent, kids, metric))
+
+
+def _sweep_items(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]],
+                 metric: str) -> list[Page]:
+    return [sweep_page(site, parent, kids, metric)]

@@ -1,0 +1,184 @@
+"""The rebuild after one new run (#14) does work in proportion to what the run changed: the
+compare data, leaderboard rows and filter data of an unchanged chunk are neither made nor
+written again, the compare histories are cached per chunk, and the Changes page's verdicts need
+only each experiment's best run so far. The rebuilt site is exactly a from-scratch build."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tracker
+from tests.test_site_leaderboard_pages import CHUNK_ROWS, seed
+from tracker.client import TrackerClient
+from tracker.registry import Registry
+from tracker.site.build import build
+from tracker.site.cache import CACHE_DIR
+from tracker.site.data import SiteData
+from tracker.site.pages import changes, compare, leaderboard
+from tracker.site.writer import MANIFEST
+
+CHUNK = re.compile(r"experiments/lb\.(rows|data|filter)-[0-9a-f]{16}\.js$")
+
+
+def _build(store: str, out: Path) -> list[str]:
+    patch = pytest.MonkeyPatch()
+    patch.setattr(leaderboard, "CHUNK_ROWS", CHUNK_ROWS)
+    patch.setattr(compare, "CHUNK_RUNS", CHUNK_ROWS)
+    try:
+        return build(store, out).written
+    finally:
+        patch.undo()
+
+
+def _add_run(store: str, experiment_id: str, name: str, rmse: float) -> str:
+    client = TrackerClient(store)
+    run_id = client.create_run(experiment_id, start_time=1_700_000_009_000,
+                               run_name=name).info.run_id
+    client.log_batch(run_id, metrics=[tracker.entities.Metric("rmse", rmse, 1, 0)],
+                     params=[("model", "a"), ("i", "999")])
+    client.set_terminated(run_id)
+    client.flush()
+    return run_id
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    """Every file of a built site (the build's own manifest and cache left out)."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != MANIFEST and CACHE_DIR not in p.parts}
+
+
+def _with_history(out: Path, fresh: Path) -> Path:
+    """An empty site folder with ``out``'s build history (what the home page's "since the last
+    build" panel and the Changes page's build entries come from): a fresh build of the same
+    store into it must then equal the rebuild of ``out``."""
+    (fresh / CACHE_DIR).mkdir(parents=True)
+    shutil.copy(out / CACHE_DIR / "changes.json", fresh / CACHE_DIR / "changes.json")
+    return fresh
+
+
+def _kinds(written: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for path in written:
+        match = CHUNK.search(path)
+        if match:
+            found[match.group(1)] = found.get(match.group(1), 0) + 1
+    return found
+
+
+def test_one_new_run_rewrites_its_chunks_and_equals_a_fresh_build(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    eid, _ = seed(store)
+    out = tmp_path / "site"
+    first = _build(store, out)
+    assert _kinds(first) == {"rows": 9, "data": 8, "filter": 8}  # 437 runs: 8 chunks each
+    run_id = _add_run(store, eid, "late", 10.5001)  # ranks low: page 3 of the no-JS pages
+    fresh = _with_history(out, tmp_path / "fresh")
+    written = _build(store, out)
+    # the order, and the one chunk of each kind that holds the new run
+    assert _kinds(written) == {"rows": 2, "data": 1, "filter": 1}
+    pages = sorted(p for p in written if p.endswith(".html"))
+    assert pages == sorted([f"runs/{run_id}.html", "experiments/lb.html",
+                            "experiments/lb-p3.html", "experiments/lb-compare.html",
+                            "experiments/lb-charts.html", "index.html", "changes.html"])
+    others = sorted(p for p in written if not p.endswith(".html") and not CHUNK.search(p))
+    assert others == ["assets/search-index.js", "experiments/lb.data.js"]
+    # only the new run's chunk of compare histories was read and written again
+    caches = sorted(p.name for p in (out / CACHE_DIR).glob("compare-histories-*.json"))
+    assert len(caches) == 8 and not (out / CACHE_DIR / "compare-histories.json").exists()
+    fresh = tmp_path / "fresh"
+    _build(store, fresh)
+    assert _tree(out) == _tree(fresh)
+    assert _build(store, out) == []  # and a rebuild with nothing new writes nothing
+    # a new best: the best marks move from the old best's row chunk to the new run's
+    _add_run(store, eid, "champion", 0.5)
+    fresh = _with_history(out, tmp_path / "fresh2")
+    written = _build(store, out)
+    assert 2 <= _kinds(written)["rows"] <= 3
+    _build(store, fresh)
+    assert _tree(out) == _tree(fresh)
+
+
+def test_a_board_that_doubles_its_chunks_equals_a_fresh_build(tmp_path: Path) -> None:
+    """When the chunk count changes every chunk is made again, and stale cache files go."""
+    store = str(tmp_path / "store")
+    eid, _ = seed(store)
+    out = tmp_path / "site"
+    _build(store, out)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(leaderboard, "CHUNK_ROWS", CHUNK_ROWS // 2)
+    patch.setattr(compare, "CHUNK_RUNS", CHUNK_ROWS // 2)
+    try:
+        _add_run(store, eid, "late", 1.0)  # the new best: every best mark moves to it
+        fresh = _with_history(out, tmp_path / "fresh")
+        build(store, out)
+        build(store, fresh)
+    finally:
+        patch.undo()
+    assert _kinds([p for p in _tree(out) if CHUNK.search(p)]) == {
+        "rows": 17, "data": 16, "filter": 16}
+    assert _tree(out) == _tree(fresh)
+    caches = sorted(p.name for p in (out / CACHE_DIR).glob("compare-histories-*.json"))
+    assert len(caches) == 16 and all(name.endswith("-16.json") for name in caches)
+
+
+def test_changes_verdicts_need_only_the_best_run_so_far(tmp_path: Path) -> None:
+    """The Changes page's verdicts, from each experiment's best run before an entry, are those
+    ``summarize`` gives from every run before it: ties (first by name, then id), failed runs,
+    NaN and infinite values, runs without the metric, a metric where higher is better."""
+    rng = random.Random(7)
+    store = str(tmp_path / "store")
+    client = TrackerClient(store)
+    experiments = {client.create_experiment("loss-board"): "rmse",
+                   client.create_experiment("acc-board"): "accuracy"}
+    for n in range(120):
+        eid, metric = rng.choice(sorted(experiments.items()))
+        run_id = client.create_run(
+            eid, start_time=1_700_000_000_000 + n * 1000, run_name=rng.choice(["a", "b", "c"]),
+            tags={"mlflow.source.git.commit": f"{n // 12:040x}"}).info.run_id
+        value = rng.choice([1.0, 2.0, 2.0, 3.0, rng.random(), float("nan"), float("inf"), None])
+        if value is not None:
+            client.log_metric(run_id, metric, value)
+        client.set_terminated(run_id, status=rng.choice(["FINISHED"] * 4 + ["FAILED"]))
+    client.flush()
+    site = SiteData(client.query, Registry(client.store))
+    groups = changes._groups(site, [])
+    assert len(groups) == 10
+    seen: set[str] = set()
+    bests = changes._Bests(site)
+    verdicts = []
+    for _, ids, _ in groups:
+        fast = changes._verdicts(site, seen, ids, bests.runs())
+        assert [(v.experiment.label, v.metric, v.before, v.after, v.verdict, v.best)
+                for v in fast] == _reference(site, seen, ids)
+        verdicts += [v.verdict for v in fast]
+        seen |= set(ids)
+        bests.add(ids)
+    assert {"improved", "regressed", "no baseline"} <= set(verdicts)
+
+
+def _reference(site: SiteData, before: set[str], added: list[str]) -> list[tuple[Any, ...]]:
+    """The primary metric's verdicts ``summarize`` gives from every run, all their metrics and
+    params (what the page computed before #14)."""
+    from tracker.changes import RunState, Snapshot, summarize
+    from tracker.site.pages import Link
+
+    def snapshot(ids: set[str]) -> Snapshot:
+        return Snapshot({e["experiment_id"]: e["name"] for e in site.experiments}, {
+            i: RunState(i, site.runs_by_id[i]["experiment_id"],
+                        site.runs_by_id[i]["run_name"] or i[:8], site.runs_by_id[i]["status"],
+                        dict(site.metrics.get(i, {})), dict(site.params.get(i, {})))
+            for i in ids})
+
+    result = summarize(snapshot(before | set(added)), snapshot(before), "x",
+                       directions=site.directions)
+    return [(e.name, m.key, m.baseline.value if m.baseline else None,
+             m.current.value if m.current else None, m.verdict,
+             Link(m.current.run_name, site.urls.run(m.current.run_id)) if m.current else None)
+            for e in result.experiments for m in e.metrics
+            if m.key == site.primary_metric(e.experiment_id)]
