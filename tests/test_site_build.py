@@ -812,6 +812,8 @@ def test_serve_serves_the_site_and_rebuilds_when_a_run_is_logged(
             urllib.request.urlopen(base + "no-such-page.html", timeout=10)  # noqa: S310
         assert missing.value.code == 404
 
+        filter_chunks_before = {p.name for p in (out / "experiments").glob("*.filter-*.js")}
+        assert filter_chunks_before
         client = TrackerClient(uri)
         _log_run(client, ids["nyc-taxi"], "fresh-run", T0 + 6 * HOUR, {"rmse": [3.0]},
                  {"model": "xgboost"})
@@ -819,8 +821,13 @@ def test_serve_serves_the_site_and_rebuilds_when_a_run_is_logged(
         _wait_for(lambda: "fresh-run" in _fetch(base + page), 15, "the rebuilt leaderboard")
         assert "fresh-run" in _fetch(base + "index.html")
         rebuilt = proc.stdout.readline()  # printed once the rebuild's files are in place
-        assert re.fullmatch(r"Built \d+ pages in [\d.]+ s \(\d+ files written, 0 removed\)\.\n",
+        # The one file removed is the experiment's filter data chunk, replaced by the chunk
+        # named after its new content (#14): nothing else goes.
+        assert re.fullmatch(r"Built \d+ pages in [\d.]+ s \(\d+ files written, 1 removed\)\.\n",
                             rebuilt), rebuilt
+        filter_chunks = {p.name for p in (out / "experiments").glob("*.filter-*.js")}
+        assert len(filter_chunks) == len(filter_chunks_before)
+        assert len(filter_chunks_before - filter_chunks) == 1
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(timeout=15) == 0
         assert proc.stdout.read().endswith("Stopped.\n")
