@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +114,11 @@ def history(points: list[tuple[int, int, float]], start: int | None = None) -> l
              else round((t - origin) / 1000, 3) for _, t, _ in kept]]
 
 
+def _histories_key(site: SiteData, run_id: str) -> str:
+    """What a run's compare histories are made from (their ``compare-histories`` cache key)."""
+    return f"{MAX_POINTS}:t:{site.metric_digests.get(run_id, '')}"
+
+
 def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
     run_id = run["run_id"]
     record: dict[str, Any] = {
@@ -128,7 +133,7 @@ def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
             if not k.startswith(("mlflow.", "tracker."))}
     if tags:
         record["tg"] = tags
-    digest = f"{MAX_POINTS}:t:{site.metric_digests.get(run_id, '')}"
+    digest = _histories_key(site, run_id)
     histories = site.cache.get("compare-histories", run_id, digest)
     if histories is None:
         series = site.history(run_id)
@@ -138,6 +143,13 @@ def _run_record(site: SiteData, run: dict[str, Any]) -> dict[str, Any]:
     if histories:
         record["h"] = histories
     return record
+
+
+def _run_records(site: SiteData, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of ``runs``, the histories the cache lacks read in batches."""
+    site.plan_histories(r["run_id"] for r in runs if site.cache.get(
+        "compare-histories", r["run_id"], _histories_key(site, r["run_id"])) is None)
+    return [_run_record(site, run) for run in runs]
 
 
 def _top(site: SiteData, runs: list[dict[str, Any]], primary: str) -> list[str]:
@@ -165,15 +177,15 @@ def _tagged_baseline(site: SiteData, runs: list[dict[str, Any]]) -> str:
     return found
 
 
-def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
-    """The compact data of one experiment (see the module docstring)."""
+def _head(site: SiteData, experiment: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The experiment's data without ``runs``, and its runs in leaderboard order."""
     eid = experiment["experiment_id"]
     runs = site.runs_by_experiment[eid]
     ranked_by = site.primary_metric(eid)
     primary = [ranked_by] if ranked_by else []
     metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
     top = _top(site, runs, primary[0] if primary else "")
-    return {
+    head = {
         "id": eid,
         "name": experiment["name"],
         "primary": primary[0] if primary else "",
@@ -182,9 +194,14 @@ def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
         "pkeys": sorted({k for r in runs for k in site.params.get(r["run_id"], {})}),
         "top": top,
         "base": _tagged_baseline(site, runs) or (top[0] if top else runs[0]["run_id"]),
-        "runs": [_run_record(site, run) for run, _ in ordered_runs(
-            site, runs, primary[0] if primary else "")],
     }
+    return head, [run for run, _ in ordered_runs(site, runs, primary[0] if primary else "")]
+
+
+def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
+    """The compact data of one experiment (see the module docstring)."""
+    head, ordered = _head(site, experiment)
+    return {**head, "runs": _run_records(site, ordered)}
 
 
 def data_script(experiment_id: str, data: dict[str, Any]) -> bytes:
@@ -209,39 +226,61 @@ def parse_data_script(content: bytes | str) -> tuple[str, dict[str, Any]]:
     return json.loads(head[len(prefix):]), json.loads(body[:-1])
 
 
-def split_runs(
-    experiment_id: str, data: dict[str, Any], path: str
-) -> tuple[dict[str, Any], list[SiteFile]]:
-    """The data without ``runs`` but with ``order`` and ``chunks``, and the chunk files (next to
-    ``path``, the data script), when there are more than ``CHUNK_RUNS`` runs; else as it is."""
+def _chunk_count(runs: int) -> int:
+    """Chunks of an experiment's run records: 0 up to ``CHUNK_RUNS`` runs (the records stay in
+    the data script), else the smallest power of two of chunks of at most ``CHUNK_RUNS``."""
+    if runs <= CHUNK_RUNS:
+        return 0
+    count = 1
+    while count * CHUNK_RUNS < runs:
+        count *= 2
+    return count
+
+
+def data_files(
+    site: SiteData, experiment: dict[str, Any], head: dict[str, Any],
+    ordered: list[dict[str, Any]], path: str,
+) -> Iterator[SiteFile]:
+    """The run chunks (more than ``CHUNK_RUNS`` runs), then the data script at ``path``.
+
+    A chunk's records are made, written out and dropped before the next chunk's are made, so an
+    experiment of 100,000 runs never holds every run's histories at once (#14).
+
+    Args:
+        site: the build's data.
+        experiment: the experiment's row.
+        head: its data without ``runs`` (``_head``).
+        ordered: its runs in leaderboard order.
+        path: the data script's site path; the chunks go next to it.
+    """
     import posixpath
 
     from tracker.site.pages.leaderboard import chunk_of
     from tracker.site.render import json_data
     from tracker.site.writer import content_hash
 
-    runs = data["runs"]
-    if len(runs) <= CHUNK_RUNS:
-        return data, []
-    count = 1
-    while count * CHUNK_RUNS < len(runs):
-        count *= 2
+    eid = experiment["experiment_id"]
+    count = _chunk_count(len(ordered))
+    if not count:
+        yield SiteFile(path, data_script(eid, {**head, "runs": _run_records(site, ordered)}))
+        return
     buckets: list[list[dict[str, Any]]] = [[] for _ in range(count)]
-    for record in runs:
-        buckets[chunk_of(record["i"], count)].append(record)
+    for run in ordered:
+        buckets[chunk_of(run["run_id"], count)].append(run)
     folder, name = posixpath.split(path)
     stem = name[:-len(".data.js")] if name.endswith(".data.js") else name
-    files = []
+    names = []
     for index, bucket in enumerate(buckets):
-        key = json_data(f"{experiment_id}:{index}/{count}")
+        key = json_data(f"{eid}:{index}/{count}")
+        records = json_data(_run_records(site, bucket))
         content = (f"window.{CHUNKS_GLOBAL} = window.{CHUNKS_GLOBAL} || {{}};\n"
-                   f"window.{CHUNKS_GLOBAL}[{key}] = {json_data(bucket)};\n").encode()
-        files.append(SiteFile(posixpath.join(folder, f"{stem}.data-{content_hash(content)[:16]}.js"),
-                              content))
-    head = {k: v for k, v in data.items() if k != "runs"}
-    head["order"] = [record["i"] for record in runs]
-    head["chunks"] = [posixpath.basename(f.path) for f in files]
-    return head, files
+                   f"window.{CHUNKS_GLOBAL}[{key}] = {records};\n").encode()
+        del records
+        chunk = posixpath.join(folder, f"{stem}.data-{content_hash(content)[:16]}.js")
+        names.append(posixpath.basename(chunk))
+        yield SiteFile(chunk, content)
+    data = {**head, "order": [run["run_id"] for run in ordered], "chunks": names}
+    yield SiteFile(path, data_script(eid, data))
 
 
 def collect(site: SiteData) -> Iterable[Page | SiteFile]:
@@ -251,10 +290,9 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         runs = site.runs_by_experiment[eid]
         if not runs:
             continue
-        data = payload(site, exp)
-        head, chunks = split_runs(eid, data, urls.experiment_data(eid))
-        yield from chunks
-        yield SiteFile(urls.experiment_data(eid), data_script(eid, head))
+        data, ordered = _head(site, exp)
+        yield from data_files(site, exp, data, ordered, urls.experiment_data(eid))
+        del ordered
         leaderboard = Link(exp["name"], urls.experiment(eid))
         yield ChartsPage(
             path=urls.experiment_charts(eid),

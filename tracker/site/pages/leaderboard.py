@@ -417,30 +417,61 @@ def _row_data(row: Row, experiments_dir: str) -> list[Any]:
 
 
 def row_chunks(
-    experiment_id: str, rows: tuple[Row, ...], folder: str, stem: str
+    experiment_id: str, rows: Iterable[Row], folder: str, stem: str
 ) -> list[SiteFile]:
     """The rank order (run ids) and the rows, in chunks by run id, as scripts assigning
     ``window.TRACKER_LEADERBOARD_ROWS["<experiment id>:<part>"]``; each file is named by the
     hash of its content, so an unchanged chunk keeps its name and is not rewritten."""
-    import posixpath
-
-    from tracker.site.render import json_data
-    from tracker.site.writer import content_hash
-
-    count = _chunk_count(len(rows))
-    parts: list[tuple[str, Any]] = [("order", [row.run_id for row in rows])]
-    buckets: list[list[list[Any]]] = [[] for _ in range(count)]
+    chunks = RowChunks(experiment_id, folder, stem)
     for row in rows:
-        buckets[chunk_of(row.run_id, count)].append(_row_data(row, folder))
-    parts += [(f"{index}/{count}", bucket) for index, bucket in enumerate(buckets)]
-    files = []
-    for part, data in parts:
-        key = json_data(f"{experiment_id}:{part}")
-        content = (f"window.{ROWS_GLOBAL} = window.{ROWS_GLOBAL} || {{}};\n"
-                   f"window.{ROWS_GLOBAL}[{key}] = {json_data(data)};\n").encode()
-        name = f"{stem}.rows-{content_hash(content)[:16]}.js"
-        files.append(SiteFile(posixpath.join(folder, name), content))
-    return files
+        chunks.add(row)
+    return chunks.files()
+
+
+class RowChunks:
+    """``row_chunks`` a row at a time: each row is kept as its JSON text only (#14: 100,000
+    rows of cells as objects took ~0.6 GB), so the rows of a long board can be made a page at a
+    time and dropped.
+
+    Args:
+        experiment_id: the board's experiment.
+        folder: the site folder of the chunk files (the board's).
+        stem: the start of their names (the board's file name without ``.html``).
+    """
+
+    def __init__(self, experiment_id: str, folder: str, stem: str) -> None:
+        self.experiment_id, self.folder, self.stem = experiment_id, folder, stem
+        self.order: list[str] = []
+        self.rows: list[tuple[str, str]] = []  # (run id, the row's JSON)
+
+    def add(self, row: Row) -> None:
+        from tracker.site.render import json_data
+
+        self.order.append(row.run_id)
+        self.rows.append((row.run_id, str(json_data(_row_data(row, self.folder)))))
+
+    def files(self) -> list[SiteFile]:
+        """The order script, then one script per chunk."""
+        import posixpath
+
+        from tracker.site.render import json_data
+        from tracker.site.writer import content_hash
+
+        count = _chunk_count(len(self.rows))
+        buckets: list[list[str]] = [[] for _ in range(count)]
+        for run_id, text in self.rows:
+            buckets[chunk_of(run_id, count)].append(text)
+        parts: list[tuple[str, str]] = [("order", str(json_data(self.order)))]
+        parts += [(f"{index}/{count}", "[" + ",".join(bucket) + "]")
+                  for index, bucket in enumerate(buckets)]
+        files = []
+        for part, data in parts:
+            key = json_data(f"{self.experiment_id}:{part}")
+            content = (f"window.{ROWS_GLOBAL} = window.{ROWS_GLOBAL} || {{}};\n"
+                       f"window.{ROWS_GLOBAL}[{key}] = {data};\n").encode()
+            name = f"{self.stem}.rows-{content_hash(content)[:16]}.js"
+            files.append(SiteFile(posixpath.join(self.folder, name), content))
+        return files
 
 
 def parse_row_chunk(content: bytes | str) -> tuple[str, Any]:
@@ -470,49 +501,62 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
         ranked_by = site.primary_metric(eid)
         columns = _columns(site, runs, primary)
         best = _best_values(site, runs, columns)
-        rows = tuple(_row(site, run, depth, columns, best)
-                     for run, depth in ordered_runs(site, runs, ranked_by))
+        ordered = ordered_runs(site, runs, ranked_by)
+        total = len(ordered)
+
+        def rows(first: int, last: int, columns: list[Column] = columns,
+                 best: dict[str, float] = best,
+                 ordered: list[tuple[dict[str, Any], int]] = ordered) -> tuple[Row, ...]:
+            """Rows ``first``..``last - 1``: made a page at a time, not all at once (#14)."""
+            return tuple(_row(site, run, depth, columns, best) for run, depth in ordered[first:last])
+
         board = urls.experiment(eid)
         title = exp["name"]
         crumbs = (Link("Home", urls.home), Link(title, board))
-        page_count = max(1, math.ceil(len(rows) / FIRST_SCREEN))
+        page_count = max(1, math.ceil(total / FIRST_SCREEN))
         pages = tuple(Link(str(n), _page_path(board, n)) for n in range(1, page_count + 1))
         if page_count == 1:
             pages = ()
-        chunks: list[SiteFile] = []
         if runs:
             yield SiteFile(urls.experiment_filter_data(eid),
                            filter_script(eid, filter_records(site, runs)))
-        if len(rows) > FIRST_SCREEN:
-            folder, name = posixpath.split(board)
-            chunks = row_chunks(eid, rows, folder, name[:-len(".html")])
-            yield from chunks
+        folder, name = posixpath.split(board)
+        chunks = RowChunks(eid, folder, name[:-len(".html")]) if total > FIRST_SCREEN else None
+        first_screen = rows(0, FIRST_SCREEN)
+        for row in first_screen if chunks is not None else ():
+            chunks.add(row)  # type: ignore[union-attr]
         for number in range(2, page_count + 1):
             first = (number - 1) * FIRST_SCREEN
+            page_rows = rows(first, first + FIRST_SCREEN)
+            for row in page_rows:
+                chunks.add(row)  # type: ignore[union-attr]
             yield LeaderboardRowsPage(
                 path=_page_path(board, number),
-                title=f"{title}, runs {first + 1}–{min(first + FIRST_SCREEN, len(rows))}",
+                title=f"{title}, runs {first + 1}–{min(first + FIRST_SCREEN, total)}",
                 breadcrumbs=crumbs, experiment_id=eid, columns=tuple(columns),
-                rows=rows[first:first + FIRST_SCREEN], first=first + 1,
+                rows=page_rows, first=first + 1,
                 primary_metric=ranked_by, board=Link(title, board),
                 prev_page=pages[number - 2], number=number,
                 next_page=pages[number] if number < page_count else None, pages=pages,
             )
+        chunk_files = chunks.files() if chunks is not None else []
+        del chunks
+        yield from chunk_files
         yield LeaderboardPage(
             path=board,
             title=title,
             breadcrumbs=crumbs,
             experiment_id=eid,
             columns=tuple(columns),
-            rows=rows[:FIRST_SCREEN],
+            rows=first_screen,
             trends=_trends(site, runs, primary[:2]),
             primary_metric=ranked_by,
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
             charts=Link("Chart view", urls.experiment_charts(eid)) if runs else None,
             data_script=urls.experiment_data(eid) if runs else "",
             filter_script=urls.experiment_filter_data(eid) if runs else "",
-            total_rows=len(rows),
-            row_chunks=tuple(chunk.path for chunk in chunks),
+            total_rows=total,
+            row_chunks=tuple(chunk.path for chunk in chunk_files),
             next_page=pages[1] if page_count > 1 else None,
             pages=pages,
         )
