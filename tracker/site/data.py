@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -220,17 +221,16 @@ class SiteData:
 
     def _batch_from(self, run_id: str) -> list[str]:
         """``run_id`` and the planned runs after it, up to ``HISTORY_BATCH`` points in all
-        (each series counted at most at ``_max_points``), those already held left out."""
+        (each series counted at most at ``_max_points``)."""
         at = self._plan_at.get(run_id)
         if at is None:
             return [run_id]
         counts, cap = self.metric_counts, self._max_points
-        held = set().union(*(b[1] for b in self._batches)) if self._batches else set()
         batch: list[str] = []
         total = 0
-        for other in self._plan[at:]:
-            if other in held:
-                continue
+        # Runs already held are read again: the next runs asked for must be in the newest
+        # batch, since the oldest ones are dropped first.
+        for other in itertools.islice(self._plan, at, None):
             size = sum(n if cap is None else min(n, cap)
                        for n in counts.get(other, {}).values())
             if batch and total + size > HISTORY_BATCH:
