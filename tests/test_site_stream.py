@@ -165,3 +165,50 @@ def test_the_cache_file_is_what_json_dumps_wrote_and_values_come_back(tmp_path: 
     assert kept == {"run-1": ["fp-run-1", values["run-1"]], "run-9": ["fp-run-9", [1, 2]]}
     with pytest.raises(ValueError):
         again.put("histories", "bad", "fp", float("nan"))
+
+
+def test_changes_entries_compared_with_the_bests_so_far_match_every_earlier_run(
+    tmp_path: Path,
+) -> None:
+    """The Changes page compares each commit with the best run per experiment and metric so
+    far; ``summarize`` against a snapshot of every earlier run must give the same verdicts
+    (ties by name, NaN, unfinished runs, min and max metrics, two experiments)."""
+    from tracker.changes import summarize
+    from tracker.query import StoreQuery
+    from tracker.registry import Registry
+    from tracker.site.data import SiteData
+    from tracker.site.pages import changes
+
+    uri = str(tmp_path / "store")
+    client = TrackerClient(uri)
+    experiments = [client.create_experiment(name) for name in ("a", "b")]
+    values = [3.0, 2.0, 2.0, float("nan"), 1.5, 2.0, 4.0, 1.5, 0.5, 0.5, 9.0, 1.0]
+    for i, value in enumerate(values):
+        eid = experiments[i % 2]
+        run_id = client.create_run(eid, start_time=1_700_000_000_000 + i * 1000,
+                                   run_name=f"r{(i * 5) % 7}",
+                                   tags={changes.COMMIT_TAG: f"{i // 3:040x}"}).info.run_id
+        client.log_batch(run_id, metrics=[
+            tracker.entities.Metric("rmse", value, 1, 0),
+            tracker.entities.Metric("accuracy", 1 / (1 + value) if value == value else value, 1, 0)])
+        if i % 5 != 4:  # every fifth run is left RUNNING
+            client.set_terminated(run_id)
+    client.flush()
+    site = SiteData(StoreQuery(client.store), Registry(client.store))
+    entries = changes.entries(site)
+    groups = changes._groups(site, site.changes_state["builds"])
+    assert len(entries) == len(groups) == 4
+    seen: set[str] = set()
+    for entry, (_, ids, _) in zip(entries, groups):
+        result = summarize(changes._snapshot(site, seen | set(ids)),
+                           changes._snapshot(site, seen), "previous entry",
+                           directions=site.directions)
+        expected = [(e.experiment_id, m.key, m.baseline, m.current, m.verdict)
+                    for e in result.experiments for m in e.metrics
+                    if m.key == site.primary_metric(e.experiment_id)]
+        got = [(v.experiment.href, v.metric, v.before, v.after, v.verdict) for v in entry.verdicts]
+        assert [(m[1], m[2].value if m[2] else None, m[3].value if m[3] else None,
+                 m[4].replace("_", " ").lower()) for m in expected] == [g[1:] for g in got]
+        seen |= set(ids)
+    assert any(v.verdict == "improved" for e in entries for v in e.verdicts)
+    assert any(v.verdict == "regressed" for e in entries for v in e.verdicts)
