@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from tracker.config import TrackerConfig
+    from tracker.query import StoreQuery
     from tracker.site.data import SiteData
     from tracker.site.render import BaseContext
     from tracker.site.writer import SiteWriter
@@ -41,6 +43,10 @@ COLLECTORS = (
     "reports",
     "search",
 )
+
+
+#: DuckDB's memory limit during a build; past it, DuckDB spills to a temporary folder (#14).
+DUCKDB_MEMORY = "1500MB"
 
 
 class BuildError(TrackerError):
@@ -121,6 +127,7 @@ def build(
 
         report_pdf.chromium()  # no Chromium: fail before building anything
     pdfs: list[str] = []
+    spill: str | None = None
     started = time.perf_counter()
     counter = _WarningCounter()
     counter.addFilter(rules.log_filter())  # warnings quote names and paths: redacted (#15)
@@ -133,8 +140,10 @@ def build(
             raise BuildError(f"No store at {client.store.fs.root} (from {store_uri!r}).")
         writer = SiteWriter(out)
         cache = BuildCache(writer.out)
+        query = StoreQuery(client.store, publish=rules)
+        spill = _bound_memory(query)
         site = SiteData(
-            StoreQuery(client.store, publish=rules), Registry(client.store),
+            query, Registry(client.store),
             reports_dir=os.fspath(reports) if reports is not None else None,
             cache=cache, reusable=writer.reusable, publish=rules,
         )
@@ -170,6 +179,8 @@ def build(
     finally:
         for logger in watched:
             logger.removeHandler(counter)
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
     result = BuildResult(
         out=writer.out, pages=written.pages + written.kept_pages, files=len(writer.files),
         written=stats.written,
@@ -183,6 +194,18 @@ def build(
             + "; ".join(counter.messages[:5])
         )
     return result
+
+
+def _bound_memory(query: StoreQuery) -> str:
+    """Cap DuckDB's memory for the build at ``DUCKDB_MEMORY``, spilling to a new temporary
+    folder (returned; the build removes it): folding 100,000 runs' records peaked at 4.1 GB
+    uncapped, 1.6 GB capped, for ~10 % more CPU (#14)."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="tracker-build-")
+    query.con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    query.con.execute("SET temp_directory = '{}'".format(folder.replace("'", "''")))
+    return folder
 
 
 def collector(name: str) -> Collector:
