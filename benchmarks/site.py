@@ -3,12 +3,14 @@ rebuild after one new run takes, how big a run page is, and how fast the 10,000-
 leaderboard sorts and filters in Chromium.
 
     .venv/bin/python -m benchmarks.site [--sizes 2000 10000] [--workers N] [--keep DIR]
+    .venv/bin/python -m benchmarks.site --sizes 100000 --reuse DIR   # opt-in (#14)
 
 Each store holds one experiment of N runs (sweeps of 100: a parent and 99 trials), each with
 3 metrics × 100 steps and 10 params, logged through ``TrackerClient`` by a few processes, then
 compacted (as ``tracker compact`` or automatic compaction leaves a store). Builds run as
 ``python -m tracker build`` in a fresh process and are timed from outside (wall clock, imports
-included); the build's own figure is shown next to it. When a figure misses its target the
+included); the build's own figure, its CPU time and its peak RSS are shown next to it (#14:
+a 100,000-run full build should take at most 10 min and 4 GiB). When a figure misses its target the
 operation is run again under cProfile and the top lines are printed. Takes ~5-8 minutes on
 2 cores.
 """
@@ -47,7 +49,8 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TARGET_BUILD = {2_000: 20.0, 10_000: 90.0}
+TARGET_BUILD = {2_000: 20.0, 10_000: 90.0, 100_000: 600.0}  # 100,000: opt-in (--sizes)
+TARGET_RSS = {100_000: 4.0}  # GiB, of the full build (#14)
 TARGET_REBUILD = 3.0
 TARGET_PAGE = 100 * 1024
 TARGET_BROWSER_MS = 200.0
@@ -59,7 +62,7 @@ class Row:
 
     figure: str
     value: float | None
-    unit: str  # "s", "KB" or "ms"
+    unit: str  # "s", "KB", "ms" or "GiB"
     target: float | None
     note: str = ""
 
@@ -166,21 +169,45 @@ def _env() -> dict[str, str]:
     return env
 
 
-def timed_build(store: str, out: Path, profile: Path | None = None) -> tuple[float, float, str]:
-    """(wall seconds, the build's own seconds, its summary line) of ``tracker build``."""
+@dataclass
+class Build:
+    """One ``tracker build`` process, measured from outside."""
+
+    wall: float  # seconds, imports included
+    own: float  # the build's own figure (its summary line)
+    summary: str
+    cpu: float  # user + system seconds of the process
+    max_rss: int  # peak resident set size, bytes
+
+
+def measured_build(store: str, out: Path, profile: Path | None = None) -> Build:
+    """``tracker build`` in a fresh process: wall and CPU time, peak RSS, its summary line."""
     command = [sys.executable]
     if profile is not None:
         command += ["-m", "cProfile", "-o", str(profile)]
     command += ["-m", "tracker", "--store", store, "build", "--out", str(out)]
-    began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=_env(), cwd=out.parent,
-                          timeout=1800)
-    wall = time.perf_counter() - began
-    if done.returncode != 0:
-        raise RuntimeError(f"tracker build failed ({done.returncode}): {done.stderr[-2000:]}")
-    summary = done.stdout.strip().splitlines()[-1]
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=_env(),
+                                   cwd=out.parent)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        text, errors = stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace")
+    if process.returncode != 0:
+        raise RuntimeError(f"tracker build failed ({process.returncode}): {errors[-2000:]}")
+    summary = text.strip().splitlines()[-1]
     match = re.search(r" in ([\d.]+) s ", summary)
-    return wall, float(match.group(1)) if match else float("nan"), summary
+    return Build(wall, float(match.group(1)) if match else float("nan"), summary,
+                 usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+
+
+def timed_build(store: str, out: Path, profile: Path | None = None) -> tuple[float, float, str]:
+    """(wall seconds, the build's own seconds, its summary line) of ``tracker build``."""
+    done = measured_build(store, out, profile)
+    return done.wall, done.own, done.summary
 
 
 def profile_top(path: Path, lines: int = 25) -> str:
@@ -282,16 +309,32 @@ def browser_timings(page_path: Path) -> tuple[dict[str, float], str]:
 # -- one store size ------------------------------------------------------------------------------
 
 
-def bench_size(runs: int, root: Path, workers: int, report: Report) -> Path:
-    """Every figure for one store size; returns the built site folder."""
+def bench_size(runs: int, root: Path, workers: int, report: Report, reuse: str | None = None
+               ) -> Path:
+    """Every figure for one store size; returns the built site folder. ``reuse``: a folder
+    whose ``store-<runs>`` (as ``make_store`` left it) is copied instead of logging a new one."""
+    from tracker.client import TrackerClient
+
     store = str(root / f"store-{runs}")
-    made = make_store(store, runs, workers)
-    report.notes.append(f"{runs:,} runs: logged in {made['log_seconds']:.0f} s by {workers} "
-                        f"processes, compacted in {made['compact_seconds']:.1f} s")
+    kept = Path(reuse) / f"store-{runs}" if reuse else None
+    if kept is not None and (kept / "tracker-store.json").is_file():
+        shutil.copytree(kept, store)  # a copy: the rebuild rows add runs to it
+        experiment_id = TrackerClient(store).get_experiment_by_name(EXPERIMENT).experiment_id
+        report.notes.append(f"{runs:,} runs: the store is a copy of {kept}")
+    else:
+        made = make_store(store, runs, workers)
+        experiment_id = made["experiment_id"]
+        report.notes.append(f"{runs:,} runs: logged in {made['log_seconds']:.0f} s by {workers} "
+                            f"processes, compacted in {made['compact_seconds']:.1f} s")
     out = root / f"site-{runs}"
-    wall, own, summary = timed_build(store, out)
+    done = measured_build(store, out)
+    wall = done.wall
     report.rows.append(Row(f"full build, {runs:,} runs", wall, "s", TARGET_BUILD.get(runs),
-                           f"build itself {own:.1f} s; {summary}"))
+                           f"build itself {done.own:.1f} s, CPU {done.cpu:.1f} s, peak RSS "
+                           f"{done.max_rss / 2**30:.2f} GiB (load average "
+                           f"{os.getloadavg()[0]:.1f}); {done.summary}"))
+    report.rows.append(Row(f"full build peak RSS, {runs:,} runs", done.max_rss / 2**30, "GiB",
+                           TARGET_RSS.get(runs)))
     if wall > TARGET_BUILD.get(runs, math.inf):
         profile = root / f"full-{runs}.prof"
         timed_build(store, root / f"site-{runs}-profiled", profile)
@@ -304,12 +347,12 @@ def bench_size(runs: int, root: Path, workers: int, report: Report) -> Path:
     same_wall, same_own, _ = timed_build(store, out)
     report.notes.append(f"{runs:,} runs: rebuild with nothing new {same_wall:.1f} s "
                         f"(build itself {same_own:.1f} s)")
-    add_run(store, made["experiment_id"], runs)
+    add_run(store, experiment_id, runs)
     wall, own, summary = timed_build(store, out)
     report.rows.append(Row(f"rebuild after one new run, {runs:,} runs", wall, "s", TARGET_REBUILD,
                            f"build itself {own:.1f} s; {summary}"))
     if wall > TARGET_REBUILD:
-        add_run(store, made["experiment_id"], runs + 1)
+        add_run(store, experiment_id, runs + 1)
         profile = root / f"rebuild-{runs}.prof"
         timed_build(store, out, profile)
         report.profiles.append((f"rebuild after one new run, {runs:,} runs",
@@ -343,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep the stores and sites")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--reuse", metavar="DIR", help="copy DIR/store-<N> when it exists "
+                        "instead of logging a new store (a 100,000-run store takes ~20 min)")
     args = parser.parse_args(argv)
     root = Path(args.keep or tempfile.mkdtemp(prefix="tracker-site-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -351,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = None
         for runs in sorted(args.sizes):
-            out = bench_size(runs, root, args.workers, report)
+            out = bench_size(runs, root, args.workers, report, args.reuse)
         if out is not None:
             _browser_rows(out, max(args.sizes), report)
     finally:

@@ -62,9 +62,10 @@ def build_command(
     templates = _project_templates(templates)
     obj.client(must_exist=True)
 
-    def progress(done: int, total: int) -> None:
-        if total >= 500:
-            click.echo(f"rendered {done}/{total} pages", err=True)
+    def progress(done: int, total: int) -> None:  # total: 0 until the last call
+        if total >= 500 or (not total and done >= 500):
+            click.echo(f"rendered {done}/{total} pages" if total else f"rendered {done} pages",
+                       err=True)
 
     config = obj.config()
     result = build(obj.uri, out, reports=reports, templates=templates, strict=strict,

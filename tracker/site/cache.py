@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any
+import tempfile
+from dataclasses import dataclass
+from typing import IO, Any
 
 from tracker.exceptions import InvalidArgumentError
 
@@ -26,14 +28,19 @@ class BuildCache:
 
     Args:
         out: the site's output folder, or None for a cache that keeps nothing.
+
+    A value ``put`` is encoded at once and kept in a temporary file until ``save`` (#14: the
+    compare histories of 100,000 runs took ~3 GB as Python objects), so the build holds only
+    each entry's key, fingerprint and place in that file.
     """
 
     def __init__(self, out: str | None) -> None:
         self.folder = os.path.join(out, CACHE_DIR) if out is not None else None
         self._old: dict[str, dict[str, list[Any]]] = {}
-        self._new: dict[str, dict[str, list[Any]]] = {}
+        self._new: dict[str, dict[str, list[Any] | _Spilled]] = {}
         self._changed: set[str] = set()
         self._kept: set[str] = set()
+        self._spills: dict[str, IO[bytes]] = {}  # namespace -> the encoded values put
 
     def keep(self, namespace: str) -> None:
         """Keep the namespace's file as it is, without reading it (its data is still valid)."""
@@ -42,6 +49,10 @@ class BuildCache:
 
     def get(self, namespace: str, key: str, fingerprint: str) -> Any | None:
         """The value stored for ``key`` when it was made from ``fingerprint``, else None."""
+        entry = self._new.get(namespace, {}).get(key)
+        if isinstance(entry, _Spilled):
+            return json.loads(entry.read(self._spills[namespace])) if entry.fingerprint == \
+                fingerprint else None
         entry = self._namespace(namespace).get(key)
         if not isinstance(entry, list) or len(entry) != 2 or entry[0] != fingerprint:
             return None
@@ -51,8 +62,20 @@ class BuildCache:
     def put(self, namespace: str, key: str, fingerprint: str, value: Any) -> None:
         """Remember ``value`` (JSON-serialisable) as made from ``fingerprint``."""
         self._check(namespace)
-        self._new.setdefault(namespace, {})[key] = [fingerprint, value]
         self._changed.add(namespace)
+        if self.folder is None:
+            self._new.setdefault(namespace, {})[key] = [fingerprint, value]
+            return
+        spill = self._spills.get(namespace)
+        if spill is None:
+            os.makedirs(self.folder, exist_ok=True)
+            # deleted when closed (by ``save``) or when the process ends, however it ends
+            spill = tempfile.TemporaryFile(dir=self.folder)  # noqa: SIM115
+            self._spills[namespace] = spill
+        data = _encode(value).encode("utf-8")
+        spill.seek(0, os.SEEK_END)
+        self._new.setdefault(namespace, {})[key] = _Spilled(fingerprint, spill.tell(), len(data))
+        spill.write(data)
 
     def save(self) -> None:
         """Write the entries this build used or made (atomically, one file per namespace); remove
@@ -69,11 +92,29 @@ class BuildCache:
                 continue  # every entry came from the file as it is
             path = os.path.join(self.folder, f"{namespace}.json")
             tmp = f"{path}.tmp-{os.getpid()}"
-            # json.dumps, not json.dump: only the former uses the C encoder.
-            text = json.dumps(entries, sort_keys=True, separators=(",", ":"), allow_nan=False)
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            # What json.dumps(entries, sort_keys=True, ...) writes, an entry at a time.
+            with open(tmp, "wb") as fh:
+                fh.write(b"{")
+                for index, key in enumerate(sorted(entries)):
+                    entry = entries[key]
+                    if isinstance(entry, _Spilled):
+                        fingerprint, value = entry.fingerprint, entry.read(
+                            self._spills[namespace])
+                    else:
+                        fingerprint, value = entry[0], _encode(entry[1]).encode("utf-8")
+                    fh.write(b"," if index else b"")
+                    fh.write(f"{_encode(key)}:[{_encode(fingerprint)},".encode())
+                    fh.write(value)
+                    fh.write(b"]")
+                fh.write(b"}")
             os.replace(tmp, path)
+        self.close()
+
+    def close(self) -> None:
+        """Drop the temporary files of the values put (``save`` does)."""
+        for spill in self._spills.values():
+            spill.close()
+        self._spills.clear()
 
     @staticmethod
     def _check(namespace: str) -> None:
@@ -96,3 +137,21 @@ class BuildCache:
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Spilled:
+    """A value put in this build: its fingerprint and where its JSON is in the spill file."""
+
+    fingerprint: str
+    offset: int
+    size: int
+
+    def read(self, spill: IO[bytes]) -> bytes:
+        spill.seek(self.offset)
+        return spill.read(self.size)
+
+
+def _encode(value: Any) -> str:
+    # json.dumps, not json.dump: only the former uses the C encoder.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)

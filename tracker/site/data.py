@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from tracker.registry import ModelVersion, RegisteredModel, Registry, RegistryEvent
 
 log = logging.getLogger("tracker.site")
+
+#: Metric points read from the store in one query for the site (``SiteData.history``), and
+#: how many the build holds at once (#14: every run's points of 100,000 runs took gigabytes).
+HISTORY_BATCH = 500_000
+HISTORY_POINTS = 1_000_000
 
 
 def _safe_id(run: dict[str, Any]) -> bool:
@@ -96,8 +102,11 @@ class SiteData:
         self.kept_files = kept_files if kept_files is not None else (
             lambda key, fingerprint: None)
         self.build_key = build_key
-        self._points: dict[str, dict[str, list[tuple[int, int, float]]]] = {}
-        self._points_loaded: set[str] | None = set()  # None: every run's points are loaded
+        # Histories read so far, by batch (oldest first); at most HISTORY_POINTS points in all.
+        self._batches: list[tuple[dict[str, dict[str, list[tuple[int, int, float]]]],
+                                  set[str], int]] = []
+        self._plan: list[str] = []  # runs whose histories are asked for next, in order
+        self._plan_at: dict[str, int] = {}
         self._fingerprints: dict[str, str] = {}
         self._primary: dict[str, str] = {}
         self.best_values: dict[str, float | None] = {}  # run strips' bests, by experiment/sweep
@@ -194,21 +203,47 @@ class SiteData:
         A series longer than ``_max_points`` comes reduced (first, last, lowest and highest
         point of each stretch; see ``bulk.metric_points``); ``metric_counts`` has its length.
 
-        Histories are read in bulk: the first call reads those of every run whose page must be
-        rebuilt (``dirty_runs``), or of every run when that is most of them.
+        Histories are read in batches of about ``HISTORY_BATCH`` points: a run that
+        ``plan_histories`` named is read with the runs planned after it, any other run alone.
+        Only the last few batches are kept (``HISTORY_POINTS`` points in all), so a build holds
+        a few thousand runs' points at a time, not every run's (#14).
         """
-        loaded = self._points_loaded
-        if loaded is not None and run_id not in loaded:
-            dirty = self.dirty_runs
-            if run_id in dirty and not dirty <= loaded and len(dirty) * 2 < len(self.runs):
-                wanted = sorted(dirty - loaded)
-                self._points.update(bulk.metric_points(self.query, wanted, self._max_points))
-                loaded.update(wanted)
-                loaded.add(run_id)
-            else:
-                self._points = bulk.metric_points(self.query, max_points=self._max_points)
-                self._points_loaded = None
-        return self._points.get(run_id, {})
+        for points, runs, _ in reversed(self._batches):
+            if run_id in runs:
+                return points.get(run_id, {})
+        batch = self._batch_from(run_id)
+        points = bulk.metric_points(self.query, batch, self._max_points)
+        size = sum(len(series) for keys in points.values() for series in keys.values())
+        self._batches.append((points, set(batch), size))
+        while len(self._batches) > 1 and sum(b[2] for b in self._batches) > HISTORY_POINTS:
+            del self._batches[0]
+        return points.get(run_id, {})
+
+    def plan_histories(self, run_ids: Iterable[str]) -> None:
+        """Say which runs' ``history`` will be asked for next, in that order, so they are read
+        in batches (one query per batch instead of per run, without holding every run's)."""
+        self._plan = list(run_ids)
+        self._plan_at = {run_id: i for i, run_id in enumerate(self._plan)}
+
+    def _batch_from(self, run_id: str) -> list[str]:
+        """``run_id`` and the planned runs after it, up to ``HISTORY_BATCH`` points in all
+        (each series counted at most at ``_max_points``)."""
+        at = self._plan_at.get(run_id)
+        if at is None:
+            return [run_id]
+        counts, cap = self.metric_counts, self._max_points
+        batch: list[str] = []
+        total = 0
+        # Runs already held are read again: the next runs asked for must be in the newest
+        # batch, since the oldest ones are dropped first.
+        for other in itertools.islice(self._plan, at, None):
+            size = sum(n if cap is None else min(n, cap)
+                       for n in counts.get(other, {}).values())
+            if batch and total + size > HISTORY_BATCH:
+                break
+            batch.append(other)
+            total += size
+        return batch
 
     def run_fingerprint(self, run: dict[str, Any]) -> str:
         """A hash of everything a run's page, CSV histories and artifact copies are made from."""

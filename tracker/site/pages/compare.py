@@ -115,6 +115,20 @@ def history(points: list[tuple[int, int, float]], start: int | None = None) -> l
              else round((t - origin) / 1000, 3) for _, t, _ in kept]]
 
 
+def _histories_key(site: SiteData, run_id: str) -> str:
+    """What a run's compare histories are made from (their cache fingerprint)."""
+    return f"{MAX_POINTS}:t:{site.metric_digests.get(run_id, '')}"
+
+
+def _run_records(
+    site: SiteData, runs: list[dict[str, Any]], namespace: str
+) -> list[dict[str, Any]]:
+    """The records of ``runs``, the histories the cache lacks read in batches (#14)."""
+    site.plan_histories(r["run_id"] for r in runs if site.cache.get(
+        namespace, r["run_id"], _histories_key(site, r["run_id"])) is None)
+    return [_run_record(site, run, namespace) for run in runs]
+
+
 def _run_record(site: SiteData, run: dict[str, Any], namespace: str) -> dict[str, Any]:
     """A run's compare record; its histories come from the build cache's ``namespace`` (one
     per chunk, so a new run reads and rewrites only its own chunk's) when unchanged."""
@@ -131,7 +145,7 @@ def _run_record(site: SiteData, run: dict[str, Any], namespace: str) -> dict[str
             if not k.startswith(("mlflow.", "tracker."))}
     if tags:
         record["tg"] = tags
-    digest = f"{MAX_POINTS}:t:{site.metric_digests.get(run_id, '')}"
+    digest = _histories_key(site, run_id)
     histories = site.cache.get(namespace, run_id, digest)
     if histories is None:
         series = site.history(run_id)
@@ -207,7 +221,7 @@ def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
     eid = experiment["experiment_id"]
     namespace = _histories_namespace(eid)
     return {**_head(site, experiment),
-            "runs": [_run_record(site, run, namespace) for run in _ranked(site, eid)]}
+            "runs": _run_records(site, _ranked(site, eid), namespace)}
 
 
 def data_script(experiment_id: str, data: dict[str, Any]) -> bytes:
@@ -256,7 +270,7 @@ def _chunks(
 
         def make(bucket: list[dict[str, Any]] = bucket, index: int = index,
                  namespace: str = namespace) -> bytes:
-            records = [_run_record(site, run, namespace) for run in bucket]
+            records = _run_records(site, bucket, namespace)
             key = json_data(f"{experiment_id}:{index}/{count}")
             return (f"window.{CHUNKS_GLOBAL} = window.{CHUNKS_GLOBAL} || {{}};\n"
                     f"window.{CHUNKS_GLOBAL}[{key}] = {json_data(records)};\n").encode()
@@ -283,7 +297,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
         path = urls.experiment_data(eid)
         if len(ranked) <= CHUNK_RUNS:
             namespace = _histories_namespace(eid)
-            data["runs"] = [_run_record(site, run, namespace) for run in ranked]
+            data["runs"] = _run_records(site, ranked, namespace)
         else:
             data["order"] = [run["run_id"] for run in ranked]
             data["chunks"], groups = _chunks(site, eid, ranked, path)

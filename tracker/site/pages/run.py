@@ -365,6 +365,8 @@ def _run_items(site: SiteData, run: dict[str, Any]) -> list[Page | SiteFile]:
 
 def collect(site: SiteData) -> Iterable[Group]:
     """One group per run: its page, CSV histories and artifact copies, redone when it changes."""
+    dirty = site.dirty_runs  # the groups the build makes: their histories are read in batches
+    site.plan_histories(run["run_id"] for run in site.runs if run["run_id"] in dirty)
     for run in site.runs:
         yield Group(f"run:{run['run_id']}", site.run_fingerprint(run),
                     partial(_run_items, site, run))
