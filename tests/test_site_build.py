@@ -28,12 +28,15 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
+from tests import browser as browser_fixtures
 from tests.conftest import write_files
 from tracker.cli import cli
 from tracker.client import TrackerClient
 from tracker.site import build as build_module
 from tracker.site.build import BuildError, build
 from tracker.site.writer import MANIFEST
+
+browser, open_page = browser_fixtures.browser, browser_fixtures.open_page  # fixtures
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 HOUR = 3_600_000
@@ -527,6 +530,26 @@ def _experiment_page(out: Path, name: str) -> str:
     link = soup.find("a", string=name)
     assert link is not None, f"no link to experiment {name!r} on the home page"
     return str(link["href"])
+
+
+@pytest.mark.browser
+def test_the_leaderboard_trend_plots_stack_on_a_narrow_screen(built: Path, open_page: Any) -> None:
+    """Over time and by commit side by side at 1280 px; one above the other at 390 px, where
+    side by side their titles and legends overlapped."""
+    board = built / _experiment_page(built, "nyc-taxi")
+    for width, stacked in ((1280, False), (390, True)):
+        page, errors = open_page(board, width=width)
+        page.wait_for_function(browser_fixtures.CHARTS_DRAWN)
+        x, x2, y, y2 = page.evaluate("""() => {
+            const l = document.querySelector("figure.chart .js-plotly-plot")._fullLayout;
+            return [l.xaxis.domain, l.xaxis2.domain, l.yaxis.domain, l.yaxis2.domain];
+        }""")
+        if stacked:
+            assert y2[1] < y[0] and x == x2 == [0, 1], (width, x, x2, y, y2)
+        else:
+            assert x2[0] > x[1] and y == y2, (width, x, x2, y, y2)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert errors == []
 
 
 # -- --strict ------------------------------------------------------------------------------

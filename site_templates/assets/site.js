@@ -11,6 +11,19 @@
     showLink: false, modeBarButtons: [["toImage"]]
   };
 
+  /** Two plots side by side (the leaderboard's trend: over time, by commit) one above the
+   * other on a narrow screen: side by side at 390 px their titles and legends overlapped. */
+  function stacked(layout, width) {
+    if (width >= 600 || !layout.grid || layout.grid.columns !== 2 || layout.grid.rows !== 1) {
+      return layout;
+    }
+    var copy = JSON.parse(JSON.stringify(layout));
+    copy.grid = { rows: 2, columns: 1, pattern: "independent", roworder: "top to bottom", ygap: 0.4 };
+    copy.height = (layout.height || 320) * 2;
+    copy.margin = Object.assign({}, layout.margin || {}, { t: 110 });
+    return copy;
+  }
+
   function drawCharts() {
     if (typeof window.Plotly === "undefined") return;
     document.querySelectorAll("figure.chart").forEach(function (figure) {
@@ -20,7 +33,7 @@
       var target = document.createElement("div");
       target.className = "chart-target";
       figure.insertBefore(target, figure.querySelector(".chart-alt")); // the chart, then its data
-      window.Plotly.newPlot(target, spec.data, spec.layout, CONFIG);
+      window.Plotly.newPlot(target, spec.data, stacked(spec.layout, target.clientWidth), CONFIG);
       figure.dataset.drawn = "1";
       target.on && target.on("plotly_click", function (event) {
         var point = event.points && event.points[0];
