@@ -132,12 +132,18 @@ def _full_load(traced: list[str]) -> bool:
                and views.NEW_FILES not in sql for sql in traced)
 
 
-def test_new_runs_are_published_on_top_and_equal_a_full_load(
-    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+
+def _seeded(tmp_path: Path) -> str:
+    """A store of one published run with a secret and one run in a hidden experiment."""
     uri = str(tmp_path / "store")
     _run(uri, "public-a", "first", secret=AWS)
     _run(uri, "sandbox-qz7", "hidden", secret=HIDDEN)
+    return uri
+
+def test_new_runs_are_published_on_top_and_equal_a_full_load(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uri = _seeded(tmp_path)
     _run(uri, "public-a", "second")
     traced: list[str] = []
     first = _cached(uri, RULES, traced)
@@ -186,9 +192,7 @@ def test_new_runs_are_published_on_top_and_equal_a_full_load(
 def test_what_may_change_the_published_experiments_publishes_everything_again(
     tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, change: str,
 ) -> None:
-    uri = str(tmp_path / "store")
-    _run(uri, "public-a", "first", secret=AWS)
-    _run(uri, "sandbox-qz7", "hidden", secret=HIDDEN)
+    uri = _seeded(tmp_path)
     _run(uri, "public-z", "other")
     traced: list[str] = []
     _cached(uri, RULES, traced)
@@ -226,9 +230,7 @@ def test_what_may_change_the_published_experiments_publishes_everything_again(
 def test_one_query_layer_publishes_new_files_on_top(
     tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    uri = str(tmp_path / "store")
-    _run(uri, "public-a", "first", secret=AWS)
-    _run(uri, "sandbox-qz7", "hidden", secret=HIDDEN)
+    uri = _seeded(tmp_path)
     traced: list[str] = []
     query = StoreQuery(TrackerClient(uri).store, tracer=traced.append, publish=RULES)
     _tables(query)
@@ -243,9 +245,7 @@ def test_one_query_layer_publishes_new_files_on_top(
 def test_other_rules_never_reuse_published_or_plain_tables(
     tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    uri = str(tmp_path / "store")
-    _run(uri, "public-a", "first", secret=AWS)
-    _run(uri, "sandbox-qz7", "hidden", secret=HIDDEN)
+    uri = _seeded(tmp_path)
     traced: list[str] = []
     _cached(uri, RULES, traced)
     plain = _tables(StoreQuery(TrackerClient(uri).store))  # the plain snapshot, saved too
@@ -271,9 +271,7 @@ def test_other_rules_never_reuse_published_or_plain_tables(
 def test_a_damaged_published_snapshot_is_ignored_and_saved_again(
     tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, damage: str,
 ) -> None:
-    uri = str(tmp_path / "store")
-    _run(uri, "public-a", "first", secret=AWS)
-    _run(uri, "sandbox-qz7", "hidden", secret=HIDDEN)
+    uri = _seeded(tmp_path)
     traced: list[str] = []
     _cached(uri, RULES, traced)
     saved = _published_path(uri, RULES)
@@ -437,9 +435,7 @@ def test_big_tables_are_copied_from_the_snapshot_in_chunks(
 ) -> None:
     monkeypatch.setattr(snapshot, "BIG_TABLE_ROWS", 10)
     monkeypatch.setattr(snapshot, "COPY_CHUNK_ROWS", 7)
-    uri = str(tmp_path / "store")
-    _run(uri, "public-a", "first", secret=AWS)
-    _run(uri, "sandbox-qz7", "hidden", secret=HIDDEN)
+    uri = _seeded(tmp_path)
     traced: list[str] = []
     _cached(uri, RULES, traced)
     _run(uri, "public-a", "second", secret=GITHUB)
