@@ -65,15 +65,15 @@ def _files(out: Path) -> dict[str, bytes]:
 
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The runs of every history read of the store (``bulk.metric_points``)."""
+    """The runs of every history read of the store (``bulk.metric_series``)."""
     reads: list[list[str]] = []
-    real = site_data.bulk.metric_points
+    real = site_data.bulk.metric_series
 
-    def counted(q: Any, run_ids: list[str] | None = None, max_points: int | None = None) -> Any:
+    def counted(q: Any, run_ids: list[str], max_points: int | None = None, **kw: Any) -> Any:
         reads.append(list(run_ids or []))
-        return real(q, run_ids, max_points)
+        return real(q, run_ids, max_points, **kw)
 
-    monkeypatch.setattr(site_data.bulk, "metric_points", counted)
+    monkeypatch.setattr(site_data.bulk, "metric_series", counted)
     return reads
 
 

@@ -7,7 +7,8 @@ Python structures (no DuckDB relations leave this module).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from tracker.exceptions import InvalidArgumentError
 
@@ -86,6 +87,98 @@ def metric_points(
         for run_id, key, step, ts, value in batch:
             out[run_id][key].append((step, ts, value))
     return {run: dict(keys) for run, keys in out.items()}
+
+
+class Series(Sequence[tuple[int, int, float]]):
+    """One metric's history as three columns (``steps``, ``times``, ``values``), which also
+    reads as the list of (step, timestamp, value) tuples ``metric_points`` returns.
+
+    The site reads 30 M points at 100,000 runs: a tuple per point cost ~2 s per batch of
+    500,000 points, the columns come from DuckDB as arrays in one call (#14).
+    """
+
+    __slots__ = ("steps", "times", "values")
+
+    def __init__(self, steps: list[int], times: list[int], values: list[float]) -> None:
+        self.steps, self.times, self.values = steps, times, values
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[tuple[int, int, float]]:
+        return zip(self.steps, self.times, self.values)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, int, float]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, int, float]]: ...
+
+    def __getitem__(
+        self, index: int | slice
+    ) -> tuple[int, int, float] | list[tuple[int, int, float]]:
+        if isinstance(index, slice):
+            return list(zip(self.steps[index], self.times[index], self.values[index]))
+        return self.steps[index], self.times[index], self.values[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Series({list(self)!r})"
+
+
+def metric_series(
+    q: StoreQuery, run_ids: list[str], max_points: int | None = None, *,
+    longest: int | None = None,
+) -> dict[str, dict[str, Series]]:
+    """``metric_points`` of ``run_ids`` as columns: run id → metric key → ``Series``.
+
+    Args:
+        q: the query layer.
+        run_ids: the runs to read (the store's rows are mostly in run id order: a batch of
+            nearby ids reads a few row groups, the range is part of the filter).
+        max_points: reduce longer series in SQL (see ``metric_points``); None: every point.
+        longest: the longest series among the runs when the caller knows it: at most
+            ``max_points`` skips the reduction's extra aggregation.
+    """
+    if max_points is not None and (
+        isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 4
+    ):
+        raise InvalidArgumentError(f"max_points must be an integer of at least 4, got {max_points!r}.")
+    if not run_ids:
+        return {}
+    q.refresh()
+    params: dict[str, Any] = {"runs": list(run_ids), "lo": min(run_ids), "hi": max(run_ids)}
+    where = ("WHERE run_id BETWEEN $lo AND $hi AND run_id IN (SELECT unnest($runs::VARCHAR[])) ")
+    if max_points is None or (longest is not None and longest <= max_points):
+        sql = (f'SELECT run_id, key, step, "timestamp", value FROM metrics {where}'
+               'ORDER BY run_id, key, step, "timestamp"')
+    else:
+        sql = _CAPPED_POINTS.format(where=where)
+        params["cap"], params["buckets"] = max_points, max_points // 4
+    return _series(q._execute(sql, params).fetchnumpy())
+
+
+def _series(columns: dict[str, Any]) -> dict[str, dict[str, Series]]:
+    """Rows sorted by run id and key (numpy columns) cut into one ``Series`` per run and key."""
+    import numpy as np
+
+    runs, keys = columns["run_id"], columns["key"]
+    n = len(runs)
+    if not n:
+        return {}
+    cuts = (np.flatnonzero((runs[1:] != runs[:-1]) | (keys[1:] != keys[:-1])) + 1).tolist()
+    # tolist() of a masked column (NULLs) gives None there, as fetchall does
+    steps, times, values = (columns[c].tolist() for c in ("step", "timestamp", "value"))
+    out: dict[str, dict[str, Series]] = {}
+    for start, stop in zip([0, *cuts], [*cuts, n]):
+        run_id = runs[start]
+        series = out.get(run_id)
+        if series is None:
+            series = out[run_id] = {}
+        series[keys[start]] = Series(steps[start:stop], times[start:stop], values[start:stop])
+    return out
 
 
 # Series of at most $cap points are kept whole. Longer ones are cut into $buckets stretches of

@@ -103,8 +103,7 @@ class SiteData:
             lambda key, fingerprint: None)
         self.build_key = build_key
         # Histories read so far, by batch (oldest first); at most HISTORY_POINTS points in all.
-        self._batches: list[tuple[dict[str, dict[str, list[tuple[int, int, float]]]],
-                                  set[str], int]] = []
+        self._batches: list[tuple[dict[str, dict[str, bulk.Series]], set[str], int]] = []
         self._plan: list[str] = []  # runs whose histories are asked for next, in order
         self._plan_at: dict[str, int] = {}
         self._fingerprints: dict[str, str] = {}
@@ -197,8 +196,9 @@ class SiteData:
         size = self.publish.config.site.max_csv_size
         return max(4_000, size // 16) if size else None
 
-    def history(self, run_id: str) -> dict[str, list[tuple[int, int, float]]]:
-        """Metric key → [(step, timestamp, value)] of one run, sorted by step then time.
+    def history(self, run_id: str) -> dict[str, bulk.Series]:
+        """Metric key → [(step, timestamp, value)] of one run, sorted by step then time (a
+        ``bulk.Series``: also its columns ``steps``, ``times`` and ``values``).
 
         A series longer than ``_max_points`` comes reduced (first, last, lowest and highest
         point of each stretch; see ``bulk.metric_points``); ``metric_counts`` has its length.
@@ -212,7 +212,9 @@ class SiteData:
             if run_id in runs:
                 return points.get(run_id, {})
         batch = self._batch_from(run_id)
-        points = bulk.metric_points(self.query, batch, self._max_points)
+        counts = self.metric_counts
+        longest = max((n for other in batch for n in counts.get(other, {}).values()), default=0)
+        points = bulk.metric_series(self.query, batch, self._max_points, longest=longest)
         size = sum(len(series) for keys in points.values() for series in keys.values())
         self._batches.append((points, set(batch), size))
         while len(self._batches) > 1 and sum(b[2] for b in self._batches) > HISTORY_POINTS:

@@ -48,6 +48,7 @@ class SiteWriter:
         self.inputs: dict[str, str] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self._reusable: dict[tuple[str, str], bool] = {}
+        self._folders: set[str] = set()  # folders made (or found) by this build
         self.stats = WriteStats()
 
     def _load_manifest(self) -> dict[str, dict[str, Any]]:
@@ -123,11 +124,18 @@ class SiteWriter:
         if self.previous["files"].get(path) == digest and os.path.isfile(full):
             self.stats.unchanged += 1
             return
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        tmp = f"{full}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, full)
+        folder = os.path.dirname(full)
+        if folder not in self._folders:  # one makedirs per folder, not per file (#14)
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        try:  # a new file is written in place: no temporary file to rename (#14)
+            with open(full, "xb") as fh:
+                fh.write(data)
+        except FileExistsError:  # replaced atomically: a reader never sees half a file
+            tmp = f"{full}.tmp-{os.getpid()}"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, full)
         self.stats.written.append(path)
 
     def finish(self) -> WriteStats:

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.query.bulk import Series
 from tracker.site.links import run_label
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
 from tracker.site.pages.leaderboard import ordered_runs
@@ -91,28 +92,35 @@ def compact(value: Any) -> float | int | None:
     return int(rounded) if rounded.is_integer() and abs(rounded) < 1e15 else rounded
 
 
-def history(points: list[tuple[int, int, float]], start: int | None = None) -> list[list[Any]]:
+def history(points: Sequence[tuple[int, int, float]], start: int | None = None) -> list[list[Any]]:
     """[[steps], [values], [seconds since ``start``]] of one metric series: finite points only,
     at most ``MAX_POINTS`` of them (LTTB plus the extremes, ``timeseries.downsample``).
 
     Args:
-        points: (step, timestamp ms, value) of the series, by step.
+        points: (step, timestamp ms, value) of the series, by step (a ``bulk.Series`` is read
+            by column).
         start: the run's start (ms); the first point's time when None.
     """
     from tracker.site.timeseries import downsample
 
-    keep = downsample([p[0] for p in points], [p[2] for p in points], MAX_POINTS)
-    origin = start if start is not None else (points[0][1] if points else 0)
-    kept = [points[i] for i in keep]
+    if isinstance(points, Series):
+        steps, times, raw = points.steps, points.times, points.values
+    else:
+        steps, times, raw = ([p[i] for p in points] for i in range(3))
+    origin = start if start is not None else (times[0] if times else 0)
+    if (len(raw) > MAX_POINTS or None in raw or None in times
+            or not all(map(math.isfinite, raw))):
+        keep = downsample(steps, raw, MAX_POINTS)
+        steps, times, raw = ([column[i] for i in keep] for column in (steps, times, raw))
     # compact() inlined for the common case (a finite float): 600,000 calls at 2,000 runs (#10)
     values = [float(f"{v:.6g}") if type(v) is float and math.isfinite(v) else compact(v)
-              for _, _, v in kept]
-    return [[p[0] for p in kept],
+              for v in raw]
+    return [list(steps),
             [int(v) if type(v) is float and v.is_integer() and abs(v) < 1e15 else v
              for v in values],
             # whole milliseconds / 1000 already is the 3-decimal value: round only the rest
             [(t - origin) / 1000 if type(t) is int and type(origin) is int
-             else round((t - origin) / 1000, 3) for _, t, _ in kept]]
+             else round((t - origin) / 1000, 3) for t in times]]
 
 
 def _histories_key(site: SiteData, run_id: str) -> str:

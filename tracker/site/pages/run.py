@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tracker import context as ctx
+from tracker.query.bulk import Series
 from tracker.site import charts, metric_csv, timeseries
 from tracker.site.links import commit_url, repo_web_url, run_label
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
@@ -208,22 +209,27 @@ def _metrics(
     counts = site.metric_counts.get(run_id, {})
     rows, figures = [], []
     for key in sorted(set(latest) | set(history)):
-        points = history.get(key, [])
-        values = [v if type(v) is float else _number(v) for _, _, v in points]
-        finite = [v for v in values if math.isfinite(v)]
+        points = history.get(key) or Series([], [], [])
+        values = points.values
+        if None in values:
+            values = [_number(v) for v in values]
+        # every value finite (the usual case): no per-point filtering
+        finite = values if all(map(math.isfinite, values)) else [
+            v for v in values if math.isfinite(v)]
         direction = site.direction(key)
         csv_path = site.urls.run_metric_csv(run_id, key) if len(points) > 1 else ""
         csv_points = 0
         if csv_path:
             data, csv_points = metric_csv.history_csv(points, site.publish.config.site.max_csv_size)
             files.append(SiteFile(csv_path, data))
-            chart = _chart(run, key, points, values, csv_path, counts.get(key, len(points)))
+            chart = _chart(run, key, points, values, len(finite) == len(values), csv_path,
+                           counts.get(key, len(points)))
             if chart is not None:
                 figures.append(chart)
         rows.append(MetricRow(
             key=key,
             value=_number(latest.get(key, values[-1] if values else None)),
-            step=points[-1][0] if points else 0,
+            step=points.steps[-1] if points else 0,
             points=counts.get(key, len(points)),
             best=(min if direction == "min" else max)(finite) if finite and direction else None,
             direction=direction,
@@ -233,27 +239,29 @@ def _metrics(
     return tuple(rows), tuple(figures)
 
 
+def _ints(column: list[Any]) -> list[int]:
+    return column if None not in column else [int(v) for v in column]
+
+
 def _chart(
-    run: dict[str, Any], key: str, points: list[tuple[int, int, float]], values: list[float],
+    run: dict[str, Any], key: str, points: Series, values: list[float], all_finite: bool,
     csv_path: str, logged: int,
 ) -> MetricChart | None:
-    steps = [s if type(s) is int else int(s) for s, _, _ in points]
-    times = [t if type(t) is int else int(t) for _, t, _ in points]
+    steps, times = _ints(points.steps), _ints(points.times)
     # Logged without steps (all 0): time is the only x-axis that spreads the points out.
     stepless = steps[0] == steps[-1]
-    keep = timeseries.downsample(times if stepless else steps, values, MAX_POINTS)
-    if len(keep) < 2:
-        return None
     start = int(run["start_time"] or min(times))
-    figure = charts.metric_history_figure(
-        key,
-        [steps[i] for i in keep],
-        [times[i] - start for i in keep],
-        [values[i] for i in keep],
-        start,
-        stepless=stepless,
-    )
-    return MetricChart(key, figure, csv_path, logged, len(keep))
+    if all_finite and len(values) <= MAX_POINTS:  # every point drawn: no index lists (#14)
+        shown, offsets, drawn = steps, [t - start for t in times], values
+    else:
+        keep = timeseries.downsample(times if stepless else steps, values, MAX_POINTS)
+        if len(keep) < 2:
+            return None
+        shown = [steps[i] for i in keep]
+        offsets = [times[i] - start for i in keep]
+        drawn = [values[i] for i in keep]
+    figure = charts.metric_history_figure(key, shown, offsets, drawn, start, stepless=stepless)
+    return MetricChart(key, figure, csv_path, logged, len(shown))
 
 
 # -- the rest -------------------------------------------------------------------------------
@@ -366,7 +374,9 @@ def _run_items(site: SiteData, run: dict[str, Any]) -> list[Page | SiteFile]:
 def collect(site: SiteData) -> Iterable[Group]:
     """One group per run: its page, CSV histories and artifact copies, redone when it changes."""
     dirty = site.dirty_runs  # the groups the build makes: their histories are read in batches
-    site.plan_histories(run["run_id"] for run in site.runs if run["run_id"] in dirty)
-    for run in site.runs:
+    # In run id order: the store's rows mostly are, so each batch reads a few row groups (#14).
+    runs = sorted(site.runs, key=lambda run: run["run_id"])
+    site.plan_histories(run["run_id"] for run in runs if run["run_id"] in dirty)
+    for run in runs:
         yield Group(f"run:{run['run_id']}", site.run_fingerprint(run),
                     partial(_run_items, site, run))
