@@ -605,6 +605,9 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
         if len(rows) > FIRST_SCREEN:
             chunks, items = _keyed_row_chunks(site, eid, rows, folder, stem)
             yield from items
+        # What every no-JS page of the board shows alike, written out once: each page's
+        # fingerprint had the 500 links of a 100,000-run board in it (#14).
+        shape = repr((tuple(columns), pages, crumbs))
         for number in range(2, page_count + 1):
             first = (number - 1) * FIRST_SCREEN
             page = partial(
@@ -617,8 +620,9 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
             )
             # A no-JS page is made again only when its rows or the board's shape changed.
             shown = range(len(rows))[first:first + FIRST_SCREEN]
+            own = {k: v for k, v in page.keywords.items() if k not in _SHARED}
             fingerprint = chunk_key(site, (rows.ranked[i][0] for i in shown), "page",
-                                    repr(page.keywords), [rows.marks(i) for i in shown])
+                                    shape, repr(own), [rows.marks(i) for i in shown])
             yield Group(f"board:{eid}:{number}", fingerprint, partial(
                 _rows_page, page, rows, first))
         yield LeaderboardPage(
@@ -639,6 +643,10 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
             next_page=pages[1] if page_count > 1 else None,
             pages=pages,
         )
+
+
+#: The no-JS pages' arguments that are the same on every page of a board (``shape``).
+_SHARED = frozenset({"columns", "pages", "breadcrumbs"})
 
 
 def _rows_page(page: Callable[..., LeaderboardRowsPage], rows: _Rows, first: int

@@ -239,8 +239,9 @@ def _metrics(
     return tuple(rows), tuple(figures)
 
 
-def _ints(column: list[Any]) -> list[int]:
-    return column if None not in column else [int(v) for v in column]
+def _ints(numbers: list[int]) -> list[int]:
+    """Steps or timestamps as ints (a NULL fails here, as it did before #14)."""
+    return numbers if None not in numbers else [int(v) for v in numbers]
 
 
 def _chart(
