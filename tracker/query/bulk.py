@@ -164,7 +164,9 @@ def metric_series(
         columns = q._execute(f'SELECT step, "timestamp", value FROM metrics {where}'
                              'ORDER BY run_id, key, step, "timestamp"', params).fetchnumpy()
     # tolist() of a masked column (NULLs) gives None there, as fetchall does
-    steps, times, values = (columns[c].tolist() for c in ("step", "timestamp", "value"))
+    steps: list[Any] = columns["step"].tolist()
+    times: list[Any] = columns["timestamp"].tolist()
+    values: list[Any] = columns["value"].tolist()
     out: dict[str, dict[str, Series]] = {}
     start = 0
     for run_id, key, length in heads:

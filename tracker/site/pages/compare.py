@@ -103,6 +103,9 @@ def history(points: Sequence[tuple[int, int, float]], start: int | None = None) 
     """
     from tracker.site.timeseries import downsample
 
+    steps: list[Any]
+    times: list[Any]
+    raw: list[Any]
     if isinstance(points, Series):
         steps, times, raw = points.steps, points.times, points.values
     else:
