@@ -296,6 +296,41 @@ def test_long_series_are_reduced_in_sql_keeping_ends_and_extremes(store_uri: str
         bulk.metric_points(query, max_points=3)
 
 
+def test_metric_series_reads_the_same_points_as_columns(store_uri: str) -> None:
+    """``bulk.metric_series`` (what the site reads, #14) holds exactly ``metric_points``'s
+    tuples, capped or not, NaN and ±inf included, and also hands out its columns."""
+    from tracker.query import StoreQuery, bulk
+
+    ids = []
+    for r in range(3):
+        with tracker.start_run() as run:
+            for step in range(600 if r == 0 else 7):
+                value = math.nan if step == 3 else math.inf if step == 4 else step / (r + 1.5)
+                tracker.log_metric("a", value, step=step, timestamp=1_700_000_000_000 + step)
+                # two points per step (the order is step, then time: ties have no order)
+                tracker.log_metric("b", -value, step=step // 2,
+                                   timestamp=1_700_000_000_000 + step)
+            ids.append(run.info.run_id)
+    query = StoreQuery(tracker.TrackerClient(store_uri).store)
+    for cap, longest in ((None, None), (400, None), (400, 1200), (2000, 1200)):
+        series = bulk.metric_series(query, ids[::-1], cap, longest=longest)
+        points = bulk.metric_points(query, ids, cap)
+        assert set(series) == set(ids)
+        for run_id in ids:
+            assert set(series[run_id]) == {"a", "b"}
+            for key, got in series[run_id].items():
+                want = points[run_id][key]
+                # as text: NaN == NaN
+                assert repr(list(got)) == repr(want) and repr(got[2:5]) == repr(want[2:5])
+                assert repr(got[4]) == repr(want[4]) and len(got) == len(want)
+                assert got.steps == [p[0] for p in want] and got.times == [p[1] for p in want]
+                assert repr(got.values) == repr([p[2] for p in want])
+    assert len(bulk.metric_series(query, [ids[0]], 400)[ids[0]]["b"]) <= 400
+    assert bulk.metric_series(query, []) == {}
+    with pytest.raises(tracker.exceptions.TrackerError, match="max_points"):
+        bulk.metric_series(query, ids, max_points=3)
+
+
 def _ts(store_uri: str, run_id: str, step: int) -> int:
     history = tracker.MlflowClient(store_uri).get_metric_history(run_id, "small")
     return next(m.timestamp for m in history if m.step == step)

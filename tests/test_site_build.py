@@ -861,3 +861,27 @@ def test_serve_serves_the_site_and_rebuilds_when_a_run_is_logged(
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_the_writer_writes_new_files_in_place_and_replaces_existing_ones(tmp_path: Path) -> None:
+    """New files are created in place (#14: no temporary file and rename each), one folder made
+    once; a file already there (a stray one, or a changed one) is replaced whole."""
+    from tracker.site.writer import SiteWriter
+
+    out = tmp_path / "site"
+    (out / "runs").mkdir(parents=True)
+    (out / "runs" / "stray.html").write_text("left by someone else")
+    writer = SiteWriter(out)
+    writer.write("runs/stray.html", b"new page")
+    writer.write("runs/a.csv", b"1\n")
+    writer.write("deep/er/b.js", b"2;")
+    writer.write("deep/er/c.js", b"3;")
+    assert writer.finish().written == ["runs/stray.html", "runs/a.csv", "deep/er/b.js",
+                                       "deep/er/c.js"]
+    again = SiteWriter(out)
+    again.write("runs/stray.html", b"changed page")
+    again.write("runs/a.csv", b"1\n")
+    again.finish()
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+            if p.is_file() and p.name != ".tracker-build.json"} == {
+        "runs/stray.html": b"changed page", "runs/a.csv": b"1\n"}

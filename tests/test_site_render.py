@@ -399,3 +399,62 @@ def test_filter_param(value: Any, expected: str) -> None:
 def test_filter_iso(ms: Any, expected: str) -> None:
     assert render.format_iso(ms) == expected
     assert _render("{{ v | iso }}", v=ms) == expected
+
+
+# The rows loop of ``runs_table`` as it was in Jinja before #14 moved it into Python
+# (``render.runs_table_rows``): the two must write the same bytes.
+_JINJA_ROWS = """{% from "_macros.html" import status_badge with context %}
+  {% set ns = namespace(classes=[], status=-1) %}
+  {% for col in columns %}{% set ns.classes = ns.classes + [('num' if col.numeric else '') ~ (' col-hidden' if not col.visible else '')] %}{% if col.key == 'attr.status' %}{% set ns.status = loop.index0 %}{% endif %}{% endfor %}
+  {% set classes, status_at = ns.classes, ns.status %}
+  {% for row in rows %}
+  <tr data-run="{{ row.run_id }}"{% if row.parent_id %} data-parent="{{ row.parent_id }}"{% endif %} data-depth="{{ row.depth }}" class="depth-{{ row.depth if row.depth < 4 else 4 }}">
+    {% if selectable %}<td class="select"><input type="checkbox" aria-label="Select {{ row.link.label }}" value="{{ row.run_id }}"></td>{% endif %}
+    <th scope="row" data-sort="{{ row.link.label }}">{% if row.link.href %}<a href="{{ row.link.href | rel }}">{{ row.link.label }}</a>{% else %}{{ row.link.label }}{% endif %}{% if row.sweep %} <a class="sweep-link" href="{{ row.sweep.href | rel }}" title="Trials of this sweep">{{ row.sweep.label }}</a>{% endif %}</th>
+    {% for cell in row.cells %}{% if cell.best %}<td data-sort="{{ cell.sort }}" class="{{ classes[loop.index0] }} best"{% if cell.full %} title="{{ cell.full }}"{% endif %}>{{ cell.text }}<span class="visually-hidden"> (best)</span></td>{% elif loop.index0 == status_at %}<td data-sort="{{ cell.sort }}" class="{{ classes[loop.index0] }}">{{ status_badge(row.status, row.dead) }}</td>{% else %}<td data-sort="{{ cell.sort }}" class="{{ classes[loop.index0] }}"{% if cell.full %} title="{{ cell.full }}"{% endif %}>{{ cell.text }}</td>{% endif %}{% endfor %}
+  </tr>
+  {% endfor %}
+"""
+
+
+def _board_rows() -> tuple[list[Any], list[Any]]:
+    from tracker.site.pages.leaderboard import Cell, Column, Row
+
+    columns = [
+        Column("attr.status", "status", "attr", False, "", True),
+        Column("metrics.loss", "loss", "metric", True, "min", True),
+        Column("metrics.<b>", "<b>", "metric", True, "max", False),
+        Column("params.p&q", "p&q", "param", False, "", False),
+    ]
+    hostile = "<script>alert('x')</script> & \"q\""
+    rows = []
+    for i, (status, dead, depth) in enumerate([("FINISHED", False, 0), ("RUNNING", True, 1),
+                                                ("FAILED", False, 5), ("KILLED", False, 0)]):
+        rows.append(Row(
+            run_id=f"run{i}", link=Link(hostile if i == 1 else f"run-{i}",
+                                        "" if i == 3 else f"runs/run{i}.html"),
+            status=status, dead=dead, parent_id="run0" if depth else "", depth=depth,
+            cells=(Cell(status, status, False), Cell("0.1234", "0.12345678", i == 0, "0.12345678"),
+                   Cell(hostile, hostile, i == 2, hostile if i == 2 else ""),
+                   Cell(Markup("<i>kept</i>") if i == 3 else "a&b", "a&b", False)),
+            sweep=Link("sweep", f"sweeps/run{i}.html") if i == 0 else None,
+        ))
+    return columns, rows
+
+
+@pytest.mark.parametrize("selectable", [True, False])
+@pytest.mark.parametrize("page_path", ["experiments/board-p2.html", "report.html"])
+def test_runs_table_rows_writes_what_the_jinja_loop_wrote(selectable: bool, page_path: str) -> None:
+    columns, rows = _board_rows()
+    env = _env()
+    context = {"columns": columns, "rows": rows, "selectable": selectable, "page_path": page_path}
+    old = env.from_string(_JINJA_ROWS).render(**context)
+    new = env.from_string("{{ runs_table_rows(columns, rows, selectable) }}").render(**context)
+    assert new == old
+    assert "<script>" not in new and "&lt;script&gt;alert(&#39;x&#39;)" in new
+    assert "<i>kept</i>" in new  # Markup stays as it is, as autoescape leaves it
+
+
+def test_runs_table_rows_empty() -> None:
+    rendered = _env().from_string("[{{ runs_table_rows([], []) }}]").render(page_path="a.html")
+    assert rendered == "[]"
