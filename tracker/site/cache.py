@@ -59,6 +59,23 @@ class BuildCache:
         self._new.setdefault(namespace, {})[key] = entry
         return entry[1]
 
+    def get_text(self, namespace: str, key: str, fingerprint: str) -> str | None:
+        """``get``'s value as its compact JSON text (sorted keys), without decoding a value put
+        in this build (#14: the compare chunks embed the histories' text as it is)."""
+        entry = self._new.get(namespace, {}).get(key)
+        if isinstance(entry, _Spilled):
+            return entry.read(self._spills[namespace]).decode("utf-8") \
+                if entry.fingerprint == fingerprint else None
+        value = self.get(namespace, key, fingerprint)
+        return None if value is None else _encode(value)
+
+    def put_text(self, namespace: str, key: str, fingerprint: str, text: str) -> None:
+        """``put`` of a value given as its JSON text (``_encode``'s: compact, sorted keys)."""
+        if self.folder is None:
+            self.put(namespace, key, fingerprint, json.loads(text))
+            return
+        self._spill(namespace, key, fingerprint, text.encode("utf-8"))
+
     def put(self, namespace: str, key: str, fingerprint: str, value: Any) -> None:
         """Remember ``value`` (JSON-serialisable) as made from ``fingerprint``."""
         self._check(namespace)
@@ -66,13 +83,18 @@ class BuildCache:
         if self.folder is None:
             self._new.setdefault(namespace, {})[key] = [fingerprint, value]
             return
+        self._spill(namespace, key, fingerprint, _encode(value).encode("utf-8"))
+
+    def _spill(self, namespace: str, key: str, fingerprint: str, data: bytes) -> None:
+        self._check(namespace)
+        self._changed.add(namespace)
+        assert self.folder is not None
         spill = self._spills.get(namespace)
         if spill is None:
             os.makedirs(self.folder, exist_ok=True)
             # deleted when closed (by ``save``) or when the process ends, however it ends
             spill = tempfile.TemporaryFile(dir=self.folder)  # noqa: SIM115
             self._spills[namespace] = spill
-        data = _encode(value).encode("utf-8")
         spill.seek(0, os.SEEK_END)
         self._new.setdefault(namespace, {})[key] = _Spilled(fingerprint, spill.tell(), len(data))
         spill.write(data)

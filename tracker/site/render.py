@@ -207,8 +207,13 @@ def format_size(size: Any) -> str:
 
 def json_data(value: Any) -> Markup:
     """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` in it."""
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False,
-                      default=_json_default)
+    return script_safe(json.dumps(value, separators=(",", ":"), sort_keys=True,
+                                  allow_nan=False, default=_json_default))
+
+
+def script_safe(text: str) -> Markup:
+    """JSON text made safe inside ``<script>`` as ``json_data`` makes it (for JSON put
+    together from pieces encoded apart, #14)."""
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 

@@ -140,9 +140,12 @@ def _run_records(
     return [_run_record(site, run, namespace) for run in runs]
 
 
-def _run_record(site: SiteData, run: dict[str, Any], namespace: str) -> dict[str, Any]:
+def _run_record(
+    site: SiteData, run: dict[str, Any], namespace: str, *, with_histories: bool = True
+) -> dict[str, Any]:
     """A run's compare record; its histories come from the build cache's ``namespace`` (one
-    per chunk, so a new run reads and rewrites only its own chunk's) when unchanged."""
+    per chunk, so a new run reads and rewrites only its own chunk's) when unchanged
+    (``with_histories=False``: the record without them, see ``_record_text``)."""
     run_id = run["run_id"]
     record: dict[str, Any] = {
         "i": run_id, "n": run_label(run), "s": "DEAD" if run["dead"] else run["status"],
@@ -156,16 +159,61 @@ def _run_record(site: SiteData, run: dict[str, Any], namespace: str) -> dict[str
             if not k.startswith(("mlflow.", "tracker."))}
     if tags:
         record["tg"] = tags
+    if not with_histories:
+        return record
     digest = _histories_key(site, run_id)
     histories = site.cache.get(namespace, run_id, digest)
     if histories is None:
-        series = site.history(run_id)
-        histories = {k: h for k, v in sorted(series.items()) if len(v) > 1
-                     and len((h := history(v, run["start_time"]))[0]) > 1}
+        histories = _histories(site, run)
         site.cache.put(namespace, run_id, digest, histories)
     if histories:
         record["h"] = histories
     return record
+
+
+def _histories(site: SiteData, run: dict[str, Any]) -> dict[str, list[list[Any]]]:
+    """A run's compare histories (``h``): its series of more than one finite point."""
+    series = site.history(run["run_id"])
+    return {k: h for k, v in sorted(series.items()) if len(v) > 1
+            and len((h := history(v, run["start_time"]))[0]) > 1}
+
+
+def _json(value: Any) -> str:
+    """Compact JSON with sorted keys: what ``json_data`` and the build cache write, before
+    ``json_data``'s escapes (done once over a whole chunk)."""
+    from tracker.site.render import _json_default
+
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False,
+                      default=_json_default)
+
+
+def _record_text(site: SiteData, run: dict[str, Any], namespace: str) -> str:
+    """``_run_record`` as JSON text, its histories spliced in as the build cache keeps their
+    text: they are encoded once, not once for the cache and again for the chunk (#14)."""
+    record = _run_record(site, run, namespace, with_histories=False)
+    text = _json(record)
+    histories = site.cache.get_text(namespace, run["run_id"], _histories_key(site, run["run_id"]))
+    if histories is None:
+        histories = _json(_histories(site, run))
+        site.cache.put_text(namespace, run["run_id"], _histories_key(site, run["run_id"]),
+                            histories)
+    # "h" sorts before every other key of a record ("i", "m", "n", "p", "pa", "s", "t", ...)
+    return text if histories == "{}" else '{"h":' + histories + "," + text[1:]
+
+
+def _prefetch_histories(site: SiteData, runs: list[tuple[dict[str, Any], str]]) -> None:
+    """Put the compare histories of ``runs`` (run, cache namespace) that the cache lacks into
+    it, reading them in run id order: a chunk's runs are spread over every id (by hash), so
+    read a chunk at a time each batch scanned every row group of the store (#14)."""
+    todo = sorted(
+        ((run["run_id"], run, namespace) for run, namespace in runs
+         if site.cache.get_text(namespace, run["run_id"],
+                                _histories_key(site, run["run_id"])) is None),
+        key=lambda item: item[0])
+    site.plan_histories(run_id for run_id, _, _ in todo)
+    for run_id, run, namespace in todo:
+        site.cache.put_text(namespace, run_id, _histories_key(site, run_id),
+                            _json(_histories(site, run)))
 
 
 def _histories_namespace(experiment_id: str, index: int = 0, count: int = 1) -> str:
@@ -267,7 +315,7 @@ def _chunks(
     import posixpath
 
     from tracker.site.chunks import chunk_count, chunk_file, chunk_key, chunk_of
-    from tracker.site.render import json_data
+    from tracker.site.render import json_data, script_safe
 
     count = chunk_count(len(ranked), CHUNK_RUNS)
     buckets: list[list[dict[str, Any]]] = [[] for _ in range(count)]
@@ -276,19 +324,25 @@ def _chunks(
     folder, name = posixpath.split(path)
     stem = name[:-len(".data.js")] if name.endswith(".data.js") else name
     names, groups = [], []
+    namespaces = [_histories_namespace(experiment_id, i, count) for i in range(count)]
+    keys = [f"chunk:{experiment_id}:data:{i}/{count}" for i in range(count)]
+    fingerprints = [chunk_key(site, bucket, "data", experiment_id, i, count, MAX_POINTS)
+                    for i, bucket in enumerate(buckets)]
+    _prefetch_histories(site, [
+        (run, namespaces[i]) for i, bucket in enumerate(buckets)
+        if site.kept_files(keys[i], fingerprints[i]) is None for run in bucket])
     for index, bucket in enumerate(buckets):
-        namespace = _histories_namespace(experiment_id, index, count)
+        namespace = namespaces[index]
 
         def make(bucket: list[dict[str, Any]] = bucket, index: int = index,
                  namespace: str = namespace) -> bytes:
-            records = _run_records(site, bucket, namespace)
+            records = script_safe("[" + ",".join(
+                _record_text(site, run, namespace) for run in bucket) + "]")
             key = json_data(f"{experiment_id}:{index}/{count}")
             return (f"window.{CHUNKS_GLOBAL} = window.{CHUNKS_GLOBAL} || {{}};\n"
-                    f"window.{CHUNKS_GLOBAL}[{key}] = {json_data(records)};\n").encode()
+                    f"window.{CHUNKS_GLOBAL}[{key}] = {records};\n").encode()
 
-        group_key = f"chunk:{experiment_id}:data:{index}/{count}"
-        fingerprint = chunk_key(site, bucket, "data", experiment_id, index, count, MAX_POINTS)
-        chunk = chunk_file(site, group_key, fingerprint, folder, f"{stem}.data", make)
+        chunk = chunk_file(site, keys[index], fingerprints[index], folder, f"{stem}.data", make)
         if chunk.kept:
             site.cache.keep(namespace)  # its histories stay valid, unread
         names.append(posixpath.basename(chunk.path))
