@@ -167,6 +167,33 @@ def test_the_cache_file_is_what_json_dumps_wrote_and_values_come_back(tmp_path: 
         again.put("histories", "bad", "fp", float("nan"))
 
 
+@pytest.mark.parametrize("spilled", [True, False])
+def test_cache_text_is_the_values_json_whether_put_as_text_or_not(
+    tmp_path: Path, spilled: bool
+) -> None:
+    """``get_text``/``put_text`` (the compare chunks splice the histories' text, #14) agree
+    with ``get``/``put`` and with the saved file, for values put now and read from the file."""
+    def text(value: object) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    value = {"rmse": [[0, 1], [0.5, -1e-7], [0.0, 1.5]], "a<b": [[1], [2], [3]]}
+    cache = BuildCache(str(tmp_path) if spilled else None)
+    cache.put_text("h", "run-1", "fp1", text(value))
+    cache.put("h", "run-2", "fp2", value)
+    for key, fp in (("run-1", "fp1"), ("run-2", "fp2")):
+        if spilled:
+            assert cache.get("h", key, fp) == value
+            assert cache.get_text("h", key, fp) == text(value)
+        else:  # a cache without a folder keeps nothing, as text or not
+            assert cache.get("h", key, fp) is None and cache.get_text("h", key, fp) is None
+        assert cache.get_text("h", key, "other") is None
+    cache.save()
+    if spilled:
+        again = BuildCache(str(tmp_path))
+        assert again.get_text("h", "run-1", "fp1") == text(value)
+        assert again.get("h", "run-2", "fp2") == value
+
+
 def test_changes_entries_compared_with_the_bests_so_far_match_every_earlier_run(
     tmp_path: Path,
 ) -> None:
