@@ -458,3 +458,17 @@ def test_runs_table_rows_writes_what_the_jinja_loop_wrote(selectable: bool, page
 def test_runs_table_rows_empty() -> None:
     rendered = _env().from_string("[{{ runs_table_rows([], []) }}]").render(page_path="a.html")
     assert rendered == "[]"
+
+
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_page_links_write_what_the_jinja_loop_wrote(number: int) -> None:
+    pages = [Link("1", "experiments/b&q.html"), Link("2", "experiments/b&q-p2.html"),
+             Link("<3>", "experiments/b&q-p3.html")]
+    env = _env()
+    context = {"pages": pages, "number": number, "page_path": "experiments/b&q-p2.html"}
+    old = env.from_string(
+        '{% for p in pages %}<li>{% if loop.index == number %}<a aria-current="page" '
+        'href="{{ p.href | rel }}">{{ p.label }}</a>{% else %}<a href="{{ p.href | rel }}">'
+        "{{ p.label }}</a>{% endif %}</li>{% endfor %}").render(**context)
+    new = env.from_string("{{ page_links(pages, number) }}").render(**context)
+    assert new == old and new.count("aria-current") == 1 and "&lt;3&gt;" in new
