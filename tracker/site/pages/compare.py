@@ -207,8 +207,8 @@ def _prefetch_histories(site: SiteData, runs: list[tuple[dict[str, Any], str]]) 
     read a chunk at a time each batch scanned every row group of the store (#14)."""
     todo = sorted(
         ((run["run_id"], run, namespace) for run, namespace in runs
-         if site.cache.get_text(namespace, run["run_id"],
-                                _histories_key(site, run["run_id"])) is None),
+         if site.cache.get(namespace, run["run_id"],
+                           _histories_key(site, run["run_id"])) is None),
         key=lambda item: item[0])
     site.plan_histories(run_id for run_id, _, _ in todo)
     for run_id, run, namespace in todo:
