@@ -26,7 +26,8 @@ _FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)$")
 if TYPE_CHECKING:
     import jinja2
 
-    from tracker.site.pages import Page
+    from tracker.site.pages import Link, Page
+    from tracker.site.pages.leaderboard import Column, Row
 
 # Names every template may use besides ``page`` (written down in one place).
 TEMPLATE_BASE_CONTEXT = {
@@ -244,7 +245,7 @@ _NEEDS_ESCAPE = re.compile(r"[&<>'\"]")
 
 @_pass_context
 def runs_table_rows(
-    context: jinja2.runtime.Context, columns: Sequence[Any], rows: Sequence[Any],
+    context: jinja2.runtime.Context, columns: Sequence[Column], rows: Sequence[Row],
     selectable: bool = True,
 ) -> Markup:
     """The ``<tr>`` rows of ``runs_table`` (``_macros.html``) as one string, built in Python:
@@ -298,7 +299,7 @@ def runs_table_rows(
 
 
 @_pass_context
-def page_links(context: jinja2.runtime.Context, pages: Sequence[Any], number: int) -> Markup:
+def page_links(context: jinja2.runtime.Context, pages: Sequence[Link], number: int) -> Markup:
     """``<li>`` links to every page of a paginated list (``page_nav`` in ``_macros.html``),
     page ``number`` (1-based) marked current: the 500 no-JS pages of a 100,000-run board each
     link all 500 (#14), in Python rather than a Jinja loop.
