@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
-from tracker.query import published, registry_tables, snapshot, views
+from tracker.query import in_place, published, registry_tables, snapshot, views
 
 if TYPE_CHECKING:
     import duckdb
@@ -34,7 +34,7 @@ log = logging.getLogger("tracker.query")
 
 DEAD_AFTER_MS = 300_000
 # Loading at least this many files at once runs on one DuckDB thread (``StoreQuery._threads``).
-MANY_FILES = 64
+MANY_FILES = in_place.MANY_FILES
 # The in-memory database holding the tables (compressed when checkpointed), and the loads that
 # are compressed as they go: files of at least BIG_LOAD_BYTES in all are loaded CHUNK_ROWS
 # records at a time, each chunk compressed before the next is read (``_insert_in_chunks``).
@@ -186,7 +186,9 @@ class StoreQuery:
         self._wide: WideTable | None = None
         self._wide_version = -1
         self._wide_later = -1  # the version whose runs_wide a background save will build
-        self._big_load = False  # the last load was read in compressed chunks
+        self._big_load = False  # the last load was read in compressed chunks, or in place
+        # The files ``records`` is a view over (``tracker.query.in_place``), None: a table.
+        self._in_place: list[str] | None = None
         self._built = False  # the derived tables exist (folded, or restored from a snapshot)
         self._views_pending = False  # restored: ``metrics`` and the logged-model views not made
         # Held while the tables change or runs_wide is built; a background snapshot save holds
@@ -289,7 +291,7 @@ class StoreQuery:
         # correct first; these are rare next to a new run, which is published on top (#14).
         if exclude != self._exclude or self._republish(wanted):
             self._loaded = {}
-            self._execute(views.EMPTY_RECORDS)
+            self._empty_records()
         if self.publish is None:
             from_scratch, added, removed, touched = self._load(wanted, exclude)
         else:
@@ -321,7 +323,7 @@ class StoreQuery:
                 if not from_scratch and published.names_experiments(self, added):
                     # An experiment created, renamed or deleted may change which are published.
                     self._loaded = {}
-                    self._execute(views.EMPTY_RECORDS)
+                    self._empty_records()
                     from_scratch, added, removed, touched = self._load(wanted, exclude)
                 self._published = published.apply(
                     self, self.publish, None if from_scratch else added, self._published
@@ -329,7 +331,7 @@ class StoreQuery:
             except BaseException:
                 # Records loaded but not published must never be folded by a later call.
                 self._loaded, self._published = {}, None
-                self._execute(views.EMPTY_RECORDS)
+                self._empty_records()
                 raise
         return from_scratch, added, removed, touched
 
@@ -346,6 +348,8 @@ class StoreQuery:
         """Load the files of ``wanted`` not loaded yet and drop those gone; return whether
         it was from scratch, the files loaded and removed, and the runs the removed ones held."""
         fs = self.store.fs
+        if self._in_place is not None and (wanted.keys() != self._loaded.keys() or exclude):
+            self._leave_in_place(wanted)
         from_scratch = not self._loaded
         self._big_load = False
         removed = [f for f in self._loaded if f not in wanted]
@@ -357,7 +361,10 @@ class StoreQuery:
         if added and not fs.is_local:
             added = self._insert_remote(added, wanted)
         if added and fs.is_local:
-            added = self._insert_local(added, wanted)
+            if from_scratch and in_place.applies(self, added, exclude):
+                added = self._read_in_place(added, wanted)
+            else:
+                added = self._insert_local(added, wanted)
             self._check_versions(added, wanted)
         for path, segs in exclude.items():
             self._execute(views.DELETE_SEGS, {"file": path, "segs": sorted(segs)})
@@ -376,6 +383,11 @@ class StoreQuery:
                 self._wide = wide.build(self)
                 self._wide_version = self._version
             return self._wide
+
+    def reads_in_place(self) -> bool:
+        """Whether ``records`` and the tables of ``in_place.LAZY`` are still views over the
+        store's files (a big first load, until the background save copies them)."""
+        return self._in_place is not None
 
     def wide_table_later(self) -> bool:
         """Whether ``runs_wide`` is not built for the current tables and a background snapshot
@@ -407,6 +419,9 @@ class StoreQuery:
                 with self._lock:
                     if self._version != version:
                         return  # changed since: the load that changed it saves again
+                    if self._in_place is not None:  # the records go in the snapshot too
+                        in_place.materialize(self, self._in_place, cursor.execute)
+                        self._in_place = None
                     if self._wide_version != version:  # saved too: a first search needs it
                         from tracker.query import wide
 
@@ -630,17 +645,21 @@ class StoreQuery:
         half = len(added) // 2
         return self._insert_local(added[:half], wanted) + self._insert_local(added[half:], wanted)
 
-    def _insert_in_chunks(self, added: list[str]) -> None:
+    def _insert_in_chunks(self, added: list[str], execute: Callable[..., Any] | None = None,
+                          table: str = "records") -> None:
         """Load ``added`` about ``CHUNK_ROWS`` records at a time, compressing each chunk
         (``CHECKPOINT``) before reading the next: the records of a big store never sit in memory
         uncompressed all at once (100,000 runs: 1.7 GB peak before, ~0.6 GB after, #16).
 
         Whole files are grouped up to ``CHUNK_ROWS`` records; a bigger file is read in ranges
         of its rows. Raises ``duckdb.Error`` with some chunks loaded (the caller deletes them).
+        ``execute``: runs the SQL (default ``_execute``; ``in_place.materialize`` passes the
+        background save's cursor's), into ``table``.
         """
         import duckdb
 
-        rows = dict(self._execute(
+        run = execute or self._execute
+        rows = dict(run(
             "SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": added}
         ).fetchall())
         chunks: list[tuple[list[str], int | None]] = []  # (files, first row of a range)
@@ -666,14 +685,56 @@ class StoreQuery:
                 sqls = (views.INSERT_RECORD_RANGE,)
                 params = {"files": files, "start": start, "stop": start + CHUNK_ROWS}
             for i, sql in enumerate(sqls):
+                sql = sql.replace("INSERT INTO records", f"INSERT INTO {table}")
                 try:
-                    with self._threads(1 if len(files) >= MANY_FILES else None):
-                        self._execute(sql, params)
+                    one = len(files) >= MANY_FILES and execute is None
+                    with self._threads(1 if one else None):
+                        run(sql, params)
                     break
                 except duckdb.Error:  # other columns in some file: retried with union_by_name
                     if i == len(sqls) - 1:
                         raise
-            self._execute(f"CHECKPOINT {TABLES_DB}")
+            run(f"CHECKPOINT {TABLES_DB}")
+
+    def _read_in_place(self, added: list[str], wanted: dict[str, str]) -> list[str]:
+        """Make ``records`` a view over the local files ``added`` (a big load from scratch,
+        ``tracker.query.in_place``); loaded as usual when a footer cannot be read."""
+        import duckdb
+
+        try:
+            in_place.create(self, added)
+        except duckdb.Error as exc:
+            log.debug("reading %d files in place failed: %s", len(added), exc)
+            return self._insert_local(added, wanted)
+        self._in_place = list(added)
+        self._big_load = True  # the save builds runs_wide, as after a load in chunks
+        return added
+
+    def _leave_in_place(self, wanted: dict[str, str]) -> None:
+        """Before ``records`` changes (files added or removed): copy what the view reads into
+        the table; when one of its files is gone (compacted), start from scratch instead (the
+        runs it held cannot be known without it)."""
+        import duckdb
+
+        files = self._in_place or []
+        if all(f in wanted for f in files):
+            try:
+                in_place.materialize(self, files, self._execute)
+                self._in_place = None
+                return
+            except duckdb.Error as exc:
+                log.debug("copying the records of %d files failed: %s", len(files), exc)
+        self._loaded = {}
+        self._empty_records()
+
+    def _empty_records(self) -> None:
+        """An empty ``records`` table (no longer a view, if it was one)."""
+        if self._in_place is not None:
+            self._in_place = None
+            self._built = False  # the lazy tables are gone too: folded again
+            in_place.drop(self)
+        else:
+            self._execute(views.EMPTY_RECORDS)
 
     def _threads(self, threads: int | None) -> Any:
         """A context manager that runs DuckDB with ``threads`` threads (None: as configured).
@@ -715,8 +776,27 @@ class StoreQuery:
         return good
 
     def _rebuild(self) -> None:
-        for sql in views.DERIVED.values():
-            self._execute(sql)
+        import duckdb
+
+        try:
+            if self._in_place is not None:
+                in_place.fold(self)
+            else:
+                for sql in views.DERIVED.values():
+                    self._execute(sql)
+        except duckdb.Error as exc:
+            if self._in_place is None:
+                raise
+            # A file read in place is damaged (or gone): load the files into the table, which
+            # finds and skips a bad one, and fold again.
+            log.debug("folding %d files in place failed: %s", len(self._in_place), exc)
+            wanted, key, files = dict(self._loaded), self._plan_key, self._in_place
+            self._in_place, self._loaded, self._plan_key = None, {}, None
+            in_place.drop(self)
+            loaded = set(self._insert_local(files, wanted))
+            self._loaded, self._plan_key = {f: p for f, p in wanted.items() if f in loaded}, key
+            for sql in views.DERIVED.values():
+                self._execute(sql)
         self._execute("ALTER TABLE runs ADD COLUMN dead BOOLEAN DEFAULT false")
         self._create_views()
         self._built = True

@@ -1,0 +1,156 @@
+"""Big first loads read in place (#16): ``records`` as a view over a few big Parquet files.
+
+The first process ever on a compacted 100,000-run store copied its 3.7 M records into DuckDB,
+compressing them chunk by chunk to stay under 1 GB (``StoreQuery._insert_in_chunks``), then
+folded all of them into ``runs``, ``params``, ``tags``… before its first result. The store's
+files are immutable and, once compacted, few, so such a load (``applies``) does only what a
+first search needs (``create``, ``fold``):
+
+* ``records`` is a view over the files: nothing is copied;
+* ``runs``, ``experiments`` and the small tables are folded from the files;
+* ``params``, ``tags`` and ``latest_metrics`` (``LAZY``) are views of their fold: a filter on
+  one key folds only that key's records (DuckDB pushes the key through the view), and the
+  DataFrame's columns are folded from the records of the selected runs only (``selected``).
+
+Then, after the result was returned, the background snapshot save copies the records into the
+table (compressed chunk by chunk, as before) and folds the lazy tables (``materialize``) before
+it saves them; so does a change of the tables (new or removed files) before it applies. Until
+then a query reads the files, and gets the same rows. This is only used when a snapshot will be
+saved: otherwise every later query would fold again.
+
+Not read in place: loads with publish rules (they rewrite ``records``), with segments excluded
+from some file (a compaction in progress), of remote files, of ``MANY_FILES`` or more (loose
+runs: every query would open every file) or of less than ``tracker.query.BIG_LOAD_BYTES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tracker.query import views
+
+if TYPE_CHECKING:
+    from tracker.query import StoreQuery
+
+# Fewer files than this, and no smaller in all than ``tracker.query.BIG_LOAD_BYTES``.
+MANY_FILES = 64
+# Derived tables left as views of their fold until ``materialize``.
+LAZY = ("tags", "params", "latest_metrics")
+# Tables being made by ``materialize``, each renamed to its name once complete.
+SUFFIX = "_loading"
+# The records of the runs a search selected (``selected``).
+SELECTED = "_selected_records"
+
+
+def applies(q: StoreQuery, files: list[str], exclude: dict[str, frozenset[str]]) -> bool:
+    """Whether a load from scratch of the local ``files`` reads them in place."""
+    from tracker.query import BIG_LOAD_BYTES, _total_size
+
+    return (
+        q.publish is None and not exclude and 0 < len(files) < MANY_FILES
+        and q._snapshots() and _total_size(files) >= BIG_LOAD_BYTES
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def view_sql(files: list[str]) -> str:
+    """``CREATE VIEW records`` over ``files`` (full local paths), with the columns and types of
+    the ``records`` table (``views.EMPTY_RECORDS``)."""
+    listed = ", ".join(_literal(f) for f in files)
+    return (
+        "CREATE VIEW records AS SELECT experiment_id::VARCHAR AS experiment_id, "
+        "run_id::VARCHAR AS run_id, seg::VARCHAR AS seg, kind::VARCHAR AS kind, "
+        "key::VARCHAR AS key, value::VARCHAR AS value, num::DOUBLE AS num, step::BIGINT AS step, "
+        '"timestamp"::BIGINT AS "timestamp", seq::BIGINT AS seq, filename::VARCHAR AS filename '
+        f"FROM read_parquet([{listed}], union_by_name = true, filename = true)"
+    )
+
+
+def fold_select(name: str, records: str = "records") -> str:
+    """The SELECT of the derived table ``name``, reading the records from ``records``."""
+    create = views.DERIVED[name].strip()
+    prefix = f"CREATE OR REPLACE TABLE {name} AS"
+    if not create.startswith(prefix) or create.count("FROM records") != 1:
+        raise ValueError(f"derived table {name} cannot be folded from {records}")
+    return create[len(prefix):].replace("FROM records", f"FROM {records}")
+
+
+def create(q: StoreQuery, files: list[str]) -> None:
+    """Make ``records`` the view over ``files`` (the table it replaces is empty: a load from
+    scratch). Raises ``duckdb.Error`` when a file's footer cannot be read (the caller loads
+    the files one statement at a time, which finds the bad one)."""
+    q._execute("DROP TABLE IF EXISTS records")
+    try:
+        q._execute(view_sql(files))
+    except Exception:
+        q._execute(views.EMPTY_RECORDS)
+        raise
+
+
+def fold(q: StoreQuery) -> None:
+    """The derived tables over the view: ``LAZY`` ones as views of their fold."""
+    for name, sql in views.DERIVED.items():
+        if name in LAZY:
+            q._execute(f"DROP TABLE IF EXISTS {name}")
+            q._execute(f"CREATE OR REPLACE VIEW {name} AS {fold_select(name)}")
+        else:
+            q._execute(sql)
+
+
+def drop(q: StoreQuery) -> None:
+    """Back to an empty ``records`` table, without the lazy views (a load from scratch
+    follows, which folds every table again)."""
+    q._execute("DROP VIEW IF EXISTS records")
+    for name in LAZY:
+        q._execute(f"DROP VIEW IF EXISTS {name}")
+    q._execute(views.EMPTY_RECORDS)
+
+
+def selected(q: StoreQuery, runs: str) -> dict[str, str]:
+    """For a search's DataFrame while the ``LAZY`` tables are views: fold the rows of the runs
+    in the table ``runs`` (column ``run_id``) from their records alone, into temporary tables;
+    returns table name → the table to read instead."""
+    q._execute(f"CREATE OR REPLACE TEMP TABLE {SELECTED} AS "
+               f"FROM records SEMI JOIN {runs} USING (run_id)")
+    out = {}
+    for name in LAZY:
+        out[name] = f"_selected_{name}"
+        q._execute(f"CREATE OR REPLACE TEMP TABLE {out[name]} AS {fold_select(name, SELECTED)}")
+    q._execute(f"DROP TABLE {SELECTED}")
+    return out
+
+
+def materialize(q: StoreQuery, files: list[str], execute: Callable[..., Any]) -> None:
+    """Replace the views by tables holding the same rows, through ``execute`` (the background
+    save's cursor, or the query layer's own): the ``LAZY`` tables folded, then the records
+    copied chunk by chunk, compressed (``StoreQuery._insert_in_chunks``). Each view stays until
+    every table is complete, and all are swapped in one transaction, so a query running
+    meanwhile reads the files, never a partial table. Raises ``duckdb.Error`` (the views left
+    in place) when a file cannot be read.
+    """
+    from tracker.query import TABLES_DB
+
+    made = [f"{name}{SUFFIX}" for name in (*LAZY, "records")]
+    try:
+        for name in LAZY:
+            execute(f"CREATE OR REPLACE TABLE {name}{SUFFIX} AS FROM {name}")
+            execute(f"CHECKPOINT {TABLES_DB}")  # compressed before the next one is folded
+        execute(views.EMPTY_RECORDS.replace("TABLE records", f"TABLE records{SUFFIX}"))
+        q._insert_in_chunks(files, execute=execute, table=f"records{SUFFIX}")
+        execute("BEGIN TRANSACTION")
+        try:
+            for name in (*LAZY, "records"):
+                execute(f"DROP VIEW {name}")
+                execute(f"ALTER TABLE {name}{SUFFIX} RENAME TO {name}")
+            execute("COMMIT")
+        except Exception:
+            execute("ROLLBACK")
+            raise
+    except Exception:
+        for table in made:
+            execute(f"DROP TABLE IF EXISTS {table}")
+        raise
