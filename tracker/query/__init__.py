@@ -419,16 +419,20 @@ class StoreQuery:
                 with self._lock:
                     if self._version != version:
                         return  # changed since: the load that changed it saves again
-                    if self._in_place is not None:  # the records go in the snapshot too
-                        in_place.materialize(self, self._in_place, cursor.execute)
-                        self._in_place = None
-                    if self._wide_version != version:  # saved too: a first search needs it
-                        from tracker.query import wide
-
-                        self._wide = wide.build(self, execute=cursor.execute)
-                        self._wide_version = version
-                    wide_columns = self._wide.as_json() if self._wide else None
                     cursor.execute("SET threads = 1")  # a cache: less memory, a core left free
+                    try:
+                        if self._in_place is not None:  # the records go in the snapshot too
+                            in_place.materialize(self, self._in_place, cursor.execute)
+                            self._in_place = None
+                        if self._wide_version != version:  # saved too: a first search needs it
+                            from tracker.query import wide
+
+                            self._wide = wide.build(self, execute=cursor.execute)
+                            self._wide_version = version
+                    except BaseException:
+                        cursor.execute("RESET threads")
+                        raise
+                    wide_columns = self._wide.as_json() if self._wide else None
                     # Compress the tables in memory before copying them: the copy's slices
                     # then sit beside compressed tables (2,000 loose runs: peak 245 -> 230 MB).
                     # Under the lock, so no load is writing meanwhile.

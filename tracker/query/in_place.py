@@ -114,8 +114,11 @@ def selected(q: StoreQuery, runs: str) -> dict[str, str]:
     """For a search's DataFrame while the ``LAZY`` tables are views: fold the rows of the runs
     in the table ``runs`` (column ``run_id``) from their records alone, into temporary tables;
     returns table name → the table to read instead."""
+    # Only the columns and kinds the three folds read: the file name and segment of every
+    # record cost more to read than the rest (100,000 runs: ~0.45 -> ~0.2 s of CPU).
     q._execute(f"CREATE OR REPLACE TEMP TABLE {SELECTED} AS "
-               f"FROM records SEMI JOIN {runs} USING (run_id)")
+               'SELECT run_id, kind, key, value, num, step, "timestamp", seq FROM records '
+               f"WHERE kind IN ('tag', 'param', 'metric') AND run_id IN (SELECT run_id FROM {runs})")
     out = {}
     for name in LAZY:
         out[name] = f"_selected_{name}"
