@@ -119,11 +119,9 @@ def test_a_big_first_load_reads_the_files_in_place_then_saves_the_same_tables(
     held.release()
     assert query.wait_for_snapshot(60)
     assert not query.reads_in_place()
-    assert _kinds(query) == dict.fromkeys(("records", "params", "tags", "latest_metrics"),
-                                          "table")
-    stored = query.sql("SELECT DISTINCT compression FROM pragma_storage_info('records') "
-                       "WHERE segment_type = 'VARCHAR'")
-    assert set(stored["compression"]) - {"Uncompressed"}, "the records are kept compressed"
+    # The save folded the lazy tables; the records went from the files to the snapshot only.
+    assert _kinds(query) == {"records": "view", "params": "table", "tags": "table",
+                             "latest_metrics": "table"}
     assert _tables(query) == tables
     pd.testing.assert_frame_equal(_frame(query, eid), frame)
 
@@ -144,11 +142,32 @@ def test_runs_logged_while_reading_in_place_are_folded_as_before(
     _log(uri, ["new"])  # a new file: the records are copied first, then the run folded in
     assert len(_frame(query, eid)) == 4
     assert not query.reads_in_place()
+    assert _kinds(query) == dict.fromkeys(("records", "params", "tags", "latest_metrics"),
+                                          "table")
+    stored = query.sql("SELECT DISTINCT compression FROM pragma_storage_info('records') "
+                       "WHERE segment_type = 'VARCHAR'")
+    assert set(stored["compression"]) - {"Uncompressed"}, "the records are kept compressed"
     with monkeypatch.context() as m:
         m.setattr(query_module, "BIG_LOAD_BYTES", 1 << 40)
         assert _tables(query) == _expected(uri, eid)[0]
     held.release()
     assert query.wait_for_snapshot(60)
+
+
+def test_runs_logged_after_the_save_are_folded_as_before(
+    store: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri, eid = store
+    monkeypatch.setattr(query_module, "BIG_LOAD_BYTES", 0)
+    query = StoreQuery(TrackerClient(uri).store)
+    assert len(_frame(query, eid)) == 4
+    assert query.wait_for_snapshot(60) and query._in_place is not None  # records: a view
+    _log(uri, ["new", "newer", "newest"])  # the third matches
+    assert len(_frame(query, eid)) == 5
+    assert query._in_place is None
+    with monkeypatch.context() as m:
+        m.setattr(query_module, "BIG_LOAD_BYTES", 1 << 40)
+        assert _tables(query) == _expected(uri, eid)[0]
 
 
 def test_a_compaction_while_reading_in_place_loads_everything_again(

@@ -187,8 +187,10 @@ class StoreQuery:
         self._wide_version = -1
         self._wide_later = -1  # the version whose runs_wide a background save will build
         self._big_load = False  # the last load was read in compressed chunks, or in place
-        # The files ``records`` is a view over (``tracker.query.in_place``), None: a table.
+        # The files ``records`` is a view over (``tracker.query.in_place``), None: a table;
+        # and whether the tables of ``in_place.LAZY`` are still views of their fold.
         self._in_place: list[str] | None = None
+        self._lazy = False
         self._built = False  # the derived tables exist (folded, or restored from a snapshot)
         self._views_pending = False  # restored: ``metrics`` and the logged-model views not made
         # Held while the tables change or runs_wide is built; a background snapshot save holds
@@ -306,8 +308,9 @@ class StoreQuery:
         # Save after a full load, or once many files came on top of the snapshot; saving after
         # every small change would cost more than the refold it saves the next process.
         worth_it = from_scratch or len(added) + len(removed) >= snapshot.STALE_FILES
+        # Tables read in place are always saved: the save is what folds the lazy ones.
         if worth_it and self._snapshots() and (
-            time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
+            time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS or self._lazy
         ):
             self._save_later()
 
@@ -385,9 +388,9 @@ class StoreQuery:
             return self._wide
 
     def reads_in_place(self) -> bool:
-        """Whether ``records`` and the tables of ``in_place.LAZY`` are still views over the
-        store's files (a big first load, until the background save copies them)."""
-        return self._in_place is not None
+        """Whether the tables of ``in_place.LAZY`` are still views of their fold over the
+        store's files (a big first load, until the background save folds them)."""
+        return self._lazy
 
     def wide_table_later(self) -> bool:
         """Whether ``runs_wide`` is not built for the current tables and a background snapshot
@@ -421,9 +424,12 @@ class StoreQuery:
                         return  # changed since: the load that changed it saves again
                     cursor.execute("SET threads = 1")  # a cache: less memory, a core left free
                     try:
-                        if self._in_place is not None:  # the records go in the snapshot too
-                            in_place.materialize(self, self._in_place, cursor.execute)
-                            self._in_place = None
+                        if self._lazy and self._in_place is not None:
+                            # Folded before they are saved; the records stay a view: the save
+                            # copies them from the files into its own, not into memory.
+                            in_place.materialize(self, self._in_place, cursor.execute,
+                                                 records=False, lazy=True)
+                            self._lazy = False
                         if self._wide_version != version:  # saved too: a first search needs it
                             from tracker.query import wide
 
@@ -710,7 +716,7 @@ class StoreQuery:
         except duckdb.Error as exc:
             log.debug("reading %d files in place failed: %s", len(added), exc)
             return self._insert_local(added, wanted)
-        self._in_place = list(added)
+        self._in_place, self._lazy = list(added), True
         self._big_load = True  # the save builds runs_wide, as after a load in chunks
         return added
 
@@ -723,8 +729,8 @@ class StoreQuery:
         files = self._in_place or []
         if all(f in wanted for f in files):
             try:
-                in_place.materialize(self, files, self._execute)
-                self._in_place = None
+                in_place.materialize(self, files, self._execute, records=True, lazy=self._lazy)
+                self._in_place, self._lazy = None, False
                 return
             except duckdb.Error as exc:
                 log.debug("copying the records of %d files failed: %s", len(files), exc)
@@ -734,7 +740,7 @@ class StoreQuery:
     def _empty_records(self) -> None:
         """An empty ``records`` table (no longer a view, if it was one)."""
         if self._in_place is not None:
-            self._in_place = None
+            self._in_place, self._lazy = None, False
             self._built = False  # the lazy tables are gone too: folded again
             in_place.drop(self)
         else:
@@ -795,7 +801,7 @@ class StoreQuery:
             # finds and skips a bad one, and fold again.
             log.debug("folding %d files in place failed: %s", len(self._in_place), exc)
             wanted, key, files = dict(self._loaded), self._plan_key, self._in_place
-            self._in_place, self._loaded, self._plan_key = None, {}, None
+            self._in_place, self._lazy, self._loaded, self._plan_key = None, False, {}, None
             in_place.drop(self)
             loaded = set(self._insert_local(files, wanted))
             self._loaded, self._plan_key = {f: p for f, p in wanted.items() if f in loaded}, key

@@ -127,26 +127,29 @@ def selected(q: StoreQuery, runs: str) -> dict[str, str]:
     return out
 
 
-def materialize(q: StoreQuery, files: list[str], execute: Callable[..., Any]) -> None:
-    """Replace the views by tables holding the same rows, through ``execute`` (the background
-    save's cursor, or the query layer's own): the ``LAZY`` tables folded, then the records
-    copied chunk by chunk, compressed (``StoreQuery._insert_in_chunks``). Each view stays until
-    every table is complete, and all are swapped in one transaction, so a query running
-    meanwhile reads the files, never a partial table. Raises ``duckdb.Error`` (the views left
-    in place) when a file cannot be read.
+def materialize(q: StoreQuery, files: list[str], execute: Callable[..., Any], *,
+                records: bool, lazy: bool) -> None:
+    """Replace views by tables holding the same rows, through ``execute`` (the background
+    save's cursor, or the query layer's own): with ``lazy`` the ``LAZY`` tables, folded; with
+    ``records`` the records of ``files``, copied chunk by chunk, compressed
+    (``StoreQuery._insert_in_chunks``). Each view stays until every table is complete, and all
+    are swapped in one transaction, so a query running meanwhile reads the files, never a
+    partial table. Raises ``duckdb.Error`` (the views left in place) when a file cannot be read.
     """
     from tracker.query import TABLES_DB
 
-    made = [f"{name}{SUFFIX}" for name in (*LAZY, "records")]
+    names = [*(LAZY if lazy else ()), *(("records",) if records else ())]
     try:
-        for name in LAZY:
-            execute(f"CREATE OR REPLACE TABLE {name}{SUFFIX} AS FROM {name}")
-            execute(f"CHECKPOINT {TABLES_DB}")  # compressed before the next one is folded
-        execute(views.EMPTY_RECORDS.replace("TABLE records", f"TABLE records{SUFFIX}"))
-        q._insert_in_chunks(files, execute=execute, table=f"records{SUFFIX}")
+        for name in names:
+            if name == "records":
+                execute(views.EMPTY_RECORDS.replace("TABLE records", f"TABLE records{SUFFIX}"))
+                q._insert_in_chunks(files, execute=execute, table=f"records{SUFFIX}")
+            else:
+                execute(f"CREATE OR REPLACE TABLE {name}{SUFFIX} AS FROM {name}")
+                execute(f"CHECKPOINT {TABLES_DB}")  # compressed before the next one is folded
         execute("BEGIN TRANSACTION")
         try:
-            for name in (*LAZY, "records"):
+            for name in names:
                 execute(f"DROP VIEW {name}")
                 execute(f"ALTER TABLE {name}{SUFFIX} RENAME TO {name}")
             execute("COMMIT")
@@ -154,6 +157,6 @@ def materialize(q: StoreQuery, files: list[str], execute: Callable[..., Any]) ->
             execute("ROLLBACK")
             raise
     except Exception:
-        for table in made:
-            execute(f"DROP TABLE IF EXISTS {table}")
+        for name in names:
+            execute(f"DROP TABLE IF EXISTS {name}{SUFFIX}")
         raise

@@ -286,7 +286,10 @@ def _copy_table(
     records of 2,000 loose runs (74,000 rows, their file names among them) took ~40 MB at
     once, ~27 MB in slices, which kept the first process on such a store under 240 MB (#16).
     """
-    if not chunked:
+    if not chunked or _is_view(con, table):
+        # A view (``records`` over the store's files, tracker.query.in_place) has no rowids;
+        # DuckDB writes its rows to the file as they are read, compressed (3.7 M records:
+        # ~385 MB peak, and none of them held in memory afterwards).
         con.execute(f"CREATE TABLE {alias}.{table} AS FROM main.{table}")
         return
     con.execute(f"CREATE TABLE {alias}.{table} AS FROM main.{table} LIMIT 0")
@@ -303,6 +306,12 @@ def _copy_table(
         con.execute(f"CHECKPOINT {alias}")
     if not end:
         con.execute(f"CHECKPOINT {alias}")
+
+
+def _is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND view_name = $name", {"name": name}).fetchone()[0])
 
 
 def _remove_abandoned(path: str) -> None:
