@@ -190,6 +190,14 @@ def test_a_compaction_while_reading_in_place_loads_everything_again(
     assert query.wait_for_snapshot(60)
     assert _tables(query) == expected_tables
 
+    # Again after the save folded the lazy tables (tables now, the records still a view).
+    _log(uri, ["after0", "after1", "after2"])
+    compact(TrackerClient(uri).store, min_runs=1)
+    expected_tables, expected_frame = _expected(uri, eid)
+    pd.testing.assert_frame_equal(_frame(query, eid), expected_frame)
+    assert _tables(query) == expected_tables
+    assert query.wait_for_snapshot(60)
+
 
 def test_a_damaged_file_is_skipped_as_in_a_load_into_tables(
     store: tuple[str, str], monkeypatch: pytest.MonkeyPatch

@@ -95,7 +95,8 @@ def fold(q: StoreQuery) -> None:
     """The derived tables over the view: ``LAZY`` ones as views of their fold."""
     for name, sql in views.DERIVED.items():
         if name in LAZY:
-            q._execute(f"DROP TABLE IF EXISTS {name}")
+            if name not in _views(q, LAZY):
+                q._execute(f"DROP TABLE IF EXISTS {name}")
             q._execute(f"CREATE OR REPLACE VIEW {name} AS {fold_select(name)}")
         else:
             q._execute(sql)
@@ -104,10 +105,17 @@ def fold(q: StoreQuery) -> None:
 def drop(q: StoreQuery) -> None:
     """Back to an empty ``records`` table, without the lazy views (a load from scratch
     follows, which folds every table again)."""
-    q._execute("DROP VIEW IF EXISTS records")
-    for name in LAZY:
-        q._execute(f"DROP VIEW IF EXISTS {name}")
+    for name in _views(q, ("records", *LAZY)):  # the lazy ones may be tables by now
+        q._execute(f"DROP VIEW {name}")
     q._execute(views.EMPTY_RECORDS)
+
+
+def _views(q: StoreQuery, names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` that are views of the tables' database."""
+    rows = q._execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main'").fetchall()
+    return [name for (name,) in rows if name in names]
 
 
 def selected(q: StoreQuery, runs: str) -> dict[str, str]:
