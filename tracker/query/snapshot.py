@@ -309,9 +309,10 @@ def _copy_table(
 
 
 def _is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute(
+    (count,) = con.execute(
         "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND view_name = $name", {"name": name}).fetchone()[0])
+        "AND schema_name = 'main' AND view_name = $name", {"name": name}).fetchone() or (0,)
+    return bool(count)
 
 
 def _remove_abandoned(path: str) -> None:
