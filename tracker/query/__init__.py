@@ -134,19 +134,6 @@ def run_is_dead(run_host: str | None, pid: int | None, last_seen: int | None, ho
 _VERSION_KEY = b"tracker.format_version"
 
 
-def _total_size(paths: list[str]) -> int:
-    """The bytes of the local files ``paths`` (a file gone meanwhile counts 0)."""
-    import os
-
-    total = 0
-    for path in paths:
-        try:
-            total += os.stat(path).st_size
-        except OSError:
-            pass
-    return total
-
-
 def footer_version(path: str) -> Any:
     """The ``tracker.format_version`` in the footer of the local file ``path`` (None: absent;
     ``tracker.store.footer.UNSURE``: read it with pyarrow)."""
@@ -364,7 +351,7 @@ class StoreQuery:
         if added and not fs.is_local:
             added = self._insert_remote(added, wanted)
         if added and fs.is_local:
-            if from_scratch and in_place.applies(self, added, exclude):
+            if from_scratch and in_place.applies(self, added, exclude, BIG_LOAD_BYTES):
                 added = self._read_in_place(added, wanted)
             else:
                 added = self._insert_local(added, wanted)
@@ -428,7 +415,7 @@ class StoreQuery:
                             # Folded before they are saved; the records stay a view: the save
                             # copies them from the files into its own, not into memory.
                             in_place.materialize(self, self._in_place, cursor.execute,
-                                                 records=False, lazy=True)
+                                                 records=False, lazy=True, database=TABLES_DB)
                             self._lazy = False
                         if self._wide_version != version:  # saved too: a first search needs it
                             from tracker.query import wide
@@ -622,7 +609,7 @@ class StoreQuery:
         intact footer) by halving the batch that failed until the file is alone (#15)."""
         import duckdb
 
-        if _total_size(added) >= BIG_LOAD_BYTES:
+        if in_place.total_size(added) >= BIG_LOAD_BYTES:
             try:
                 self._insert_in_chunks(added)
                 self._big_load = True
@@ -729,7 +716,8 @@ class StoreQuery:
         files = self._in_place or []
         if all(f in wanted for f in files):
             try:
-                in_place.materialize(self, files, self._execute, records=True, lazy=self._lazy)
+                in_place.materialize(self, files, self._execute, records=True, lazy=self._lazy,
+                                     database=TABLES_DB)
                 self._in_place, self._lazy = None, False
                 return
             except duckdb.Error as exc:

@@ -43,14 +43,27 @@ SUFFIX = "_loading"
 SELECTED = "_selected_records"
 
 
-def applies(q: StoreQuery, files: list[str], exclude: dict[str, frozenset[str]]) -> bool:
-    """Whether a load from scratch of the local ``files`` reads them in place."""
-    from tracker.query import BIG_LOAD_BYTES, _total_size
-
+def applies(q: StoreQuery, files: list[str], exclude: dict[str, frozenset[str]],
+            min_bytes: int) -> bool:
+    """Whether a load from scratch of the local ``files`` reads them in place (``min_bytes``:
+    ``tracker.query.BIG_LOAD_BYTES``)."""
     return (
         q.publish is None and not exclude and 0 < len(files) < MANY_FILES
-        and q._snapshots() and _total_size(files) >= BIG_LOAD_BYTES
+        and q._snapshots() and total_size(files) >= min_bytes
     )
+
+
+def total_size(paths: list[str]) -> int:
+    """The bytes of the local files ``paths`` (a file gone meanwhile counts 0)."""
+    import os
+
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            pass
+    return total
 
 
 def _literal(text: str) -> str:
@@ -136,16 +149,15 @@ def selected(q: StoreQuery, runs: str) -> dict[str, str]:
 
 
 def materialize(q: StoreQuery, files: list[str], execute: Callable[..., Any], *,
-                records: bool, lazy: bool) -> None:
+                records: bool, lazy: bool, database: str) -> None:
     """Replace views by tables holding the same rows, through ``execute`` (the background
     save's cursor, or the query layer's own): with ``lazy`` the ``LAZY`` tables, folded; with
     ``records`` the records of ``files``, copied chunk by chunk, compressed
     (``StoreQuery._insert_in_chunks``). Each view stays until every table is complete, and all
     are swapped in one transaction, so a query running meanwhile reads the files, never a
     partial table. Raises ``duckdb.Error`` (the views left in place) when a file cannot be read.
+    ``database``: the in-memory database of the tables (``tracker.query.TABLES_DB``).
     """
-    from tracker.query import TABLES_DB
-
     names = [*(LAZY if lazy else ()), *(("records",) if records else ())]
     try:
         for name in names:
@@ -154,7 +166,7 @@ def materialize(q: StoreQuery, files: list[str], execute: Callable[..., Any], *,
                 q._insert_in_chunks(files, execute=execute, table=f"records{SUFFIX}")
             else:
                 execute(f"CREATE OR REPLACE TABLE {name}{SUFFIX} AS FROM {name}")
-                execute(f"CHECKPOINT {TABLES_DB}")  # compressed before the next one is folded
+                execute(f"CHECKPOINT {database}")  # compressed before the next one is folded
         execute("BEGIN TRANSACTION")
         try:
             for name in names:
