@@ -178,6 +178,7 @@ class StoreQuery:
         # and whether the tables of ``in_place.LAZY`` are still views of their fold.
         self._in_place: list[str] | None = None
         self._lazy = False
+        self._lazy_reads = 0  # >0: queries may read the lazy views (``lazy_reads``)
         self._built = False  # the derived tables exist (folded, or restored from a snapshot)
         self._views_pending = False  # restored: ``metrics`` and the logged-model views not made
         # Held while the tables change or runs_wide is built; a background snapshot save holds
@@ -231,6 +232,8 @@ class StoreQuery:
         con = self._con if self._con is not None else self._connection()
         if self._views_pending and _names_a_lazy_view(sql):
             self._create_views()
+        if self._lazy and not self._lazy_reads and in_place.names_lazy(sql):
+            self._fold_lazy_now()  # only a search's filter reads the views of their fold
         return con.execute(sql, params) if params is not None else con.execute(sql)
 
     def refresh(self) -> StoreQuery:
@@ -373,6 +376,31 @@ class StoreQuery:
                 self._wide = wide.build(self)
                 self._wide_version = self._version
             return self._wide
+
+    def lazy_reads(self) -> Any:
+        """A context manager around queries that may read the ``in_place.LAZY`` tables while
+        they are views of their fold (a search's filter: DuckDB folds only the keys it names).
+        Any other query naming one folds them into tables first (``_fold_lazy_now``), as a load
+        into tables did: each query would fold them again."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def scope() -> Any:
+            self._lazy_reads += 1
+            try:
+                yield self
+            finally:
+                self._lazy_reads -= 1
+
+        return scope()
+
+    def _fold_lazy_now(self) -> None:
+        """Fold the ``in_place.LAZY`` views into tables now (the save would do it later)."""
+        with self._lock, self.lazy_reads():
+            if self._lazy and self._in_place is not None:
+                in_place.materialize(self, self._in_place, self._execute, records=False,
+                                     lazy=True, database=TABLES_DB)
+                self._lazy = False
 
     def reads_in_place(self) -> bool:
         """Whether the tables of ``in_place.LAZY`` are still views of their fold over the
@@ -716,8 +744,9 @@ class StoreQuery:
         files = self._in_place or []
         if all(f in wanted for f in files):
             try:
-                in_place.materialize(self, files, self._execute, records=True, lazy=self._lazy,
-                                     database=TABLES_DB)
+                with self.lazy_reads():
+                    in_place.materialize(self, files, self._execute, records=True,
+                                         lazy=self._lazy, database=TABLES_DB)
                 self._in_place, self._lazy = None, False
                 return
             except duckdb.Error as exc:
@@ -778,7 +807,8 @@ class StoreQuery:
 
         try:
             if self._in_place is not None:
-                in_place.fold(self)
+                with self.lazy_reads():
+                    in_place.fold(self)
             else:
                 for sql in views.DERIVED.values():
                     self._execute(sql)

@@ -66,6 +66,22 @@ def total_size(paths: list[str]) -> int:
     return total
 
 
+def names_lazy(sql: str) -> bool:
+    """Whether ``sql`` names one of the ``LAZY`` tables (as a word: ``experiment_tags`` or
+    ``_selected_tags`` do not count)."""
+    text = sql.lower()
+    for name in LAZY:
+        start = text.find(name)
+        while start >= 0:
+            before = text[start - 1] if start else " "
+            end = start + len(name)
+            after = text[end] if end < len(text) else " "
+            if not (before.isalnum() or before == "_" or after.isalnum() or after == "_"):
+                return True
+            start = text.find(name, start + 1)
+    return False
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
