@@ -11,6 +11,8 @@ first search needs (``create``, ``fold``):
 * ``params``, ``tags`` and ``latest_metrics`` (``LAZY``) are views of their fold: a filter on
   one key folds only that key's records (DuckDB pushes the key through the view), and the
   DataFrame's columns are folded from the records of the selected runs only (``selected``).
+  Any other query naming one folds them into tables first (``StoreQuery.lazy_reads``), as a
+  load into tables did.
 
 Then, after the result was returned, the background snapshot save copies the records into the
 table (compressed chunk by chunk, as before) and folds the lazy tables (``materialize``) before
