@@ -346,6 +346,8 @@ class StoreQuery:
                 from_scratch, added, removed, touched = self._load(wanted, exclude)
                 if not from_scratch and published.names_experiments(self, added):
                     # An experiment created, renamed or deleted may change which are published.
+                    if self._work is not None:  # loaded in memory and saved as a first load is
+                        self._leave_work(None)  # (in the copy, its old blocks would stay free)
                     self._loaded = {}
                     self._execute(views.EMPTY_RECORDS)
                     from_scratch, added, removed, touched = self._load(wanted, exclude)
