@@ -162,7 +162,8 @@ def test_new_runs_are_published_on_top_and_equal_a_full_load(
     _run(uri, "public-a", "third", secret=GITHUB)
     tables = _cached(uri, RULES, traced)
     assert not _full_load(traced)
-    assert len([sql for sql in traced if "INSERT INTO records" in sql]) == 1
+    assert len([sql for sql in traced if "INSERT INTO records" in sql
+                    and "read_parquet" in sql]) == 1
     _assert_same(tables, _fresh(uri, RULES, monkeypatch))
     assert GITHUB not in tables["params"].to_csv() and GITHUB not in tables["artifacts"].to_csv()
     assert any(p.startswith("creds_REDACTED~") for p in tables["artifacts"]["path"])
@@ -540,7 +541,8 @@ def test_new_files_go_into_a_copy_of_the_snapshot_file_that_replaces_it(
         abandoned.write_bytes(b"DUCK" + os.urandom(2048))
         tables = _cached(uri, RULES, traced)
         assert not _full_load(traced)
-        assert len([sql for sql in traced if "INSERT INTO records" in sql]) == 1
+        assert len([sql for sql in traced if "INSERT INTO records" in sql
+                    and "read_parquet" in sql]) == 1
         _assert_same(tables, _fresh(uri, RULES, monkeypatch))
         assert hashlib.sha256(old.read_bytes()).hexdigest() == before, "written in place"
         assert os.stat(saved).st_ino != os.stat(old).st_ino, "not replaced by the copy"

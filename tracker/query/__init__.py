@@ -43,6 +43,8 @@ BIG_LOAD_BYTES = 16 << 20
 CHUNK_ROWS = 1_000_000
 # How long a save of published tables waits to see whether a load changed them meanwhile.
 CHANGE_WAIT = 1.0
+# Published records, set aside while the records of new files are published (``_load_published``).
+_PUBLISHED_RECORDS = "records_published"
 
 
 def _names_a_lazy_view(sql: str) -> bool:
@@ -310,7 +312,8 @@ class StoreQuery:
             if from_scratch or not self._built:
                 self._rebuild()
             else:
-                touched.update(self._runs_in(added))
+                if self.publish is None:  # published: found while they were apart
+                    touched.update(self._runs_in(added))
                 self._refold(touched)
         except BaseException:
             if self._work is not None:  # half applied: never a snapshot; the next call loads
@@ -339,24 +342,43 @@ class StoreQuery:
         self, wanted: dict[str, str], exclude: dict[str, frozenset[str]]
     ) -> tuple[bool, list[str], list[str], set[str]]:
         """``_load``, then the publish rules applied to the records loaded (all of them, or
-        those of the new files on top of published ones), holding ``_publishing``."""
+        those of the new files on top of published ones), holding ``_publishing``.
+
+        On top of published records, the new files are loaded into a ``records`` table of their
+        own (the published ones set aside as ``records_published``) and published there, then
+        appended: each of the rules' queries would otherwise scan the file names of every
+        record to find the new ones (~0.1 s each at 100,000 runs, #14). No file is removed
+        then (``_republish``), so the new records are all there is to publish.
+        """
         assert self.publish is not None
         with self._publishing:
+            staged = bool(self._loaded)
             try:
+                if staged:
+                    self._execute(f"ALTER TABLE records RENAME TO {_PUBLISHED_RECORDS}")
+                    self._execute(views.EMPTY_RECORDS)
                 from_scratch, added, removed, touched = self._load(wanted, exclude)
                 if not from_scratch and published.names_experiments(self, added):
                     # An experiment created, renamed or deleted may change which are published.
                     if self._work is not None:  # loaded in memory and saved as a first load is
                         self._leave_work(None)  # (in the copy, its old blocks would stay free)
+                    staged = False
+                    self._execute(f"DROP TABLE IF EXISTS {_PUBLISHED_RECORDS}")
                     self._loaded = {}
                     self._execute(views.EMPTY_RECORDS)
                     from_scratch, added, removed, touched = self._load(wanted, exclude)
                 self._published = published.apply(
                     self, self.publish, None if from_scratch else added, self._published
                 )
+                if staged:
+                    touched.update(self._runs_in(added))
+                    self._execute(f"INSERT INTO {_PUBLISHED_RECORDS} BY NAME FROM records")
+                    self._execute("DROP TABLE records")
+                    self._execute(f"ALTER TABLE {_PUBLISHED_RECORDS} RENAME TO records")
             except BaseException:
                 # Records loaded but not published must never be folded by a later call.
                 self._loaded, self._published = {}, None
+                self._execute(f"DROP TABLE IF EXISTS {_PUBLISHED_RECORDS}")
                 self._execute(views.EMPTY_RECORDS)
                 raise
         return from_scratch, added, removed, touched
