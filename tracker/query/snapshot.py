@@ -22,7 +22,11 @@ removes), never a damaged snapshot.
 A build with publish rules (``tracker build``) keeps its published tables in a snapshot of their
 own (#14, ``tracker.query.published``): its file is named by a digest of the rules, and its
 metadata names that digest, so a snapshot of plain tables is never served with rules, nor a
-published one without them or with other rules.
+published one without them or with other rules. When files were added since such a snapshot,
+they are applied to a copy of its file (``working_copy``), which is then renamed over it
+(``put_in_place``): the snapshot file itself is never written, and the next build finds them in
+it. Plain tables are still copied into memory (``detach``), as a long-lived process goes on
+reading new files.
 """
 
 from __future__ import annotations
@@ -328,6 +332,7 @@ def put_in_place(con: duckdb.DuckDBPyConnection, work: str, path: str, meta: str
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written costs time only
         log.debug("could not save the working copy %s at %s: %s", work, path, exc)
         discard_working_copy(con, work)
+        _unlink(f"{work}.old")  # a second link to the snapshot still in place
         return False
 
 
