@@ -594,3 +594,37 @@ def test_a_snapshot_saved_again_after_a_restore_is_not_copied_for_it(
     assert "the snapshot was saved again since it was restored" in caplog.text
     _assert_same(tables, _fresh(uri, RULES, monkeypatch))
     assert _leftovers(cache) == []
+
+
+def test_a_build_killed_while_applying_leaves_the_snapshot_usable(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import sys
+
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    before = saved.read_bytes()
+    _run(uri, "public-a", "second", secret=GITHUB)
+    # A process killed once the new run is in its copy, before the copy is put in place.
+    script = (
+        "import os, sys\n"
+        "from tracker.client import TrackerClient\n"
+        "from tracker.query import StoreQuery, snapshot\n"
+        "from tests.test_query_published import RULES\n"
+        "snapshot.put_in_place = lambda *args: os.kill(os.getpid(), 9)\n"
+        "StoreQuery(TrackerClient(sys.argv[1]).store, publish=RULES).refresh()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, uri], cwd=Path(__file__).parent.parent,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert saved.read_bytes() == before
+    # Its copy (and the copy's write-ahead log) is left behind, under a name no reader opens.
+    assert {name.split(".tmp-")[1].split(".")[1] for name in _leftovers(cache)} == {"work0"}
+    tables = _cached(uri, RULES, traced)  # restores the snapshot, applies the run again
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert _leftovers(cache) == []  # the dead process's copy is removed
