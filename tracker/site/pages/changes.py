@@ -69,11 +69,11 @@ class Entry:
     time: int | None = doc("When its first run started (a build: its newest data), ms.")
     runs: tuple[ChangedRun, ...] = doc(
         f"The runs it added, per experiment best first (at most ``ENTRY_RUNS`` = {ENTRY_RUNS}).")
+    verdicts: tuple[Verdict, ...] = doc("Per experiment: best primary metric vs before.")
+    events: tuple[tuple[str, Link], ...] = doc("Registry events in its time span: (text, model).")
     run_count: int = doc("How many runs it added (``runs`` lists the first ones).", 0)
     experiments: tuple[Link, ...] = doc("The leaderboards of the experiments of its runs.",
                                         factory=tuple)
-    verdicts: tuple[Verdict, ...] = doc("Per experiment: best primary metric vs before.")
-    events: tuple[tuple[str, Link], ...] = doc("Registry events in its time span: (text, model).")
 
 
 @dataclass(frozen=True)
