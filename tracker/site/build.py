@@ -242,10 +242,9 @@ def _collect(
                 new(item.path)
                 yield item
             elif writer.reusable(item.key, item.fingerprint):
-                for path in writer.previous["groups"][item.key]["files"]:
+                for path in writer.keep_group(item.key, item.fingerprint):
                     new(path)
-                    written.kept_pages += path in writer.previous["inputs"]
-                writer.keep_group(item.key, item.fingerprint)
+                    written.kept_pages += path in writer.inputs
             else:
                 paths = []
                 for made in item.make():

@@ -109,6 +109,8 @@ class SiteData:
         self._plan_at: dict[str, int] = {}
         self._fingerprints: dict[str, str] = {}
         self._experiment_keys: dict[str, str] = {}
+        # Run orders by (name, metric), see ``leaderboard.ordered_runs``.
+        self.orders: dict[tuple[str, str], list[tuple[dict[str, Any], int]]] = {}
         self._primary: dict[str, str] = {}
         self.best_values: dict[str, float | None] = {}  # run strips' bests, by experiment/sweep
         self.publish = publish if publish is not None else PublishRules.from_config()

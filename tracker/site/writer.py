@@ -122,14 +122,25 @@ class SiteWriter:
         answer = self._reusable.get((key, fingerprint))
         if answer is None:
             old = self.previous["groups"].get(key)
-            old = old if isinstance(old, dict) else {}
-            files = old.get("files")
-            answer = (
-                isinstance(files, list) and old.get("fp") == fingerprint
-                and all(p in self.previous["files"] and self._on_disk(p) for p in files)
-            )
+            files = old.get("files") if isinstance(old, dict) else None
+            answer = (isinstance(files, list) and old.get("fp") == fingerprint
+                      and self._all_on_disk(files))
             self._reusable[(key, fingerprint)] = answer
         return answer
+
+    def _all_on_disk(self, paths: list[str]) -> bool:
+        """``_on_disk`` of each of ``paths`` that the previous manifest lists (else False)."""
+        listed, known = self._listed, self.previous["files"]
+        for path in paths:
+            if path not in known:
+                return False
+            folder, _, name = path.rpartition("/")
+            if folder not in listed:
+                listed[folder] = self._listing(folder)
+            names = listed[folder]
+            if names is not None and name not in names:
+                return False
+        return True
 
     def kept_files(self, key: str, fingerprint: str) -> list[str] | None:
         """The files of group ``key`` when the previous build's can stay (see ``reusable``)."""
@@ -140,12 +151,13 @@ class SiteWriter:
     def keep_group(self, key: str, fingerprint: str) -> list[str]:
         """Keep a reusable group's files as they are (see ``reusable``); returns their paths."""
         paths = list(self.previous["groups"][key]["files"])
+        files, inputs = self.previous["files"], self.previous["inputs"]
         for path in paths:
             if path in self.files:
                 raise ValueError(f"Two site files want the same path {path!r}.")
-            self.files[path] = self.previous["files"][path]
-            if path in self.previous["inputs"]:
-                self.inputs[path] = self.previous["inputs"][path]
+            self.files[path] = files[path]
+            if path in inputs:
+                self.inputs[path] = inputs[path]
         self.stats.unchanged += len(paths)
         self.stats.reused_groups += 1
         self.groups[key] = {"fp": fingerprint, "files": paths}
@@ -190,17 +202,16 @@ class SiteWriter:
 
     def finish(self) -> WriteStats:
         """Remove files of the previous build that this build did not produce; save the manifest."""
-        for path in sorted(set(self.previous["files"]) - set(self.files)):
+        for path in sorted(p for p in self.previous["files"] if p not in self.files):
             full = self._full(path)
             if os.path.isfile(full):
                 self._touch(path)
                 os.unlink(full)
                 self.stats.removed.append(path)
                 _remove_empty_parents(os.path.dirname(full), self.out)
-        manifest = {"files": dict(sorted(self.files.items())),
-                    "inputs": dict(sorted(self.inputs.items())),
-                    "groups": dict(sorted(self.groups.items()))}
-        # json.dumps without indent: the C encoder (json.dump with indent is ~10x slower).
+        manifest = {"files": self.files, "inputs": self.inputs, "groups": self.groups}
+        # json.dumps without indent: the C encoder (json.dump with indent is ~10x slower);
+        # sort_keys: the same text whatever order the files were made in.
         text = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
         with open(self._full(MANIFEST), "w", encoding="utf-8") as fh:
             fh.write(text)

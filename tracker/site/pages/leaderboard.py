@@ -247,11 +247,19 @@ def _cells(
 
 
 def ordered_runs(
-    site: SiteData, runs: list[dict[str, Any]], primary: str
+    site: SiteData, runs: list[dict[str, Any]], primary: str, *, cache_key: str = ""
 ) -> list[tuple[dict[str, Any], int]]:
     """(run, depth) pairs, the best run first: top-level runs ranked by ``primary``, a parent at
     the rank of the best run of its subtree (a sweep sits where its best trial would), each
-    followed by its descendants ranked the same way; runs without the metric last."""
+    followed by its descendants ranked the same way; runs without the metric last.
+
+    ``cache_key`` names ``runs`` for the rest of the build (e.g. ``experiment:<id>``): the
+    leaderboard and the compare data ask for the same order once (#14)."""
+    if cache_key:
+        cached = site.orders.get((cache_key, primary))
+        if cached is None:
+            cached = site.orders[(cache_key, primary)] = ordered_runs(site, runs, primary)
+        return cached
     ids = {r["run_id"] for r in runs}
     direction = site.direction(primary) if primary else ""
     subtree: dict[str, float | None] = {}
@@ -587,7 +595,8 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
         ranked_by = site.primary_metric(eid)
         columns = _columns(site, runs, primary)
         best = _best_values(site, runs, columns)
-        rows = _Rows(site, ordered_runs(site, runs, ranked_by), columns, best)
+        rows = _Rows(site, ordered_runs(site, runs, ranked_by, cache_key=f"experiment:{eid}"),
+                     columns, best)
         board = urls.experiment(eid)
         title = exp["name"]
         crumbs = (Link("Home", urls.home), Link(title, board))
