@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from tracker.exceptions import TrackerError
 from tracker.site.cache import BuildCache
-from tracker.site.pages import Collector, Group, Page, SiteFile
+from tracker.site.pages import Collector, Group, KeptGroups, Page, SiteFile
 
 if TYPE_CHECKING:
     import jinja2
@@ -238,7 +238,13 @@ def _collect(
 
     for name in COLLECTORS:
         for item in collector(name)(site):
-            if not isinstance(item, Group):
+            if isinstance(item, KeptGroups):
+                paths = writer.keep_groups(item.groups)
+                if not seen.isdisjoint(paths) or len(set(paths)) != len(paths):
+                    raise BuildError(f"Two pages want the same path {_repeated(seen, paths)!r}.")
+                seen.update(paths)
+                written.kept_pages += sum(path in writer.inputs for path in paths)
+            elif not isinstance(item, Group):
                 new(item.path)
                 yield item
             elif writer.reusable(item.key, item.fingerprint):
@@ -252,6 +258,16 @@ def _collect(
                     paths.append(made.path)
                     yield made
                 writer.record_group(item.key, item.fingerprint, paths)
+
+
+def _repeated(seen: set[str], paths: list[str]) -> str:
+    """The first of ``paths`` already in ``seen`` or twice in ``paths``."""
+    mine: set[str] = set()
+    for path in paths:
+        if path in seen or path in mine:
+            return path
+        mine.add(path)
+    return ""
 
 
 def _report_page(page: Page) -> bool:

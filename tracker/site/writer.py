@@ -23,6 +23,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 MANIFEST = ".tracker-build.json"
@@ -162,6 +163,29 @@ class SiteWriter:
         self.stats.reused_groups += 1
         self.groups[key] = {"fp": fingerprint, "files": paths}
         return paths
+
+    def keep_groups(self, groups: Iterable[tuple[str, str]]) -> list[str]:
+        """``keep_group`` of each (key, fingerprint) of reusable groups; returns every path."""
+        previous, files, inputs = self.previous["groups"], self.previous["files"], \
+            self.previous["inputs"]
+        kept: list[str] = []
+        count = 0
+        for key, fingerprint in groups:
+            paths = list(previous[key]["files"])
+            self.groups[key] = {"fp": fingerprint, "files": paths}
+            kept += paths
+            count += 1
+        if not self.files.keys().isdisjoint(kept) or len(set(kept)) != len(kept):
+            mine: set[str] = set()
+            for path in kept:
+                if path in self.files or path in mine:
+                    raise ValueError(f"Two site files want the same path {path!r}.")
+                mine.add(path)
+        self.files.update((path, files[path]) for path in kept)
+        self.inputs.update((path, inputs[path]) for path in kept if path in inputs)
+        self.stats.unchanged += len(kept)
+        self.stats.reused_groups += count
+        return kept
 
     def record_group(self, key: str, fingerprint: str, paths: list[str]) -> None:
         """Remember that the files at ``paths`` were made from ``fingerprint``."""

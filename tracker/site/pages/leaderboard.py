@@ -307,17 +307,24 @@ def ordered_runs(
     return out
 
 
-def _trend(site: SiteData, timed: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+def _trend(site: SiteData, timed: list[dict[str, Any]], key: str,
+           shown: dict[str, tuple[str, str, str]] | None = None) -> dict[str, Any] | None:
+    """The trend figure of metric ``key`` over ``timed`` (runs in start order); ``shown``
+    keeps each run's (start, label, page) for the next metric's figure."""
     direction = site.direction(key)
     points = []
     per_commit: dict[str, float] = {}
     messages: dict[str, str] = {}
+    shown = {} if shown is None else shown
     for run in timed:
         value = site.metrics.get(run["run_id"], {}).get(key)
         if value is None or not math.isfinite(value):
             continue
-        href = site.urls.run(run["run_id"])
-        points.append((_iso(run["start_time"]), value, run_label(run), href))
+        point = shown.get(run["run_id"])
+        if point is None:
+            point = shown[run["run_id"]] = (
+                _iso(run["start_time"]), run_label(run), site.urls.run(run["run_id"]))
+        points.append((point[0], value, point[1], point[2]))
         commit = site.tags.get(run["run_id"], {}).get("mlflow.source.git.commit")
         if commit:
             short = commit[:8]
@@ -342,7 +349,8 @@ def _trends(
 ) -> tuple[dict[str, Any], ...]:
     timed = sorted((r for r in runs if r["start_time"]),
                    key=lambda r: (r["start_time"], r["run_id"]))
-    figures = [_trend(site, timed, key) for key in metrics]
+    shown: dict[str, tuple[str, str, str]] = {}
+    figures = [_trend(site, timed, key, shown) for key in metrics]
     return tuple(f for f in figures if f is not None)
 
 
