@@ -22,8 +22,8 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 MANIFEST = ".tracker-build.json"
@@ -61,6 +61,7 @@ class SiteWriter:
         self.out = os.path.abspath(os.fspath(out))
         os.makedirs(self.out, exist_ok=True)
         self.previous = self._load_manifest()
+        self._previous_folders, self._previous_time = self._load_folders()
         self.files: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
         self.groups: dict[str, dict[str, Any]] = {}
@@ -78,13 +79,16 @@ class SiteWriter:
                         "groups": dict(data.get("groups", {}))}
         except (OSError, ValueError, AttributeError):
             manifest = {"files": {}, "inputs": {}, "groups": {}}
+        return manifest
+
+    def _load_folders(self) -> tuple[dict[str, Any], Any]:
+        """The folders' states the previous build left (``FOLDERS``) and when it saved them."""
         try:
             with open(self._folders_file(), encoding="utf-8") as fh:
                 data = json.load(fh)
-            manifest["folders"], manifest["time"] = dict(data["folders"]), data["time"]
+            return dict(data["folders"]), data["time"]
         except (OSError, ValueError, AttributeError, TypeError, KeyError):
-            manifest["folders"], manifest["time"] = {}, None
-        return manifest
+            return {}, None
 
     def _folders_file(self) -> str:
         from tracker.site.cache import CACHE_DIR
@@ -106,8 +110,8 @@ class SiteWriter:
         build (its modification time and inode as recorded, and older than the record by more
         than a file system's time resolution), else the names of the files in it."""
         full = self._full(folder) if folder else self.out
-        recorded = self.previous["folders"].get(folder)
-        written = self.previous["time"]
+        recorded = self._previous_folders.get(folder)
+        written = self._previous_time
         if (folder not in self._touched and isinstance(recorded, list)
                 and isinstance(written, int) and _folder_state(full) == recorded
                 and recorded[0] < written - RACY_NS):
@@ -123,9 +127,8 @@ class SiteWriter:
         answer = self._reusable.get((key, fingerprint))
         if answer is None:
             old = self.previous["groups"].get(key)
-            files = old.get("files") if isinstance(old, dict) else None
-            answer = (isinstance(files, list) and old.get("fp") == fingerprint
-                      and self._all_on_disk(files))
+            answer = (isinstance(old, dict) and isinstance(files := old.get("files"), list)
+                      and old.get("fp") == fingerprint and self._all_on_disk(files))
             self._reusable[(key, fingerprint)] = answer
         return answer
 
@@ -259,7 +262,7 @@ class SiteWriter:
         """The state of every folder holding a file of this build, as the build leaves it: a
         folder found intact and not written to keeps its recorded state without a ``stat``."""
         out: dict[str, list[int]] = {}
-        previous = self.previous["folders"]
+        previous = self._previous_folders
         for path in self.files:
             folder = path.rpartition("/")[0]
             if folder in out:
