@@ -109,6 +109,7 @@ class SiteData:
         self._plan_at: dict[str, int] = {}
         self._fingerprints: dict[str, str] = {}
         self._experiment_keys: dict[str, str] = {}
+        self._chunk_parts: dict[str, bytes] = {}
         # Run orders by (name, metric), see ``leaderboard.ordered_runs``.
         self.orders: dict[tuple[str, str], list[tuple[dict[str, Any], int]]] = {}
         self._primary: dict[str, str] = {}
@@ -278,6 +279,15 @@ class SiteData:
         self._fingerprints[run_id] = digest
         return digest
 
+    def run_chunk_part(self, run: dict[str, Any]) -> bytes:
+        """``\0<run id>\0<fingerprint>``: what ``chunks.chunk_key`` hashes of a run (made once
+        per run and build: the row, filter and compare chunks and the board pages all ask)."""
+        part = self._chunk_parts.get(run["run_id"])
+        if part is None:
+            part = self._chunk_parts[run["run_id"]] = (
+                f"\0{run['run_id']}\0{self.run_fingerprint(run)}".encode())
+        return part
+
     def _experiment_key(self, experiment_id: str) -> str:
         """What every run page of an experiment shows of it, and the build's settings (part
         of each run's fingerprint; made once per experiment)."""
@@ -408,10 +418,14 @@ class SiteData:
         return self.directions.of(key) or ""
 
     def experiment_name(self, experiment_id: str) -> str:
-        for exp in self.experiments:
-            if exp["experiment_id"] == experiment_id:
-                return str(exp["name"])
-        return experiment_id
+        return self._experiment_names.get(experiment_id, experiment_id)
+
+    @cached_property
+    def _experiment_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for exp in self.experiments:  # the first of an id, as a search in order would find
+            names.setdefault(exp["experiment_id"], str(exp["name"]))
+        return names
 
 
 def _strip_marks(site: SiteData, run: dict[str, Any]) -> tuple[Any, ...]:

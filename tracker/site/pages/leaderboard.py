@@ -11,6 +11,7 @@ parent/child collapsing, row selection for the compare page and URL state on top
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -161,23 +162,30 @@ def _param_values(
 ) -> dict[str, tuple[set[str], bool]]:
     """Per param key, in one pass over the runs (#14): up to two of its distinct values (two:
     it varies) and whether every non-empty value is a number."""
-    seen: dict[str, tuple[set[str], bool]] = {}
-    numbers: dict[str, bool] = {}
+    values: dict[str, set[str]] = {}
+    params = site.params
     for run in runs:
-        for key, value in site.params.get(run["run_id"], {}).items():
-            distinct, numeric = seen.get(key) or (set(), True)
-            if len(distinct) < 2:
-                distinct.add(value)
-            if numeric and value is not None and value != "":
-                if value not in numbers:
-                    try:
-                        float(value)
-                        numbers[value] = True
-                    except ValueError:
-                        numbers[value] = False
-                numeric = numbers[value]
-            seen[key] = (distinct, numeric)
+        mine = params.get(run["run_id"])
+        if mine:
+            for key, value in mine.items():
+                found = values.get(key)
+                if found is None:
+                    values[key] = {value}
+                else:
+                    found.add(value)
+    seen: dict[str, tuple[set[str], bool]] = {}
+    for key, distinct in values.items():
+        seen[key] = (set(itertools.islice(distinct, 2)),
+                     all(_is_number(v) for v in distinct if v is not None and v != ""))
     return seen
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _all_numeric(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
