@@ -297,3 +297,35 @@ def test_a_changes_entry_lists_its_best_runs_and_counts_the_rest(
     assert "7 runs" in text and "Runs (3 of 7, best first)" in text
     assert "4 more on the leaderboard many" in text
     assert entry.select("details > p a")[0]["href"] == "experiments/many.html"
+
+
+def test_a_build_restores_the_garbage_collection_thresholds(tmp_path: Path) -> None:
+    """The build collects garbage less often while it runs (``GC_THRESHOLD``), and gives the
+    process its thresholds back afterwards, also when it fails."""
+    import gc
+
+    from tracker.site import build as build_module
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+    store = str(tmp_path / "store")
+    _small_store(store, runs=1)
+    patch = pytest.MonkeyPatch()
+    from tracker.site import writer as writer_module
+
+    original = writer_module.SiteWriter.finish
+
+    def finish(self: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return original(self)
+
+    patch.setattr(writer_module.SiteWriter, "finish", finish)
+    try:
+        build(store, tmp_path / "site")
+    finally:
+        patch.undo()
+    assert seen == [(build_module.GC_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before
+    with pytest.raises(build_module.BuildError):
+        build(str(tmp_path / "missing"), tmp_path / "site2")
+    assert gc.get_threshold() == before
