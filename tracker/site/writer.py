@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MANIFEST = ".tracker-build.json"
-#: The folders' times as the last build left them, under the build cache's folder (a missing
-#: or damaged file costs a listing of each folder, never correctness).
-FOLDERS = "folders.state"
+#: The folders' times as the last build left them, under the build cache's folder (a dot file:
+#: machine state, not content; a missing or damaged file costs a listing of each folder, never
+#: correctness).
+FOLDERS = ".folders.state"
 #: A folder changed less than this long before the manifest was saved is listed, not trusted:
 #: some file systems keep modification times in whole seconds (FAT: two).
 RACY_NS = 2_000_000_000
