@@ -14,11 +14,13 @@ first search needs (``create``, ``fold``):
   Any other query naming one folds them into tables first (``StoreQuery.lazy_reads``), as a
   load into tables did.
 
-Then, after the result was returned, the background snapshot save copies the records into the
-table (compressed chunk by chunk, as before) and folds the lazy tables (``materialize``) before
-it saves them; so does a change of the tables (new or removed files) before it applies. Until
-then a query reads the files, and gets the same rows. This is only used when a snapshot will be
-saved: otherwise every later query would fold again.
+Then, after the result was returned, the background snapshot save folds the lazy tables into
+tables (``materialize``) and copies the records from the files straight into the snapshot file
+(``snapshot._copy_table`` copies a view in one statement, written out as it is read), never into
+memory: ``records`` stays a view over the immutable files. New files copy the records into the
+table first (compressed chunk by chunk, as before); a removed file (compaction) loads
+everything again. Until then a query reads the files and gets the same rows. This is only used
+when a snapshot will be saved (the save is what folds the lazy tables).
 
 Not read in place: loads with publish rules (they rewrite ``records``), with segments excluded
 from some file (a compaction in progress), of remote files, of ``MANY_FILES`` or more (loose
