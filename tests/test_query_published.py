@@ -162,7 +162,8 @@ def test_new_runs_are_published_on_top_and_equal_a_full_load(
     _run(uri, "public-a", "third", secret=GITHUB)
     tables = _cached(uri, RULES, traced)
     assert not _full_load(traced)
-    assert len([sql for sql in traced if "INSERT INTO records" in sql]) == 1
+    assert len([sql for sql in traced if "INSERT INTO records" in sql
+                    and "read_parquet" in sql]) == 1
     _assert_same(tables, _fresh(uri, RULES, monkeypatch))
     assert GITHUB not in tables["params"].to_csv() and GITHUB not in tables["artifacts"].to_csv()
     assert any(p.startswith("creds_REDACTED~") for p in tables["artifacts"]["path"])
@@ -435,6 +436,8 @@ def test_big_tables_are_copied_from_the_snapshot_in_chunks(
 ) -> None:
     monkeypatch.setattr(snapshot, "BIG_TABLE_ROWS", 10)
     monkeypatch.setattr(snapshot, "COPY_CHUNK_ROWS", 7)
+    # No working copy of the file (no room for it, say): its tables are copied into memory.
+    monkeypatch.setattr(snapshot, "working_copy", lambda *args: None)
     uri = _seeded(tmp_path)
     traced: list[str] = []
     _cached(uri, RULES, traced)
@@ -508,3 +511,120 @@ def test_a_baseline_store_read_for_a_summary_leaves_no_snapshot(
     assert _published_path(uri, RULES).exists()
     with pytest.raises(InvalidArgumentError, match="snapshots="):
         StoreQuery(TrackerClient(uri).store, snapshots="no")  # type: ignore[arg-type]
+
+
+def _leftovers(cache: Path) -> list[str]:
+    return sorted(p.name for p in (cache / "query").iterdir() if ".tmp-" in p.name)
+
+
+def test_new_files_go_into_a_copy_of_the_snapshot_file_that_replaces_it(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round after round, a new process applies the new run to a copy of the snapshot's file
+    (no table copied into memory), and that copy becomes the snapshot: its tables equal a fresh
+    load, the old file is never written, and no temporary file is left."""
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    copied: list[str] = []
+    monkeypatch.setattr(snapshot, "_copy_rows", lambda con, table: copied.append(table))
+    for round_, (experiment, secret) in enumerate(
+        [("public-a", GITHUB), ("sandbox-qz7", HIDDEN), ("public-a", AWS)]
+    ):
+        _run(uri, experiment, f"round-{round_}", secret=secret)
+        old = tmp_path / f"old-{round_}"
+        os.link(saved, old)  # the file restored below, whatever its name is later
+        before = hashlib.sha256(old.read_bytes()).hexdigest()
+        # What a process killed while applying files leaves: its copy.
+        abandoned = saved.with_name(f"{saved.name}.tmp-{2**22 + 12345}.work0")
+        abandoned.write_bytes(b"DUCK" + os.urandom(2048))
+        tables = _cached(uri, RULES, traced)
+        assert not _full_load(traced)
+        assert len([sql for sql in traced if "INSERT INTO records" in sql
+                    and "read_parquet" in sql]) == 1
+        _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+        assert hashlib.sha256(old.read_bytes()).hexdigest() == before, "written in place"
+        assert os.stat(saved).st_ino != os.stat(old).st_ino, "not replaced by the copy"
+        assert _leftovers(cache) == []
+        _assert_no_secrets(saved)
+        # The next process finds the new run in the snapshot: nothing read, nothing applied.
+        _assert_same(_cached(uri, RULES, traced), tables)
+        assert not any("read_parquet" in sql for sql in traced)
+    assert copied == []
+
+
+def test_a_failed_apply_leaves_the_snapshot_as_it_was(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    uri = str(tmp_path / "store")
+    _run(uri, "public-a", "first", secret=AWS)
+    rules = _FailsOnce()
+    _tables(StoreQuery(TrackerClient(uri).store, publish=rules))
+    saved = _published_path(uri, rules)  # type: ignore[arg-type]
+    before = saved.read_bytes()
+    _run(uri, "public-a", "second", secret=GITHUB)
+    query = StoreQuery(TrackerClient(uri).store, publish=rules)
+    with pytest.raises(RuntimeError, match="redaction failed"):
+        query.refresh()  # fails in the copy, with the new records loaded but not published
+    assert saved.read_bytes() == before and _leftovers(cache) == []
+    tables = _tables(query)  # the next call publishes everything again
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert not any(GITHUB in frame.to_csv() for frame in tables.values())
+    traced: list[str] = []
+    _assert_same(_cached(uri, rules, traced), tables)  # type: ignore[arg-type]
+
+
+def test_a_snapshot_saved_again_after_a_restore_is_not_copied_for_it(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A process that restored a snapshot another one has replaced since applies its new files
+    to the tables it restored (copied into memory), never to a copy of the other file."""
+    uri = _seeded(tmp_path)
+    _tables(StoreQuery(TrackerClient(uri).store, publish=RULES))
+    slow = StoreQuery(TrackerClient(uri).store, publish=RULES)
+    slow.refresh()  # restored, read in place
+    _run(uri, "public-a", "second", secret=GITHUB)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)  # another process: the new run, put in place
+    _run(uri, "public-a", "third", secret=AWS)
+    with caplog.at_level("DEBUG", logger="tracker.query"):
+        tables = _tables(slow)
+    assert "the snapshot was saved again since it was restored" in caplog.text
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert _leftovers(cache) == []
+
+
+def test_a_build_killed_while_applying_leaves_the_snapshot_usable(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import sys
+
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    before = saved.read_bytes()
+    _run(uri, "public-a", "second", secret=GITHUB)
+    # A process killed once the new run is in its copy, before the copy is put in place.
+    script = (
+        "import os, sys\n"
+        "from tracker.client import TrackerClient\n"
+        "from tracker.query import StoreQuery, snapshot\n"
+        "from tests.test_query_published import RULES\n"
+        "snapshot.put_in_place = lambda *args: os.kill(os.getpid(), 9)\n"
+        "StoreQuery(TrackerClient(sys.argv[1]).store, publish=RULES).refresh()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, uri], cwd=Path(__file__).parent.parent,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert saved.read_bytes() == before
+    # Its copy (and the copy's write-ahead log) is left behind, under a name no reader opens.
+    assert {name.split(".tmp-")[1].split(".")[1] for name in _leftovers(cache)} == {"work0"}
+    tables = _cached(uri, RULES, traced)  # restores the snapshot, applies the run again
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert _leftovers(cache) == []  # the dead process's copy is removed

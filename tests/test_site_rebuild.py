@@ -5,6 +5,8 @@ only each experiment's best run so far. The rebuilt site is exactly a from-scrat
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import shutil
@@ -182,3 +184,148 @@ def _reference(site: SiteData, before: set[str], added: list[str]) -> list[tuple
              Link(m.current.run_name, site.urls.run(m.current.run_id)) if m.current else None)
             for e in result.experiments for m in e.metrics
             if m.key == site.primary_metric(e.experiment_id)]
+
+
+def _small_store(store: str, runs: int = 3) -> str:
+    """``runs`` runs of an rmse curve (a page and a CSV history each)."""
+    client = TrackerClient(store)
+    eid = client.create_experiment("small")
+    for n in range(runs):
+        run_id = client.create_run(eid, start_time=1_700_000_000_000 + n,
+                                   run_name=f"r{n}").info.run_id
+        client.log_batch(run_id, metrics=[tracker.entities.Metric("rmse", 5.0 - step + n, 1, step)
+                                          for step in range(5)])
+        client.set_terminated(run_id)
+    client.flush()
+    return eid
+
+
+def _age_folders(out: Path) -> None:
+    """Every folder of the site as if written an hour ago (so none is 'racy')."""
+    old = 1_700_000_000_000_000_000
+    for folder in [out, *(p for p in out.rglob("*") if p.is_dir())]:
+        os.utime(folder, ns=(old, old))
+
+
+def test_a_rebuild_asks_folders_not_files_and_still_remakes_a_deleted_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """#14: the previous build's files are known to be there from their folders' times (one
+    ``stat`` per folder, no file ``stat``); a file deleted by hand changes its folder, which
+    is then listed, and the file is made again."""
+    from tracker.site import writer as writer_module
+
+    store = str(tmp_path / "store")
+    _small_store(store)
+    out = tmp_path / "site"
+    build(store, out)
+    _age_folders(out)
+    build(store, out)  # records the aged folders' times
+    state = json.loads((out / CACHE_DIR / writer_module.FOLDERS).read_text())
+    csv = next(out.glob("runs/*/metrics/rmse-*.csv"))
+    assert csv.parent.relative_to(out).as_posix() in state["folders"]
+
+    stats: list[str] = []
+    real_stat, real_isfile = os.stat, os.path.isfile
+    site = str(out)
+
+    def counting_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if os.fspath(path).startswith(site):
+            stats.append(os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    def no_isfile(path: Any) -> bool:
+        assert not os.fspath(path).startswith(site), f"isfile({path!r}): a file asked for"
+        return real_isfile(path)
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    monkeypatch.setattr(os.path, "isfile", no_isfile)
+    assert build(store, out).written == []
+    monkeypatch.undo()
+    assert [p for p in stats if real_isfile(p)] == []  # folders only
+    assert len(set(stats)) <= len(state["folders"]) + 2  # and the site and cache folders
+
+    content = csv.read_bytes()
+    csv.unlink()
+    written = build(store, out).written
+    assert written == [csv.relative_to(out).as_posix()]
+    assert csv.read_bytes() == content
+
+
+def test_a_racy_folder_is_listed_not_trusted(tmp_path: Path) -> None:
+    """A folder changed within ``RACY_NS`` of the previous build's end could hide a later
+    deletion (its time may not move on a coarse clock): it is listed, so the deleted file is
+    made again even when the folder's recorded time still matches."""
+    from tracker.site import writer as writer_module
+
+    store = str(tmp_path / "store")
+    _small_store(store)
+    out = tmp_path / "site"
+    build(store, out)
+    csv = next(out.glob("runs/*/metrics/rmse-*.csv"))
+    folder = csv.parent
+    before = os.stat(folder)
+    csv.unlink()
+    os.utime(folder, ns=(before.st_atime_ns, before.st_mtime_ns))  # as if in the same tick
+    assert build(store, out).written == [csv.relative_to(out).as_posix()]
+    assert writer_module.RACY_NS >= 1_000_000_000
+
+
+def test_a_changes_entry_lists_its_best_runs_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """#14: the Changes page stays bounded: an entry lists its ``ENTRY_RUNS`` best runs, says
+    how many it added and links the leaderboard for the rest."""
+    from bs4 import BeautifulSoup
+
+    monkeypatch.setattr(changes, "ENTRY_RUNS", 3)
+    store = str(tmp_path / "store")
+    client = TrackerClient(store)
+    eid = client.create_experiment("many")
+    for n in range(7):
+        run_id = client.create_run(eid, start_time=1_700_000_000_000 + n, run_name=f"r{n}",
+                                   tags={changes.COMMIT_TAG: "ab" * 20}).info.run_id
+        client.log_metric(run_id, "rmse", 10.0 - n)
+        client.set_terminated(run_id)
+    client.flush()
+    out = tmp_path / "site"
+    build(store, out)
+    soup = BeautifulSoup((out / "changes.html").read_text(), "html.parser")
+    entry = soup.select_one("article.change")
+    assert [a.get_text() for a in entry.select("tbody th a")] == ["r6", "r5", "r4"]
+    text = " ".join(entry.get_text(" ", strip=True).split())
+    assert "7 runs" in text and "Runs (3 of 7, best first)" in text
+    assert "4 more on the leaderboard many" in text
+    assert entry.select("details > p a")[0]["href"] == "experiments/many.html"
+
+
+def test_a_build_restores_the_garbage_collection_thresholds(tmp_path: Path) -> None:
+    """The build collects garbage less often while it runs (``GC_THRESHOLD``), and gives the
+    process its thresholds back afterwards, also when it fails."""
+    import gc
+
+    from tracker.site import build as build_module
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+    store = str(tmp_path / "store")
+    _small_store(store, runs=1)
+    patch = pytest.MonkeyPatch()
+    from tracker.site import writer as writer_module
+
+    original = writer_module.SiteWriter.finish
+
+    def finish(self: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return original(self)
+
+    patch.setattr(writer_module.SiteWriter, "finish", finish)
+    try:
+        build(store, tmp_path / "site")
+    finally:
+        patch.undo()
+    assert seen == [(build_module.GC_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before
+    with pytest.raises(build_module.BuildError):
+        build(str(tmp_path / "missing"), tmp_path / "site2")
+    assert gc.get_threshold() == before

@@ -87,6 +87,9 @@ class Directions:
     primary: tuple[tuple[str, str], ...] = ()
     _compiled: tuple[tuple[re.Pattern[str], str], ...] = field(
         default=(), init=False, repr=False, compare=False)
+    # ``of`` by key: a site build asks for the same few metrics ~100,000 times (#14).
+    _known: dict[str, str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for key, value in self.rules:
@@ -104,6 +107,13 @@ class Directions:
 
     def of(self, key: str) -> str | None:
         """``"min"``, ``"max"``, or None when the metric is neutral."""
+        try:
+            return self._known[key]
+        except KeyError:
+            found = self._known[key] = self._of(key)
+            return found
+
+    def _of(self, key: str) -> str | None:
         for name, value in self.rules:
             if name == key:
                 return None if value == "none" else value

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
-from tracker.query import published, registry_tables, snapshot, views
+from tracker.query import in_place, published, registry_tables, snapshot, views
 
 if TYPE_CHECKING:
     import duckdb
@@ -34,7 +34,7 @@ log = logging.getLogger("tracker.query")
 
 DEAD_AFTER_MS = 300_000
 # Loading at least this many files at once runs on one DuckDB thread (``StoreQuery._threads``).
-MANY_FILES = 64
+MANY_FILES = in_place.MANY_FILES
 # The in-memory database holding the tables (compressed when checkpointed), and the loads that
 # are compressed as they go: files of at least BIG_LOAD_BYTES in all are loaded CHUNK_ROWS
 # records at a time, each chunk compressed before the next is read (``_insert_in_chunks``).
@@ -43,6 +43,8 @@ BIG_LOAD_BYTES = 16 << 20
 CHUNK_ROWS = 1_000_000
 # How long a save of published tables waits to see whether a load changed them meanwhile.
 CHANGE_WAIT = 1.0
+# Published records, set aside while the records of new files are published (``_load_published``).
+_PUBLISHED_RECORDS = "records_published"
 
 
 def _names_a_lazy_view(sql: str) -> bool:
@@ -134,19 +136,6 @@ def run_is_dead(run_host: str | None, pid: int | None, last_seen: int | None, ho
 _VERSION_KEY = b"tracker.format_version"
 
 
-def _total_size(paths: list[str]) -> int:
-    """The bytes of the local files ``paths`` (a file gone meanwhile counts 0)."""
-    import os
-
-    total = 0
-    for path in paths:
-        try:
-            total += os.stat(path).st_size
-        except OSError:
-            pass
-    return total
-
-
 def footer_version(path: str) -> Any:
     """The ``tracker.format_version`` in the footer of the local file ``path`` (None: absent;
     ``tracker.store.footer.UNSURE``: read it with pyarrow)."""
@@ -182,11 +171,21 @@ class StoreQuery:
         self._exclude: dict[str, frozenset[str]] = {}
         self._plan_key: tuple[Any, ...] | None = None
         self._restored = False  # tables came from a snapshot and no file has been applied yet
+        self._restored_meta = ""  # that snapshot's metadata (``snapshot.working_copy``)
+        # With publish rules, files added since the snapshot are applied to a copy of its file
+        # (``_work_from_snapshot``): its path, and the database holding the tables meanwhile.
+        self._work: str | None = None
+        self._tables_db = TABLES_DB
         self._version = 0  # bumped whenever the tables change
         self._wide: WideTable | None = None
         self._wide_version = -1
         self._wide_later = -1  # the version whose runs_wide a background save will build
-        self._big_load = False  # the last load was read in compressed chunks
+        self._big_load = False  # the last load was read in compressed chunks, or in place
+        # The files ``records`` is a view over (``tracker.query.in_place``), None: a table;
+        # and whether the tables of ``in_place.LAZY`` are still views of their fold.
+        self._in_place: list[str] | None = None
+        self._lazy = False
+        self._lazy_reads = 0  # >0: queries may read the lazy views (``lazy_reads``)
         self._built = False  # the derived tables exist (folded, or restored from a snapshot)
         self._views_pending = False  # restored: ``metrics`` and the logged-model views not made
         # Held while the tables change or runs_wide is built; a background snapshot save holds
@@ -240,6 +239,8 @@ class StoreQuery:
         con = self._con if self._con is not None else self._connection()
         if self._views_pending and _names_a_lazy_view(sql):
             self._create_views()
+        if self._lazy and not self._lazy_reads and in_place.names_lazy(sql):
+            self._fold_lazy_now()  # only a search's filter reads the views of their fold
         return con.execute(sql, params) if params is not None else con.execute(sql)
 
     def refresh(self) -> StoreQuery:
@@ -264,7 +265,7 @@ class StoreQuery:
             self._models_key = logged.refresh(self, self._models_key)
         return self
 
-    def _apply(self, plan: ReadPlan) -> None:
+    def _apply(self, plan: ReadPlan, *, work: bool = True) -> None:
         fs = self.store.fs
         key = (plan.files, tuple(sorted(plan.exclude.items())))
         if key == self._plan_key and self._built:
@@ -279,7 +280,13 @@ class StoreQuery:
                 self._plan_key = key
                 return  # the snapshot holds exactly these files
             same_base = exclude == self._exclude and not self._republish(wanted)
-            snapshot.detach(self._connection(), keep_records=same_base)
+            # Published tables (a build): the new files go into a copy of the snapshot's file,
+            # which then becomes the snapshot (#14: copying its tables into memory was most of
+            # a rebuild's load). Plain tables are copied into memory (a process that goes on
+            # reading new files would copy the file again each time it saved).
+            if not (same_base and work and self.publish is not None
+                    and self._work_from_snapshot()):
+                snapshot.detach(self._connection(), keep_records=same_base)
             self._restored = False
             if not same_base:
                 self._loaded = {}
@@ -289,23 +296,40 @@ class StoreQuery:
         # correct first; these are rare next to a new run, which is published on top (#14).
         if exclude != self._exclude or self._republish(wanted):
             self._loaded = {}
-            self._execute(views.EMPTY_RECORDS)
-        if self.publish is None:
-            from_scratch, added, removed, touched = self._load(wanted, exclude)
-        else:
-            from_scratch, added, removed, touched = self._load_published(wanted, exclude)
-        self._plan_key = key
-        if from_scratch or not self._built:
-            self._rebuild()
-        else:
-            touched.update(self._runs_in(added))
-            self._refold(touched)
+            self._empty_records()
+        try:
+            if self.publish is None:
+                from_scratch, added, removed, touched = self._load(wanted, exclude)
+            else:
+                from_scratch, added, removed, touched = self._load_published(wanted, exclude)
+            self._plan_key = key
+            if from_scratch or not self._built:
+                self._rebuild()
+            else:
+                if self.publish is None:  # published: found while they were apart
+                    touched.update(self._runs_in(added))
+                self._refold(touched)
+        except BaseException:
+            if self._work is not None:  # half applied: never a snapshot; the next call loads
+                self._leave_work(None)
+            raise
         self._version += 1
+        if self._work is not None:
+            # The copy holds exactly ``wanted`` now: it becomes the snapshot, and its tables
+            # are served from there as a restored snapshot's are (nothing read again).
+            meta = snapshot.meta_text(
+                self.store.fs.uri(), self._loaded, self._exclude, self._publish_key(),
+                self._published.as_json() if self._published is not None else None,
+            )
+            self._leave_work(meta)
+            self._apply(plan, work=False)  # restores it (or, if that failed, loads again)
+            return
         # Save after a full load, or once many files came on top of the snapshot; saving after
         # every small change would cost more than the refold it saves the next process.
         worth_it = from_scratch or len(added) + len(removed) >= snapshot.STALE_FILES
+        # Tables read in place are always saved: the save is what folds the lazy ones.
         if worth_it and self._snapshots() and (
-            time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS
+            time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS or self._lazy
         ):
             self._save_later()
 
@@ -313,23 +337,44 @@ class StoreQuery:
         self, wanted: dict[str, str], exclude: dict[str, frozenset[str]]
     ) -> tuple[bool, list[str], list[str], set[str]]:
         """``_load``, then the publish rules applied to the records loaded (all of them, or
-        those of the new files on top of published ones), holding ``_publishing``."""
+        those of the new files on top of published ones), holding ``_publishing``.
+
+        On top of published records, the new files are loaded into a ``records`` table of their
+        own (the published ones set aside as ``records_published``) and published there, then
+        appended: each of the rules' queries would otherwise scan the file names of every
+        record to find the new ones (~0.1 s each at 100,000 runs, #14). No file is removed
+        then (``_republish``), so the new records are all there is to publish.
+        """
         assert self.publish is not None
         with self._publishing:
+            staged = bool(self._loaded)
             try:
+                if staged:
+                    self._execute(f"ALTER TABLE records RENAME TO {_PUBLISHED_RECORDS}")
+                    self._execute(views.EMPTY_RECORDS)
                 from_scratch, added, removed, touched = self._load(wanted, exclude)
                 if not from_scratch and published.names_experiments(self, added):
                     # An experiment created, renamed or deleted may change which are published.
+                    if self._work is not None:  # loaded in memory and saved as a first load is
+                        self._leave_work(None)  # (in the copy, its old blocks would stay free)
+                    staged = False
+                    self._execute(f"DROP TABLE IF EXISTS {_PUBLISHED_RECORDS}")
                     self._loaded = {}
-                    self._execute(views.EMPTY_RECORDS)
+                    self._empty_records()
                     from_scratch, added, removed, touched = self._load(wanted, exclude)
                 self._published = published.apply(
                     self, self.publish, None if from_scratch else added, self._published
                 )
+                if staged:
+                    touched.update(self._runs_in(added))
+                    self._execute(f"INSERT INTO {_PUBLISHED_RECORDS} BY NAME FROM records")
+                    self._execute("DROP TABLE records")
+                    self._execute(f"ALTER TABLE {_PUBLISHED_RECORDS} RENAME TO records")
             except BaseException:
                 # Records loaded but not published must never be folded by a later call.
                 self._loaded, self._published = {}, None
-                self._execute(views.EMPTY_RECORDS)
+                self._execute(f"DROP TABLE IF EXISTS {_PUBLISHED_RECORDS}")
+                self._empty_records()
                 raise
         return from_scratch, added, removed, touched
 
@@ -346,6 +391,8 @@ class StoreQuery:
         """Load the files of ``wanted`` not loaded yet and drop those gone; return whether
         it was from scratch, the files loaded and removed, and the runs the removed ones held."""
         fs = self.store.fs
+        if self._in_place is not None and (wanted.keys() != self._loaded.keys() or exclude):
+            self._leave_in_place(wanted)
         from_scratch = not self._loaded
         self._big_load = False
         removed = [f for f in self._loaded if f not in wanted]
@@ -357,7 +404,10 @@ class StoreQuery:
         if added and not fs.is_local:
             added = self._insert_remote(added, wanted)
         if added and fs.is_local:
-            added = self._insert_local(added, wanted)
+            if from_scratch and in_place.applies(self, added, exclude, BIG_LOAD_BYTES):
+                added = self._read_in_place(added, wanted)
+            else:
+                added = self._insert_local(added, wanted)
             self._check_versions(added, wanted)
         for path, segs in exclude.items():
             self._execute(views.DELETE_SEGS, {"file": path, "segs": sorted(segs)})
@@ -376,6 +426,36 @@ class StoreQuery:
                 self._wide = wide.build(self)
                 self._wide_version = self._version
             return self._wide
+
+    def lazy_reads(self) -> Any:
+        """A context manager around queries that may read the ``in_place.LAZY`` tables while
+        they are views of their fold (a search's filter: DuckDB folds only the keys it names).
+        Any other query naming one folds them into tables first (``_fold_lazy_now``), as a load
+        into tables did: each query would fold them again."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def scope() -> Any:
+            self._lazy_reads += 1
+            try:
+                yield self
+            finally:
+                self._lazy_reads -= 1
+
+        return scope()
+
+    def _fold_lazy_now(self) -> None:
+        """Fold the ``in_place.LAZY`` views into tables now (the save would do it later)."""
+        with self._lock, self.lazy_reads():
+            if self._lazy and self._in_place is not None:
+                in_place.materialize(self, self._in_place, self._execute, records=False,
+                                     lazy=True, database=self._tables_db)
+                self._lazy = False
+
+    def reads_in_place(self) -> bool:
+        """Whether the tables of ``in_place.LAZY`` are still views of their fold over the
+        store's files (a big first load, until the background save folds them)."""
+        return self._lazy
 
     def wide_table_later(self) -> bool:
         """Whether ``runs_wide`` is not built for the current tables and a background snapshot
@@ -407,13 +487,24 @@ class StoreQuery:
                 with self._lock:
                     if self._version != version:
                         return  # changed since: the load that changed it saves again
-                    if self._wide_version != version:  # saved too: a first search needs it
-                        from tracker.query import wide
-
-                        self._wide = wide.build(self, execute=cursor.execute)
-                        self._wide_version = version
-                    wide_columns = self._wide.as_json() if self._wide else None
                     cursor.execute("SET threads = 1")  # a cache: less memory, a core left free
+                    try:
+                        if self._lazy and self._in_place is not None:
+                            # Folded before they are saved; the records stay a view: the save
+                            # copies them from the files into its own, not into memory.
+                            in_place.materialize(self, self._in_place, cursor.execute,
+                                                 records=False, lazy=True,
+                                                 database=self._tables_db)
+                            self._lazy = False
+                        if self._wide_version != version:  # saved too: a first search needs it
+                            from tracker.query import wide
+
+                            self._wide = wide.build(self, execute=cursor.execute)
+                            self._wide_version = version
+                    except BaseException:
+                        cursor.execute("RESET threads")
+                        raise
+                    wide_columns = self._wide.as_json() if self._wide else None
                     # Compress the tables in memory before copying them: the copy's slices
                     # then sit beside compressed tables (2,000 loose runs: peak 245 -> 230 MB).
                     # Under the lock, so no load is writing meanwhile.
@@ -521,6 +612,50 @@ class StoreQuery:
     def _snapshot_path(self) -> str:
         return snapshot.path_for(self.store.fs.uri(), self._publish_key())
 
+    def _work_from_snapshot(self) -> bool:
+        """Make a copy of the restored snapshot's file the database of the tables
+        (``snapshot.working_copy``); False when there is none (still restored)."""
+        con = self._connection()
+        work = snapshot.working_copy(con, self._snapshot_path(), self._restored_meta)
+        if work is None:
+            return False
+        self._work, self._tables_db = work, snapshot.WORK
+        try:
+            con.execute(f"USE {snapshot.WORK}")
+            con.execute(f"DETACH {TABLES_DB}")  # views over the snapshot, and logged models
+            con.execute(f"DETACH {snapshot.ALIAS}")
+            con.execute(views.EMPTY_LOGGED_MODEL_RECORDS)
+        except BaseException:
+            self._leave_work(None)
+            raise
+        self._views_pending = True  # made again in the copy when a query names one
+        self._models_key = None
+        return True
+
+    def _leave_work(self, meta: str | None) -> None:
+        """Stop using the working copy: put it in place as the snapshot holding ``meta``
+        (``snapshot.put_in_place``), or delete it (None). The tables are then empty: the
+        next ``_apply`` restores the snapshot, or loads everything."""
+        con = self._connection()
+        work, self._work = self._work, None
+        assert work is not None
+        attached = snapshot._attached(con)
+        if TABLES_DB not in attached:
+            con.execute(f"ATTACH ':memory:' AS {TABLES_DB} (COMPRESS)")
+        con.execute(f"USE {TABLES_DB}")
+        self._tables_db = TABLES_DB
+        if snapshot.ALIAS in attached:
+            snapshot.detach(con, keep_records=False)
+        con.execute(views.EMPTY_RECORDS)
+        con.execute(views.EMPTY_LOGGED_MODEL_RECORDS)
+        if meta is None:
+            snapshot.discard_working_copy(con, work)
+        else:
+            snapshot.put_in_place(con, work, self._snapshot_path(), meta)
+        self._loaded, self._exclude, self._published = {}, {}, None
+        self._plan_key, self._built, self._restored = None, False, False
+        self._views_pending, self._models_key = False, None
+
     def _restore_snapshot(self) -> None:
         """Start from the tables a previous process saved for this store, if any."""
         from tracker.query.wide import WideTable
@@ -535,7 +670,7 @@ class StoreQuery:
         if key is not None and state is None:  # published tables without their state: unusable
             snapshot.detach(self._connection(), keep_records=False)
             return
-        self._loaded, self._exclude, wide_columns, _ = restored
+        self._loaded, self._exclude, wide_columns, _, self._restored_meta = restored
         self._published = state
         # ``metrics`` and the logged-model views wait until a query names one: binding them
         # cost a new process's first search ~5 ms, and a search reads neither (#16).
@@ -597,7 +732,7 @@ class StoreQuery:
         intact footer) by halving the batch that failed until the file is alone (#15)."""
         import duckdb
 
-        if _total_size(added) >= BIG_LOAD_BYTES:
+        if in_place.total_size(added) >= BIG_LOAD_BYTES:
             try:
                 self._insert_in_chunks(added)
                 self._big_load = True
@@ -630,17 +765,21 @@ class StoreQuery:
         half = len(added) // 2
         return self._insert_local(added[:half], wanted) + self._insert_local(added[half:], wanted)
 
-    def _insert_in_chunks(self, added: list[str]) -> None:
+    def _insert_in_chunks(self, added: list[str], execute: Callable[..., Any] | None = None,
+                          table: str = "records") -> None:
         """Load ``added`` about ``CHUNK_ROWS`` records at a time, compressing each chunk
         (``CHECKPOINT``) before reading the next: the records of a big store never sit in memory
         uncompressed all at once (100,000 runs: 1.7 GB peak before, ~0.6 GB after, #16).
 
         Whole files are grouped up to ``CHUNK_ROWS`` records; a bigger file is read in ranges
         of its rows. Raises ``duckdb.Error`` with some chunks loaded (the caller deletes them).
+        ``execute``: runs the SQL (default ``_execute``; ``in_place.materialize`` passes the
+        background save's cursor's), into ``table``.
         """
         import duckdb
 
-        rows = dict(self._execute(
+        run = execute or self._execute
+        rows = dict(run(
             "SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": added}
         ).fetchall())
         chunks: list[tuple[list[str], int | None]] = []  # (files, first row of a range)
@@ -666,14 +805,58 @@ class StoreQuery:
                 sqls = (views.INSERT_RECORD_RANGE,)
                 params = {"files": files, "start": start, "stop": start + CHUNK_ROWS}
             for i, sql in enumerate(sqls):
+                sql = sql.replace("INSERT INTO records", f"INSERT INTO {table}")
                 try:
-                    with self._threads(1 if len(files) >= MANY_FILES else None):
-                        self._execute(sql, params)
+                    one = len(files) >= MANY_FILES and execute is None
+                    with self._threads(1 if one else None):
+                        run(sql, params)
                     break
                 except duckdb.Error:  # other columns in some file: retried with union_by_name
                     if i == len(sqls) - 1:
                         raise
-            self._execute(f"CHECKPOINT {TABLES_DB}")
+            run(f"CHECKPOINT {self._tables_db}")
+
+    def _read_in_place(self, added: list[str], wanted: dict[str, str]) -> list[str]:
+        """Make ``records`` a view over the local files ``added`` (a big load from scratch,
+        ``tracker.query.in_place``); loaded as usual when a footer cannot be read."""
+        import duckdb
+
+        try:
+            in_place.create(self, added)
+        except duckdb.Error as exc:
+            log.debug("reading %d files in place failed: %s", len(added), exc)
+            return self._insert_local(added, wanted)
+        self._in_place, self._lazy = list(added), True
+        self._big_load = True  # the save builds runs_wide, as after a load in chunks
+        return added
+
+    def _leave_in_place(self, wanted: dict[str, str]) -> None:
+        """Before ``records`` changes (files added or removed): copy what the view reads into
+        the table; when one of its files is gone (compacted), start from scratch instead (the
+        runs it held cannot be known without it)."""
+        import duckdb
+
+        files = self._in_place or []
+        if all(f in wanted for f in files):
+            try:
+                with self.lazy_reads():
+                    in_place.materialize(self, files, self._execute, records=True,
+                                         lazy=self._lazy, database=self._tables_db)
+                self._in_place, self._lazy = None, False
+                return
+            except duckdb.Error as exc:
+                log.debug("copying the records of %d files failed: %s", len(files), exc)
+        self._loaded = {}
+        self._empty_records()
+
+    def _empty_records(self) -> None:
+        """An empty ``records`` table (no longer a view, if it was one)."""
+        if self._in_place is not None:
+            self._in_place, self._lazy = None, False
+            self._built = False  # the lazy tables are gone too: folded again
+            in_place.drop(self)
+        else:
+            self._execute(views.EMPTY_RECORDS)
 
     def _threads(self, threads: int | None) -> Any:
         """A context manager that runs DuckDB with ``threads`` threads (None: as configured).
@@ -715,8 +898,28 @@ class StoreQuery:
         return good
 
     def _rebuild(self) -> None:
-        for sql in views.DERIVED.values():
-            self._execute(sql)
+        import duckdb
+
+        try:
+            if self._in_place is not None:
+                with self.lazy_reads():
+                    in_place.fold(self)
+            else:
+                for sql in views.DERIVED.values():
+                    self._execute(sql)
+        except duckdb.Error as exc:
+            if self._in_place is None:
+                raise
+            # A file read in place is damaged (or gone): load the files into the table, which
+            # finds and skips a bad one, and fold again.
+            log.debug("folding %d files in place failed: %s", len(self._in_place), exc)
+            wanted, key, files = dict(self._loaded), self._plan_key, self._in_place
+            self._in_place, self._lazy, self._loaded, self._plan_key = None, False, {}, None
+            in_place.drop(self)
+            loaded = set(self._insert_local(files, wanted))
+            self._loaded, self._plan_key = {f: p for f, p in wanted.items() if f in loaded}, key
+            for sql in views.DERIVED.values():
+                self._execute(sql)
         self._execute("ALTER TABLE runs ADD COLUMN dead BOOLEAN DEFAULT false")
         self._create_views()
         self._built = True

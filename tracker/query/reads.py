@@ -286,7 +286,8 @@ def search_runs(
     params.extend(order_params)
     if max_results is not None:
         sql += f" LIMIT {int(max_results)}"
-    return [row[0] for row in q._execute(sql, params).fetchall()]
+    with q.lazy_reads():  # a big first load's lazy views: only the keys named are folded
+        return [row[0] for row in q._execute(sql, params).fetchall()]
 
 
 def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:

@@ -122,6 +122,8 @@ def select_long(q: StoreQuery) -> Any:
     not keys × aggregates. The columns, their order and types are those of ``select``."""
     import pyarrow as pa
 
+    from tracker.query import in_place
+
     q._execute(
         "CREATE OR REPLACE TEMP TABLE _selected_pos AS SELECT run_id, "
         "row_number() OVER (ORDER BY ord) - 1 AS pos FROM _selected SEMI JOIN runs USING (run_id)"
@@ -131,9 +133,12 @@ def select_long(q: StoreQuery) -> Any:
         "JOIN runs r USING (run_id) ORDER BY p.pos"
     ))
     n = base.num_rows
+    # Tables still views of their fold (a big first load): fold just these runs' records.
+    sources = in_place.selected(q, "_selected_pos") if q.reads_in_place() else {}
     aliases: dict[str, str] = {}
     arrays, names = list(base.columns), list(BASE_COLUMNS)
     for table, source in SOURCES:
+        source = sources.get(source, source)
         keys = [k for (k,) in q._execute(
             f"SELECT DISTINCT key FROM {source} SEMI JOIN _selected_pos USING (run_id) ORDER BY key"
         ).fetchall()]
@@ -151,6 +156,8 @@ def select_long(q: StoreQuery) -> Any:
             names.append(alias)
             arrays.append(column)
     q._execute("DROP TABLE _selected_pos")
+    for temporary in sources.values():
+        q._execute(f"DROP TABLE {temporary}")
     return pa.Table.from_arrays(arrays, names=names), aliases
 
 

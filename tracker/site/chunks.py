@@ -43,8 +43,7 @@ def chunk_count(items: int, per_chunk: int) -> int:
 def chunk_key(site: SiteData, runs: Iterable[dict[str, Any]], *extra: Any) -> str:
     """A hash of the runs (ids in order, each with its fingerprint) and ``extra``."""
     h = hashlib.sha256(f"{FORMAT}\0{extra!r}".encode())
-    for run in runs:
-        h.update(f"\0{run['run_id']}\0{site.run_fingerprint(run)}".encode())
+    h.update(b"".join(site.run_chunk_part(run) for run in runs))
     return h.hexdigest()
 
 

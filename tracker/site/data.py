@@ -107,6 +107,10 @@ class SiteData:
         self._plan: list[str] = []  # runs whose histories are asked for next, in order
         self._plan_at: dict[str, int] = {}
         self._fingerprints: dict[str, str] = {}
+        self._experiment_keys: dict[str, str] = {}
+        self._chunk_parts: dict[str, bytes] = {}
+        # Run orders by (name, metric), see ``leaderboard.ordered_runs``.
+        self.orders: dict[tuple[str, str], list[tuple[dict[str, Any], int]]] = {}
         self._primary: dict[str, str] = {}
         self.best_values: dict[str, float | None] = {}  # run strips' bests, by experiment/sweep
         self.publish = publish if publish is not None else PublishRules.from_config()
@@ -248,38 +252,54 @@ class SiteData:
         return batch
 
     def run_fingerprint(self, run: dict[str, Any]) -> str:
-        """A hash of everything a run's page, CSV histories and artifact copies are made from."""
+        """A hash of everything a run's page, CSV histories and artifact copies are made from
+        (computed once per run and build: chunks and pages ask for it again)."""
         run_id = run["run_id"]
-        if run_id in self._fingerprints:
-            return self._fingerprints[run_id]
+        digest = self._fingerprints.get(run_id)
+        if digest is not None:
+            return digest
         import hashlib
 
         eid = run["experiment_id"]
-        kids = [self.runs_by_id[c] for c in self.children.get(run_id, [])]
+        kids = self.children.get(run_id)
         parent = self.runs_by_id.get(run["parent_run_id"] or "")
-        versions = sorted((v.name, v.version, v.current_stage, sorted(v.aliases),
-                           self.urls.lineage(v.name, v.version))
-                          for v in self.versions_by_run.get(run_id, []))
+        versions = self.versions_by_run.get(run_id)
+        metrics = self.metrics
         parts = (
-            self.build_key, sorted(run.items()), self.experiment_name(eid),
-            self.urls.experiment(eid), self.tags.get(run_id), self.params.get(run_id),
-            self.metrics.get(run_id), self.metric_digests.get(run_id),
+            self._experiment_key(eid), tuple(run.values()), self.tags.get(run_id),
+            self.params.get(run_id), metrics.get(run_id), self.metric_digests.get(run_id),
             self.artifacts.get(run_id), self.inputs.get(run_id),
-            [(k["run_id"], k["run_name"], k["status"], k["dead"], self.metrics.get(k["run_id"]))
-             for k in kids],
-            parent["run_name"] if parent else None, versions,
-            self.directions, self.primary_metric(eid), self._strip_key(run),
+            [(k, (kid := self.runs_by_id[k])["run_name"], kid["status"], kid["dead"],
+              metrics.get(k)) for k in kids] if kids else None,
+            parent["run_name"] if parent else None,
+            sorted((v.name, v.version, v.current_stage, sorted(v.aliases),
+                    self.urls.lineage(v.name, v.version)) for v in versions)
+            if versions else None,
+            _strip_marks(self, run),
         )
         digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()
         self._fingerprints[run_id] = digest
         return digest
 
-    def _strip_key(self, run: dict[str, Any]) -> tuple[Any, ...]:
-        """What a run page's opening strip shows besides the run's own data."""
-        from tracker.site.pages.run_summary import run_strip
+    def run_chunk_part(self, run: dict[str, Any]) -> bytes:
+        """``\0<run id>\0<fingerprint>``: what ``chunks.chunk_key`` hashes of a run (made once
+        per run and build: the row, filter and compare chunks and the board pages all ask)."""
+        part = self._chunk_parts.get(run["run_id"])
+        if part is None:
+            part = self._chunk_parts[run["run_id"]] = (
+                f"\0{run['run_id']}\0{self.run_fingerprint(run)}".encode())
+        return part
 
-        strip = run_strip(self, run)
-        return (strip.best, strip.best_trial, strip.sweep, strip.retrained_from)
+    def _experiment_key(self, experiment_id: str) -> str:
+        """What every run page of an experiment shows of it, and the build's settings (part
+        of each run's fingerprint; made once per experiment)."""
+        key = self._experiment_keys.get(experiment_id)
+        if key is None:
+            key = self._experiment_keys[experiment_id] = repr((
+                self.build_key, tuple(self.runs[0]) if self.runs else (),
+                self.experiment_name(experiment_id), self.urls.experiment(experiment_id),
+                self.directions, self.primary_metric(experiment_id)))
+        return key
 
     @cached_property
     def dirty_runs(self) -> set[str]:
@@ -400,10 +420,22 @@ class SiteData:
         return self.directions.of(key) or ""
 
     def experiment_name(self, experiment_id: str) -> str:
-        for exp in self.experiments:
-            if exp["experiment_id"] == experiment_id:
-                return str(exp["name"])
-        return experiment_id
+        return self._experiment_names.get(experiment_id, experiment_id)
+
+    @cached_property
+    def _experiment_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for exp in self.experiments:  # the first of an id, as a search in order would find
+            names.setdefault(exp["experiment_id"], str(exp["name"]))
+        return names
+
+
+def _strip_marks(site: SiteData, run: dict[str, Any]) -> tuple[Any, ...]:
+    """What a run page's opening strip shows besides the run's own data and its parent's name
+    and id (``run_summary.strip_marks``)."""
+    from tracker.site.pages.run_summary import strip_marks
+
+    return strip_marks(site, run)
 
 
 def _quote(text: str) -> str:

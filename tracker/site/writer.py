@@ -4,7 +4,16 @@ A manifest (``.tracker-build.json`` in the output folder) maps each file to the 
 content, each page to the hash of its page model, and each group of files (a run's page, its CSV
 histories and artifact copies) to the fingerprint of the data it was made from. An unchanged page
 is neither rendered nor written on the next build; an unchanged group is not even collected.
-File times play no part (CI checkouts have none).
+File times play no part in what is made (CI checkouts have none).
+
+Whether the previous build's files are still there is asked of their folders, not of each file
+(#14: a rebuild of 10,000 runs stat'ed 40,000 files): each build records each folder's
+modification time and inode as it left them (``FOLDERS``: machine-local, so not in the
+manifest, which two builds of one store write identically), and a folder that still has them has had no
+file added, removed or renamed since, so the files the manifest lists in it are there. A folder
+that changed, or changed too close to the record for its time to tell (``RACY_NS``), or a fresh
+checkout (new times) is listed once (``os.scandir``). A file edited in place keeps its folder's
+time and is not noticed: delete it (or build into a fresh folder) to have it made again.
 """
 
 from __future__ import annotations
@@ -12,10 +21,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 MANIFEST = ".tracker-build.json"
+#: The folders' times as the last build left them, under the build cache's folder (a dot file:
+#: machine state, not content; a missing or damaged file costs a listing of each folder, never
+#: correctness).
+FOLDERS = ".folders.state"
+#: A folder changed less than this long before the manifest was saved is listed, not trusted:
+#: some file systems keep modification times in whole seconds (FAT: two).
+RACY_NS = 2_000_000_000
 
 
 def content_hash(data: bytes) -> str:
@@ -44,36 +62,91 @@ class SiteWriter:
         self.out = os.path.abspath(os.fspath(out))
         os.makedirs(self.out, exist_ok=True)
         self.previous = self._load_manifest()
+        self._previous_folders, self._previous_time = self._load_folders()
         self.files: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
         self.groups: dict[str, dict[str, Any]] = {}
         self._reusable: dict[tuple[str, str], bool] = {}
-        self._folders: set[str] = set()  # folders made (or found) by this build
+        self._listed: dict[str, set[str] | None] = {}  # folder -> its files (None: intact)
+        self._touched: set[str] = set()  # folders this build wrote to or removed from
+        self._made: set[str] = set()  # folders made (or found) by this build
         self.stats = WriteStats()
 
     def _load_manifest(self) -> dict[str, dict[str, Any]]:
         try:
             with open(os.path.join(self.out, MANIFEST), encoding="utf-8") as fh:
                 data = json.load(fh)
-            return {"files": dict(data.get("files", {})), "inputs": dict(data.get("inputs", {})),
-                    "groups": dict(data.get("groups", {}))}
+            manifest = {"files": dict(data.get("files", {})),
+                        "inputs": dict(data.get("inputs", {})),
+                        "groups": dict(data.get("groups", {}))}
         except (OSError, ValueError, AttributeError):
-            return {"files": {}, "inputs": {}, "groups": {}}
+            manifest = {"files": {}, "inputs": {}, "groups": {}}
+        return manifest
+
+    def _load_folders(self) -> tuple[dict[str, Any], Any]:
+        """The folders' states the previous build left (``FOLDERS``) and when it saved them."""
+        try:
+            with open(self._folders_file(), encoding="utf-8") as fh:
+                data = json.load(fh)
+            return dict(data["folders"]), data["time"]
+        except (OSError, ValueError, AttributeError, TypeError, KeyError):
+            return {}, None
+
+    def _folders_file(self) -> str:
+        from tracker.site.cache import CACHE_DIR
+
+        return os.path.join(self.out, CACHE_DIR, FOLDERS)
+
+    def _on_disk(self, path: str) -> bool:
+        """Whether the previous build's file ``path`` is still there: trusted when its folder
+        is as that build left it, else looked up in one listing of the folder (see the module
+        docstring): never a ``stat`` per file."""
+        folder, _, name = path.rpartition("/")
+        if folder not in self._listed:
+            self._listed[folder] = self._listing(folder)
+        names = self._listed[folder]
+        return names is None or name in names
+
+    def _listing(self, folder: str) -> set[str] | None:
+        """None when ``folder`` has had no file added, removed or renamed since the previous
+        build (its modification time and inode as recorded, and older than the record by more
+        than a file system's time resolution), else the names of the files in it."""
+        full = self._full(folder) if folder else self.out
+        recorded = self._previous_folders.get(folder)
+        written = self._previous_time
+        if (folder not in self._touched and isinstance(recorded, list)
+                and isinstance(written, int) and _folder_state(full) == recorded
+                and recorded[0] < written - RACY_NS):
+            return None
+        try:
+            with os.scandir(full) as entries:
+                return {e.name for e in entries if e.is_file()}
+        except OSError:
+            return set()
 
     def reusable(self, key: str, fingerprint: str) -> bool:
         """True when group ``key`` was made from ``fingerprint`` last time and its files are intact."""
         answer = self._reusable.get((key, fingerprint))
         if answer is None:
             old = self.previous["groups"].get(key)
-            old = old if isinstance(old, dict) else {}
-            files = old.get("files")
-            answer = (
-                isinstance(files, list) and old.get("fp") == fingerprint
-                and all(p in self.previous["files"] and os.path.isfile(self._full(p))
-                        for p in files)
-            )
+            answer = (isinstance(old, dict) and isinstance(files := old.get("files"), list)
+                      and old.get("fp") == fingerprint and self._all_on_disk(files))
             self._reusable[(key, fingerprint)] = answer
         return answer
+
+    def _all_on_disk(self, paths: list[str]) -> bool:
+        """``_on_disk`` of each of ``paths`` that the previous manifest lists (else False)."""
+        listed, known = self._listed, self.previous["files"]
+        for path in paths:
+            if path not in known:
+                return False
+            folder, _, name = path.rpartition("/")
+            if folder not in listed:
+                listed[folder] = self._listing(folder)
+            names = listed[folder]
+            if names is not None and name not in names:
+                return False
+        return True
 
     def kept_files(self, key: str, fingerprint: str) -> list[str] | None:
         """The files of group ``key`` when the previous build's can stay (see ``reusable``)."""
@@ -84,16 +157,40 @@ class SiteWriter:
     def keep_group(self, key: str, fingerprint: str) -> list[str]:
         """Keep a reusable group's files as they are (see ``reusable``); returns their paths."""
         paths = list(self.previous["groups"][key]["files"])
+        files, inputs = self.previous["files"], self.previous["inputs"]
         for path in paths:
             if path in self.files:
                 raise ValueError(f"Two site files want the same path {path!r}.")
-            self.files[path] = self.previous["files"][path]
-            if path in self.previous["inputs"]:
-                self.inputs[path] = self.previous["inputs"][path]
+            self.files[path] = files[path]
+            if path in inputs:
+                self.inputs[path] = inputs[path]
         self.stats.unchanged += len(paths)
         self.stats.reused_groups += 1
         self.groups[key] = {"fp": fingerprint, "files": paths}
         return paths
+
+    def keep_groups(self, groups: Iterable[tuple[str, str]]) -> list[str]:
+        """``keep_group`` of each (key, fingerprint) of reusable groups; returns every path."""
+        previous, files, inputs = self.previous["groups"], self.previous["files"], \
+            self.previous["inputs"]
+        kept: list[str] = []
+        count = 0
+        for key, fingerprint in groups:
+            paths = list(previous[key]["files"])
+            self.groups[key] = {"fp": fingerprint, "files": paths}
+            kept += paths
+            count += 1
+        if not self.files.keys().isdisjoint(kept) or len(set(kept)) != len(kept):
+            mine: set[str] = set()
+            for path in kept:
+                if path in self.files or path in mine:
+                    raise ValueError(f"Two site files want the same path {path!r}.")
+                mine.add(path)
+        self.files.update((path, files[path]) for path in kept)
+        self.inputs.update((path, inputs[path]) for path in kept if path in inputs)
+        self.stats.unchanged += len(kept)
+        self.stats.reused_groups += count
+        return kept
 
     def record_group(self, key: str, fingerprint: str, paths: list[str]) -> None:
         """Remember that the files at ``paths`` were made from ``fingerprint``."""
@@ -104,7 +201,7 @@ class SiteWriter:
         if self.previous["inputs"].get(path) != input_hash:
             return False
         old = self.previous["files"].get(path)
-        if old is None or not os.path.isfile(self._full(path)):
+        if old is None or not self._on_disk(path):
             return False
         self.inputs[path] = input_hash
         self.files[path] = old
@@ -121,13 +218,14 @@ class SiteWriter:
         if input_hash is not None:
             self.inputs[path] = input_hash
         full = self._full(path)
-        if self.previous["files"].get(path) == digest and os.path.isfile(full):
+        if self.previous["files"].get(path) == digest and self._on_disk(path):
             self.stats.unchanged += 1
             return
+        self._touch(path)
         folder = os.path.dirname(full)
-        if folder not in self._folders:  # one makedirs per folder, not per file (#14)
+        if folder not in self._made:  # one makedirs per folder, not per file (#14)
             os.makedirs(folder, exist_ok=True)
-            self._folders.add(folder)
+            self._made.add(folder)
         try:  # a new file is written in place: no temporary file to rename (#14)
             with open(full, "xb") as fh:
                 fh.write(data)
@@ -140,26 +238,68 @@ class SiteWriter:
 
     def finish(self) -> WriteStats:
         """Remove files of the previous build that this build did not produce; save the manifest."""
-        for path in sorted(set(self.previous["files"]) - set(self.files)):
+        for path in sorted(p for p in self.previous["files"] if p not in self.files):
             full = self._full(path)
             if os.path.isfile(full):
+                self._touch(path)
                 os.unlink(full)
                 self.stats.removed.append(path)
                 _remove_empty_parents(os.path.dirname(full), self.out)
-        manifest = {"files": dict(sorted(self.files.items())),
-                    "inputs": dict(sorted(self.inputs.items())),
-                    "groups": dict(sorted(self.groups.items()))}
-        # json.dumps without indent: the C encoder (json.dump with indent is ~10x slower).
+        manifest = {"files": self.files, "inputs": self.inputs, "groups": self.groups}
+        # json.dumps without indent: the C encoder (json.dump with indent is ~10x slower);
+        # sort_keys: the same text whatever order the files were made in.
         text = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
         with open(self._full(MANIFEST), "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.makedirs(os.path.dirname(self._folders_file()), exist_ok=True)  # before the times
+        folders = json.dumps({"folders": self._folders(), "time": time.time_ns()},
+                             separators=(",", ":"))
+        with open(self._folders_file(), "w", encoding="utf-8") as fh:
+            fh.write(folders)
         return self.stats
+
+    def _touch(self, path: str) -> None:
+        """Note that this build changes ``path``'s folder (and, when it makes them, its parents)."""
+        folder = path.rpartition("/")[0]
+        while folder not in self._touched:
+            self._touched.add(folder)
+            if not folder:
+                break
+            folder = folder.rpartition("/")[0]
+
+    def _folders(self) -> dict[str, list[int]]:
+        """The state of every folder holding a file of this build, as the build leaves it: a
+        folder found intact and not written to keeps its recorded state without a ``stat``."""
+        out: dict[str, list[int]] = {}
+        previous = self._previous_folders
+        for path in self.files:
+            folder = path.rpartition("/")[0]
+            if folder in out:
+                continue
+            if folder in self._listed and self._listed[folder] is None \
+                    and folder not in self._touched:
+                out[folder] = previous[folder]
+                continue
+            state = _folder_state(self._full(folder) if folder else self.out)
+            if state is not None:
+                out[folder] = state
+        return dict(sorted(out.items()))
 
     def _full(self, path: str) -> str:
         full = os.path.normpath(os.path.join(self.out, *path.split("/")))
         if not full.startswith(self.out + os.sep) and full != self.out:
             raise ValueError(f"Site path {path!r} escapes the output folder.")
         return full
+
+
+def _folder_state(folder: str) -> list[int] | None:
+    """A folder's modification time and inode (None when it is missing): both stay while no
+    file in it is added, removed or renamed."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_ino]
 
 
 def _remove_empty_parents(folder: str, stop: str) -> None:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 NAMESPACE, KEY, FORMAT = "changes", "state", "1"
 MAX_BUILDS = 200
+#: Runs an entry lists (best first); the others are counted, and are on the leaderboards
+#: (#14: a commit of 5,000 runs made a page of megabytes, rendered again after every run).
+ENTRY_RUNS = 20
 COMMIT_TAG, MESSAGE_TAG = "mlflow.source.git.commit", "tracker.source.git.message"
 REMOTE_TAG, USER_TAG = "mlflow.source.git.repoURL", "mlflow.user"
 
@@ -64,9 +67,13 @@ class Entry:
     url: str = doc("The commit's page on its forge ('' when unknown).")
     author: str = doc("Who trained (the runs' user).")
     time: int | None = doc("When its first run started (a build: its newest data), ms.")
-    runs: tuple[ChangedRun, ...] = doc("The runs it added, per experiment best first.")
+    runs: tuple[ChangedRun, ...] = doc(
+        f"The runs it added, per experiment best first (at most ``ENTRY_RUNS`` = {ENTRY_RUNS}).")
     verdicts: tuple[Verdict, ...] = doc("Per experiment: best primary metric vs before.")
     events: tuple[tuple[str, Link], ...] = doc("Registry events in its time span: (text, model).")
+    run_count: int = doc("How many runs it added (``runs`` lists the first ones).", 0)
+    experiments: tuple[Link, ...] = doc("The leaderboards of the experiments of its runs.",
+                                        factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -256,7 +263,7 @@ def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None
         return (eid, 0, value if site.direction(metric) == "min" else -value, run_id)
 
     runs = []
-    for run_id in sorted(ids, key=best_first):
+    for run_id in sorted(ids, key=best_first)[:ENTRY_RUNS]:
         run = site.runs_by_id[run_id]
         eid = run["experiment_id"]
         metric = site.primary_metric(eid)
@@ -276,7 +283,9 @@ def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None
         sha="" if is_build else key,
         url="" if is_build else commit_url(tags.get(REMOTE_TAG, ""), key),
         author=tags.get(USER_TAG, "") or site.runs_by_id[first]["user_id"] or "",
-        time=start or None, runs=tuple(runs),
+        time=start or None, runs=tuple(runs), run_count=len(ids),
+        experiments=tuple(Link(site.experiment_name(eid), site.urls.experiment(eid))
+                          for eid in sorted({site.runs_by_id[r]["experiment_id"] for r in ids})),
         verdicts=_verdicts(site, before, ids, bests), events=events,
     )
 

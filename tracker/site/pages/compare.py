@@ -272,7 +272,8 @@ def _head(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
 def _ranked(site: SiteData, experiment_id: str) -> list[dict[str, Any]]:
     """The experiment's runs in leaderboard order."""
     runs = site.runs_by_experiment[experiment_id]
-    return [run for run, _ in ordered_runs(site, runs, site.primary_metric(experiment_id))]
+    return [run for run, _ in ordered_runs(site, runs, site.primary_metric(experiment_id),
+                                           cache_key=f"experiment:{experiment_id}")]
 
 
 def payload(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:

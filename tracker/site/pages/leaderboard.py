@@ -11,6 +11,7 @@ parent/child collapsing, row selection for the compare page and URL state on top
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -161,23 +162,30 @@ def _param_values(
 ) -> dict[str, tuple[set[str], bool]]:
     """Per param key, in one pass over the runs (#14): up to two of its distinct values (two:
     it varies) and whether every non-empty value is a number."""
-    seen: dict[str, tuple[set[str], bool]] = {}
-    numbers: dict[str, bool] = {}
+    values: dict[str, set[str]] = {}
+    params = site.params
     for run in runs:
-        for key, value in site.params.get(run["run_id"], {}).items():
-            distinct, numeric = seen.get(key) or (set(), True)
-            if len(distinct) < 2:
-                distinct.add(value)
-            if numeric and value is not None and value != "":
-                if value not in numbers:
-                    try:
-                        float(value)
-                        numbers[value] = True
-                    except ValueError:
-                        numbers[value] = False
-                numeric = numbers[value]
-            seen[key] = (distinct, numeric)
+        mine = params.get(run["run_id"])
+        if mine:
+            for key, value in mine.items():
+                found = values.get(key)
+                if found is None:
+                    values[key] = {value}
+                else:
+                    found.add(value)
+    seen: dict[str, tuple[set[str], bool]] = {}
+    for key, distinct in values.items():
+        seen[key] = (set(itertools.islice(distinct, 2)),
+                     all(_is_number(v) for v in distinct if v is not None and v != ""))
     return seen
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _all_numeric(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
@@ -247,11 +255,19 @@ def _cells(
 
 
 def ordered_runs(
-    site: SiteData, runs: list[dict[str, Any]], primary: str
+    site: SiteData, runs: list[dict[str, Any]], primary: str, *, cache_key: str = ""
 ) -> list[tuple[dict[str, Any], int]]:
     """(run, depth) pairs, the best run first: top-level runs ranked by ``primary``, a parent at
     the rank of the best run of its subtree (a sweep sits where its best trial would), each
-    followed by its descendants ranked the same way; runs without the metric last."""
+    followed by its descendants ranked the same way; runs without the metric last.
+
+    ``cache_key`` names ``runs`` for the rest of the build (e.g. ``experiment:<id>``): the
+    leaderboard and the compare data ask for the same order once (#14)."""
+    if cache_key:
+        cached = site.orders.get((cache_key, primary))
+        if cached is None:
+            cached = site.orders[(cache_key, primary)] = ordered_runs(site, runs, primary)
+        return cached
     ids = {r["run_id"] for r in runs}
     direction = site.direction(primary) if primary else ""
     subtree: dict[str, float | None] = {}
@@ -299,17 +315,24 @@ def ordered_runs(
     return out
 
 
-def _trend(site: SiteData, timed: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+def _trend(site: SiteData, timed: list[dict[str, Any]], key: str,
+           shown: dict[str, tuple[str, str, str]] | None = None) -> dict[str, Any] | None:
+    """The trend figure of metric ``key`` over ``timed`` (runs in start order); ``shown``
+    keeps each run's (start, label, page) for the next metric's figure."""
     direction = site.direction(key)
     points = []
     per_commit: dict[str, float] = {}
     messages: dict[str, str] = {}
+    shown = {} if shown is None else shown
     for run in timed:
         value = site.metrics.get(run["run_id"], {}).get(key)
         if value is None or not math.isfinite(value):
             continue
-        href = site.urls.run(run["run_id"])
-        points.append((_iso(run["start_time"]), value, run_label(run), href))
+        point = shown.get(run["run_id"])
+        if point is None:
+            point = shown[run["run_id"]] = (
+                _iso(run["start_time"]), run_label(run), site.urls.run(run["run_id"]))
+        points.append((point[0], value, point[1], point[2]))
         commit = site.tags.get(run["run_id"], {}).get("mlflow.source.git.commit")
         if commit:
             short = commit[:8]
@@ -334,7 +357,8 @@ def _trends(
 ) -> tuple[dict[str, Any], ...]:
     timed = sorted((r for r in runs if r["start_time"]),
                    key=lambda r: (r["start_time"], r["run_id"]))
-    figures = [_trend(site, timed, key) for key in metrics]
+    shown: dict[str, tuple[str, str, str]] = {}
+    figures = [_trend(site, timed, key, shown) for key in metrics]
     return tuple(f for f in figures if f is not None)
 
 
@@ -587,7 +611,8 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
         ranked_by = site.primary_metric(eid)
         columns = _columns(site, runs, primary)
         best = _best_values(site, runs, columns)
-        rows = _Rows(site, ordered_runs(site, runs, ranked_by), columns, best)
+        rows = _Rows(site, ordered_runs(site, runs, ranked_by, cache_key=f"experiment:{eid}"),
+                     columns, best)
         board = urls.experiment(eid)
         title = exp["name"]
         crumbs = (Link("Home", urls.home), Link(title, board))

@@ -24,7 +24,7 @@ from tracker import context as ctx
 from tracker.query.bulk import Series
 from tracker.site import charts, metric_csv, timeseries
 from tracker.site.links import commit_url, repo_web_url, run_label
-from tracker.site.pages import Group, Link, Page, SiteFile, doc
+from tracker.site.pages import Group, KeptGroups, Link, Page, SiteFile, doc
 from tracker.site.pages.artifacts import Artifact, Importance, importance, lazy_previews
 from tracker.site.pages.artifacts import artifacts as artifact_list
 from tracker.site.pages.run_summary import RunStrip, run_strip
@@ -372,12 +372,16 @@ def _run_items(site: SiteData, run: dict[str, Any]) -> list[Page | SiteFile]:
     return [run_page(site, run, files), *files]
 
 
-def collect(site: SiteData) -> Iterable[Group]:
-    """One group per run: its page, CSV histories and artifact copies, redone when it changes."""
+def collect(site: SiteData) -> Iterable[Group | KeptGroups]:
+    """One group per run: its page, CSV histories and artifact copies, redone when it changes;
+    the runs that did not change are kept in one go."""
     dirty = site.dirty_runs  # the groups the build makes: their histories are read in batches
     # In run id order: the store's rows mostly are, so each batch reads a few row groups (#14).
     runs = sorted(site.runs, key=lambda run: run["run_id"])
     site.plan_histories(run["run_id"] for run in runs if run["run_id"] in dirty)
+    fingerprint = site.run_fingerprint
+    yield KeptGroups(tuple((f"run:{run['run_id']}", fingerprint(run)) for run in site.runs
+                           if run["run_id"] not in dirty))
     for run in runs:
-        yield Group(f"run:{run['run_id']}", site.run_fingerprint(run),
-                    partial(_run_items, site, run))
+        if run["run_id"] in dirty:
+            yield Group(f"run:{run['run_id']}", fingerprint(run), partial(_run_items, site, run))

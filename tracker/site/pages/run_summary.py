@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.site.links import run_label
 from tracker.site.pages import Link, doc
 
 if TYPE_CHECKING:
@@ -54,10 +55,29 @@ def _best(site: SiteData, key: str, runs: Callable[[], list[dict[str, Any]]],
     return cache[key]
 
 
+def strip_marks(site: SiteData, run: dict[str, Any]) -> tuple[bool, bool, str, str]:
+    """What ``run_strip`` shows that comes from other runs: (best, best trial, the id and the
+    label of the run it was retrained from); part of the run page's fingerprint, so cheap."""
+    run_id, eid = run["run_id"], run["experiment_id"]
+    metric = site.primary_metric(eid)
+    value = _value(site, run_id, metric) if metric else None
+    best = best_trial = False
+    if value is not None and site.direction(metric):
+        best = value == _best(site, f"experiment:{eid}:{metric}",
+                              lambda: site.runs_by_experiment.get(eid, []), metric)
+        pid = run["parent_run_id"]
+        if pid and pid in site.runs_by_id:
+            best_trial = value == _best(site, f"sweep:{pid}:{metric}", lambda: [
+                site.runs_by_id[c] for c in site.children.get(pid, []) if c in site.runs_by_id],
+                metric)
+    tags = site.tags.get(run_id)
+    source = next((tags[t] for t in RETRAINED_FROM_TAGS if tags.get(t) in site.runs_by_id),
+                  "") if tags else ""
+    return best, best_trial, source, run_label(site.runs_by_id[source]) if source else ""
+
+
 def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
     """The strip of ``run``'s page."""
-    from tracker.site.links import run_label
-
     run_id, eid = run["run_id"], run["experiment_id"]
     metric = site.primary_metric(eid)
     direction = site.direction(metric) if metric else ""
