@@ -163,8 +163,11 @@ def add_run(store: str, experiment_id: str, index: int) -> str:
 
 
 def _env() -> dict[str, str]:
+    # Without PYTHONDONTWRITEBYTECODE: builds run from compiled modules, as an installed
+    # tracker does (a shell that sets it made every build compile the site's modules again).
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TRACKER_", "MLFLOW_")) and k != "SOURCE_DATE_EPOCH"}
+           if not k.startswith(("TRACKER_", "MLFLOW_"))
+           and k not in ("SOURCE_DATE_EPOCH", "PYTHONDONTWRITEBYTECODE")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
