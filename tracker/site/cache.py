@@ -53,11 +53,21 @@ class BuildCache:
         if isinstance(entry, _Spilled):
             return json.loads(entry.read(self._spills[namespace])) if entry.fingerprint == \
                 fingerprint else None
-        entry = self._namespace(namespace).get(key)
+        old = self._namespace(namespace)
+        entry = old.get(key)
         if not isinstance(entry, list) or len(entry) != 2 or entry[0] != fingerprint:
             return None
-        self._new.setdefault(namespace, {})[key] = entry
-        return entry[1]
+        value = entry[1]
+        if self.folder is not None:
+            # Kept as its JSON in the spill file, not as objects: every namespace a build reads
+            # would otherwise stay decoded until ``save`` (the compare histories of 100,000
+            # runs, ~3 GB, when every page of an existing site is made again, #14).
+            self._spill(namespace, key, fingerprint, _encode(value).encode("utf-8"),
+                        changed=False)
+            old[key] = [fingerprint, None]  # the key stays: ``save`` compares the key sets
+        else:
+            self._new.setdefault(namespace, {})[key] = entry
+        return value
 
     def get_text(self, namespace: str, key: str, fingerprint: str) -> str | None:
         """``get``'s value as its compact JSON text (sorted keys), without decoding a value put
@@ -85,9 +95,14 @@ class BuildCache:
             return
         self._spill(namespace, key, fingerprint, _encode(value).encode("utf-8"))
 
-    def _spill(self, namespace: str, key: str, fingerprint: str, data: bytes) -> None:
+    def _spill(
+        self, namespace: str, key: str, fingerprint: str, data: bytes, *, changed: bool = True
+    ) -> None:
+        """Keep ``data`` (a value's JSON) in the namespace's spill file; ``changed``: False for
+        a value read back from the namespace's file as it is."""
         self._check(namespace)
-        self._changed.add(namespace)
+        if changed:
+            self._changed.add(namespace)
         assert self.folder is not None
         spill = self._spills.get(namespace)
         if spill is None:
