@@ -196,3 +196,23 @@ def test_a_new_process_plans_from_cached_footers(
     part.write_bytes(part.read_bytes() + b"\0")  # another size: not the file that was cached
     with pytest.raises(AssertionError, match="read the footer"):
         Store(LocalFS(uri), uri).plan()
+
+
+def test_a_record_file_in_a_folder_named_like_a_glob_pattern_is_not_read(tmp_store: str) -> None:
+    """DuckDB reads a path as a pattern: a hostile store's ``run_id=*`` folder holding a copy of
+    a run's file made the load read every run folder's file of that name, and a ``run_id=[z]``
+    folder (a pattern matching nothing, not even itself) made every search fail."""
+    import shutil
+
+    eid = tracker.TrackerClient(tmp_store).get_experiment_by_name("alpha").experiment_id
+    before = tracker.search_runs([eid])
+    run_file = _files(tmp_store, f"runs/experiment_id={eid}/run_id=*/*.parquet")[0]
+    for pattern in ("*", "[z]"):
+        hostile = run_file.parent.parent / f"run_id={pattern}"
+        hostile.mkdir()
+        shutil.copy(run_file, hostile / run_file.name)
+    store = Store(LocalFS(tmp_store))
+    assert not [f.path for f in store.list_record_files() if "=*" in f.path or "[" in f.path]
+    after = tracker.search_runs([eid])
+    assert len(after) == len(before)
+    assert sorted(after["run_id"]) == sorted(before["run_id"])

@@ -81,10 +81,17 @@ class ReadPlan:
     skipped: tuple[str, ...] = ()
 
 
+# DuckDB expands these in every path it is given to read, even one passed as a parameter: a
+# record file in a folder named ``run_id=*`` would make a load read its neighbours' files.
+_GLOB_CHARACTERS = frozenset("*?[]{}")
+
+
 def parse_store_file(entry: FileEntry) -> StoreFile | None:
+    """The record file at ``entry``, or None when it is not one (its name, or a folder named
+    like a glob pattern: never written by tracker, and read by DuckDB as a pattern)."""
     folder, _, name = entry.path.rpartition("/")
     match = _NAME.match(name)
-    if match is None:
+    if match is None or not _GLOB_CHARACTERS.isdisjoint(folder):
         return None
     level = _PREFIX_LEVEL[match.group(1) + "-"]
     return StoreFile(entry.path, entry.size, level, match.group(2), folder)
