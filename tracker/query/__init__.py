@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
@@ -427,22 +427,17 @@ class StoreQuery:
                 self._wide_version = self._version
             return self._wide
 
-    def lazy_reads(self) -> Any:
+    @contextlib.contextmanager
+    def lazy_reads(self) -> Iterator[StoreQuery]:
         """A context manager around queries that may read the ``in_place.LAZY`` tables while
         they are views of their fold (a search's filter: DuckDB folds only the keys it names).
         Any other query naming one folds them into tables first (``_fold_lazy_now``), as a load
         into tables did: each query would fold them again."""
-        import contextlib
-
-        @contextlib.contextmanager
-        def scope() -> Any:
-            self._lazy_reads += 1
-            try:
-                yield self
-            finally:
-                self._lazy_reads -= 1
-
-        return scope()
+        self._lazy_reads += 1
+        try:
+            yield self
+        finally:
+            self._lazy_reads -= 1
 
     def _fold_lazy_now(self) -> None:
         """Fold the ``in_place.LAZY`` views into tables now (the save would do it later)."""
@@ -544,21 +539,16 @@ class StoreQuery:
         """Seconds since this query layer last ran a query (0 while a call is in progress)."""
         return 0.0 if self._working else time.monotonic() - self._last_active
 
-    def working(self) -> Any:
+    @contextlib.contextmanager
+    def working(self) -> Iterator[StoreQuery]:
         """A context manager around a call that queries several times (a search and its
         DataFrame): a background snapshot save does not start in the middle of it."""
-        import contextlib
-
-        @contextlib.contextmanager
-        def scope() -> Any:
-            self._working += 1
-            try:
-                yield self
-            finally:
-                self._working -= 1
-                self._last_active = time.monotonic()
-
-        return scope()
+        self._working += 1
+        try:
+            yield self
+        finally:
+            self._working -= 1
+            self._last_active = time.monotonic()
 
     def wait_for_snapshot(self, timeout: float | None = None) -> bool:
         """Wait until snapshots being saved in the background are written (tests, benchmarks);

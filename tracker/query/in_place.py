@@ -86,14 +86,12 @@ def names_lazy(sql: str) -> bool:
     return False
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def view_sql(files: list[str]) -> str:
     """``CREATE VIEW records`` over ``files`` (full local paths), with the columns and types of
     the ``records`` table (``views.EMPTY_RECORDS``)."""
-    listed = ", ".join(_literal(f) for f in files)
+    from tracker.query.snapshot import _sql_string
+
+    listed = ", ".join(f"'{_sql_string(f)}'" for f in files)
     return (
         "CREATE VIEW records AS SELECT experiment_id::VARCHAR AS experiment_id, "
         "run_id::VARCHAR AS run_id, seg::VARCHAR AS seg, kind::VARCHAR AS kind, "
