@@ -81,6 +81,55 @@ def test_a_newer_loose_file_is_still_reported_by_the_first_load(tmp_path: Path) 
     assert any("format version '99'" in w and newer.name in w for w in query.warnings)
 
 
+# -- the first load on another thread, beside the pandas import --------------------------------
+
+
+def test_a_load_started_ahead_gives_the_same_tables_and_reports_its_warnings(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    from tracker import query as query_module
+
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 3)
+    folder = next(Path(uri, "runs").glob("experiment_id=*/run_id=*"))
+    table = pq.read_table(next(folder.glob("*.parquet")))
+    newer = folder / "seg-18ebdd0000000000cafef00d.parquet"
+    pq.write_table(table.replace_schema_metadata({b"tracker.format_version": b"99"}), newer)
+    before = len(query_module._connections)
+    query = StoreQuery(TrackerClient(uri).store)
+    query.load_ahead()
+    query.load_ahead()  # a second call while the first runs starts nothing more
+    assert _names(query) == ["r0", "r1", "r2"]
+    assert not any(t.name == "tracker-load" for t in threading.enumerate())
+    assert len(query_module._connections) == before + 1  # the thread's connection, used here
+    assert any("format version '99'" in w and newer.name in w for w in query.warnings)
+
+
+def test_what_a_load_started_ahead_raises_is_raised_by_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker.exceptions import StoreError
+
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 2)
+    calls: list[str] = []
+
+    def broken(self: StoreQuery, plan: object, **_: object) -> None:
+        import threading
+
+        calls.append(threading.current_thread().name)
+        raise StoreError("the store cannot be read")
+
+    monkeypatch.setattr(StoreQuery, "_apply", broken)
+    query = StoreQuery(TrackerClient(uri).store)
+    query.load_ahead()
+    with pytest.raises(StoreError, match="cannot be read"):
+        query.refresh()
+    assert calls == ["tracker-load", "MainThread"]
+
+
 # -- what the first search of a process imports ------------------------------------------------
 
 _IMPORTS = """

@@ -409,6 +409,9 @@ class TrackerClient(
         if experiment_ids is not None:
             experiment_ids = self._experiment_ids(experiment_ids)
         query = self.query
+        query.load_ahead()
+        import pandas  # noqa: F401 - here, while the store loads on another thread (#16)
+
         with query.working():  # a snapshot being saved waits for the DataFrame
             run_ids = search_runs(
                 query, experiment_ids, filter_string, run_view_type, max_results, order_by

@@ -201,6 +201,7 @@ class StoreQuery:
         self._publishing = threading.Lock()
         self._use_snapshots = snapshots
         self._registry_rows: dict[str, list[tuple[Any, ...]]] = {}  # the rows of each, as made
+        self._ahead: threading.Thread | None = None  # a first load on another thread
 
     @property
     def warnings(self) -> list[str]:
@@ -217,7 +218,35 @@ class StoreQuery:
             self._create_views()
         return con
 
+    def load_ahead(self) -> None:
+        """Start this query's first load (importing DuckDB, connecting, restoring the
+        snapshot, reading new files) on another thread, for a call that must import pandas
+        meanwhile: a new process's first search spent ~40 ms importing DuckDB, ~22 ms opening
+        a database (whatever its config) and ~10 ms restoring its snapshot, mostly native
+        code, while pandas took ~270 ms to import with one of the two cores idle (#16).
+
+        The thread's errors are not raised there: the caller's own ``refresh`` (which waits
+        for the thread) does the same work again and raises them.
+        """
+        if self._con is None and self._ahead is None:
+            self._ahead = threading.Thread(target=self._load_quietly, name="tracker-load",
+                                           daemon=False)
+            self._ahead.start()
+
+    def _load_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.refresh()
+
+    def _join_ahead(self) -> None:
+        """Wait for ``load_ahead``'s thread, unless this is it."""
+        ahead = self._ahead
+        if ahead is not None and ahead is not threading.current_thread():
+            ahead.join()
+            self._ahead = None
+
     def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._join_ahead()
         if self._con is None:
             # The derived tables are made by the first refresh (folded, or restored from a
             # snapshot): folding an empty store first cost a new process ~40 ms (#16). The
@@ -236,6 +265,8 @@ class StoreQuery:
         if self.tracer is not None:
             self.tracer(sql.strip())
         self._last_active = time.monotonic()
+        if self._ahead is not None:
+            self._join_ahead()
         con = self._con if self._con is not None else self._connection()
         if self._views_pending and _names_a_lazy_view(sql):
             self._create_views()
@@ -245,6 +276,7 @@ class StoreQuery:
 
     def refresh(self) -> StoreQuery:
         """Bring the tables up to date with the store's files."""
+        self._join_ahead()
         with self._lock:
             con = self._connection()
             self.store.read_format_warning()
@@ -959,11 +991,14 @@ class StoreQuery:
                 the query layer does not read the registry itself); with it, a query that
                 names ``model_versions`` or ``registered_models`` gets those tables.
         """
-        import duckdb
-
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgumentError(f"sql() needs a query string, got {query!r}.")
+        self.load_ahead()
+        import pandas  # noqa: F401 - the result's, while the store loads on another thread
+
         self.refresh()
+        import duckdb
+
         if self._views_pending:  # any text may name a view: make them before it runs
             self._create_views()
         # never with publish rules: these tables are not redacted (the site redacts apart)
