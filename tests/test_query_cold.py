@@ -130,6 +130,48 @@ def test_what_a_load_started_ahead_raises_is_raised_by_the_caller(
     assert calls == ["tracker-load", "MainThread"]
 
 
+_FIRST_AND_WARM = """
+import sys, pickle, tracker
+from tracker.exceptions import InvalidArgumentError
+tracker.set_tracking_uri(sys.argv[1])
+frames = []
+for filter_string in sys.argv[3:]:
+    try:
+        frames.append(tracker.search_runs([sys.argv[2]], filter_string))
+    except InvalidArgumentError as exc:
+        frames.append(f"error: {exc}")
+sys.stdout.buffer.write(pickle.dumps(frames))
+"""
+
+
+@pytest.mark.parametrize("first", ["params.p = '1'", "metrics.m > 100", "params.p = = 1"],
+                         ids=["rows", "no rows", "bad filter"])
+def test_the_first_search_of_a_process_gives_what_a_warm_search_gives(
+    tmp_path: Path, first: str
+) -> None:
+    """The first search runs its DuckDB side ahead on another thread (``Ahead``): its rows,
+    columns and errors are those of the same search made again in the same process."""
+    import pickle
+
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 7)
+    cache = tmp_path / "cache"
+    for attempt in ("no snapshot", "from the snapshot"):
+        done = subprocess.run([sys.executable, "-c", _FIRST_AND_WARM, uri, eid, first, first],
+                              env=_env(cache), capture_output=True, check=True)
+        cold, warm = pickle.loads(done.stdout)
+        if isinstance(warm, str):
+            assert cold == warm and "p = = 1" in warm, attempt
+            continue
+        pd.testing.assert_frame_equal(cold, warm)
+        assert len(cold) == {"rows": 3, "no rows": 0}.get(
+            "rows" if first.startswith("params") else "no rows"), attempt
+        if len(cold):
+            assert list(cold.columns[:6]) == ["run_id", "experiment_id", "status",
+                                              "artifact_uri", "start_time", "end_time"]
+            assert {"params.p", "metrics.m"} <= set(cold.columns)
+
+
 # -- what the first search of a process imports ------------------------------------------------
 
 _IMPORTS = """

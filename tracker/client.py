@@ -404,19 +404,36 @@ class TrackerClient(
         order_by: list[str] | None = None,
     ) -> pd.DataFrame:
         """Like ``search_runs`` but MLflow's DataFrame (``metrics.*``, ``params.*``, ``tags.*``)."""
-        from tracker.query.reads import runs_dataframe, search_runs
+        from tracker.query.reads import runs_dataframe, search_runs, select_runs
 
         if experiment_ids is not None:
             experiment_ids = self._experiment_ids(experiment_ids)
         query = self.query
-        query.load_ahead()
-        import pandas  # noqa: F401 - here, while the store loads on another thread (#16)
 
-        with query.working():  # a snapshot being saved waits for the DataFrame
-            run_ids = search_runs(
+        def find() -> list[str]:
+            return search_runs(
                 query, experiment_ids, filter_string, run_view_type, max_results, order_by
             )
-            return runs_dataframe(query, run_ids)
+
+        with query.working():  # a snapshot being saved waits for the DataFrame
+            if query.cold:
+                # A new process: DuckDB imports, connects, loads the store and finds the runs
+                # on another thread while pandas imports on this one (#16).
+                from tracker.query import Ahead
+
+                def find_ahead() -> tuple[list[str], Any]:
+                    found = find()
+                    if not found:
+                        return found, None
+                    query.warm_timestamps()  # the DataFrame's start and end times
+                    return found, select_runs(query, found)
+
+                ahead = Ahead(find_ahead, "tracker-search")
+                import pandas  # noqa: F401
+
+                run_ids, selected = ahead.result()
+                return runs_dataframe(query, run_ids, selected)
+            return runs_dataframe(query, find())
 
     def experiment_stats(self) -> dict[str, tuple[int, int | None]]:
         """Per experiment id: (runs not deleted, last activity in ms or None)."""

@@ -111,6 +111,32 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+class Ahead:
+    """``call()`` run on another thread, for work that overlaps an import on this one.
+
+    ``result()`` waits for it and returns what it returned or raises what it raised.
+    """
+
+    def __init__(self, call: Callable[[], Any], name: str = "tracker-ahead") -> None:
+        self._call = call
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=False)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # noqa: BLE001 - raised again by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def _close_all() -> None:
     # Closing before interpreter teardown avoids an intermittent abort ("terminate called
     # without an active exception") when DuckDB and pyarrow objects are destroyed late.
@@ -217,6 +243,16 @@ class StoreQuery:
         if self._views_pending:
             self._create_views()
         return con
+
+    @property
+    def cold(self) -> bool:
+        """Nothing loaded yet: the next query imports DuckDB, connects and loads the store."""
+        return self._con is None and self._ahead is None
+
+    def warm_timestamps(self) -> None:
+        """Make DuckDB set up its time zones (~6 ms, on the first ``TIMESTAMPTZ``) now: for a
+        thread that runs ahead of a call whose result has timestamps (#16)."""
+        self._connection().execute("SELECT epoch_ms(0)::TIMESTAMPTZ").fetchall()
 
     def load_ahead(self) -> None:
         """Start this query's first load (importing DuckDB, connecting, restoring the

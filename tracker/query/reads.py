@@ -290,29 +290,42 @@ def search_runs(
         return [row[0] for row in q._execute(sql, params).fetchall()]
 
 
-def runs_dataframe(q: StoreQuery, run_ids: list[str]) -> pd.DataFrame:
-    """MLflow's ``search_runs`` DataFrame for ``run_ids`` in that order, built in one query."""
+def runs_dataframe(q: StoreQuery, run_ids: list[str], selected: Any = None) -> pd.DataFrame:
+    """MLflow's ``search_runs`` DataFrame for ``run_ids`` in that order, built in one query
+    (``selected``: what ``select_runs`` returned for them, when it ran ahead)."""
     import pandas as pd
 
     base_cols = ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
     if not run_ids:
         return pd.DataFrame(columns=base_cols)
+    from tracker.query import wide
+
+    with q.working():
+        if selected is None:
+            selected = select_runs(q, run_ids)
+        # Past the wide table's budget, or while a background save is to build it: pivot the
+        # long rows of these runs.
+        table, present = wide.select_long(q) if selected is _LONG else wide.fetch(*selected)
+        return _to_frame(table, present)
+
+
+_LONG = object()  # ``select_runs``: no wide table to read, pivot the long rows
+
+
+def select_runs(q: StoreQuery, run_ids: list[str]) -> Any:
+    """The DuckDB side of ``runs_dataframe`` (``run_ids`` not empty), run and not fetched: it
+    imports neither pandas nor pyarrow, so it can run ahead while they import (#16). The next
+    query on ``q`` must be ``runs_dataframe``'s."""
+    from tracker.query import wide
+
     q._execute(
         "CREATE OR REPLACE TEMP TABLE _selected AS "
         "SELECT unnest($ids) AS run_id, generate_subscripts($ids, 1) AS ord",
         {"ids": list(run_ids)},
     )
-    from tracker.query import wide
-
     with q.working():
-        # Past the wide table's budget, or while a background save is to build it: pivot the
-        # long rows of these runs.
         wide_table = None if q.wide_table_later() else q.wide_table()
-        if wide_table is not None:
-            table, present = wide.select(q, wide_table)
-        else:
-            table, present = wide.select_long(q)
-        return _to_frame(table, present)
+        return _LONG if wide_table is None else wide.execute_select(q, wide_table)
 
 
 def _to_frame(table: Any, names: dict[str, str]) -> pd.DataFrame:

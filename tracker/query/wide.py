@@ -97,6 +97,12 @@ def build(q: StoreQuery, execute: Callable[..., Any] | None = None) -> WideTable
 def select(q: StoreQuery, wide: WideTable) -> Any:
     """The rows of the runs in ``_selected`` (in its order) with the columns they have, as an
     Arrow table, and the alias → name map of those columns."""
+    return fetch(*execute_select(q, wide))
+
+
+def execute_select(q: StoreQuery, wide: WideTable) -> tuple[Any, dict[str, str]]:
+    """``select`` run and not fetched (no pyarrow needed yet): the cursor holding its result,
+    and the alias → name map; ``fetch`` gives the Arrow table, before the next query."""
     if wide.columns:
         counts = q._execute(
             "SELECT " + ", ".join(f"count({alias})" for alias, _ in wide.columns)
@@ -109,11 +115,12 @@ def select(q: StoreQuery, wide: WideTable) -> Any:
     cursor = q._execute(
         f"SELECT {cols} FROM _selected s JOIN {TABLE} w USING (run_id) ORDER BY s.ord"
     )
-    # DuckDB < 2.0 names it fetch_arrow_table.
-    to_arrow = getattr(cursor, "to_arrow_table", None) or cursor.fetch_arrow_table  # type: ignore[attr-defined]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": still faster
-        return to_arrow(), dict(present)
+    return cursor, dict(present)
+
+
+def fetch(cursor: Any, present: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """(the Arrow table of ``execute_select``'s result, the alias → name map)."""
+    return _arrow(cursor), present
 
 
 def select_long(q: StoreQuery) -> Any:
