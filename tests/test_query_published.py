@@ -108,16 +108,23 @@ def _published_path(uri: str, rules: PublishRules) -> Path:
     return Path(snapshot.path_for(TrackerClient(uri).store.fs.uri(), key))
 
 
+def _records_files(path: Path) -> list[Path]:
+    """The files of the snapshot at ``path``'s records (``snapshot_records``), beside it."""
+    return sorted(path.parent.glob(f"{path.name}.records-*"))
+
+
 def _snapshot_text(path: Path) -> str:
-    """Every value of every table of the snapshot at ``path``, as one text."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        parts = []
-        for (table,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
-            parts.append(con.execute(f'SELECT * FROM "{table}"').df().to_csv())
-        return "\n".join(parts)
-    finally:
-        con.close()
+    """Every value of every table of the snapshot at ``path`` and of its records' files, as
+    one text."""
+    parts = []
+    for file in [path, *_records_files(path)]:
+        con = duckdb.connect(str(file), read_only=True)
+        try:
+            for (table,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+                parts.append(con.execute(f'SELECT * FROM "{table}"').df().to_csv())
+        finally:
+            con.close()
+    return "\n".join(parts)
 
 
 def _assert_no_secrets(path: Path, published: tuple[str, ...] = ()) -> None:
@@ -327,7 +334,8 @@ def test_the_cache_path_comes_from_the_store_uri_and_rules_only(
     _cached(uri, RULES, traced)
     key = hashlib.sha256(RULES.fingerprint().encode()).hexdigest()[:32]
     made = sorted(p.name for p in (cache / "query").iterdir())
-    assert len(made) == 1 and re.fullmatch(rf"[0-9a-f]+-published-{key}\.duckdb", made[0])
+    assert len(made) == 2 and re.fullmatch(rf"[0-9a-f]+-published-{key}\.duckdb", made[0])
+    assert re.fullmatch(rf"{re.escape(made[0])}\.records-[0-9a-f]{{16}}", made[1])
     assert not (tmp_path / "elsewhere").exists()
     assert not any("evil" in p.name or "escape" in p.name for p in tmp_path.rglob("*"))
     for bad in ("../x", "ABCDEF0123456789", "0123", "0123456789abcdef/.."):
