@@ -5,6 +5,7 @@ from-scratch load with the same rules gets — no unredacted value in the tables
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -363,6 +364,7 @@ def test_a_rebuilt_site_equals_a_site_built_from_scratch(
             build(uri, tmp_path / "scratch", config=config)
 
     build(uri, tmp_path / "site", config=config)
+    assert snapshot.wait_for_saves(30)  # the snapshot is saved once the build has returned
     from_scratch()
     _run(uri, "public-a", "second", secret=GITHUB)  # published on top of the snapshot
     _run(uri, "sandbox-qz7", "hidden-2", secret=HIDDEN)
@@ -636,3 +638,154 @@ def test_a_build_killed_while_applying_leaves_the_snapshot_usable(
     assert not _full_load(traced)
     _assert_same(tables, _fresh(uri, RULES, monkeypatch))
     assert _leftovers(cache) == []  # the dead process's copy is removed
+
+
+def _tables_of(path: Path) -> dict[str, int]:
+    """Table name → row count of the DuckDB file at ``path``."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {table: con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                for (table,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_records_stay_in_a_file_of_their_own_that_no_build_copies_or_writes(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The snapshot's file holds the folded tables and the records added since its records'
+    file was written (the delta): a build copies that, never every record."""
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    first = _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    (base,) = _records_files(saved)
+    base_digest, base_inode = _digest(base), os.stat(base).st_ino
+    assert _tables_of(base) == {"records": len(first["records"]), "records_file": 1}
+    assert "records" not in _tables_of(saved) and _tables_of(saved)["records_delta"] == 0
+    copied: list[str] = []
+    copyfile = snapshot.shutil.copyfile
+
+    def spy(source: Any, target: Any, **options: Any) -> Any:
+        if Path(target).parent == saved.parent:  # not an artifact being logged
+            copied.append(str(source))
+        return copyfile(source, target, **options)
+
+    monkeypatch.setattr(snapshot.shutil, "copyfile", spy)
+    for round_, (experiment, secret) in enumerate(
+        [("public-a", GITHUB), ("sandbox-qz7", HIDDEN), ("public-a", AWS)]
+    ):
+        _run(uri, experiment, f"round-{round_}", secret=secret)
+        tables = _cached(uri, RULES, traced)
+        assert not _full_load(traced)
+        _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+        assert _records_files(saved) == [base]
+        assert _digest(base) == base_digest and os.stat(base).st_ino == base_inode
+        # The delta holds what was published since: the records of the new public runs.
+        assert _tables_of(saved)["records_delta"] == len(tables["records"]) - len(first["records"])
+        assert "records" not in _tables_of(saved)
+        _assert_no_secrets(saved)
+        _assert_same(_cached(uri, RULES, traced), tables)  # the next process reads nothing
+        assert not any("read_parquet" in sql for sql in traced)
+    assert copied == [str(saved)] * 3  # the snapshot's file only, never the records' file
+
+
+def test_the_delta_is_merged_into_a_new_records_file_once_it_outgrows_it(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.query import snapshot_records
+
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    (old,) = _records_files(saved)
+    old_digest = _digest(old)
+    kept = tmp_path / "old-records"
+    os.link(old, kept)  # the file a reader may still have open
+    _run(uri, "public-a", "second", secret=GITHUB)
+    tables = _cached(uri, RULES, traced)  # under the thresholds: appended to the delta
+    assert _records_files(saved) == [old] and _tables_of(saved)["records_delta"] > 0
+    monkeypatch.setattr(snapshot_records, "MERGE_MIN_ROWS", 0)
+    monkeypatch.setattr(snapshot_records, "MERGE_FRACTION", 10**9)  # any delta outgrows it
+    _run(uri, "public-a", "third", secret=AWS)
+    tables = _cached(uri, RULES, traced)
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    (new,) = _records_files(saved)  # the old one removed
+    assert new != old and _digest(kept) == old_digest, "the old records' file was written"
+    assert _tables_of(new) == {"records": len(tables["records"]), "records_file": 1}
+    assert _tables_of(saved)["records_delta"] == 0
+    assert _leftovers(cache) == []
+    _assert_no_secrets(saved)
+    _assert_same(_cached(uri, RULES, traced), tables)
+    assert not any("read_parquet" in sql for sql in traced)
+
+
+def test_a_failed_merge_leaves_the_snapshot_as_it_was(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.query import snapshot_records
+
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    before = {p: _digest(p) for p in [saved, *_records_files(saved)]}
+    monkeypatch.setattr(snapshot_records, "MERGE_MIN_ROWS", 0)
+    monkeypatch.setattr(snapshot_records, "MERGE_FRACTION", 10**9)
+    # The new records' file cannot be put in place (no room, say).
+    monkeypatch.setattr(snapshot_records, "new_name", lambda path: "no-such-folder/records")
+    _run(uri, "public-a", "second", secret=GITHUB)
+    tables = _cached(uri, RULES, traced)
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert {p: _digest(p) for p in [saved, *_records_files(saved)]} == before
+    assert _leftovers(cache) == []
+    monkeypatch.undo()
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(cache))
+    tables = _cached(uri, RULES, traced)  # the next build applies the run again
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "truncated", "another", "layout"])
+def test_a_published_snapshot_whose_records_file_is_not_its_own_is_ignored(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, damage: str,
+) -> None:
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    (base,) = _records_files(saved)
+    data = base.read_bytes()
+    if damage == "missing":
+        base.unlink()
+    elif damage == "garbage":
+        base.write_bytes(os.urandom(len(data)))
+    elif damage == "truncated":
+        base.write_bytes(data[: len(data) // 2])
+    elif damage == "another":  # another snapshot's records under this one's name
+        other = str(tmp_path / "other")
+        _run(other, "public-a", "other")
+        _cached(other, RULES, traced)
+        (theirs,) = _records_files(_published_path(other, RULES))
+        os.replace(theirs, base)
+    else:  # a snapshot saved before records had a file of their own names none
+        con = duckdb.connect(str(saved))
+        (meta,) = con.execute("SELECT meta FROM snapshot_meta").fetchone()
+        info = json.loads(meta)
+        del info["records"]
+        con.execute("UPDATE snapshot_meta SET meta = ?", [json.dumps(info)])
+        con.close()
+    _run(uri, "public-a", "second", secret=GITHUB)
+    tables = _cached(uri, RULES, traced)
+    assert _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert len(_records_files(saved)) == 1  # saved again, with a file of its own
+    _assert_same(_cached(uri, RULES, traced), tables)
+    assert not any("read_parquet" in sql for sql in traced)

@@ -443,6 +443,7 @@ def save(
                     (rows,) = con.execute(
                         f"SELECT count(*) FROM {records_alias}.records").fetchone() or (0,)
                     base = snapshot_records.ref(name, int(rows))
+                    snapshot_records.name_it(con, records_alias, name)
             finally:
                 if apart:
                     con.execute(f"DETACH {records_alias}")

@@ -9,7 +9,8 @@ published snapshot keeps it in two parts:
 
 * the base: a DuckDB file of its own beside the snapshot, ``<snapshot>.records-<16 hex
   digits>``, written once under a new name and never changed, named with its row count in the
-  snapshot's metadata (``ref``);
+  snapshot's metadata (``ref``) and holding its own name (``NAME_TABLE``: a file renamed or
+  copied there is not taken for it);
 * the delta: the table ``records_delta`` of the snapshot's file, the records builds applied
   since the base was written.
 
@@ -40,6 +41,7 @@ DELTA = "records_delta"  # the records added since the base, in the snapshot's f
 # The delta is merged into a new base once it holds more rows than both of these.
 MERGE_FRACTION = 16
 MERGE_MIN_ROWS = 100_000
+NAME_TABLE = "records_file"  # in the base: its file name
 _OUT = "tracker_records_out"
 _SUFFIX = re.compile(r"records-[0-9a-f]{16}")
 
@@ -85,7 +87,8 @@ def attach(con: duckdb.DuckDBPyConnection, path: str, base: Any) -> None:
         if os.path.getsize(file) < snapshot._file_bytes(con, ALIAS):
             raise ValueError("its records file is truncated")
         (count,) = con.execute(f"SELECT count(*) FROM {ALIAS}.records").fetchone() or (-1,)
-        if count != rows:
+        (named,) = con.execute(f"SELECT max(name) FROM {ALIAS}.{NAME_TABLE}").fetchone() or ("",)
+        if count != rows or named != os.path.basename(file):
             raise ValueError("its records file is another snapshot's")
     except BaseException:
         detach(con)
@@ -95,6 +98,11 @@ def attach(con: duckdb.DuckDBPyConnection, path: str, base: Any) -> None:
 def attached(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a base is attached (the tables served or worked on keep records apart)."""
     return ALIAS in snapshot._attached(con)
+
+
+def name_it(con: duckdb.DuckDBPyConnection, database: str, name: str) -> None:
+    """Write the file name ``name`` into the base being written as ``database``."""
+    con.execute(f"CREATE TABLE {database}.{NAME_TABLE} AS SELECT $name AS name", {"name": name})
 
 
 def detach(con: duckdb.DuckDBPyConnection) -> None:
@@ -158,6 +166,7 @@ def merge_if_big(con: duckdb.DuckDBPyConnection, path: str, delta_db: str) -> di
             # Written to the file as it is read (compressed), in the order the view reads.
             con.execute(f"CREATE TABLE {_OUT}.records AS FROM {ALIAS}.records")
             con.execute(f"INSERT INTO {_OUT}.records FROM {delta_db}.{DELTA}")
+            name_it(con, _OUT, name)
         finally:
             con.execute(f"DETACH {_OUT}")
         os.replace(tmp, os.path.join(os.path.dirname(path), name))
