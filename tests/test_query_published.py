@@ -789,3 +789,25 @@ def test_a_published_snapshot_whose_records_file_is_not_its_own_is_ignored(
     assert len(_records_files(saved)) == 1  # saved again, with a file of its own
     _assert_same(_cached(uri, RULES, traced), tables)
     assert not any("read_parquet" in sql for sql in traced)
+
+
+def test_a_records_file_no_snapshot_names_is_removed_once_old(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a build killed between writing a new records file and naming it leaves is removed
+    by a later build, unless it is recent (another build may be about to name it)."""
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    (base,) = _records_files(saved)
+    old, recent = (saved.with_name(f"{saved.name}.records-{'0' * 15}{i}") for i in (1, 2))
+    for orphan in (old, recent):
+        orphan.write_bytes(base.read_bytes())
+    hour_ago = os.stat(old).st_mtime - 3601
+    os.utime(old, (hour_ago, hour_ago))
+    _run(uri, "public-a", "second", secret=GITHUB)
+    tables = _cached(uri, RULES, traced)
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert _records_files(saved) == sorted([base, recent])

@@ -360,8 +360,10 @@ def put_in_place(con: duckdb.DuckDBPyConnection, work: str, path: str, meta: str
         os.replace(work, path)
         if old and not in_background(lambda: _unlink(old), None):
             _unlink(old)
-        if base is not None and base["file"] != before:
-            snapshot_records.remove_others(path, keep=base["file"])
+        if base is not None:  # the one it replaced, or one a killed process left
+            snapshot_records.remove_others(
+                path, keep=base["file"],
+                min_age=0.0 if base["file"] != before else snapshot_records.ORPHAN_SECONDS)
         return True
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written costs time only
         log.debug("could not save the working copy %s at %s: %s", work, path, exc)

@@ -20,7 +20,10 @@ records go into its delta. Once the delta outgrows ``1 / MERGE_FRACTION`` of the
 ``MERGE_MIN_ROWS``), the build putting it in place first writes base and delta into a new base
 (``merge_if_big``): the delta a build copies stays small, and the rewrite of the base is paid
 once every few thousand new runs. A base no snapshot names any more is removed when another is
-put in place (``remove_others``); a process that attached it keeps reading it (POSIX).
+put in place (``remove_others``); a process that attached it keeps reading it (POSIX). One left
+by a process killed between writing it and putting its snapshot in place goes with the next
+merge or full save, or once it is ``ORPHAN_SECONDS`` old (it may be another build's, about to
+be named).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ DELTA = "records_delta"  # the records added since the base, in the snapshot's f
 MERGE_FRACTION = 16
 MERGE_MIN_ROWS = 100_000
 NAME_TABLE = "records_file"  # in the base: its file name
+# A base no snapshot names is left this long (seconds) by a build that did not replace it.
+ORPHAN_SECONDS = 3600.0
 _OUT = "tracker_records_out"
 _SUFFIX = re.compile(r"records-[0-9a-f]{16}")
 
@@ -179,9 +184,14 @@ def merge_if_big(con: duckdb.DuckDBPyConnection, path: str, delta_db: str) -> di
     return ref(name, base["rows"] + int(delta))
 
 
-def remove_others(path: str, keep: str, *, background: bool = True) -> None:
-    """Delete the bases of the snapshot at ``path`` other than ``keep`` (a file name); with
-    ``background``, in a thread exit waits for (freeing hundreds of MB takes a moment)."""
+def remove_others(
+    path: str, keep: str, *, background: bool = True, min_age: float = 0.0
+) -> None:
+    """Delete the bases of the snapshot at ``path`` other than ``keep`` (a file name) changed
+    at least ``min_age`` seconds ago; with ``background``, in a thread exit waits for (freeing
+    hundreds of MB takes a moment)."""
+    import time
+
     folder, name = os.path.split(path)
     try:
         names = os.listdir(folder)
@@ -191,6 +201,9 @@ def remove_others(path: str, keep: str, *, background: bool = True) -> None:
     gone = [os.path.join(folder, other) for other in names
             if other != keep and other.startswith(prefix)
             and _SUFFIX.fullmatch(other[len(prefix):])]
+    if min_age > 0:
+        now = time.time()
+        gone = [file for file in gone if now - _mtime(file, now) >= min_age]
     if not gone:
         return
 
@@ -200,6 +213,13 @@ def remove_others(path: str, keep: str, *, background: bool = True) -> None:
 
     if not background or not snapshot.in_background(remove, None):
         remove()
+
+
+def _mtime(file: str, default: float) -> float:
+    try:
+        return os.stat(file).st_mtime
+    except OSError:
+        return default
 
 
 def remove(path: str, base: dict[str, Any]) -> None:
