@@ -48,6 +48,10 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import InvalidArgumentError
 from tracker.query import snapshot_records, views
+from tracker.query.dbfiles import attached as _attached
+from tracker.query.dbfiles import file_bytes as _file_bytes
+from tracker.query.dbfiles import sql_string as _sql_string
+from tracker.query.dbfiles import unlink as _unlink
 from tracker.store.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -361,9 +365,9 @@ def put_in_place(con: duckdb.DuckDBPyConnection, work: str, path: str, meta: str
         if old and not in_background(lambda: _unlink(old), None):
             _unlink(old)
         if base is not None:  # the one it replaced, or one a killed process left
-            snapshot_records.remove_others(
+            _remove_all(snapshot_records.others(
                 path, keep=base["file"],
-                min_age=0.0 if base["file"] != before else snapshot_records.ORPHAN_SECONDS)
+                min_age=0.0 if base["file"] != before else snapshot_records.ORPHAN_SECONDS))
         return True
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written costs time only
         log.debug("could not save the working copy %s at %s: %s", work, path, exc)
@@ -381,20 +385,6 @@ def meta_text(
 ) -> str:
     """The metadata of a snapshot of these files (for ``put_in_place``; no ``runs_wide``)."""
     return _meta(store_uri, loaded, exclude, None, publish_key, published)
-
-
-def _file_bytes(con: duckdb.DuckDBPyConnection, alias: str) -> int:
-    """The bytes the blocks of the attached database ``alias`` take (its file is longer)."""
-    (blocks, block_size) = con.execute(
-        "SELECT total_blocks, block_size FROM pragma_database_size() "
-        "WHERE database_name = $name", {"name": alias}
-    ).fetchone() or (0, 0)
-    return int(blocks) * int(block_size)
-
-
-def _attached(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()")
-            .fetchall()}
 
 
 def _identifier(name: str) -> str:
@@ -462,7 +452,8 @@ def save(
             os.replace(records_tmp, os.path.join(os.path.dirname(path), name))
         os.replace(tmp, path)
         if apart:  # a save runs in the background already
-            snapshot_records.remove_others(path, keep=name, background=False)
+            for file in snapshot_records.others(path, keep=name):
+                _unlink(file)
         return True
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written costs time only
         log.debug("could not save a query snapshot at %s: %s", path, exc)
@@ -525,6 +516,17 @@ def _is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND view_name = $name", {"name": name}).fetchone() or (0,)
     return bool(count)
+
+
+def _remove_all(files: list[str]) -> None:
+    """Delete ``files`` in a thread exit waits for (freeing hundreds of MB takes a moment)."""
+
+    def remove() -> None:
+        for file in files:
+            _unlink(file)
+
+    if files and not in_background(remove, None):
+        remove()
 
 
 def _remove_abandoned(path: str) -> None:
@@ -615,15 +617,4 @@ def wait_for_saves(timeout: float | None = None) -> bool:
         if not _saving:
             _exiting.clear()
         return not _saving
-
-
-def _sql_string(text: str) -> str:
-    return text.replace("'", "''")
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 

@@ -20,7 +20,7 @@ records go into its delta. Once the delta outgrows ``1 / MERGE_FRACTION`` of the
 ``MERGE_MIN_ROWS``), the build putting it in place first writes base and delta into a new base
 (``merge_if_big``): the delta a build copies stays small, and the rewrite of the base is paid
 once every few thousand new runs. A base no snapshot names any more is removed when another is
-put in place (``remove_others``); a process that attached it keeps reading it (POSIX). One left
+put in place (``others``); a process that attached it keeps reading it (POSIX). One left
 by a process killed between writing it and putting its snapshot in place goes with the next
 merge or full save, or once it is ``ORPHAN_SECONDS`` old (it may be another build's, about to
 be named).
@@ -34,7 +34,8 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from tracker.query import snapshot
+from tracker.query.dbfiles import attached as _attached
+from tracker.query.dbfiles import file_bytes, sql_string, unlink
 
 if TYPE_CHECKING:
     import duckdb
@@ -87,9 +88,9 @@ def attach(con: duckdb.DuckDBPyConnection, path: str, base: Any) -> None:
     as ``ALIAS``. ValueError (nothing attached) when it is missing, truncated or not the one."""
     file, rows = _file(path, base)
     detach(con)
-    con.execute(f"ATTACH '{snapshot._sql_string(file)}' AS {ALIAS} (READ_ONLY)")
+    con.execute(f"ATTACH '{sql_string(file)}' AS {ALIAS} (READ_ONLY)")
     try:
-        if os.path.getsize(file) < snapshot._file_bytes(con, ALIAS):
+        if os.path.getsize(file) < file_bytes(con, ALIAS):
             raise ValueError("its records file is truncated")
         (count,) = con.execute(f"SELECT count(*) FROM {ALIAS}.records").fetchone() or (-1,)
         (named,) = con.execute(f"SELECT max(name) FROM {ALIAS}.{NAME_TABLE}").fetchone() or ("",)
@@ -102,7 +103,7 @@ def attach(con: duckdb.DuckDBPyConnection, path: str, base: Any) -> None:
 
 def attached(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a base is attached (the tables served or worked on keep records apart)."""
-    return ALIAS in snapshot._attached(con)
+    return ALIAS in _attached(con)
 
 
 def name_it(con: duckdb.DuckDBPyConnection, database: str, name: str) -> None:
@@ -166,7 +167,7 @@ def merge_if_big(con: duckdb.DuckDBPyConnection, path: str, delta_db: str) -> di
     name = new_name(path)
     tmp = f"{path}.tmp-{os.getpid()}.records"
     try:
-        con.execute(f"ATTACH '{snapshot._sql_string(tmp)}' AS {_OUT}")
+        con.execute(f"ATTACH '{sql_string(tmp)}' AS {_OUT}")
         try:
             # Written to the file as it is read (compressed), in the order the view reads.
             con.execute(f"CREATE TABLE {_OUT}.records AS FROM {ALIAS}.records")
@@ -176,43 +177,32 @@ def merge_if_big(con: duckdb.DuckDBPyConnection, path: str, delta_db: str) -> di
             con.execute(f"DETACH {_OUT}")
         os.replace(tmp, os.path.join(os.path.dirname(path), name))
     except BaseException:
-        snapshot._unlink(tmp)
-        snapshot._unlink(f"{tmp}.wal")
+        unlink(tmp)
+        unlink(f"{tmp}.wal")
         raise
     # Emptied whole (its blocks freed), keeping its columns.
     con.execute(f"CREATE OR REPLACE TABLE {delta_db}.{DELTA} AS FROM {delta_db}.{DELTA} LIMIT 0")
     return ref(name, base["rows"] + int(delta))
 
 
-def remove_others(
-    path: str, keep: str, *, background: bool = True, min_age: float = 0.0
-) -> None:
-    """Delete the bases of the snapshot at ``path`` other than ``keep`` (a file name) changed
-    at least ``min_age`` seconds ago; with ``background``, in a thread exit waits for (freeing
-    hundreds of MB takes a moment)."""
+def others(path: str, keep: str, *, min_age: float = 0.0) -> list[str]:
+    """The bases of the snapshot at ``path`` other than ``keep`` (a file name) changed at least
+    ``min_age`` seconds ago (full paths: the caller deletes them)."""
     import time
 
     folder, name = os.path.split(path)
     try:
         names = os.listdir(folder)
     except OSError:
-        return
+        return []
     prefix = f"{name}."
-    gone = [os.path.join(folder, other) for other in names
-            if other != keep and other.startswith(prefix)
-            and _SUFFIX.fullmatch(other[len(prefix):])]
+    found = [os.path.join(folder, other) for other in names
+             if other != keep and other.startswith(prefix)
+             and _SUFFIX.fullmatch(other[len(prefix):])]
     if min_age > 0:
         now = time.time()
-        gone = [file for file in gone if now - _mtime(file, now) >= min_age]
-    if not gone:
-        return
-
-    def remove() -> None:
-        for file in gone:
-            snapshot._unlink(file)
-
-    if not background or not snapshot.in_background(remove, None):
-        remove()
+        found = [file for file in found if now - _mtime(file, now) >= min_age]
+    return found
 
 
 def _mtime(file: str, default: float) -> float:
@@ -229,4 +219,4 @@ def remove(path: str, base: dict[str, Any]) -> None:
         file, _ = _file(path, base)
     except ValueError:
         return
-    snapshot._unlink(file)
+    unlink(file)
