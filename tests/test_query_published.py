@@ -811,3 +811,38 @@ def test_a_records_file_no_snapshot_names_is_removed_once_old(
     assert not _full_load(traced)
     _assert_same(tables, _fresh(uri, RULES, monkeypatch))
     assert _records_files(saved) == sorted([base, recent])
+
+
+def test_a_build_killed_while_merging_leaves_the_snapshot_usable(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import sys
+
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    before = {p: _digest(p) for p in [saved, *_records_files(saved)]}
+    _run(uri, "public-a", "second", secret=GITHUB)
+    # Killed while writing the merged records file, before it has a name.
+    script = (
+        "import os, sys\n"
+        "from tracker.client import TrackerClient\n"
+        "from tracker.query import StoreQuery, snapshot_records\n"
+        "from tests.test_query_published import RULES\n"
+        "snapshot_records.MERGE_MIN_ROWS, snapshot_records.MERGE_FRACTION = 0, 10**9\n"
+        "snapshot_records.name_it = lambda *args: os.kill(os.getpid(), 9)\n"
+        "StoreQuery(TrackerClient(sys.argv[1]).store, publish=RULES).refresh()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, uri], cwd=Path(__file__).parent.parent,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert {p: _digest(p) for p in [saved, *_records_files(saved)]} == before
+    assert {name.split(".tmp-")[1].split(".")[1] for name in _leftovers(cache)} == {
+        "work0", "records"}
+    tables = _cached(uri, RULES, traced)  # restores the snapshot, applies the run again
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert _leftovers(cache) == []
