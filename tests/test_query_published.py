@@ -5,6 +5,7 @@ from-scratch load with the same rules gets — no unredacted value in the tables
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -108,16 +109,23 @@ def _published_path(uri: str, rules: PublishRules) -> Path:
     return Path(snapshot.path_for(TrackerClient(uri).store.fs.uri(), key))
 
 
+def _records_files(path: Path) -> list[Path]:
+    """The files of the snapshot at ``path``'s records (``snapshot_records``), beside it."""
+    return sorted(path.parent.glob(f"{path.name}.records-*"))
+
+
 def _snapshot_text(path: Path) -> str:
-    """Every value of every table of the snapshot at ``path``, as one text."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        parts = []
-        for (table,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
-            parts.append(con.execute(f'SELECT * FROM "{table}"').df().to_csv())
-        return "\n".join(parts)
-    finally:
-        con.close()
+    """Every value of every table of the snapshot at ``path`` and of its records' files, as
+    one text."""
+    parts = []
+    for file in [path, *_records_files(path)]:
+        con = duckdb.connect(str(file), read_only=True)
+        try:
+            for (table,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+                parts.append(con.execute(f'SELECT * FROM "{table}"').df().to_csv())
+        finally:
+            con.close()
+    return "\n".join(parts)
 
 
 def _assert_no_secrets(path: Path, published: tuple[str, ...] = ()) -> None:
@@ -327,7 +335,8 @@ def test_the_cache_path_comes_from_the_store_uri_and_rules_only(
     _cached(uri, RULES, traced)
     key = hashlib.sha256(RULES.fingerprint().encode()).hexdigest()[:32]
     made = sorted(p.name for p in (cache / "query").iterdir())
-    assert len(made) == 1 and re.fullmatch(rf"[0-9a-f]+-published-{key}\.duckdb", made[0])
+    assert len(made) == 2 and re.fullmatch(rf"[0-9a-f]+-published-{key}\.duckdb", made[0])
+    assert re.fullmatch(rf"{re.escape(made[0])}\.records-[0-9a-f]{{16}}", made[1])
     assert not (tmp_path / "elsewhere").exists()
     assert not any("evil" in p.name or "escape" in p.name for p in tmp_path.rglob("*"))
     for bad in ("../x", "ABCDEF0123456789", "0123", "0123456789abcdef/.."):
@@ -355,6 +364,7 @@ def test_a_rebuilt_site_equals_a_site_built_from_scratch(
             build(uri, tmp_path / "scratch", config=config)
 
     build(uri, tmp_path / "site", config=config)
+    assert snapshot.wait_for_saves(30)  # the snapshot is saved once the build has returned
     from_scratch()
     _run(uri, "public-a", "second", secret=GITHUB)  # published on top of the snapshot
     _run(uri, "sandbox-qz7", "hidden-2", secret=HIDDEN)
@@ -628,3 +638,211 @@ def test_a_build_killed_while_applying_leaves_the_snapshot_usable(
     assert not _full_load(traced)
     _assert_same(tables, _fresh(uri, RULES, monkeypatch))
     assert _leftovers(cache) == []  # the dead process's copy is removed
+
+
+def _tables_of(path: Path) -> dict[str, int]:
+    """Table name → row count of the DuckDB file at ``path``."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {table: con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+                for (table,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        con.close()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_records_stay_in_a_file_of_their_own_that_no_build_copies_or_writes(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The snapshot's file holds the folded tables and the records added since its records'
+    file was written (the delta): a build copies that, never every record."""
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    first = _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    (base,) = _records_files(saved)
+    base_digest, base_inode = _digest(base), os.stat(base).st_ino
+    assert _tables_of(base) == {"records": len(first["records"]), "records_file": 1}
+    assert "records" not in _tables_of(saved) and _tables_of(saved)["records_delta"] == 0
+    copied: list[str] = []
+    copyfile = snapshot.shutil.copyfile
+
+    def spy(source: Any, target: Any, **options: Any) -> Any:
+        if Path(target).parent == saved.parent:  # not an artifact being logged
+            copied.append(str(source))
+        return copyfile(source, target, **options)
+
+    monkeypatch.setattr(snapshot.shutil, "copyfile", spy)
+    for round_, (experiment, secret) in enumerate(
+        [("public-a", GITHUB), ("sandbox-qz7", HIDDEN), ("public-a", AWS)]
+    ):
+        _run(uri, experiment, f"round-{round_}", secret=secret)
+        tables = _cached(uri, RULES, traced)
+        assert not _full_load(traced)
+        _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+        assert _records_files(saved) == [base]
+        assert _digest(base) == base_digest and os.stat(base).st_ino == base_inode
+        # The delta holds what was published since: the records of the new public runs.
+        assert _tables_of(saved)["records_delta"] == len(tables["records"]) - len(first["records"])
+        assert "records" not in _tables_of(saved)
+        _assert_no_secrets(saved)
+        _assert_same(_cached(uri, RULES, traced), tables)  # the next process reads nothing
+        assert not any("read_parquet" in sql for sql in traced)
+    assert copied == [str(saved)] * 3  # the snapshot's file only, never the records' file
+
+
+def test_the_delta_is_merged_into_a_new_records_file_once_it_outgrows_it(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.query import snapshot_records
+
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    (old,) = _records_files(saved)
+    old_digest = _digest(old)
+    kept = tmp_path / "old-records"
+    os.link(old, kept)  # the file a reader may still have open
+    _run(uri, "public-a", "second", secret=GITHUB)
+    tables = _cached(uri, RULES, traced)  # under the thresholds: appended to the delta
+    assert _records_files(saved) == [old] and _tables_of(saved)["records_delta"] > 0
+    monkeypatch.setattr(snapshot_records, "MERGE_MIN_ROWS", 0)
+    monkeypatch.setattr(snapshot_records, "MERGE_FRACTION", 10**9)  # any delta outgrows it
+    _run(uri, "public-a", "third", secret=AWS)
+    tables = _cached(uri, RULES, traced)
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    (new,) = _records_files(saved)  # the old one removed
+    assert new != old and _digest(kept) == old_digest, "the old records' file was written"
+    assert _tables_of(new) == {"records": len(tables["records"]), "records_file": 1}
+    assert _tables_of(saved)["records_delta"] == 0
+    assert _leftovers(cache) == []
+    _assert_no_secrets(saved)
+    _assert_same(_cached(uri, RULES, traced), tables)
+    assert not any("read_parquet" in sql for sql in traced)
+
+
+def test_a_failed_merge_leaves_the_snapshot_as_it_was(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker.query import snapshot_records
+
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    before = {p: _digest(p) for p in [saved, *_records_files(saved)]}
+    monkeypatch.setattr(snapshot_records, "MERGE_MIN_ROWS", 0)
+    monkeypatch.setattr(snapshot_records, "MERGE_FRACTION", 10**9)
+    # The new records' file cannot be put in place (no room, say).
+    monkeypatch.setattr(snapshot_records, "new_name", lambda path: "no-such-folder/records")
+    _run(uri, "public-a", "second", secret=GITHUB)
+    tables = _cached(uri, RULES, traced)
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert {p: _digest(p) for p in [saved, *_records_files(saved)]} == before
+    assert _leftovers(cache) == []
+    monkeypatch.undo()
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(cache))
+    tables = _cached(uri, RULES, traced)  # the next build applies the run again
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "truncated", "another", "layout"])
+def test_a_published_snapshot_whose_records_file_is_not_its_own_is_ignored(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, damage: str,
+) -> None:
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    (base,) = _records_files(saved)
+    data = base.read_bytes()
+    if damage == "missing":
+        base.unlink()
+    elif damage == "garbage":
+        base.write_bytes(os.urandom(len(data)))
+    elif damage == "truncated":
+        base.write_bytes(data[: len(data) // 2])
+    elif damage == "another":  # another snapshot's records under this one's name
+        other = str(tmp_path / "other")
+        _run(other, "public-a", "other")
+        _cached(other, RULES, traced)
+        (theirs,) = _records_files(_published_path(other, RULES))
+        os.replace(theirs, base)
+    else:  # a snapshot saved before records had a file of their own names none
+        con = duckdb.connect(str(saved))
+        (meta,) = con.execute("SELECT meta FROM snapshot_meta").fetchone()
+        info = json.loads(meta)
+        del info["records"]
+        con.execute("UPDATE snapshot_meta SET meta = ?", [json.dumps(info)])
+        con.close()
+    _run(uri, "public-a", "second", secret=GITHUB)
+    tables = _cached(uri, RULES, traced)
+    assert _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert len(_records_files(saved)) == 1  # saved again, with a file of its own
+    _assert_same(_cached(uri, RULES, traced), tables)
+    assert not any("read_parquet" in sql for sql in traced)
+
+
+def test_a_records_file_no_snapshot_names_is_removed_once_old(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a build killed between writing a new records file and naming it leaves is removed
+    by a later build, unless it is recent (another build may be about to name it)."""
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    (base,) = _records_files(saved)
+    old, recent = (saved.with_name(f"{saved.name}.records-{'0' * 15}{i}") for i in (1, 2))
+    for orphan in (old, recent):
+        orphan.write_bytes(base.read_bytes())
+    hour_ago = os.stat(old).st_mtime - 3601
+    os.utime(old, (hour_ago, hour_ago))
+    _run(uri, "public-a", "second", secret=GITHUB)
+    tables = _cached(uri, RULES, traced)
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert _records_files(saved) == sorted([base, recent])
+
+
+def test_a_build_killed_while_merging_leaves_the_snapshot_usable(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import subprocess
+    import sys
+
+    uri = _seeded(tmp_path)
+    traced: list[str] = []
+    _cached(uri, RULES, traced)
+    saved = _published_path(uri, RULES)
+    before = {p: _digest(p) for p in [saved, *_records_files(saved)]}
+    _run(uri, "public-a", "second", secret=GITHUB)
+    # Killed while writing the merged records file, before it has a name.
+    script = (
+        "import os, sys\n"
+        "from tracker.client import TrackerClient\n"
+        "from tracker.query import StoreQuery, snapshot_records\n"
+        "from tests.test_query_published import RULES\n"
+        "snapshot_records.MERGE_MIN_ROWS, snapshot_records.MERGE_FRACTION = 0, 10**9\n"
+        "snapshot_records.name_it = lambda *args: os.kill(os.getpid(), 9)\n"
+        "StoreQuery(TrackerClient(sys.argv[1]).store, publish=RULES).refresh()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, uri], cwd=Path(__file__).parent.parent,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert {p: _digest(p) for p in [saved, *_records_files(saved)]} == before
+    assert {name.split(".tmp-")[1].split(".")[1] for name in _leftovers(cache)} == {
+        "work0", "records"}
+    tables = _cached(uri, RULES, traced)  # restores the snapshot, applies the run again
+    assert not _full_load(traced)
+    _assert_same(tables, _fresh(uri, RULES, monkeypatch))
+    assert _leftovers(cache) == []

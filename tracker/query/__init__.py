@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
-from tracker.query import in_place, published, registry_tables, snapshot, views
+from tracker.query import in_place, published, registry_tables, snapshot, snapshot_records, views
 
 if TYPE_CHECKING:
     import duckdb
@@ -411,13 +411,18 @@ class StoreQuery:
         own (the published ones set aside as ``records_published``) and published there, then
         appended: each of the rules' queries would otherwise scan the file names of every
         record to find the new ones (~0.1 s each at 100,000 runs, #14). No file is removed
-        then (``_republish``), so the new records are all there is to publish.
+        then (``_republish``), so the new records are all there is to publish. In a working
+        copy whose records are kept apart (``snapshot_records``), they are appended to its
+        delta.
         """
         assert self.publish is not None
         with self._publishing:
-            staged = bool(self._loaded)
+            apart = self._work is not None and snapshot_records.attached(self._connection())
+            staged = bool(self._loaded) or apart
             try:
-                if staged:
+                if apart:
+                    snapshot_records.set_aside(self._connection(), views.EMPTY_RECORDS)
+                elif staged:
                     self._execute(f"ALTER TABLE records RENAME TO {_PUBLISHED_RECORDS}")
                     self._execute(views.EMPTY_RECORDS)
                 from_scratch, added, removed, touched = self._load(wanted, exclude)
@@ -425,7 +430,7 @@ class StoreQuery:
                     # An experiment created, renamed or deleted may change which are published.
                     if self._work is not None:  # loaded in memory and saved as a first load is
                         self._leave_work(None)  # (in the copy, its old blocks would stay free)
-                    staged = False
+                    staged = apart = False
                     self._execute(f"DROP TABLE IF EXISTS {_PUBLISHED_RECORDS}")
                     self._loaded = {}
                     self._empty_records()
@@ -435,6 +440,9 @@ class StoreQuery:
                 )
                 if staged:
                     touched.update(self._runs_in(added))
+                if apart:
+                    snapshot_records.put_back(self._connection(), snapshot.WORK)
+                elif staged:
                     self._execute(f"INSERT INTO {_PUBLISHED_RECORDS} BY NAME FROM records")
                     self._execute("DROP TABLE records")
                     self._execute(f"ALTER TABLE {_PUBLISHED_RECORDS} RENAME TO records")
@@ -442,6 +450,8 @@ class StoreQuery:
                 # Records loaded but not published must never be folded by a later call.
                 self._loaded, self._published = {}, None
                 self._execute(f"DROP TABLE IF EXISTS {_PUBLISHED_RECORDS}")
+                if apart:  # the working copy is thrown away (``_apply``)
+                    snapshot_records.forget_view(self._connection())
                 self._empty_records()
                 raise
         return from_scratch, added, removed, touched
@@ -710,6 +720,7 @@ class StoreQuery:
             snapshot.discard_working_copy(con, work)
         else:
             snapshot.put_in_place(con, work, self._snapshot_path(), meta)
+        snapshot_records.detach(con)  # the records file the copy read
         self._loaded, self._exclude, self._published = {}, {}, None
         self._plan_key, self._built, self._restored = None, False, False
         self._views_pending, self._models_key = False, None

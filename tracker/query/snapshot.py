@@ -25,8 +25,10 @@ metadata names that digest, so a snapshot of plain tables is never served with r
 published one without them or with other rules. When files were added since such a snapshot,
 they are applied to a copy of its file (``working_copy``), which is then renamed over it
 (``put_in_place``): the snapshot file itself is never written, and the next build finds them in
-it. Plain tables are still copied into memory (``detach``), as a long-lived process goes on
-reading new files.
+it. Its ``records`` are kept in a file of their own beside it (``tracker.query.snapshot_records``),
+so that copy is of the folded tables and the records added since, not of every record. Plain
+tables are still copied into memory (``detach``), as a long-lived process goes on reading new
+files.
 """
 
 from __future__ import annotations
@@ -45,7 +47,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import InvalidArgumentError
-from tracker.query import views
+from tracker.query import snapshot_records, views
+from tracker.query.dbfiles import attached as _attached
+from tracker.query.dbfiles import file_bytes as _file_bytes
+from tracker.query.dbfiles import sql_string as _sql_string
+from tracker.query.dbfiles import unlink as _unlink
 from tracker.store.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -130,7 +136,9 @@ def restore(
     when it was not saved), the ``published`` state saved with published tables and the
     snapshot's metadata as saved (``working_copy`` checks a copy against it), or None
     when there is no usable snapshot (``con`` unchanged). ``publish_key``: the digest of the
-    rules the tables must have been published with (None: plain tables only).
+    rules the tables must have been published with (None: plain tables only). Published
+    tables keep their records apart (``snapshot_records``): ``records`` is then the view of the
+    file it names and of the snapshot's delta; a published snapshot without one is not used.
     """
     if not os.path.isfile(path):
         return None
@@ -149,6 +157,9 @@ def restore(
             raise ValueError("made for another store or format")
         if info.get("publish") != publish_key:  # plain tables for a build, or other rules
             raise ValueError("published with other rules")
+        apart = publish_key is not None or "records" in info
+        if apart:  # its records are in a file of their own
+            snapshot_records.attach(con, path, info.get("records"))
         loaded = {str(k): str(v) for k, v in info["files"].items()}
         exclude = {str(k): frozenset(v) for k, v in info["exclude"].items()}
         wide = info.get("wide")
@@ -159,7 +170,9 @@ def restore(
         # One call: each statement is still parsed and bound, but not sent one by one.
         con.execute(";\n".join(
             [f"DROP TABLE {table}" for table in served if table in existing]
-            + [f"CREATE VIEW {table} AS FROM {ALIAS}.{table}" for table in served]
+            + [f"CREATE VIEW {table} AS FROM {ALIAS}.{table}" for table in served
+               if not (apart and table == "records")]
+            + ([snapshot_records.view_sql(ALIAS)] if apart else [])
         ))
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign snapshot is only a miss
         log.debug("ignoring query snapshot %s: %s", path, exc)
@@ -207,26 +220,32 @@ def detach(con: duckdb.DuckDBPyConnection, *, keep_records: bool) -> None:
         con.execute(views.EMPTY_RECORDS)
     if ALIAS in _attached(con):
         con.execute(f"DETACH {ALIAS}")
+    snapshot_records.detach(con)
 
 
 def _copy_rows(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Copy the snapshot's ``table`` into ``{table}_copy`` of the current database.
+    """Copy the snapshot's ``table`` into ``{table}_copy`` of the current database (records
+    kept apart: their file's, then the delta's).
 
     A table of more than ``BIG_TABLE_ROWS`` rows is copied ``COPY_CHUNK_ROWS`` at a time, each
     chunk compressed (``CHECKPOINT``) before the next: copied whole, the records of 100,000 runs
     would sit uncompressed in memory (3.3 M records of 10,000 runs took ~0.9 GB so, #14).
     """
-    (stop,) = con.execute(
-        f"SELECT coalesce(max(rowid) + 1, 0) FROM {ALIAS}.{table}").fetchone() or (0,)
-    if stop <= BIG_TABLE_ROWS:
-        con.execute(f"CREATE TABLE {table}_copy AS FROM {ALIAS}.{table}")
-        return
+    sources = [f"{ALIAS}.{table}"]
+    if table == "records" and snapshot_records.attached(con):
+        sources = [f"{snapshot_records.ALIAS}.records", f"{ALIAS}.{snapshot_records.DELTA}"]
     (database,) = con.execute("SELECT current_database()").fetchone() or ("memory",)
-    con.execute(f"CREATE TABLE {table}_copy AS FROM {ALIAS}.{table} LIMIT 0")
-    for start in range(0, stop, COPY_CHUNK_ROWS):
-        con.execute(f"INSERT INTO {table}_copy FROM {ALIAS}.{table} WHERE rowid >= $1 "
-                    "AND rowid < $2", [start, start + COPY_CHUNK_ROWS])
-        con.execute(f'CHECKPOINT "{database}"')
+    con.execute(f"CREATE TABLE {table}_copy AS FROM {sources[0]} LIMIT 0")
+    for source in sources:
+        (stop,) = con.execute(
+            f"SELECT coalesce(max(rowid) + 1, 0) FROM {source}").fetchone() or (0,)
+        if stop <= BIG_TABLE_ROWS:
+            con.execute(f"INSERT INTO {table}_copy FROM {source}")
+            continue
+        for start in range(0, stop, COPY_CHUNK_ROWS):
+            con.execute(f"INSERT INTO {table}_copy FROM {source} WHERE rowid >= $1 "
+                        "AND rowid < $2", [start, start + COPY_CHUNK_ROWS])
+            con.execute(f'CHECKPOINT "{database}"')
 
 
 # -- working copies (#14) ----------------------------------------------------------------------
@@ -241,7 +260,10 @@ def working_copy(con: duckdb.DuckDBPyConnection, path: str, meta: str) -> str | 
     The copy is a plain file copy (page-cache speed: 0.03 s of CPU for the 71 MB of 10,000
     runs' published tables, where copying its tables into memory took ~3 s): the caller applies
     the files added since to the copy's tables, then ``put_in_place`` makes it the snapshot,
-    so the snapshot file itself is never written. ``meta``: the metadata ``restore`` returned;
+    so the snapshot file itself is never written. Records kept apart are not in that file: the
+    copy's ``records`` is the view of their file (attached by ``restore``, read only) and of
+    the copy's delta, which takes the new ones (``snapshot_records``). ``meta``: the metadata
+    ``restore`` returned;
     a copy of another snapshot (saved in place meanwhile) is not used. Returns the copy's path
     (a ``.tmp-<pid>`` name, removed by the next save if this process dies), or None when there
     is no usable copy (nothing attached, nothing left on disk).
@@ -264,6 +286,8 @@ def working_copy(con: duckdb.DuckDBPyConnection, path: str, meta: str) -> str | 
         con.execute(f"DROP TABLE IF EXISTS {WORK}.{WIDE}")
         # Rows a refold inserts are not dead (the save's copy lost the column's default).
         con.execute(f"ALTER TABLE {WORK}.runs ALTER COLUMN dead SET DEFAULT false")
+        if snapshot_records.attached(con):
+            con.execute(snapshot_records.view_sql(WORK, into=WORK))
     except Exception as exc:  # noqa: BLE001 - as above
         log.debug("not using a working copy of the query snapshot %s: %s", path, exc)
         discard_working_copy(con, work)
@@ -289,9 +313,15 @@ def put_in_place(con: duckdb.DuckDBPyConnection, work: str, path: str, meta: str
     the metadata written, the file written out (``CHECKPOINT``), detached and renamed over
     ``path``: no second copy. A reader that restored the old file keeps reading it. False (the
     copy deleted, ``path`` unchanged) when that was not possible. ``WORK`` must not be the
-    current database.
+    current database. Records kept apart: the metadata names their file, a new one when the
+    delta outgrew it (``snapshot_records.merge_if_big``), and the file it replaces is removed.
     """
+    base: dict[str, Any] | None = None
+    before = ""
     try:
+        apart = snapshot_records.attached(con)
+        if apart:
+            before = snapshot_records.current(con)["file"]
         for (view,) in con.execute(
             "SELECT view_name FROM duckdb_views() WHERE database_name = $db AND NOT internal",
             {"db": WORK},
@@ -300,8 +330,14 @@ def put_in_place(con: duckdb.DuckDBPyConnection, work: str, path: str, meta: str
         for (table,) in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = $db", {"db": WORK}
         ).fetchall():
-            if table not in TABLES:
+            if table not in TABLES and not (apart and table == snapshot_records.DELTA):
                 con.execute(f"DROP TABLE {WORK}.main.{_identifier(table)}")
+        if apart:
+            base = snapshot_records.merge_if_big(con, path, WORK)
+            meta = snapshot_records.with_ref(meta, base)
+            snapshot_records.detach(con)
+            if not os.path.isfile(os.path.join(os.path.dirname(path), base["file"])):
+                raise ValueError("its records file was removed meanwhile")
         con.execute(f"CREATE TABLE {WORK}.snapshot_meta (meta VARCHAR)")
         con.execute(f"INSERT INTO {WORK}.snapshot_meta VALUES (?)", [meta])
         con.execute(f"CHECKPOINT {WORK}")
@@ -328,11 +364,18 @@ def put_in_place(con: duckdb.DuckDBPyConnection, work: str, path: str, meta: str
         os.replace(work, path)
         if old and not in_background(lambda: _unlink(old), None):
             _unlink(old)
+        if base is not None:  # the one it replaced, or one a killed process left
+            _remove_all(snapshot_records.others(
+                path, keep=base["file"],
+                min_age=0.0 if base["file"] != before else snapshot_records.ORPHAN_SECONDS))
         return True
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written costs time only
         log.debug("could not save the working copy %s at %s: %s", work, path, exc)
         discard_working_copy(con, work)
+        snapshot_records.detach(con)
         _unlink(f"{work}.old")  # a second link to the snapshot still in place
+        if base is not None and base["file"] != before:  # merged for nothing
+            snapshot_records.remove(path, base)
         return False
 
 
@@ -342,20 +385,6 @@ def meta_text(
 ) -> str:
     """The metadata of a snapshot of these files (for ``put_in_place``; no ``runs_wide``)."""
     return _meta(store_uri, loaded, exclude, None, publish_key, published)
-
-
-def _file_bytes(con: duckdb.DuckDBPyConnection, alias: str) -> int:
-    """The bytes the blocks of the attached database ``alias`` take (its file is longer)."""
-    (blocks, block_size) = con.execute(
-        "SELECT total_blocks, block_size FROM pragma_database_size() "
-        "WHERE database_name = $name", {"name": alias}
-    ).fetchone() or (0, 0)
-    return int(blocks) * int(block_size)
-
-
-def _attached(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()")
-            .fetchall()}
 
 
 def _identifier(name: str) -> str:
@@ -377,45 +406,77 @@ def save(
     higher without), and the file is put in place only when ``still_current()`` says after
     the copy that no table changed since ``loaded`` was taken, else it is thrown away.
     ``publish_key``: the digest of the rules the tables were published with (None: plain
-    tables), and ``published`` what ``restore`` should return with them (JSON).
+    tables), and ``published`` what ``restore`` should return with them (JSON). Published
+    tables keep their records in a file of their own, with an empty delta
+    (``snapshot_records``); it is put in place first, and the files of earlier ones removed.
     """
-    meta = _meta(store_uri, loaded, exclude, wide, publish_key, published)
     tmp = f"{path}.tmp-{os.getpid()}"
     alias = "tracker_snapshot_out"
+    apart = publish_key is not None
+    records_tmp, records_alias = f"{tmp}.records", "tracker_snapshot_records_out"
+    name = snapshot_records.new_name(path)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _remove_abandoned(path)
-        _unlink(tmp)
+        for file in (tmp, records_tmp):
+            _unlink(file)
         con.execute(f"ATTACH '{_sql_string(tmp)}' AS {alias}")
         try:
+            base = None
+            if apart:
+                con.execute(f"ATTACH '{_sql_string(records_tmp)}' AS {records_alias}")
+            try:
+                for table in (*TABLES, WIDE) if wide is not None else TABLES:
+                    into = records_alias if apart and table == "records" else alias
+                    _copy_table(con, into, table, chunked=still_current is not None)
+                if apart:
+                    con.execute(f"CREATE TABLE {alias}.{snapshot_records.DELTA} AS "
+                                f"FROM {records_alias}.records LIMIT 0")
+                    (rows,) = con.execute(
+                        f"SELECT count(*) FROM {records_alias}.records").fetchone() or (0,)
+                    base = snapshot_records.ref(name, int(rows))
+                    snapshot_records.name_it(con, records_alias, name)
+            finally:
+                if apart:
+                    con.execute(f"DETACH {records_alias}")
+            meta = _meta(store_uri, loaded, exclude, wide, publish_key, published, base)
             con.execute(f"CREATE TABLE {alias}.snapshot_meta (meta VARCHAR)")
             con.execute(f"INSERT INTO {alias}.snapshot_meta VALUES (?)", [meta])
-            for table in (*TABLES, WIDE) if wide is not None else TABLES:
-                _copy_table(con, alias, table, chunked=still_current is not None)
         finally:
             con.execute(f"DETACH {alias}")
         if still_current is not None and not still_current():
             _unlink(tmp)
+            _unlink(records_tmp)
             return False
+        if apart:
+            os.replace(records_tmp, os.path.join(os.path.dirname(path), name))
         os.replace(tmp, path)
+        if apart:  # a save runs in the background already
+            for file in snapshot_records.others(path, keep=name):
+                _unlink(file)
         return True
     except Exception as exc:  # noqa: BLE001 - a cache that cannot be written costs time only
         log.debug("could not save a query snapshot at %s: %s", path, exc)
-        _unlink(tmp)
-        _unlink(f"{tmp}.wal")
+        for file in (tmp, records_tmp):
+            _unlink(file)
+            _unlink(f"{file}.wal")
         return False
 
 
 def _meta(
     store_uri: str, loaded: dict[str, str], exclude: dict[str, frozenset[str]], wide: Any,
-    publish_key: str | None, published: Any,
+    publish_key: str | None, published: Any, records: dict[str, Any] | None = None,
 ) -> str:
-    """The ``snapshot_meta`` text of a snapshot (what ``restore`` checks and returns)."""
-    return json.dumps({
+    """The ``snapshot_meta`` text of a snapshot (what ``restore`` checks and returns);
+    ``records``: the file of its records (``snapshot_records.ref``) when they are apart."""
+    info = {
         "format": _format(), "store": store_uri, "files": loaded,
         "exclude": {k: sorted(v) for k, v in exclude.items()}, "wide": wide,
         "publish": publish_key, "published": published,
-    })
+    }
+    if records is not None:
+        info["records"] = records
+    return json.dumps(info)
 
 
 def _copy_table(
@@ -455,6 +516,17 @@ def _is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND view_name = $name", {"name": name}).fetchone() or (0,)
     return bool(count)
+
+
+def _remove_all(files: list[str]) -> None:
+    """Delete ``files`` in a thread exit waits for (freeing hundreds of MB takes a moment)."""
+
+    def remove() -> None:
+        for file in files:
+            _unlink(file)
+
+    if files and not in_background(remove, None):
+        remove()
 
 
 def _remove_abandoned(path: str) -> None:
@@ -545,15 +617,4 @@ def wait_for_saves(timeout: float | None = None) -> bool:
         if not _saving:
             _exiting.clear()
         return not _saving
-
-
-def _sql_string(text: str) -> str:
-    return text.replace("'", "''")
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
