@@ -14,6 +14,7 @@ the previous entry and as of this one.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,16 +109,23 @@ def _now_state(site: SiteData) -> dict[str, Any]:
 
 
 def _bests(site: SiteData) -> dict[str, list[Any]]:
+    """Per experiment, [primary metric, its best finite value among the FINISHED runs] (numpy
+    over the experiment's column, #14; on a tie the first run's value, as ``min`` gives)."""
+    import numpy as np
+
     out = {}
     for exp in site.experiments:
         eid = exp["experiment_id"]
         metric = site.primary_metric(eid)
-        values = [v for r in site.runs_by_experiment[eid] if r["status"] == "FINISHED"
-                  and (v := site.metrics.get(r["run_id"], {}).get(metric)) is not None
-                  and math.isfinite(v)]
-        best = site.directions.best(metric, values) if metric else None
-        if best is not None:
-            out[eid] = [metric, best]
+        direction = site.direction(metric) if metric else ""
+        if not direction:  # ``Directions.best`` has no best of a neutral metric
+            continue
+        runs = site.runs_by_experiment[eid]
+        column = site.metric_column(eid, metric)
+        at = np.flatnonzero(site.finished(eid) & np.isfinite(column))
+        if len(at):
+            pick = at[int(np.argmin(column[at]) if direction == "min" else np.argmax(column[at]))]
+            out[eid] = [metric, site.metrics[runs[pick]["run_id"]][metric]]
     return out
 
 
@@ -201,8 +209,9 @@ def _verdicts(site: SiteData, before: set[str], added: list[str],
     """
     from tracker.changes import summarize
 
-    earlier = set(bests) | (before & set(added))
-    current = _snapshot(site, earlier | set(added))
+    added_set = set(added)
+    earlier = set(bests) | (before & added_set)
+    current = _snapshot(site, earlier | _deciding(site, added_set - earlier))
     result = summarize(current, _snapshot(site, earlier), "previous entry",
                        directions=site.directions)
     out = []
@@ -217,6 +226,37 @@ def _verdicts(site: SiteData, before: set[str], added: list[str],
                 m.baseline.value if m.baseline else None, m.current.value if m.current else None,
                 m.verdict.replace("_", " ").lower(), best))
     return tuple(out)
+
+
+def _deciding(site: SiteData, found: set[str]) -> set[str]:
+    """The runs of ``found`` (an entry's new runs) that decide its verdicts in ``summarize``:
+    per experiment the run its ``_best`` picks (FINISHED, finite primary metric, the best
+    value, then the first by name and id), else any run with the metric (the verdict is then
+    'not finished'); an experiment none of whose runs has the metric gets no verdict shown.
+    ``summarize`` over these gives the same verdicts as over every run (#14: the first entry of
+    a 100,000-run store made a snapshot of all of them on each build)."""
+    picked: dict[str, tuple[float, str, str]] = {}
+    some: dict[str, str] = {}
+    metrics, runs_by_id = site.metrics, site.runs_by_id
+    empty: dict[str, float] = {}
+    for run_id in found:
+        run = runs_by_id[run_id]
+        eid = run["experiment_id"]
+        primary = site.primary_metric(eid)
+        mine = metrics.get(run_id, empty)
+        if primary not in mine:
+            continue
+        value = mine[primary]
+        some.setdefault(eid, run_id)
+        direction = site.direction(primary)
+        if (run["status"] != "FINISHED" or not direction or value is None
+                or not math.isfinite(value)):
+            continue
+        key = (value if direction == "min" else -value, run["run_name"] or run_id[:8], run_id)
+        old = picked.get(eid)
+        if old is None or key < old:
+            picked[eid] = key
+    return {picked[eid][2] if eid in picked else run_id for eid, run_id in some.items()}
 
 
 class _Bests:
@@ -252,18 +292,25 @@ def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None
     from tracker.site.links import commit_url, run_label
     from tracker.site.pages.registry import _event_text
 
-    first = min(ids, key=lambda r: (site.runs_by_id[r]["start_time"] or 0, r))
+    runs_by_id, metrics = site.runs_by_id, site.metrics
+    first = min(ids, key=lambda r: (runs_by_id[r]["start_time"] or 0, r))
     tags = site.tags.get(first, {})
+    ranks: dict[str, tuple[str, bool]] = {}  # experiment -> (primary metric, ranked by min)
+    empty: dict[str, float] = {}
+
     def best_first(run_id: str) -> tuple[str, int, float, str]:
-        eid = site.runs_by_id[run_id]["experiment_id"]
-        metric = site.primary_metric(eid)
-        value = site.metrics.get(run_id, {}).get(metric) if metric else None
+        eid = runs_by_id[run_id]["experiment_id"]
+        rank = ranks.get(eid)
+        if rank is None:
+            metric = site.primary_metric(eid)
+            rank = ranks[eid] = (metric, site.direction(metric) == "min")
+        value = metrics.get(run_id, empty).get(rank[0]) if rank[0] else None
         if value is None or math.isnan(value):
             return (eid, 1, 0.0, run_id)
-        return (eid, 0, value if site.direction(metric) == "min" else -value, run_id)
+        return (eid, 0, value if rank[1] else -value, run_id)
 
     runs = []
-    for run_id in sorted(ids, key=best_first)[:ENTRY_RUNS]:
+    for run_id in heapq.nsmallest(ENTRY_RUNS, ids, key=best_first):
         run = site.runs_by_id[run_id]
         eid = run["experiment_id"]
         metric = site.primary_metric(eid)

@@ -132,17 +132,23 @@ def _iso(ms: Any) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
-def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> list[Column]:
+def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str],
+             experiment_id: str | None = None) -> list[Column]:
     """Attributes, then metrics (the primary and other directed metrics shown, counters hidden),
-    then params (those that vary across runs shown first, a sweep parent's own ``best_*`` not)."""
-    metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
+    then params (those that vary across runs shown first, a sweep parent's own ``best_*`` not).
+    ``experiment_id``: ``runs`` is that experiment's whole list (its keys are known, #14)."""
+    if experiment_id is not None:
+        metric_keys = sorted(site.keys(experiment_id, "metrics"))
+    else:
+        metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
     metric_keys.sort(key=lambda k: (k not in primary, primary.index(k) if k in primary else 0,
                                     site.direction(k) == "", k))
     shown_metrics = {k for k in metric_keys if site.direction(k)}
     shown_metrics = set(sorted(shown_metrics, key=metric_keys.index)[:VISIBLE_METRICS])
-    seen = _param_values(site, runs)
+    seen = (site.param_values(experiment_id) if experiment_id is not None
+            else _param_values(site, runs))
     param_keys = sorted(seen)
-    varying = [k for k in param_keys if len(seen[k][0]) > 1][:VISIBLE_PARAMS]
+    varying = [k for k in param_keys if seen[k][0]][:VISIBLE_PARAMS]
     cols = [
         Column("attr.status", "status", "attr", False, "", True),
         Column("attr.start", "start (UTC)", "attr", False, "", True),
@@ -159,9 +165,10 @@ def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str]) -> 
 
 def _param_values(
     site: SiteData, runs: list[dict[str, Any]]
-) -> dict[str, tuple[set[str], bool]]:
-    """Per param key, in one pass over the runs (#14): up to two of its distinct values (two:
-    it varies) and whether every non-empty value is a number."""
+) -> dict[str, tuple[bool, bool]]:
+    """Per param key, in one pass over the runs (#14): whether it has two distinct values or
+    more, and whether every non-empty value is a number (``SiteData.param_values`` of an
+    experiment's whole list)."""
     values: dict[str, set[str]] = {}
     params = site.params
     for run in runs:
@@ -173,11 +180,9 @@ def _param_values(
                     values[key] = {value}
                 else:
                     found.add(value)
-    seen: dict[str, tuple[set[str], bool]] = {}
-    for key, distinct in values.items():
-        seen[key] = (set(itertools.islice(distinct, 2)),
-                     all(_is_number(v) for v in distinct if v is not None and v != ""))
-    return seen
+    return {key: (len(distinct) > 1,
+                  all(_is_number(v) for v in distinct if v is not None and v != ""))
+            for key, distinct in values.items()}
 
 
 def _is_number(value: str) -> bool:
@@ -198,13 +203,23 @@ def _all_numeric(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
 
 
 def _best_values(
-    site: SiteData, runs: list[dict[str, Any]], columns: list[Column]
+    site: SiteData, runs: list[dict[str, Any]], columns: list[Column],
+    experiment_id: str | None = None,
 ) -> dict[str, float]:
+    """The best value of each directed metric column (NaN left out). ``experiment_id``:
+    ``runs`` is that experiment's whole list, read as numpy columns (#14)."""
+    from tracker.site.data import best_index
+
     best = {}
     for col in columns:
         if col.kind != "metric" or not col.direction:
             continue
         key = col.key[len("metrics."):]
+        if experiment_id is not None:
+            at = best_index(site.metric_column(experiment_id, key), col.direction)
+            if at is not None:
+                best[col.key] = site.metrics[runs[at]["run_id"]][key]
+            continue
         values = [v for r in runs if (v := site.metrics.get(r["run_id"], {}).get(key)) is not None
                   and not math.isnan(v)]
         if values:
@@ -341,6 +356,90 @@ def _trend(site: SiteData, timed: list[dict[str, Any]], key: str,
             old = per_commit.get(short)
             if old is None or (value < old if direction == "min" else value > old):
                 per_commit[short] = value  # dicts keep first-seen order: commit order
+    commits = _commit_points(per_commit, messages, direction)
+    return charts.trend_figure(key, direction, points, commits) if points else None
+
+
+def _trends(
+    site: SiteData, runs: list[dict[str, Any]], metrics: list[str],
+    experiment_id: str | None = None,
+) -> tuple[dict[str, Any], ...]:
+    """The trend figures of ``metrics`` over ``runs`` by start time. ``experiment_id``: ``runs``
+    is that experiment's whole list, whose values are read as numpy columns (#14)."""
+    if experiment_id is not None:
+        fast = _column_trends(site, runs, metrics, experiment_id)
+        if fast is not None:
+            return fast
+    timed = sorted((r for r in runs if r["start_time"]),
+                   key=lambda r: (r["start_time"], r["run_id"]))
+    shown: dict[str, tuple[str, str, str]] = {}
+    figures = [_trend(site, timed, key, shown) for key in metrics]
+    return tuple(f for f in figures if f is not None)
+
+
+#: Start times (ms) whose ``_iso`` text numpy writes alike (years 1970-9999).
+_NUMPY_TIMES = (0, 253_402_300_800_000)
+
+
+def _column_trends(
+    site: SiteData, runs: list[dict[str, Any]], metrics: list[str], experiment_id: str
+) -> tuple[dict[str, Any], ...] | None:
+    """``_trends`` of an experiment's whole run list from its metric columns: the runs are put
+    in start order and filtered by numpy, and only the runs shown get their texts. The same
+    figures as ``_trend`` makes; None when a start time is outside what numpy writes alike."""
+    import numpy as np
+
+    starts = [r["start_time"] or 0 for r in runs]
+    if not all(type(t) is int for t in starts):
+        return None
+    begins = np.array(starts, dtype=np.int64)
+    if len(begins) and (begins.min() < _NUMPY_TIMES[0] or begins.max() >= _NUMPY_TIMES[1]):
+        return None
+    ids = np.array([r["run_id"] for r in runs], dtype=str)
+    order = np.lexsort((ids, begins))
+    order = order[begins[order] != 0]  # runs without a start time are not on the time axis
+    columns = [site.metric_column(experiment_id, key)[order] for key in metrics]
+    kept = [np.isfinite(column) for column in columns]
+    shown = np.zeros(len(order), dtype=bool)
+    for mask in kept:
+        shown |= mask
+    at = order[shown].tolist()
+    stamps = np.datetime_as_string(begins[at].astype("datetime64[ms]"), unit="m").tolist()
+    urls = site.urls
+    texts = {i: (stamp.replace("T", " "), run_label(runs[i]), urls.run(runs[i]["run_id"]))
+             for i, stamp in zip(at, stamps)}
+    tags = site.tags
+    empty: dict[str, str] = {}
+    commits = {i: c for i in at
+               if (c := tags.get(runs[i]["run_id"], empty).get("mlflow.source.git.commit"))}
+    figures = []
+    for key, column, mask in zip(metrics, columns, kept):
+        if not mask.any():
+            continue
+        direction = site.direction(key)
+        picked = order[mask].tolist()
+        values = column[mask].tolist()
+        points = [(*texts[i][:1], value, *texts[i][1:]) for i, value in zip(picked, values)]
+        per_commit: dict[str, float] = {}
+        messages: dict[str, str] = {}
+        if commits:
+            for i, value in zip(picked, values):
+                commit = commits.get(i)
+                if commit:
+                    short = commit[:8]
+                    messages.setdefault(short, tags[runs[i]["run_id"]].get(
+                        "tracker.source.git.message", ""))
+                    old = per_commit.get(short)
+                    if old is None or (value < old if direction == "min" else value > old):
+                        per_commit[short] = value
+        figures.append(charts.trend_figure(key, direction, points,
+                                           _commit_points(per_commit, messages, direction)))
+    return tuple(figures)
+
+
+def _commit_points(per_commit: dict[str, float], messages: dict[str, str], direction: str
+                   ) -> list[tuple[str, float, bool, str]]:
+    """(short commit, its best value, regressed?, message) in commit order."""
     commits: list[tuple[str, float, bool, str]] = []
     previous: float | None = None
     for short, value in per_commit.items():
@@ -349,17 +448,7 @@ def _trend(site: SiteData, timed: list[dict[str, Any]], key: str,
         )
         commits.append((short, value, regressed, messages.get(short, "")))
         previous = value
-    return charts.trend_figure(key, direction, points, commits) if points else None
-
-
-def _trends(
-    site: SiteData, runs: list[dict[str, Any]], metrics: list[str]
-) -> tuple[dict[str, Any], ...]:
-    timed = sorted((r for r in runs if r["start_time"]),
-                   key=lambda r: (r["start_time"], r["run_id"]))
-    shown: dict[str, tuple[str, str, str]] = {}
-    figures = [_trend(site, timed, key, shown) for key in metrics]
-    return tuple(f for f in figures if f is not None)
+    return commits
 
 
 def _row(
@@ -609,8 +698,8 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
         runs = site.runs_by_experiment[eid]
         primary = site.primary_metrics(runs, 3)
         ranked_by = site.primary_metric(eid)
-        columns = _columns(site, runs, primary)
-        best = _best_values(site, runs, columns)
+        columns = _columns(site, runs, primary, eid)
+        best = _best_values(site, runs, columns, eid)
         rows = _Rows(site, ordered_runs(site, runs, ranked_by, cache_key=f"experiment:{eid}"),
                      columns, best)
         board = urls.experiment(eid)
@@ -657,7 +746,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile | Group]:
             experiment_id=eid,
             columns=tuple(columns),
             rows=rows.rows(0, FIRST_SCREEN),
-            trends=_trends(site, runs, primary[:2]),
+            trends=_trends(site, runs, primary[:2], eid),
             primary_metric=ranked_by,
             compare=Link("Compare runs", urls.compare(eid)) if runs else None,
             charts=Link("Chart view", urls.experiment_charts(eid)) if runs else None,
