@@ -115,6 +115,7 @@ class SiteData:
         # Whole-experiment columns and key sets (``metric_column``, ``keys``), made once (#14).
         self._columns: dict[tuple[str, str], Any] = {}
         self._keys: dict[tuple[str, str], dict[str, int]] = {}
+        self._run_columns: dict[str, dict[str, list[Any]]] = {}
         self.best_values: dict[str, float | None] = {}  # run strips' bests, by experiment/sweep
         self.publish = publish if publish is not None else PublishRules.from_config()
         self._model_names: dict[str, str] = {}  # published model name -> registry's
@@ -463,6 +464,25 @@ class SiteData:
         return {key: (distinct > 1, all(_is_number(v) for v in others or ()))
                 for key, distinct, others in rows}
 
+    def run_columns(self, experiment_id: str) -> dict[str, list[Any]]:
+        """``run_id``, ``run_name``, ``start_time`` and ``parent_run_id`` of the runs of
+        ``runs_by_experiment``'s list, each as a list in that order (a pass over many runs' dicts costs more than the
+        work it feeds, #14)."""
+        self._site_runs  # noqa: B018 - makes the columns
+        return self._run_columns.get(experiment_id) or {key: [] for key in _RUN_COLUMNS}
+
+    def tag_column(self, experiment_id: str, key: str) -> list[str | None]:
+        """The value of tag ``key`` of each run of ``runs_by_experiment``'s list, in that
+        order (None: no such tag), read in SQL (#14)."""
+        got = self._site_sql(
+            f"SELECT s.pos, t.value FROM tags t JOIN {_SITE_RUNS} s USING (run_id) "
+            "WHERE s.experiment_id = $e AND t.key = $k ORDER BY s.pos",
+            {"e": experiment_id, "k": key})
+        out: list[str | None] = [None] * len(self.runs_by_experiment.get(experiment_id, []))
+        for pos, value in got:
+            out[pos] = value
+        return out
+
     def finished(self, experiment_id: str) -> Any:
         """Whether each run of ``runs_by_experiment``'s list is FINISHED (a numpy bool array)."""
         import numpy as np
@@ -483,7 +503,9 @@ class SiteData:
         places: list[int] = []
         self._finished: dict[str, Any] = {}
         for eid, runs in self.runs_by_experiment.items():
-            ids += [r["run_id"] for r in runs]
+            self._run_columns[eid] = {key: [r[key] for r in runs]
+                                      for key in _RUN_COLUMNS}
+            ids += self._run_columns[eid]["run_id"]
             experiments += [eid] * len(runs)
             places += range(len(runs))
             self._finished[eid] = np.array([r["status"] == "FINISHED" for r in runs], dtype=bool)
@@ -543,6 +565,7 @@ class SiteData:
 #: The name the site's runs are registered under for a query (``SiteData._site_sql``).
 _SITE_RUNS = "tracker_site_runs"
 _TABLES = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}
+_RUN_COLUMNS = ("run_id", "run_name", "start_time", "parent_run_id")
 
 
 def _is_number(value: str) -> bool:

@@ -11,7 +11,6 @@ parent/child collapsing, row selection for the compare page and URL state on top
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -283,6 +282,9 @@ def ordered_runs(
         if cached is None:
             cached = site.orders[(cache_key, primary)] = ordered_runs(site, runs, primary)
         return cached
+    if runs and runs is site.runs_by_experiment.get(runs[0]["experiment_id"]):
+        return [(runs[i], depth) for i, depth in _ordered_places(
+            site, runs[0]["experiment_id"], primary)]
     ids = {r["run_id"] for r in runs}
     direction = site.direction(primary) if primary else ""
     subtree: dict[str, float | None] = {}
@@ -327,6 +329,68 @@ def ordered_runs(
         visit(run, 0)
     for run in sorted((r for r in runs if r["run_id"] not in seen), key=score):
         visit(run, 0)  # only runs caught in a parent cycle are left
+    return out
+
+
+def _ordered_places(site: SiteData, experiment_id: str, primary: str
+                    ) -> list[tuple[int, int]]:
+    """``ordered_runs`` of an experiment's whole run list, as (place in the list, depth): the
+    same walk over places in its columns (``SiteData.run_columns``, ``metric_column``), so a
+    run costs list look-ups, not look-ups in its dicts (#14: 100,000 runs)."""
+    columns = site.run_columns(experiment_id)
+    ids, parents, starts = columns["run_id"], columns["parent_run_id"], columns["start_time"]
+    at = {run_id: i for i, run_id in enumerate(ids)}
+    direction = site.direction(primary) if primary else ""
+    own: list[float | None] = [None] * len(ids)
+    if direction:
+        own = [None if v != v else v
+               for v in site.metric_column(experiment_id, primary).tolist()]
+    kids_of: dict[int, list[int]] = {}
+    for parent, kids in site.children.items():
+        place = at.get(parent)
+        if place is not None:
+            mine = [at[k] for k in kids if k in at]
+            if mine:
+                kids_of[place] = mine
+    pick = min if direction == "min" else max
+    subtree: dict[int, float | None] = {}
+
+    def best_below(i: int, path: frozenset[int]) -> float | None:
+        if i in subtree:
+            return subtree[i]
+        values = [own[i]]
+        for kid in kids_of[i]:
+            if kid not in path:
+                values.append(own[kid] if kid not in kids_of else best_below(kid, path | {kid}))
+        found = [v for v in values if v is not None]
+        best = subtree[i] = pick(found) if found else None
+        return best
+
+    def score(i: int) -> tuple[int, float, int, str]:
+        value = own[i] if i not in kids_of else best_below(i, frozenset({i}))
+        newest = -(starts[i] or 0)
+        if value is None:
+            return (1, 0.0, newest, ids[i])
+        return (0, value if direction == "min" else -value, newest, ids[i])
+
+    out: list[tuple[int, int]] = []
+    seen: set[int] = set()
+
+    def visit(i: int, depth: int) -> None:
+        if i in seen:  # a cycle of parent ids: show each run once
+            return
+        seen.add(i)
+        out.append((i, depth))
+        kids = kids_of.get(i)
+        if kids:
+            for kid in sorted(kids, key=score):
+                visit(kid, depth + 1)
+
+    for i in sorted((i for i, parent in enumerate(parents) if parent not in at), key=score):
+        visit(i, 0)
+    if len(seen) < len(ids):
+        for i in sorted((i for i in range(len(ids)) if i not in seen), key=score):
+            visit(i, 0)  # only runs caught in a parent cycle are left
     return out
 
 
@@ -384,54 +448,55 @@ _NUMPY_TIMES = (0, 253_402_300_800_000)
 def _column_trends(
     site: SiteData, runs: list[dict[str, Any]], metrics: list[str], experiment_id: str
 ) -> tuple[dict[str, Any], ...] | None:
-    """``_trends`` of an experiment's whole run list from its metric columns: the runs are put
-    in start order and filtered by numpy, and only the runs shown get their texts. The same
-    figures as ``_trend`` makes; None when a start time is outside what numpy writes alike."""
+    """``_trends`` of an experiment's whole run list from its columns (``SiteData``'s
+    ``run_columns``, ``metric_column`` and ``tag_column``): the runs are put in start order and
+    filtered by numpy, and only the runs shown get their texts. The same figures as ``_trend``
+    makes; None when a start time is outside what numpy writes alike."""
     import numpy as np
 
-    starts = [r["start_time"] or 0 for r in runs]
+    columns = site.run_columns(experiment_id)
+    starts = [t or 0 for t in columns["start_time"]]
     if not all(type(t) is int for t in starts):
         return None
     begins = np.array(starts, dtype=np.int64)
     if len(begins) and (begins.min() < _NUMPY_TIMES[0] or begins.max() >= _NUMPY_TIMES[1]):
         return None
-    ids = np.array([r["run_id"] for r in runs], dtype=str)
-    order = np.lexsort((ids, begins))
+    ids, names = columns["run_id"], columns["run_name"]
+    order = np.lexsort((np.array(ids, dtype=str), begins))
     order = order[begins[order] != 0]  # runs without a start time are not on the time axis
-    columns = [site.metric_column(experiment_id, key)[order] for key in metrics]
-    kept = [np.isfinite(column) for column in columns]
+    values = [site.metric_column(experiment_id, key)[order] for key in metrics]
+    kept = [np.isfinite(column) for column in values]
     shown = np.zeros(len(order), dtype=bool)
     for mask in kept:
         shown |= mask
     at = order[shown].tolist()
     stamps = np.datetime_as_string(begins[at].astype("datetime64[ms]"), unit="m").tolist()
-    urls = site.urls
-    texts = {i: (stamp.replace("T", " "), run_label(runs[i]), urls.run(runs[i]["run_id"]))
+    run_url = site.urls.run
+    texts = {i: (stamp.replace("T", " "), str(names[i] or ids[i][:8]), run_url(ids[i]))
              for i, stamp in zip(at, stamps)}
-    tags = site.tags
-    empty: dict[str, str] = {}
-    commits = {i: c for i in at
-               if (c := tags.get(runs[i]["run_id"], empty).get("mlflow.source.git.commit"))}
+    commits = (site.tag_column(experiment_id, "mlflow.source.git.commit")
+               if "mlflow.source.git.commit" in site.keys(experiment_id, "tags") else None)
     figures = []
-    for key, column, mask in zip(metrics, columns, kept):
+    for key, column, mask in zip(metrics, values, kept):
         if not mask.any():
             continue
         direction = site.direction(key)
         picked = order[mask].tolist()
-        values = column[mask].tolist()
-        points = [(*texts[i][:1], value, *texts[i][1:]) for i, value in zip(picked, values)]
+        numbers = column[mask].tolist()
+        points = [(texts[i][0], value, texts[i][1], texts[i][2])
+                  for i, value in zip(picked, numbers)]
         per_commit: dict[str, float] = {}
         messages: dict[str, str] = {}
-        if commits:
-            for i, value in zip(picked, values):
-                commit = commits.get(i)
-                if commit:
-                    short = commit[:8]
-                    messages.setdefault(short, tags[runs[i]["run_id"]].get(
-                        "tracker.source.git.message", ""))
-                    old = per_commit.get(short)
-                    if old is None or (value < old if direction == "min" else value > old):
-                        per_commit[short] = value
+        for i, value in zip(picked, numbers) if commits is not None else ():
+            commit = commits[i]  # type: ignore[index]
+            if commit:
+                short = commit[:8]
+                old = per_commit.get(short)
+                if old is None:
+                    messages[short] = site.tags[ids[i]].get("tracker.source.git.message", "")
+                    per_commit[short] = value  # dicts keep first-seen order: commit order
+                elif value < old if direction == "min" else value > old:
+                    per_commit[short] = value
         figures.append(charts.trend_figure(key, direction, points,
                                            _commit_points(per_commit, messages, direction)))
     return tuple(figures)
