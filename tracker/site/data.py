@@ -114,8 +114,10 @@ class SiteData:
         self._primary: dict[str, str] = {}
         # Whole-experiment columns and key sets (``metric_column``, ``keys``), made once (#14).
         self._columns: dict[tuple[str, str], Any] = {}
+        self._present: dict[tuple[str, str], Any] = {}
         self._keys: dict[tuple[str, str], dict[str, int]] = {}
         self._run_columns: dict[str, dict[str, list[Any]]] = {}
+        self._number = next(_NUMBERS)  # marks its ``_SITE_RUNS`` table
         self.best_values: dict[str, float | None] = {}  # run strips' bests, by experiment/sweep
         self.publish = publish if publish is not None else PublishRules.from_config()
         self._model_names: dict[str, str] = {}  # published model name -> registry's
@@ -432,22 +434,39 @@ class SiteData:
                 f"SELECT s.pos, m.value FROM latest_metrics m JOIN {_SITE_RUNS} s "
                 "USING (run_id) WHERE s.experiment_id = $e AND m.key = $k",
                 {"e": experiment_id, "k": key}, columns=True)
-            found = np.full(len(self.runs_by_experiment.get(experiment_id, [])), np.nan)
+            count = len(self.runs_by_experiment.get(experiment_id, []))
+            found = np.full(count, np.nan)
             values = got["value"]
             if np.ma.isMaskedArray(values):
                 values = values.filled(np.nan)
             found[got["pos"]] = values
+            present = np.zeros(count, dtype=bool)
+            present[got["pos"]] = True
             self._columns[(experiment_id, key)] = found
+            self._present[(experiment_id, key)] = present
         return found
 
-    def tagged_runs(self, experiment_id: str, word: str) -> list[int]:
-        """The places in ``runs_by_experiment``'s list of the runs with a tag named ``word``
-        or a tag value that contains it in any case (ASCII; in order): where a run tagged,
-        say, ``baseline`` can be, found in SQL (#14)."""
+    def metric_present(self, experiment_id: str, key: str) -> Any:
+        """Whether each run of ``runs_by_experiment``'s list has a value of metric ``key``
+        (NaN included): a numpy bool array (see ``metric_column``)."""
+        self.metric_column(experiment_id, key)
+        return self._present[(experiment_id, key)]
+
+    def tagged_runs(self, experiment_id: str, word: str, *,
+                    exclude: tuple[str, ...] = ()) -> list[int]:
+        """The places in ``runs_by_experiment``'s list (in order) of the runs with a tag named
+        ``word`` or a tag value that contains it in any case (ASCII), found in SQL: where a run
+        tagged, say, ``baseline`` can be (#14). ``exclude``: only tags whose key starts with
+        none of these count (``word`` '': any such tag)."""
+        where = ["s.experiment_id = $e"]
+        if word:
+            where.append("(t.key = $w OR contains(lower(t.value), $w))")
+        where += [f"NOT starts_with(t.key, $x{i})" for i in range(len(exclude))]
         rows = self._site_sql(
             f"SELECT DISTINCT s.pos FROM tags t JOIN {_SITE_RUNS} s USING (run_id) "
-            "WHERE s.experiment_id = $e AND (t.key = $w OR contains(lower(t.value), $w)) "
-            "ORDER BY s.pos", {"e": experiment_id, "w": word.lower()})
+            f"WHERE {' AND '.join(where)} ORDER BY s.pos",
+            {"e": experiment_id, **({"w": word.lower()} if word else {}),
+             **{f"x{i}": prefix for i, prefix in enumerate(exclude)}})
         return [pos for pos, in rows]
 
     def param_values(self, experiment_id: str) -> dict[str, tuple[bool, bool]]:
@@ -494,8 +513,8 @@ class SiteData:
     @cached_property
     def _site_runs(self) -> dict[str, Any]:
         """The runs of the site as numpy columns for SQL: run id, experiment id, place in
-        ``runs_by_experiment``'s list (``pos``) and whether FINISHED. Registered with DuckDB
-        only while a query of ``_site_sql`` runs (numpy: Arrow would import pandas, ~0.5 s)."""
+        ``runs_by_experiment``'s list (``pos``) and whether FINISHED, for ``_site_sql`` (numpy:
+        Arrow would import pandas, ~0.5 s)."""
         import numpy as np
 
         ids: list[str] = []
@@ -516,17 +535,29 @@ class SiteData:
                 "pos": np.array(places, dtype=np.int64), "finished": finished}
 
     def _site_sql(self, sql: str, params: dict[str, Any], *, columns: bool = False) -> Any:
-        """The rows (``columns``: the numpy columns) of ``sql`` over the store's tables with
-        ``_SITE_RUNS`` (``_site_runs``) registered."""
-        table = self._site_runs
+        """The rows (``columns``: the numpy columns) of ``sql`` over the store's tables and
+        ``_SITE_RUNS``: ``_site_runs`` copied once into a temporary table (a registered numpy
+        column of 100,000 run ids was read into DuckDB again by each query, ~0.1 s). The
+        table is marked with this ``SiteData``'s number and made again when another one
+        replaced it (two sites over one query layer)."""
         query = self.query
         con = query._connection()  # not ``con``: that makes the lazy views too
-        con.register(_SITE_RUNS, table)
         try:
-            result = query._execute(sql, params)
-            return result.fetchnumpy() if columns else result.fetchall()
-        finally:
-            con.unregister(_SITE_RUNS)
+            mark = con.execute(f"SELECT max(site) FROM {_SITE_RUNS}").fetchall()
+        except duckdb_error() as exc:  # not made yet
+            if "does not exist" not in str(exc):
+                raise
+            mark = []
+        if mark != [(self._number,)]:
+            con.register("tracker_site_runs_in", self._site_runs)
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {_SITE_RUNS} AS "
+                            "SELECT *, $n::BIGINT AS site FROM tracker_site_runs_in",
+                            {"n": self._number})
+            finally:
+                con.unregister("tracker_site_runs_in")
+        result = query._execute(sql, params)
+        return result.fetchnumpy() if columns else result.fetchall()
 
     @cached_property
     def data_as_of(self) -> str:
@@ -563,7 +594,14 @@ class SiteData:
 
 
 #: The name the site's runs are registered under for a query (``SiteData._site_sql``).
-_SITE_RUNS = "tracker_site_runs"
+_SITE_RUNS = "temp.tracker_site_runs"
+_NUMBERS = itertools.count(1)
+
+
+def duckdb_error() -> type[Exception]:
+    import duckdb
+
+    return duckdb.Error
 _TABLES = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}
 _RUN_COLUMNS = ("run_id", "run_name", "start_time", "parent_run_id")
 
