@@ -19,7 +19,7 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tracker.site.pages import Link, Page, SiteFile, doc
 
@@ -213,8 +213,9 @@ class _Table:
             self.at.update(zip(ids, zip(itertools.repeat(eid), range(len(ids)))))
 
 
-@dataclass
-class _Columns:
+class _Columns(NamedTuple):
+    """An experiment's columns in ``_Table``."""
+
     metric: str
     direction: str
     ids: list[str]
