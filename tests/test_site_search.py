@@ -114,8 +114,8 @@ def test_index_stays_small_for_10000_runs() -> None:
         by_experiment[run["experiment_id"]].append(run)
     tables = {"tags": tags, "params": params}
 
-    def keys(eid: str, table: str) -> dict[str, int]:
-        return {k: 1 for r in by_experiment[eid] for k in tables[table][r["run_id"]]}
+    def keys(eid: str, table: str) -> list[str]:
+        return sorted({k for r in by_experiment[eid] for k in tables[table][r["run_id"]]})
 
     def tagged_runs(eid: str, word: str, exclude: tuple[str, ...] = ()) -> list[int]:
         return [i for i, r in enumerate(by_experiment[eid])

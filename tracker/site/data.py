@@ -115,7 +115,8 @@ class SiteData:
         # Whole-experiment columns and key sets (``metric_column``, ``keys``), made once (#14).
         self._columns: dict[tuple[str, str], Any] = {}
         self._present: dict[tuple[str, str], Any] = {}
-        self._keys: dict[tuple[str, str], dict[str, int]] = {}
+        self._keys: dict[tuple[str, str], list[str]] = {}
+        self._key_counts: dict[str, dict[str, int]] = {}
         self._run_columns: dict[str, dict[str, list[Any]]] = {}
         self._number = next(_NUMBERS)  # marks its ``_SITE_RUNS`` table
         self.best_values: dict[str, float | None] = {}  # run strips' bests, by experiment/sweep
@@ -382,7 +383,7 @@ class SiteData:
                     "AND s.finished GROUP BY m.key", {"e": experiment_id})
                 counted: dict[str, int] = dict(counts)
             else:
-                counted = self.keys(experiment_id, "metrics")
+                counted = self.metric_key_counts(experiment_id)
             self._primary[experiment_id] = self.directions.primary_from_counts(
                 self.experiment_name(experiment_id), counted)
         return self._primary[experiment_id]
@@ -394,7 +395,7 @@ class SiteData:
         directed metrics most runs have, then (unless ``directed_only``) neutral ones."""
         whole = runs and runs is self.runs_by_experiment.get(runs[0]["experiment_id"])
         # an experiment's whole list: its keys are counted once, in SQL (#14)
-        counts = self.keys(runs[0]["experiment_id"], "metrics") if whole else _key_counts(
+        counts = self.metric_key_counts(runs[0]["experiment_id"]) if whole else _key_counts(
             self.metrics, runs)
         experiments = {r["experiment_id"] for r in runs}
         primary = self.primary_metric(experiments.pop()) if len(experiments) == 1 else ""
@@ -407,18 +408,30 @@ class SiteData:
             keys = [k for k in keys if self.direction(k)]
         return keys[:limit]
 
-    def keys(self, experiment_id: str, table: str) -> dict[str, int]:
-        """Key → how many runs of the experiment have it, of its ``"params"``, ``"metrics"``
-        or ``"tags"`` (counted in SQL once per build: the leaderboard, compare data and search
-        index all list them, #14)."""
+    def keys(self, experiment_id: str, table: str) -> list[str]:
+        """The keys the experiment's runs have in ``"params"``, ``"metrics"`` or ``"tags"``,
+        sorted (found in SQL once per build: the leaderboard, compare data and search index
+        all list them, #14)."""
         found = self._keys.get((experiment_id, table))
         if found is None:
-            source = _TABLES[table]
-            rows = self._site_sql(
-                f"SELECT t.key, count(DISTINCT s.pos) FROM {source} t "
+            if table == "metrics":
+                found = sorted(self.metric_key_counts(experiment_id))
+            else:
+                rows = self._site_sql(
+                    f"SELECT DISTINCT t.key FROM {_TABLES[table]} t SEMI JOIN {_SITE_RUNS} s "
+                    "ON t.run_id = s.run_id AND s.experiment_id = $e", {"e": experiment_id})
+                found = sorted(key for key, in rows)
+            self._keys[(experiment_id, table)] = found
+        return list(found)  # a copy: callers sort it their way
+
+    def metric_key_counts(self, experiment_id: str) -> dict[str, int]:
+        """Metric key → how many of the experiment's runs have it (counted in SQL, #14)."""
+        found = self._key_counts.get(experiment_id)
+        if found is None:
+            found = self._key_counts[experiment_id] = dict(self._site_sql(
+                f"SELECT m.key, count(DISTINCT s.pos) FROM latest_metrics m "
                 f"JOIN {_SITE_RUNS} s USING (run_id) WHERE s.experiment_id = $e "
-                "GROUP BY t.key", {"e": experiment_id})
-            found = self._keys[(experiment_id, table)] = dict(rows)
+                "GROUP BY m.key", {"e": experiment_id}))
         return found
 
     def metric_column(self, experiment_id: str, key: str) -> Any:

@@ -282,7 +282,7 @@ def _head(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
     runs = site.runs_by_experiment[eid]
     ranked_by = site.primary_metric(eid)
     primary = [ranked_by] if ranked_by else []
-    metric_keys = sorted(site.keys(eid, "metrics"))
+    metric_keys = site.keys(eid, "metrics")
     top = _top(site, runs, primary[0] if primary else "", eid)
     return {
         "id": eid,
@@ -290,7 +290,7 @@ def _head(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
         "primary": primary[0] if primary else "",
         "dir": {k: site.direction(k) for k in metric_keys},
         "mkeys": metric_keys,
-        "pkeys": sorted(site.keys(eid, "params")),
+        "pkeys": site.keys(eid, "params"),
         "top": top,
         "base": _tagged_baseline(site, runs, eid) or (top[0] if top else runs[0]["run_id"]),
     }

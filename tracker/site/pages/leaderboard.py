@@ -137,7 +137,7 @@ def _columns(site: SiteData, runs: list[dict[str, Any]], primary: list[str],
     then params (those that vary across runs shown first, a sweep parent's own ``best_*`` not).
     ``experiment_id``: ``runs`` is that experiment's whole list (its keys are known, #14)."""
     if experiment_id is not None:
-        metric_keys = sorted(site.keys(experiment_id, "metrics"))
+        metric_keys = site.keys(experiment_id, "metrics")
     else:
         metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
     metric_keys.sort(key=lambda k: (k not in primary, primary.index(k) if k in primary else 0,

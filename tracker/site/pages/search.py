@@ -63,7 +63,7 @@ def _key_entries(site: SiteData) -> list[Entry]:
     for exp in site.experiments:
         path = site.urls.experiment(exp["experiment_id"])
         for kind, table in (("param", "params"), ("tag", "tags")):
-            keys = sorted(site.keys(exp["experiment_id"], table))
+            keys = site.keys(exp["experiment_id"], table)
             out.extend((kind, key, f"{kind} in {exp['name']}", path) for key in keys)
     return out
 
