@@ -115,6 +115,7 @@ class SiteData:
         # Whole-experiment columns and key sets (``metric_column``, ``keys``), made once (#14).
         self._columns: dict[tuple[str, str], Any] = {}
         self._present: dict[tuple[str, str], Any] = {}
+        self._tag_columns: dict[tuple[str, str], list[str | None]] = {}
         self._keys: dict[tuple[str, str], list[str]] = {}
         self._key_counts: dict[str, dict[str, int]] = {}
         self._run_columns: dict[str, dict[str, list[Any]]] = {}
@@ -505,15 +506,23 @@ class SiteData:
 
     def tag_column(self, experiment_id: str, key: str) -> list[str | None]:
         """The value of tag ``key`` of each run of ``runs_by_experiment``'s list, in that
-        order (None: no such tag), read in SQL (#14)."""
-        got = self._site_sql(
-            f"SELECT s.pos, t.value FROM tags t JOIN {_SITE_RUNS} s USING (run_id) "
-            "WHERE s.experiment_id = $e AND t.key = $k ORDER BY s.pos",
-            {"e": experiment_id, "k": key})
-        out: list[str | None] = [None] * len(self.runs_by_experiment.get(experiment_id, []))
-        for pos, value in got:
-            out[pos] = value
-        return out
+        order (None: no such tag), read in SQL once per build (#14)."""
+        found = self._tag_columns.get((experiment_id, key))
+        if found is None:
+            import numpy as np
+
+            got = self._site_sql(
+                f"SELECT s.pos, t.value FROM tags t JOIN {_SITE_RUNS} s USING (run_id) "
+                "WHERE s.experiment_id = $e AND t.key = $k", {"e": experiment_id, "k": key},
+                columns=True)
+            column = np.full(len(self.runs_by_experiment.get(experiment_id, [])), None,
+                             dtype=object)
+            values = got["value"]
+            if np.ma.isMaskedArray(values):  # NULL values
+                values = values.filled(None)
+            column[got["pos"]] = values
+            found = self._tag_columns[(experiment_id, key)] = column.tolist()
+        return found
 
     def finished(self, experiment_id: str) -> Any:
         """Whether each run of ``runs_by_experiment``'s list is FINISHED (a numpy bool array)."""

@@ -120,9 +120,9 @@ def best_runs(site: SiteData, runs: list[dict[str, Any]], metrics: list[str],
             value = site.metrics[run["run_id"]][key]
         else:
             scored = [
-                (value, run) for run in runs
-                if (value := site.metrics.get(run["run_id"], {}).get(key)) is not None
-                and not math.isnan(value)
+                (got, run) for run in runs
+                if (got := site.metrics.get(run["run_id"], {}).get(key)) is not None
+                and not math.isnan(got)
             ]
             if not scored:
                 continue
