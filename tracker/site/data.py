@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import operator
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -543,13 +544,17 @@ class SiteData:
         experiments: list[str] = []
         places: list[int] = []
         self._finished: dict[str, Any] = {}
+        read = operator.itemgetter(*_RUN_COLUMNS, "status")
         for eid, runs in self.runs_by_experiment.items():
-            self._run_columns[eid] = {key: [r[key] for r in runs]
-                                      for key in _RUN_COLUMNS}
-            ids += self._run_columns[eid]["run_id"]
+            # one pass over the dicts, transposed in C (a pass per column cost more)
+            values = list(zip(*map(read, runs))) or [()] * (len(_RUN_COLUMNS) + 1)
+            self._run_columns[eid] = {key: list(column)
+                                      for key, column in zip(_RUN_COLUMNS, values)}
+            ids += values[0]
             experiments += [eid] * len(runs)
             places += range(len(runs))
-            self._finished[eid] = np.array([r["status"] == "FINISHED" for r in runs], dtype=bool)
+            self._finished[eid] = np.array(values[-1], dtype=object) == "FINISHED" \
+                if runs else np.zeros(0, dtype=bool)
         finished = (np.concatenate(list(self._finished.values())) if self._finished
                     else np.zeros(0, dtype=bool))
         return {"run_id": np.array(ids, dtype=object),
