@@ -500,8 +500,8 @@ class SiteData:
 
     def run_columns(self, experiment_id: str) -> dict[str, list[Any]]:
         """``run_id``, ``run_name``, ``start_time`` and ``parent_run_id`` of the runs of
-        ``runs_by_experiment``'s list, each as a list in that order (a pass over many runs' dicts costs more than the
-        work it feeds, #14)."""
+        ``runs_by_experiment``'s list, each as a list in that order (#14: a pass over 100,000
+        runs' dicts cost more than the work it fed)."""
         self._site_runs  # noqa: B018 - makes the columns
         return self._run_columns.get(experiment_id) or {key: [] for key in _RUN_COLUMNS}
 
@@ -571,7 +571,7 @@ class SiteData:
         con = query._connection()  # not ``con``: that makes the lazy views too
         try:
             mark = con.execute(f"SELECT max(site) FROM {_SITE_RUNS}").fetchall()
-        except duckdb_error() as exc:  # not made yet
+        except _duckdb_error() as exc:  # not made yet
             if "does not exist" not in str(exc):
                 raise
             mark = []
@@ -620,17 +620,17 @@ class SiteData:
         return names
 
 
-#: The name the site's runs are registered under for a query (``SiteData._site_sql``).
+#: The temporary table of the site's runs that ``SiteData._site_sql`` queries join.
 _SITE_RUNS = "temp.tracker_site_runs"
-_NUMBERS = itertools.count(1)
+_NUMBERS = itertools.count(1)  # marks each SiteData's rows of that table
+_TABLES = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}
+_RUN_COLUMNS = ("run_id", "run_name", "start_time", "parent_run_id")
 
 
-def duckdb_error() -> type[Exception]:
+def _duckdb_error() -> type[Exception]:
     import duckdb
 
     return duckdb.Error
-_TABLES = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}
-_RUN_COLUMNS = ("run_id", "run_name", "start_time", "parent_run_id")
 
 
 def _is_number(value: str) -> bool:
