@@ -151,3 +151,21 @@ def test_two_sites_over_one_query_layer_keep_their_own_runs(tmp_path: Path) -> N
     assert first.keys(eid, "metrics") == []
     assert second.metric_column(eid, "rmse").tolist() == [1.0]
     assert first.metric_column(eid, "rmse").tolist() == []
+
+
+def test_bulk_dicts_match_a_row_by_row_read(site: SiteData) -> None:
+    """``bulk``'s per-run dicts (read as key numbers and value arrays) are those a row-by-row
+    read gives, in the same order: runs by id, each run's keys by key; NaN and ±inf kept."""
+    from tracker.query import bulk
+
+    query = site.query
+    for name, table, column in (("params", "params", "value"), ("tags", "tags", "value"),
+                                ("latest_metrics", "latest_metrics", "value"),
+                                ("metric_counts", "latest_metrics", "points")):
+        expected: dict[str, dict[str, Any]] = {}
+        for run_id, key, value in query._execute(
+                f"SELECT run_id, key, {column} FROM {table} ORDER BY run_id, key").fetchall():
+            expected.setdefault(run_id, {})[key] = value
+        got = getattr(bulk, name)(query)
+        assert repr(got) == repr(expected)  # the order too; NaN != NaN, its text is equal
+        assert len(got) > 100
