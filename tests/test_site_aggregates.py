@@ -169,3 +169,24 @@ def test_bulk_dicts_match_a_row_by_row_read(site: SiteData) -> None:
         got = getattr(bulk, name)(query)
         assert repr(got) == repr(expected)  # the order too; NaN != NaN, its text is equal
         assert len(got) > 100
+
+
+@pytest.mark.parametrize("times", [
+    ["2026-01-01 00:00", "2026-01-01 00:04", "2026-01-01 00:02"],  # within 5 minutes: by order
+    ["2026-01-01 00:00", "2026-01-01 00:09", "2026-01-01 00:02"],  # later: on a time axis
+    ["2026-01-01 00:00", "", "2026-01-01 00:01"],  # a run without a time: on a time axis
+    ["2026-01-01T00:00", "2026-01-01 00:01"],  # another ISO shape: every time is read
+    ["1999-12-31 23:58", "2000-01-01 00:01"],
+])
+def test_trend_figures_read_two_times_as_they_read_all(times: list[str]) -> None:
+    """A trend figure whose times are all ``YYYY-MM-DD HH:MM`` reads only the first and last
+    (they sort as the times do): the axis is the one reading every time gives."""
+    from datetime import datetime
+
+    from tracker.site import charts
+
+    points = [(t, float(i), f"run {i}", f"runs/{i}.html") for i, t in enumerate(times)]
+    figure = charts.trend_figure("rmse", "min", points, [])
+    moments = [datetime.fromisoformat(t).timestamp() for t in times if t]
+    by_order = len(moments) == len(times) and max(moments) - min(moments) < 300
+    assert figure["data"][0]["x"] == (list(range(1, len(times) + 1)) if by_order else times)
