@@ -149,13 +149,14 @@ def test_changes_verdicts_need_only_the_best_run_so_far(tmp_path: Path) -> None:
         client.set_terminated(run_id, status=rng.choice(["FINISHED"] * 4 + ["FAILED"]))
     client.flush()
     site = SiteData(client.query, Registry(client.store))
-    groups = changes._groups(site, [])
+    table = changes._Table(site)
+    groups = changes._groups(site, table, [])
     assert len(groups) == 10
     seen: set[str] = set()
-    bests = changes._Bests(site)
+    bests = changes._Bests(table)
     verdicts = []
     for _, ids, _ in groups:
-        fast = changes._verdicts(site, seen, ids, bests.runs())
+        fast = changes._verdicts(site, table, seen, ids, bests.runs())
         assert [(v.experiment.label, v.metric, v.before, v.after, v.verdict, v.best)
                 for v in fast] == _reference(site, seen, ids)
         verdicts += [v.verdict for v in fast]

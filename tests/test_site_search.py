@@ -112,11 +112,22 @@ def test_index_stays_small_for_10000_runs() -> None:
     by_experiment: dict[str, list[dict[str, Any]]] = {e["experiment_id"]: [] for e in experiments}
     for run in runs:
         by_experiment[run["experiment_id"]].append(run)
+    tables = {"tags": tags, "params": params}
+
+    def keys(eid: str, table: str) -> list[str]:
+        return sorted({k for r in by_experiment[eid] for k in tables[table][r["run_id"]]})
+
+    def tagged_runs(eid: str, word: str, exclude: tuple[str, ...] = ()) -> list[int]:
+        return [i for i, r in enumerate(by_experiment[eid])
+                if any(not k.startswith(exclude) for k in tags[r["run_id"]])]
+
     fake = SimpleNamespace(
         experiments=experiments, runs=runs, tags=tags, params=params,
         runs_by_experiment=by_experiment, models=[], reports_dir=None,
         urls=Urls({e["experiment_id"]: e["name"] for e in experiments}),
-        experiment_name=lambda eid: f"experiment-{eid}",
+        experiment_name=lambda eid: f"experiment-{eid}", keys=keys, tagged_runs=tagged_runs,
+        run_columns=lambda eid: {k: [r.get(k) for r in by_experiment[eid]]
+                                 for k in ("run_id", "run_name")},
     )
     data = search.index_script(search.entries(fake))  # type: ignore[arg-type]
     assert len(data) < 2_000_000, len(data)

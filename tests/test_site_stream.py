@@ -265,7 +265,7 @@ def test_changes_entries_compared_with_the_bests_so_far_match_every_earlier_run(
     client.flush()
     site = SiteData(StoreQuery(client.store), Registry(client.store))
     entries = changes.entries(site)
-    groups = changes._groups(site, site.changes_state["builds"])
+    groups = changes._groups(site, changes._Table(site), site.changes_state["builds"])
     assert len(entries) == len(groups) == 4
     seen: set[str] = set()
     for entry, (_, ids, _) in zip(entries, groups):

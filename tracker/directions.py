@@ -147,17 +147,21 @@ class Directions:
             experiment: the experiment's name.
             runs_metrics: the metric keys of each of its finished runs.
         """
-        for name, metric in self.primary:
-            if name == experiment:
-                return metric
         counts: dict[str, int] = {}
         for keys in runs_metrics:
             for key in set(keys):
-                if self.of(key) is not None:
-                    counts[key] = counts.get(key, 0) + 1
-        if not counts:
+                counts[key] = counts.get(key, 0) + 1
+        return self.primary_from_counts(experiment, counts)
+
+    def primary_from_counts(self, experiment: str, counts: Mapping[str, int]) -> str:
+        """``primary_metric`` from how many finished runs have each metric key."""
+        for name, metric in self.primary:
+            if name == experiment:
+                return metric
+        directed = {k: n for k, n in counts.items() if n and self.of(k) is not None}
+        if not directed:
             return ""
-        return min(counts, key=lambda k: (-counts[k], self.of(k) != "min", _noise(k), k))
+        return min(directed, key=lambda k: (-directed[k], self.of(k) != "min", _noise(k), k))
 
 
 def _noise(key: str) -> int:

@@ -35,24 +35,47 @@ def runs(q: StoreQuery) -> list[dict[str, Any]]:
     )
 
 
-def _grouped(q: StoreQuery, sql: str) -> dict[str, dict[str, Any]]:
+def _grouped(q: StoreQuery, table: str, column: str = "value") -> dict[str, dict[str, Any]]:
+    """run id → key → ``column`` of ``table``, runs in id order, each run's keys in key order.
+
+    The keys come as numbers into the table's sorted distinct keys and each value as an array
+    element (``fetchnumpy``), and a run's dict is made from its slice: a Python tuple, and a key
+    string, per row took twice as long (#14: 1,000,000 params at 100,000 runs, ~1.1 s → ~0.5 s),
+    and each key is one string object for all runs.
+    """
     q.refresh()
-    out: dict[str, dict[str, Any]] = defaultdict(dict)
-    for run_id, key, value in q._execute(sql).fetchall():
-        out[run_id][key] = value
-    return dict(out)
+    heads = q._execute(f"SELECT run_id, count(*) FROM {table} GROUP BY run_id "
+                       "ORDER BY run_id").fetchall()
+    names = q._execute(f"SELECT DISTINCT key FROM {table} ORDER BY key NULLS LAST").fetchall()
+    columns = q._execute(
+        f"WITH names AS (SELECT key, (row_number() OVER (ORDER BY key NULLS LAST) - 1)::INTEGER "
+        f"AS i FROM (SELECT DISTINCT key FROM {table})) "
+        f"SELECT n.i, t.{column} FROM {table} t JOIN names n ON t.key IS NOT DISTINCT FROM n.key "
+        "ORDER BY t.run_id, t.key", None).fetchnumpy()
+    keys = [key for key, in names]
+    codes: list[Any] = columns["i"].tolist()
+    values: list[Any] = columns[column].tolist()  # a masked (NULL) value gives None
+    if len(codes) != sum(count for _, count in heads):
+        raise TrackerError(f"{table} changed while it was read.")
+    out: dict[str, dict[str, Any]] = {}
+    start = 0
+    for run_id, count in heads:
+        stop = start + count
+        out[run_id] = dict(zip(map(keys.__getitem__, codes[start:stop]), values[start:stop]))
+        start = stop
+    return out
 
 
 def params(q: StoreQuery) -> dict[str, dict[str, str]]:
-    return _grouped(q, "SELECT run_id, key, value FROM params ORDER BY run_id, key")
+    return _grouped(q, "params")
 
 
 def tags(q: StoreQuery) -> dict[str, dict[str, str]]:
-    return _grouped(q, "SELECT run_id, key, value FROM tags ORDER BY run_id, key")
+    return _grouped(q, "tags")
 
 
 def latest_metrics(q: StoreQuery) -> dict[str, dict[str, float]]:
-    return _grouped(q, "SELECT run_id, key, value FROM latest_metrics ORDER BY run_id, key")
+    return _grouped(q, "latest_metrics")
 
 
 def metric_points(
@@ -227,7 +250,7 @@ ORDER BY run_id, key, step, "timestamp", value
 
 def metric_counts(q: StoreQuery) -> dict[str, dict[str, int]]:
     """run id → metric key → number of logged points."""
-    return _grouped(q, "SELECT run_id, key, points FROM latest_metrics ORDER BY run_id, key")
+    return _grouped(q, "latest_metrics", "points")
 
 
 def metric_digests(q: StoreQuery) -> dict[str, str]:

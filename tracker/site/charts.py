@@ -74,6 +74,14 @@ def running_best(values: list[float | None], direction: str) -> list[float | Non
     return out
 
 
+def _same_shape(times: list[str]) -> bool:
+    """Whether every text is a ``YYYY-MM-DD HH:MM`` time (as the leaderboard writes them)."""
+    import re
+
+    shape = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
+    return bool(times) and all(map(shape.fullmatch, times))
+
+
 SHORT_SPAN_SECONDS = 300  # runs that all started within this: plotted by run order, not time
 
 
@@ -98,9 +106,13 @@ def trend_figure(
     from datetime import datetime
 
     times = [p[0] for p in points]
-    values = [finite(p[1]) for p in points]
-    moments = [datetime.fromisoformat(t).timestamp() for t in times if t]
-    by_order = len(moments) == len(times) and bool(moments) and (
+    values = [v if type(v) is float and math.isfinite(v) else finite(v)
+              for v in [p[1] for p in points]]
+    same = _same_shape(times)
+    # "YYYY-MM-DD HH:MM" texts sort as their times do: two are read, not 100,000 (#14)
+    moments = [datetime.fromisoformat(t).timestamp()
+               for t in ((min(times), max(times)) if same else times) if t]
+    by_order = (same or len(moments) == len(times)) and bool(moments) and (
         max(moments) - min(moments) < SHORT_SPAN_SECONDS)
     xs: list[Any] = list(range(1, len(points) + 1)) if by_order else times
     traces: list[dict[str, Any]] = [

@@ -14,10 +14,12 @@ the previous entry and as of this one.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tracker.site.pages import Link, Page, SiteFile, doc
 
@@ -108,16 +110,23 @@ def _now_state(site: SiteData) -> dict[str, Any]:
 
 
 def _bests(site: SiteData) -> dict[str, list[Any]]:
+    """Per experiment, [primary metric, its best finite value among the FINISHED runs] (numpy
+    over the experiment's column, #14; on a tie the first run's value, as ``min`` gives)."""
+    import numpy as np
+
     out = {}
     for exp in site.experiments:
         eid = exp["experiment_id"]
         metric = site.primary_metric(eid)
-        values = [v for r in site.runs_by_experiment[eid] if r["status"] == "FINISHED"
-                  and (v := site.metrics.get(r["run_id"], {}).get(metric)) is not None
-                  and math.isfinite(v)]
-        best = site.directions.best(metric, values) if metric else None
-        if best is not None:
-            out[eid] = [metric, best]
+        direction = site.direction(metric) if metric else ""
+        if not direction:  # ``Directions.best`` has no best of a neutral metric
+            continue
+        runs = site.runs_by_experiment[eid]
+        column = site.metric_column(eid, metric)
+        at = np.flatnonzero(site.finished(eid) & np.isfinite(column))
+        if len(at):
+            pick = at[int(np.argmin(column[at]) if direction == "min" else np.argmax(column[at]))]
+            out[eid] = [metric, site.metrics[runs[pick]["run_id"]][metric]]
     return out
 
 
@@ -175,23 +184,69 @@ def _snapshot(site: SiteData, run_ids: Iterable[str]) -> Snapshot:
     return Snapshot({e["experiment_id"]: e["name"] for e in site.experiments}, runs)
 
 
-def _groups(site: SiteData, builds: list[dict[str, Any]]) -> list[tuple[str, list[str], int]]:
+class _Table:
+    """What the entries read of each run, from its experiment's columns (``SiteData``'s
+    ``run_columns``, ``metric_column``; #14: five passes over 100,000 runs' dicts took ~1 s):
+    ``at`` maps a run id to its experiment and place, ``columns`` an experiment to
+    (primary metric, its direction, run ids, labels, start times, FINISHED?, values of the
+    primary metric (NaN: none), whether each run has the metric)."""
+
+    def __init__(self, site: SiteData) -> None:
+        self.at: dict[str, tuple[str, int]] = {}
+        self.columns: dict[str, _Columns] = {}
+        for exp in site.experiments:
+            eid = exp["experiment_id"]
+            if eid in self.columns:
+                continue
+            runs = site.run_columns(eid)
+            ids = runs["run_id"]
+            metric = site.primary_metric(eid)
+            if metric:
+                values = site.metric_column(eid, metric).tolist()
+                present = site.metric_present(eid, metric).tolist()
+            else:
+                values, present = [math.nan] * len(ids), [False] * len(ids)
+            self.columns[eid] = _Columns(
+                metric, site.direction(metric) if metric else "", ids,
+                [name or run_id[:8] for name, run_id in zip(runs["run_name"], ids)],
+                runs["start_time"], site.finished(eid).tolist(), values, present)
+            self.at.update(zip(ids, zip(itertools.repeat(eid), range(len(ids)))))
+
+
+class _Columns(NamedTuple):
+    """An experiment's columns in ``_Table``."""
+
+    metric: str
+    direction: str
+    ids: list[str]
+    names: list[str]
+    starts: list[int | None]
+    finished: list[bool]
+    values: list[float]
+    present: list[bool]
+
+
+def _groups(site: SiteData, table: _Table, builds: list[dict[str, Any]]
+            ) -> list[tuple[str, list[str], int]]:
     """(key, run ids, time) per commit and per build, oldest first."""
     by_commit: dict[str, list[str]] = {}
-    for run in site.runs:
-        sha = site.tags.get(run["run_id"], {}).get(COMMIT_TAG, "")
-        if sha:
-            by_commit.setdefault(sha, []).append(run["run_id"])
-    groups = [(sha, ids, min(site.runs_by_id[r]["start_time"] or 0 for r in ids))
+    for eid, columns in table.columns.items():
+        if COMMIT_TAG not in site.keys(eid, "tags"):
+            continue
+        for run_id, sha in zip(columns.ids, site.tag_column(eid, COMMIT_TAG)):
+            if sha:
+                by_commit.setdefault(sha, []).append(run_id)
+    at, tables = table.at, table.columns
+    groups = [(sha, ids, min(tables[(place := at[r])[0]].starts[place[1]] or 0 for r in ids))
               for sha, ids in by_commit.items()]
     for build in builds:
-        ids = [r for r in _strings(build.get("runs")) if r in site.runs_by_id]
+        ids = [r for r in _strings(build.get("runs")) if r in at]
         if ids:
             groups.append((f"build-{build['n']}", ids, int(build.get("time") or 0)))
     return sorted(groups, key=lambda g: (g[2], g[0]))
 
 
-def _verdicts(site: SiteData, before: set[str], added: list[str],
+def _verdicts(site: SiteData, table: _Table, before: set[str], added: list[str],
               bests: Iterable[str]) -> tuple[Verdict, ...]:
     """Each experiment's best primary metric before and after ``added``, by ``summarize``.
 
@@ -201,8 +256,9 @@ def _verdicts(site: SiteData, before: set[str], added: list[str],
     """
     from tracker.changes import summarize
 
-    earlier = set(bests) | (before & set(added))
-    current = _snapshot(site, earlier | set(added))
+    added_set = set(added)
+    earlier = set(bests) | (before & added_set)
+    current = _snapshot(site, earlier | _deciding(table, added_set - earlier))
     result = summarize(current, _snapshot(site, earlier), "previous entry",
                        directions=site.directions)
     out = []
@@ -219,51 +275,81 @@ def _verdicts(site: SiteData, before: set[str], added: list[str],
     return tuple(out)
 
 
+def _deciding(table: _Table, found: set[str]) -> set[str]:
+    """The runs of ``found`` (an entry's new runs) that decide its verdicts in ``summarize``:
+    per experiment the run its ``_best`` picks (FINISHED, finite primary metric, the best
+    value, then the first by name and id), else any run with the metric (the verdict is then
+    'not finished'); an experiment none of whose runs has the metric gets no verdict shown.
+    ``summarize`` over these gives the same verdicts as over every run (#14: the first entry of
+    a 100,000-run store made a snapshot of all of them on each build)."""
+    picked: dict[str, tuple[float, str, str]] = {}
+    some: dict[str, str] = {}
+    for run_id in found:
+        eid, i = table.at[run_id]
+        columns = table.columns[eid]
+        if not columns.present[i]:
+            continue
+        some.setdefault(eid, run_id)
+        value = columns.values[i]
+        if not columns.finished[i] or not columns.direction or not math.isfinite(value):
+            continue
+        key = (value if columns.direction == "min" else -value, columns.names[i], run_id)
+        old = picked.get(eid)
+        if old is None or key < old:
+            picked[eid] = key
+    return {picked[eid][2] if eid in picked else run_id for eid, run_id in some.items()}
+
+
 class _Bests:
     """The best FINISHED run of each experiment by its primary metric, as runs are added: the
     run ``tracker.changes`` would pick among all of them (ties: the first by name, then id)."""
 
-    def __init__(self, site: SiteData) -> None:
-        self.site = site
+    def __init__(self, table: _Table) -> None:
+        self.table = table
         self.best: dict[str, tuple[float, str, str]] = {}  # experiment -> (value, name, id)
 
     def add(self, run_ids: Iterable[str]) -> None:
-        site = self.site
+        at, tables = self.table.at, self.table.columns
         for run_id in run_ids:
-            run = site.runs_by_id[run_id]
-            eid = run["experiment_id"]
-            metric = site.primary_metric(eid)
-            value = site.metrics.get(run_id, {}).get(metric) if metric else None
-            if (run["status"] != "FINISHED" or value is None or not math.isfinite(value)
-                    or not site.direction(metric)):
+            eid, i = at[run_id]
+            columns = tables[eid]
+            value = columns.values[i]
+            if not columns.finished[i] or not math.isfinite(value) or not columns.direction:
                 continue
-            mine = (value, run["run_name"] or run_id[:8], run_id)
+            mine = (value, columns.names[i], run_id)
             old = self.best.get(eid)
-            if old is None or site.directions.better(metric, value, old[0]) or (
-                    value == old[0] and mine[1:] < old[1:]):
+            if old is None or (value < old[0] if columns.direction == "min" else
+                               value > old[0]) or (value == old[0] and mine[1:] < old[1:]):
                 self.best[eid] = mine
 
     def runs(self) -> list[str]:
         return [best[2] for best in self.best.values()]
 
 
-def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None,
-           before: set[str], bests: Iterable[str]) -> Entry:
+def _entry(site: SiteData, table: _Table, key: str, ids: list[str], start: int,
+           end: int | None, before: set[str], bests: Iterable[str]) -> Entry:
     from tracker.site.links import commit_url, run_label
     from tracker.site.pages.registry import _event_text
 
-    first = min(ids, key=lambda r: (site.runs_by_id[r]["start_time"] or 0, r))
+    at, tables = table.at, table.columns
+
+    def start_of(run_id: str) -> tuple[int, str]:
+        eid, i = at[run_id]
+        return (tables[eid].starts[i] or 0, run_id)
+
+    first = min(ids, key=start_of)
     tags = site.tags.get(first, {})
+
     def best_first(run_id: str) -> tuple[str, int, float, str]:
-        eid = site.runs_by_id[run_id]["experiment_id"]
-        metric = site.primary_metric(eid)
-        value = site.metrics.get(run_id, {}).get(metric) if metric else None
-        if value is None or math.isnan(value):
+        eid, i = at[run_id]
+        columns = tables[eid]
+        value = columns.values[i]
+        if math.isnan(value):  # no value, or NaN
             return (eid, 1, 0.0, run_id)
-        return (eid, 0, value if site.direction(metric) == "min" else -value, run_id)
+        return (eid, 0, value if columns.direction == "min" else -value, run_id)
 
     runs = []
-    for run_id in sorted(ids, key=best_first)[:ENTRY_RUNS]:
+    for run_id in heapq.nsmallest(ENTRY_RUNS, ids, key=best_first):
         run = site.runs_by_id[run_id]
         eid = run["experiment_id"]
         metric = site.primary_metric(eid)
@@ -285,20 +371,21 @@ def _entry(site: SiteData, key: str, ids: list[str], start: int, end: int | None
         author=tags.get(USER_TAG, "") or site.runs_by_id[first]["user_id"] or "",
         time=start or None, runs=tuple(runs), run_count=len(ids),
         experiments=tuple(Link(site.experiment_name(eid), site.urls.experiment(eid))
-                          for eid in sorted({site.runs_by_id[r]["experiment_id"] for r in ids})),
-        verdicts=_verdicts(site, before, ids, bests), events=events,
+                          for eid in sorted({at[r][0] for r in ids})),
+        verdicts=_verdicts(site, table, before, ids, bests), events=events,
     )
 
 
 def entries(site: SiteData) -> list[Entry]:
     """Every commit and build entry, oldest first."""
-    groups = _groups(site, site.changes_state["builds"])
+    table = _Table(site)
+    groups = _groups(site, table, site.changes_state["builds"])
     out: list[Entry] = []
     seen: set[str] = set()
-    bests = _Bests(site)
+    bests = _Bests(table)
     for index, (key, ids, start) in enumerate(groups):
         end = groups[index + 1][2] if index + 1 < len(groups) else None
-        out.append(_entry(site, key, ids, start, end, seen, bests.runs()))
+        out.append(_entry(site, table, key, ids, start, end, seen, bests.runs()))
         seen |= set(ids)
         bests.add(ids)
     return out

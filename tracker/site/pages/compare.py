@@ -224,29 +224,56 @@ def _histories_namespace(experiment_id: str, index: int = 0, count: int = 1) -> 
     return f"compare-histories-{digest}-{index}-{count}"
 
 
-def _top(site: SiteData, runs: list[dict[str, Any]], primary: str) -> list[str]:
-    """The best runs by the primary metric (any depth), else the first rows."""
+def _top(site: SiteData, runs: list[dict[str, Any]], primary: str,
+         experiment_id: str | None = None) -> list[str]:
+    """The best runs by the primary metric (any depth), else the first rows. ``experiment_id``:
+    ``runs`` is that experiment's whole list, read as a numpy column (#14)."""
     if not primary:
         return [r["run_id"] for r, _ in ordered_runs(site, runs, "")][:DEFAULT_SELECTION]
     direction = site.direction(primary)
     scored = []
-    for run in runs:
-        value = site.metrics.get(run["run_id"], {}).get(primary)
-        if value is not None and not math.isnan(value):
-            scored.append((value if direction == "min" else -value, run["run_id"]))
+    if experiment_id is not None:
+        import numpy as np
+
+        column = site.metric_column(experiment_id, primary)
+        keys = column if direction == "min" else -column
+        at = np.flatnonzero(~np.isnan(keys))
+        if len(at) > DEFAULT_SELECTION:  # the candidates: values up to the n-th lowest
+            cut = np.partition(keys[at], DEFAULT_SELECTION - 1)[DEFAULT_SELECTION - 1]
+            at = at[keys[at] <= cut]
+        scored = [(float(keys[i]), runs[i]["run_id"]) for i in at.tolist()]
+    else:
+        for run in runs:
+            value = site.metrics.get(run["run_id"], {}).get(primary)
+            if value is not None and not math.isnan(value):
+                scored.append((value if direction == "min" else -value, run["run_id"]))
     return [run_id for _, run_id in sorted(scored)[:DEFAULT_SELECTION]]
 
 
-def _tagged_baseline(site: SiteData, runs: list[dict[str, Any]]) -> str:
-    """The id of the run tagged as the baseline (the latest one when several are), else ''."""
-    found = ""
-    for run in sorted(runs, key=lambda r: (r["start_time"] or 0, r["run_id"])):
-        tags = site.tags.get(run["run_id"], {})
+def _flagged(value: str | None) -> bool:
+    """Whether a ``baseline`` tag's value marks its run (anything but false, 0 or no)."""
+    return value is not None and value.strip().lower() not in ("false", "0", "no")
+
+
+def _tagged_baseline(site: SiteData, runs: list[dict[str, Any]],
+                     experiment_id: str | None = None) -> str:
+    """The id of the run tagged as the baseline (the latest one when several are), else ''.
+
+    ``experiment_id``: ``runs`` is that experiment's whole list, and only the runs SQL finds
+    with a ``baseline`` tag or a tag value containing it are looked at (#14)."""
+    found: tuple[int, str] | None = None
+    empty: dict[str, str] = {}
+    candidates = (runs if experiment_id is None
+                  else [runs[i] for i in site.tagged_runs(experiment_id, "baseline")])
+    for run in candidates:
+        tags = site.tags.get(run["run_id"], empty)
         flag = tags.get("baseline")
         if (flag is not None and flag.strip().lower() not in ("false", "0", "no")) or any(
                 v.strip().lower() == "baseline" for v in tags.values()):
-            found = run["run_id"]
-    return found
+            order = (run["start_time"] or 0, run["run_id"])
+            if found is None or order > found:
+                found = order
+    return found[1] if found is not None else ""
 
 
 def _head(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
@@ -255,17 +282,17 @@ def _head(site: SiteData, experiment: dict[str, Any]) -> dict[str, Any]:
     runs = site.runs_by_experiment[eid]
     ranked_by = site.primary_metric(eid)
     primary = [ranked_by] if ranked_by else []
-    metric_keys = sorted({k for r in runs for k in site.metrics.get(r["run_id"], {})})
-    top = _top(site, runs, primary[0] if primary else "")
+    metric_keys = site.keys(eid, "metrics")
+    top = _top(site, runs, primary[0] if primary else "", eid)
     return {
         "id": eid,
         "name": experiment["name"],
         "primary": primary[0] if primary else "",
         "dir": {k: site.direction(k) for k in metric_keys},
         "mkeys": metric_keys,
-        "pkeys": sorted({k for r in runs for k in site.params.get(r["run_id"], {})}),
+        "pkeys": site.keys(eid, "params"),
         "top": top,
-        "base": _tagged_baseline(site, runs) or (top[0] if top else runs[0]["run_id"]),
+        "base": _tagged_baseline(site, runs, eid) or (top[0] if top else runs[0]["run_id"]),
     }
 
 

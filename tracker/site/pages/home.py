@@ -98,8 +98,11 @@ class HomePage(Page):
     data_as_of: str = doc("ISO time of the newest data (or SOURCE_DATE_EPOCH); '' if none.", "")
 
 
-def best_runs(site: SiteData, runs: list[dict[str, Any]], metrics: list[str]) -> tuple[BestRun, ...]:
-    """For each metric, the run with the best finite latest value."""
+def best_runs(site: SiteData, runs: list[dict[str, Any]], metrics: list[str],
+              experiment_id: str | None = None) -> tuple[BestRun, ...]:
+    """For each metric, the run with the best finite latest value (the first such run of
+    ``runs`` on a tie). ``experiment_id``: ``runs`` is that experiment's whole list
+    (``SiteData.runs_by_experiment``), read as numpy columns (#14)."""
     import math
 
     out = []
@@ -107,14 +110,23 @@ def best_runs(site: SiteData, runs: list[dict[str, Any]], metrics: list[str]) ->
         direction = site.direction(key)
         if not direction:  # a neutral metric (a count, a time) has no best run
             continue
-        scored = [
-            (value, run) for run in runs
-            if (value := site.metrics.get(run["run_id"], {}).get(key)) is not None
-            and not math.isnan(value)
-        ]
-        if not scored:
-            continue
-        value, run = (min if direction == "min" else max)(scored, key=lambda pair: pair[0])
+        if experiment_id is not None:
+            from tracker.site.data import best_index
+
+            at = best_index(site.metric_column(experiment_id, key), direction)
+            if at is None:
+                continue
+            run = runs[at]
+            value = site.metrics[run["run_id"]][key]
+        else:
+            scored = [
+                (got, run) for run in runs
+                if (got := site.metrics.get(run["run_id"], {}).get(key)) is not None
+                and not math.isnan(got)
+            ]
+            if not scored:
+                continue
+            value, run = (min if direction == "min" else max)(scored, key=lambda pair: pair[0])
         out.append(BestRun(key, direction, value, Link(run_label(run), site.urls.run(run["run_id"]))))
     return tuple(out)
 
@@ -229,7 +241,7 @@ def collect(site: SiteData) -> Iterable[Page | SiteFile]:
             runs=len(runs),
             running=sum(1 for r in runs if r["status"] == "RUNNING" and not r["dead"]),
             last_activity=max(seen) if seen else exp["last_update_time"],
-            best=best_runs(site, runs, [primary] if primary else []),
+            best=best_runs(site, runs, [primary] if primary else [], eid),
         ))
     models = []
     for state in site.models:

@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from tracker.site.links import run_label
 from tracker.site.pages import Page, SiteFile
 
 if TYPE_CHECKING:
@@ -27,25 +26,44 @@ SYSTEM_TAG_PREFIXES = ("mlflow.", "tracker.")
 
 
 def _run_entries(site: SiteData) -> list[Entry]:
-    out: list[Entry] = []
-    for run in site.runs:
-        run_id = run["run_id"]
-        tags = site.tags.get(run_id, {})
-        values = [str(v)[:MAX_VALUE] for k, v in sorted(tags.items())
-                  if not k.startswith(SYSTEM_TAG_PREFIXES) and v][:RUN_TAG_VALUES]
-        extra = " ".join([run_id, site.experiment_name(run["experiment_id"]), *values])
-        out.append(("run", run_label(run), extra, site.urls.run(run_id)))
-    return out
+    """The runs' entries, in ``site.runs`` order. Made per experiment from its columns
+    (``SiteData.run_columns``); only the runs SQL finds with a user tag look at their tags
+    (#14: a look in each of 100,000 runs' dicts cost more than the entries)."""
+    tags = site.tags
+    run_url = site.urls.run
+    made: dict[str, list[Entry]] = {}
+    for exp in site.experiments:
+        eid = exp["experiment_id"]
+        if eid in made:
+            continue
+        columns = site.run_columns(eid)
+        name = site.experiment_name(eid)
+        tagged = set(site.tagged_runs(eid, "", exclude=SYSTEM_TAG_PREFIXES))
+        out: list[Entry] = []
+        made[eid] = out
+        for place, (run_id, run_name) in enumerate(zip(columns["run_id"], columns["run_name"])):
+            if place in tagged:
+                values = [str(v)[:MAX_VALUE] for k, v in sorted(tags.get(run_id, {}).items())
+                          if not k.startswith(SYSTEM_TAG_PREFIXES) and v][:RUN_TAG_VALUES]
+                extra = " ".join([run_id, name, *values])
+            else:
+                extra = f"{run_id} {name}"
+            # the label as ``links.run_label`` makes it
+            out.append(("run", str(run_name or run_id[:8]), extra, run_url(run_id)))
+    if sum(1 for entries in made.values() if entries) <= 1:
+        return [entry for entries in made.values() for entry in entries]
+    # several experiments: in ``site.runs`` order (each experiment's runs are in that order)
+    each = {eid: iter(entries) for eid, entries in made.items()}
+    return [next(each[run["experiment_id"]]) for run in site.runs]
 
 
 def _key_entries(site: SiteData) -> list[Entry]:
     """One entry per (param or tag key, experiment): the key leads to that leaderboard."""
     out: list[Entry] = []
     for exp in site.experiments:
-        ids = [r["run_id"] for r in site.runs_by_experiment[exp["experiment_id"]]]
         path = site.urls.experiment(exp["experiment_id"])
-        for kind, table in (("param", site.params), ("tag", site.tags)):
-            keys = sorted({k for run_id in ids for k in table.get(run_id, {})})
+        for kind, table in (("param", "params"), ("tag", "tags")):
+            keys = site.keys(exp["experiment_id"], table)
             out.extend((kind, key, f"{kind} in {exp['name']}", path) for key in keys)
     return out
 
