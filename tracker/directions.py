@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracker.exceptions import InvalidArgumentError
 
@@ -167,3 +168,13 @@ class Directions:
 def _noise(key: str) -> int:
     """How far a name is from a plain headline metric (``rmse`` before ``validation_0-rmse``)."""
     return len(_WORDS.findall(key.lower()))
+
+
+def best_index(column: Any, direction: str) -> int | None:
+    """The index of the first lowest (``"min"``) or highest value of a numpy column, NaN left
+    out; None when every value is NaN (or there is none)."""
+    import numpy as np
+
+    if not len(column) or np.isnan(column).all():
+        return None
+    return int(np.nanargmin(column) if direction == "min" else np.nanargmax(column))

@@ -641,16 +641,6 @@ def _is_number(value: str) -> bool:
     return True
 
 
-def best_index(column: Any, direction: str) -> int | None:
-    """The index of the first lowest (``"min"``) or highest value of a numpy column, NaN left
-    out; None when every value is NaN (or there is none)."""
-    import numpy as np
-
-    if not len(column) or np.isnan(column).all():
-        return None
-    return int(np.nanargmin(column) if direction == "min" else np.nanargmax(column))
-
-
 def _key_counts(
     table: dict[str, dict[str, Any]], runs: Iterable[dict[str, Any]]
 ) -> dict[str, int]:

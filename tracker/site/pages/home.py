@@ -111,7 +111,7 @@ def best_runs(site: SiteData, runs: list[dict[str, Any]], metrics: list[str],
         if not direction:  # a neutral metric (a count, a time) has no best run
             continue
         if experiment_id is not None:
-            from tracker.site.data import best_index
+            from tracker.directions import best_index
 
             at = best_index(site.metric_column(experiment_id, key), direction)
             if at is None:

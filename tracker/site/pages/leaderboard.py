@@ -207,7 +207,7 @@ def _best_values(
 ) -> dict[str, float]:
     """The best value of each directed metric column (NaN left out). ``experiment_id``:
     ``runs`` is that experiment's whole list, read as numpy columns (#14)."""
-    from tracker.site.data import best_index
+    from tracker.directions import best_index
 
     best = {}
     for col in columns:
