@@ -172,6 +172,32 @@ def test_the_first_search_of_a_process_gives_what_a_warm_search_gives(
             assert {"params.p", "metrics.m"} <= set(cold.columns)
 
 
+def test_a_search_and_its_dataframe_send_duckdb_no_list_parameter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB reads a Python list parameter only once pandas is imported: a first search
+    running ahead of the pandas import on another thread waited for all of it (#16)."""
+    from tracker.query import reads
+
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 5)
+    sent: list[object] = []
+    execute = StoreQuery._execute
+
+    def spy(self: StoreQuery, sql: str, params: object = None) -> object:
+        sent.extend(params.values() if isinstance(params, dict) else params or [])
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(StoreQuery, "_execute", spy)
+    query = StoreQuery(TrackerClient(uri).store)
+    query.refresh()  # a load reads a list of files: the load, not the search
+    sent.clear()
+    run_ids = reads.search_runs(query, [eid, "no such id"], "params.p = '1'")
+    frame = reads.runs_dataframe(query, run_ids)
+    assert len(run_ids) == 2 and list(frame["run_id"]) == run_ids
+    assert sent and not [p for p in sent if isinstance(p, (list, tuple))]
+
+
 # -- what the first search of a process imports ------------------------------------------------
 
 _IMPORTS = """

@@ -256,6 +256,12 @@ def artifacts(q: StoreQuery, run_id: str) -> list[dict[str, Any]]:
     return rows
 
 
+#: A list of strings sent as one JSON text parameter: DuckDB reads a Python list parameter
+#: only once pandas is imported (it looks for pandas' types), so a search running ahead of a
+#: pandas import on another thread waited for all of it (#16).
+_TEXTS = """from_json({}, '["VARCHAR"]')"""
+
+
 def search_runs(
     q: StoreQuery,
     experiment_ids: list[str] | None,
@@ -280,8 +286,8 @@ def search_runs(
     sql = f"SELECT r.run_id FROM runs r WHERE r.{stage} AND ({where_sql})"
     params: list[Any] = list(where_params)
     if experiment_ids is not None:
-        sql += " AND r.experiment_id IN (SELECT unnest(?))"
-        params.append([str(e) for e in experiment_ids])
+        sql += f" AND r.experiment_id IN (SELECT unnest({_TEXTS.format('?')}))"
+        params.append(json.dumps([str(e) for e in experiment_ids]))
     sql += f" ORDER BY {', '.join([*order_sql, 'r.start_time DESC', 'r.run_id'])}"
     params.extend(order_params)
     if max_results is not None:
@@ -319,9 +325,9 @@ def select_runs(q: StoreQuery, run_ids: list[str]) -> Any:
     from tracker.query import wide
 
     q._execute(
-        "CREATE OR REPLACE TEMP TABLE _selected AS "
-        "SELECT unnest($ids) AS run_id, generate_subscripts($ids, 1) AS ord",
-        {"ids": list(run_ids)},
+        "CREATE OR REPLACE TEMP TABLE _selected AS SELECT unnest(ids) AS run_id, "
+        f"generate_subscripts(ids, 1) AS ord FROM (SELECT {_TEXTS.format('$ids')} AS ids)",
+        {"ids": json.dumps(list(run_ids))},
     )
     with q.working():
         wide_table = None if q.wide_table_later() else q.wide_table()
