@@ -43,7 +43,13 @@ def chunk_count(items: int, per_chunk: int) -> int:
 def chunk_key(site: SiteData, runs: Iterable[dict[str, Any]], *extra: Any) -> str:
     """A hash of the runs (ids in order, each with its fingerprint) and ``extra``."""
     h = hashlib.sha256(f"{FORMAT}\0{extra!r}".encode())
-    h.update(b"".join(site.run_chunk_part(run) for run in runs))
+    parts = site.chunk_parts
+    runs = runs if isinstance(runs, list) else list(runs)
+    try:
+        h.update(b"".join([parts[run["run_id"]] for run in runs]))
+    except KeyError:  # a run the site does not list: made one at a time
+        h = hashlib.sha256(f"{FORMAT}\0{extra!r}".encode())
+        h.update(b"".join([site.run_chunk_part(run) for run in runs]))
     return h.hexdigest()
 
 

@@ -76,6 +76,50 @@ def strip_marks(site: SiteData, run: dict[str, Any]) -> tuple[bool, bool, str, s
     return best, best_trial, source, run_label(site.runs_by_id[source]) if source else ""
 
 
+def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
+    """``strip_marks`` of the runs whose marks are not ``(False, False, "", "")``: each
+    experiment's best runs, each sweep's best trials and the runs tagged as retrained from
+    another. One pass per experiment and sweep, not a call per run (#14)."""
+    out: dict[str, tuple[bool, bool, str, str]] = {}
+    metrics = site.metrics
+    for eid, runs in site.runs_by_experiment.items():
+        metric = site.primary_metric(eid)
+        if not metric or not site.direction(metric):
+            continue
+        best = _best(site, f"experiment:{eid}:{metric}", lambda runs=runs: runs, metric)
+        if best is None:
+            continue
+        for run in runs:
+            if (mine := metrics.get(run["run_id"])) and mine.get(metric) == best:
+                out[run["run_id"]] = (True, False, "", "")
+    by_id = site.runs_by_id
+    for pid, kid_ids in site.children.items():
+        kids = [by_id[c] for c in kid_ids if c in by_id]
+        for kid in kids:
+            metric = site.primary_metric(kid["experiment_id"])
+            value = _value(site, kid["run_id"], metric) if metric else None
+            if value is None or not site.direction(metric) or value != _best(
+                    site, f"sweep:{pid}:{metric}", lambda kids=kids: kids, metric):
+                continue
+            best = out.get(kid["run_id"], (False,))[0]
+            out[kid["run_id"]] = (best, True, "", "")
+    for run_id, tags in bulk_retrained(site).items():
+        if run_id not in by_id:
+            continue
+        source = next((tags[t] for t in RETRAINED_FROM_TAGS if tags.get(t) in by_id), "")
+        if source:
+            best, best_trial = out.get(run_id, (False, False))[:2]
+            out[run_id] = (best, best_trial, source, run_label(by_id[source]))
+    return out
+
+
+def bulk_retrained(site: SiteData) -> dict[str, dict[str, str]]:
+    """Run id → its ``RETRAINED_FROM_TAGS`` (only runs that have one)."""
+    from tracker.query import bulk
+
+    return bulk.tags_named(site.query, RETRAINED_FROM_TAGS)
+
+
 def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
     """The strip of ``run``'s page."""
     run_id, eid = run["run_id"], run["experiment_id"]
