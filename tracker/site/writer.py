@@ -34,6 +34,7 @@ FOLDERS = ".folders.state"
 #: A folder changed less than this long before the manifest was saved is listed, not trusted:
 #: some file systems keep modification times in whole seconds (FAT: two).
 RACY_NS = 2_000_000_000
+_UNLISTED: Any = object()  # a folder not looked at yet (``SiteWriter._listed``)
 
 
 def content_hash(data: bytes) -> str:
@@ -66,7 +67,7 @@ class SiteWriter:
         self.files: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
         self.groups: dict[str, dict[str, Any]] = {}
-        self._reusable: dict[tuple[str, str], bool] = {}
+        self._reusable: dict[str, bool] = {}  # group key -> its files are all there
         self._listed: dict[str, set[str] | None] = {}  # folder -> its files (None: intact)
         self._touched: set[str] = set()  # folders this build wrote to or removed from
         self._made: set[str] = set()  # folders made (or found) by this build
@@ -126,12 +127,13 @@ class SiteWriter:
 
     def reusable(self, key: str, fingerprint: str) -> bool:
         """True when group ``key`` was made from ``fingerprint`` last time and its files are intact."""
-        answer = self._reusable.get((key, fingerprint))
+        old = self.previous["groups"].get(key)
+        if not isinstance(old, dict) or old.get("fp") != fingerprint:
+            return False
+        answer = self._reusable.get(key)
         if answer is None:
-            old = self.previous["groups"].get(key)
-            answer = (isinstance(old, dict) and isinstance(files := old.get("files"), list)
-                      and old.get("fp") == fingerprint and self._all_on_disk(files))
-            self._reusable[(key, fingerprint)] = answer
+            files = old.get("files")
+            answer = self._reusable[key] = isinstance(files, list) and self._all_on_disk(files)
         return answer
 
     def _all_on_disk(self, paths: list[str]) -> bool:
@@ -141,9 +143,9 @@ class SiteWriter:
             if path not in known:
                 return False
             folder, _, name = path.rpartition("/")
-            if folder not in listed:
-                listed[folder] = self._listing(folder)
-            names = listed[folder]
+            names = listed.get(folder, _UNLISTED)
+            if names is _UNLISTED:
+                names = listed[folder] = self._listing(folder)
             if names is not None and name not in names:
                 return False
         return True
@@ -238,7 +240,7 @@ class SiteWriter:
 
     def finish(self) -> WriteStats:
         """Remove files of the previous build that this build did not produce; save the manifest."""
-        for path in sorted(p for p in self.previous["files"] if p not in self.files):
+        for path in sorted(self.previous["files"].keys() - self.files.keys()):
             full = self._full(path)
             if os.path.isfile(full):
                 self._touch(path)
@@ -271,13 +273,9 @@ class SiteWriter:
         """The state of every folder holding a file of this build, as the build leaves it: a
         folder found intact and not written to keeps its recorded state without a ``stat``."""
         out: dict[str, list[int]] = {}
-        previous = self._previous_folders
-        for path in self.files:
-            folder = path.rpartition("/")[0]
-            if folder in out:
-                continue
-            if folder in self._listed and self._listed[folder] is None \
-                    and folder not in self._touched:
+        previous, listed, touched = self._previous_folders, self._listed, self._touched
+        for folder in {path.rpartition("/")[0] for path in self.files}:
+            if listed.get(folder, _UNLISTED) is None and folder not in touched:
                 out[folder] = previous[folder]
                 continue
             state = _folder_state(self._full(folder) if folder else self.out)
