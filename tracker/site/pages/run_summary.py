@@ -86,7 +86,7 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
         metric = site.primary_metric(eid)
         if not metric or not site.direction(metric):
             continue
-        best = _best(site, f"experiment:{eid}:{metric}", lambda runs=runs: runs, metric)
+        best = _best(site, f"experiment:{eid}:{metric}", _given(runs), metric)
         if best is None:
             continue
         for run in runs:
@@ -99,7 +99,7 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
             metric = site.primary_metric(kid["experiment_id"])
             value = _value(site, kid["run_id"], metric) if metric else None
             if value is None or not site.direction(metric) or value != _best(
-                    site, f"sweep:{pid}:{metric}", lambda kids=kids: kids, metric):
+                    site, f"sweep:{pid}:{metric}", _given(kids), metric):
                 continue
             best = out.get(kid["run_id"], (False,))[0]
             out[kid["run_id"]] = (best, True, "", "")
@@ -111,6 +111,10 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
             best, best_trial = out.get(run_id, (False, False))[:2]
             out[run_id] = (best, best_trial, source, run_label(by_id[source]))
     return out
+
+
+def _given(runs: list[dict[str, Any]]) -> Callable[[], list[dict[str, Any]]]:
+    return lambda: runs
 
 
 def bulk_retrained(site: SiteData) -> dict[str, dict[str, str]]:
