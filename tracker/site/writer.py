@@ -182,14 +182,17 @@ class SiteWriter:
             self.groups[key] = {"fp": fingerprint, "files": paths}
             kept += paths
             count += 1
-        if not self.files.keys().isdisjoint(kept) or len(set(kept)) != len(kept):
+        distinct = set(kept)
+        if not self.files.keys().isdisjoint(distinct) or len(distinct) != len(kept):
             mine: set[str] = set()
             for path in kept:
                 if path in self.files or path in mine:
                     raise ValueError(f"Two site files want the same path {path!r}.")
                 mine.add(path)
-        self.files.update((path, files[path]) for path in kept)
-        self.inputs.update((path, inputs[path]) for path in kept if path in inputs)
+        # map/zip: the 400,000 files of 100,000 kept runs without a Python step each (#14)
+        self.files.update(zip(kept, map(files.__getitem__, kept)))
+        shown = inputs.keys() & distinct
+        self.inputs.update(zip(shown, map(inputs.__getitem__, shown)))
         self.stats.unchanged += len(kept)
         self.stats.reused_groups += count
         return kept
