@@ -185,8 +185,8 @@ class SiteData:
 
     @cached_property
     def metric_digests(self) -> dict[str, str]:
-        """Run id → a digest of its whole metric history (changes with any point; read with
-        ``run_digests``)."""
+        """Run id → a digest of its metric histories: each one's point count and last point
+        (histories are append-only: any new point changes it; read with ``run_digests``)."""
         self.run_digests  # noqa: B018 - fills both
         return self._metric_digests
 
@@ -256,7 +256,8 @@ class SiteData:
     @cached_property
     def run_digests(self) -> dict[str, str]:
         """Run id → a digest of the run's own data in the store (``bulk.run_digests``: its
-        row, params, tags, metrics with every point, artifacts and inputs), one query."""
+        row, params, tags, each metric's point count and last point, artifacts and inputs),
+        one query."""
         digests, self._metric_digests = bulk.run_digests(self.query)
         return digests
 
