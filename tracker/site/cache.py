@@ -59,7 +59,7 @@ class BuildCache:
             if entry is not None:
                 # Stale: dropped now, not held decoded until ``save`` (#14: when every
                 # fingerprint changed, the compare histories of 100,000 runs took 5.4 GB).
-                old[key] = None  # the key stays: ``save`` compares the key sets
+                old[key] = []  # the key stays: ``save`` compares the key sets
             return None
         value = entry[1]
         if self.folder is not None:

@@ -77,12 +77,12 @@ class SiteWriter:
         try:
             with open(os.path.join(self.out, MANIFEST), encoding="utf-8") as fh:
                 data = json.load(fh)
-            manifest = {"files": dict(data.get("files", {})),
-                        "inputs": dict(data.get("inputs", {})),
-                        "groups": dict(data.get("groups", {}))}
-        except (OSError, ValueError, AttributeError):
-            manifest = {"files": {}, "inputs": {}, "groups": {}}
-        return manifest
+        except (OSError, ValueError):
+            data = None
+        # The parts as json.load made them, not copies (#14: 0.6 s at 100,000 runs).
+        return {part: value if isinstance(data, dict) and isinstance(
+                    value := data.get(part), dict) else {}
+                for part in ("files", "inputs", "groups")}
 
     def _load_folders(self) -> tuple[dict[str, Any], Any]:
         """The folders' states the previous build left (``FOLDERS``) and when it saved them."""
@@ -287,6 +287,9 @@ class SiteWriter:
         return dict(sorted(out.items()))
 
     def _full(self, path: str) -> str:
+        if path and path[0] != "/" and "/." not in f"/{path}" and "//" not in path \
+                and path[-1] != "/" and os.sep == "/" and "\0" not in path:
+            return f"{self.out}/{path}"  # no '', '.' or '..' part: what normpath would give
         full = os.path.normpath(os.path.join(self.out, *path.split("/")))
         if not full.startswith(self.out + os.sep) and full != self.out:
             raise ValueError(f"Site path {path!r} escapes the output folder.")

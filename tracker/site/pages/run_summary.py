@@ -93,16 +93,27 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
             if (mine := metrics.get(run["run_id"])) and mine.get(metric) == best:
                 out[run["run_id"]] = (True, False, "", "")
     by_id = site.runs_by_id
+    directed: dict[str, str] = {}  # experiment id -> its primary metric if directed, else ""
     for pid, kid_ids in site.children.items():
         kids = [by_id[c] for c in kid_ids if c in by_id]
+        bests: dict[str, float | None] = {}
         for kid in kids:
-            metric = site.primary_metric(kid["experiment_id"])
-            value = _value(site, kid["run_id"], metric) if metric else None
-            if value is None or not site.direction(metric) or value != _best(
-                    site, f"sweep:{pid}:{metric}", _given(kids), metric):
+            eid = kid["experiment_id"]
+            known = directed.get(eid)
+            if known is None:
+                known = site.primary_metric(eid)
+                directed[eid] = known = known if known and site.direction(known) else ""
+            metric = known
+            if not metric or (mine := metrics.get(kid["run_id"])) is None:
                 continue
-            best = out.get(kid["run_id"], (False,))[0]
-            out[kid["run_id"]] = (best, True, "", "")
+            value = mine.get(metric)  # NaN is never the best: no NaN check needed
+            if value is None:
+                continue
+            if metric not in bests:
+                bests[metric] = _best(site, f"sweep:{pid}:{metric}", _given(kids), metric)
+            if value == bests[metric]:
+                best = out.get(kid["run_id"], (False,))[0]
+                out[kid["run_id"]] = (best, True, "", "")
     for run_id, tags in bulk_retrained(site).items():
         if run_id not in by_id:
             continue
