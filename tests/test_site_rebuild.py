@@ -385,12 +385,10 @@ def test_marked_runs_are_the_strip_marks_of_every_run(tmp_path: Path) -> None:
     assert ids["beta-0"] not in expected
 
 
-def test_a_boards_marked_rows_are_those_whose_marks_differ_from_a_plain_row(
-    tmp_path: Path,
-) -> None:
-    """The chunk keys hash the marks of nested and best-valued rows only: ``_Rows.marked``
-    lists exactly the rows whose (depth, parent, best columns) differ from a top-level row
-    without a best value, with their marks."""
+def test_a_boards_marked_rows_are_what_the_rows_marks_say(tmp_path: Path) -> None:
+    """The chunk keys hash ``_Rows.marked`` of their rows: each row's depth and the best
+    columns of the rows holding a best value, which with the runs' fingerprints is all the
+    rows' ``marks`` say (depth, parent shown, best columns)."""
     from tests.test_site_build import seed_site_store
 
     store = str(tmp_path / "store")
@@ -413,8 +411,12 @@ def test_a_boards_marked_rows_are_those_whose_marks_differ_from_a_plain_row(
 
     every = [marks(i) for i in range(len(rows))]
     order = [3, 0, 6, 1, 5, 2, 4]
-    assert rows.marked(order) == [(place, every[i]) for place, i in enumerate(order)
-                                  if every[i] != (0, "", ())]
+    depths, best_rows = rows.marked(order)
+    assert depths == tuple(every[i][0] for i in order)
+    assert best_rows == [(place, every[i][2]) for place, i in enumerate(order) if every[i][2]]
+    # the parent id a nested row shows is its own parent_run_id, part of its fingerprint
+    assert all(parent == ranked[i][0]["parent_run_id"] for i, (depth, parent, _) in
+               enumerate(every) if depth)
     assert [rows.marks(i) for i in range(len(rows))] == every
     # best rmse (trial-1) and best accuracy (trial-2), both nested in the sweep
     assert {ranked[i][0]["run_name"] for i, m in enumerate(every) if m[2]} == {

@@ -519,13 +519,16 @@ class _Rows:
         return depth, (run["parent_run_id"] or "") if depth else "", self._best_cells.get(
             index, ())
 
-    def marked(self, indexes: Iterable[int]) -> list[tuple[int, tuple[int, str, tuple[int, ...]]]]:
-        """(place among ``indexes``, ``marks``) of the rows there that are nested or hold a
-        best value: the others' marks are ``(0, "", ())`` (#14: a key of every row's marks
-        cost a call per row of a 100,000-run board)."""
+    def marked(self, indexes: Iterable[int]
+               ) -> tuple[tuple[int, ...], list[tuple[int, tuple[int, ...]]]]:
+        """What the rows at ``indexes`` show besides their runs, for a chunk key: each one's
+        depth (a nested row also shows its parent's id, which its run's fingerprint holds),
+        and (place among ``indexes``, columns) of those holding a best value. The same as
+        their ``marks``, without a call and a tuple per row of a 100,000-run board (#14)."""
         ranked, best = self.ranked, self._best_cells
-        return [(place, self.marks(index)) for place, index in enumerate(indexes)
-                if ranked[index][1] or index in best]
+        indexes = list(indexes)
+        return (tuple([ranked[i][1] for i in indexes]),
+                [(place, best[i]) for place, i in enumerate(indexes) if i in best])
 
     @cached_property
     def _best_cells(self) -> dict[int, tuple[int, ...]]:
