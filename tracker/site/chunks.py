@@ -11,6 +11,7 @@ the file keeps its name and is neither made, serialised nor written again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 from collections.abc import Callable, Iterable
@@ -29,7 +30,13 @@ FORMAT = "1"
 def chunk_of(run_id: str, count: int) -> int:
     """The chunk holding ``run_id`` among ``count``: stable across builds, whatever runs are
     added (only the chunk count, a power of two, changes as an experiment grows)."""
-    return int(hashlib.sha1(run_id.encode("utf-8")).hexdigest()[:8], 16) % count
+    return _run_hash(run_id) % count
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _run_hash(run_id: str) -> int:
+    # Remembered: the row, filter and compare chunks of a board each pick every run's (#14).
+    return int(hashlib.sha1(run_id.encode("utf-8")).hexdigest()[:8], 16)
 
 
 def chunk_count(items: int, per_chunk: int) -> int:

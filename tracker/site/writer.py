@@ -284,7 +284,7 @@ class SiteWriter:
             state = _folder_state(self._full(folder) if folder else self.out)
             if state is not None:
                 out[folder] = state
-        return dict(sorted(out.items()))
+        return out  # machine state, not content: in any order
 
     def _full(self, path: str) -> str:
         if path and path[0] != "/" and "/." not in f"/{path}" and "//" not in path \

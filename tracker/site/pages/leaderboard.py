@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from tracker.site import charts
+from tracker.site.chunks import chunk_of as _chunk_of
 from tracker.site.links import run_label
 from tracker.site.pages import Group, Link, Page, SiteFile, doc
 
@@ -431,9 +432,7 @@ def parse_filter_script(content: bytes | str) -> tuple[str, list[dict[str, Any]]
 
 def chunk_of(run_id: str, count: int) -> int:
     """The row chunk holding ``run_id`` among ``count`` (``tracker.site.chunks.chunk_of``)."""
-    from tracker.site.chunks import chunk_of as of
-
-    return of(run_id, count)
+    return _chunk_of(run_id, count)
 
 
 def _row_data(row: Row, experiments_dir: str) -> list[Any]:

@@ -50,8 +50,10 @@ def _best(site: SiteData, key: str, runs: Callable[[], list[dict[str, Any]]],
     """The best value of ``metric`` among ``runs()``, computed once per build for ``key``."""
     cache = site.best_values
     if key not in cache:
-        cache[key] = site.directions.best(
-            metric, [v for r in runs() if (v := _value(site, r["run_id"], metric)) is not None])
+        metrics = site.metrics  # NaN values are left to ``best``, which never picks them
+        cache[key] = site.directions.best(metric, [
+            v for r in runs() if (mine := metrics.get(r["run_id"])) is not None
+            and (v := mine.get(metric)) is not None])
     return cache[key]
 
 
