@@ -109,6 +109,7 @@ class SiteData:
         self._experiment_keys: dict[str, str] = {}
         self._chunk_parts: dict[str, bytes] = {}
         self._metric_digests: dict[str, str] = {}
+        self._parent_parts: dict[str, str] = {}  # parent id -> repr of its name (or None)
         # Run orders by (name, metric), see ``leaderboard.ordered_runs``.
         self.orders: dict[tuple[str, str], list[tuple[dict[str, Any], int]]] = {}
         self._primary: dict[str, str] = {}
@@ -292,8 +293,13 @@ class SiteData:
         kids_part = repr([(k, (kid := self.runs_by_id[k])["run_name"], kid["status"],
                            kid["dead"], self.metrics.get(k)) for k in kids]) if kids else ""
         parent_id = run["parent_run_id"]
-        parent_part = repr((parent := self.runs_by_id.get(parent_id)) and parent["run_name"]) \
-            if parent_id else ""
+        parent_part = ""
+        if parent_id:
+            parent_part = self._parent_parts.get(parent_id, "")
+            if not parent_part:
+                parent = self.runs_by_id.get(parent_id)
+                parent_part = self._parent_parts[parent_id] = repr(
+                    parent["run_name"] if parent else None)
         versions = self.versions_by_run.get(run_id)
         versions_part = repr(sorted((v.name, v.version, v.current_stage, sorted(v.aliases),
                                      self.urls.lineage(v.name, v.version)) for v in versions)

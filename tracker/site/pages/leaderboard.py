@@ -524,10 +524,14 @@ class _Rows:
         depth (a nested row also shows its parent's id, which its run's fingerprint holds),
         and (place among ``indexes``, columns) of those holding a best value. The same as
         their ``marks``, without a call and a tuple per row of a 100,000-run board (#14)."""
-        ranked, best = self.ranked, self._best_cells
         indexes = list(indexes)
-        return (tuple([ranked[i][1] for i in indexes]),
-                [(place, best[i]) for place, i in enumerate(indexes) if i in best])
+        best = self._best_cells
+        return (tuple(map(self._depths.__getitem__, indexes)),
+                sorted((indexes.index(i), best[i]) for i in best.keys() & set(indexes)))
+
+    @cached_property
+    def _depths(self) -> list[int]:
+        return [depth for _, depth in self.ranked]
 
     @cached_property
     def _best_cells(self) -> dict[int, tuple[int, ...]]:
