@@ -144,6 +144,10 @@ class SiteData:
 
     @cached_property
     def experiments(self) -> list[dict[str, Any]]:
+        # The run digests are read before anything a page shows: a run that changes while the
+        # build reads the store then has a fingerprint older than its page and is made again
+        # by the next build, never the other way round.
+        self.run_digests  # noqa: B018
         return bulk.experiments(self.query)
 
     @cached_property
