@@ -469,6 +469,24 @@ def _mutations(client: TrackerClient, ids: dict[str, str]) -> Iterator[str]:
     yield "a stage change"
     client.log_text(ids["beta-0"], "hello", "notes.txt")
     yield "an artifact"
+    # What a run's page shows of other runs (#14: the fingerprints hash those apart).
+    client.update_run(ids["xgb-sweep"], name="xgb-sweep-2")
+    yield "a renamed sweep parent"
+    client.set_tag(ids["retrain"], "retrained_from", ids["lasso"])
+    yield "a retrained-from tag"
+    client.update_run(ids["lasso"], name="lasso-2")
+    yield "a renamed run another was retrained from"
+    client.log_param(ids["lasso"], "solver", "saga")
+    yield "a new param"
+    client.delete_tag(ids["lasso"], "team")
+    yield "a deleted tag"
+    client.set_registered_model_alias("taxi-duration", "shadow", 1)
+    yield "a new alias of a version"
+    _log_run(client, ids["nyc-taxi"], "champion", T0 + 5 * HOUR, {"rmse": [1.0]},
+             {"model": "xgboost"})
+    yield "a new best run (the best marks move)"
+    client.delete_run(ids["trial-2"])
+    yield "a deleted child"
 
 
 def test_an_incremental_rebuild_equals_a_fresh_build_after_each_kind_of_change(

@@ -330,3 +330,97 @@ def test_a_build_restores_the_garbage_collection_thresholds(tmp_path: Path) -> N
     with pytest.raises(build_module.BuildError):
         build(str(tmp_path / "missing"), tmp_path / "site2")
     assert gc.get_threshold() == before
+
+
+def test_run_fingerprints_come_from_one_digest_query(tmp_path: Path) -> None:
+    """#14: every run's fingerprint is made from a digest DuckDB computes per run, not from a
+    Python pass over each run's params, tags, artifacts and inputs; a changed tag or a new
+    metric point changes the digest of that run only."""
+    from tests.test_site_build import seed_site_store
+
+    store = str(tmp_path / "store")
+    ids = seed_site_store(store)
+    client = TrackerClient(store)
+    site = SiteData(client.query, Registry(client.store))
+    before = {run["run_id"]: site.run_fingerprint(run) for run in site.runs}
+    assert len(set(before.values())) == len(before) == 9
+    loaded = {"params", "tags", "artifacts", "inputs"} & set(vars(site))
+    assert loaded == set(), f"fingerprints loaded {sorted(loaded)} of every run"
+    digests = dict(site.run_digests)
+    client.set_tag(ids["lasso"], "team", "forecasting")
+    client.log_metric(ids["beta-1"], "loss", 0.2, step=9)
+    client.flush()
+    again = SiteData(client.query, Registry(client.store))
+    changed = {run_id for run_id, digest in again.run_digests.items()
+               if digests.get(run_id) != digest}
+    assert changed == {ids["lasso"], ids["beta-1"]}
+    assert again.metric_digests[ids["beta-1"]] != site.metric_digests[ids["beta-1"]]
+    assert again.metric_digests[ids["lasso"]] == site.metric_digests[ids["lasso"]]
+
+
+def test_marked_runs_are_the_strip_marks_of_every_run(tmp_path: Path) -> None:
+    """``marked_runs`` (one pass per experiment and sweep) gives each run the strip marks
+    ``strip_marks`` gives it alone: best runs, best trials (also of a NaN and a tie), and the
+    run each was retrained from."""
+    from tests.test_site_build import _log_run, seed_site_store
+    from tracker.site.pages.run_summary import marked_runs, strip_marks
+
+    store = str(tmp_path / "store")
+    ids = seed_site_store(store)
+    client = TrackerClient(store)
+    tie = _log_run(client, ids["nyc-taxi"], "tie", 1_767_240_000_000, {"rmse": [3.9]}, {},
+                   parent=ids["xgb-sweep"])
+    _log_run(client, ids["nyc-taxi"], "nan", 1_767_240_000_000, {"rmse": [float("nan")]}, {},
+             parent=ids["xgb-sweep"])
+    client.set_tag(ids["retrain"], "retrained_from", ids["lasso"])
+    client.set_tag(ids["beta-0"], "source_run_id", "not-a-run")
+    client.flush()
+    site = SiteData(client.query, Registry(client.store))
+    each = {run["run_id"]: strip_marks(site, run) for run in site.runs}
+    expected = {run_id: marks for run_id, marks in each.items()
+                if marks != (False, False, "", "")}
+    assert marked_runs(SiteData(client.query, Registry(client.store))) == expected
+    assert expected[ids["trial-1"]] == (True, True, "", "")
+    assert expected[tie] == (True, True, "", "")
+    assert expected[ids["retrain"]] == (False, False, ids["lasso"], "lasso")
+    assert ids["beta-0"] not in expected
+
+
+def test_a_boards_marked_rows_are_what_the_rows_marks_say(tmp_path: Path) -> None:
+    """The chunk keys hash ``_Rows.marked`` of their rows: each row's depth and the best
+    columns of the rows holding a best value, which with the runs' fingerprints is all the
+    rows' ``marks`` say (depth, parent shown, best columns)."""
+    from tests.test_site_build import seed_site_store
+
+    store = str(tmp_path / "store")
+    ids = seed_site_store(store)
+    client = TrackerClient(store)
+    site = SiteData(client.query, Registry(client.store))
+    runs = site.runs_by_experiment[ids["nyc-taxi"]]
+    columns = leaderboard._columns(site, runs, site.primary_metrics(runs, 3))
+    best = leaderboard._best_values(site, runs, columns)
+    ranked = leaderboard.ordered_runs(site, runs, site.primary_metric(ids["nyc-taxi"]))
+    rows = leaderboard._Rows(site, ranked, columns, best)
+
+    def marks(index: int) -> tuple[int, str, tuple[int, ...]]:  # as every row's were hashed
+        run, depth = ranked[index]
+        mine = site.metrics.get(run["run_id"], {})
+        cells = tuple(i for i, c in enumerate(columns) if c.kind == "metric"
+                      and (v := mine.get(c.key[len("metrics."):])) is not None
+                      and best.get(c.key) == v)
+        return depth, (run["parent_run_id"] or "") if depth else "", cells
+
+    every = [marks(i) for i in range(len(rows))]
+    order = [3, 0, 6, 1, 5, 2, 4]
+    depths, best_rows = rows.marked(order)
+    assert depths == tuple(every[i][0] for i in order)
+    assert best_rows == [(place, every[i][2]) for place, i in enumerate(order) if every[i][2]]
+    # the parent id a nested row shows is its own parent_run_id, part of its fingerprint
+    assert all(parent == ranked[i][0]["parent_run_id"] for i, (depth, parent, _) in
+               enumerate(every) if depth)
+    assert [rows.marks(i) for i in range(len(rows))] == every
+    # best rmse (trial-1) and best accuracy (trial-2), both nested in the sweep
+    assert {ranked[i][0]["run_name"] for i, m in enumerate(every) if m[2]} == {
+        "trial-1", "trial-2"}
+    assert {ranked[i][0]["run_name"] for i, m in enumerate(every) if m[0]} == {
+        "trial-0", "trial-1", "trial-2"}

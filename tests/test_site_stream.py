@@ -209,6 +209,35 @@ def test_values_read_back_from_the_cache_file_are_not_kept_decoded(tmp_path: Pat
         **{k: [f"fp-{k}", v] for k, v in values.items()}, "run-new": ["fp-new", [1.5]]}
 
 
+def test_stale_values_read_from_the_cache_file_are_dropped_at_once(tmp_path: Path) -> None:
+    """A build after a change of every fingerprint (an upgrade that changes the metric digests)
+    finds every cached value stale: each must be dropped when found stale, not held decoded
+    until the save (the compare histories of 100,000 runs took the build to 5.4 GB, #14); the
+    save then keeps only what this build put."""
+    import tracemalloc
+
+    values = {f"run-{i}": {"loss": [float(i) + j / 7 for j in range(20_000)]} for i in range(30)}
+    cache = BuildCache(str(tmp_path))
+    for key, value in values.items():
+        cache.put("histories", key, f"fp-{key}", value)
+    cache.save()
+
+    again = BuildCache(str(tmp_path))
+    tracemalloc.start()
+    try:
+        for key in values:
+            assert again.get("histories", key, f"new-{key}") is None
+            assert again.get("histories", key, f"new-{key}") is None  # asked twice
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 4_000_000, held  # the 600,000 floats took ~19 MB
+    again.put("histories", "run-3", "new-run-3", [1.5])
+    again.save()
+    path = tmp_path / ".tracker-cache" / "histories.json"
+    assert json.loads(path.read_text()) == {"run-3": ["new-run-3", [1.5]]}
+
+
 @pytest.mark.parametrize("spilled", [True, False])
 def test_cache_text_is_the_values_json_whether_put_as_text_or_not(
     tmp_path: Path, spilled: bool

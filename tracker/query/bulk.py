@@ -279,3 +279,53 @@ def inputs(q: StoreQuery) -> dict[str, list[dict[str, Any]]]:
     return dict(out)
 
 
+
+
+#: The columns of ``runs`` the site reads (``runs``), in a run's content digest.
+_RUN_COLUMNS = ("experiment_id, run_name, status, start_time, end_time, user_id, artifact_uri, "
+                "parent_run_id, last_seen, dead")
+
+# Every row the site reads of a run, hashed twice (two seeds) and summed per run with the
+# count of rows, and its metrics' rows apart: one aggregate over the tables instead of a Python
+# pass over each run's data (#14). A metric's history enters as its point count and last point
+# (``latest_metrics``): histories are append-only, so any new point changes the count, and
+# hashing the 30 M points of 100,000 runs took ~1.4 s of CPU per build.
+_DIGEST_ROWS = f"""
+SELECT run_id, count(*), sum(h1), sum(h2), count(*) FILTER (WHERE m), sum(h1) FILTER (WHERE m),
+    sum(h2) FILTER (WHERE m)
+FROM (
+    SELECT run_id, hash('r', {_RUN_COLUMNS}) AS h1, hash('R', {_RUN_COLUMNS}) AS h2, false AS m
+        FROM runs WHERE lifecycle_stage = 'active'
+    UNION ALL SELECT run_id, hash('p', key, value), hash('P', key, value), false FROM params
+    UNION ALL SELECT run_id, hash('t', key, value), hash('T', key, value), false FROM tags
+    UNION ALL SELECT run_id, hash('l', key, value, step, "timestamp", points),
+        hash('L', key, value, step, "timestamp", points), true FROM latest_metrics
+    UNION ALL SELECT run_id, hash('a', path, file_size, info), hash('A', path, file_size, info),
+        false FROM artifacts
+    UNION ALL SELECT run_id, hash('i', name, digest, context, source_type, source, "schema",
+        profile, "timestamp"), hash('I', name, digest, context, source_type, source, "schema",
+        profile, "timestamp"), false FROM inputs
+) GROUP BY run_id
+"""
+
+
+def run_digests(q: StoreQuery) -> tuple[dict[str, str], dict[str, str]]:
+    """run id → a digest of everything the site reads of the run (its ``runs`` row, params,
+    tags, each metric's point count and last point, artifacts and inputs: any added, removed
+    or changed row, and any new metric point, changes it), and run id → a digest of its metrics
+    alone (the runs that have some). One query, not a pass per run in Python (#14)."""
+    q.refresh()
+    rows = q._execute(_DIGEST_ROWS).fetchall()
+    return ({run_id: f"{n}:{s1:x}:{s2:x}" for run_id, n, s1, s2, *_ in rows},
+            {run: f"{n}:{s1:x}:{s2:x}" for run, *_, n, s1, s2 in rows if n})
+
+
+def tags_named(q: StoreQuery, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``tags`` of only the tags named ``keys`` (run id → key → value)."""
+    q.refresh()
+    out: dict[str, dict[str, str]] = {}
+    for run_id, key, value in q._execute(
+            "SELECT run_id, key, value FROM tags WHERE key IN (SELECT unnest($keys::VARCHAR[])) "
+            "ORDER BY run_id, key", {"keys": list(keys)}).fetchall():
+        out.setdefault(run_id, {})[key] = value
+    return out

@@ -11,6 +11,7 @@ the file keeps its name and is neither made, serialised nor written again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 from collections.abc import Callable, Iterable
@@ -29,7 +30,13 @@ FORMAT = "1"
 def chunk_of(run_id: str, count: int) -> int:
     """The chunk holding ``run_id`` among ``count``: stable across builds, whatever runs are
     added (only the chunk count, a power of two, changes as an experiment grows)."""
-    return int(hashlib.sha1(run_id.encode("utf-8")).hexdigest()[:8], 16) % count
+    return _run_hash(run_id) % count
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _run_hash(run_id: str) -> int:
+    # Remembered: the row, filter and compare chunks of a board each pick every run's (#14).
+    return int(hashlib.sha1(run_id.encode("utf-8")).hexdigest()[:8], 16)
 
 
 def chunk_count(items: int, per_chunk: int) -> int:
@@ -43,7 +50,13 @@ def chunk_count(items: int, per_chunk: int) -> int:
 def chunk_key(site: SiteData, runs: Iterable[dict[str, Any]], *extra: Any) -> str:
     """A hash of the runs (ids in order, each with its fingerprint) and ``extra``."""
     h = hashlib.sha256(f"{FORMAT}\0{extra!r}".encode())
-    h.update(b"".join(site.run_chunk_part(run) for run in runs))
+    parts = site.chunk_parts
+    runs = runs if isinstance(runs, list) else list(runs)
+    try:
+        h.update(b"".join([parts[run["run_id"]] for run in runs]))
+    except KeyError:  # a run the site does not list: made one at a time
+        h = hashlib.sha256(f"{FORMAT}\0{extra!r}".encode())
+        h.update(b"".join([site.run_chunk_part(run) for run in runs]))
     return h.hexdigest()
 
 

@@ -50,8 +50,10 @@ def _best(site: SiteData, key: str, runs: Callable[[], list[dict[str, Any]]],
     """The best value of ``metric`` among ``runs()``, computed once per build for ``key``."""
     cache = site.best_values
     if key not in cache:
-        cache[key] = site.directions.best(
-            metric, [v for r in runs() if (v := _value(site, r["run_id"], metric)) is not None])
+        metrics = site.metrics  # NaN values are left to ``best``, which never picks them
+        cache[key] = site.directions.best(metric, [
+            v for r in runs() if (mine := metrics.get(r["run_id"])) is not None
+            and (v := mine.get(metric)) is not None])
     return cache[key]
 
 
@@ -74,6 +76,65 @@ def strip_marks(site: SiteData, run: dict[str, Any]) -> tuple[bool, bool, str, s
     source = next((tags[t] for t in RETRAINED_FROM_TAGS if tags.get(t) in site.runs_by_id),
                   "") if tags else ""
     return best, best_trial, source, run_label(site.runs_by_id[source]) if source else ""
+
+
+def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
+    """``strip_marks`` of the runs whose marks are not ``(False, False, "", "")``: each
+    experiment's best runs, each sweep's best trials and the runs tagged as retrained from
+    another. One pass per experiment and sweep, not a call per run (#14)."""
+    out: dict[str, tuple[bool, bool, str, str]] = {}
+    metrics = site.metrics
+    for eid, runs in site.runs_by_experiment.items():
+        metric = site.primary_metric(eid)
+        if not metric or not site.direction(metric):
+            continue
+        best = _best(site, f"experiment:{eid}:{metric}", _given(runs), metric)
+        if best is None:
+            continue
+        for run in runs:
+            if (mine := metrics.get(run["run_id"])) and mine.get(metric) == best:
+                out[run["run_id"]] = (True, False, "", "")
+    by_id = site.runs_by_id
+    directed: dict[str, str] = {}  # experiment id -> its primary metric if directed, else ""
+    for pid, kid_ids in site.children.items():
+        kids = [by_id[c] for c in kid_ids if c in by_id]
+        bests: dict[str, float | None] = {}
+        for kid in kids:
+            eid = kid["experiment_id"]
+            known = directed.get(eid)
+            if known is None:
+                known = site.primary_metric(eid)
+                directed[eid] = known = known if known and site.direction(known) else ""
+            metric = known
+            if not metric or (mine := metrics.get(kid["run_id"])) is None:
+                continue
+            value = mine.get(metric)  # NaN is never the best: no NaN check needed
+            if value is None:
+                continue
+            if metric not in bests:
+                bests[metric] = _best(site, f"sweep:{pid}:{metric}", _given(kids), metric)
+            if value == bests[metric]:
+                best = out.get(kid["run_id"], (False,))[0]
+                out[kid["run_id"]] = (best, True, "", "")
+    for run_id, tags in bulk_retrained(site).items():
+        if run_id not in by_id:
+            continue
+        source = next((tags[t] for t in RETRAINED_FROM_TAGS if tags.get(t) in by_id), "")
+        if source:
+            best, best_trial = out.get(run_id, (False, False))[:2]
+            out[run_id] = (best, best_trial, source, run_label(by_id[source]))
+    return out
+
+
+def _given(runs: list[dict[str, Any]]) -> Callable[[], list[dict[str, Any]]]:
+    return lambda: runs
+
+
+def bulk_retrained(site: SiteData) -> dict[str, dict[str, str]]:
+    """Run id → its ``RETRAINED_FROM_TAGS`` (only runs that have one)."""
+    from tracker.query import bulk
+
+    return bulk.tags_named(site.query, RETRAINED_FROM_TAGS)
 
 
 def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
