@@ -424,3 +424,27 @@ def test_a_boards_marked_rows_are_what_the_rows_marks_say(tmp_path: Path) -> Non
         "trial-1", "trial-2"}
     assert {ranked[i][0]["run_name"] for i, m in enumerate(every) if m[0]} == {
         "trial-0", "trial-1", "trial-2"}
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"files": {"index.html": ', b"[1, 2]", b"\xff\xfe{}",
+                                    b'{"files": [], "groups": {"run:x": {"fp": 1}}}'],
+                         ids=["empty", "truncated", "a list", "not utf-8", "wrong shapes"])
+def test_a_damaged_manifest_costs_a_full_build_and_loses_nothing(
+    tmp_path: Path, damage: bytes
+) -> None:
+    """The manifest (written with orjson since #14) is read back as untrusted: a damaged one
+    is as good as none, so every file is made again and holds what a fresh build holds (files
+    of the previous build it no longer names stay: the writer removes only what it made)."""
+    store = str(tmp_path / "store")
+    eid, _ = seed(store)
+    out = tmp_path / "site"
+    _build(store, out)
+    _add_run(store, eid, "after", 0.5)
+    (out / MANIFEST).write_bytes(damage)
+    written = _build(store, out)
+    fresh = _with_history(out, tmp_path / "fresh")
+    _build(store, fresh)
+    rebuilt, expected = _tree(out), _tree(fresh)
+    assert {path: rebuilt.get(path) for path in expected} == expected
+    assert "index.html" in written or any(p.endswith(".html") for p in written)
+    json.loads((out / MANIFEST).read_text(encoding="utf-8"))  # readable again

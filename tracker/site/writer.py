@@ -74,12 +74,14 @@ class SiteWriter:
         self.stats = WriteStats()
 
     def _load_manifest(self) -> dict[str, dict[str, Any]]:
+        import orjson
+
         try:
-            with open(os.path.join(self.out, MANIFEST), encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
+            with open(os.path.join(self.out, MANIFEST), "rb") as fh:
+                data = orjson.loads(fh.read())
+        except (OSError, ValueError):  # orjson.JSONDecodeError is a ValueError
             data = None
-        # The parts as json.load made them, not copies (#14: 0.6 s at 100,000 runs).
+        # The parts as loaded, not copies (#14: 0.6 s at 100,000 runs).
         return {part: value if isinstance(data, dict) and isinstance(
                     value := data.get(part), dict) else {}
                 for part in ("files", "inputs", "groups")}
@@ -250,12 +252,13 @@ class SiteWriter:
                 os.unlink(full)
                 self.stats.removed.append(path)
                 _remove_empty_parents(os.path.dirname(full), self.out)
+        import orjson
+
         manifest = {"files": self.files, "inputs": self.inputs, "groups": self.groups}
-        # json.dumps without indent: the C encoder (json.dump with indent is ~10x slower);
-        # sort_keys: the same text whatever order the files were made in.
-        text = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
-        with open(self._full(MANIFEST), "w", encoding="utf-8") as fh:
-            fh.write(text)
+        # orjson: 0.08 s for the 100 MB manifest of 100,000 runs where json.dumps took 0.86
+        # s (#14); sorted keys: the same bytes whatever order the files were made in.
+        with open(self._full(MANIFEST), "wb") as fh:
+            fh.write(orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS))
         os.makedirs(os.path.dirname(self._folders_file()), exist_ok=True)  # before the times
         folders = json.dumps({"folders": self._folders(), "time": time.time_ns()},
                              separators=(",", ":"))
