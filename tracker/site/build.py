@@ -154,7 +154,8 @@ def build(
         site = SiteData(
             query, Registry(client.store),
             reports_dir=os.fspath(reports) if reports is not None else None,
-            cache=cache, reusable=writer.reusable, kept_files=writer.kept_files, publish=rules,
+            cache=cache, reusable=writer.reusable, refused=writer.refused,
+            kept_files=writer.kept_files, publish=rules,
         )
         env = render.environment(templates)
         base = _base_context(site, site_title, base_url)

@@ -69,6 +69,8 @@ class SiteData:
         reusable: ``(group key, fingerprint) -> bool``: whether the previous build's files of a
             group can stay (the build's ``SiteWriter.reusable``); runs whose page group is
             reusable are never loaded in full.
+        refused: ``[(group key, fingerprint), …] -> [group key, …]``: those ``reusable``
+            refuses, in one call (``SiteWriter.refused``; by default ``reusable`` of each).
         kept_files: ``(group key, fingerprint) -> paths``: the files of a group the previous
             build made from the same fingerprint, which stay (``SiteWriter.kept_files``; None
             when the group must be made again).
@@ -90,6 +92,7 @@ class SiteData:
         *,
         cache: BuildCache | None = None,
         reusable: Callable[[str, str], bool] | None = None,
+        refused: Callable[[Iterable[tuple[str, str]]], list[str]] | None = None,
         kept_files: Callable[[str, str], list[str] | None] | None = None,
         build_key: str = "",
         publish: PublishRules | None = None,
@@ -100,6 +103,9 @@ class SiteData:
         self.reports_dir = reports_dir
         self.cache = cache if cache is not None else BuildCache(None)
         self.reusable = reusable if reusable is not None else (lambda key, fingerprint: False)
+        self.refused = refused if refused is not None else (
+            lambda pairs: [key for key, fingerprint in pairs
+                           if not self.reusable(key, fingerprint)])
         self.kept_files = kept_files if kept_files is not None else (
             lambda key, fingerprint: None)
         self.build_key = build_key
@@ -359,9 +365,8 @@ class SiteData:
     @cached_property
     def dirty_runs(self) -> set[str]:
         """Runs whose page group the previous build cannot provide (see ``reusable``)."""
-        reusable, fingerprints = self.reusable, self._run_fingerprints
-        return {run_id for run_id, digest in fingerprints.items()
-                if not reusable(f"run:{run_id}", digest)}
+        return {key[len("run:"):] for key in self.refused(
+            (f"run:{run_id}", digest) for run_id, digest in self._run_fingerprints.items())}
 
     @cached_property
     def artifacts(self) -> dict[str, list[dict[str, Any]]]:

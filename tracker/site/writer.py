@@ -138,16 +138,37 @@ class SiteWriter:
             answer = self._reusable[key] = isinstance(files, list) and self._all_on_disk(files)
         return answer
 
+    def refused(self, wanted: Iterable[tuple[str, str]]) -> list[str]:
+        """The keys of ``wanted`` ((key, fingerprint) pairs) that ``reusable`` refuses, in one
+        pass (#14: ``reusable`` called once per run of 100,000)."""
+        groups, answers = self.previous["groups"], self._reusable
+        out = []
+        for key, fingerprint in wanted:
+            old = groups.get(key)
+            if type(old) is not dict or old.get("fp") != fingerprint:
+                out.append(key)
+                continue
+            answer = answers.get(key)
+            if answer is None:
+                files = old.get("files")
+                answer = answers[key] = type(files) is list and self._all_on_disk(files)
+            if not answer:
+                out.append(key)
+        return out
+
     def _all_on_disk(self, paths: list[str]) -> bool:
         """``_on_disk`` of each of ``paths`` that the previous manifest lists (else False)."""
         listed, known = self._listed, self.previous["files"]
+        last, names = None, None
         for path in paths:
             if path not in known:
                 return False
             folder, _, name = path.rpartition("/")
-            names = listed.get(folder, _UNLISTED)
-            if names is _UNLISTED:
-                names = listed[folder] = self._listing(folder)
+            if folder != last:  # a group's files come folder by folder
+                names = listed.get(folder, _UNLISTED)
+                if names is _UNLISTED:
+                    names = listed[folder] = self._listing(folder)
+                last = folder
             if names is not None and name not in names:
                 return False
         return True
