@@ -358,6 +358,28 @@ def test_run_fingerprints_come_from_one_digest_query(tmp_path: Path) -> None:
     assert again.metric_digests[ids["lasso"]] == site.metric_digests[ids["lasso"]]
 
 
+def test_every_fingerprint_is_the_one_made_for_its_run_alone(tmp_path: Path) -> None:
+    """The fingerprints of all runs are made in one pass with ``_fingerprint`` inlined for runs
+    with no children and no model version: each is the one ``_fingerprint`` makes alone (a
+    parent, a sweep trial, a run with a registered version, a plain run)."""
+    from tests.test_site_build import seed_site_store
+
+    store = str(tmp_path / "store")
+    ids = seed_site_store(store)
+    client = TrackerClient(store)
+    client.set_tag(ids["retrain"], "retrained_from", ids["lasso"])
+    client.flush()
+    site = SiteData(client.query, Registry(client.store))
+    every = {run["run_id"]: site.run_fingerprint(run) for run in site.runs}
+    alone = SiteData(client.query, Registry(client.store))
+    assert every == {run["run_id"]: alone._fingerprint(run) for run in alone.runs}
+    kinds = {"children": set(site.children) & set(every),
+             "versions": set(site.versions_by_run) & set(every),
+             "a parent": {r["run_id"] for r in site.runs if r["parent_run_id"]}}
+    assert all(kinds.values()), kinds  # the store has each kind of run
+    assert set(every) - set().union(*kinds.values())  # and plain ones
+
+
 def test_marked_runs_are_the_strip_marks_of_every_run(tmp_path: Path) -> None:
     """``marked_runs`` (one pass per experiment and sweep) gives each run the strip marks
     ``strip_marks`` gives it alone: best runs, best trials (also of a NaN and a tie), and the
