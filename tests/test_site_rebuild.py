@@ -470,29 +470,3 @@ def test_a_damaged_manifest_costs_a_full_build_and_loses_nothing(
     assert {path: rebuilt.get(path) for path in expected} == expected
     assert "index.html" in written or any(p.endswith(".html") for p in written)
     json.loads((out / MANIFEST).read_text(encoding="utf-8"))  # readable again
-
-
-def test_params_of_and_tags_of_are_the_full_tables_read_for_some_runs(tmp_path: Path) -> None:
-    """``params_of``/``tags_of`` read only the runs asked for (a rebuild's new rows and chunk,
-    #14) and give what ``params``/``tags`` give for them, before and after those are loaded;
-    a run with none is left out, as in the full tables."""
-    from tests.test_site_build import seed_site_store
-
-    store = str(tmp_path / "store")
-    ids = seed_site_store(store)
-    client = TrackerClient(store)
-    bare = client.create_run(ids["nyc-taxi"], run_name="bare").info.run_id
-    client.set_terminated(bare)
-    client.flush()
-    site = SiteData(client.query, Registry(client.store))
-    some = [ids["lasso"], bare, ids["beta-1"], "no-such-run"]
-    params, tags = site.params_of(some), site.tags_of(some)
-    assert "params" not in vars(site) and "tags" not in vars(site)  # nothing else read
-    full = SiteData(client.query, Registry(client.store))
-    expected_params = {r: full.params[r] for r in some if r in full.params}
-    expected_tags = {r: full.tags[r] for r in some if r in full.tags}
-    assert params == expected_params and tags == expected_tags
-    assert bare not in params and ids["lasso"] in params and ids["lasso"] in tags
-    assert site.params_of(some[:2]) == {r: v for r, v in expected_params.items() if r in some[:2]}
-    site.params  # noqa: B018 - every run's, loaded now
-    assert site.params_of(some) == expected_params

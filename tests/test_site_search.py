@@ -126,7 +126,6 @@ def test_index_stays_small_for_10000_runs() -> None:
         runs_by_experiment=by_experiment, models=[], reports_dir=None,
         urls=Urls({e["experiment_id"]: e["name"] for e in experiments}),
         experiment_name=lambda eid: f"experiment-{eid}", keys=keys, tagged_runs=tagged_runs,
-        tags_of=lambda ids: {i: tags[i] for i in ids if tags.get(i)},
         run_columns=lambda eid: {k: [r.get(k) for r in by_experiment[eid]]
                                  for k in ("run_id", "run_name")},
     )

@@ -35,10 +35,8 @@ def runs(q: StoreQuery) -> list[dict[str, Any]]:
     )
 
 
-def _grouped(q: StoreQuery, table: str, column: str = "value",
-             run_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """run id → key → ``column`` of ``table``, runs in id order, each run's keys in key order
-    (only ``run_ids``' when given).
+def _grouped(q: StoreQuery, table: str, column: str = "value") -> dict[str, dict[str, Any]]:
+    """run id → key → ``column`` of ``table``, runs in id order, each run's keys in key order.
 
     The keys come as numbers into the table's sorted distinct keys and each value as an array
     element (``fetchnumpy``), and a run's dict is made from its slice: a Python tuple, and a key
@@ -46,20 +44,14 @@ def _grouped(q: StoreQuery, table: str, column: str = "value",
     and each key is one string object for all runs.
     """
     q.refresh()
-    params: dict[str, Any] | None = None
-    source = table
-    if run_ids is not None:
-        params = {"runs": list(run_ids)}
-        source = f"(SELECT * FROM {table} WHERE run_id IN (SELECT unnest($runs::VARCHAR[])))"
-    heads = q._execute(f"SELECT run_id, count(*) FROM {source} GROUP BY run_id "
-                       "ORDER BY run_id", params).fetchall()
-    names = q._execute(f"SELECT DISTINCT key FROM {source} ORDER BY key NULLS LAST",
-                       params).fetchall()
+    heads = q._execute(f"SELECT run_id, count(*) FROM {table} GROUP BY run_id "
+                       "ORDER BY run_id").fetchall()
+    names = q._execute(f"SELECT DISTINCT key FROM {table} ORDER BY key NULLS LAST").fetchall()
     columns = q._execute(
         f"WITH names AS (SELECT key, (row_number() OVER (ORDER BY key NULLS LAST) - 1)::INTEGER "
-        f"AS i FROM (SELECT DISTINCT key FROM {source})) "
-        f"SELECT n.i, t.{column} FROM {source} t JOIN names n ON t.key IS NOT DISTINCT FROM n.key "
-        "ORDER BY t.run_id, t.key", params).fetchnumpy()
+        f"AS i FROM (SELECT DISTINCT key FROM {table})) "
+        f"SELECT n.i, t.{column} FROM {table} t JOIN names n ON t.key IS NOT DISTINCT FROM n.key "
+        "ORDER BY t.run_id, t.key", None).fetchnumpy()
     keys = [key for key, in names]
     codes: list[Any] = columns["i"].tolist()
     values: list[Any] = columns[column].tolist()  # a masked (NULL) value gives None
@@ -74,12 +66,12 @@ def _grouped(q: StoreQuery, table: str, column: str = "value",
     return out
 
 
-def params(q: StoreQuery, run_ids: list[str] | None = None) -> dict[str, dict[str, str]]:
-    return _grouped(q, "params", run_ids=run_ids)
+def params(q: StoreQuery) -> dict[str, dict[str, str]]:
+    return _grouped(q, "params")
 
 
-def tags(q: StoreQuery, run_ids: list[str] | None = None) -> dict[str, dict[str, str]]:
-    return _grouped(q, "tags", run_ids=run_ids)
+def tags(q: StoreQuery) -> dict[str, dict[str, str]]:
+    return _grouped(q, "tags")
 
 
 def latest_metrics(q: StoreQuery) -> dict[str, dict[str, float]]:

@@ -117,8 +117,6 @@ class SiteData:
         self._chunk_parts: dict[str, bytes] = {}
         self._metric_digests: dict[str, str] = {}
         self._parent_parts: dict[str, str] = {}  # parent id -> repr of its name (or None)
-        # ``params_of``/``tags_of``: table -> run id -> its dict, for the runs read so far.
-        self._partial: dict[str, dict[str, dict[str, str]]] = {}
         # Run orders by (name, metric), see ``leaderboard.ordered_runs``.
         self.orders: dict[tuple[str, str], list[tuple[dict[str, Any], int]]] = {}
         self._primary: dict[str, str] = {}
@@ -200,27 +198,6 @@ class SiteData:
     @cached_property
     def tags(self) -> dict[str, dict[str, str]]:
         return bulk.tags(self.query)
-
-    def params_of(self, run_ids: Iterable[str]) -> dict[str, dict[str, str]]:
-        """``params`` of ``run_ids`` (those that have any): read for them alone unless every
-        run's are loaded (#14: a rebuild's new filter chunk needs 1 run in 400 of 100,000)."""
-        return self._some("params", run_ids)
-
-    def tags_of(self, run_ids: Iterable[str]) -> dict[str, dict[str, str]]:
-        """``tags`` of ``run_ids`` (those that have any), as ``params_of``."""
-        return self._some("tags", run_ids)
-
-    def _some(self, table: str, run_ids: Iterable[str]) -> dict[str, dict[str, str]]:
-        wanted = list(run_ids)
-        every = vars(self).get(table)  # the cached_property, once loaded
-        if every is not None:
-            return {run_id: every[run_id] for run_id in wanted if run_id in every}
-        known = self._partial.setdefault(table, {})
-        missing = [run_id for run_id in wanted if run_id not in known]
-        if missing:
-            read = getattr(bulk, table)(self.query, missing)
-            known.update((run_id, read.get(run_id, {})) for run_id in missing)
-        return {run_id: known[run_id] for run_id in wanted if known[run_id]}
 
     @cached_property
     def metrics(self) -> dict[str, dict[str, float]]:

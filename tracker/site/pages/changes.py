@@ -149,9 +149,8 @@ def state(site: SiteData) -> dict[str, Any]:
     builds = [b for b in old.get("builds", []) if isinstance(b, dict)
               and isinstance(b.get("n"), int) and isinstance(b.get("runs"), list)]
     known = {r for b in builds for r in _strings(b["runs"])}
-    unseen = [r for r in now["runs"] if r not in known]
-    tags = site.tags_of(unseen)
-    loose = sorted(r for r in unseen if not tags.get(r, {}).get(COMMIT_TAG))
+    loose = sorted(r for r in now["runs"] if r not in known
+                   and not site.tags.get(r, {}).get(COMMIT_TAG))
     if loose:
         newest = max((site.runs_by_id[r]["last_seen"] or 0) for r in loose)
         builds.append({"n": (builds[-1]["n"] + 1) if builds else 1, "time": newest,
@@ -339,7 +338,7 @@ def _entry(site: SiteData, table: _Table, key: str, ids: list[str], start: int,
         return (tables[eid].starts[i] or 0, run_id)
 
     first = min(ids, key=start_of)
-    tags = site.tags_of((first,)).get(first, {})
+    tags = site.tags.get(first, {})
 
     def best_first(run_id: str) -> tuple[str, int, float, str]:
         eid, i = at[run_id]

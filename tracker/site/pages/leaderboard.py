@@ -12,7 +12,7 @@ parent/child collapsing, row selection for the compare page and URL state on top
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -242,8 +242,7 @@ def _attr_cell(site: SiteData, run: dict[str, Any], key: str) -> Cell:
         return Cell(format_duration(seconds), "" if seconds is None else repr(seconds), False)
     if key == "attr.user":
         return Cell(run["user_id"] or "", run["user_id"] or "", False)
-    commit = site.tags_of((run["run_id"],)).get(run["run_id"], {}).get(
-        "mlflow.source.git.commit", "")
+    commit = site.tags.get(run["run_id"], {}).get("mlflow.source.git.commit", "")
     return Cell(commit[:8], commit, False)
 
 
@@ -252,7 +251,7 @@ def _cells(
 ) -> tuple[Cell, ...]:
     from tracker.site.render import format_metric, format_param
 
-    params = site.params_of((run["run_id"],)).get(run["run_id"], {})
+    params = site.params.get(run["run_id"], {})
     metrics = site.metrics.get(run["run_id"], {})
     cells = []
     for col in columns:
@@ -489,20 +488,17 @@ def _column_trends(
         points = [(texts[i][0], value, texts[i][1], texts[i][2])
                   for i, value in zip(picked, numbers)]
         per_commit: dict[str, float] = {}
-        first_of: dict[str, str] = {}  # short commit -> the run whose message it shows
+        messages: dict[str, str] = {}
         for i, value in zip(picked, numbers) if commits is not None else ():
             commit = commits[i]  # type: ignore[index]
             if commit:
                 short = commit[:8]
                 old = per_commit.get(short)
                 if old is None:
-                    first_of[short] = ids[i]
+                    messages[short] = site.tags[ids[i]].get("tracker.source.git.message", "")
                     per_commit[short] = value  # dicts keep first-seen order: commit order
                 elif value < old if direction == "min" else value > old:
                     per_commit[short] = value
-        tags = site.tags_of(first_of.values())  # those runs' alone (#14)
-        messages = {short: tags.get(run_id, {}).get("tracker.source.git.message", "")
-                    for short, run_id in first_of.items()}
         figures.append(charts.trend_figure(key, direction, points,
                                            _commit_points(per_commit, messages, direction)))
     return tuple(figures)
@@ -551,15 +547,13 @@ def filter_records(site: SiteData, runs: list[dict[str, Any]]) -> list[dict[str,
     """What ``search_runs`` filters look at, per run: attributes (not ``artifact_uri``, a local
     path), params, latest metrics (full precision) and tags (not ``mlflow.source.name``)."""
     records = []
-    ids = [run["run_id"] for run in runs]
-    params, all_tags = site.params_of(ids), site.tags_of(ids)
     for run in runs:
         run_id = run["run_id"]
-        tags = all_tags.get(run_id, {})
+        tags = site.tags.get(run_id, {})
         records.append({
             "i": run_id, "n": run["run_name"], "s": run["status"], "u": run["user_id"],
             "t": run["start_time"], "e": run["end_time"],
-            "p": params.get(run_id, {}),
+            "p": site.params.get(run_id, {}),
             "m": {k: _number(v) for k, v in site.metrics.get(run_id, {}).items()},
             "g": {k: v for k, v in tags.items() if k not in UNPUBLISHED_TAGS},
         })
@@ -670,16 +664,7 @@ class _Rows:
         return made
 
     def rows(self, start: int = 0, stop: int | None = None) -> tuple[Row, ...]:
-        return self.some(range(len(self.ranked))[start:stop])
-
-    def some(self, indexes: Sequence[int]) -> tuple[Row, ...]:
-        """The rows at ``indexes``, their runs' params and tags read in one go first (#14: a
-        rebuild makes 500 rows of 100,000 and need not read every run's)."""
-        ids = [self.ranked[i][0]["run_id"] for i in indexes if i not in self._made]
-        if ids:
-            self.site.params_of(ids)
-            self.site.tags_of(ids)
-        return tuple(self.row(i) for i in indexes)
+        return tuple(self.row(i) for i in range(len(self.ranked))[start:stop])
 
     def marks(self, index: int) -> tuple[int, str, tuple[int, ...]]:
         """(depth, parent id shown, columns where the row has the best value) of a row."""
@@ -740,7 +725,7 @@ def _keyed_row_chunks(
     for part, bucket in enumerate(buckets):
         def make(bucket: list[int] = bucket, part: int = part) -> bytes:
             return _rows_script(f"{experiment_id}:{part}/{count}",
-                                [_row_data(row, folder) for row in rows.some(bucket)])
+                                [_row_data(rows.row(i), folder) for i in bucket])
 
         # A row is its run (the fingerprint), its place in the tree and its best marks.
         fingerprint = chunk_key(

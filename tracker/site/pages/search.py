@@ -29,6 +29,7 @@ def _run_entries(site: SiteData) -> list[Entry]:
     """The runs' entries, in ``site.runs`` order. Made per experiment from its columns
     (``SiteData.run_columns``); only the runs SQL finds with a user tag look at their tags
     (#14: a look in each of 100,000 runs' dicts cost more than the entries)."""
+    tags = site.tags
     run_url = site.urls.run
     made: dict[str, list[Entry]] = {}
     for exp in site.experiments:
@@ -38,7 +39,6 @@ def _run_entries(site: SiteData) -> list[Entry]:
         columns = site.run_columns(eid)
         name = site.experiment_name(eid)
         tagged = set(site.tagged_runs(eid, "", exclude=SYSTEM_TAG_PREFIXES))
-        tags = site.tags_of(columns["run_id"][place] for place in sorted(tagged))
         out: list[Entry] = []
         made[eid] = out
         for place, (run_id, run_name) in enumerate(zip(columns["run_id"], columns["run_name"])):
