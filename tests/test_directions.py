@@ -3,6 +3,7 @@ the site and ``tracker summary`` do with them."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,21 @@ def test_site_ranks_by_the_configured_primary_and_marks_no_counter_best(tmp_path
     assert heads["metrics.best_iteration"].has_attr("data-hidden")
     best_cells = [td.get_text(" ", strip=True) for td in soup.select("tbody td.best")]
     assert sorted(best_cells) == ["1 (best)", "1 (best)"]  # rmse of a, mae of b; never 10 or 90
+
+
+@pytest.mark.parametrize(("values", "direction", "expected"), [
+    ([math.nan, math.nan, -math.inf], "max", 2),  # nanargmax gave 0: a run without a value
+    ([math.nan, math.inf, math.nan], "min", 1),
+    ([math.nan, 3.0, 1.0, 1.0], "min", 2),  # the first of a tie
+    ([2.0, math.nan, math.inf], "max", 2),
+    ([math.nan, math.nan], "min", None),
+    ([], "max", None),
+])
+def test_best_index_skips_runs_without_a_value_whatever_the_best_is(
+    values: list[float], direction: str, expected: int | None
+) -> None:
+    import numpy as np
+
+    from tracker.directions import best_index
+
+    assert best_index(np.array(values, dtype=float), direction) == expected

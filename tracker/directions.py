@@ -175,6 +175,10 @@ def best_index(column: Any, direction: str) -> int | None:
     out; None when every value is NaN (or there is none)."""
     import numpy as np
 
-    if not len(column) or np.isnan(column).all():
+    present = np.flatnonzero(~np.isnan(column))
+    if not len(present):
         return None
-    return int(np.nanargmin(column) if direction == "min" else np.nanargmax(column))
+    # Not nanargmin/nanargmax: they stand NaN in for ±inf, so a column whose best is -inf
+    # ("max") gave the first NaN's index, a run without the value (a KeyError in the build).
+    values = column[present]
+    return int(present[np.argmin(values) if direction == "min" else np.argmax(values)])
