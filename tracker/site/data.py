@@ -569,7 +569,9 @@ class SiteData:
             "t.value, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?')) "
             f"FROM params t JOIN {_SITE_RUNS} s USING (run_id) WHERE s.experiment_id = $e "
             "GROUP BY t.key", {"e": experiment_id})
-        return {key: (distinct > 1, all(_is_number(v) for v in others or ()))
+        from tracker.site.render import is_number
+
+        return {key: (distinct > 1, all(is_number(v) for v in others or ()))
                 for key, distinct, others in rows}
 
     def run_columns(self, experiment_id: str) -> dict[str, list[Any]]:
@@ -705,14 +707,6 @@ def _duckdb_error() -> type[Exception]:
     import duckdb
 
     return duckdb.Error
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _key_counts(

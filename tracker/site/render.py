@@ -388,3 +388,12 @@ def build_time() -> datetime:
     if epoch:
         return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
     return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def is_number(value: str) -> bool:
+    """Whether ``float()`` reads ``value`` (a param shown as a number, sorted as one)."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True

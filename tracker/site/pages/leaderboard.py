@@ -170,6 +170,8 @@ def _param_values(
     """Per param key, in one pass over the runs (#14): whether it has two distinct values or
     more, and whether every non-empty value is a number (``SiteData.param_values`` of an
     experiment's whole list)."""
+    from tracker.site.render import is_number
+
     values: dict[str, set[str]] = {}
     params = site.params
     for run in runs:
@@ -182,16 +184,8 @@ def _param_values(
                 else:
                     found.add(value)
     return {key: (len(distinct) > 1,
-                  all(_is_number(v) for v in distinct if v is not None and v != ""))
+                  all(is_number(v) for v in distinct if v is not None and v != ""))
             for key, distinct in values.items()}
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _all_numeric(site: SiteData, runs: list[dict[str, Any]], key: str) -> bool:
