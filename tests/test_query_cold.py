@@ -69,13 +69,19 @@ def test_footer_version_reads_what_pyarrow_reads(tmp_path: Path) -> None:
             assert found == (pq.read_metadata(path).metadata or {}).get(key), name
 
 
-def test_a_newer_loose_file_is_still_reported_by_the_first_load(tmp_path: Path) -> None:
-    uri = str(tmp_path / "store")
-    _log_runs(uri, 2)
+def _newer_loose_file(uri: str) -> Path:
+    """A copy of a run's file beside it, marked with a format version newer than ours."""
     folder = next(Path(uri, "runs").glob("experiment_id=*/run_id=*"))
     table = pq.read_table(next(folder.glob("*.parquet")))
     newer = folder / "seg-18ebdd0000000000cafef00d.parquet"
     pq.write_table(table.replace_schema_metadata({b"tracker.format_version": b"99"}), newer)
+    return newer
+
+
+def test_a_newer_loose_file_is_still_reported_by_the_first_load(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    _log_runs(uri, 2)
+    newer = _newer_loose_file(uri)
     query = StoreQuery(TrackerClient(uri).store)
     query.refresh()
     assert any("format version '99'" in w and newer.name in w for w in query.warnings)
@@ -93,10 +99,7 @@ def test_a_load_started_ahead_gives_the_same_tables_and_reports_its_warnings(
 
     uri = str(tmp_path / "store")
     _log_runs(uri, 3)
-    folder = next(Path(uri, "runs").glob("experiment_id=*/run_id=*"))
-    table = pq.read_table(next(folder.glob("*.parquet")))
-    newer = folder / "seg-18ebdd0000000000cafef00d.parquet"
-    pq.write_table(table.replace_schema_metadata({b"tracker.format_version": b"99"}), newer)
+    newer = _newer_loose_file(uri)
     before = len(query_module._connections)
     query = StoreQuery(TrackerClient(uri).store)
     query.load_ahead()
