@@ -300,36 +300,42 @@ def test_a_changes_entry_lists_its_best_runs_and_counts_the_rest(
     assert entry.select("details > p a")[0]["href"] == "experiments/many.html"
 
 
-def test_a_build_restores_the_garbage_collection_thresholds(tmp_path: Path) -> None:
-    """The build collects garbage less often while it runs (``GC_THRESHOLD``), and gives the
-    process its thresholds back afterwards, also when it fails."""
+def test_a_build_collects_garbage_itself_and_restores_the_collector(tmp_path: Path) -> None:
+    """Automatic garbage collection is off while a build runs (``GC_EVERY``): the build collects
+    what rendering leaves in cycles itself, every ``GC_EVERY`` items, and gives the process its
+    collector back afterwards as it found it, also when the build fails."""
     import gc
 
     from tracker.site import build as build_module
-
-    before = gc.get_threshold()
-    seen: list[tuple[int, ...]] = []
-    store = str(tmp_path / "store")
-    _small_store(store, runs=1)
-    patch = pytest.MonkeyPatch()
     from tracker.site import writer as writer_module
 
+    store = str(tmp_path / "store")
+    _small_store(store, runs=3)
+    seen: list[bool] = []
     original = writer_module.SiteWriter.finish
 
     def finish(self: Any) -> Any:
-        seen.append(gc.get_threshold())
+        seen.append(gc.isenabled())
         return original(self)
 
+    patch = pytest.MonkeyPatch()
     patch.setattr(writer_module.SiteWriter, "finish", finish)
+    patch.setattr(build_module, "GC_EVERY", 5)
+    before = gc.get_stats()[1]["collections"]
     try:
+        assert gc.isenabled()
         build(store, tmp_path / "site")
+        assert seen == [False] and gc.isenabled()
+        assert gc.get_stats()[1]["collections"] > before  # the build's own collections
+        with pytest.raises(build_module.BuildError):
+            build(str(tmp_path / "missing"), tmp_path / "site2")
+        assert gc.isenabled()
+        gc.disable()  # a caller that turned it off keeps it off
+        build(store, tmp_path / "site3")
+        assert not gc.isenabled()
     finally:
+        gc.enable()
         patch.undo()
-    assert seen == [(build_module.GC_THRESHOLD, *before[1:])]
-    assert gc.get_threshold() == before
-    with pytest.raises(build_module.BuildError):
-        build(str(tmp_path / "missing"), tmp_path / "site2")
-    assert gc.get_threshold() == before
 
 
 def test_run_fingerprints_come_from_one_digest_query(tmp_path: Path) -> None:
