@@ -167,8 +167,27 @@ def test_bulk_dicts_match_a_row_by_row_read(site: SiteData) -> None:
                 f"SELECT run_id, key, {column} FROM {table} ORDER BY run_id, key").fetchall():
             expected.setdefault(run_id, {})[key] = value
         got = getattr(bulk, name)(query)
-        assert repr(got) == repr(expected)  # the order too; NaN != NaN, its text is equal
-        assert len(got) > 100
+        assert repr(dict(got)) == repr(expected)  # the order too; NaN != NaN, its text is equal
+        assert len(got) == len(expected) > 100
+        assert [run_id in got for run_id in expected] == [True] * len(expected)
+
+
+def test_bulk_dicts_are_made_for_the_runs_asked_for(site: SiteData) -> None:
+    """A run's dict is made the first time it is asked for, then the same one is given; a run
+    without rows is absent (``get`` gives the default, ``[]`` raises KeyError)."""
+    from tracker.query import bulk
+
+    got = bulk.params(site.query)
+    first, *_, last = list(got)
+    assert got._made == {}  # nothing made yet: iterating gives the run ids only
+    mine = got[last]
+    assert got.get(last) is mine and got[last] is mine and list(got._made) == [last]
+    assert got.get(first, {}) == dict(site.query._execute(
+        "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [first]).fetchall())
+    assert got.get("no-such-run") is None and got.get("no-such-run", {}) == {}
+    assert "no-such-run" not in got
+    with pytest.raises(KeyError):
+        got["no-such-run"]
 
 
 @pytest.mark.parametrize("times", [

@@ -303,7 +303,8 @@ def test_a_changes_entry_lists_its_best_runs_and_counts_the_rest(
 def test_a_build_collects_garbage_itself_and_restores_the_collector(tmp_path: Path) -> None:
     """Automatic garbage collection is off while a build runs (``GC_EVERY``): the build collects
     what rendering leaves in cycles itself, every ``GC_EVERY`` items, and gives the process its
-    collector back afterwards as it found it, also when the build fails."""
+    collector back afterwards as it found it, also when the build fails, with what the build
+    made in the oldest generation."""
     import gc
 
     from tracker.site import build as build_module
@@ -327,6 +328,16 @@ def test_a_build_collects_garbage_itself_and_restores_the_collector(tmp_path: Pa
         build(store, tmp_path / "site")
         assert seen == [False] and gc.isenabled()
         assert gc.get_stats()[1]["collections"] > before  # the build's own collections
+        # What it made is in the oldest generation, not left for a young collection to walk,
+        # and nothing stays frozen.
+        assert gc.get_count()[0] < 1_000 and gc.get_freeze_count() == 0
+        mine = [[i] for i in range(100)]
+        gc.freeze()  # a caller's frozen objects stay frozen
+        frozen = gc.get_freeze_count()
+        build(store, tmp_path / "site4")
+        assert 0 < gc.get_freeze_count() <= frozen and gc.isenabled()  # some may have died
+        gc.unfreeze()
+        del mine
         with pytest.raises(build_module.BuildError):
             build(str(tmp_path / "missing"), tmp_path / "site2")
         assert gc.isenabled()

@@ -193,6 +193,12 @@ def build(
         cache.save()
     finally:
         if collecting:
+            if not gc.get_freeze_count():
+                # What the build made, moved to the oldest generation without a walk: enabled
+                # as it was, the first young collection would walk every object the build
+                # left (#14: 0.36 s after a 100,000-run rebuild).
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
         for logger in watched:
             logger.removeHandler(counter)
