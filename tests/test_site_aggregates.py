@@ -123,6 +123,59 @@ def test_rankings_bests_and_trends_match_the_per_run_code(site: SiteData) -> Non
     assert compare._tagged_baseline(site, board[1], board[0])  # and a baseline found
 
 
+def _marks_by_lookups(site: SiteData) -> dict[str, tuple[bool, bool]]:
+    """(best, best trial) of the marked runs, a look in each run's metrics dict at a time."""
+    def best(metric: str, runs: list[dict[str, Any]]) -> float | None:
+        return site.directions.best(metric, [
+            v for r in runs if (v := site.metrics.get(r["run_id"], {}).get(metric)) is not None])
+
+    out: dict[str, tuple[bool, bool]] = {}
+    for eid, runs in site.runs_by_experiment.items():
+        metric = site.primary_metric(eid)
+        if metric and site.direction(metric) and (top := best(metric, runs)) is not None:
+            out.update({r["run_id"]: (True, False) for r in runs
+                        if site.metrics.get(r["run_id"], {}).get(metric) == top})
+    for kid_ids in site.children.values():
+        kids = [site.runs_by_id[c] for c in kid_ids if c in site.runs_by_id]
+        for kid in kids:
+            metric = site.primary_metric(kid["experiment_id"])
+            if not metric or not site.direction(metric):
+                continue
+            value = site.metrics.get(kid["run_id"], {}).get(metric)
+            if value is not None and value == best(metric, kids):
+                out[kid["run_id"]] = (out.get(kid["run_id"], (False,))[0], True)
+    return out
+
+
+def test_run_marks_and_best_cells_match_the_per_run_code(site: SiteData) -> None:
+    """The runs marked best of their experiment or sweep, and the leaderboard cells marked
+    best, read from numpy columns, are those a look in each run's dict finds."""
+    from tracker.site.pages import run_summary
+
+    expected = _marks_by_lookups(site)
+    assert any(best for best, _ in expected.values())
+    assert any(trial for _, trial in expected.values())  # sweeps across experiments too
+    fresh = SiteData(site.query, site.registry)  # its own cache of bests
+    assert {k: v[:2] for k, v in run_summary.marked_runs(fresh).items()} == expected
+    for run in site.runs:  # one run at a time, as a run page asks
+        assert run_summary.strip_marks(site, run)[:2] == \
+            expected.get(run["run_id"], (False, False))
+    for eid, runs in _experiments(site):
+        primary = site.primary_metrics(runs, 3)
+        columns = leaderboard._columns(site, runs, primary, eid)
+        best = leaderboard._best_values(site, runs, columns, eid)
+        rows = leaderboard._Rows(site, leaderboard.ordered_runs(
+            site, runs, site.primary_metric(eid)), columns, best)
+        cells: dict[int, list[int]] = {}
+        for column, key, name in rows._metric_columns:
+            for index, (run, _) in enumerate(rows.ranked):
+                if best.get(key) is not None and \
+                        site.metrics.get(run["run_id"], {}).get(name) == best[key]:
+                    cells.setdefault(index, []).append(column)
+        assert rows._best_cells == {index: tuple(found) for index, found in cells.items()}
+        assert cells or not runs
+
+
 def test_search_run_entries_match_the_per_run_code(site: SiteData) -> None:
     expected = []
     for run in site.runs:  # the index before #14
