@@ -487,3 +487,61 @@ def test_a_damaged_manifest_costs_a_full_build_and_loses_nothing(
     assert {path: rebuilt.get(path) for path in expected} == expected
     assert "index.html" in written or any(p.endswith(".html") for p in written)
     json.loads((out / MANIFEST).read_text(encoding="utf-8"))  # readable again
+
+
+def _older_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The layout before #14's format 2: every file and page input at the top, each group a
+    fingerprint and a list of its paths."""
+    files, inputs = dict(manifest["files"]), dict(manifest["inputs"])
+    groups = {}
+    for key, entry in manifest["groups"].items():
+        files.update(entry["files"])
+        inputs.update(entry["inputs"])
+        groups[key] = {"fp": entry["fp"], "files": sorted(entry["files"])}
+    return {"files": files, "inputs": inputs, "groups": groups}
+
+
+def test_a_site_of_the_older_manifest_layout_keeps_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site built by a tracker whose manifest listed files apart from their groups: its
+    groups are made again, but a file with the same bytes is not rewritten, and a file it
+    named that no longer belongs to the site is removed; the next build keeps the groups."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    store = str(tmp_path / "store")
+    _small_store(store, runs=4)
+    out = tmp_path / "site"
+    build(store, out)
+    before = _tree(out)
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["format"] == 2 and all(
+        set(entry) == {"fp", "files", "inputs"} for entry in manifest["groups"].values())
+    older = _older_manifest(manifest)
+    (out / "runs" / "gone.html").write_text("a run deleted since")
+    older["files"]["runs/gone.html"] = "0" * 64
+    (out / MANIFEST).write_text(json.dumps(older), encoding="utf-8")
+    result = build(store, out)
+    assert result.reused_groups == 0  # no group kept: their entries had another shape
+    assert result.written == [] and result.removed == ["runs/gone.html"]
+    assert _tree(out) == before
+    again = build(store, out)
+    assert again.reused_groups >= 4 and again.written == []
+
+
+def test_a_remade_group_rewrites_only_its_changed_files(tmp_path: Path) -> None:
+    """A run whose data changed makes its group again: its files with the same bytes as in
+    the group's previous entry stay as they are."""
+    store = str(tmp_path / "store")
+    _small_store(store, runs=2)
+    out = tmp_path / "site"
+    build(store, out)
+    client = TrackerClient(store)
+    run = client.search_runs([client.get_experiment_by_name("small").experiment_id])[0]
+    client.set_tag(run.info.run_id, "note", "looked at")
+    client.flush()
+    written = build(store, out).written
+    page = f"runs/{run.info.run_id}.html"
+    assert page in written
+    assert not [p for p in written if p.startswith(f"runs/{run.info.run_id}/")]  # its CSVs
+    groups = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["groups"]
+    assert page in groups[f"run:{run.info.run_id}"]["files"]

@@ -186,7 +186,7 @@ def build(
         _write_assets(writer, templates)
         if base_url:
             writer.write("sitemap.xml", sitemap(base_url, sorted(
-                path for path in writer.files if path.endswith(".html"))))
+                path for path in writer.paths if path.endswith(".html"))))
         if pdf:
             pdfs = _write_pdfs(writer, written.reports)
         stats = writer.finish()
@@ -205,7 +205,7 @@ def build(
         if spill is not None:
             shutil.rmtree(spill, ignore_errors=True)
     result = BuildResult(
-        out=writer.out, pages=written.pages + written.kept_pages, files=len(writer.files),
+        out=writer.out, pages=written.pages + written.kept_pages, files=len(writer.paths),
         written=stats.written,
         unchanged=stats.unchanged, removed=stats.removed, warnings=counter.messages,
         reused_groups=stats.reused_groups,
@@ -274,10 +274,12 @@ def _collect(
                 new(item.path)
                 yield item
             elif writer.reusable(item.key, item.fingerprint):
-                for path in writer.keep_group(item.key, item.fingerprint):
+                kept = writer.keep_group(item.key, item.fingerprint)
+                for path in sorted(kept.paths):
                     new(path)
-                    written.kept_pages += path in writer.inputs
+                written.kept_pages += kept.pages
             else:
+                writer.begin_group(item.key)
                 paths = []
                 for made in item.make():
                     new(made.path)
