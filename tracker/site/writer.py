@@ -85,6 +85,8 @@ class SiteWriter:
         self.groups: dict[str, dict[str, Any]] = {}  # key -> {"fp", "files", "inputs"}
         self._paths: set[str] = set()  # every file of this build, grouped or not
         self._group: dict[str, Any] = _NO_GROUP  # the previous entry of the group being made
+        self._checked_keys: set[str] = set()  # groups checked by ``_check_groups``
+        self._checked_folders: set[str] = set()  # and the folders of their files
         self._reusable: dict[str, bool] = {}  # group key -> its files are all there
         self._listed: dict[str, set[str] | None] = {}  # folder -> its files (None: intact)
         self._touched: set[str] = set()  # folders this build wrote to or removed from
@@ -206,6 +208,8 @@ class SiteWriter:
         if not all(type(path) is str for path in paths):
             return list(keys)
         parents = [path.rpartition("/")[0] for path in paths]
+        self._checked_keys.update(keys)
+        self._checked_folders.update(parents)
         listed, full = self._listed, self._full
         recorded, touched, stat = self._previous_folders, self._touched, os.stat
         written = self._previous_time
@@ -394,7 +398,7 @@ class SiteWriter:
         folder found intact and not written to keeps its recorded state without a ``stat``."""
         out: dict[str, list[int]] = {}
         previous, listed, touched = self._previous_folders, self._listed, self._touched
-        for folder in {path.rpartition("/")[0] for path in self._paths}:
+        for folder in self._file_folders():
             if listed.get(folder, _UNLISTED) is None and folder not in touched:
                 out[folder] = previous[folder]
                 continue
@@ -402,6 +406,17 @@ class SiteWriter:
             if state is not None:
                 out[folder] = state
         return out  # machine state, not content: in any order
+
+    def _file_folders(self) -> set[str]:
+        """The folders of this build's files (and maybe a few more: harmless, a folder with no
+        file the manifest names is never asked about). Those of groups checked together come
+        from ``_check_groups``, not from a pass over their files again (#14)."""
+        folders, checked = set(self._checked_folders), self._checked_keys
+        for key, entry in self.groups.items():
+            if key not in checked:
+                folders.update(path.rpartition("/")[0] for path in entry["files"])
+        folders.update(path.rpartition("/")[0] for path in self.files)
+        return folders
 
     def _full(self, path: str) -> str:
         if path and path[0] != "/" and "/." not in f"/{path}" and "//" not in path \
