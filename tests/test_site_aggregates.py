@@ -223,6 +223,9 @@ def test_bulk_dicts_match_a_row_by_row_read(site: SiteData) -> None:
         assert repr(dict(got)) == repr(expected)  # the order too; NaN != NaN, its text is equal
         assert len(got) == len(expected) > 100
         assert [run_id in got for run_id in expected] == [True] * len(expected)
+    values, counts = bulk.latest_metrics_and_counts(query)  # one read, the same two tables
+    assert repr(dict(values)) == repr(dict(bulk.latest_metrics(query)))
+    assert dict(counts) == dict(bulk.metric_counts(query))
 
 
 def test_bulk_dicts_are_made_for_the_runs_asked_for(site: SiteData) -> None:

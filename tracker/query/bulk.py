@@ -77,7 +77,12 @@ class Grouped(Mapping[str, dict[str, Any]]):
 
 
 def _grouped(q: StoreQuery, table: str, column: str = "value") -> Grouped:
-    """run id → key → ``column`` of ``table`` (``Grouped``: each run's dict made when asked for).
+    """run id → key → ``column`` of ``table`` (``Grouped``: each run's dict made when asked for)."""
+    return _grouped_columns(q, table, (column,))[0]
+
+
+def _grouped_columns(q: StoreQuery, table: str, columns: tuple[str, ...]) -> list[Grouped]:
+    """``_grouped`` of each of ``columns``, read in one query.
 
     The keys come as numbers into the table's sorted distinct keys and each value as an array
     element (``fetchnumpy``): a Python tuple, and a key string, per row took twice as long
@@ -88,16 +93,18 @@ def _grouped(q: StoreQuery, table: str, column: str = "value") -> Grouped:
     heads = q._execute(f"SELECT run_id, count(*) FROM {table} GROUP BY run_id "
                        "ORDER BY run_id").fetchall()
     names = q._execute(f"SELECT DISTINCT key FROM {table} ORDER BY key NULLS LAST").fetchall()
-    columns = q._execute(
+    read = q._execute(
         f"WITH names AS (SELECT key, (row_number() OVER (ORDER BY key NULLS LAST) - 1)::INTEGER "
         f"AS i FROM (SELECT DISTINCT key FROM {table})) "
-        f"SELECT n.i, t.{column} FROM {table} t JOIN names n ON t.key IS NOT DISTINCT FROM n.key "
-        "ORDER BY t.run_id, t.key", None).fetchnumpy()
-    codes: list[Any] = columns["i"].tolist()
-    values: list[Any] = columns[column].tolist()  # a masked (NULL) value gives None
+        f"SELECT n.i, {', '.join(f't.{c}' for c in columns)} FROM {table} t "
+        "JOIN names n ON t.key IS NOT DISTINCT FROM n.key ORDER BY t.run_id, n.i",
+        None).fetchnumpy()
+    codes: list[Any] = read["i"].tolist()
     if len(codes) != sum(count for _, count in heads):
         raise TrackerError(f"{table} changed while it was read.")
-    return Grouped([key for key, in names], codes, values, heads)
+    keys = [key for key, in names]
+    # a masked (NULL) value gives None
+    return [Grouped(keys, codes, read[column].tolist(), heads) for column in columns]
 
 
 def params(q: StoreQuery) -> Grouped:
@@ -110,6 +117,12 @@ def tags(q: StoreQuery) -> Grouped:
 
 def latest_metrics(q: StoreQuery) -> Grouped:
     return _grouped(q, "latest_metrics")
+
+
+def latest_metrics_and_counts(q: StoreQuery) -> tuple[Grouped, Grouped]:
+    """``latest_metrics`` and ``metric_counts``, read together."""
+    values, points = _grouped_columns(q, "latest_metrics", ("value", "points"))
+    return values, points
 
 
 def metric_points(

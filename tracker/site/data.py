@@ -167,8 +167,11 @@ class SiteData:
 
     @cached_property
     def runs(self) -> list[dict[str, Any]]:
+        from tracker.validation import is_run_id
+
         known = {e["experiment_id"] for e in self.experiments}
-        return [r for r in bulk.runs(self.query) if r["experiment_id"] in known and _safe_id(r)]
+        return [r for r in bulk.runs(self.query) if r["experiment_id"] in known
+                and (is_run_id(r["run_id"]) or _safe_id(r))]
 
     @cached_property
     def runs_by_id(self) -> dict[str, dict[str, Any]]:
@@ -201,7 +204,11 @@ class SiteData:
 
     @cached_property
     def metrics(self) -> bulk.Grouped:
-        return bulk.latest_metrics(self.query)
+        return self._latest[0]
+
+    @cached_property
+    def _latest(self) -> tuple[bulk.Grouped, bulk.Grouped]:
+        return bulk.latest_metrics_and_counts(self.query)
 
     @cached_property
     def metric_digests(self) -> dict[str, str]:
@@ -213,7 +220,7 @@ class SiteData:
     @cached_property
     def metric_counts(self) -> bulk.Grouped:
         """Run id → metric key → number of logged points (``history`` may hold fewer)."""
-        return bulk.metric_counts(self.query)
+        return self._latest[1]
 
     @property
     def _max_points(self) -> int | None:
