@@ -176,6 +176,32 @@ def test_run_marks_and_best_cells_match_the_per_run_code(site: SiteData) -> None
         assert cells or not runs
 
 
+def test_sweep_metrics_match_the_per_run_code(site: SiteData) -> None:
+    """The metric a sweep page ranks its trials by, from numpy columns (which of a few keys a
+    trial logged, NaN included), is the one a look in each trial's dict picks."""
+    from tracker.site.pages import sweep
+
+    def by_lookups(parent: dict[str, Any], kids: list[dict[str, Any]]) -> str:
+        logged = {k for kid in kids for k in site.metrics.get(kid["run_id"], {})}
+        if "loss" in logged:
+            return "loss"
+        primary = site.primary_metrics(site.runs_by_experiment[parent["experiment_id"]], 3)
+        found = [key for key in primary if key in logged]
+        own = site.primary_metrics(kids, 1)
+        return found[0] if found else own[0] if own else ""
+
+    picked = []
+    for pid, kid_ids in site.children.items():
+        kids = [site.runs_by_id[c] for c in kid_ids]
+        parent = site.runs_by_id[pid]
+        picked.append(sweep._metric_of(site, parent, kids))
+        assert picked[-1] == by_lookups(parent, kids)
+        for keys in (["loss"], ["rmse", "nope"], []):
+            assert site.metric_logged(kids, keys) == {
+                k for k in keys if any(k in site.metrics.get(kid["run_id"], {}) for kid in kids)}
+    assert len(set(picked)) > 1
+
+
 def test_search_run_entries_match_the_per_run_code(site: SiteData) -> None:
     expected = []
     for run in site.runs:  # the index before #14

@@ -551,6 +551,23 @@ class SiteData:
         (#14: a look in each of 100,000 runs' dicts made every run's dict)."""
         import numpy as np
 
+        places = self._places(runs)
+        out = {}
+        for key in keys:
+            values = out[key] = np.full(len(runs), np.nan)
+            for eid, (index, place) in places.items():
+                values[index] = self.metric_column(eid, key)[place]
+        return out
+
+    def metric_logged(self, runs: Sequence[dict[str, Any]], keys: Iterable[str]) -> set[str]:
+        """Those of metric ``keys`` that one of ``runs`` or more has (NaN included), from
+        ``metric_present``."""
+        places = self._places(runs)
+        return {key for key in keys if any(self.metric_present(eid, key)[place].any()
+                                           for eid, (_, place) in places.items())}
+
+    def _places(self, runs: Sequence[dict[str, Any]]) -> dict[str, tuple[list[int], list[int]]]:
+        """Experiment id → (indexes into ``runs``, their places in its run list)."""
         at = self._positions
         places: dict[str, tuple[list[int], list[int]]] = {}
         eids = {run["experiment_id"] for run in runs}
@@ -562,12 +579,7 @@ class SiteData:
                 mine = places.setdefault(run["experiment_id"], ([], []))
                 mine[0].append(i)
                 mine[1].append(at[run["run_id"]])
-        out = {}
-        for key in keys:
-            values = out[key] = np.full(len(runs), np.nan)
-            for eid, (index, place) in places.items():
-                values[index] = self.metric_column(eid, key)[place]
-        return out
+        return places
 
     @cached_property
     def _positions(self) -> dict[str, int]:
