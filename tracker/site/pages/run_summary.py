@@ -17,6 +17,9 @@ from tracker.site.links import run_label
 from tracker.site.pages import Link, doc
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from tracker.site.data import SiteData
 
 # Tags that name the run this one was retrained from (MLflow has no standard one).
@@ -130,7 +133,8 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
     return out
 
 
-def _best_of(site: SiteData, key: str, column: Any, metric: str) -> float | None:
+def _best_of(site: SiteData, key: str, column: NDArray[np.float64], metric: str
+             ) -> float | None:
     """``_best`` from a numpy column of the values (NaN: none), kept for ``key`` alike."""
     cache = site.best_values
     if key not in cache:
