@@ -381,16 +381,7 @@ def test_spark_views_return_the_rows_duckdb_returns(
     assert any("/parts/" in f or f.startswith("parts/") for f in plan.files)  # compacted
     registered = tracker.spark.register_views(spark, uri)
     assert set(VIEW_NAMES) <= set(registered)
-    query = client.query.refresh()
-    client.sql("SELECT 1 FROM model_versions, registered_models")  # made for queries naming them
-    for view in VIEW_NAMES:
-        columns = [d[0] for d in query._execute(f"SELECT * FROM {view} LIMIT 0").description]
-        duck = _normalized([tuple(r.values()) for r in query.rows(f"SELECT * FROM {view}")])
-        frame = spark.sql(f"SELECT * FROM {view}")
-        assert frame.columns == columns, view
-        sparked = _normalized([tuple(r) for r in frame.collect()])
-        assert sparked == duck, view
-        assert duck or view == "experiment_tags", view  # every view has rows to compare
+    _same_views(spark, client)
     # the folds the store was built to exercise, as Spark sees them
     latest = {(r["run_id"], r["key"]): r for r in spark.sql("SELECT * FROM latest_metrics").collect()}
     assert latest[(ids["alpha-1"], "rmse")]["value"] == 0.25  # the resumed run's later step
@@ -417,6 +408,71 @@ def test_spark_views_return_the_rows_duckdb_returns(
     live = spark.sql("SELECT name, version FROM model_versions WHERE lifecycle_stage = 'active'")
     assert sorted(tuple(r) for r in live.collect()) == sorted(
         (mv.name, mv.version) for mv in client.search_model_versions())
+
+
+def _same_views(spark: Any, client: Any) -> None:
+    """Every view Spark has registered returns the rows DuckDB's returns over ``client``'s store."""
+    query = client.query.refresh()
+    client.sql("SELECT 1 FROM model_versions, registered_models")  # made for queries naming them
+    for view in VIEW_NAMES:
+        columns = [d[0] for d in query._execute(f"SELECT * FROM {view} LIMIT 0").description]
+        duck = _normalized([tuple(r.values()) for r in query.rows(f"SELECT * FROM {view}")])
+        frame = spark.sql(f"SELECT * FROM {view}")
+        assert frame.columns == columns, view
+        sparked = _normalized([tuple(r) for r in frame.collect()])
+        assert sparked == duck, view
+        assert duck or view == "experiment_tags", view  # every view has rows to compare
+
+
+def test_spark_views_of_an_s3_store_need_no_hadoop(
+    spark: Any, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ``s3://`` store's records are read on the executors by tracker's own S3 access (a
+    Spark Python data source, ``tracker.spark_source``), not Hadoop's s3a (not installed here):
+    the views return what DuckDB's return over the same files, and a damaged file is left out,
+    or fails the query when asked to."""
+    import boto3
+
+    import tracker.runlog
+    import tracker.spark
+
+    monkeypatch.setattr(tracker.runlog, "HEARTBEAT_INTERVAL", 3600.0)
+    local = tmp_path / "store"
+    messy_store(str(local))
+    registry_store(str(local))
+    s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"],
+                      region_name="us-east-1")
+    for path in sorted(local.rglob("*")):
+        if path.is_file():
+            s3.upload_file(str(path), s3_bucket, f"tracking/{path.relative_to(local).as_posix()}")
+    uri = f"s3://{s3_bucket}/tracking"
+    assert tracker.TrackerClient(uri).store.plan().files == \
+        tracker.TrackerClient(str(local)).store.plan().files
+    # What spark.executorEnv.* gives executors on a cluster: the endpoint and keys.
+    env = spark.sparkContext.environment
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL_S3")
+    saved = {name: env.get(name) for name in names}
+    env.update({name: os.environ[name] for name in names})
+    try:
+        tracker.spark.register_views(spark, uri)
+        _same_views(spark, tracker.TrackerClient(str(local)))
+        records = spark.sql("SELECT count(*) FROM records").collect()[0][0]
+        run_folder = next(p for p in local.rglob("run_id=*") if p.is_dir())
+        damaged = f"tracking/{run_folder.relative_to(local).as_posix()}/seg-damaged.parquet"
+        s3.put_object(Bucket=s3_bucket, Key=damaged, Body=b"PAR1 not a parquet file PAR1")
+        assert any(f.endswith("seg-damaged.parquet")
+                   for f in tracker.TrackerClient(uri).store.plan().files)
+        tracker.spark.register_views(spark, uri)
+        assert spark.sql("SELECT count(*) FROM records").collect()[0][0] == records
+        with pytest.raises(Exception, match="Parquet"):  # its dead-run check reads them
+            tracker.spark.register_views(spark, uri, ignore_corrupt_files=False)
+            spark.sql("SELECT count(*) FROM records").collect()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
 
 
 def test_the_registry_views_of_an_s3_store_need_no_hadoop(spark: Any, s3_bucket: str) -> None:

@@ -27,10 +27,10 @@ from tracker.exceptions import InvalidArgumentError, StoreError
 if TYPE_CHECKING:
     from tracker.store import ReadPlan, Store
 
-__all__ = ["register_views", "spark_paths"]
+__all__ = ["record_schema", "register_views", "spark_paths"]
 
 # pyspark type names of the record schema (tracker.store.schema).
-_SPARK_TYPES = {
+RECORD_COLUMNS = {
     "experiment_id": "string", "run_id": "string", "seg": "string", "kind": "string",
     "key": "string", "value": "string", "num": "double", "step": "bigint",
     "timestamp": "bigint", "seq": "bigint",
@@ -45,8 +45,9 @@ def register_views(spark: Any, store_uri: str, *, ignore_corrupt_files: bool = T
 
     Args:
         spark: a ``pyspark.sql.SparkSession``.
-        store_uri: the store (a folder, ``file:`` URI, or ``s3://bucket/prefix``, read by Spark
-            as ``s3a://``: configure ``spark.hadoop.fs.s3a.*`` for the endpoint and keys).
+        store_uri: the store (a folder or ``file:`` URI, which Spark reads itself, or
+            ``s3://bucket/prefix``, whose files the executors read with tracker's own S3
+            access, configured as for logging: ``tracker.spark_source``; no ``hadoop-aws``).
         ignore_corrupt_files: skip files Spark cannot read (DuckDB's reader skips them with a
             warning); False makes such a file fail the query instead.
     """
@@ -95,10 +96,17 @@ def _register(spark: Any, name: str, select: str) -> None:
     spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {select.strip()}")
 
 
+def record_schema() -> str:
+    """The record schema as Spark DDL (``tracker.store.schema``'s columns)."""
+    return ", ".join(f"`{name}` {kind}" for name, kind in RECORD_COLUMNS.items())
+
+
 def _records(spark: Any, store: Store, ignore_corrupt_files: bool) -> Any:
     """The store's records as a DataFrame: the read plan's files, each segment once."""
-    schema = ", ".join(f"`{name}` {kind}" for name, kind in _SPARK_TYPES.items())
+    schema = record_schema()
     plan: ReadPlan = store.plan()
+    if not store.fs.is_local:
+        return _records_by_tracker(spark, store, plan, ignore_corrupt_files)
     reader = spark.read.schema(schema).option(
         "ignoreCorruptFiles", "true" if ignore_corrupt_files else "false"
     )
@@ -116,6 +124,27 @@ def _records(spark: Any, store: Store, ignore_corrupt_files: bool) -> Any:
     for frame in frames[1:]:
         records = records.unionByName(frame)
     return records
+
+
+def _records_by_tracker(spark: Any, store: Store, plan: ReadPlan,
+                        ignore_corrupt_files: bool) -> Any:
+    """The records of a store Hadoop cannot read (``s3://``), read on the executors by
+    tracker's own filesystem code (``tracker.spark_source``): no ``hadoop-aws`` needed."""
+    import json
+
+    from tracker import spark_source
+
+    if store.uri.split("://", 1)[0].lower() != "s3":
+        raise StoreError(f"Spark cannot read the store at {store.uri}: only folders and s3:// "
+                         "stores are supported.")
+    spark.dataSource.register(spark_source.StoreRecords)
+    files: list[tuple[str, list[str]]] = [
+        (path, []) for path in plan.files if path not in plan.exclude]
+    files += [(path, sorted(segs)) for path, segs in sorted(plan.exclude.items())]
+    tasks = max(1, int(spark.sparkContext.defaultParallelism))
+    return (spark.read.format(spark_source.NAME).option("store", store.uri)
+            .option("files", json.dumps(files)).option("tasks", str(tasks))
+            .option("ignore_corrupt", "true" if ignore_corrupt_files else "false").load())
 
 
 def spark_paths(store: Store, paths: list[str]) -> list[str]:
