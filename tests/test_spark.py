@@ -517,3 +517,10 @@ def test_import_tracker_does_not_import_pyspark() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_spark_record_schema_names_every_record_column_in_order() -> None:
+    from tracker.store import schema
+
+    assert tuple(schema.SPARK_TYPES) == schema.COLUMNS
+    assert schema.spark_schema().startswith("`experiment_id` string, `run_id` string")

@@ -27,14 +27,8 @@ from tracker.exceptions import InvalidArgumentError, StoreError
 if TYPE_CHECKING:
     from tracker.store import ReadPlan, Store
 
-__all__ = ["record_schema", "register_views", "spark_paths"]
+__all__ = ["register_views", "spark_paths"]
 
-# pyspark type names of the record schema (tracker.store.schema).
-RECORD_COLUMNS = {
-    "experiment_id": "string", "run_id": "string", "seg": "string", "kind": "string",
-    "key": "string", "value": "string", "num": "double", "step": "bigint",
-    "timestamp": "bigint", "seq": "bigint",
-}
 
 
 def register_views(spark: Any, store_uri: str, *, ignore_corrupt_files: bool = True) -> list[str]:
@@ -96,14 +90,11 @@ def _register(spark: Any, name: str, select: str) -> None:
     spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {select.strip()}")
 
 
-def record_schema() -> str:
-    """The record schema as Spark DDL (``tracker.store.schema``'s columns)."""
-    return ", ".join(f"`{name}` {kind}" for name, kind in RECORD_COLUMNS.items())
-
-
 def _records(spark: Any, store: Store, ignore_corrupt_files: bool) -> Any:
     """The store's records as a DataFrame: the read plan's files, each segment once."""
-    schema = record_schema()
+    from tracker.store.schema import spark_schema
+
+    schema = spark_schema()
     plan: ReadPlan = store.plan()
     if not store.fs.is_local:
         return _records_by_tracker(spark, store, plan, ignore_corrupt_files)

@@ -37,9 +37,9 @@ class StoreRecords(DataSource):
         return NAME
 
     def schema(self) -> str:
-        from tracker.spark import record_schema
+        from tracker.store.schema import spark_schema
 
-        return record_schema()
+        return spark_schema()
 
     def reader(self, schema: Any) -> DataSourceReader:
         return _Reader(dict(self.options))
@@ -88,17 +88,17 @@ def records_table(data: bytes, leave_out: list[str]) -> Any:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from tracker.spark import RECORD_COLUMNS
+    from tracker.store.schema import SPARK_TYPES
 
     read = pq.read_table(pa.BufferReader(data))
     columns = []
-    for name, kind in RECORD_COLUMNS.items():
+    for name, kind in SPARK_TYPES.items():
         arrow = pa.type_for_alias(_ARROW_TYPES[kind])
         if name in read.column_names:
             columns.append(read.column(name).cast(arrow))
         else:
             columns.append(pa.nulls(read.num_rows, arrow))
-    table = pa.table(columns, names=list(RECORD_COLUMNS))
+    table = pa.table(columns, names=list(SPARK_TYPES))
     if leave_out:
         table = table.filter(pc.invert(pc.is_in(table.column("seg"),
                                                 value_set=pa.array(leave_out, pa.string()))))

@@ -64,6 +64,19 @@ META_COVERS = b"tracker.covers"  # JSON list of segment ids a consolidated file 
 _ARROW_SCHEMA: Any = None
 
 
+#: The record columns as Spark SQL types (``tracker.spark``, ``tracker.spark_source``).
+SPARK_TYPES = {
+    "experiment_id": "string", "run_id": "string", "seg": "string", "kind": "string",
+    "key": "string", "value": "string", "num": "double", "step": "bigint",
+    "timestamp": "bigint", "seq": "bigint",
+}
+
+
+def spark_schema() -> str:
+    """The record schema as Spark DDL."""
+    return ", ".join(f"`{name}` {kind}" for name, kind in SPARK_TYPES.items())
+
+
 def arrow_schema() -> Any:
     """The pyarrow schema of a record file (pyarrow is imported on first use)."""
     global _ARROW_SCHEMA
