@@ -322,7 +322,10 @@ class StoreQuery:
                     self._apply(plan)
                     break
                 except FileNotFoundError:
-                    continue  # a compactor removed a file between listing and reading: plan again
+                    # A compactor removed a file between listing and reading: plan again, from
+                    # a listing of every folder (not one that trusted folder times).
+                    self.store.fs.forget_listings()
+                    continue
             else:
                 raise StoreError(f"The store at {self.store.uri} kept changing while being read.")
             if not self._built:
