@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -41,6 +42,9 @@ MANY_FILES = in_place.MANY_FILES
 TABLES_DB = "tracker_tables"
 BIG_LOAD_BYTES = 16 << 20
 CHUNK_ROWS = 1_000_000
+# A first load into tables of at least this many records leaves ``in_place.LAZY`` as views of
+# their fold until the background snapshot save folds them (``_fold_later``).
+LAZY_FOLD_ROWS = 20_000
 # How long a save of published tables waits to see whether a load changed them meanwhile.
 CHANGE_WAIT = 1.0
 # Published records, set aside while the records of new files are published (``_load_published``).
@@ -228,6 +232,8 @@ class StoreQuery:
         self._use_snapshots = snapshots
         self._registry_rows: dict[str, list[tuple[Any, ...]]] = {}  # the rows of each, as made
         self._ahead: threading.Thread | None = None  # a first load on another thread
+        # Set once a refresh has planned its reads, or ended (``wait_until_planned``).
+        self._planned = threading.Event()
 
     @property
     def warnings(self) -> list[str]:
@@ -268,6 +274,22 @@ class StoreQuery:
             self._ahead = threading.Thread(target=self._load_quietly, name="tracker-load",
                                            daemon=False)
             self._ahead.start()
+
+    def wait_until_planned(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until a refresh, on any thread, has listed the
+        store and planned its reads, or ended.
+
+        A new process's first search imports pandas while the store loads on another thread
+        (``tracker.client``), but listing and planning 2,000 loose runs is Python code that the
+        import starved of the GIL: the load's DuckDB statements, which run without it, started
+        only once pandas was imported (first process ever: ~0.24 s for ~45 ms of listing, #16).
+        Waiting for the plan first lets them run while pandas imports.
+        """
+        self._planned.wait(timeout)
+
+    def stop_waiting_for_plan(self) -> None:
+        """Let ``wait_until_planned`` return now (a search that failed before its refresh)."""
+        self._planned.set()
 
     def _load_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -312,12 +334,20 @@ class StoreQuery:
 
     def refresh(self) -> StoreQuery:
         """Bring the tables up to date with the store's files."""
+        try:
+            self._refresh()
+        finally:
+            self._planned.set()  # also when it failed before planning: nobody waits in vain
+        return self
+
+    def _refresh(self) -> None:
         self._join_ahead()
         with self._lock:
             con = self._connection()
             self.store.read_format_warning()
             for _attempt in range(5):
                 plan = self.store.plan(cached=True)  # re-lists changed folders only
+                self._planned.set()
                 try:
                     self._apply(plan)
                     break
@@ -334,7 +364,6 @@ class StoreQuery:
             from tracker.query import logged
 
             self._models_key = logged.refresh(self, self._models_key)
-        return self
 
     def _apply(self, plan: ReadPlan, *, work: bool = True) -> None:
         fs = self.store.fs
@@ -474,6 +503,8 @@ class StoreQuery:
         fs = self.store.fs
         if self._in_place is not None and (wanted.keys() != self._loaded.keys() or exclude):
             self._leave_in_place(wanted)
+        elif self._lazy and (wanted.keys() != self._loaded.keys() or exclude != self._exclude):
+            self._fold_lazy_now()  # the tables are changed row by row (``_refold``)
         from_scratch = not self._loaded
         self._big_load = False
         removed = [f for f in self._loaded if f not in wanted]
@@ -523,15 +554,33 @@ class StoreQuery:
     def _fold_lazy_now(self) -> None:
         """Fold the ``in_place.LAZY`` views into tables now (the save would do it later)."""
         with self._lock, self.lazy_reads():
-            if self._lazy and self._in_place is not None:
-                in_place.materialize(self, self._in_place, self._execute, records=False,
+            if self._lazy:
+                in_place.materialize(self, self._in_place or [], self._execute, records=False,
                                      lazy=True, database=self._tables_db)
                 self._lazy = False
 
     def reads_in_place(self) -> bool:
-        """Whether the tables of ``in_place.LAZY`` are still views of their fold over the
-        store's files (a big first load, until the background save folds them)."""
+        """Whether the tables of ``in_place.LAZY`` are still views of their fold, over the
+        store's files or over ``records`` (a big first load, until the background save folds
+        them: ``_read_in_place``, ``_fold_later``)."""
         return self._lazy
+
+    def folds_from_table(self) -> bool:
+        """Whether the ``in_place.LAZY`` tables are views of their fold over the ``records``
+        table (``_fold_later``), not over files read in place."""
+        return self._lazy and self._in_place is None
+
+    def _fold_later(self) -> bool:
+        """Whether a first load into the ``records`` table leaves the ``in_place.LAZY`` tables
+        as views of their fold, for the background snapshot save to fold after the result:
+        a search's filter folds only the keys it names, its DataFrame only its runs. The first
+        process ever on 2,000 loose runs spent ~60 ms of its ~0.9 s folding them and building
+        ``runs_wide`` before its result (#16). Only with a save to come (it folds them), no
+        publish rules, and at least ``LAZY_FOLD_ROWS`` records (small loads fold at once)."""
+        if self._in_place is not None or self.publish is not None or not self._snapshots():
+            return False
+        (rows,) = self._execute("SELECT count(*) FROM records").fetchone() or (0,)
+        return int(rows) >= LAZY_FOLD_ROWS
 
     def wide_table_later(self) -> bool:
         """Whether ``runs_wide`` is not built for the current tables and a background snapshot
@@ -565,10 +614,10 @@ class StoreQuery:
                         return  # changed since: the load that changed it saves again
                     cursor.execute("SET threads = 1")  # a cache: less memory, a core left free
                     try:
-                        if self._lazy and self._in_place is not None:
-                            # Folded before they are saved; the records stay a view: the save
-                            # copies them from the files into its own, not into memory.
-                            in_place.materialize(self, self._in_place, cursor.execute,
+                        if self._lazy:
+                            # Folded before they are saved; records read in place stay a view:
+                            # the save copies them from the files into its own, not into memory.
+                            in_place.materialize(self, self._in_place or [], cursor.execute,
                                                  records=False, lazy=True,
                                                  database=self._tables_db)
                             self._lazy = False
@@ -611,7 +660,7 @@ class StoreQuery:
 
         # After a big load the save builds runs_wide, not the search (2,000 runs: the save's
         # peak memory would grow by ~5 MB for ~20 ms saved, so small loads build it first).
-        self._wide_later = version if self._big_load else -1
+        self._wide_later = version if self._big_load or self._lazy else -1
         if not snapshot.in_background(save, cursor):
             self._wide_later = -1
             cursor.close()
@@ -818,7 +867,7 @@ class StoreQuery:
         for sql in (views.INSERT_RECORDS_SAME_SCHEMA, views.INSERT_RECORDS):
             try:
                 with self._threads(1 if len(added) >= MANY_FILES else None):
-                    self._execute(sql, {"files": added})
+                    self._execute(sql, {"files": json.dumps(added)})
                 return added
             except duckdb.IOException as exc:
                 if "No files found" in str(exc) or "No such file" in str(exc):
@@ -852,7 +901,8 @@ class StoreQuery:
 
         run = execute or self._execute
         rows = dict(run(
-            "SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": added}
+            f"SELECT file_name, num_rows FROM parquet_file_metadata({views.FILES})",
+            {"files": json.dumps(added)},
         ).fetchall())
         chunks: list[tuple[list[str], int | None]] = []  # (files, first row of a range)
         group: list[str] = []
@@ -872,10 +922,10 @@ class StoreQuery:
         for files, start in chunks:
             if start is None:
                 sqls: tuple[str, ...] = (views.INSERT_RECORDS_SAME_SCHEMA, views.INSERT_RECORDS)
-                params: dict[str, Any] = {"files": files}
+                params: dict[str, Any] = {"files": json.dumps(files)}
             else:
                 sqls = (views.INSERT_RECORD_RANGE,)
-                params = {"files": files, "start": start, "stop": start + CHUNK_ROWS}
+                params = {"files": json.dumps(files), "start": start, "stop": start + CHUNK_ROWS}
             for i, sql in enumerate(sqls):
                 sql = sql.replace("INSERT INTO records", f"INSERT INTO {table}")
                 try:
@@ -923,7 +973,7 @@ class StoreQuery:
 
     def _empty_records(self) -> None:
         """An empty ``records`` table (no longer a view, if it was one)."""
-        if self._in_place is not None:
+        if self._in_place is not None or self._lazy:
             self._in_place, self._lazy = None, False
             self._built = False  # the lazy tables are gone too: folded again
             in_place.drop(self)
@@ -976,6 +1026,10 @@ class StoreQuery:
             if self._in_place is not None:
                 with self.lazy_reads():
                     in_place.fold(self)
+            elif self._fold_later():
+                with self.lazy_reads():
+                    in_place.fold(self)
+                self._lazy = True
             else:
                 for sql in views.DERIVED.values():
                     self._execute(sql)
