@@ -612,3 +612,30 @@ def test_after_a_big_load_the_first_search_leaves_the_wide_table_to_the_save(
     restored = StoreQuery(TrackerClient(uri).store)
     pd.testing.assert_frame_equal(frame(restored), expected)
     assert restored.wide_table() is not None
+
+
+def test_a_warm_refresh_looks_for_dead_runs_only_while_some_run_is_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a RUNNING run and with the tables unchanged there is no run to mark dead: the
+    query is skipped (~1 ms of a warm search); a run logged meanwhile is checked again."""
+    import tracker.query as query_module
+
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 2)
+    traced: list[str] = []
+    query = StoreQuery(TrackerClient(uri).store, tracer=traced.append)
+    query.refresh()
+    traced.clear()
+    query.refresh()
+    assert not [sql for sql in traced if "'RUNNING'" in sql]
+    monkeypatch.setattr(query_module, "run_is_dead", lambda *args: True)
+    writer = TrackerClient(uri)
+    running = writer.create_run(eid, run_name="left running").info.run_id
+    writer.flush()
+    query.refresh()
+    assert query.sql("SELECT run_id FROM runs WHERE dead")["run_id"].tolist() == [running]
+    traced.clear()
+    query.refresh()  # a RUNNING run: looked at on every refresh (it may die any time)
+    assert [sql for sql in traced if "'RUNNING'" in sql]
