@@ -1079,7 +1079,7 @@ class StoreQuery:
 
         host, _ = local_owner()
         now = int(time.time() * 1000)
-        rows = con.execute(
+        rows = self._execute(
             "SELECT run_id, host, pid, last_seen, dead FROM runs WHERE status = 'RUNNING'"
         ).fetchall()
         self._no_running_at = -1 if rows else self._version
