@@ -639,3 +639,39 @@ def test_a_warm_refresh_looks_for_dead_runs_only_while_some_run_is_running(
     traced.clear()
     query.refresh()  # a RUNNING run: looked at on every refresh (it may die any time)
     assert [sql for sql in traced if "'RUNNING'" in sql]
+
+
+def test_a_first_search_waits_for_the_plan_only_before_a_load_from_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cold search imports pandas once the store's reads are planned (``wait_until_planned``);
+    it never waits its whole timeout for a search that fails first, nor when a snapshot is
+    to be restored."""
+    import time
+
+    import tracker.client as client_module
+    from tracker.exceptions import InvalidArgumentError
+    from tracker.query import snapshot
+
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
+    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 3)
+    query = StoreQuery(TrackerClient(uri).store)
+    started = time.monotonic()
+    query.wait_until_planned(0.3)  # nothing planned yet: the whole timeout
+    assert time.monotonic() - started >= 0.3
+    monkeypatch.setattr(client_module, "PLAN_WAIT_SECONDS", 30.0)
+    cold = TrackerClient(uri)
+    assert cold.query.cold
+    started = time.monotonic()
+    with pytest.raises(InvalidArgumentError):
+        cold.search_runs_frame([eid], "params.p = = 1")  # fails before its refresh
+    assert time.monotonic() - started < 10
+    assert len(TrackerClient(uri).search_runs_frame([eid], "params.p = '1'")) == 1
+    assert query.wait_for_snapshot(30)
+    restored = StoreQuery(TrackerClient(uri).store)
+    started = time.monotonic()
+    restored.wait_until_planned(30)  # a snapshot to restore: no wait
+    assert time.monotonic() - started < 10
