@@ -123,6 +123,7 @@ class Ahead:
     """
 
     def __init__(self, call: Callable[[], Any], name: str = "tracker-ahead") -> None:
+        _load_time_zones()
         self._call = call
         self._value: Any = None
         self._error: BaseException | None = None
@@ -140,6 +141,19 @@ class Ahead:
         if self._error is not None:
             raise self._error
         return self._value
+
+
+def _load_time_zones() -> None:
+    """Import ``zoneinfo`` and load UTC on this thread, before work starts on another.
+
+    DuckDB looks time zones up through Python's ``zoneinfo`` on the first ``TIMESTAMPTZ``: on a
+    thread running ahead of a pandas import (which imports ``zoneinfo`` too) it failed now and
+    then with "Time zone 'UTC' is not available to Python's zoneinfo" (about 1 first search in
+    20 once the load no longer waited for the import, #16). ~1 ms, and pandas needs it anyway.
+    """
+    import zoneinfo
+
+    zoneinfo.ZoneInfo("UTC")
 
 
 def _close_all() -> None:
@@ -273,6 +287,7 @@ class StoreQuery:
         for the thread) does the same work again and raises them.
         """
         if self._con is None and self._ahead is None:
+            _load_time_zones()
             self._ahead = threading.Thread(target=self._load_quietly, name="tracker-load",
                                            daemon=False)
             self._ahead.start()
