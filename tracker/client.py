@@ -74,11 +74,11 @@ __all__ = [
 _stores: dict[str, Store] = {}
 _noticed: set[str] = set()  # sqlite:/// URIs whose folder mapping was announced
 _live: dict[tuple[str, str], RunLog] = {}
+_live_lock = threading.RLock()
+_artifact_uris: dict[tuple[str, str], str] = {}  # a run's artifact URI never changes
 # A new process's first search imports pandas once the store's reads are planned, or after
 # this long (``StoreQuery.wait_until_planned``).
 PLAN_WAIT_SECONDS = 0.5
-_live_lock = threading.RLock()
-_artifact_uris: dict[tuple[str, str], str] = {}  # a run's artifact URI never changes
 
 
 def get_store(uri: str) -> Store:
