@@ -123,6 +123,85 @@ def test_rankings_bests_and_trends_match_the_per_run_code(site: SiteData) -> Non
     assert compare._tagged_baseline(site, board[1], board[0])  # and a baseline found
 
 
+def _marks_by_lookups(site: SiteData) -> dict[str, tuple[bool, bool]]:
+    """(best, best trial) of the marked runs, a look in each run's metrics dict at a time."""
+    def best(metric: str, runs: list[dict[str, Any]]) -> float | None:
+        return site.directions.best(metric, [
+            v for r in runs if (v := site.metrics.get(r["run_id"], {}).get(metric)) is not None])
+
+    out: dict[str, tuple[bool, bool]] = {}
+    for eid, runs in site.runs_by_experiment.items():
+        metric = site.primary_metric(eid)
+        if metric and site.direction(metric) and (top := best(metric, runs)) is not None:
+            out.update({r["run_id"]: (True, False) for r in runs
+                        if site.metrics.get(r["run_id"], {}).get(metric) == top})
+    for kid_ids in site.children.values():
+        kids = [site.runs_by_id[c] for c in kid_ids if c in site.runs_by_id]
+        for kid in kids:
+            metric = site.primary_metric(kid["experiment_id"])
+            if not metric or not site.direction(metric):
+                continue
+            value = site.metrics.get(kid["run_id"], {}).get(metric)
+            if value is not None and value == best(metric, kids):
+                out[kid["run_id"]] = (out.get(kid["run_id"], (False,))[0], True)
+    return out
+
+
+def test_run_marks_and_best_cells_match_the_per_run_code(site: SiteData) -> None:
+    """The runs marked best of their experiment or sweep, and the leaderboard cells marked
+    best, read from numpy columns, are those a look in each run's dict finds."""
+    from tracker.site.pages import run_summary
+
+    expected = _marks_by_lookups(site)
+    assert any(best for best, _ in expected.values())
+    assert any(trial for _, trial in expected.values())  # sweeps across experiments too
+    fresh = SiteData(site.query, site.registry)  # its own cache of bests
+    assert {k: v[:2] for k, v in run_summary.marked_runs(fresh).items()} == expected
+    for run in site.runs:  # one run at a time, as a run page asks
+        assert run_summary.strip_marks(site, run)[:2] == \
+            expected.get(run["run_id"], (False, False))
+    for eid, runs in _experiments(site):
+        primary = site.primary_metrics(runs, 3)
+        columns = leaderboard._columns(site, runs, primary, eid)
+        best = leaderboard._best_values(site, runs, columns, eid)
+        rows = leaderboard._Rows(site, leaderboard.ordered_runs(
+            site, runs, site.primary_metric(eid)), columns, best)
+        cells: dict[int, list[int]] = {}
+        for column, key, name in rows._metric_columns:
+            for index, (run, _) in enumerate(rows.ranked):
+                if best.get(key) is not None and \
+                        site.metrics.get(run["run_id"], {}).get(name) == best[key]:
+                    cells.setdefault(index, []).append(column)
+        assert rows._best_cells == {index: tuple(found) for index, found in cells.items()}
+        assert cells or not runs
+
+
+def test_sweep_metrics_match_the_per_run_code(site: SiteData) -> None:
+    """The metric a sweep page ranks its trials by, from numpy columns (which of a few keys a
+    trial logged, NaN included), is the one a look in each trial's dict picks."""
+    from tracker.site.pages import sweep
+
+    def by_lookups(parent: dict[str, Any], kids: list[dict[str, Any]]) -> str:
+        logged = {k for kid in kids for k in site.metrics.get(kid["run_id"], {})}
+        if "loss" in logged:
+            return "loss"
+        primary = site.primary_metrics(site.runs_by_experiment[parent["experiment_id"]], 3)
+        found = [key for key in primary if key in logged]
+        own = site.primary_metrics(kids, 1)
+        return found[0] if found else own[0] if own else ""
+
+    picked = []
+    for pid, kid_ids in site.children.items():
+        kids = [site.runs_by_id[c] for c in kid_ids]
+        parent = site.runs_by_id[pid]
+        picked.append(sweep._metric_of(site, parent, kids))
+        assert picked[-1] == by_lookups(parent, kids)
+        for keys in (["loss"], ["rmse", "nope"], []):
+            assert site.metric_logged(kids, keys) == {
+                k for k in keys if any(k in site.metrics.get(kid["run_id"], {}) for kid in kids)}
+    assert len(set(picked)) > 1
+
+
 def test_search_run_entries_match_the_per_run_code(site: SiteData) -> None:
     expected = []
     for run in site.runs:  # the index before #14
@@ -167,8 +246,30 @@ def test_bulk_dicts_match_a_row_by_row_read(site: SiteData) -> None:
                 f"SELECT run_id, key, {column} FROM {table} ORDER BY run_id, key").fetchall():
             expected.setdefault(run_id, {})[key] = value
         got = getattr(bulk, name)(query)
-        assert repr(got) == repr(expected)  # the order too; NaN != NaN, its text is equal
-        assert len(got) > 100
+        assert repr(dict(got)) == repr(expected)  # the order too; NaN != NaN, its text is equal
+        assert len(got) == len(expected) > 100
+        assert [run_id in got for run_id in expected] == [True] * len(expected)
+    values, counts = bulk.latest_metrics_and_counts(query)  # one read, the same two tables
+    assert repr(dict(values)) == repr(dict(bulk.latest_metrics(query)))
+    assert dict(counts) == dict(bulk.metric_counts(query))
+
+
+def test_bulk_dicts_are_made_for_the_runs_asked_for(site: SiteData) -> None:
+    """A run's dict is made the first time it is asked for, then the same one is given; a run
+    without rows is absent (``get`` gives the default, ``[]`` raises KeyError)."""
+    from tracker.query import bulk
+
+    got = bulk.params(site.query)
+    first, *_, last = list(got)
+    assert got._made == {}  # nothing made yet: iterating gives the run ids only
+    mine = got[last]
+    assert got.get(last) is mine and got[last] is mine and list(got._made) == [last]
+    assert got.get(first, {}) == dict(site.query._execute(
+        "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [first]).fetchall())
+    assert got.get("no-such-run") is None and got.get("no-such-run", {}) == {}
+    assert "no-such-run" not in got
+    with pytest.raises(KeyError):
+        got["no-such-run"]
 
 
 @pytest.mark.parametrize("times", [

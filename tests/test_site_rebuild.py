@@ -300,36 +300,53 @@ def test_a_changes_entry_lists_its_best_runs_and_counts_the_rest(
     assert entry.select("details > p a")[0]["href"] == "experiments/many.html"
 
 
-def test_a_build_restores_the_garbage_collection_thresholds(tmp_path: Path) -> None:
-    """The build collects garbage less often while it runs (``GC_THRESHOLD``), and gives the
-    process its thresholds back afterwards, also when it fails."""
+def test_a_build_collects_garbage_itself_and_restores_the_collector(tmp_path: Path) -> None:
+    """Automatic garbage collection is off while a build runs (``GC_EVERY``): the build collects
+    what rendering leaves in cycles itself, every ``GC_EVERY`` items, and gives the process its
+    collector back afterwards as it found it, also when the build fails, with what the build
+    made in the oldest generation."""
     import gc
 
     from tracker.site import build as build_module
-
-    before = gc.get_threshold()
-    seen: list[tuple[int, ...]] = []
-    store = str(tmp_path / "store")
-    _small_store(store, runs=1)
-    patch = pytest.MonkeyPatch()
     from tracker.site import writer as writer_module
 
+    store = str(tmp_path / "store")
+    _small_store(store, runs=3)
+    seen: list[bool] = []
     original = writer_module.SiteWriter.finish
 
     def finish(self: Any) -> Any:
-        seen.append(gc.get_threshold())
+        seen.append(gc.isenabled())
         return original(self)
 
+    patch = pytest.MonkeyPatch()
     patch.setattr(writer_module.SiteWriter, "finish", finish)
+    patch.setattr(build_module, "GC_EVERY", 5)
+    before = gc.get_stats()[1]["collections"]
     try:
+        assert gc.isenabled()
         build(store, tmp_path / "site")
+        assert seen == [False] and gc.isenabled()
+        assert gc.get_stats()[1]["collections"] > before  # the build's own collections
+        # What it made is in the oldest generation, not left for a young collection to walk,
+        # and nothing stays frozen.
+        assert gc.get_count()[0] < 1_000 and gc.get_freeze_count() == 0
+        mine = [[i] for i in range(100)]
+        gc.freeze()  # a caller's frozen objects stay frozen
+        frozen = gc.get_freeze_count()
+        build(store, tmp_path / "site4")
+        assert 0 < gc.get_freeze_count() <= frozen and gc.isenabled()  # some may have died
+        gc.unfreeze()
+        del mine
+        with pytest.raises(build_module.BuildError):
+            build(str(tmp_path / "missing"), tmp_path / "site2")
+        assert gc.isenabled()
+        gc.disable()  # a caller that turned it off keeps it off
+        build(store, tmp_path / "site3")
+        assert not gc.isenabled()
     finally:
+        gc.enable()
         patch.undo()
-    assert seen == [(build_module.GC_THRESHOLD, *before[1:])]
-    assert gc.get_threshold() == before
-    with pytest.raises(build_module.BuildError):
-        build(str(tmp_path / "missing"), tmp_path / "site2")
-    assert gc.get_threshold() == before
 
 
 def test_run_fingerprints_come_from_one_digest_query(tmp_path: Path) -> None:
@@ -470,3 +487,61 @@ def test_a_damaged_manifest_costs_a_full_build_and_loses_nothing(
     assert {path: rebuilt.get(path) for path in expected} == expected
     assert "index.html" in written or any(p.endswith(".html") for p in written)
     json.loads((out / MANIFEST).read_text(encoding="utf-8"))  # readable again
+
+
+def _older_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The layout before #14's format 2: every file and page input at the top, each group a
+    fingerprint and a list of its paths."""
+    files, inputs = dict(manifest["files"]), dict(manifest["inputs"])
+    groups = {}
+    for key, entry in manifest["groups"].items():
+        files.update(entry["files"])
+        inputs.update(entry["inputs"])
+        groups[key] = {"fp": entry["fp"], "files": sorted(entry["files"])}
+    return {"files": files, "inputs": inputs, "groups": groups}
+
+
+def test_a_site_of_the_older_manifest_layout_keeps_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site built by a tracker whose manifest listed files apart from their groups: its
+    groups are made again, but a file with the same bytes is not rewritten, and a file it
+    named that no longer belongs to the site is removed; the next build keeps the groups."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    store = str(tmp_path / "store")
+    _small_store(store, runs=4)
+    out = tmp_path / "site"
+    build(store, out)
+    before = _tree(out)
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["format"] == 2 and all(
+        set(entry) == {"fp", "files", "inputs"} for entry in manifest["groups"].values())
+    older = _older_manifest(manifest)
+    (out / "runs" / "gone.html").write_text("a run deleted since")
+    older["files"]["runs/gone.html"] = "0" * 64
+    (out / MANIFEST).write_text(json.dumps(older), encoding="utf-8")
+    result = build(store, out)
+    assert result.reused_groups == 0  # no group kept: their entries had another shape
+    assert result.written == [] and result.removed == ["runs/gone.html"]
+    assert _tree(out) == before
+    again = build(store, out)
+    assert again.reused_groups >= 4 and again.written == []
+
+
+def test_a_remade_group_rewrites_only_its_changed_files(tmp_path: Path) -> None:
+    """A run whose data changed makes its group again: its files with the same bytes as in
+    the group's previous entry stay as they are."""
+    store = str(tmp_path / "store")
+    _small_store(store, runs=2)
+    out = tmp_path / "site"
+    build(store, out)
+    client = TrackerClient(store)
+    run = client.search_runs([client.get_experiment_by_name("small").experiment_id])[0]
+    client.set_tag(run.info.run_id, "note", "looked at")
+    client.flush()
+    written = build(store, out).written
+    page = f"runs/{run.info.run_id}.html"
+    assert page in written
+    assert not [p for p in written if p.startswith(f"runs/{run.info.run_id}/")]  # its CSVs
+    groups = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["groups"]
+    assert page in groups[f"run:{run.info.run_id}"]["files"]

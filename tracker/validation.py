@@ -109,6 +109,11 @@ def validate_experiment_name(name: Any) -> str:
 _RUN_ID_RE = re.compile(r"^[0-9a-zA-Z_\-]{1,64}$")
 
 
+def is_run_id(value: Any) -> bool:
+    """Whether ``validate_run_id`` takes ``value`` (without raising: for checking many)."""
+    return isinstance(value, str) and _RUN_ID_RE.match(value) is not None
+
+
 def validate_run_id(run_id: Any) -> str:
     if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
         raise InvalidArgumentError(

@@ -1,10 +1,11 @@
 """Writing the site: only files whose content changed are rewritten; stale files are removed.
 
 A manifest (``.tracker-build.json`` in the output folder) maps each file to the hash of its
-content, each page to the hash of its page model, and each group of files (a run's page, its CSV
-histories and artifact copies) to the fingerprint of the data it was made from. An unchanged page
-is neither rendered nor written on the next build; an unchanged group is not even collected.
-File times play no part in what is made (CI checkouts have none).
+content and each page to the hash of its page model; each group of files (a run's page, its CSV
+histories and artifact copies) has an entry with the fingerprint of the data it was made from and
+its own files' hashes (layout ``MANIFEST_FORMAT``), so a kept group is carried over whole. An
+unchanged page is neither rendered nor written on the next build; an unchanged group is not even
+collected. File times play no part in what is made (CI checkouts have none).
 
 Whether the previous build's files are still there is asked of their folders, not of each file
 (#14: a rebuild of 10,000 runs stat'ed 40,000 files): each build records each folder's
@@ -19,7 +20,7 @@ time and is not noticed: delete it (or build into a fresh folder) to have it mad
 from __future__ import annotations
 
 import hashlib
-import json
+import itertools
 import os
 import time
 from collections.abc import Iterable
@@ -35,6 +36,9 @@ FOLDERS = ".folders.state"
 #: some file systems keep modification times in whole seconds (FAT: two).
 RACY_NS = 2_000_000_000
 _UNLISTED: Any = object()  # a folder not looked at yet (``SiteWriter._listed``)
+#: The manifest's layout: one with another (or none) is ignored, and everything is made again.
+MANIFEST_FORMAT = 2
+_NO_GROUP: dict[str, Any] = {"files": {}, "inputs": {}}
 
 
 def content_hash(data: bytes) -> str:
@@ -52,8 +56,20 @@ class WriteStats:
     reused_groups: int = 0
 
 
+@dataclass(frozen=True)
+class Kept:
+    """What ``SiteWriter.keep_groups`` kept: the files' paths and how many are pages."""
+
+    paths: set[str]
+    pages: int
+
+
 class SiteWriter:
     """Writes files into ``out`` and remembers what it wrote.
+
+    The manifest holds the files of each group (a run's page, its CSV histories and artifact
+    copies) inside the group's entry, with their hashes: a group kept as it was is carried over
+    whole, without a step per file (#14: the 400,000 files of 100,000 kept runs).
 
     Args:
         out: the output folder (created if missing).
@@ -64,9 +80,13 @@ class SiteWriter:
         os.makedirs(self.out, exist_ok=True)
         self.previous = self._load_manifest()
         self._previous_folders, self._previous_time = self._load_folders()
-        self.files: dict[str, str] = {}
-        self.inputs: dict[str, str] = {}
-        self.groups: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, str] = {}  # files in no group: path -> content hash
+        self.inputs: dict[str, str] = {}  # their pages: path -> input hash
+        self.groups: dict[str, dict[str, Any]] = {}  # key -> {"fp", "files", "inputs"}
+        self._paths: set[str] = set()  # every file of this build, grouped or not
+        self._group: dict[str, Any] = _NO_GROUP  # the previous entry of the group being made
+        self._checked_keys: set[str] = set()  # groups checked by ``_check_groups``
+        self._checked_folders: set[str] = set()  # and the folders of their files
         self._reusable: dict[str, bool] = {}  # group key -> its files are all there
         self._listed: dict[str, set[str] | None] = {}  # folder -> its files (None: intact)
         self._touched: set[str] = set()  # folders this build wrote to or removed from
@@ -81,16 +101,24 @@ class SiteWriter:
                 data = orjson.loads(fh.read())
         except (OSError, ValueError):  # orjson.JSONDecodeError is a ValueError
             data = None
-        # The parts as loaded, not copies (#14: 0.6 s at 100,000 runs).
-        return {part: value if isinstance(data, dict) and isinstance(
-                    value := data.get(part), dict) else {}
-                for part in ("files", "inputs", "groups")}
+        # The parts as loaded, not copies (#14: 0.6 s at 100,000 runs); a group entry is
+        # checked when it is asked for (``_entry``).
+        parts = {part: value if isinstance(data, dict) and isinstance(
+                     value := data.get(part), dict) else {}
+                 for part in ("files", "inputs", "groups")}
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            # Another layout (an older tracker's): its groups are made again; its files are
+            # still known, so those with the same bytes stay and those not made are removed.
+            parts["groups"] = {}
+        return parts
 
     def _load_folders(self) -> tuple[dict[str, Any], Any]:
         """The folders' states the previous build left (``FOLDERS``) and when it saved them."""
+        import orjson
+
         try:
-            with open(self._folders_file(), encoding="utf-8") as fh:
-                data = json.load(fh)
+            with open(self._folders_file(), "rb") as fh:
+                data = orjson.loads(fh.read())
             return dict(data["folders"]), data["time"]
         except (OSError, ValueError, AttributeError, TypeError, KeyError):
             return {}, None
@@ -99,6 +127,16 @@ class SiteWriter:
         from tracker.site.cache import CACHE_DIR
 
         return os.path.join(self.out, CACHE_DIR, FOLDERS)
+
+    def _entry(self, key: str) -> dict[str, Any] | None:
+        """The previous build's entry of group ``key`` when it has the manifest's shape."""
+        old = self.previous["groups"].get(key)
+        if type(old) is not dict or type(old.get("fp")) is not str:
+            return None
+        files, inputs = old.get("files"), old.get("inputs")
+        if type(files) is not dict or type(inputs) is not dict:
+            return None
+        return old
 
     def _on_disk(self, path: str) -> bool:
         """Whether the previous build's file ``path`` is still there: trusted when its folder
@@ -129,20 +167,19 @@ class SiteWriter:
 
     def reusable(self, key: str, fingerprint: str) -> bool:
         """True when group ``key`` was made from ``fingerprint`` last time and its files are intact."""
-        old = self.previous["groups"].get(key)
-        if not isinstance(old, dict) or old.get("fp") != fingerprint:
+        old = self._entry(key)
+        if old is None or old["fp"] != fingerprint:
             return False
         answer = self._reusable.get(key)
         if answer is None:
-            files = old.get("files")
-            answer = self._reusable[key] = isinstance(files, list) and self._all_on_disk(files)
+            answer = self._reusable[key] = self._all_on_disk(old["files"])
         return answer
 
     def refused(self, wanted: Iterable[tuple[str, str]]) -> list[str]:
         """The keys of ``wanted`` ((key, fingerprint) pairs) that ``reusable`` refuses, in one
         pass (#14: ``reusable`` called once per run of 100,000)."""
         groups, answers = self.previous["groups"], self._reusable
-        out = []
+        out, unknown = [], []
         for key, fingerprint in wanted:
             old = groups.get(key)
             if type(old) is not dict or old.get("fp") != fingerprint:
@@ -150,18 +187,62 @@ class SiteWriter:
                 continue
             answer = answers.get(key)
             if answer is None:
-                files = old.get("files")
-                answer = answers[key] = type(files) is list and self._all_on_disk(files)
+                unknown.append(key)
+            elif not answer:
+                out.append(key)
+        if unknown:
+            out += self._check_groups(unknown)
+        return out
+
+    def _check_groups(self, keys: list[str]) -> list[str]:
+        """Of the previous build's groups ``keys``, the ones whose files are not all there
+        (``_all_on_disk`` of each), recorded in ``_reusable``. Their files are checked
+        together, each folder once, and only the groups with a file found missing are looked
+        at one by one (#14: a Python step per file of 100,000 runs took a second)."""
+        entries = list(map(self._entry, keys))
+        if None in entries:
+            return [key for key in keys if not self.reusable(key, self.previous["groups"][key]
+                                                             .get("fp"))]
+        lists = [entry["files"] for entry in entries]  # type: ignore[index]
+        paths = list(itertools.chain.from_iterable(lists))
+        if not all(type(path) is str for path in paths):
+            return list(keys)
+        parents = [path.rpartition("/")[0] for path in paths]
+        self._checked_keys.update(keys)
+        self._checked_folders.update(parents)
+        listed, full = self._listed, self._full
+        recorded, touched, stat = self._previous_folders, self._touched, os.stat
+        written = self._previous_time
+        limit = written - RACY_NS if type(written) is int else None
+        for folder in set(parents).difference(listed):  # ``_listing`` of each, inlined
+            state = recorded.get(folder)
+            if (limit is not None and folder not in touched and type(state) is list
+                    and len(state) == 2 and type(state[0]) is int and state[0] < limit):
+                try:
+                    now = stat(full(folder) if folder else self.out)
+                except OSError:
+                    now = None
+                if now is not None and now.st_mtime_ns == state[0] and now.st_ino == state[1]:
+                    listed[folder] = None
+                    continue
+            listed[folder] = self._listing(folder)
+        # Paths in a listed folder (one that changed since the previous build) and not in it.
+        changed = {folder for folder in set(parents) if listed[folder] is not None}
+        missing = {path for path, folder in zip(paths, parents) if folder in changed
+                   and path.rpartition("/")[2] not in listed[folder]} if changed else set()  # type: ignore[operator]
+        answers, out = self._reusable, []
+        for key, files in zip(keys, lists):
+            answer = answers[key] = missing.isdisjoint(files)
             if not answer:
                 out.append(key)
         return out
 
-    def _all_on_disk(self, paths: list[str]) -> bool:
-        """``_on_disk`` of each of ``paths`` that the previous manifest lists (else False)."""
-        listed, known = self._listed, self.previous["files"]
+    def _all_on_disk(self, paths: Iterable[str]) -> bool:
+        """``_on_disk`` of each of ``paths`` (strings; else False)."""
+        listed = self._listed
         last, names = None, None
         for path in paths:
-            if path not in known:
+            if type(path) is not str:
                 return False
             folder, _, name = path.rpartition("/")
             if folder != last:  # a group's files come folder by folder
@@ -179,74 +260,79 @@ class SiteWriter:
             return None
         return list(self.previous["groups"][key]["files"])
 
-    def keep_group(self, key: str, fingerprint: str) -> list[str]:
-        """Keep a reusable group's files as they are (see ``reusable``); returns their paths."""
-        paths = list(self.previous["groups"][key]["files"])
-        files, inputs = self.previous["files"], self.previous["inputs"]
-        for path in paths:
-            if path in self.files:
-                raise ValueError(f"Two site files want the same path {path!r}.")
-            self.files[path] = files[path]
-            if path in inputs:
-                self.inputs[path] = inputs[path]
-        self.stats.unchanged += len(paths)
-        self.stats.reused_groups += 1
-        self.groups[key] = {"fp": fingerprint, "files": paths}
-        return paths
+    def keep_group(self, key: str, fingerprint: str) -> Kept:
+        """Keep a reusable group's files as they are (see ``reusable``)."""
+        return self.keep_groups([(key, fingerprint)])
 
-    def keep_groups(self, groups: Iterable[tuple[str, str]]) -> list[str]:
-        """``keep_group`` of each (key, fingerprint) of reusable groups; returns every path."""
-        previous, files, inputs = self.previous["groups"], self.previous["files"], \
-            self.previous["inputs"]
-        kept: list[str] = []
-        count = 0
-        for key, fingerprint in groups:
-            paths = list(previous[key]["files"])
-            self.groups[key] = {"fp": fingerprint, "files": paths}
-            kept += paths
-            count += 1
+    def keep_groups(self, groups: Iterable[tuple[str, str]]) -> Kept:
+        """``keep_group`` of each (key, fingerprint) of reusable groups, in one go: each
+        entry carried over as it is, its files never looked at one by one (#14)."""
+        previous = self.previous["groups"]
+        entries = []
+        for key, _ in groups:
+            entry = previous[key]  # checked by ``reusable``: the same fingerprint
+            self.groups[key] = entry
+            entries.append(entry)
+        kept = list(itertools.chain.from_iterable(entry["files"] for entry in entries))
         distinct = set(kept)
-        if not self.files.keys().isdisjoint(distinct) or len(distinct) != len(kept):
+        if not self._paths.isdisjoint(distinct) or len(distinct) != len(kept):
             mine: set[str] = set()
             for path in kept:
-                if path in self.files or path in mine:
+                if path in self._paths or path in mine:
                     raise ValueError(f"Two site files want the same path {path!r}.")
                 mine.add(path)
-        # map/zip: the 400,000 files of 100,000 kept runs without a Python step each (#14)
-        self.files.update(zip(kept, map(files.__getitem__, kept)))
-        shown = inputs.keys() & distinct
-        self.inputs.update(zip(shown, map(inputs.__getitem__, shown)))
+        self._paths |= distinct
         self.stats.unchanged += len(kept)
-        self.stats.reused_groups += count
-        return kept
+        self.stats.reused_groups += len(entries)
+        return Kept(distinct, sum(len(entry["inputs"]) for entry in entries))
+
+    def begin_group(self, key: str) -> None:
+        """The files written next are group ``key``'s (until ``record_group``): a file that
+        has the bytes it had in the group's previous entry is not written again."""
+        self._group = self._entry(key) or _NO_GROUP
 
     def record_group(self, key: str, fingerprint: str, paths: list[str]) -> None:
         """Remember that the files at ``paths`` were made from ``fingerprint``."""
-        self.groups[key] = {"fp": fingerprint, "files": sorted(paths)}
+        files, inputs = self.files, self.inputs
+        self.groups[key] = {
+            "fp": fingerprint,
+            "files": {path: files.pop(path) for path in sorted(paths)},
+            "inputs": {path: inputs.pop(path) for path in sorted(paths) if path in inputs},
+        }
+        self._group = _NO_GROUP
+
+    def _previous_hashes(self, path: str) -> tuple[Any, Any]:
+        """(content hash, input hash) of ``path`` in the previous build (None: not there)."""
+        group = self._group
+        if path in group["files"]:
+            return group["files"][path], group["inputs"].get(path)
+        return self.previous["files"].get(path), self.previous["inputs"].get(path)
 
     def unchanged_input(self, path: str, input_hash: str) -> bool:
         """True when ``path`` was built from the same input before and is still on disk: keep it."""
-        if self.previous["inputs"].get(path) != input_hash:
+        old, old_input = self._previous_hashes(path)
+        if old_input != input_hash or type(old) is not str or not self._on_disk(path):
             return False
-        old = self.previous["files"].get(path)
-        if old is None or not self._on_disk(path):
-            return False
+        self._add(path, old)
         self.inputs[path] = input_hash
-        self.files[path] = old
         self.stats.unchanged += 1
         self.stats.skipped_renders += 1
         return True
 
+    def _add(self, path: str, digest: str) -> None:
+        if path in self._paths:
+            raise ValueError(f"Two site files want the same path {path!r}.")
+        self._paths.add(path)
+        self.files[path] = digest
+
     def write(self, path: str, data: bytes, input_hash: str | None = None) -> None:
         """Write ``data`` at ``path`` unless the file already holds exactly these bytes."""
         digest = content_hash(data)
-        if path in self.files:
-            raise ValueError(f"Two site files want the same path {path!r}.")
-        self.files[path] = digest
+        self._add(path, digest)
         if input_hash is not None:
             self.inputs[path] = input_hash
         full = self._full(path)
-        if self.previous["files"].get(path) == digest and self._on_disk(path):
+        if self._previous_hashes(path)[0] == digest and self._on_disk(path):
             self.stats.unchanged += 1
             return
         self._touch(path)
@@ -264,9 +350,20 @@ class SiteWriter:
             os.replace(tmp, full)
         self.stats.written.append(path)
 
+    @property
+    def paths(self) -> set[str]:
+        """Every file of this build so far (grouped or not)."""
+        return self._paths
+
     def finish(self) -> WriteStats:
         """Remove files of the previous build that this build did not produce; save the manifest."""
-        for path in sorted(self.previous["files"].keys() - self.files.keys()):
+        previous, groups = self.previous, self.groups
+        gone = set(previous["files"])
+        for key, old in previous["groups"].items():
+            if groups.get(key) is not old and type(old) is dict \
+                    and type(files := old.get("files")) is dict:
+                gone.update(path for path in files if type(path) is str)
+        for path in sorted(gone - self._paths):
             full = self._full(path)
             if os.path.isfile(full):
                 self._touch(path)
@@ -275,15 +372,15 @@ class SiteWriter:
                 _remove_empty_parents(os.path.dirname(full), self.out)
         import orjson
 
-        manifest = {"files": self.files, "inputs": self.inputs, "groups": self.groups}
+        manifest = {"format": MANIFEST_FORMAT, "files": self.files, "inputs": self.inputs,
+                    "groups": groups}
         # orjson: 0.08 s for the 100 MB manifest of 100,000 runs where json.dumps took 0.86
         # s (#14); sorted keys: the same bytes whatever order the files were made in.
         with open(self._full(MANIFEST), "wb") as fh:
             fh.write(orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS))
         os.makedirs(os.path.dirname(self._folders_file()), exist_ok=True)  # before the times
-        folders = json.dumps({"folders": self._folders(), "time": time.time_ns()},
-                             separators=(",", ":"))
-        with open(self._folders_file(), "w", encoding="utf-8") as fh:
+        folders = orjson.dumps({"folders": self._folders(), "time": time.time_ns()})
+        with open(self._folders_file(), "wb") as fh:
             fh.write(folders)
         return self.stats
 
@@ -301,7 +398,7 @@ class SiteWriter:
         folder found intact and not written to keeps its recorded state without a ``stat``."""
         out: dict[str, list[int]] = {}
         previous, listed, touched = self._previous_folders, self._listed, self._touched
-        for folder in {path.rpartition("/")[0] for path in self.files}:
+        for folder in self._file_folders():
             if listed.get(folder, _UNLISTED) is None and folder not in touched:
                 out[folder] = previous[folder]
                 continue
@@ -309,6 +406,17 @@ class SiteWriter:
             if state is not None:
                 out[folder] = state
         return out  # machine state, not content: in any order
+
+    def _file_folders(self) -> set[str]:
+        """The folders of this build's files (and maybe a few more: harmless, a folder with no
+        file the manifest names is never asked about). Those of groups checked together come
+        from ``_check_groups``, not from a pass over their files again (#14)."""
+        folders, checked = set(self._checked_folders), self._checked_keys
+        for key, entry in self.groups.items():
+            if key not in checked:
+                folders.update(path.rpartition("/")[0] for path in entry["files"])
+        folders.update(path.rpartition("/")[0] for path in self.files)
+        return folders
 
     def _full(self, path: str) -> str:
         if path and path[0] != "/" and "/." not in f"/{path}" and "//" not in path \

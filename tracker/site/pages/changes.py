@@ -149,8 +149,13 @@ def state(site: SiteData) -> dict[str, Any]:
     builds = [b for b in old.get("builds", []) if isinstance(b, dict)
               and isinstance(b.get("n"), int) and isinstance(b.get("runs"), list)]
     known = {r for b in builds for r in _strings(b["runs"])}
-    loose = sorted(r for r in now["runs"] if r not in known
-                   and not site.tags.get(r, {}).get(COMMIT_TAG))
+    unknown = [r for r in now["runs"] if r not in known]
+    # Only the commit tag: runs with one are never "known", so every run of a store whose runs
+    # all have commits is asked about on every build (#14: all tags of 100,000 runs read).
+    from tracker.query import bulk
+
+    commits = bulk.tags_named(site.query, [COMMIT_TAG]) if unknown else {}
+    loose = sorted(r for r in unknown if not commits.get(r, {}).get(COMMIT_TAG))
     if loose:
         newest = max((site.runs_by_id[r]["last_seen"] or 0) for r in loose)
         builds.append({"n": (builds[-1]["n"] + 1) if builds else 1, "time": newest,

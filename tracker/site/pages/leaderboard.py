@@ -684,16 +684,16 @@ class _Rows:
     @cached_property
     def _best_cells(self) -> dict[int, tuple[int, ...]]:
         """Row index → the columns where the row has the best value (rows that have one)."""
-        metrics = self.site.metrics
-        values = [metrics.get(run["run_id"]) or {} for run, _ in self.ranked]
+        import numpy as np
+
+        wanted = [(column, key, name) for column, key, name in self._metric_columns
+                  if self.best.get(key) is not None]
+        values = self.site.metric_values([run for run, _ in self.ranked],
+                                         {name for _, _, name in wanted}) if wanted else {}
         found: dict[int, list[int]] = {}
-        for column, key, name in self._metric_columns:
-            best = self.best.get(key)
-            if best is None:
-                continue
-            for index, mine in enumerate(values):
-                if mine.get(name) == best:
-                    found.setdefault(index, []).append(column)
+        for column, key, name in wanted:
+            for index in np.flatnonzero(values[name] == self.best[key]).tolist():
+                found.setdefault(index, []).append(column)
         return {index: tuple(columns) for index, columns in found.items()}
 
 

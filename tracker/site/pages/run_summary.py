@@ -17,6 +17,9 @@ from tracker.site.links import run_label
 from tracker.site.pages import Link, doc
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from tracker.site.data import SiteData
 
 # Tags that name the run this one was retrained from (MLflow has no standard one).
@@ -81,41 +84,45 @@ def strip_marks(site: SiteData, run: dict[str, Any]) -> tuple[bool, bool, str, s
 def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
     """``strip_marks`` of the runs whose marks are not ``(False, False, "", "")``: each
     experiment's best runs, each sweep's best trials and the runs tagged as retrained from
-    another. One pass per experiment and sweep, not a call per run (#14)."""
+    another. Numpy over each experiment's and sweep's metric column, not a look in each run's
+    dict (#14)."""
+    import numpy as np
+
     out: dict[str, tuple[bool, bool, str, str]] = {}
-    metrics = site.metrics
     for eid, runs in site.runs_by_experiment.items():
         metric = site.primary_metric(eid)
         if not metric or not site.direction(metric):
             continue
-        best = _best(site, f"experiment:{eid}:{metric}", _given(runs), metric)
-        if best is None:
-            continue
-        for run in runs:
-            if (mine := metrics.get(run["run_id"])) and mine.get(metric) == best:
-                out[run["run_id"]] = (True, False, "", "")
+        column = site.metric_column(eid, metric)
+        best = _best_of(site, f"experiment:{eid}:{metric}", column, metric)
+        if best is not None:
+            for i in np.flatnonzero(column == best).tolist():
+                out[runs[i]["run_id"]] = (True, False, "", "")
     by_id = site.runs_by_id
     directed: dict[str, str] = {}  # experiment id -> its primary metric if directed, else ""
     for pid, kid_ids in site.children.items():
         kids = [by_id[c] for c in kid_ids if c in by_id]
-        bests: dict[str, float | None] = {}
-        for kid in kids:
+        ranked: dict[str, list[int]] = {}  # metric -> the kids whose experiment ranks by it
+        for i, kid in enumerate(kids):
             eid = kid["experiment_id"]
             known = directed.get(eid)
             if known is None:
                 known = site.primary_metric(eid)
                 directed[eid] = known = known if known and site.direction(known) else ""
-            metric = known
-            if not metric or (mine := metrics.get(kid["run_id"])) is None:
+            if known:
+                ranked.setdefault(known, []).append(i)
+        if not ranked:
+            continue
+        values = site.metric_values(kids, ranked)
+        for metric, index in ranked.items():
+            column = values[metric]  # every kid's, as the best is of all of them
+            if np.isnan(column[index]).all():
                 continue
-            value = mine.get(metric)  # NaN is never the best: no NaN check needed
-            if value is None:
-                continue
-            if metric not in bests:
-                bests[metric] = _best(site, f"sweep:{pid}:{metric}", _given(kids), metric)
-            if value == bests[metric]:
-                best = out.get(kid["run_id"], (False,))[0]
-                out[kid["run_id"]] = (best, True, "", "")
+            best = _best_of(site, f"sweep:{pid}:{metric}", column, metric)
+            for i in index:
+                if column[i] == best:
+                    run_id = kids[i]["run_id"]
+                    out[run_id] = (out.get(run_id, (False,))[0], True, "", "")
     for run_id, tags in bulk_retrained(site).items():
         if run_id not in by_id:
             continue
@@ -126,8 +133,15 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
     return out
 
 
-def _given(runs: list[dict[str, Any]]) -> Callable[[], list[dict[str, Any]]]:
-    return lambda: runs
+def _best_of(site: SiteData, key: str, column: NDArray[np.float64], metric: str
+             ) -> float | None:
+    """``_best`` from a numpy column of the values (NaN: none), kept for ``key`` alike."""
+    cache = site.best_values
+    if key not in cache:
+        import numpy as np
+
+        cache[key] = site.directions.best(metric, column[~np.isnan(column)].tolist())
+    return cache[key]
 
 
 def bulk_retrained(site: SiteData) -> dict[str, dict[str, str]]:

@@ -73,12 +73,12 @@ def _metric_of(site: SiteData, parent: dict[str, Any], kids: list[dict[str, Any]
                primary: list[str] | None = None) -> str:
     """``loss`` if the trials log it, else the experiment's primary metric (``primary``: its
     ``primary_metrics``, when known), else theirs."""
-    logged = {k for kid in kids for k in site.metrics.get(kid["run_id"], {})}
-    if "loss" in logged:
+    if site.metric_logged(kids, ["loss"]):  # numpy columns, not each trial's dict (#14)
         return "loss"
     if primary is None:
         primary = site.primary_metrics(
             site.runs_by_experiment.get(parent["experiment_id"], []), 3)
+    logged = site.metric_logged(kids, primary)
     for key in primary:
         if key in logged:
             return key
