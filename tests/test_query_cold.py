@@ -193,8 +193,8 @@ def test_a_search_and_its_dataframe_send_duckdb_no_list_parameter(
 
     monkeypatch.setattr(StoreQuery, "_execute", spy)
     query = StoreQuery(TrackerClient(uri).store)
-    query.refresh()  # a load reads a list of files: the load, not the search
-    sent.clear()
+    query.refresh()  # the load's list of files too: it runs ahead of the pandas import
+    assert any(isinstance(p, str) and p.startswith('["') for p in sent)
     run_ids = reads.search_runs(query, [eid, "no such id"], "params.p = '1'")
     frame = reads.runs_dataframe(query, run_ids)
     assert len(run_ids) == 2 and list(frame["run_id"]) == run_ids
@@ -324,6 +324,123 @@ def test_a_folder_changed_within_the_same_clock_tick_is_listed_again(tmp_path: P
     os.utime(folder, ns=(stamp, stamp))  # the same mtime as when it was listed
     assert [e.path for e in fs.list_files_cached("runs")] == [
         "runs/a/one.parquet", "runs/a/two.parquet"]
+
+
+def _settled(fs: object, prefix: str = "runs") -> list[str]:
+    """List ``prefix`` until its folders are trusted and settled (pretending the listings were
+    made long after every change: ``RACY_SECONDS`` is negative in these tests)."""
+    for _ in range(3):
+        found = [e.path for e in fs.list_files_cached(prefix)]  # type: ignore[attr-defined]
+    return found
+
+
+def test_writers_stamp_the_folder_above_the_one_they_change(tmp_path: Path) -> None:
+    """A file published or deleted in ``runs/<e>/<r>/`` sets the time of ``runs/<e>``, which
+    a warm reader stats instead of every run folder; never a folder outside the store."""
+    from tracker.store.fs import LocalFS
+
+    fs = LocalFS(str(tmp_path / "store"))
+    fs.write_atomic("runs/e/r/seg-1.parquet", b"1")
+    fs.write_atomic("top.json", b"{}")
+    old = 1_000_000_000_000_000_000  # 2001, in ns
+    for folder in (tmp_path, tmp_path / "store", tmp_path / "store/runs", tmp_path / "store/runs/e"):
+        os.utime(folder, ns=(old, old))
+
+    def mtime(folder: Path) -> int:
+        return os.stat(folder).st_mtime_ns
+
+    fs.write_atomic("runs/e/r/seg-2.parquet", b"2")
+    assert mtime(tmp_path / "store/runs/e") > old
+    os.utime(tmp_path / "store/runs/e", ns=(old, old))
+    fs.delete("runs/e/r/seg-1.parquet")
+    assert mtime(tmp_path / "store/runs/e") > old
+    os.utime(tmp_path / "store/runs/e", ns=(old, old))
+    fs.delete_many(["runs/e/r/seg-2.parquet"])
+    assert mtime(tmp_path / "store/runs/e") > old
+    assert fs.create_exclusive("runs/e/r2/v-1.json", b"1")
+    fs.write_atomic("top.json", b"{}")  # its folder is the root: nothing above is touched
+    fs.write_atomic("runs/one.parquet", b"1")  # the folder above is the root
+    assert mtime(tmp_path) == old and mtime(tmp_path / "store") > old
+    assert mtime(tmp_path / "store/runs") > old  # the kernel's own change (new r2 folder)
+
+
+def test_a_warm_listing_stats_no_run_folder_until_a_writer_changes_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settled folders (their sub-folders checked after their last change) are trusted with
+    their run folders: no ``stat`` of those; a file the store publishes in or deletes from an
+    existing run folder stamps the experiment folder, and the next listing has it (#16)."""
+    from tracker.store import fs as store_fs
+
+    monkeypatch.setattr(store_fs, "RACY_SECONDS", -3600.0)
+    fs = store_fs.LocalFS(str(tmp_path / "store"))
+    for run in range(20):
+        fs.write_atomic(f"runs/experiment_id=1/run_id=r{run}/seg-{run}.parquet", b"x")
+    assert len(_settled(fs)) == 20
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: object, *args: object, **kwargs: object) -> object:
+        stats.append(str(path))
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_fs.os, "stat", counting_stat)
+    listed = fs.list_files_cached("runs")
+    assert len(listed) == 20 and not [p for p in stats if "run_id=" in p]
+    assert fs.list_files_cached("runs") is listed  # the very list: callers memoize on it
+
+    fs.write_atomic("runs/experiment_id=1/run_id=r3/final-9.parquet", b"f")  # a run finishes
+    assert "runs/experiment_id=1/run_id=r3/final-9.parquet" in _settled(fs)
+    fs.delete("runs/experiment_id=1/run_id=r4/seg-4.parquet")  # compacted away
+    assert "runs/experiment_id=1/run_id=r4/seg-4.parquet" not in _settled(fs)
+    stats.clear()
+    assert len(fs.list_files_cached("runs")) == 20 and not [p for p in stats if "run_id=" in p]
+
+    # A writer that died between its rename and its second stamp: the first one is enough.
+    folder = tmp_path / "store/runs/experiment_id=1/run_id=r5"
+    fs._stamp_above(str(folder / "seg-x.parquet"))
+    (folder / "seg-x.parquet").write_bytes(b"x")
+    assert "runs/experiment_id=1/run_id=r5/seg-x.parquet" in _settled(fs)
+    # Another tool that writes without stamping is seen by the periodic full walk.
+    (folder / "seg-y.parquet").write_bytes(b"y")
+    monkeypatch.setattr(store_fs, "FULL_WALK_SECONDS", 0.0)
+    assert "runs/experiment_id=1/run_id=r5/seg-y.parquet" in _settled(fs)
+
+
+def test_a_warm_search_sees_runs_finished_and_deleted_in_settled_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm query layer whose run folders are settled (not stat'ed) sees a run finished and
+    a run deleted by other processes, and a new run, at its next search."""
+    from tracker.store import fs as store_fs
+
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+    monkeypatch.setattr(store_fs, "RACY_SECONDS", -3600.0)
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 3)
+    writer = TrackerClient(uri)
+    running = writer.create_run(eid, run_name="running").info.run_id
+    writer.log_metric(running, "m", 5.0)
+    writer.flush()
+    warm = StoreQuery(TrackerClient(uri).store)
+    for _ in range(3):  # settled
+        statuses = dict(warm.sql("SELECT run_name, status FROM runs").values.tolist())
+    assert statuses["running"] == "RUNNING"
+    finish = """
+import sys
+from tracker.client import TrackerClient
+client = TrackerClient(sys.argv[1])
+client.set_terminated(sys.argv[2])
+client.delete_run(sys.argv[3])
+client.flush()
+"""
+    gone = writer.search_runs([eid], "attributes.run_name = 'r0'")[0].info.run_id
+    subprocess.run([sys.executable, "-c", finish, uri, running, gone], env=_env(tmp_path / "c"),
+                   check=True)
+    rows = warm.sql("SELECT run_name, status, lifecycle_stage FROM runs ORDER BY run_name")
+    assert rows.values.tolist() == [["r0", "FINISHED", "deleted"], ["r1", "FINISHED", "active"],
+                                    ["r2", "FINISHED", "active"],
+                                    ["running", "FINISHED", "active"]]
 
 
 # -- snapshots saved after the result ---------------------------------------------------------
@@ -495,3 +612,66 @@ def test_after_a_big_load_the_first_search_leaves_the_wide_table_to_the_save(
     restored = StoreQuery(TrackerClient(uri).store)
     pd.testing.assert_frame_equal(frame(restored), expected)
     assert restored.wide_table() is not None
+
+
+def test_a_warm_refresh_looks_for_dead_runs_only_while_some_run_is_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a RUNNING run and with the tables unchanged there is no run to mark dead: the
+    query is skipped (~1 ms of a warm search); a run logged meanwhile is checked again."""
+    import tracker.query as query_module
+
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 2)
+    traced: list[str] = []
+    query = StoreQuery(TrackerClient(uri).store, tracer=traced.append)
+    query.refresh()
+    traced.clear()
+    query.refresh()
+    assert not [sql for sql in traced if "'RUNNING'" in sql]
+    monkeypatch.setattr(query_module, "run_is_dead", lambda *args: True)
+    writer = TrackerClient(uri)
+    running = writer.create_run(eid, run_name="left running").info.run_id
+    writer.flush()
+    query.refresh()
+    assert query.sql("SELECT run_id FROM runs WHERE dead")["run_id"].tolist() == [running]
+    traced.clear()
+    query.refresh()  # a RUNNING run: looked at on every refresh (it may die any time)
+    assert [sql for sql in traced if "'RUNNING'" in sql]
+
+
+def test_a_first_search_waits_for_the_plan_only_before_a_load_from_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cold search imports pandas once the store's reads are planned (``wait_until_planned``);
+    it never waits its whole timeout for a search that fails first, nor when a snapshot is
+    to be restored."""
+    import time
+
+    import tracker.client as client_module
+    from tracker.exceptions import InvalidArgumentError
+    from tracker.query import snapshot
+
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
+    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
+    uri = str(tmp_path / "store")
+    eid = _log_runs(uri, 3)
+    query = StoreQuery(TrackerClient(uri).store)
+    started = time.monotonic()
+    query.wait_until_planned(0.3)  # nothing planned yet: the whole timeout
+    assert time.monotonic() - started >= 0.3
+    monkeypatch.setattr(client_module, "PLAN_WAIT_SECONDS", 30.0)
+    cold = TrackerClient(uri)
+    assert cold.query.cold
+    started = time.monotonic()
+    with pytest.raises(InvalidArgumentError):
+        cold.search_runs_frame([eid], "params.p = = 1")  # fails before its refresh
+    assert time.monotonic() - started < 10
+    assert len(TrackerClient(uri).search_runs_frame([eid], "params.p = '1'")) == 1
+    assert query.wait_for_snapshot(30)
+    restored = StoreQuery(TrackerClient(uri).store)
+    started = time.monotonic()
+    restored.wait_until_planned(30)  # a snapshot to restore: no wait
+    assert time.monotonic() - started < 10

@@ -244,3 +244,70 @@ def test_the_view_quotes_file_names() -> None:
 
     sql = in_place.view_sql(["/s/it's.parquet"])
     assert "['/s/it''s.parquet']" in sql
+
+
+# -- a big first load into tables folds the lazy tables later (``StoreQuery._fold_later``) ----
+
+
+def test_a_first_load_of_many_records_folds_params_tags_and_metrics_after_the_result(
+    store: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """#16: the records go into the table, ``params``/``tags``/``latest_metrics`` stay views of
+    their fold and the search's wide rows are pivoted for its runs only; every table, the
+    DataFrame and the snapshot the save writes are those of a load folded at once."""
+    uri, eid = store
+    tables, frame = _expected(uri, eid)
+    monkeypatch.setattr(query_module, "LAZY_FOLD_ROWS", 1)
+    held = _HeldSave(monkeypatch)
+    traced: list[str] = []
+    query = StoreQuery(TrackerClient(uri).store, tracer=traced.append)
+    pd.testing.assert_frame_equal(_frame(query, eid), frame)
+    assert query.folds_from_table() and query.reads_in_place()
+    assert any(sql.startswith("INSERT INTO records") for sql in traced), "loaded into the table"
+    assert not any("TABLE runs_wide" in sql or "TABLE params" in sql for sql in traced)
+    assert _kinds(query) == {"records": "table", "params": "view", "tags": "view",
+                             "latest_metrics": "view"}
+    pd.testing.assert_frame_equal(_frame(query, eid), frame)  # a second search: still lazy
+    assert query.folds_from_table()
+    assert _tables(query) == tables  # another query naming one folds them first
+    assert not query.folds_from_table()
+    assert _kinds(query) == dict.fromkeys(("records", "params", "tags", "latest_metrics"),
+                                          "table")
+    held.release()
+    assert query.wait_for_snapshot(60)
+    restored = StoreQuery(TrackerClient(uri).store)
+    pd.testing.assert_frame_equal(_frame(restored, eid), frame)
+    assert restored._restored and _tables(restored) == tables
+
+
+def test_runs_logged_while_folding_later_and_the_save_give_the_tables_of_a_plain_load(
+    store: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri, eid = store
+    monkeypatch.setattr(query_module, "LAZY_FOLD_ROWS", 1)
+    held = _HeldSave(monkeypatch)
+    query = StoreQuery(TrackerClient(uri).store)
+    assert len(_frame(query, eid)) == 4 and query.folds_from_table()
+    _log(uri, ["new", "newer", "newest"])  # folded first, then the new runs refolded as before
+    assert len(_frame(query, eid)) == 5 and not query.folds_from_table()
+    expected_tables, expected_frame = _expected(uri, eid)
+    assert _tables(query) == expected_tables
+    pd.testing.assert_frame_equal(_frame(query, eid), expected_frame)
+    held.release()
+    assert query.wait_for_snapshot(60)
+    # The save after the first load was dropped (the tables changed); a compaction now loads
+    # everything again, folded later once more.
+    compact(TrackerClient(uri).store, min_runs=1)
+    pd.testing.assert_frame_equal(_frame(query, eid), expected_frame)
+    assert query.wait_for_snapshot(60)
+    assert _tables(query) == _expected(uri, eid)[0]  # the records name the part now
+
+
+def test_small_or_unsaved_first_loads_fold_at_once(
+    store: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri, eid = store
+    assert not StoreQuery(TrackerClient(uri).store).refresh().folds_from_table()  # 8 runs
+    monkeypatch.setattr(query_module, "LAZY_FOLD_ROWS", 1)
+    monkeypatch.setenv("TRACKER_QUERY_SNAPSHOTS", "0")  # nothing would fold them later
+    assert not StoreQuery(TrackerClient(uri).store).refresh().folds_from_table()

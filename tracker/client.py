@@ -76,6 +76,9 @@ _noticed: set[str] = set()  # sqlite:/// URIs whose folder mapping was announced
 _live: dict[tuple[str, str], RunLog] = {}
 _live_lock = threading.RLock()
 _artifact_uris: dict[tuple[str, str], str] = {}  # a run's artifact URI never changes
+# A new process's first search imports pandas once the store's reads are planned, or after
+# this long (``StoreQuery.wait_until_planned``).
+PLAN_WAIT_SECONDS = 0.5
 
 
 def get_store(uri: str) -> Store:
@@ -422,13 +425,17 @@ class TrackerClient(
                 from tracker.query import Ahead
 
                 def find_ahead() -> tuple[list[str], Any]:
-                    found = find()
+                    try:
+                        found = find()
+                    finally:
+                        query.stop_waiting_for_plan()
                     if not found:
                         return found, None
                     query.warm_timestamps()  # the DataFrame's start and end times
                     return found, select_runs(query, found)
 
                 ahead = Ahead(find_ahead, "tracker-search")
+                query.wait_until_planned(PLAN_WAIT_SECONDS)  # see StoreQuery.wait_until_planned
                 import pandas  # noqa: F401
 
                 run_ids, selected = ahead.result()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
+import os
 import threading
 import time
 import weakref
@@ -41,6 +43,9 @@ MANY_FILES = in_place.MANY_FILES
 TABLES_DB = "tracker_tables"
 BIG_LOAD_BYTES = 16 << 20
 CHUNK_ROWS = 1_000_000
+# A first load into tables of at least this many records leaves ``in_place.LAZY`` as views of
+# their fold until the background snapshot save folds them (``_fold_later``).
+LAZY_FOLD_ROWS = 20_000
 # How long a save of published tables waits to see whether a load changed them meanwhile.
 CHANGE_WAIT = 1.0
 # Published records, set aside while the records of new files are published (``_load_published``).
@@ -118,6 +123,7 @@ class Ahead:
     """
 
     def __init__(self, call: Callable[[], Any], name: str = "tracker-ahead") -> None:
+        _load_time_zones()
         self._call = call
         self._value: Any = None
         self._error: BaseException | None = None
@@ -135,6 +141,19 @@ class Ahead:
         if self._error is not None:
             raise self._error
         return self._value
+
+
+def _load_time_zones() -> None:
+    """Import ``zoneinfo`` and load UTC on this thread, before work starts on another.
+
+    DuckDB looks time zones up through Python's ``zoneinfo`` on the first ``TIMESTAMPTZ``: on a
+    thread running ahead of a pandas import (which imports ``zoneinfo`` too) it failed now and
+    then with "Time zone 'UTC' is not available to Python's zoneinfo" (about 1 first search in
+    20 once the load no longer waited for the import, #16). ~1 ms, and pandas needs it anyway.
+    """
+    import zoneinfo
+
+    zoneinfo.ZoneInfo("UTC")
 
 
 def _close_all() -> None:
@@ -203,6 +222,7 @@ class StoreQuery:
         self._work: str | None = None
         self._tables_db = TABLES_DB
         self._version = 0  # bumped whenever the tables change
+        self._no_running_at = -1  # the ``_version`` whose ``runs`` had no RUNNING run
         self._wide: WideTable | None = None
         self._wide_version = -1
         self._wide_later = -1  # the version whose runs_wide a background save will build
@@ -228,6 +248,8 @@ class StoreQuery:
         self._use_snapshots = snapshots
         self._registry_rows: dict[str, list[tuple[Any, ...]]] = {}  # the rows of each, as made
         self._ahead: threading.Thread | None = None  # a first load on another thread
+        # Set once a refresh has planned its reads, or ended (``wait_until_planned``).
+        self._planned = threading.Event()
 
     @property
     def warnings(self) -> list[str]:
@@ -265,9 +287,32 @@ class StoreQuery:
         for the thread) does the same work again and raises them.
         """
         if self._con is None and self._ahead is None:
+            _load_time_zones()
             self._ahead = threading.Thread(target=self._load_quietly, name="tracker-load",
                                            daemon=False)
             self._ahead.start()
+
+    def wait_until_planned(self, timeout: float) -> None:
+        """Before a first load from the store's files: wait (at most ``timeout`` seconds)
+        until a refresh, on any thread, has listed the store and planned its reads, or ended.
+        Returns at once when a snapshot is to be restored instead.
+
+        A new process's first search imports pandas while the store loads on another thread
+        (``tracker.client``), but listing and planning 2,000 loose runs is Python code that the
+        import starved of the GIL: the load's DuckDB statements, which run without it, started
+        only once pandas was imported (first process ever: ~0.24 s for ~45 ms of listing, #16).
+        Waiting for the plan lets them run while pandas imports. A restore is short: waiting
+        would only put DuckDB's import before pandas' (+80 ms on a compacted store). Planning
+        before DuckDB's import instead left the plan starved again when a snapshot is restored
+        (+40 ms on 2,000 loose runs), so the wait covers DuckDB's import and connection too.
+        """
+        if self._snapshots() and os.path.exists(self._snapshot_path()):
+            return
+        self._planned.wait(timeout)
+
+    def stop_waiting_for_plan(self) -> None:
+        """Let ``wait_until_planned`` return now (a search that failed before its refresh)."""
+        self._planned.set()
 
     def _load_quietly(self) -> None:
         with contextlib.suppress(Exception):
@@ -312,17 +357,28 @@ class StoreQuery:
 
     def refresh(self) -> StoreQuery:
         """Bring the tables up to date with the store's files."""
+        try:
+            self._refresh()
+        finally:
+            self._planned.set()  # also when it failed before planning: nobody waits in vain
+        return self
+
+    def _refresh(self) -> None:
         self._join_ahead()
         with self._lock:
             con = self._connection()
             self.store.read_format_warning()
             for _attempt in range(5):
                 plan = self.store.plan(cached=True)  # re-lists changed folders only
+                self._planned.set()
                 try:
                     self._apply(plan)
                     break
                 except FileNotFoundError:
-                    continue  # a compactor removed a file between listing and reading: plan again
+                    # A compactor removed a file between listing and reading: plan again, from
+                    # a listing of every folder (not one that trusted folder times).
+                    self.store.fs.forget_listings()
+                    continue
             else:
                 raise StoreError(f"The store at {self.store.uri} kept changing while being read.")
             if not self._built:
@@ -331,7 +387,6 @@ class StoreQuery:
             from tracker.query import logged
 
             self._models_key = logged.refresh(self, self._models_key)
-        return self
 
     def _apply(self, plan: ReadPlan, *, work: bool = True) -> None:
         fs = self.store.fs
@@ -471,6 +526,8 @@ class StoreQuery:
         fs = self.store.fs
         if self._in_place is not None and (wanted.keys() != self._loaded.keys() or exclude):
             self._leave_in_place(wanted)
+        elif self._lazy and (wanted.keys() != self._loaded.keys() or exclude != self._exclude):
+            self._fold_lazy_now()  # the tables are changed row by row (``_refold``)
         from_scratch = not self._loaded
         self._big_load = False
         removed = [f for f in self._loaded if f not in wanted]
@@ -520,15 +577,33 @@ class StoreQuery:
     def _fold_lazy_now(self) -> None:
         """Fold the ``in_place.LAZY`` views into tables now (the save would do it later)."""
         with self._lock, self.lazy_reads():
-            if self._lazy and self._in_place is not None:
-                in_place.materialize(self, self._in_place, self._execute, records=False,
+            if self._lazy:
+                in_place.materialize(self, self._in_place or [], self._execute, records=False,
                                      lazy=True, database=self._tables_db)
                 self._lazy = False
 
     def reads_in_place(self) -> bool:
-        """Whether the tables of ``in_place.LAZY`` are still views of their fold over the
-        store's files (a big first load, until the background save folds them)."""
+        """Whether the tables of ``in_place.LAZY`` are still views of their fold, over the
+        store's files or over ``records`` (a big first load, until the background save folds
+        them: ``_read_in_place``, ``_fold_later``)."""
         return self._lazy
+
+    def folds_from_table(self) -> bool:
+        """Whether the ``in_place.LAZY`` tables are views of their fold over the ``records``
+        table (``_fold_later``), not over files read in place."""
+        return self._lazy and self._in_place is None
+
+    def _fold_later(self) -> bool:
+        """Whether a first load into the ``records`` table leaves the ``in_place.LAZY`` tables
+        as views of their fold, for the background snapshot save to fold after the result:
+        a search's filter folds only the keys it names, its DataFrame only its runs. The first
+        process ever on 2,000 loose runs spent ~60 ms of its ~0.9 s folding them and building
+        ``runs_wide`` before its result (#16). Only with a save to come (it folds them), no
+        publish rules, and at least ``LAZY_FOLD_ROWS`` records (small loads fold at once)."""
+        if self._in_place is not None or self.publish is not None or not self._snapshots():
+            return False
+        (rows,) = self._execute("SELECT count(*) FROM records").fetchone() or (0,)
+        return int(rows) >= LAZY_FOLD_ROWS
 
     def wide_table_later(self) -> bool:
         """Whether ``runs_wide`` is not built for the current tables and a background snapshot
@@ -562,10 +637,10 @@ class StoreQuery:
                         return  # changed since: the load that changed it saves again
                     cursor.execute("SET threads = 1")  # a cache: less memory, a core left free
                     try:
-                        if self._lazy and self._in_place is not None:
-                            # Folded before they are saved; the records stay a view: the save
-                            # copies them from the files into its own, not into memory.
-                            in_place.materialize(self, self._in_place, cursor.execute,
+                        if self._lazy:
+                            # Folded before they are saved; records read in place stay a view:
+                            # the save copies them from the files into its own, not into memory.
+                            in_place.materialize(self, self._in_place or [], cursor.execute,
                                                  records=False, lazy=True,
                                                  database=self._tables_db)
                             self._lazy = False
@@ -608,7 +683,7 @@ class StoreQuery:
 
         # After a big load the save builds runs_wide, not the search (2,000 runs: the save's
         # peak memory would grow by ~5 MB for ~20 ms saved, so small loads build it first).
-        self._wide_later = version if self._big_load else -1
+        self._wide_later = version if self._big_load or self._lazy else -1
         if not snapshot.in_background(save, cursor):
             self._wide_later = -1
             cursor.close()
@@ -815,7 +890,7 @@ class StoreQuery:
         for sql in (views.INSERT_RECORDS_SAME_SCHEMA, views.INSERT_RECORDS):
             try:
                 with self._threads(1 if len(added) >= MANY_FILES else None):
-                    self._execute(sql, {"files": added})
+                    self._execute(sql, {"files": json.dumps(added)})
                 return added
             except duckdb.IOException as exc:
                 if "No files found" in str(exc) or "No such file" in str(exc):
@@ -849,7 +924,8 @@ class StoreQuery:
 
         run = execute or self._execute
         rows = dict(run(
-            "SELECT file_name, num_rows FROM parquet_file_metadata($files)", {"files": added}
+            f"SELECT file_name, num_rows FROM parquet_file_metadata({views.FILES})",
+            {"files": json.dumps(added)},
         ).fetchall())
         chunks: list[tuple[list[str], int | None]] = []  # (files, first row of a range)
         group: list[str] = []
@@ -869,10 +945,10 @@ class StoreQuery:
         for files, start in chunks:
             if start is None:
                 sqls: tuple[str, ...] = (views.INSERT_RECORDS_SAME_SCHEMA, views.INSERT_RECORDS)
-                params: dict[str, Any] = {"files": files}
+                params: dict[str, Any] = {"files": json.dumps(files)}
             else:
                 sqls = (views.INSERT_RECORD_RANGE,)
-                params = {"files": files, "start": start, "stop": start + CHUNK_ROWS}
+                params = {"files": json.dumps(files), "start": start, "stop": start + CHUNK_ROWS}
             for i, sql in enumerate(sqls):
                 sql = sql.replace("INSERT INTO records", f"INSERT INTO {table}")
                 try:
@@ -920,7 +996,7 @@ class StoreQuery:
 
     def _empty_records(self) -> None:
         """An empty ``records`` table (no longer a view, if it was one)."""
-        if self._in_place is not None:
+        if self._in_place is not None or self._lazy:
             self._in_place, self._lazy = None, False
             self._built = False  # the lazy tables are gone too: folded again
             in_place.drop(self)
@@ -932,7 +1008,9 @@ class StoreQuery:
 
         Many small files load faster and in far less memory on one thread: 2,000 loose runs
         took 0.5 s and 106 MB on one, 1.1-1.4 s and 267 MB on two (each thread keeps readers
-        and buffers of its own), measured on 2 busy cores (#16).
+        and buffers of its own), measured on 2 busy cores (#16). Such a load also skips
+        DuckDB's cache of file blocks, read once here (the first process ever on 2,000 loose
+        runs: ~6 MB less at its peak).
         """
         import contextlib
 
@@ -942,9 +1020,11 @@ class StoreQuery:
                 yield
                 return
             self._execute(f"SET threads = {int(threads)}")
+            self._execute("SET enable_external_file_cache = false")
             try:
                 yield
             finally:
+                self._execute("RESET enable_external_file_cache")
                 self._execute("RESET threads")
 
         return scope()
@@ -973,6 +1053,10 @@ class StoreQuery:
             if self._in_place is not None:
                 with self.lazy_reads():
                     in_place.fold(self)
+            elif self._fold_later():
+                with self.lazy_reads():
+                    in_place.fold(self)
+                self._lazy = True
             else:
                 for sql in views.DERIVED.values():
                     self._execute(sql)
@@ -1006,13 +1090,16 @@ class StoreQuery:
             self._execute(sql)
 
     def _mark_dead(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self._no_running_at == self._version:
+            return  # no RUNNING run then, and the tables are as they were: none now (~1 ms)
         from tracker.store.store import local_owner, pid_alive
 
         host, _ = local_owner()
         now = int(time.time() * 1000)
-        rows = con.execute(
+        rows = self._execute(
             "SELECT run_id, host, pid, last_seen, dead FROM runs WHERE status = 'RUNNING'"
         ).fetchall()
+        self._no_running_at = -1 if rows else self._version
         changes = []
         for run_id, run_host, pid, last_seen, was_dead in rows:
             dead = run_is_dead(run_host, pid, last_seen, host, now, pid_alive)

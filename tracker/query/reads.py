@@ -330,7 +330,13 @@ def select_runs(q: StoreQuery, run_ids: list[str]) -> Any:
         {"ids": json.dumps(list(run_ids))},
     )
     with q.working():
-        wide_table = None if q.wide_table_later() else q.wide_table()
+        if q.wide_table_later():
+            if q.folds_from_table():  # the wide rows of these runs alone, pivoted by DuckDB
+                selected = wide.build_selected(q)
+                if selected is not None:
+                    return wide.execute_select(q, selected, wide.SELECTED_TABLE)
+            return _LONG
+        wide_table = q.wide_table()
         return _LONG if wide_table is None else wide.execute_select(q, wide_table)
 
 

@@ -6,16 +6,21 @@ it. Tables are rebuilt only when the store's files change.
 
 from __future__ import annotations
 
+# The files to read, given as one JSON text (``$files``: ``json.dumps`` of the full paths), not
+# a Python list: DuckDB binds a list parameter only once pandas is imported, so a first load
+# running ahead of a pandas import on another thread read nothing until the import ended (#16).
+FILES = """from_json($files, '["VARCHAR"]')"""
+
 LOAD_RECORDS = """
 CREATE OR REPLACE TABLE records AS
 SELECT experiment_id, run_id, seg, kind, key, value, num, step, "timestamp", seq, filename
-FROM read_parquet($files, union_by_name = true, filename = true)
+FROM read_parquet(""" + FILES + """, union_by_name = true, filename = true)
 """
 
 INSERT_RECORDS = """
 INSERT INTO records
 SELECT experiment_id, run_id, seg, kind, key, value, num, step, "timestamp", seq, filename
-FROM read_parquet($files, union_by_name = true, filename = true)
+FROM read_parquet(""" + FILES + """, union_by_name = true, filename = true)
 """
 
 # The same when every file has the columns of the first (all files of one schema version):
@@ -27,7 +32,7 @@ INSERT_RECORDS_SAME_SCHEMA = INSERT_RECORDS.replace("union_by_name = true", "uni
 INSERT_RECORD_RANGE = """
 INSERT INTO records
 SELECT experiment_id, run_id, seg, kind, key, value, num, step, "timestamp", seq, filename
-FROM read_parquet($files, filename = true, file_row_number = true)
+FROM read_parquet(""" + FILES + """, filename = true, file_row_number = true)
 WHERE file_row_number >= $start AND file_row_number < $stop
 """
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from tracker.query import StoreQuery
 
 TABLE = "runs_wide"
+# ``build_selected``: the wide rows of just the runs of a search, while ``runs_wide`` waits.
+SELECTED_TABLE = "_selected_wide"
 BASE_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
 SOURCES = (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))
 # The budget of the table (#15): past this many distinct keys, or keys × runs cells, a search
@@ -52,22 +54,28 @@ class WideTable:
         return cls(tuple((str(alias), str(name)) for alias, name in data))
 
 
-def build(q: StoreQuery, execute: Callable[..., Any] | None = None) -> WideTable | None:
+def build(q: StoreQuery, execute: Callable[..., Any] | None = None, *,
+          sources: dict[str, str] | None = None, into: str = TABLE,
+          only: str | None = None) -> WideTable | None:
     """Create ``runs_wide`` from the current tables; None when it would exceed its budget
     (``MAX_COLUMNS`` keys or ``MAX_CELLS`` keys × runs).
 
     ``execute``: runs the SQL (default ``q._execute``); a background snapshot save passes
-    its own cursor's.
+    its own cursor's. ``sources``: tables to read instead of ``latest_metrics``, ``params``
+    and ``tags``; ``into``: the (temporary) table to create instead; ``only``: a table whose
+    ``run_id`` column lists the runs to keep (``build_selected``).
     """
     run = execute or q._execute
+    named = {name: name for _, name in SOURCES} | (sources or {})
     keys = run(
-        "SELECT 'metrics', key FROM (SELECT DISTINCT key FROM latest_metrics) "
-        "UNION ALL SELECT 'params', key FROM (SELECT DISTINCT key FROM params) "
-        "UNION ALL SELECT 'tags', key FROM (SELECT DISTINCT key FROM tags) ORDER BY 1, 2"
+        f"SELECT 'metrics', key FROM (SELECT DISTINCT key FROM {named['latest_metrics']}) "
+        f"UNION ALL SELECT 'params', key FROM (SELECT DISTINCT key FROM {named['params']}) "
+        f"UNION ALL SELECT 'tags', key FROM (SELECT DISTINCT key FROM {named['tags']}) "
+        "ORDER BY 1, 2"
     ).fetchall()
     if len(keys) > MAX_COLUMNS:
         return None
-    (runs,) = run("SELECT count(*) FROM runs").fetchone() or (0,)
+    (runs,) = run(f"SELECT count(*) FROM {only or 'runs'}").fetchone() or (0,)
     if len(keys) * runs > MAX_CELLS:
         return None
     columns: list[tuple[str, str]] = []
@@ -83,15 +91,37 @@ def build(q: StoreQuery, execute: Callable[..., Any] | None = None) -> WideTable
             columns.append((aliases[-1], f"{table}.{key}"))
         pivots = ", ".join(f"first(value) FILTER (WHERE key = ?) AS {a}" for a in aliases)
         params.extend(table_keys)
-        joins.append(f"LEFT JOIN (SELECT run_id, {pivots} FROM {source} GROUP BY run_id) "
-                     f"AS {table} USING (run_id)")
+        joins.append(f"LEFT JOIN (SELECT run_id, {pivots} FROM {named[source]} "
+                     f"GROUP BY run_id) AS {table} USING (run_id)")
         selected.append(f"{table}.* EXCLUDE (run_id)")
+    runs_from = "runs" if only is None else (
+        f"(SELECT * FROM runs WHERE run_id IN (SELECT run_id FROM {only}))")
+    kind = "TABLE" if only is None else "TEMP TABLE"
     run(
-        f"CREATE OR REPLACE TABLE {TABLE} AS SELECT {', '.join(selected)} FROM runs r "
+        f"CREATE OR REPLACE {kind} {into} AS SELECT {', '.join(selected)} FROM {runs_from} r "
         f"{' '.join(joins)}",
         params,
     )
     return WideTable(tuple(columns))
+
+
+def build_selected(q: StoreQuery) -> WideTable | None:
+    """``build`` for the runs in ``_selected`` alone, into ``SELECTED_TABLE``, while the
+    ``in_place.LAZY`` tables are views of their fold over the ``records`` table (a first load
+    of many files, whose background save builds ``runs_wide``): their rows are folded from
+    these runs' records only (``in_place.selected``). DuckDB pivots them on the thread that
+    loaded the store, ahead of pandas; ``select_long``'s pivot with pyarrow and numpy cost
+    the first process ever on 2,000 loose runs ~70 ms more after the import (#16)."""
+    from tracker.query import in_place
+
+    # The SQL names the lazy tables only as aliases and text ('params'): nothing to fold first.
+    with q.lazy_reads():
+        sources = in_place.selected(q, "_selected")
+        try:
+            return build(q, sources=sources, into=SELECTED_TABLE, only="_selected")
+        finally:
+            for temporary in sources.values():
+                q._execute(f"DROP TABLE {temporary}")
 
 
 def select(q: StoreQuery, wide: WideTable) -> Any:
@@ -100,20 +130,22 @@ def select(q: StoreQuery, wide: WideTable) -> Any:
     return fetch(*execute_select(q, wide))
 
 
-def execute_select(q: StoreQuery, wide: WideTable) -> tuple[Any, dict[str, str]]:
+def execute_select(q: StoreQuery, wide: WideTable,
+                   table: str = TABLE) -> tuple[Any, dict[str, str]]:
     """``select`` run and not fetched (no pyarrow needed yet): the cursor holding its result,
-    and the alias → name map; ``fetch`` gives the Arrow table, before the next query."""
+    and the alias → name map; ``fetch`` gives the Arrow table, before the next query.
+    ``table``: the wide table to read (``SELECTED_TABLE`` after ``build_selected``)."""
     if wide.columns:
         counts = q._execute(
             "SELECT " + ", ".join(f"count({alias})" for alias, _ in wide.columns)
-            + f" FROM {TABLE} SEMI JOIN _selected USING (run_id)"
+            + f" FROM {table} SEMI JOIN _selected USING (run_id)"
         ).fetchone() or ()
     else:
         counts = ()
     present = [(alias, name) for (alias, name), n in zip(wide.columns, counts) if n]
     cols = ", ".join(base_columns("w") + [f"w.{alias}" for alias, _ in present])
     cursor = q._execute(
-        f"SELECT {cols} FROM _selected s JOIN {TABLE} w USING (run_id) ORDER BY s.ord"
+        f"SELECT {cols} FROM _selected s JOIN {table} w USING (run_id) ORDER BY s.ord"
     )
     return cursor, dict(present)
 

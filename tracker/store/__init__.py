@@ -18,6 +18,14 @@ atomic), never modified afterwards, and deleted only by compaction (or ``tracker
 consolidated file that covers them (footer key ``tracker.covers``: the JSON list of ids it
 supersedes) is published.
 
+In a local store, a writer that publishes or deletes a file also sets the modification time of
+the folder above the file's folder to now, before and after (``LocalFS._stamp_above``: writing
+``runs/experiment_id=<eid>/run_id=<rid>/final-….parquet`` stamps ``runs/experiment_id=<eid>``). A
+process that lists the store again and again (a warm query layer, ``LocalFS.list_files_cached``)
+then stats a run folder only when the experiment folder above it changed; another program that
+writes into an existing run folder without stamping is seen by the full walk it makes every
+``FULL_WALK_SECONDS`` (30 s).
+
 Readers (``Store.plan``) read each segment exactly once: a file whose id is covered by a
 consolidated file is skipped, a consolidated file too (a part absorbed by a newer part);
 overlapping consolidated files are resolved by level (part over final over segment), then by
