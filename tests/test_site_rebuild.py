@@ -545,3 +545,21 @@ def test_a_remade_group_rewrites_only_its_changed_files(tmp_path: Path) -> None:
     assert not [p for p in written if p.startswith(f"runs/{run.info.run_id}/")]  # its CSVs
     groups = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["groups"]
     assert page in groups[f"run:{run.info.run_id}"]["files"]
+
+
+def test_early_folder_stats_stay_inside_the_site(tmp_path: Path) -> None:
+    """The folder states read ahead on a thread (``_EarlyStats``) come from the site's own
+    state file: a name that would leave the site folder is never looked at, and a folder that
+    is gone answers None."""
+    from tracker.site.writer import RACY_NS, _EarlyStats
+
+    out = tmp_path / "site"
+    (out / "runs" / "a").mkdir(parents=True)
+    (tmp_path / "secret").mkdir()
+    old = [1, 2]
+    recorded = {"runs/a": old, "runs/gone": old, "../secret": old, "/etc": old,
+                "runs/../../secret": old, "runs/\0x": old, "runs/new": [10**19, 2]}
+    found = _EarlyStats(str(out), recorded, 10**19 + RACY_NS - 1).result()
+    state = os.stat(out / "runs" / "a")
+    assert found == {"runs/a": (state.st_mtime_ns, state.st_ino), "runs/gone": None}
+    assert _EarlyStats(str(out), recorded, None).result() == {}  # no time: nothing trusted
