@@ -563,3 +563,40 @@ def test_early_folder_stats_stay_inside_the_site(tmp_path: Path) -> None:
     state = os.stat(out / "runs" / "a")
     assert found == {"runs/a": (state.st_mtime_ns, state.st_ino), "runs/gone": None}
     assert _EarlyStats(str(out), recorded, None).result() == {}  # no time: nothing trusted
+
+
+def test_builds_on_two_threads_give_the_collector_back_once_both_are_done(
+    tmp_path: Path,
+) -> None:
+    """Two builds at once in one process (threads) share the switched-off collector: the first
+    to finish leaves it off for the other, the last gives it back; a real pair of builds on
+    two threads ends with it on."""
+    import gc
+    import threading
+
+    from tracker.site import build as build_module
+
+    assert gc.isenabled()
+    build_module._collector_off()
+    build_module._collector_off()
+    build_module._collector_back()
+    assert not gc.isenabled()  # the other build still runs
+    build_module._collector_back()
+    assert gc.isenabled()
+    store = str(tmp_path / "store")
+    _small_store(store, runs=2)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            build(store, tmp_path / f"site{n}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and gc.isenabled()
+    assert _tree(tmp_path / "site0") == _tree(tmp_path / "site1")

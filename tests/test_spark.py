@@ -3,6 +3,7 @@ over a store that return the rows DuckDB returns. Real Spark in local mode (``lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -223,6 +224,24 @@ def test_plain_hyperopt_fmin_nests_executor_runs_under_the_active_run(
     assert "TRACKER_PARENT_RUN_ID" not in env  # the run ended: executors no longer nest under it
 
 
+@contextlib.contextmanager
+def _executor_s3_env(spark: Any) -> Iterator[None]:
+    """The S3 endpoint and keys of this process given to the executors' Python workers, as
+    ``spark.executorEnv.*`` does on a cluster; taken back after."""
+    env = spark.sparkContext.environment
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL_S3")
+    saved = {name: env.get(name) for name in names}
+    env.update({name: os.environ[name] for name in names})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+
+
 def test_a_sweep_into_an_s3_store_is_logged_by_executors(spark: Any, s3_bucket: str) -> None:
     import numpy as np
     from hyperopt import SparkTrials, hp, rand
@@ -231,23 +250,12 @@ def test_a_sweep_into_an_s3_store_is_logged_by_executors(spark: Any, s3_bucket: 
 
     uri = f"s3://{s3_bucket}/tracking"
     tracker.set_tracking_uri(uri)
-    # What spark.executorEnv.* gives executors on a cluster: the endpoint and keys.
-    env = spark.sparkContext.environment
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL_S3")
-    saved = {name: env.get(name) for name in names}
-    env.update({name: os.environ[name] for name in names})
-    try:
+    with _executor_s3_env(spark):
         tracker.hyperopt.fmin(
             lambda p: float(p["x"]) ** 2, {"x": hp.uniform("x", -1, 1)}, algo=rand.suggest,
             max_evals=4, trials=SparkTrials(parallelism=4, spark_session=spark),
             rstate=np.random.default_rng(5), max_queue_len=4, show_progressbar=False,
         )
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
     client = tracker.TrackerClient(uri)
     (parent,) = client.search_runs(filter_string="tags.sweep = 'hyperopt'")
     trials = children(client, parent.info.run_id)
@@ -448,12 +456,7 @@ def test_spark_views_of_an_s3_store_need_no_hadoop(
     uri = f"s3://{s3_bucket}/tracking"
     assert tracker.TrackerClient(uri).store.plan().files == \
         tracker.TrackerClient(str(local)).store.plan().files
-    # What spark.executorEnv.* gives executors on a cluster: the endpoint and keys.
-    env = spark.sparkContext.environment
-    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL_S3")
-    saved = {name: env.get(name) for name in names}
-    env.update({name: os.environ[name] for name in names})
-    try:
+    with _executor_s3_env(spark):
         tracker.spark.register_views(spark, uri)
         _same_views(spark, tracker.TrackerClient(str(local)))
         records = spark.sql("SELECT count(*) FROM records").collect()[0][0]
@@ -467,17 +470,11 @@ def test_spark_views_of_an_s3_store_need_no_hadoop(
         with pytest.raises(Exception, match="Parquet"):  # its dead-run check reads them
             tracker.spark.register_views(spark, uri, ignore_corrupt_files=False)
             spark.sql("SELECT count(*) FROM records").collect()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                env.pop(name, None)
-            else:
-                env[name] = value
 
 
 def test_the_registry_views_of_an_s3_store_need_no_hadoop(spark: Any, s3_bucket: str) -> None:
-    """Spark reads an S3 store's records through s3a (hadoop-aws, not installed here); the
-    registry views are folded on the driver through tracker's own S3 access."""
+    """The registry views of an S3 store are folded on the driver through tracker's own S3
+    access (no executor reads them)."""
     import tracker.spark
     from tracker.uri import open_store
 
