@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -98,6 +99,13 @@ class _HeldSave:
         self.go.set()
 
 
+def _assert_restored(uri: str, eid: str, frame: Any, tables: Any) -> None:
+    """A new query layer restores the snapshot the save wrote, with these tables and frame."""
+    restored = StoreQuery(TrackerClient(uri).store)
+    pd.testing.assert_frame_equal(_frame(restored, eid), frame)
+    assert restored._restored and _tables(restored) == tables
+
+
 def test_a_big_first_load_reads_the_files_in_place_then_saves_the_same_tables(
     store: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,9 +133,7 @@ def test_a_big_first_load_reads_the_files_in_place_then_saves_the_same_tables(
     assert _tables(query) == tables
     pd.testing.assert_frame_equal(_frame(query, eid), frame)
 
-    restored = StoreQuery(TrackerClient(uri).store)  # from the snapshot the save wrote
-    pd.testing.assert_frame_equal(_frame(restored, eid), frame)
-    assert restored._restored and _tables(restored) == tables
+    _assert_restored(uri, eid, frame, tables)
 
 
 def test_runs_logged_while_reading_in_place_are_folded_as_before(
@@ -275,9 +281,7 @@ def test_a_first_load_of_many_records_folds_params_tags_and_metrics_after_the_re
                                           "table")
     held.release()
     assert query.wait_for_snapshot(60)
-    restored = StoreQuery(TrackerClient(uri).store)
-    pd.testing.assert_frame_equal(_frame(restored, eid), frame)
-    assert restored._restored and _tables(restored) == tables
+    _assert_restored(uri, eid, frame, tables)
 
 
 def test_runs_logged_while_folding_later_and_the_save_give_the_tables_of_a_plain_load(
