@@ -551,7 +551,7 @@ def test_early_folder_stats_stay_inside_the_site(tmp_path: Path) -> None:
     """The folder states read ahead on a thread (``_EarlyStats``) come from the site's own
     state file: a name that would leave the site folder is never looked at, and a folder that
     is gone answers None."""
-    from tracker.site.writer import RACY_NS, _EarlyStats
+    from tracker.site.writer import _EarlyStats
 
     out = tmp_path / "site"
     (out / "runs" / "a").mkdir(parents=True)
@@ -559,10 +559,10 @@ def test_early_folder_stats_stay_inside_the_site(tmp_path: Path) -> None:
     old = [1, 2]
     recorded = {"runs/a": old, "runs/gone": old, "../secret": old, "/etc": old,
                 "runs/../../secret": old, "runs/\0x": old, "runs/new": [10**19, 2]}
-    found = _EarlyStats(str(out), recorded, 10**19 + RACY_NS - 1).result()
+    found = _EarlyStats(str(out), recorded, 10**19 - 1).result()  # the writer's limit
     state = os.stat(out / "runs" / "a")
     assert found == {"runs/a": (state.st_mtime_ns, state.st_ino), "runs/gone": None}
-    assert _EarlyStats(str(out), recorded, None).result() == {}  # no time: nothing trusted
+    assert _EarlyStats(str(out), recorded, None).result() == {}  # no limit: nothing trusted
 
 
 def test_builds_on_two_threads_give_the_collector_back_once_both_are_done(

@@ -80,7 +80,10 @@ class SiteWriter:
         os.makedirs(self.out, exist_ok=True)
         self.previous = self._load_manifest()
         self._previous_folders, self._previous_time = self._load_folders()
-        self._early = _EarlyStats(self.out, self._previous_folders, self._previous_time)
+        written = self._previous_time
+        # A folder recorded after this was changed too close to that build's end to be trusted.
+        self._limit = written - RACY_NS if type(written) is int else None
+        self._early = _EarlyStats(self.out, self._previous_folders, self._limit)
         self.files: dict[str, str] = {}  # files in no group: path -> content hash
         self.inputs: dict[str, str] = {}  # their pages: path -> input hash
         self.groups: dict[str, dict[str, Any]] = {}  # key -> {"fp", "files", "inputs"}
@@ -153,18 +156,26 @@ class SiteWriter:
         """None when ``folder`` has had no file added, removed or renamed since the previous
         build (its modification time and inode as recorded, and older than the record by more
         than a file system's time resolution), else the names of the files in it."""
-        full = self._full(folder) if folder else self.out
-        recorded = self._previous_folders.get(folder)
-        written = self._previous_time
-        if (folder not in self._touched and isinstance(recorded, list)
-                and isinstance(written, int) and _folder_state(full) == recorded
-                and recorded[0] < written - RACY_NS):
+        if self._intact(folder):
             return None
+        full = self._full(folder) if folder else self.out
         try:
             with os.scandir(full) as entries:
                 return {e.name for e in entries if e.is_file()}
         except OSError:
             return set()
+
+    def _intact(self, folder: str) -> bool:
+        """Whether ``folder`` is as the previous build left it: not written to by this build,
+        recorded long enough before that build ended (``RACY_NS``), and with the modification
+        time and inode it recorded (read ahead by ``_EarlyStats`` where it got to it)."""
+        state: Any = self._previous_folders.get(folder)
+        if folder in self._touched or not _trusted(state, self._limit):
+            return False
+        now = self._early.get(folder)
+        if now is _UNLISTED:
+            now = _folder_state(self._full(folder) if folder else self.out)
+        return now is not None and now[0] == state[0] and now[1] == state[1]
 
     def reusable(self, key: str, fingerprint: str) -> bool:
         """True when group ``key`` was made from ``fingerprint`` last time and its files are intact."""
@@ -211,25 +222,9 @@ class SiteWriter:
         parents = [path.rpartition("/")[0] for path in paths]
         self._checked_keys.update(keys)
         self._checked_folders.update(parents)
-        listed, full = self._listed, self._full
-        recorded, touched, stat = self._previous_folders, self._touched, os.stat
-        written = self._previous_time
-        limit = written - RACY_NS if type(written) is int else None
-        early = self._early.result()
-        for folder in set(parents).difference(listed):  # ``_listing`` of each, inlined
-            state = recorded.get(folder)
-            if (limit is not None and folder not in touched and type(state) is list
-                    and len(state) == 2 and type(state[0]) is int and state[0] < limit):
-                now = early.get(folder, _UNLISTED)
-                if now is _UNLISTED:
-                    try:
-                        found = stat(full(folder) if folder else self.out)
-                        now = (found.st_mtime_ns, found.st_ino)
-                    except OSError:
-                        now = None
-                if now is not None and now[0] == state[0] and now[1] == state[1]:
-                    listed[folder] = None
-                    continue
+        listed = self._listed
+        self._early.wait()  # every folder's time read on its thread (``_EarlyStats``)
+        for folder in set(parents).difference(listed):
             listed[folder] = self._listing(folder)
         # Paths in a listed folder (one that changed since the previous build) and not in it.
         changed = {folder for folder in set(parents) if listed[folder] is not None}
@@ -424,8 +419,7 @@ class SiteWriter:
         return folders
 
     def _full(self, path: str) -> str:
-        if path and path[0] != "/" and "/." not in f"/{path}" and "//" not in path \
-                and path[-1] != "/" and os.sep == "/" and "\0" not in path:
+        if _plain(path):
             return f"{self.out}/{path}"  # no '', '.' or '..' part: what normpath would give
         full = os.path.normpath(os.path.join(self.out, *path.split("/")))
         if not full.startswith(self.out + os.sep) and full != self.out:
@@ -435,23 +429,18 @@ class SiteWriter:
 
 class _EarlyStats:
     """The (modification time, inode) of each folder the previous build recorded as old
-    enough to be trusted (see ``SiteWriter._listing``), found on a thread of its own while
-    the build reads the store: ``os.stat`` lets go of the GIL, and DuckDB's queries leave the
-    process's thread free, so the 100,000 run folders of a rebuild cost it nothing at all
-    (#14: ~0.4 s). ``result`` waits for it; a folder missing from the answer (one the thread
-    could not finish, or that was not there) is asked again by the caller. Only the build's
-    own folders are asked about: each path is under the output folder."""
+    enough to be trusted (``SiteWriter._intact``), read on a thread of its own while the build
+    reads the store: ``os.stat`` lets go of the GIL, and DuckDB's queries leave the process's
+    thread free, so the 100,000 run folders of a rebuild cost it next to nothing (#14: ~0.4 s).
+    Only plain folder names of the site (``_plain``) are looked at."""
 
-    def __init__(self, out: str, recorded: dict[str, Any], written: Any) -> None:
+    def __init__(self, out: str, recorded: dict[str, Any], limit: int | None) -> None:
         import threading
 
         self._found: dict[str, tuple[int, int] | None] = {}
-        limit = written - RACY_NS if type(written) is int else None
-        folders = [] if limit is None else [
-            folder for folder, state in recorded.items()
-            if type(folder) is str and type(state) is list and len(state) == 2
-            and type(state[0]) is int and state[0] < limit
-            and "/." not in f"/{folder}" and "\0" not in folder and not folder.startswith("/")]
+        folders = [folder for folder, state in recorded.items()
+                   if type(folder) is str and (folder == "" or _plain(folder))
+                   and _trusted(state, limit)]
         self._thread = threading.Thread(target=self._run, args=(out, folders),
                                         name="tracker-site-stats", daemon=True)
         self._thread.start()
@@ -464,12 +453,35 @@ class _EarlyStats:
                 found[folder] = (state.st_mtime_ns, state.st_ino)
             except OSError:
                 found[folder] = None
-            except BaseException:  # noqa: BLE001 - the caller stats what is missing
+            except BaseException:  # noqa: BLE001 - the writer stats what is missing itself
                 return
 
-    def result(self) -> dict[str, tuple[int, int] | None]:
+    def wait(self) -> None:
         self._thread.join()
+
+    def get(self, folder: str) -> Any:
+        """What the thread found for ``folder`` (None: nothing there); ``_UNLISTED`` when it
+        has not got to it (yet)."""
+        return self._found.get(folder, _UNLISTED)
+
+    def result(self) -> dict[str, tuple[int, int] | None]:
+        """Everything it found, once it is done."""
+        self.wait()
         return self._found
+
+
+def _trusted(state: Any, limit: int | None) -> bool:
+    """Whether a recorded folder state is one the previous build may vouch for: a (time,
+    inode) pair whose time is older than ``limit`` (see ``RACY_NS``)."""
+    return (limit is not None and type(state) is list and len(state) == 2
+            and type(state[0]) is int and state[0] < limit)
+
+
+def _plain(path: str) -> bool:
+    """Whether a relative site path has no empty, ``.`` or ``..`` part and no NUL: what
+    ``f"{out}/{path}"`` keeps inside the output folder (``SiteWriter._full``)."""
+    return bool(path) and path[0] != "/" and "/." not in f"/{path}" and "//" not in path \
+        and path[-1] != "/" and os.sep == "/" and "\0" not in path
 
 
 def _folder_state(folder: str) -> list[int] | None:
