@@ -470,11 +470,11 @@ class _EarlyStats:
         return self._found
 
 
-def _trusted(state: Any, limit: int | None) -> bool:
-    """Whether a recorded folder state is one the previous build may vouch for: a (time,
-    inode) pair whose time is older than ``limit`` (see ``RACY_NS``)."""
-    return (limit is not None and type(state) is list and len(state) == 2
-            and type(state[0]) is int and state[0] < limit)
+def _trusted(recorded: object, limit: int | None) -> bool:
+    """Whether a folder's recorded state (from the state file: any JSON) is one the previous
+    build may vouch for: a (time, inode) pair whose time is older than ``limit`` (``RACY_NS``)."""
+    return (limit is not None and type(recorded) is list and len(recorded) == 2
+            and type(recorded[0]) is int and recorded[0] < limit)
 
 
 def _plain(path: str) -> bool:

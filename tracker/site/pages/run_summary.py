@@ -9,7 +9,6 @@ is part of the run page's fingerprint, so it holds only what changes for a few r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,16 +47,22 @@ def _value(site: SiteData, run_id: str, metric: str) -> float | None:
     return None if value is None or math.isnan(value) else value
 
 
-def _best(site: SiteData, key: str, runs: Callable[[], list[dict[str, Any]]],
-          metric: str) -> float | None:
-    """The best value of ``metric`` among ``runs()``, computed once per build for ``key``."""
-    cache = site.best_values
-    if key not in cache:
-        metrics = site.metrics  # NaN values are left to ``best``, which never picks them
-        cache[key] = site.directions.best(metric, [
-            v for r in runs() if (mine := metrics.get(r["run_id"])) is not None
-            and (v := mine.get(metric)) is not None])
-    return cache[key]
+def _experiment_best(site: SiteData, eid: str, metric: str) -> float | None:
+    """The best value of ``metric`` among the experiment's runs (once per build)."""
+    key = f"experiment:{eid}:{metric}"
+    found = site.best_values
+    return found[key] if key in found else _best_of(site, key, metric,
+                                                    site.metric_column(eid, metric))
+
+
+def _sweep_best(site: SiteData, pid: str, metric: str) -> float | None:
+    """The best value of ``metric`` among the trials of sweep ``pid`` (once per build)."""
+    key = f"sweep:{pid}:{metric}"
+    found = site.best_values
+    if key in found:
+        return found[key]
+    kids = [site.runs_by_id[c] for c in site.children.get(pid, []) if c in site.runs_by_id]
+    return _best_of(site, key, metric, site.metric_values(kids, [metric])[metric])
 
 
 def strip_marks(site: SiteData, run: dict[str, Any]) -> tuple[bool, bool, str, str]:
@@ -68,13 +73,10 @@ def strip_marks(site: SiteData, run: dict[str, Any]) -> tuple[bool, bool, str, s
     value = _value(site, run_id, metric) if metric else None
     best = best_trial = False
     if value is not None and site.direction(metric):
-        best = value == _best(site, f"experiment:{eid}:{metric}",
-                              lambda: site.runs_by_experiment.get(eid, []), metric)
+        best = value == _experiment_best(site, eid, metric)
         pid = run["parent_run_id"]
         if pid and pid in site.runs_by_id:
-            best_trial = value == _best(site, f"sweep:{pid}:{metric}", lambda: [
-                site.runs_by_id[c] for c in site.children.get(pid, []) if c in site.runs_by_id],
-                metric)
+            best_trial = value == _sweep_best(site, pid, metric)
     tags = site.tags.get(run_id)
     source = next((tags[t] for t in RETRAINED_FROM_TAGS if tags.get(t) in site.runs_by_id),
                   "") if tags else ""
@@ -94,7 +96,7 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
         if not metric or not site.direction(metric):
             continue
         column = site.metric_column(eid, metric)
-        best = _best_of(site, f"experiment:{eid}:{metric}", column, metric)
+        best = _experiment_best(site, eid, metric)
         if best is not None:
             for i in np.flatnonzero(column == best).tolist():
                 out[runs[i]["run_id"]] = (True, False, "", "")
@@ -118,7 +120,9 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
             column = values[metric]  # every kid's, as the best is of all of them
             if np.isnan(column[index]).all():
                 continue
-            best = _best_of(site, f"sweep:{pid}:{metric}", column, metric)
+            key = f"sweep:{pid}:{metric}"  # of every kid's values, as ``_sweep_best``
+            best = site.best_values[key] if key in site.best_values else _best_of(
+                site, key, metric, column)
             for i in index:
                 if column[i] == best:
                     run_id = kids[i]["run_id"]
@@ -133,15 +137,15 @@ def marked_runs(site: SiteData) -> dict[str, tuple[bool, bool, str, str]]:
     return out
 
 
-def _best_of(site: SiteData, key: str, column: NDArray[np.float64], metric: str
+def _best_of(site: SiteData, key: str, metric: str, column: NDArray[np.float64]
              ) -> float | None:
-    """``_best`` from a numpy column of the values (NaN: none), kept for ``key`` alike."""
-    cache = site.best_values
-    if key not in cache:
-        import numpy as np
+    """The best of a numpy column of ``metric`` (NaN: none), kept for ``key`` in
+    ``site.best_values`` (the run strips and ``marked_runs`` share it)."""
+    import numpy as np
 
-        cache[key] = site.directions.best(metric, column[~np.isnan(column)].tolist())
-    return cache[key]
+    found = site.best_values[key] = site.directions.best(
+        metric, column[~np.isnan(column)].tolist())
+    return found
 
 
 def bulk_retrained(site: SiteData) -> dict[str, dict[str, str]]:
@@ -157,8 +161,7 @@ def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
     metric = site.primary_metric(eid)
     direction = site.direction(metric) if metric else ""
     value = _value(site, run_id, metric)
-    best = value is not None and bool(direction) and value == _best(
-        site, f"experiment:{eid}:{metric}", lambda: site.runs_by_experiment.get(eid, []), metric)
+    best = value is not None and bool(direction) and value == _experiment_best(site, eid, metric)
     versions = []
     for v in sorted(site.versions_by_run.get(run_id, []), key=lambda v: (v.name, v.version)):
         words = [v.current_stage] if v.current_stage and v.current_stage != "None" else []
@@ -170,10 +173,8 @@ def run_strip(site: SiteData, run: dict[str, Any]) -> RunStrip:
     if parent is not None:
         sweep = Link(f"sweep {run_label(parent)}", site.urls.sweep(parent["run_id"]))
         pid = parent["run_id"]
-        best_trial = value is not None and bool(direction) and value == _best(
-            site, f"sweep:{pid}:{metric}", lambda: [
-                site.runs_by_id[c] for c in site.children.get(pid, []) if c in site.runs_by_id],
-            metric)
+        best_trial = value is not None and bool(direction) and value == _sweep_best(
+            site, pid, metric)
     tags = site.tags.get(run_id, {})
     source = next((tags[t] for t in RETRAINED_FROM_TAGS if tags.get(t) in site.runs_by_id), "")
     retrained = site.runs_by_id.get(source) if source else None
