@@ -232,15 +232,23 @@ def test_the_first_search_of_a_process_imports_only_what_it_needs(
 
         compact(TrackerClient(uri).store, min_runs=1)
     cache = tmp_path / "cache"
-    for attempt in ("no snapshot", "from the snapshot"):
+    # The first process loads the store with DuckDB; the next one finds the store as that
+    # one's snapshot left it and answers from the express file without DuckDB (#16); after
+    # a new run, DuckDB again (and the new run is found).
+    attempts = [("no snapshot", "11", True), ("from the snapshot", "11", False),
+                ("a run added since", "12", True)]
+    for attempt, expected, duckdb_used in attempts:
+        if attempt == "a run added since":
+            _log_runs(uri, 2)  # r0 (m = 0, not found) and r1 (m = 0.1)
         done = subprocess.run([sys.executable, "-c", _IMPORTS, uri, eid], env=_env(cache),
                               capture_output=True, text=True, check=True)
         count, modules = done.stdout.splitlines()
-        assert count == "11", attempt
+        assert count == expected, attempt
         loaded = modules.split()
         bad = [m for m in loaded if m.startswith(_FORBIDDEN) or m in _FORBIDDEN]
         assert bad == [], f"{attempt}: {bad}"
-        assert {"pandas", "duckdb", "tracker.query"} <= set(loaded)
+        assert {"pandas", "tracker.query"} <= set(loaded)
+        assert ("duckdb" in loaded) is duckdb_used, attempt
 
 
 # -- a warm process lists only the folders that changed ---------------------------------------
@@ -477,7 +485,10 @@ def test_the_first_process_saves_its_snapshot_before_exiting_cleanly(tmp_path: P
     done = _search(uri, eid, cache)
     assert (done.returncode, done.stdout.strip()) == (0, "5")
     assert done.stderr == ""  # no "Exception ignored", no atexit or thread complaints
-    assert [p.name.endswith(".duckdb") for p in (cache / "query").iterdir()] == [True]
+    # The snapshot, and the express file a new process's first search reads (#16).
+    names = sorted(p.name for p in (cache / "query").iterdir())
+    assert len(names) == 2 and names[0].endswith(".duckdb")
+    assert names[1] == names[0].removesuffix(".duckdb") + ".express.arrow"
     again = _search(uri, eid, cache)
     assert (again.returncode, again.stdout.strip(), again.stderr) == (0, "5", "")
 
@@ -494,8 +505,9 @@ def test_a_process_killed_while_saving_leaves_no_snapshot_that_is_used(tmp_path:
     _log_runs(uri, 2)  # the store moved on: a half-written snapshot would now give 5 rows
     after = _search(uri, eid, cache)
     assert (after.returncode, after.stdout.strip(), after.stderr) == (0, "6", "")
-    left = [p.name for p in (cache / "query").iterdir()]
-    assert len(left) == 1 and left[0].endswith(".duckdb"), left  # saved; the temp file removed
+    left = sorted(p.name for p in (cache / "query").iterdir())
+    assert len(left) == 2 and left[0].endswith(".duckdb"), left  # saved; the temp file removed
+    assert left[1].endswith(".express.arrow"), left  # then the express file (#16)
 
     # Killed while replacing a good snapshot: the good one stays and is used.
     _log_runs(uri, 3)

@@ -420,6 +420,13 @@ class TrackerClient(
 
         with query.working():  # a snapshot being saved waits for the DataFrame
             if query.cold:
+                # A new process on a store as its last snapshot left it: no DuckDB at all.
+                from tracker.query import express
+
+                frame = express.search(query, experiment_ids, filter_string, run_view_type,
+                                       max_results, order_by)
+                if frame is not None:
+                    return frame
                 # A new process: DuckDB imports, connects, loads the store and finds the runs
                 # on another thread while pandas imports on this one (#16).
                 from tracker.query import Ahead

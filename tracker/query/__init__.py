@@ -23,7 +23,15 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.exceptions import InvalidArgumentError, StoreError
-from tracker.query import in_place, published, registry_tables, snapshot, snapshot_records, views
+from tracker.query import (
+    express,
+    in_place,
+    published,
+    registry_tables,
+    snapshot,
+    snapshot_records,
+    views,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -226,6 +234,7 @@ class StoreQuery:
         self._wide: WideTable | None = None
         self._wide_version = -1
         self._wide_later = -1  # the version whose runs_wide a background save will build
+        self._express_version = -1  # the version an express file was written or queued for
         self._big_load = False  # the last load was read in compressed chunks, or in place
         # The files ``records`` is a view over (``tracker.query.in_place``), None: a table;
         # and whether the tables of ``in_place.LAZY`` are still views of their fold.
@@ -401,6 +410,7 @@ class StoreQuery:
         if self._restored:
             if exclude == self._exclude and wanted.keys() == self._loaded.keys():
                 self._plan_key = key
+                self._express_later()
                 return  # the snapshot holds exactly these files
             same_base = exclude == self._exclude and not self._republish(wanted)
             # Published tables (a build): the new files go into a copy of the snapshot's file,
@@ -455,6 +465,8 @@ class StoreQuery:
             time.perf_counter() - started >= snapshot.MIN_LOAD_SECONDS or self._lazy
         ):
             self._save_later()
+        else:
+            self._express_later()
 
     def _load_published(
         self, wanted: dict[str, str], exclude: dict[str, frozenset[str]]
@@ -674,8 +686,15 @@ class StoreQuery:
 
                 try:
                     with guard:
-                        snapshot.save(cursor, path, uri, loaded, exclude, wide_columns, unchanged,
-                                      publish_key=key, published=state)
+                        saved = snapshot.save(cursor, path, uri, loaded, exclude, wide_columns,
+                                              unchanged, publish_key=key, published=state)
+                    if saved and self.publish is None:
+                        # Then the file a new process's first search reads (#16), from the
+                        # same tables: written only if no load changed them meanwhile.
+                        with self._lock:
+                            if self._version == version:
+                                express.write(cursor.execute, path, loaded, exclude, self._wide)
+                                self._express_version = version
                 finally:
                     cursor.execute("RESET threads")
             finally:
@@ -686,6 +705,41 @@ class StoreQuery:
         self._wide_later = version if self._big_load or self._lazy else -1
         if not snapshot.in_background(save, cursor):
             self._wide_later = -1
+            cursor.close()
+
+    def _express_later(self) -> None:
+        """Bring the express file (``tracker.query.express``) up to date with the tables, in
+        the background once the process is idle, when no snapshot save is to: after a restore
+        by a tracker that wrote none, or after a few files were applied, so the next new
+        process's first search can skip DuckDB. Once per change of the tables."""
+        if (self.publish is not None or not self._snapshots() or self._lazy
+                or self._express_version == self._version):
+            return
+        version = self._version
+        self._express_version = version
+        loaded, exclude, path = dict(self._loaded), dict(self._exclude), self._snapshot_path()
+        cursor = self._connection().cursor()
+        cursor.execute(f"USE {self._tables_db}")
+
+        def refresh() -> None:
+            try:
+                snapshot.wait_until_idle(self._idle_for)
+                if express.current(path, loaded, exclude):
+                    return
+                with self._lock:
+                    if self._version != version:
+                        return  # changed since: that change brings it up to date
+                    cursor.execute("SET threads = 1")
+                    if self._wide_version != version:
+                        from tracker.query import wide
+
+                        self._wide = wide.build(self, execute=cursor.execute)
+                        self._wide_version = version
+                    express.write(cursor.execute, path, loaded, exclude, self._wide)
+            finally:
+                cursor.close()
+
+        if not snapshot.in_background(refresh, cursor):
             cursor.close()
 
     def _idle_for(self) -> float:

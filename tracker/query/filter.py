@@ -1,7 +1,7 @@
 """MLflow's search filter and order_by grammar, compiled to parameterized DuckDB SQL.
 
 The pipeline is: a small tokenizer (:func:`_tokenize`), a recursive-descent parser
-(:class:`_Parser`) producing an AST (:class:`_Compare` / :class:`_BoolOp`), and a compiler
+(:class:`_Parser`) producing an AST (:class:`Compare` / :class:`BoolOp`), and a compiler
 turning that AST into a SQL boolean expression over ``runs r``.
 
 Filter grammar (MLflow's, plus ``OR``, parentheses, ``IN`` on params/tags/string
@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, NoReturn, Union
 
 from tracker.exceptions import FilterSyntaxError
 
-__all__ = ["compile_filter", "compile_order_by"]
+__all__ = ["compile_filter", "compile_order_by", "parse_filter", "parse_order_by"]
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -166,7 +166,7 @@ def _read_quoted(src: _Source, start: int) -> _Token:
 # --------------------------------------------------------------------------- AST
 
 
-class _Field(NamedTuple):
+class Field(NamedTuple):
     """What a comparison or sort looks at: a metric, param, tag or ``runs`` column."""
 
     kind: str  # "metric" | "param" | "tag" | "attribute"
@@ -179,22 +179,22 @@ class _Field(NamedTuple):
         return f"{self.kind} {self.name!r}"
 
 
-class _Compare(NamedTuple):
+class Compare(NamedTuple):
     """``field op value``; value is a str, a number, a tuple of str (IN) or None (IS NULL)."""
 
-    field: _Field
+    field: Field
     op: str
     value: str | float | int | tuple[str, ...] | None
 
 
-class _BoolOp(NamedTuple):
+class BoolOp(NamedTuple):
     """``AND`` / ``OR`` of two or more sub-expressions."""
 
     op: str
-    items: tuple[_Node, ...]
+    items: tuple[Node, ...]
 
 
-_Node = Union[_Compare, _BoolOp]  # noqa: UP007 - runtime alias, must work on Python 3.10
+Node = Union[Compare, BoolOp]  # noqa: UP007 - runtime alias, must work on Python 3.10
 
 
 # --------------------------------------------------------------------------- parser
@@ -240,28 +240,28 @@ class _Parser:
 
     # -- expressions
 
-    def parse_filter(self) -> _Node:
+    def parse_filter(self) -> Node:
         node = self.parse_or()
         token = self.peek()
         if token.kind != "end":
             self.fail(token, "AND, OR or the end of the filter")
         return node
 
-    def parse_or(self) -> _Node:
+    def parse_or(self) -> Node:
         items = [self.parse_and()]
         while self.at_keyword("OR"):
             self.next()
             items.append(self.parse_and())
-        return items[0] if len(items) == 1 else _BoolOp("OR", tuple(items))
+        return items[0] if len(items) == 1 else BoolOp("OR", tuple(items))
 
-    def parse_and(self) -> _Node:
+    def parse_and(self) -> Node:
         items = [self.parse_primary()]
         while self.at_keyword("AND"):
             self.next()
             items.append(self.parse_primary())
-        return items[0] if len(items) == 1 else _BoolOp("AND", tuple(items))
+        return items[0] if len(items) == 1 else BoolOp("AND", tuple(items))
 
-    def parse_primary(self) -> _Node:
+    def parse_primary(self) -> Node:
         token = self.peek()
         if token.kind != "(":
             return self.parse_comparison()
@@ -278,16 +278,16 @@ class _Parser:
 
     # -- comparisons
 
-    def parse_comparison(self) -> _Compare:
+    def parse_comparison(self) -> Compare:
         field = self.parse_field()
         op = self.parse_operator(field)
         if op in _NULL_OPS:
-            return _Compare(field, op, None)
+            return Compare(field, op, None)
         if op in ("IN", "NOT IN"):
-            return _Compare(field, op, self.parse_list(field))
-        return _Compare(field, op, self.parse_value(field))
+            return Compare(field, op, self.parse_list(field))
+        return Compare(field, op, self.parse_value(field))
 
-    def parse_field(self) -> _Field:
+    def parse_field(self) -> Field:
         """``prefix.key``, ``prefix.`quoted key```, or a bare attribute name."""
         token = self.next()
         if token.kind != "word" or token.text.upper() in _KEYWORDS:
@@ -317,13 +317,13 @@ class _Parser:
             raise self.error(key_token, "empty key")
         if kind == "attribute":
             return self.attribute(key_token, key)
-        return _Field(kind, key, key, numeric=kind == "metric")
+        return Field(kind, key, key, numeric=kind == "metric")
 
-    def attribute(self, token: _Token, name: str) -> _Field:
+    def attribute(self, token: _Token, name: str) -> Field:
         if name in _NUMERIC_ATTRIBUTES:
-            return _Field("attribute", _NUMERIC_ATTRIBUTES[name], name, numeric=True)
+            return Field("attribute", _NUMERIC_ATTRIBUTES[name], name, numeric=True)
         if name in _STRING_ATTRIBUTES:
-            return _Field("attribute", _STRING_ATTRIBUTES[name], name, numeric=False)
+            return Field("attribute", _STRING_ATTRIBUTES[name], name, numeric=False)
         raise self.error(
             token,
             f"unknown attribute {name!r}; allowed attributes are "
@@ -331,7 +331,7 @@ class _Parser:
             "tags.<key> for logged data)",
         )
 
-    def parse_operator(self, field: _Field) -> str:
+    def parse_operator(self, field: Field) -> str:
         allowed = _NUMERIC_OPS if field.numeric else _STRING_OPS
         token = self.next()
         word = token.text.upper() if token.kind == "word" else ""
@@ -369,7 +369,7 @@ class _Parser:
         self.next()
         return "IS NOT NULL" if negate else "IS NULL"
 
-    def parse_value(self, field: _Field) -> str | float | int:
+    def parse_value(self, field: Field) -> str | float | int:
         token = self.next()
         if field.numeric:
             if token.kind == "word" and _NUMBER_RE.fullmatch(token.text):
@@ -386,7 +386,7 @@ class _Parser:
             "(e.g. 'value' or \"value\")",
         )
 
-    def parse_list(self, field: _Field) -> tuple[str, ...]:
+    def parse_list(self, field: Field) -> tuple[str, ...]:
         opening = self.next()
         if opening.kind != "(":
             self.fail(opening, "'(' starting a list of quoted strings, e.g. ('a', 'b')")
@@ -404,7 +404,7 @@ class _Parser:
 
     # -- order_by
 
-    def parse_order_item(self) -> tuple[_Field, bool]:
+    def parse_order_item(self) -> tuple[Field, bool]:
         """``field [ASC|DESC]`` -> (field, ascending)."""
         field = self.parse_field()
         ascending = True
@@ -440,7 +440,7 @@ def _predicate(column: str, op: str, value: Any, nan_guard: bool) -> tuple[str, 
     return sql, [value]
 
 
-def _compile_compare(node: _Compare) -> tuple[str, list[Any]]:
+def _compile_compare(node: Compare) -> tuple[str, list[Any]]:
     """One comparison: a column test for attributes, an EXISTS subquery otherwise."""
     field = node.field
     if field.kind == "attribute":
@@ -457,16 +457,16 @@ def _compile_compare(node: _Compare) -> tuple[str, list[Any]]:
     return f"EXISTS ({rows} AND {condition})", [field.key, *params]
 
 
-def _compile_node(node: _Node) -> tuple[str, list[Any]]:
+def _compile_node(node: Node) -> tuple[str, list[Any]]:
     """SQL and params for a whole (sub)tree, parameters in textual order."""
-    if isinstance(node, _Compare):
+    if isinstance(node, Compare):
         return _compile_compare(node)
     parts = [_compile_node(item) for item in node.items]
     sql = f" {node.op} ".join(f"({part_sql})" for part_sql, _ in parts)
     return sql, [param for _, part_params in parts for param in part_params]
 
 
-def _compile_order_item(field: _Field, ascending: bool) -> tuple[list[str], list[Any]]:
+def _compile_order_item(field: Field, ascending: bool) -> tuple[list[str], list[Any]]:
     """ORDER BY items for one entry; missing values (and NaN metrics) always sort last."""
     direction = "ASC" if ascending else "DESC"
     if field.kind == "attribute":
@@ -485,6 +485,44 @@ def _compile_order_item(field: _Field, ascending: bool) -> tuple[list[str], list
 # --------------------------------------------------------------------------- public API
 
 
+def parse_filter(filter_string: str | None) -> Node | None:
+    """The syntax tree of an MLflow ``search_runs`` filter (None: match every run).
+
+    ``None`` or a blank string gives None. Raises :class:`FilterSyntaxError` for anything
+    malformed. ``compile_filter`` turns the tree into SQL; ``tracker.query.express``
+    evaluates it over an Arrow table.
+    """
+    if filter_string is None:
+        return None
+    if not isinstance(filter_string, str):
+        raise FilterSyntaxError(f"A filter must be a string, got {type(filter_string).__name__}")
+    if not filter_string.strip():
+        return None
+    return _Parser(_Source(filter_string, "filter")).parse_filter()
+
+
+def parse_order_by(order_by: list[str] | None) -> list[tuple[Field, bool]]:
+    """The (field, ascending) pairs of MLflow ``order_by`` entries (``"metrics.rmse DESC"``...).
+
+    ``None``/``[]`` gives ``[]``. Raises :class:`FilterSyntaxError` for anything malformed.
+    """
+    if not order_by:
+        return []
+    if isinstance(order_by, str):
+        raise FilterSyntaxError(
+            f"order_by must be a list of strings, got the string {order_by!r}; "
+            f"did you mean [{order_by!r}]?"
+        )
+    items = []
+    for entry in order_by:
+        if not isinstance(entry, str):
+            raise FilterSyntaxError(
+                f"Invalid order_by item {entry!r}: expected a string such as 'metrics.rmse DESC'"
+            )
+        items.append(_Parser(_Source(entry, "order_by item")).parse_order_item())
+    return items
+
+
 def compile_filter(filter_string: str | None) -> tuple[str, list[Any]]:
     """Compile an MLflow ``search_runs`` filter to ``(SQL boolean expression, params)``.
 
@@ -492,14 +530,8 @@ def compile_filter(filter_string: str | None) -> tuple[str, list[Any]]:
     placeholders, whose values are returned in textual order. ``None`` or a blank string
     gives ``("TRUE", [])``. Raises :class:`FilterSyntaxError` for anything malformed.
     """
-    if filter_string is None:
-        return "TRUE", []
-    if not isinstance(filter_string, str):
-        raise FilterSyntaxError(f"A filter must be a string, got {type(filter_string).__name__}")
-    if not filter_string.strip():
-        return "TRUE", []
-    tree = _Parser(_Source(filter_string, "filter")).parse_filter()
-    return _compile_node(tree)
+    tree = parse_filter(filter_string)
+    return ("TRUE", []) if tree is None else _compile_node(tree)
 
 
 def compile_order_by(order_by: list[str] | None) -> tuple[list[str], list[Any]]:
@@ -508,21 +540,9 @@ def compile_order_by(order_by: list[str] | None) -> tuple[list[str], list[Any]]:
     Returns ``(SQL ORDER BY items, params)``; several items may come from one entry. Missing
     values and NaN metrics sort last in both directions. ``None``/``[]`` gives ``([], [])``.
     """
-    if not order_by:
-        return [], []
-    if isinstance(order_by, str):
-        raise FilterSyntaxError(
-            f"order_by must be a list of strings, got the string {order_by!r}; "
-            f"did you mean [{order_by!r}]?"
-        )
     items: list[str] = []
     params: list[Any] = []
-    for entry in order_by:
-        if not isinstance(entry, str):
-            raise FilterSyntaxError(
-                f"Invalid order_by item {entry!r}: expected a string such as 'metrics.rmse DESC'"
-            )
-        field, ascending = _Parser(_Source(entry, "order_by item")).parse_order_item()
+    for field, ascending in parse_order_by(order_by):
         entry_items, entry_params = _compile_order_item(field, ascending)
         items.extend(entry_items)
         params.extend(entry_params)

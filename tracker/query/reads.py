@@ -262,6 +262,16 @@ def artifacts(q: StoreQuery, run_id: str) -> list[dict[str, Any]]:
 _TEXTS = """from_json({}, '["VARCHAR"]')"""
 
 
+def check_max_results(max_results: Any) -> None:
+    """``search_runs``' limit: None (every run) or a non-negative integer."""
+    if max_results is not None and (
+        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
+    ):
+        raise InvalidArgumentError(
+            f"max_results must be a non-negative integer, got {max_results!r}."
+        )
+
+
 def search_runs(
     q: StoreQuery,
     experiment_ids: list[str] | None,
@@ -273,12 +283,7 @@ def search_runs(
     """Run ids matching an MLflow filter, in ``order_by`` order (default: newest first)."""
     from tracker.query.filter import compile_filter, compile_order_by
 
-    if max_results is not None and (
-        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0
-    ):
-        raise InvalidArgumentError(
-            f"max_results must be a non-negative integer, got {max_results!r}."
-        )
+    check_max_results(max_results)
     where_sql, where_params = compile_filter(filter_string)
     order_sql, order_params = compile_order_by(order_by)
     stage = _STAGE_FILTER[ViewType.from_any(run_view_type)]
