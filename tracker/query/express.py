@@ -57,6 +57,9 @@ MAX_CELLS = 4_000_000
 EXPORT_BATCH_ROWS = 20_000
 # ``runs`` columns a filter may name that ``runs_wide`` lacks, under names no alias takes.
 EXTRA = {"run_name": "_run_name", "user_id": "_user_id", "lifecycle_stage": "_lifecycle_stage"}
+# The rows of an express file.
+EXPORT = "SELECT w.*, {} FROM runs_wide w JOIN runs r USING (run_id)".format(
+    ", ".join(f"r.{column} AS {alias}" for column, alias in EXTRA.items()))
 _PREFIX = {"metric": "metrics", "param": "params", "tag": "tags"}
 _STAGES = {1: ("active",), 2: ("deleted",)}  # ViewType: ACTIVE_ONLY, DELETED_ONLY; ALL: any
 _RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
@@ -125,8 +128,7 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
         return False
     import pyarrow as pa
 
-    extra = ", ".join(f"r.{column} AS {alias}" for column, alias in EXTRA.items())
-    cursor = execute(f"SELECT w.*, {extra} FROM runs_wide w JOIN runs r USING (run_id)")
+    cursor = execute(EXPORT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": a batch each
         reader = cursor.to_arrow_reader(EXPORT_BATCH_ROWS)
@@ -217,7 +219,7 @@ def search(q: StoreQuery, experiment_ids: list[str] | None, filter_string: str |
     path = path_for(q._snapshot_path())
     if not os.path.isfile(path):
         return None
-    import pandas as pd
+    import pandas  # noqa: F401 - the DataFrame's, imported before pyarrow as a plain import is
 
     opened = _open(path)
     if opened is None:
@@ -230,7 +232,7 @@ def search(q: StoreQuery, experiment_ids: list[str] | None, filter_string: str |
                         {full(p): segs for p, segs in plan.exclude.items()}):
         return None
     try:
-        return _answer(table, columns, tree, order, experiment_ids, view, max_results, pd)
+        return answer(table, columns, tree, order, experiment_ids, view, max_results)
     except _Decline:
         return None
     except Exception as exc:  # noqa: BLE001 - any surprise: DuckDB answers instead
@@ -238,9 +240,12 @@ def search(q: StoreQuery, experiment_ids: list[str] | None, filter_string: str |
         return None
 
 
-def _answer(table: Any, columns: tuple[tuple[str, str], ...], tree: Node | None,
-            order: list[tuple[Field, bool]], experiment_ids: list[str] | None, view: int,
-            max_results: int | None, pd: Any) -> pd.DataFrame:
+def answer(table: Any, columns: tuple[tuple[str, str], ...], tree: Node | None,
+           order: list[tuple[Field, bool]], experiment_ids: list[str] | None, view: int,
+           max_results: int | None) -> pd.DataFrame:
+    """MLflow's DataFrame of the rows of ``table`` (an express file's, with its wide
+    ``columns``) that ``tree`` keeps, in ``order``, at most ``max_results`` of them."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
