@@ -55,6 +55,9 @@ META = b"tracker.express"
 # the file would add its size to the background save's memory.
 MAX_CELLS = 4_000_000
 EXPORT_BATCH_ROWS = 20_000
+# Brought up to date at exit (``StoreQuery._express_later``) only up to this many runs: past
+# it, building ``runs_wide`` and writing the file would hold up the exit of a short process.
+EXIT_RUNS = 5_000
 # ``runs`` columns a filter may name that ``runs_wide`` lacks, under names no alias takes.
 EXTRA = {"run_name": "_run_name", "user_id": "_user_id", "lifecycle_stage": "_lifecycle_stage"}
 # The rows of an express file.
@@ -150,6 +153,16 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
         _unlink(tmp)
         raise
     return True
+
+
+def worth_writing(execute: Callable[..., Any], exiting: bool) -> bool:
+    """Whether tables ``execute`` reads should get an express file once ``runs_wide`` is
+    built for them: no RUNNING run (``write`` would refuse them), and, at exit, a small
+    store."""
+    (runs, running) = execute(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'RUNNING') FROM runs"
+    ).fetchone() or (0, 0)
+    return not running and not (exiting and runs > EXIT_RUNS)
 
 
 def current(snapshot_path: str, loaded: Iterable[str],

@@ -554,6 +554,11 @@ _exit_hook = False
 _exiting = threading.Event()  # set at exit: saves waiting for an idle moment start now
 
 
+def exiting() -> bool:
+    """Whether the process is exiting (``wait_for_saves`` was called)."""
+    return _exiting.is_set()
+
+
 def wait_until_idle(idle_for: Callable[[], float]) -> None:
     """Sleep until ``idle_for()`` (seconds without a query) reaches ``IDLE_SECONDS``, at most
     ``MAX_IDLE_WAIT_SECONDS``, or until the process starts exiting."""
