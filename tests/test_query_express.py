@@ -333,7 +333,7 @@ def test_bad_arguments_raise_as_the_duckdb_path_does(tmp_path: Path, cache: Path
 
 
 def _file(cache: Path) -> Path:
-    (found,) = cache.glob("query/*" + express.SUFFIX)
+    (found,) = cache.glob("query/*.express-*.arrow")
     return found
 
 
@@ -355,6 +355,7 @@ def test_a_store_changed_since_is_left_to_duckdb(tmp_path: Path, cache: Path) ->
     assert client.query.wait_for_snapshot(30)
     again = _express_frame(uri, experiments, "run_name = 'late'")
     assert again is not None and list(again["run_id"]) == [run]
+    assert len(list(cache.glob("query/*.express-*"))) == 1  # the old state's file removed
 
 
 def test_a_compaction_since_is_left_to_duckdb(tmp_path: Path, cache: Path) -> None:
@@ -380,7 +381,7 @@ def test_a_running_run_leaves_no_express_file(tmp_path: Path, cache: Path) -> No
     client.create_run(experiments[0], run_name="still going")
     client.flush()
     _snapshot(uri)
-    assert list(cache.glob("query/*.duckdb")) and not list(cache.glob("query/*" + express.SUFFIX))
+    assert list(cache.glob("query/*.duckdb")) and not list(cache.glob("query/*.express-*"))
     assert _express_frame(uri, experiments, None) is None
 
 

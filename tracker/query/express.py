@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tracker.query")
 
 FORMAT = 1  # bumped whenever the file's layout or meaning changes
-SUFFIX = ".express.arrow"
+SUFFIX = ".arrow"
+KEY_CHARS = 32  # of the files key, in the file's name (all of it is in its metadata)
 META = b"tracker.express"
 # No file past this many cells (keys x runs): such a first search is not import-bound, and
 # the file would add its size to the background save's memory.
@@ -72,9 +73,15 @@ class _Decline(Exception):
     """This search is left to DuckDB (see the module docstring)."""
 
 
-def path_for(snapshot_path: str) -> str:
-    """The express file of the query snapshot at ``snapshot_path``."""
-    return os.path.splitext(snapshot_path)[0] + SUFFIX
+def path_for(snapshot_path: str, key: str) -> str:
+    """The express file of the query snapshot at ``snapshot_path`` for the store files whose
+    ``files_key`` is ``key``: named by it, so a search knows whether it can be answered from
+    it before importing anything (on a changed store the DuckDB path then starts at once)."""
+    return f"{_prefix(snapshot_path)}{key[:KEY_CHARS]}{SUFFIX}"
+
+
+def _prefix(snapshot_path: str) -> str:
+    return os.path.splitext(snapshot_path)[0] + ".express-"
 
 
 def files_key(loaded: Iterable[str], exclude: Mapping[str, Iterable[str]]) -> str:
@@ -118,7 +125,9 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
     """Write the express file of the tables ``execute`` reads (``runs_wide`` current, holding
     exactly the files ``loaded`` minus ``exclude``); False (and no file left) when they
     cannot have one: no ``runs_wide`` (over its budget), too many cells, a RUNNING run."""
-    target = path_for(snapshot_path)
+    key = files_key(loaded, exclude)
+    target = path_for(snapshot_path, key)
+    _remove_others(snapshot_path, keep=target)
     fmt = format_key()
     if wide is None or fmt is None:
         _unlink(target)
@@ -135,7 +144,7 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "extra copy of the rows": a batch each
         reader = cursor.to_arrow_reader(EXPORT_BATCH_ROWS)
-    info = {"format": fmt, "files": files_key(loaded, exclude), "columns": wide.as_json()}
+    info = {"format": fmt, "files": key, "columns": wide.as_json()}
     schema = reader.schema.with_metadata({META: json.dumps(info).encode()})
     tmp = f"{target}.tmp-{os.getpid()}"
     try:
@@ -167,9 +176,41 @@ def worth_writing(execute: Callable[..., Any], exiting: bool) -> bool:
 
 def current(snapshot_path: str, loaded: Iterable[str],
             exclude: Mapping[str, Iterable[str]]) -> bool:
-    """Whether the express file is there and was made from exactly these files."""
-    opened = _open(path_for(snapshot_path))
-    return opened is not None and opened[1] == files_key(loaded, exclude)
+    """Whether the express file of these files is there and readable."""
+    key = files_key(loaded, exclude)
+    opened = _open(path_for(snapshot_path, key))
+    return opened is not None and opened[1] == key
+
+
+def _any_file(snapshot_path: str) -> bool:
+    """Whether the snapshot has an express file, for whichever store state."""
+    folder, start = os.path.split(_prefix(snapshot_path))
+    try:
+        return any(name.startswith(start) and name.endswith(SUFFIX)
+                   for name in os.listdir(folder))
+    except OSError:
+        return False
+
+
+def _remove_others(snapshot_path: str, keep: str) -> None:
+    """Delete the snapshot's express files of other store states, and temporary files of
+    writes whose process died."""
+    from tracker.store.store import pid_alive
+
+    prefix = _prefix(snapshot_path)
+    folder, start = os.path.split(prefix)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        if not name.startswith(start) or path == keep:
+            continue
+        _, tmp, pid = name.rpartition(".tmp-")
+        if tmp and pid.isdigit() and (int(pid) == os.getpid() or pid_alive(int(pid))):
+            continue  # being written
+        _unlink(path)
 
 
 def _unlink(path: str) -> None:
@@ -229,21 +270,23 @@ def search(q: StoreQuery, experiment_ids: list[str] | None, filter_string: str |
     view = ViewType.from_any(run_view_type)
     if q.publish is not None or not q._snapshots():
         return None
-    path = path_for(q._snapshot_path())
+    snapshot_path = q._snapshot_path()
+    if not _any_file(snapshot_path):
+        return None  # none for this store: the DuckDB path plans (ahead of pandas' import)
+    q.store.read_format_warning()
+    plan = q.store.plan(cached=True)  # what a DuckDB load would plan next, cached for it
+    full = q.store.fs.full_path
+    key = files_key([full(p) for p in plan.files],
+                    {full(p): segs for p, segs in plan.exclude.items()})
+    path = path_for(snapshot_path, key)
     if not os.path.isfile(path):
-        return None
+        return None  # the store changed since (or no file yet): DuckDB starts now
     import pandas  # noqa: F401 - the DataFrame's, imported before pyarrow as a plain import is
 
     opened = _open(path)
-    if opened is None:
+    if opened is None or opened[1] != key:
         return None
-    table, key, columns = opened
-    q.store.read_format_warning()
-    plan = q.store.plan(cached=True)
-    full = q.store.fs.full_path
-    if key != files_key([full(p) for p in plan.files],
-                        {full(p): segs for p, segs in plan.exclude.items()}):
-        return None
+    table, _, columns = opened
     try:
         return answer(table, columns, tree, order, experiment_ids, view, max_results)
     except _Decline:
