@@ -316,22 +316,23 @@ def answer(table: Any, columns: tuple[tuple[str, str], ...], tree: Node | None,
         keep = pc.and_kleene(keep, pc.is_in(table.column("experiment_id"), value_set=wanted))
     if tree is not None:
         keep = pc.and_kleene(keep, _mask(tree, table, lookup))
-    rows = table.filter(pc.fill_null(keep, False))
-    rows = rows.take(_order(rows, order, lookup))
+    # Row numbers only until the end: each returned column is copied once, in its order.
+    found = pc.indices_nonzero(pc.fill_null(keep, False))
+    rows = pc.take(found, _order(table, found, order, lookup))
     if max_results is not None:
         rows = rows.slice(0, max_results)
-    if rows.num_rows == 0:
+    if len(rows) == 0:
         return pd.DataFrame(columns=list(BASE_COLUMNS))
     arrays, names = [], []
     for name in BASE_COLUMNS:
-        column = rows.column(name)
+        column = table.column(name).take(rows)
         if name.endswith("_time"):  # as DuckDB's epoch_ms(...)::TIMESTAMPTZ gives them
             column = pc.multiply_checked(column, 1000).cast(pa.timestamp("us", tz="UTC"))
         arrays.append(column)
         names.append(name)
     for alias, name in columns:
-        column = rows.column(alias)
-        if column.null_count < rows.num_rows:  # the columns the runs found have (NaN counts)
+        column = table.column(alias).take(rows)
+        if column.null_count < len(rows):  # the columns the runs found have (NaN counts)
             arrays.append(column)
             names.append(name)
     with warnings.catch_warnings():
@@ -422,9 +423,11 @@ def like_regex(pattern: str) -> str:
     return "(?s)^" + "".join(out) + "$"
 
 
-def _order(rows: Any, order: list[tuple[Field, bool]], lookup: Mapping[str, str]) -> Any:
-    """The sort indices of ``rows``: the ``order_by`` keys, then newest first, then run id;
-    missing values last in both directions, NaN metrics just before them (as in SQL)."""
+def _order(table: Any, found: Any, order: list[tuple[Field, bool]],
+           lookup: Mapping[str, str]) -> Any:
+    """The sort indices of the rows ``found`` of ``table``: the ``order_by`` keys, then newest
+    first, then run id; missing values last in both directions, NaN metrics just before them
+    (as in SQL)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -432,7 +435,7 @@ def _order(rows: Any, order: list[tuple[Field, bool]], lookup: Mapping[str, str]
     keys: list[tuple[str, str]] = []
     for index, (field, ascending) in enumerate(order):
         direction = "ascending" if ascending else "descending"
-        column = _column(rows, field, lookup)
+        column = pc.take(_column(table, field, lookup), found)
         if field.kind == "metric":
             nan = pc.fill_null(pc.is_nan(column), False)
             arrays[f"k{index}a"] = pc.if_else(column.is_null(), 2, pc.if_else(nan, 1, 0))
@@ -440,8 +443,8 @@ def _order(rows: Any, order: list[tuple[Field, bool]], lookup: Mapping[str, str]
             column = pc.if_else(nan, pa.scalar(None, pa.float64()), column)
         arrays[f"k{index}"] = column
         keys.append((f"k{index}", direction))
-    arrays["start_time"] = rows.column("start_time")
-    arrays["run_id"] = rows.column("run_id")
+    arrays["start_time"] = table.column("start_time").take(found)
+    arrays["run_id"] = table.column("run_id").take(found)
     keys += [("start_time", "descending"), ("run_id", "ascending")]
     if int(pa.__version__.split(".")[0]) >= 25:  # null placement per key (the global one warns)
         return pc.sort_indices(pa.table(arrays),
