@@ -106,6 +106,11 @@ def _extract(top: str, commit: str, rel: str, ref: str, dest: str) -> None:
                 tar.extractall(dest, filter="data")
             else:  # Python < 3.10.12 has no extraction filters; git archive holds no links out
                 tar.extractall(dest)
+        # tarfile stops at the end-of-archive blocks; git pads the archive past them to a
+        # whole record. Closing the pipe before git has written that padding killed it with
+        # SIGPIPE now and then, and the extraction was reported as a failure.
+        while archive.stdout.read(1 << 16):
+            pass
     except tarfile.TarError as exc:
         archive.kill()
         raise StoreError(
