@@ -729,7 +729,8 @@ class StoreQuery:
                 with self._lock:
                     if self._version != version:
                         return  # changed since: that change brings it up to date
-                    if not express.worth_writing(cursor.execute, snapshot.exiting()):
+                    if not express.worth_writing(cursor.execute, snapshot.exiting(),
+                                                 self._wide_version == version):
                         return
                     cursor.execute("SET threads = 1")
                     if self._wide_version != version:

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tracker.query")
 
-FORMAT = 1  # bumped whenever the file's layout or meaning changes
+FORMAT = 2  # bumped whenever the file's layout or meaning changes
 SUFFIX = ".arrow"
 KEY_CHARS = 32  # of the files key, in the file's name (all of it is in its metadata)
 META = b"tracker.express"
@@ -56,13 +56,16 @@ META = b"tracker.express"
 # the file would add its size to the background save's memory.
 MAX_CELLS = 4_000_000
 EXPORT_BATCH_ROWS = 20_000
-# Brought up to date at exit (``StoreQuery._express_later``) only up to this many runs: past
-# it, building ``runs_wide`` and writing the file would hold up the exit of a short process.
+# Brought up to date at exit (``StoreQuery._express_later``) with a ``runs_wide`` to build
+# only up to this many runs: past it, the pivot would hold up the exit of a short process.
 EXIT_RUNS = 5_000
 # ``runs`` columns a filter may name that ``runs_wide`` lacks, under names no alias takes.
 EXTRA = {"run_name": "_run_name", "user_id": "_user_id", "lifecycle_stage": "_lifecycle_stage"}
 # The rows of an express file.
-EXPORT = "SELECT w.*, {} FROM runs_wide w JOIN runs r USING (run_id)".format(
+# In the default order of a search (newest first, then by id): a search without ``order_by``
+# then keeps its rows in file order, and one of every run copies nothing.
+EXPORT = ("SELECT w.*, {} FROM runs_wide w JOIN runs r USING (run_id) "
+          "ORDER BY w.start_time DESC NULLS LAST, w.run_id").format(
     ", ".join(f"r.{column} AS {alias}" for column, alias in EXTRA.items()))
 _PREFIX = {"metric": "metrics", "param": "params", "tag": "tags"}
 _STAGES = {1: ("active",), 2: ("deleted",)}  # ViewType: ACTIVE_ONLY, DELETED_ONLY; ALL: any
@@ -164,14 +167,14 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
     return True
 
 
-def worth_writing(execute: Callable[..., Any], exiting: bool) -> bool:
-    """Whether tables ``execute`` reads should get an express file once ``runs_wide`` is
-    built for them: no RUNNING run (``write`` would refuse them), and, at exit, a small
-    store."""
+def worth_writing(execute: Callable[..., Any], exiting: bool, wide_built: bool) -> bool:
+    """Whether tables ``execute`` reads should get an express file: no RUNNING run (``write``
+    would refuse them), and, at exit, ``runs_wide`` already built (restored with a snapshot:
+    only the file is left to write) or a small store."""
     (runs, running) = execute(
         "SELECT count(*), count(*) FILTER (WHERE status = 'RUNNING') FROM runs"
     ).fetchone() or (0, 0)
-    return not running and not (exiting and runs > EXIT_RUNS)
+    return not running and not (exiting and not wide_built and runs > EXIT_RUNS)
 
 
 def current(snapshot_path: str, loaded: Iterable[str],
@@ -318,20 +321,24 @@ def answer(table: Any, columns: tuple[tuple[str, str], ...], tree: Node | None,
         keep = pc.and_kleene(keep, _mask(tree, table, lookup))
     # Row numbers only until the end: each returned column is copied once, in its order.
     found = pc.indices_nonzero(pc.fill_null(keep, False))
-    rows = pc.take(found, _order(table, found, order, lookup))
+    rows = pc.take(found, _order(table, found, order, lookup)) if order else found
     if max_results is not None:
         rows = rows.slice(0, max_results)
     if len(rows) == 0:
         return pd.DataFrame(columns=list(BASE_COLUMNS))
+
+    def pick(column: Any) -> Any:  # every row in file order: the file's own column
+        return column if len(rows) == table.num_rows and not order else column.take(rows)
+
     arrays, names = [], []
     for name in BASE_COLUMNS:
-        column = table.column(name).take(rows)
+        column = pick(table.column(name))
         if name.endswith("_time"):  # as DuckDB's epoch_ms(...)::TIMESTAMPTZ gives them
             column = pc.multiply_checked(column, 1000).cast(pa.timestamp("us", tz="UTC"))
         arrays.append(column)
         names.append(name)
     for alias, name in columns:
-        column = table.column(alias).take(rows)
+        column = pick(table.column(alias))
         if column.null_count < len(rows):  # the columns the runs found have (NaN counts)
             arrays.append(column)
             names.append(name)
