@@ -5,16 +5,17 @@ snapshot on a thread running ahead of the pandas import. On two cores that threa
 the GIL: DuckDB's import and connection are Python and native code that do not release it, so
 the search ended ~70 ms after pandas alone would have (387 ms against a 318 ms import floor).
 
-When the background snapshot save writes the tables (``StoreQuery._save_later``), it also
+When the background snapshot save has written the tables (``StoreQuery._save_later``), it
 writes the ``runs_wide`` rows, with the few ``runs`` columns a filter may name, to an Arrow
-IPC file beside the snapshot (``write``). A new process whose store is exactly as it was
-then (the same files, the same rows excluded from them: what ``StoreQuery._apply`` checks
-before serving a restored snapshot as it is) evaluates the filter, the order and the limit
-on that table with ``pyarrow.compute`` and builds the DataFrame from it (``search``). pyarrow
-is imported by pandas anyway, so the search costs ~5 ms past the imports.
+IPC file beside the snapshot (``write``), named by a digest of the store files they hold. A
+new process lists the store as a DuckDB load would (``Store.plan``); when the file of that
+state exists, it evaluates the filter, the order and the limit on it with ``pyarrow.compute``
+and builds the DataFrame (``search``). pyarrow comes with pandas, so the search costs a few
+milliseconds past the imports. Otherwise the name said so before anything was imported, and
+DuckDB's load starts ahead of pandas as before; that process then writes the file of the new
+state in the background (``StoreQuery._express_later``), for the next one.
 
-It answers only what it answers exactly as the DuckDB path does, and otherwise returns None
-(the caller then takes the DuckDB path):
+It answers only what it answers exactly as the DuckDB path does, and otherwise returns None:
 
 * the store changed since the file was written (a new run, a compaction), or the file was
   written by another tracker, another DuckDB, or for other tables (``format_key``);
@@ -22,10 +23,10 @@ It answers only what it answers exactly as the DuckDB path does, and otherwise r
 * an ILIKE over text that is not ASCII (DuckDB and RE2 fold case differently past ASCII);
 * publish rules, snapshots turned off, a missing or damaged file, any Arrow error.
 
-The file is only a cache, like the snapshot: it is written under a temporary name and
-renamed into place, never trusted for more than it says (its metadata names the files it
-was made from), and a file that cannot be read is a miss. ``tests/test_query_express.py``
-checks the two paths give equal DataFrames for every case of ``tests/test_filter.py``.
+The file is only a cache, like the snapshot: written under a temporary name and renamed into
+place, never trusted for more than its metadata says, and a miss when it cannot be read.
+``tests/test_query_express.py`` checks that both paths keep and order the same runs for every
+filter of ``tests/test_filter.py`` and for random ones, and give equal DataFrames.
 """
 
 from __future__ import annotations
@@ -61,14 +62,12 @@ EXPORT_BATCH_ROWS = 20_000
 EXIT_RUNS = 5_000
 # ``runs`` columns a filter may name that ``runs_wide`` lacks, under names no alias takes.
 EXTRA = {"run_name": "_run_name", "user_id": "_user_id", "lifecycle_stage": "_lifecycle_stage"}
-# The rows of an express file.
-# In the default order of a search (newest first, then by id): a search without ``order_by``
-# then keeps its rows in file order, and one of every run copies nothing.
+# The rows of an express file, in the default order of a search (newest first, then by id):
+# a search without ``order_by`` keeps its rows in file order, and one of every run copies none.
 EXPORT = ("SELECT w.*, {} FROM runs_wide w JOIN runs r USING (run_id) "
           "ORDER BY w.start_time DESC NULLS LAST, w.run_id").format(
     ", ".join(f"r.{column} AS {alias}" for column, alias in EXTRA.items()))
 _PREFIX = {"metric": "metrics", "param": "params", "tag": "tags"}
-_STAGES = {1: ("active",), 2: ("deleted",)}  # ViewType: ACTIVE_ONLY, DELETED_ONLY; ALL: any
 _RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 
 
@@ -96,25 +95,27 @@ def files_key(loaded: Iterable[str], exclude: Mapping[str, Iterable[str]]) -> st
 
 def format_key() -> str | None:
     """What the file's content depends on besides the store: the layout, tracker's version,
-    the record schema, the SQL of the tables, and the DuckDB engine that folded them (named
-    by its library file, found without importing it). None: no DuckDB installed."""
+    the record schema, the SQL of the tables, and the DuckDB that folded them (named by its
+    files, found without importing it). None: no DuckDB installed."""
     import importlib.util
 
     from tracker._version import __version__
     from tracker.query import views
     from tracker.store.schema import SCHEMA_VERSION
 
-    spec = importlib.util.find_spec("_duckdb")
-    if spec is None or not spec.origin:
-        return None
-    try:
-        engine = os.stat(spec.origin)
-    except OSError:
-        return None
-    digest = hashlib.sha256(
-        f"{FORMAT} {SCHEMA_VERSION} {__version__} {spec.origin} {engine.st_size} "
-        f"{engine.st_mtime_ns}".encode()
-    )
+    digest = hashlib.sha256(f"{FORMAT} {SCHEMA_VERSION} {__version__}".encode())
+    # The package, and its engine where it is a module of its own (duckdb >= 2).
+    for name in ("duckdb", "_duckdb"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.origin:
+            if name == "duckdb":
+                return None
+            continue
+        try:
+            found = os.stat(spec.origin)
+        except OSError:
+            return None
+        digest.update(f" {spec.origin} {found.st_size} {found.st_mtime_ns}".encode())
     for sql in (views.EMPTY_RECORDS, *views.DERIVED.values()):
         digest.update(sql.encode())
     return digest.hexdigest()[:32]
@@ -308,12 +309,17 @@ def answer(table: Any, columns: tuple[tuple[str, str], ...], tree: Node | None,
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from tracker.entities import LifecycleStage, ViewType
     from tracker.query.wide import BASE_COLUMNS
 
     lookup = {name: alias for alias, name in columns}
     stage = table.column(EXTRA["lifecycle_stage"])
-    keep = stage.is_valid() if view not in _STAGES else pc.is_in(
-        stage, value_set=pa.array(_STAGES[view], pa.string()))
+    if view == ViewType.ALL:
+        keep = stage.is_valid()
+    else:
+        wanted_stage = (LifecycleStage.ACTIVE if view == ViewType.ACTIVE_ONLY
+                        else LifecycleStage.DELETED)
+        keep = pc.equal(stage, pa.scalar(wanted_stage, pa.string()))
     if experiment_ids is not None:
         wanted = pa.array([str(e) for e in experiment_ids], pa.string())
         keep = pc.and_kleene(keep, pc.is_in(table.column("experiment_id"), value_set=wanted))
