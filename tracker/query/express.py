@@ -136,9 +136,7 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
     if wide is None or fmt is None:
         _unlink(target)
         return False
-    (runs, running) = execute(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'RUNNING') FROM runs"
-    ).fetchone() or (0, 0)
+    runs, running = _run_counts(execute)
     if running or runs * (len(wide.columns) + len(EXTRA)) > MAX_CELLS:
         _unlink(target)
         return False
@@ -172,10 +170,16 @@ def worth_writing(execute: Callable[..., Any], exiting: bool, wide_built: bool) 
     """Whether tables ``execute`` reads should get an express file: no RUNNING run (``write``
     would refuse them), and, at exit, ``runs_wide`` already built (restored with a snapshot:
     only the file is left to write) or a small store."""
-    (runs, running) = execute(
+    runs, running = _run_counts(execute)
+    return not running and not (exiting and not wide_built and runs > EXIT_RUNS)
+
+
+def _run_counts(execute: Callable[..., Any]) -> tuple[int, int]:
+    """(runs, RUNNING runs) of the tables ``execute`` reads."""
+    runs, running = execute(
         "SELECT count(*), count(*) FILTER (WHERE status = 'RUNNING') FROM runs"
     ).fetchone() or (0, 0)
-    return not running and not (exiting and not wide_built and runs > EXIT_RUNS)
+    return int(runs), int(running)
 
 
 def current(snapshot_path: str, loaded: Iterable[str],
@@ -228,7 +232,10 @@ def _unlink(path: str) -> None:
 
 # -- reading -------------------------------------------------------------------------------------
 
-_opened: dict[str, tuple[tuple[int, int, int], Any, str, tuple[tuple[str, str], ...]]] = {}
+# Per snapshot (the prefix of its express files), the last file opened: its path and identity,
+# then what ``_open`` returns. One each: a long-lived process does not keep the mapped files
+# of states its store has left behind.
+_opened: dict[str, tuple[str, tuple[int, int, int], Any, str, tuple[tuple[str, str], ...]]] = {}
 
 
 def _open(path: str) -> tuple[Any, str, tuple[tuple[str, str], ...]] | None:
@@ -240,9 +247,10 @@ def _open(path: str) -> tuple[Any, str, tuple[tuple[str, str], ...]] | None:
     except OSError:
         return None
     identity = (st.st_ino, st.st_size, st.st_mtime_ns)
-    cached = _opened.get(path)
-    if cached is not None and cached[0] == identity:
-        return cached[1:]
+    snapshot = path.rpartition(".express-")[0]
+    cached = _opened.get(snapshot)
+    if cached is not None and cached[:2] == (path, identity):
+        return cached[2:]
     import pyarrow as pa
 
     try:
@@ -256,7 +264,7 @@ def _open(path: str) -> tuple[Any, str, tuple[tuple[str, str], ...]] | None:
     except Exception as exc:  # noqa: BLE001 - a damaged cache file is only a miss
         log.debug("ignoring express file %s: %s", path, exc)
         return None
-    _opened[path] = (identity, table, key, columns)
+    _opened[snapshot] = (path, identity, table, key, columns)
     return table, key, columns
 
 
