@@ -33,6 +33,19 @@ def _fresh_fluent_state(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
+def always_snapshot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Query snapshots (and their express files) in a folder of this test, saved after every
+    load however cheap."""
+    from tracker.query import snapshot
+
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(folder))
+    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
+    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
+    return folder
+
+
+@pytest.fixture
 def store_uri(tmp_path: Path) -> str:
     """An empty store folder, set as the fluent API's tracking URI."""
     uri = str(tmp_path / "store")

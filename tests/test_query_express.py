@@ -20,7 +20,7 @@ from tests import test_filter as corpus
 from tracker.client import TrackerClient
 from tracker.entities import ViewType
 from tracker.exceptions import FilterSyntaxError, InvalidArgumentError
-from tracker.query import StoreQuery, express, reads, snapshot, wide
+from tracker.query import StoreQuery, express, reads, wide
 from tracker.query.filter import parse_filter, parse_order_by
 
 # -- the evaluator against the filter corpus of test_filter.py ---------------------------------
@@ -214,13 +214,9 @@ def test_random_filters_on_random_stores_keep_and_sort_as_duckdb(
 
 
 @pytest.fixture
-def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Snapshots (and express files) in a folder of this test, saved after every load."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("TRACKER_CACHE_DIR", str(folder))
-    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
-    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
-    return folder
+def cache(always_snapshot: Path) -> Path:
+    """Snapshots and express files in a folder of this test, saved after every load."""
+    return always_snapshot
 
 
 def _hostile_store(uri: str) -> list[str]:

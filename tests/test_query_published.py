@@ -36,14 +36,10 @@ RULES = PublishRules.from_config(TrackerConfig(
 
 
 @pytest.fixture
-def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def cache(always_snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Snapshots in a folder of this test, saved after every load and every new file."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("TRACKER_CACHE_DIR", str(folder))
-    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
-    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
     monkeypatch.setattr(snapshot, "STALE_FILES", 1)
-    return folder
+    return always_snapshot
 
 
 def _experiment(client: TrackerClient, name: str) -> str:

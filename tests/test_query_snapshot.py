@@ -16,16 +16,6 @@ from tracker.query import StoreQuery, reads, snapshot, views
 from tracker.store.compact import compact
 
 
-@pytest.fixture
-def always_snapshot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """Snapshots in a folder of this test, saved after every load however cheap."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("TRACKER_CACHE_DIR", str(folder))
-    monkeypatch.delenv("TRACKER_QUERY_SNAPSHOTS", raising=False)
-    monkeypatch.setattr(snapshot, "MIN_LOAD_SECONDS", 0.0)
-    return folder
-
-
 def _log(uri: str, names: list[str], *, finish: bool = True) -> list[str]:
     client = TrackerClient(uri)
     eid = client.create_experiment("snap") if client.get_experiment_by_name("snap") is None \

@@ -35,3 +35,14 @@ def unlink(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def abandoned(name: str, prefix: str) -> bool:
+    """Whether ``name`` is the temporary file (``<prefix>.tmp-<pid>[.…]``) of a write whose
+    process, on this host, is gone."""
+    from tracker.store.store import pid_alive
+
+    if not name.startswith(f"{prefix}.tmp-"):
+        return False
+    pid = name[len(prefix) + 5:].split(".", 1)[0]
+    return pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid))

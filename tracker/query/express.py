@@ -39,6 +39,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from tracker.query.dbfiles import abandoned, unlink
 from tracker.query.filter import BoolOp, Compare, Field, Node, parse_filter, parse_order_by
 
 if TYPE_CHECKING:
@@ -134,11 +135,11 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
     _remove_others(snapshot_path, keep=target)
     fmt = format_key()
     if wide is None or fmt is None:
-        _unlink(target)
+        unlink(target)
         return False
     runs, running = _run_counts(execute)
     if running or runs * (len(wide.columns) + len(EXTRA)) > MAX_CELLS:
-        _unlink(target)
+        unlink(target)
         return False
     import pyarrow as pa
 
@@ -157,11 +158,11 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
         os.replace(tmp, target)
     except OSError as exc:  # a cache that cannot be written costs time only
         log.debug("could not write the express file %s: %s", target, exc)
-        _unlink(tmp)
-        _unlink(target)
+        unlink(tmp)
+        unlink(target)
         return False
     except BaseException:
-        _unlink(tmp)
+        unlink(tmp)
         raise
     return True
 
@@ -201,12 +202,9 @@ def _any_file(snapshot_path: str) -> bool:
 
 
 def _remove_others(snapshot_path: str, keep: str) -> None:
-    """Delete the snapshot's express files of other store states, and temporary files of
+    """Delete the snapshot's express files of other store states, and the temporary files of
     writes whose process died."""
-    from tracker.store.store import pid_alive
-
-    prefix = _prefix(snapshot_path)
-    folder, start = os.path.split(prefix)
+    folder, start = os.path.split(_prefix(snapshot_path))
     try:
         names = os.listdir(folder)
     except OSError:
@@ -215,19 +213,9 @@ def _remove_others(snapshot_path: str, keep: str) -> None:
         path = os.path.join(folder, name)
         if not name.startswith(start) or path == keep:
             continue
-        _, tmp, pid = name.rpartition(".tmp-")
-        if tmp and pid.isdigit() and (int(pid) == os.getpid() or pid_alive(int(pid))):
-            continue  # being written
-        _unlink(path)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:  # a cache that cannot be removed is ignored by its key
-        log.debug("could not remove %s: %s", path, exc)
+        target, tmp, _ = name.partition(".tmp-")
+        if not tmp or abandoned(name, target):
+            unlink(path)
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.exceptions import InvalidArgumentError
 from tracker.query import snapshot_records, views
+from tracker.query.dbfiles import abandoned
 from tracker.query.dbfiles import attached as _attached
 from tracker.query.dbfiles import file_bytes as _file_bytes
 from tracker.query.dbfiles import sql_string as _sql_string
@@ -531,18 +532,13 @@ def _remove_all(files: list[str]) -> None:
 
 def _remove_abandoned(path: str) -> None:
     """Delete the temporary files of saves whose process died (killed mid-save)."""
-    from tracker.store.store import pid_alive
-
     folder, name = os.path.split(path)
     try:
         names = os.listdir(folder)
     except OSError:
         return
     for other in names:
-        if not other.startswith(f"{name}.tmp-"):
-            continue
-        pid = other[len(name) + 5:].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+        if abandoned(other, name):
             _unlink(os.path.join(folder, other))
 
 
