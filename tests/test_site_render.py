@@ -311,6 +311,28 @@ def test_filter_short() -> None:
     assert _render("{{ v | short }} {{ v | short(3) }}", v="abcdefghij") == "abcdefgh abc"
 
 
+# -- breakable ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("best_iteration", "best_<wbr>iteration"),
+        ("validation-rmse", "validation-<wbr>rmse"),
+        ("mlflow.source.git.commit", "mlflow.<wbr>source.<wbr>git.<wbr>commit"),
+        ("s3://b/k", "s3:<wbr>/<wbr>/<wbr>b/<wbr>k"),
+        ("loss", "loss"),
+        ("", ""),
+        # Markup in a name is text; no entity escaping makes holds a character broken after.
+        ("<script>_x</script>", "&lt;script&gt;_<wbr>x&lt;/<wbr>script&gt;"),
+        ("a&b's \"c\"", "a&amp;b&#39;s &#34;c&#34;"),
+    ],
+)
+def test_filter_breakable(text: str, expected: str) -> None:
+    assert render.breakable(text) == expected
+    assert _render("{{ v | breakable }}", v=text) == expected
+
+
 # -- the environment and the theme ----------------------------------------------------------
 
 

@@ -80,6 +80,7 @@ def environment(user_templates: str | os.PathLike[str] | None = None) -> jinja2.
         bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(
+        breakable=breakable,
         rel=rel,
         metric=format_metric,
         param=format_param,
@@ -95,6 +96,18 @@ def environment(user_templates: str | os.PathLike[str] | None = None) -> jinja2.
     env.globals["runs_table_rows"] = runs_table_rows
     env.globals["page_links"] = page_links
     return env
+
+
+_BREAK_AFTER = re.compile(r"([_\-./:])")
+
+
+def breakable(text: Any) -> Markup:
+    """``text`` escaped, with a line-break opportunity (``<wbr>``) after each ``_ - . / :``:
+    a narrow column breaks a name like ``best_iteration`` between its words, not inside one
+    (no entity that escaping makes holds one of those characters)."""
+    from markupsafe import escape
+
+    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", str(escape(text))))
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
