@@ -259,7 +259,8 @@ def test_marker_and_ordinary_values_are_shown(built: Built) -> None:
 
 
 def test_metrics_matched_by_configured_keys_are_left_out(built: Built) -> None:
-    text = (built.site / "runs" / f"{built.main}.html").read_text()
+    # Without the line-break opportunities in names (<wbr>): "internal_<wbr>cost" is a leak.
+    text = (built.site / "runs" / f"{built.main}.html").read_text().replace("<wbr>", "")
     assert "internal_cost" not in text
     assert "tokens_per_second" in text  # the built-in key patterns never hide metrics
     assert not list(built.site.rglob("*internal_cost*"))
@@ -277,7 +278,7 @@ def test_excluded_experiment_is_nowhere(built: Built) -> None:
     assert not list(built.site.rglob("*qz7*"))
     assert not list(built.site.rglob(f"*{built.scratch}*"))
     for path in site_files(built.site):
-        data = path.read_bytes()
+        data = path.read_bytes().replace(b"<wbr>", b"")  # names' line-break opportunities
         assert b"qz7" not in data and built.scratch.encode() not in data, path
     home = soup(built, "index.html")
     assert {a["href"] for a in home.select("a[href^='experiments/']")} == {

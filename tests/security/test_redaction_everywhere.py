@@ -380,7 +380,10 @@ def test_each_kind_is_caught_in_text_names_and_paths(kind: Kind) -> None:
 def test_no_secret_in_any_file_of_the_site_or_any_output(outputs: Outputs) -> None:
     files = sorted(p for p in outputs.site.rglob("*") if p.is_file())
     assert len(files) > 500
-    contents = {str(p.relative_to(outputs.site)): p.read_bytes() for p in files}
+    # Without the line-break opportunities run pages put in names (<wbr>, render.breakable):
+    # a needle split by one is still a leak.
+    contents = {str(p.relative_to(outputs.site)): p.read_bytes().replace(b"<wbr>", b"")
+                for p in files}
     contents.update(outputs.texts)
     leaks = []
     for kind in KINDS:
