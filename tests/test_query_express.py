@@ -369,16 +369,43 @@ def test_a_compaction_since_is_left_to_duckdb(tmp_path: Path, cache: Path) -> No
     pd.testing.assert_frame_equal(before, after)
 
 
-def test_a_running_run_leaves_no_express_file(tmp_path: Path, cache: Path) -> None:
-    """Whether a RUNNING run's process died is decided when the search runs (DuckDB's)."""
+_CRASH = """
+import os, sys
+from tracker.client import TrackerClient
+client = TrackerClient(sys.argv[1])
+run = client.create_run(sys.argv[2], run_name="crashed").info.run_id
+client.log_metric(run, "loss", 0.5)
+client.flush()
+os._exit(0)  # no end_run: the run stays RUNNING, its process gone
+"""
+
+
+def test_running_runs_alive_or_dead_are_answered_as_duckdb_answers(
+    tmp_path: Path, cache: Path,
+) -> None:
+    """A RUNNING run whose process died is flagged ``dead`` at query time, a flag neither a
+    filter nor the DataFrame reads: the express file holds RUNNING runs as they are."""
+    import subprocess
+    import sys
+
     uri = str(tmp_path / "store")
     experiments = _hostile_store(uri)
     client = TrackerClient(uri)
-    client.create_run(experiments[0], run_name="still going")
+    client.create_run(experiments[0], run_name="still going")  # this process: alive
     client.flush()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, "-c", _CRASH, uri, experiments[0]], env=env, check=True)
+    assert len(TrackerClient(uri).dead_run_ids()) == 1
     _snapshot(uri)
-    assert list(cache.glob("query/*.duckdb")) and not list(cache.glob("query/*.express-*"))
-    assert _express_frame(uri, experiments, None) is None
+    for filter_string in (None, "status = 'RUNNING'", "metrics.loss = 0.5"):
+        got = _express_frame(uri, experiments, filter_string)
+        want = _duckdb_frame(uri, experiments, filter_string, None, ViewType.ACTIVE_ONLY, None)
+        assert got is not None
+        pd.testing.assert_frame_equal(got, want)
+    running = _express_frame(uri, experiments, "status = 'RUNNING'")
+    assert running is not None
+    assert sorted(running["tags.mlflow.runName"]) == ["crashed", "still going"]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "other format"])

@@ -19,7 +19,6 @@ It answers only what it answers exactly as the DuckDB path does, and otherwise r
 
 * the store changed since the file was written (a new run, a compaction), or the file was
   written by another tracker, another DuckDB, or for other tables (``format_key``);
-* a run was RUNNING when it was written (whether its process died is decided at query time);
 * an ILIKE over text that is not ASCII (DuckDB and RE2 fold case differently past ASCII);
 * publish rules, snapshots turned off, a missing or damaged file, any Arrow error.
 
@@ -129,7 +128,10 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
           exclude: Mapping[str, Iterable[str]], wide: WideTable | None) -> bool:
     """Write the express file of the tables ``execute`` reads (``runs_wide`` current, holding
     exactly the files ``loaded`` minus ``exclude``); False (and no file left) when they
-    cannot have one: no ``runs_wide`` (over its budget), too many cells, a RUNNING run."""
+    cannot have one: no ``runs_wide`` (over its budget), too many cells.
+
+    RUNNING runs are written as they are: whether one's process died (``StoreQuery._mark_dead``)
+    sets its ``dead`` flag, which neither a filter nor the DataFrame reads."""
     key = files_key(loaded, exclude)
     target = path_for(snapshot_path, key)
     _remove_others(snapshot_path, keep=target)
@@ -137,8 +139,7 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
     if wide is None or fmt is None:
         unlink(target)
         return False
-    runs, running = _run_counts(execute)
-    if running or runs * (len(wide.columns) + len(EXTRA)) > MAX_CELLS:
+    if _runs(execute) * (len(wide.columns) + len(EXTRA)) > MAX_CELLS:
         unlink(target)
         return False
     import pyarrow as pa
@@ -168,19 +169,16 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
 
 
 def worth_writing(execute: Callable[..., Any], exiting: bool, wide_built: bool) -> bool:
-    """Whether tables ``execute`` reads should get an express file: no RUNNING run (``write``
-    would refuse them), and, at exit, ``runs_wide`` already built (restored with a snapshot:
-    only the file is left to write) or a small store."""
-    runs, running = _run_counts(execute)
-    return not running and not (exiting and not wide_built and runs > EXIT_RUNS)
+    """Whether tables ``execute`` reads should get an express file now: always while the
+    process runs; at exit, when ``runs_wide`` is already built (restored with a snapshot: only
+    the file is left to write) or the store is small."""
+    return not exiting or wide_built or _runs(execute) <= EXIT_RUNS
 
 
-def _run_counts(execute: Callable[..., Any]) -> tuple[int, int]:
-    """(runs, RUNNING runs) of the tables ``execute`` reads."""
-    runs, running = execute(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'RUNNING') FROM runs"
-    ).fetchone() or (0, 0)
-    return int(runs), int(running)
+def _runs(execute: Callable[..., Any]) -> int:
+    """How many runs the tables ``execute`` reads hold."""
+    (runs,) = execute("SELECT count(*) FROM runs").fetchone() or (0,)
+    return int(runs)
 
 
 def current(snapshot_path: str, loaded: Iterable[str],
