@@ -22,6 +22,7 @@ from tracker.entities import ViewType
 from tracker.exceptions import FilterSyntaxError, InvalidArgumentError
 from tracker.query import StoreQuery, express, reads, wide
 from tracker.query.filter import parse_filter, parse_order_by
+from tracker.simple_filter import like_regex
 
 # -- the evaluator against the filter corpus of test_filter.py ---------------------------------
 
@@ -100,7 +101,7 @@ def test_like_patterns_are_duckdbs() -> None:
     texts = ["a_b", "axb", "a\nb", "aéb", "a\\b", "a%b", "A_B", "(a)b", "a.b", "ab", "", "a+b"]
     patterns = ["a_b", "a%b", "a\\b", "a\\_b", "(a)%", "a.b", "%", "_", "", "a+b", "A%", "%b"]
     for pattern in patterns:
-        regex = express.like_regex(pattern)
+        regex = like_regex(pattern)
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -459,3 +460,22 @@ def test_ilike_past_ascii_is_left_to_duckdb(tmp_path: Path, cache: Path) -> None
     assert _express_frame(uri, experiments, "params.n ILIKE '1'") is not None
     frame = TrackerClient(uri).search_runs_frame(experiments, "tags.note ILIKE 'ünï%'")
     assert list(frame["params.p"]) == ["Ünïcødé"]
+
+
+def test_bringing_the_file_up_to_date_leaves_duckdbs_threads_as_they_were(
+    tmp_path: Path, cache: Path,
+) -> None:
+    """The background write builds ``runs_wide`` on one DuckDB thread, a setting of the whole
+    database: the process's later queries get their threads back."""
+    uri = str(tmp_path / "store")
+    experiments = _hostile_store(uri)
+    _snapshot(uri)
+    query = StoreQuery(TrackerClient(uri).store)
+    threads = query.sql("SELECT current_setting('threads') AS t")["t"][0]
+    client = TrackerClient(uri)
+    client.set_terminated(client.create_run(experiments[0], run_name="late").info.run_id)
+    client.flush()
+    reads.search_runs(query, experiments)  # applies the new run; the file follows in the back
+    assert query.wait_for_snapshot(30)
+    assert _express_frame(uri, experiments, "run_name = 'late'") is not None  # it was rebuilt
+    assert query.sql("SELECT current_setting('threads') AS t")["t"][0] == threads

@@ -27,11 +27,29 @@ _AND = re.compile(r"\s+AND\s+(?=(?:[^'\"]|'[^']*'|\"[^\"]*\")*$)", re.IGNORECASE
 Record = Mapping[str, Any]
 
 
+_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$")
+
+
+def like_regex(pattern: str) -> str:
+    """SQL LIKE ``pattern`` (DuckDB's: no escape character; ``%`` any run of characters, ``_``
+    one character) as a regular expression for the whole text, the same in Python's ``re`` and
+    in RE2 (``tracker.query.express`` evaluates it with ``pyarrow.compute``); newlines are
+    characters like any other."""
+    out = []
+    for char in pattern:
+        if char == "%":
+            out.append(".*")
+        elif char == "_":
+            out.append(".")
+        else:
+            out.append("\\" + char if char in _REGEX_SPECIAL else char)
+    return "(?s)^" + "".join(out) + "$"
+
+
 def like(pattern: str, text: str, case_sensitive: bool = True) -> bool:
     """SQL LIKE: ``%`` any run of characters, ``_`` one character."""
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    flags = re.DOTALL | (0 if case_sensitive else re.IGNORECASE)
-    return re.fullmatch(regex, text, flags) is not None
+    flags = 0 if case_sensitive else re.IGNORECASE
+    return re.fullmatch(like_regex(pattern), text, flags) is not None
 
 
 def _unquote(raw: str) -> str:

@@ -689,12 +689,8 @@ class StoreQuery:
                         saved = snapshot.save(cursor, path, uri, loaded, exclude, wide_columns,
                                               unchanged, publish_key=key, published=state)
                     if saved and self.publish is None:
-                        # Then the file a new process's first search reads (#16), from the
-                        # same tables: written only if no load changed them meanwhile.
-                        with self._lock:
-                            if self._version == version:
-                                express.write(cursor.execute, path, loaded, exclude, self._wide)
-                                self._express_version = version
+                        # Then the file a new process's first search reads (#16).
+                        self._write_express(cursor, version, loaded, exclude, path)
                 finally:
                     cursor.execute("RESET threads")
             finally:
@@ -724,26 +720,37 @@ class StoreQuery:
         def refresh() -> None:
             try:
                 snapshot.wait_until_idle(self._idle_for)
-                if express.current(path, loaded, exclude):
-                    return
-                with self._lock:
-                    if self._version != version:
-                        return  # changed since: that change brings it up to date
-                    if not express.worth_writing(cursor.execute, snapshot.exiting(),
-                                                 self._wide_version == version):
-                        return
-                    cursor.execute("SET threads = 1")
-                    if self._wide_version != version:
-                        from tracker.query import wide
-
-                        self._wide = wide.build(self, execute=cursor.execute)
-                        self._wide_version = version
-                    express.write(cursor.execute, path, loaded, exclude, self._wide)
+                if not express.current(path, loaded, exclude):
+                    self._write_express(cursor, version, loaded, exclude, path)
             finally:
                 cursor.close()
 
         if not snapshot.in_background(refresh, cursor):
             cursor.close()
+
+    def _write_express(self, cursor: Any, version: int, loaded: dict[str, str],
+                       exclude: dict[str, frozenset[str]], path: str) -> None:
+        """Write the express file of the tables as they were at ``version`` (holding
+        ``loaded`` minus ``exclude``) through a background ``cursor``, building ``runs_wide``
+        for them first if it is not (on one DuckDB thread; at exit only for a small store:
+        ``express.worth_building``). Nothing when a load changed the tables since: that
+        change brings the file up to date."""
+        with self._lock:
+            if self._version != version:
+                return
+            if self._wide_version != version:
+                if not express.worth_building(cursor.execute, snapshot.exiting()):
+                    return
+                from tracker.query import wide
+
+                cursor.execute("SET threads = 1")  # a cache: a core left to the caller
+                try:
+                    self._wide = wide.build(self, execute=cursor.execute)
+                finally:
+                    cursor.execute("RESET threads")
+                self._wide_version = version
+            express.write(cursor.execute, path, loaded, exclude, self._wide)
+            self._express_version = version
 
     def _idle_for(self) -> float:
         """Seconds since this query layer last ran a query (0 while a call is in progress)."""

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.query.dbfiles import abandoned, unlink
 from tracker.query.filter import BoolOp, Compare, Field, Node, parse_filter, parse_order_by
+from tracker.simple_filter import like_regex
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,8 +58,8 @@ META = b"tracker.express"
 # the file would add its size to the background save's memory.
 MAX_CELLS = 4_000_000
 EXPORT_BATCH_ROWS = 20_000
-# Brought up to date at exit (``StoreQuery._express_later``) with a ``runs_wide`` to build
-# only up to this many runs: past it, the pivot would hold up the exit of a short process.
+# At exit, ``runs_wide`` is built for an express file (``StoreQuery._write_express``) only up
+# to this many runs: past it, the pivot would hold up the exit of a short process.
 EXIT_RUNS = 5_000
 # ``runs`` columns a filter may name that ``runs_wide`` lacks, under names no alias takes.
 EXTRA = {"run_name": "_run_name", "user_id": "_user_id", "lifecycle_stage": "_lifecycle_stage"}
@@ -68,7 +69,6 @@ EXPORT = ("SELECT w.*, {} FROM runs_wide w JOIN runs r USING (run_id) "
           "ORDER BY w.start_time DESC NULLS LAST, w.run_id").format(
     ", ".join(f"r.{column} AS {alias}" for column, alias in EXTRA.items()))
 _PREFIX = {"metric": "metrics", "param": "params", "tag": "tags"}
-_RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 
 
 class _Decline(Exception):
@@ -168,11 +168,10 @@ def write(execute: Callable[..., Any], snapshot_path: str, loaded: Iterable[str]
     return True
 
 
-def worth_writing(execute: Callable[..., Any], exiting: bool, wide_built: bool) -> bool:
-    """Whether tables ``execute`` reads should get an express file now: always while the
-    process runs; at exit, when ``runs_wide`` is already built (restored with a snapshot: only
-    the file is left to write) or the store is small."""
-    return not exiting or wide_built or _runs(execute) <= EXIT_RUNS
+def worth_building(execute: Callable[..., Any], exiting: bool) -> bool:
+    """Whether to build ``runs_wide`` of the tables ``execute`` reads for their express file
+    now: always while the process runs; at exit, for a small store only."""
+    return not exiting or _runs(execute) <= EXIT_RUNS
 
 
 def _runs(execute: Callable[..., Any]) -> int:
@@ -412,22 +411,6 @@ def _all_ascii(column: Any) -> bool:
 
     return column.null_count == len(column) or bool(
         pc.all(pc.string_is_ascii(column)).as_py())
-
-
-def like_regex(pattern: str) -> str:
-    """DuckDB's LIKE ``pattern`` (no escape character: ``%`` any text, ``_`` one character,
-    newlines included) as an anchored RE2 expression."""
-    out = []
-    for char in pattern:
-        if char == "%":
-            out.append(".*")
-        elif char == "_":
-            out.append(".")
-        elif char in _RE2_SPECIAL:
-            out.append("\\" + char)
-        else:
-            out.append(char)
-    return "(?s)^" + "".join(out) + "$"
 
 
 def _order(table: Any, found: Any, order: list[tuple[Field, bool]],
